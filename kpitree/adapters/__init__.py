@@ -1,0 +1,1 @@
+"""Ways in and out: text rendering, the command line, files, frames and SQL."""

@@ -1,0 +1,1 @@
+"""Analyses of a tree: evaluation, calculus, status; each a module of functions."""

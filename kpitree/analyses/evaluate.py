@@ -1,0 +1,418 @@
+"""Evaluation: the tree compiled once into a Python function, node by node.
+
+The one rule for undefined values, shared by every backend:
+
+    A metric is *undefined* when its formula divides by zero, takes the log of a number
+    that is not positive or the square root of a negative one, raises a negative number
+    to a fractional power, or its value leaves the float range. Everything computed from
+    an undefined value is undefined too (also through `min` and `max`). `evaluate`
+    raises `EvaluationError` naming the first undefined metric and its formula;
+    `evaluate(..., undefined="nan")`, DataFrames and arrays give NaN; SQL gives NULL.
+
+Leaf values must be finite numbers: NaN or infinity given as a value is an error, not an
+undefined result. Evaluation goes node by node through the tree's own formulas — never
+through a simplified composite, where sympy would cancel `ql / leads` and hide a
+division by zero.
+
+The compiled function is generated Python source built from the validated tree: leaves
+and metrics are positional slots (`x0`, `m3`), constants are float literals, and no text
+from a user or a file is part of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from kpitree.analyses.results import Values
+from kpitree.core.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub, format_expr
+from kpitree.core.nodes import Metric
+from kpitree.core.numbers import format_number
+from kpitree.errors import EvaluationError, MissingValueError
+
+if TYPE_CHECKING:
+    from kpitree.core.tree import Tree
+
+__all__ = [
+    "Compiled",
+    "compile_tree",
+    "evaluate",
+    "evaluate_arrays",
+    "evaluate_vector",
+    "known_values",
+]
+
+Undefined = Literal["raise", "nan"]
+
+
+def _nan_aware(pick: Callable[..., float]) -> Callable[..., float]:
+    def choose(*args: float) -> float:
+        # Python's min/max drop a NaN or keep it depending on argument order.
+        if any(a != a for a in args):
+            return math.nan
+        return pick(args)
+
+    return choose
+
+
+_RUNTIME: dict[str, Any] = {
+    "_min": _nan_aware(min),
+    "_max": _nan_aware(max),
+    "_abs": abs,
+    "_log": math.log,
+    "_exp": math.exp,
+    "_sqrt": math.sqrt,
+    "_pow": math.pow,
+}
+
+
+Backend = Literal["python", "numpy"]
+
+
+@attrs.frozen
+class Compiled:
+    """A tree compiled to one function, for Python floats or for numpy arrays.
+
+    Attributes:
+        leaves: leaf names, in the order the function takes their values.
+        metrics: metric names, children before parents: the order of the results.
+        function: `function(leaf_values) -> (metric_values, check)`. For Python floats
+            `check` is a sum of the metric values, not finite when some metric may be
+            undefined; for numpy it is 0.0 and undefined values are already NaN.
+        source: the generated source, for reading and debugging.
+        backend: `"python"` or `"numpy"`.
+    """
+
+    leaves: tuple[str, ...]
+    metrics: tuple[str, ...]
+    function: Callable[[Sequence[Any]], tuple[tuple[Any, ...], float]] = attrs.field(repr=False)
+    source: str = attrs.field(repr=False)
+    backend: Backend = "python"
+
+    def __call__(self, leaf_values: Sequence[Any]) -> tuple[Any, ...]:
+        """Return the metric values for leaf values given in `leaves` order."""
+        return self.function(leaf_values)[0]
+
+
+def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
+    """Compile `tree` into one function, once per tree and backend (cached).
+
+    The numpy backend takes arrays (or scalars) and gives arrays, with every undefined
+    value NaN: each metric is passed through a check that turns ±inf into NaN, so that
+    `1 / (x / 0)` is NaN, as SQL's NULL would be, and not 0.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> c = compile_tree(qualified_leads())
+        >>> c.leaves, c.metrics, c([1000.0, 0.8])
+        (('leads', 'lead_to_ql'), ('qualified_leads',), (800.0,))
+    """
+    key = f"compiled_{backend}"
+    cached: Compiled | None = tree._cache.get(key)
+    if cached is not None:
+        return cached
+    leaves = tuple(leaf.name for leaf in tree.leaves)
+    metrics = tuple(n for n in tree._topo if isinstance(tree[n], Metric))
+    slots = {name: f"x{i}" for i, name in enumerate(leaves)}
+    slots.update({name: f"m{i}" for i, name in enumerate(metrics)})
+    lines = ["def _tree(x):"]
+    if leaves:
+        lines.append(f"    {', '.join(slots[n] for n in leaves)}, = x")
+    for name in metrics:
+        node = tree[name]
+        assert isinstance(node, Metric)
+        body = _code(node.formula, slots)
+        lines.append(f"    {slots[name]} = {body if backend == 'python' else f'_fix({body})'}")
+    outputs = [slots[n] for n in metrics]
+    if backend == "python":
+        chunks = [outputs[i : i + 200] for i in range(0, len(outputs), 200)] or [["0.0"]]
+        lines.append(f"    _c = {' + '.join(chunks[0])}")
+        lines += [f"    _c += {' + '.join(chunk)}" for chunk in chunks[1:]]
+    else:
+        lines.append("    _c = 0.0")
+    lines.append(f"    return ({''.join(o + ', ' for o in outputs)}), _c")
+    source = "\n".join(lines) + "\n"
+    namespace = dict(_RUNTIME if backend == "python" else _numpy_runtime())
+    code = compile(source, f"<kpitree compiled tree, {backend}>", "exec")
+    exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
+    compiled = Compiled(leaves, metrics, namespace["_tree"], source, backend)
+    tree._cache[key] = compiled
+    return compiled
+
+
+def _numpy_runtime() -> dict[str, Any]:
+    import functools
+
+    import numpy as np
+
+    def fix(values: Any) -> Any:
+        # One cheap reduction finds the common case (all finite); only then mask.
+        values = np.asarray(values, dtype=np.float64)
+        if np.isfinite(np.add.reduce(values, axis=None)):
+            return values
+        return np.where(np.isfinite(values), values, np.nan)
+
+    def reduce_with(pick: Any) -> Callable[..., Any]:
+        return lambda *args: functools.reduce(pick, args)
+
+    return {
+        "_fix": fix,
+        "_min": reduce_with(np.minimum),  # np.minimum propagates NaN, as the rule says
+        "_max": reduce_with(np.maximum),
+        "_abs": np.abs,
+        "_log": np.log,
+        "_exp": np.exp,
+        "_sqrt": np.sqrt,
+        "_pow": np.power,
+    }
+
+
+def evaluate_arrays(tree: Tree, columns: Mapping[str, Any]) -> dict[str, Any]:
+    """Evaluate every metric over arrays of leaf values, vectorized (numpy).
+
+    Args:
+        tree: the tree.
+        columns: an array (or a scalar, broadcast) for each leaf; a leaf missing here
+            takes its node's default value.
+
+    Returns:
+        `{metric name: float64 array}`; undefined values are NaN (see the module doc).
+
+    Examples:
+        >>> import numpy as np
+        >>> from kpitree.examples import qualified_leads
+        >>> out = evaluate_arrays(qualified_leads(), {"leads": np.array([1000.0, 0.0])})
+        >>> out["qualified_leads"].tolist()
+        [800.0, 0.0]
+    """
+    import numpy as np
+
+    compiled = compile_tree(tree, "numpy")
+    defaults = tree.leaf_values({k: v for k, v in columns.items() if np.ndim(v) == 0})
+    missing = [n for n in compiled.leaves if n not in columns and defaults[n] is None]
+    if missing:
+        raise _missing(missing)
+    for name in columns:
+        tree.check_values({name: 0.0})  # names must be leaves; arrays are not checked per row
+    vector: list[Any] = [
+        np.asarray(columns[n], dtype=np.float64) if n in columns else defaults[n]
+        for n in compiled.leaves
+    ]
+    with np.errstate(all="ignore"):
+        results = compiled(vector)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
+    return {
+        name: np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+        for name, value in zip(compiled.metrics, results, strict=True)
+    }
+
+
+def _code(expr: Expr, slots: Mapping[str, str]) -> str:
+    if isinstance(expr, Const):
+        return f"({float(expr.value)!r})"
+    if isinstance(expr, Ref):
+        return slots[expr.name]
+    if isinstance(expr, Add):
+        return "(" + " + ".join(_code(t, slots) for t in expr.terms) + ")"
+    if isinstance(expr, Mul):
+        return "(" + " * ".join(_code(f, slots) for f in expr.factors) + ")"
+    if isinstance(expr, Sub):
+        return f"({_code(expr.left, slots)} - {_code(expr.right, slots)})"
+    if isinstance(expr, Div):
+        return f"({_code(expr.left, slots)} / {_code(expr.right, slots)})"
+    if isinstance(expr, Neg):
+        return f"(-{_code(expr.operand, slots)})"
+    if isinstance(expr, Pow):
+        exponent = expr.exponent
+        if isinstance(exponent, Const) and float(exponent.value).is_integer():
+            # float ** int is never complex; overflow and 0 ** -n raise.
+            return f"({_code(expr.base, slots)} ** {int(exponent.value)})"
+        return f"_pow({_code(expr.base, slots)}, {_code(exponent, slots)})"
+    if isinstance(expr, Call):
+        return f"_{expr.func}({', '.join(_code(a, slots) for a in expr.args)})"
+    raise TypeError(repr(expr))  # pragma: no cover
+
+
+def evaluate(
+    tree: Tree, values: Mapping[str, Any] | None = None, *, undefined: Undefined = "raise"
+) -> Values:
+    """Return the value of every node of `tree` (see the module doc for undefined values).
+
+    Args:
+        tree: the tree.
+        values: leaf values overriding the nodes' defaults (`"80%"` is 0.8).
+        undefined: `"raise"` (an `EvaluationError` naming the metric) or `"nan"`.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> evaluate(tree, {"leads": 1200})["qualified_leads"]
+        960.0
+    """
+    compiled = compile_tree(tree)
+    leaf_values = tree.leaf_values(values)
+    missing = [name for name, value in leaf_values.items() if value is None]
+    if missing:
+        raise _missing(missing)
+    vector = [float(leaf_values[name]) for name in compiled.leaves]  # type: ignore[arg-type]
+    results = evaluate_vector(tree, vector, undefined=undefined)
+    merged = dict(zip(compiled.leaves, vector, strict=True))
+    merged.update(zip(compiled.metrics, results, strict=True))
+    return Values({name: merged[name] for name in tree.names}, tree)
+
+
+def evaluate_vector(
+    tree: Tree, vector: Sequence[float], *, undefined: Undefined = "raise"
+) -> tuple[float, ...]:
+    """Return the metric values (in `compile_tree(tree).metrics` order) for a leaf vector.
+
+    The fast path runs the compiled function; only when it fails or a value is not
+    finite does a node-by-node pass find which metric is undefined and why.
+    """
+    compiled = compile_tree(tree)
+    try:
+        results, check = compiled.function(vector)
+        if math.isfinite(check):
+            return results
+    except (ArithmeticError, ValueError):
+        pass
+    return _diagnose(tree, compiled, vector, undefined)
+
+
+def known_values(tree: Tree, values: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Return every node's value where it can be known, NaN where it cannot.
+
+    Leaves without a value and undefined metrics are NaN: for displays and status
+    checks, which must not fail.
+    """
+    leaf_values = tree.leaf_values(values)
+    compiled = compile_tree(tree)
+    vector = [math.nan if (v := leaf_values[n]) is None else v for n in compiled.leaves]
+    results = evaluate_vector(tree, vector, undefined="nan")
+    found: dict[str, float] = dict(zip(compiled.leaves, vector, strict=True))
+    found.update(zip(compiled.metrics, results, strict=True))
+    return found
+
+
+class _UndefinedValue(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _diagnose(
+    tree: Tree, compiled: Compiled, vector: Sequence[float], undefined: Undefined
+) -> tuple[float, ...]:
+    env: dict[str, float] = dict(zip(compiled.leaves, vector, strict=True))
+    out: list[float] = []
+    for name in compiled.metrics:
+        metric = tree[name]
+        assert isinstance(metric, Metric)
+        try:
+            value = _interpret(metric.formula, env)
+        except _UndefinedValue as exc:
+            if undefined == "nan":
+                value = math.nan
+            else:
+                raise _undefined_error(tree, metric, env, exc.reason) from None
+        env[name] = value
+        out.append(value)
+    return tuple(out)
+
+
+def _undefined_error(
+    tree: Tree, metric: Metric, env: Mapping[str, float], reason: str
+) -> Exception:
+    inputs = ", ".join(
+        f"{c.name} = {format_number(env[c.name])}" for c in tree.children(metric.name)
+    )
+    return EvaluationError(
+        f"`{metric.name}` is undefined: {reason}",
+        where=f"metric `{metric.name}` = {format_expr(metric.formula)}",
+        hint=f"with {inputs}; evaluate(..., undefined='nan') gives NaN instead",
+        names=[metric.name],
+    )
+
+
+def _interpret(expr: Expr, env: Mapping[str, float]) -> float:
+    """Evaluate one formula, naming the operation that makes it undefined."""
+    if isinstance(expr, Const):
+        return float(expr.value)
+    if isinstance(expr, Ref):
+        value = env[expr.name]
+        if value != value:
+            raise _UndefinedValue(f"`{expr.name}` is undefined")
+        return value
+    args = [_interpret(a, env) for a in _operands(expr)]
+    try:
+        result = _apply(expr, args)
+    except ZeroDivisionError:
+        raise _UndefinedValue(f"division by zero in `{format_expr(expr)}`") from None
+    except (ValueError, OverflowError) as exc:
+        raise _UndefinedValue(_domain_reason(expr, args, exc)) from None
+    if not math.isfinite(result):
+        raise _UndefinedValue(f"`{format_expr(expr)}` overflows the float range")
+    return result
+
+
+def _operands(expr: Expr) -> Sequence[Expr]:
+    if isinstance(expr, Add):
+        return expr.terms
+    if isinstance(expr, Mul):
+        return expr.factors
+    if isinstance(expr, Sub | Div):
+        return (expr.left, expr.right)
+    if isinstance(expr, Pow):
+        return (expr.base, expr.exponent)
+    if isinstance(expr, Neg):
+        return (expr.operand,)
+    if isinstance(expr, Call):
+        return expr.args
+    raise TypeError(repr(expr))  # pragma: no cover
+
+
+def _apply(expr: Expr, args: list[float]) -> float:
+    if isinstance(expr, Add):
+        return sum(args)
+    if isinstance(expr, Mul):
+        return math.prod(args)
+    if isinstance(expr, Sub):
+        return args[0] - args[1]
+    if isinstance(expr, Div):
+        return args[0] / args[1]
+    if isinstance(expr, Neg):
+        return -args[0]
+    if isinstance(expr, Pow):
+        if args[0] == 0 and args[1] < 0:
+            raise ZeroDivisionError
+        return math.pow(args[0], args[1])
+    assert isinstance(expr, Call)
+    return float(_RUNTIME[f"_{expr.func}"](*args))
+
+
+def _domain_reason(expr: Expr, args: list[float], exc: Exception) -> str:
+    if isinstance(expr, Call) and expr.func == "log":
+        return f"log of {format_number(args[0])}, which is not positive"
+    if isinstance(expr, Call) and expr.func == "sqrt":
+        return f"square root of a negative number ({format_number(args[0])})"
+    if isinstance(expr, Pow) and args[0] < 0:
+        return (
+            f"a negative number ({format_number(args[0])}) to the fractional power "
+            f"{format_number(args[1])}"
+        )
+    if isinstance(exc, OverflowError):
+        return f"`{format_expr(expr)}` overflows the float range"
+    return f"`{format_expr(expr)}` has no real value"
+
+
+def _missing(names: list[str]) -> MissingValueError:
+    listed = ", ".join(f"`{n}`" for n in names)
+    noun = "leaf has" if len(names) == 1 else f"{len(names)} leaves have"
+    return MissingValueError(
+        f"{noun} no value: {listed}",
+        hint="give a value on the node (value=...) or in the call: "
+        f"evaluate({{{names[0]!r}: ...}})",
+        names=names,
+    )

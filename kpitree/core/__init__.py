@@ -1,0 +1,1 @@
+"""The model: nodes, formulas, horizons, norms, units and the Tree."""

@@ -1,0 +1,41 @@
+"""Safety limits on formulas and model files.
+
+Defaults are generous (a sum of a few thousand segments passes); each limit that trips
+raises its own `LimitError` naming the limit and how to raise it.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["DEFAULT_LIMITS", "Limits"]
+
+
+@attrs.frozen
+class Limits:
+    """Bounds that keep hostile or broken input from hanging or exhausting memory.
+
+    Attributes:
+        max_formula_chars: longest formula text accepted.
+        max_formula_nodes: most operators, names and numbers in one formula.
+        max_depth: deepest nesting of one formula (chains of `+` and `*` count once).
+        max_exponent: largest constant exponent, in absolute value (`x ** 10000` is refused).
+        max_name_chars: longest node name.
+        max_file_bytes: largest model file.
+
+    Examples:
+        >>> Limits().max_depth
+        100
+        >>> Limits(max_depth=20).max_depth
+        20
+    """
+
+    max_formula_chars: int = 100_000
+    max_formula_nodes: int = 100_000
+    max_depth: int = 100
+    max_exponent: float = 1024.0
+    max_name_chars: int = 200
+    max_file_bytes: int = 20_000_000
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,204 @@
+"""Turning user-given values into floats, and floats into text people read.
+
+`to_number` is the one place a value from a user or a file becomes a float: a finite
+number, a percentage such as ``"80%"``, or a number written as text (YAML 1.1 reads
+``1e3`` as a string). It never evaluates text, and refuses bools, NaN and infinities.
+`format_number` is the one way numbers are shown in text output.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import numbers
+import re
+
+from kpitree.errors import ValueTypeError
+
+__all__ = ["MAX_NUMBER_TEXT", "format_number", "to_number"]
+
+MAX_NUMBER_TEXT = 100
+"""Longest text `to_number` reads; anything longer is refused before parsing."""
+
+_EXPECTED = 'a finite number such as 1200, 0.8 or "80%"'
+
+# Spaces people put between groups of thousands: plain, no-break, narrow no-break, thin.
+_SPACES = " \u00a0\u202f\u2009"
+_NUMBER = re.compile(
+    rf"""
+    (?P<sign>[+-]?)
+    (?P<mantissa>
+        (?: \d{{1,3}}(?:[{_SPACES}]\d{{3}})+   # 1 000 000: spaces between groups of three
+          | \d+(?:_\d+)*                     # 1000 or 1_000, as Python writes it
+        )
+        (?:\.\d*)?
+      | \.\d+
+    )
+    (?P<exponent>[eE][+-]?\d+)?
+    (?:[{_SPACES}]?(?P<percent>%))?
+    """,
+    re.VERBOSE,
+)
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+\s*%?")
+_NOT_FINITE = {"nan", "inf", "infinity", ".inf", ".nan"}  # .inf/.nan: YAML's spellings
+_MINUS_SIGNS = {
+    "\u2212": "-",
+    "\u2013": "-",
+}  # typographic minus and en dash, as Excel and Word write
+
+
+def to_number(value: object, *, what: str) -> float:
+    """Convert a user-given value to a finite float, or raise `ValueTypeError`.
+
+    Accepts ints, floats and other real-number types (numpy scalars, `Decimal`, `Fraction`)
+    and text: ``"1200"``, ``"-5"``, ``"1e3"``, ``"1_000"``, ``"1 000"`` (spaces between
+    groups of three digits), ``"80%"`` (read as 0.8), ``"12.5 %"``. Refuses bools, NaN,
+    infinities, complex numbers, bytes, and a decimal comma (``"0,8"``: the hint says to
+    write ``0.8``), since ``"1,000"`` would be a thousand to some readers and one to others.
+
+    Args:
+        value: the value as the user or the file gave it.
+        what: a noun phrase naming the value in error messages, e.g. ``"value of `leads`"``.
+
+    Returns:
+        The value as a finite float.
+
+    Raises:
+        ValueTypeError: the value is not a finite number or text of one.
+
+    Examples:
+        >>> to_number("80%", what="value of `rate`")
+        0.8
+        >>> to_number("1 000", what="value of `leads`")
+        1000.0
+        >>> to_number("0,8", what="value of `rate`")
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.ValueTypeError: value of `rate`: ... got '0,8' (a decimal comma)
+        hint: write 0.8
+    """
+    if isinstance(value, str):
+        return _parse_text(value, what=what)
+    if isinstance(value, bool) or _is_numpy_bool(value):
+        raise _error(what, value, note="a bool")
+    if isinstance(value, bytes | bytearray | complex) or (
+        isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real)
+    ):
+        raise _error(what, value)
+    if isinstance(value, numbers.Real) or hasattr(value, "__float__"):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _error(what, value, note="beyond the float range") from None
+        except (TypeError, ValueError, ArithmeticError):
+            raise _error(what, value) from None
+        if not math.isfinite(number):
+            raise _error(what, value, note="not finite")
+        return number
+    raise _error(what, value)
+
+
+def _is_numpy_bool(value: object) -> bool:
+    dtype = getattr(value, "dtype", None)
+    return getattr(dtype, "kind", None) == "b"
+
+
+def _parse_text(text: str, *, what: str) -> float:
+    if len(text) > MAX_NUMBER_TEXT:
+        raise _error(what, text, note=f"longer than {MAX_NUMBER_TEXT} characters")
+    cleaned = text.strip()
+    for typographic, ascii_minus in _MINUS_SIGNS.items():
+        if cleaned.startswith(typographic):
+            cleaned = ascii_minus + cleaned[1:]
+    match = _NUMBER.fullmatch(cleaned)
+    if match is None:
+        if _DECIMAL_COMMA.fullmatch(cleaned):
+            fixed = cleaned.replace(",", ".")
+            hint = f"write {fixed}"
+            if re.fullmatch(r"[+-]?\d{1,3},\d{3}", cleaned):
+                hint += f", or {cleaned.replace(',', '')} if the comma separates thousands"
+            raise _error(what, text, note="a decimal comma", hint=hint)
+        if cleaned.lower().lstrip("+-") in _NOT_FINITE:
+            raise _error(what, text, note="not finite")
+        raise _error(what, text)
+    digits = match["sign"] + re.sub(rf"[_{_SPACES}]", "", match["mantissa"])
+    digits += match["exponent"] or ""
+    if match["percent"]:
+        # Exact decimal arithmetic, so "0.7%" is 0.007 and not 0.006999999999999999.
+        with decimal.localcontext() as context:
+            context.Emax = decimal.MAX_EMAX
+            context.Emin = decimal.MIN_EMIN
+            context.prec = 60
+            context.traps[decimal.Overflow] = False
+            number = float(decimal.Decimal(digits).scaleb(-2))
+    else:
+        number = float(digits)
+    if not math.isfinite(number):
+        raise _error(what, text, note="beyond the float range")
+    return number
+
+
+def _error(
+    what: str, got: object, *, note: str | None = None, hint: str | None = None
+) -> ValueTypeError:
+    try:
+        shown = repr(got)
+    except ValueError:  # an int too long to print (sys.set_int_max_str_digits)
+        shown = f"<{type(got).__name__}>"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    detail = f" ({note})" if note else ""
+    return ValueTypeError(f"{what}: expected {_EXPECTED}, got {shown}{detail}", hint=hint)
+
+
+def format_number(x: float, *, percent: bool = False) -> str:
+    """Format a number for people: 6 significant digits, thousands separated by commas.
+
+    Trailing zeros are dropped and whole numbers have no decimals. Numbers from 1e15 up,
+    or below 1e-6 (except zero), are written with an exponent. With ``percent=True`` the
+    number is a fraction shown as a percentage.
+
+    Args:
+        x: the number.
+        percent: show ``x`` (a fraction such as 0.8) as a percentage (``80%``).
+
+    Returns:
+        The text.
+
+    Examples:
+        >>> format_number(1000)
+        '1,000'
+        >>> format_number(800.0)
+        '800'
+        >>> format_number(0.8, percent=True)
+        '80%'
+        >>> format_number(0.81234, percent=True)
+        '81.234%'
+        >>> format_number(1234567.891)
+        '1,234,570'
+        >>> format_number(0.00123)
+        '0.00123'
+        >>> format_number(-1500)
+        '-1,500'
+        >>> format_number(1e15)
+        '1e+15'
+        >>> format_number(float("nan")), format_number(float("-inf"))
+        ('NaN', '-inf')
+    """
+    suffix = "%" if percent else ""
+    value = float(x)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return ("inf" if value > 0 else "-inf") + suffix
+    if percent:
+        value *= 100
+        if math.isinf(value):
+            return ("inf" if value > 0 else "-inf") + suffix
+    if value == 0:
+        return "0" + suffix
+    rounded = f"{value:.6g}"
+    magnitude = abs(float(rounded))
+    if magnitude >= 1e15 or magnitude < 1e-6:
+        return rounded + suffix
+    return f"{decimal.Decimal(rounded):,f}" + suffix

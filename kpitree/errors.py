@@ -1,0 +1,199 @@
+"""Every error kpitree raises, and how an error points at the text that caused it.
+
+One base class, `KPITreeError`; each subclass also subclasses the builtin a caller would
+catch anyway (`ValueError`, `LookupError`, `ArithmeticError`). A message says what is
+wrong (names in backticks), where (a caret under the token, or `file.yaml:4 @ $.kpis.x`),
+and a hint when one can be given.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "CycleError",
+    "EvaluationError",
+    "FormulaError",
+    "HorizonError",
+    "InfeasibleGoalError",
+    "KPITreeError",
+    "LimitError",
+    "MissingValueError",
+    "NormError",
+    "UnitError",
+    "UnknownNameError",
+    "ValidationError",
+    "ValueTypeError",
+    "did_you_mean",
+]
+
+
+class KPITreeError(Exception):
+    """Base of every error kpitree raises on purpose.
+
+    Attributes:
+        reason: what is wrong, without location or hint.
+        where: where it is (`metric `ql``, `model.yaml:4 @ $.kpis.leads.owner`), or None.
+        hint: what would be right, or None.
+        names: the node names involved.
+        source: the text the error points into (a formula), or None.
+        span: `(start, end)` character offsets into `source` for the caret, or None.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        where: str | None = None,
+        hint: str | None = None,
+        names: Iterable[str] = (),
+        source: str | None = None,
+        span: tuple[int, int] | None = None,
+    ) -> None:
+        self.reason = reason
+        self.where = where
+        self.hint = hint
+        self.names = tuple(names)
+        self.source = source
+        self.span = span
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        head = f"{self.where}: {self.reason}" if self.where else self.reason
+        parts = [head]
+        if self.source is not None and self.span is not None:
+            parts.append(caret(self.source, *self.span))
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+    def located(self, where: str) -> KPITreeError:
+        """Return a copy of this error placed at `where` (an outer location goes first)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.where = f"{where} {self.where}" if self.where else where
+        Exception.__init__(new, new._render())
+        return new
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exceptions are pickled by multiprocessing; keep every field.
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[KPITreeError], state: dict[str, object]) -> KPITreeError:
+    new = object.__new__(cls)
+    new.__dict__.update(state)
+    Exception.__init__(new, new._render())
+    return new
+
+
+class FormulaError(KPITreeError, ValueError):
+    """Formula text that is not a valid kpitree formula, with a caret under the token."""
+
+
+class LimitError(FormulaError):
+    """A formula or file beyond a safety limit (length, depth, size, exponent)."""
+
+
+class HorizonError(KPITreeError, ValueError):
+    """Influence-horizon text that is not one of the accepted forms."""
+
+
+class NormError(KPITreeError, ValueError):
+    """Norm text or bounds that do not describe a threshold."""
+
+
+class UnitError(KPITreeError, ValueError):
+    """A unit that cannot be read, or quantities combined across incompatible units."""
+
+
+class ValueTypeError(KPITreeError, TypeError):
+    """A value that is not a finite number (text, bool, NaN, infinity)."""
+
+
+class CycleError(KPITreeError, ValueError):
+    """Metrics that depend on each other in a loop."""
+
+
+class UnknownNameError(KPITreeError, LookupError):
+    """A name that no node of the tree has."""
+
+    def __str__(self) -> str:
+        # LookupError's str() would repr() the message; keep it readable.
+        return self._render()
+
+
+class MissingValueError(KPITreeError, LookupError):
+    """Leaves without a value where one is needed."""
+
+    def __str__(self) -> str:
+        return self._render()
+
+
+class EvaluationError(KPITreeError, ArithmeticError):
+    """A metric whose value is undefined: division by zero, log/sqrt domain, overflow."""
+
+
+class InfeasibleGoalError(KPITreeError, ArithmeticError):
+    """A target that cannot be reached within the leaves' bounds, or at all.
+
+    Attributes:
+        needed: the value the varied leaf would need, when one exists (else None).
+    """
+
+    def __init__(self, reason: str, *, needed: float | None = None, **kwargs: object) -> None:
+        self.needed = needed
+        super().__init__(reason, **kwargs)  # type: ignore[arg-type]
+
+
+class ValidationError(KPITreeError, ValueError):
+    """Several problems found at once; each is also in `problems`."""
+
+    def __init__(self, problems: Sequence[KPITreeError], *, where: str | None = None) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"{count} {noun} found:"]
+        for problem in self.problems:
+            text = str(problem).replace("\n", "\n    ")
+            lines.append(f"  - {text}")
+        names = [n for p in self.problems for n in p.names]
+        super().__init__("\n".join(lines), where=where, names=dict.fromkeys(names))
+
+    def located(self, where: str) -> KPITreeError:
+        """Return a copy with `where` put in front of every problem's location."""
+        return ValidationError([p.located(where) for p in self.problems])
+
+
+def caret(source: str, start: int, end: int) -> str:
+    """Show the line of `source` holding `start`, with carets under `start:end`.
+
+    Examples:
+        >>> print(caret("leads * lead_to_q", 8, 17))
+          leads * lead_to_q
+                  ^^^^^^^^^
+    """
+    line_start = source.rfind("\n", 0, start) + 1
+    line_end = source.find("\n", start)
+    if line_end == -1:
+        line_end = len(source)
+    line = source[line_start:line_end]
+    col = start - line_start
+    width = max(1, min(end, line_end) - start)
+    return f"  {line}\n  {' ' * col}{'^' * width}"
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """Suggest the closest of `candidates` to a misspelt `name`, or None.
+
+    Examples:
+        >>> did_you_mean("lead_to_q1", ["leads", "lead_to_ql"])
+        'did you mean `lead_to_ql`?'
+    """
+    pool = list(candidates)
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+    return f"did you mean `{close[0]}`?" if close else None

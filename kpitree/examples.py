@@ -1,0 +1,197 @@
+"""The example trees: the two of the domain (qualified leads, sales revenue), DuPont, SaaS MRR.
+
+Each function returns a fresh `Tree`; `kpitree demo` shows the first.
+"""
+
+from __future__ import annotations
+
+from kpitree.core.nodes import KPI, Input, Metric
+from kpitree.core.tree import Tree
+
+__all__ = [
+    "EXAMPLES",
+    "dupont",
+    "qualified_leads",
+    "qualified_leads_ru",
+    "saas_mrr",
+    "sales_revenue",
+]
+
+
+def qualified_leads() -> Tree:
+    """Qualified leads = leads × lead-to-QL conversion: marketing's KPI and sales' KPI.
+
+    Examples:
+        >>> qualified_leads().evaluate()["qualified_leads"]
+        800.0
+    """
+    leads = KPI(
+        "leads",
+        owner="marketing",
+        horizon="1 day",
+        value=1000,
+        unit="lead",
+        bounds=(0, None),
+        description="turn on or tune ads and creatives, send an offer to the base",
+    )
+    rate = KPI(
+        "lead_to_ql",
+        owner="sales",
+        horizon="1 day",
+        value=0.8,
+        unit="%",
+        bounds=(0, 1),
+        norm=">= 80%",
+        influenced_by=["marketing"],
+        standards={
+            "missed_calls": "<= 0",
+            "response_minutes": "<= 15",
+            "missed_chats": "<= 0",
+            "first_reply_seconds": "<= 15",
+        },
+        description="sales qualifies every lead (BANT); marketing shares it while "
+        "still searching for channels with targeted traffic",
+    )
+    return Tree(Metric("qualified_leads", leads * rate, unit="lead"))
+
+
+def qualified_leads_ru() -> Tree:
+    """The qualified-leads tree with Russian names, owners and horizons.
+
+    Examples:
+        >>> qualified_leads_ru().evaluate()["квал_лиды"]
+        800.0
+    """
+    leads = KPI(
+        "лиды", owner="маркетинг", horizon="1 день", value=1000, unit="лид", bounds=(0, None)
+    )
+    rate = KPI(
+        "конверсия_в_квал",
+        owner="продажи",
+        horizon="1 день",
+        value="80%",
+        unit="%",
+        bounds=(0, 1),
+        norm=">= 80%",
+        influenced_by=["маркетинг"],
+        standards=["отвечать на каждую входящую заявку в течение 15 минут"],
+    )
+    return Tree(Metric("квал_лиды", leads * rate, unit="лид"))
+
+
+def sales_revenue() -> Tree:
+    """Revenue = managers × calls per day × working days × conversion × average order value.
+
+    Examples:
+        >>> sales_revenue().evaluate()["revenue"]
+        2640000.0
+    """
+    managers = KPI(
+        "managers",
+        owner="head_of_sales",
+        horizon="1 month",
+        value=5,
+        unit="manager",
+        bounds=(0, None),
+    )
+    calls_per_day = KPI(
+        "calls_per_day",
+        owner="sales",
+        horizon="1 day",
+        value=40,
+        unit="call/manager/day",
+        bounds=(0, None),
+        norm=">= 40",
+    )
+    conversion = KPI(
+        "call_to_purchase",
+        owner="sales",
+        horizon="1 week",
+        value=0.05,
+        unit="purchase/call",
+        bounds=(0, 1),
+    )
+    order_value = KPI(
+        "avg_order_value",
+        owner="marketing",
+        horizon="1 month",
+        value=12_000,
+        unit="RUB/purchase",
+        bounds=(0, None),
+    )
+    working_days = Input("working_days", value=22, unit="day")
+    calls = Metric("calls", managers * calls_per_day * working_days, unit="call")
+    purchases = Metric("purchases", calls * conversion, unit="purchase")
+    return Tree(Metric("revenue", purchases * order_value, unit="RUB"))
+
+
+def dupont() -> Tree:
+    """DuPont ROE = net margin × asset turnover × equity multiplier.
+
+    Examples:
+        >>> round(dupont().evaluate()["roe"], 6)
+        0.15
+    """
+    net_income = KPI("net_income", owner="operations", horizon="1 month", value=1.2e6, unit="RUB")
+    revenue = KPI("revenue", owner="sales", horizon="1 month", value=1.5e7, unit="RUB")
+    assets = KPI("assets", owner="finance", horizon="1 quarter", value=2e7, unit="RUB")
+    equity = KPI("equity", owner="finance", horizon="1 quarter", value=8e6, unit="RUB")
+    margin = Metric("net_margin", net_income / revenue, unit="%", norm=">= 5%")
+    turnover = Metric("asset_turnover", revenue / assets)
+    multiplier = Metric("equity_multiplier", assets / equity, norm="<= 3")
+    return Tree(Metric("roe", margin * turnover * multiplier, unit="%", target=0.2))
+
+
+def saas_mrr() -> Tree:
+    """Next month's MRR from the customer base, churn, new customers, ARPA and expansion.
+
+    Examples:
+        >>> round(saas_mrr().evaluate()["mrr"])
+        1338750
+    """
+    customers = Input("customers", value=500, unit="customer")
+    new = KPI(
+        "new_customers",
+        owner="sales",
+        horizon="1 month",
+        value=40,
+        unit="customer",
+        bounds=(0, None),
+    )
+    churn = KPI(
+        "churn_rate",
+        owner="customer_success",
+        horizon="1 month",
+        value=0.03,
+        unit="%",
+        bounds=(0, 1),
+        norm="<= 3%",
+    )
+    expansion = KPI(
+        "expansion_rate",
+        owner="customer_success",
+        horizon="1 quarter",
+        value=0.02,
+        unit="%",
+        bounds=(0, 1),
+    )
+    arpa = KPI(
+        "arpa",
+        owner="product",
+        horizon="1 quarter",
+        value=2500,
+        unit="RUB/customer",
+        bounds=(0, None),
+    )
+    retained = Metric("retained_customers", customers * (1 - churn), unit="customer")
+    base = Metric("customers_next", retained + new, unit="customer")
+    return Tree(Metric("mrr", base * arpa * (1 + expansion), unit="RUB"))
+
+
+EXAMPLES = {
+    "qualified_leads": qualified_leads,
+    "qualified_leads_ru": qualified_leads_ru,
+    "sales_revenue": sales_revenue,
+    "dupont": dupont,
+    "saas_mrr": saas_mrr,
+}

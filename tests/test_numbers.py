@@ -1,0 +1,196 @@
+import decimal
+import fractions
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kpitree.core.numbers import format_number, to_number
+from kpitree.errors import KPITreeError, ValueTypeError
+
+np = pytest.importorskip("numpy")
+
+WHAT = "value of `leads`"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1200, 1200.0),
+        (-3, -3.0),
+        (0.8, 0.8),
+        (0, 0.0),
+        ("1200", 1200.0),
+        ("  42  ", 42.0),
+        ("-5", -5.0),
+        ("+5", 5.0),
+        ("\u22125", -5.0),  # typographic minus
+        ("0.8", 0.8),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("1e3", 1000.0),
+        ("1E-2", 0.01),
+        ("2.5e+3", 2500.0),
+        ("1_000", 1000.0),
+        ("1_000_000.5", 1000000.5),
+        ("1 000", 1000.0),
+        ("1 000 000", 1000000.0),
+        ("1\u00a0000", 1000.0),  # no-break space
+        ("1\u202f000", 1000.0),  # narrow no-break space
+        ("80%", 0.8),
+        ("12.5%", 0.125),
+        ("80 %", 0.8),
+        ("0.7%", 0.007),
+        ("-5%", -0.05),
+        ("1e-999999999", 0.0),
+        (decimal.Decimal("1.5"), 1.5),
+        (fractions.Fraction(1, 4), 0.25),
+    ],
+)
+def test_accepted_values(value: object, expected: float) -> None:
+    """Every accepted number, text and percentage converts to the expected float."""
+    assert to_number(value, what=WHAT) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.float64(0.5), 0.5),
+        (np.float32(0.5), 0.5),
+        (np.int64(7), 7.0),
+        (np.array(2.5)[()], 2.5),
+    ],
+)
+def test_numpy_scalars(value: object, expected: float) -> None:
+    """Numpy real scalars convert like Python numbers."""
+    assert to_number(value, what=WHAT) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (True, ["value of `leads`", "a bool", "True"]),
+        (False, ["a bool"]),
+        (np.bool_(True), ["a bool"]),
+        (math.nan, ["not finite", "nan"]),
+        (math.inf, ["not finite", "inf"]),
+        (-math.inf, ["not finite"]),
+        (np.float64("nan"), ["not finite"]),
+        (decimal.Decimal("NaN"), ["not finite"]),
+        (decimal.Decimal("sNaN"), ["expected a finite number"]),
+        (10**400, ["beyond the float range"]),
+        (1j, ["expected a finite number", "1j"]),
+        (np.complex128(1), ["expected a finite number"]),
+        (b"1", ["expected a finite number", "b'1'"]),
+        (None, ["expected a finite number", "None"]),
+        ([1], ["expected a finite number"]),
+        ("abc", ["value of `leads`", 'such as 1200, 0.8 or "80%"', "'abc'"]),
+        ("", ["expected a finite number", "''"]),
+        ("nan", ["not finite"]),
+        ("-inf", ["not finite"]),
+        ("Infinity", ["not finite"]),
+        (".inf", ["not finite"]),
+        ("1e400", ["beyond the float range"]),
+        ("1e999999999%", ["beyond the float range"]),
+        ("0,8", ["a decimal comma", "write 0.8"]),
+        ("12,5%", ["a decimal comma", "write 12.5%"]),
+        ("1,000", ["a decimal comma", "write 1.000", "or 1000 if the comma separates thousands"]),
+        ("1 00", ["expected a finite number"]),
+        ("1__000", ["expected a finite number"]),
+        ("10 %%", ["expected a finite number"]),
+        ("1+1", ["expected a finite number"]),
+        ("__import__('os')", ["expected a finite number"]),
+        ("0x10", ["expected a finite number"]),
+        ("1" * 101, ["longer than 100 characters", "..."]),
+    ],
+)
+def test_refused_values(value: object, words: list[str]) -> None:
+    """Bools, non-finite numbers, non-numbers and malformed text raise ValueTypeError saying why."""
+    with pytest.raises(ValueTypeError) as info:
+        to_number(value, what=WHAT)
+    message = str(info.value)
+    for word in words:
+        assert word in message
+    assert isinstance(info.value, TypeError)
+    assert isinstance(info.value, KPITreeError)
+
+
+def test_huge_int_that_cannot_be_printed() -> None:
+    """An int too long to print is refused without a second error from repr()."""
+    with pytest.raises(ValueTypeError, match="beyond the float range"):
+        to_number(10**5000, what=WHAT)
+
+
+def test_long_value_is_truncated_in_message() -> None:
+    """The value shown in the message is cut short when it is long."""
+    with pytest.raises(ValueTypeError) as info:
+        to_number("x" * 99, what=WHAT)
+    assert "x" * 70 not in str(info.value)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_text_of_any_finite_float_reads_back(x: float) -> None:
+    """to_number(str(x)) is x for every finite float."""
+    assert to_number(str(x), what=WHAT) == x
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_text_with_thousands_separators_reads_back(n: int) -> None:
+    """Integers written with comma-free separators (spaces, underscores) read back exactly."""
+    assert to_number(f"{n:_}", what=WHAT) == n
+    assert to_number(f"{n:,}".replace(",", " "), what=WHAT) == n
+
+
+@given(st.integers(min_value=-(10**6), max_value=10**6))
+def test_percent_is_hundredth(n: int) -> None:
+    """Text N% equals N/100, rounded once."""
+    assert to_number(f"{n}%", what=WHAT) == n / 100
+
+
+@pytest.mark.parametrize(
+    ("x", "percent", "expected"),
+    [
+        (1000, False, "1,000"),
+        (800.0, False, "800"),
+        (0.8, True, "80%"),
+        (0.81234, True, "81.234%"),
+        (1234567.891, False, "1,234,570"),
+        (0.00123, False, "0.00123"),
+        (-1500, False, "-1,500"),
+        (1e15, False, "1e+15"),
+        (999999999999999.9, False, "1e+15"),
+        (123456789012345.0, False, "123,457,000,000,000"),
+        (1e-7, False, "1e-07"),
+        (0.000001, False, "0.000001"),
+        (0, False, "0"),
+        (-0.0, False, "0"),
+        (0, True, "0%"),
+        (0.1 + 0.2, False, "0.3"),
+        (2.5, False, "2.5"),
+        (-0.05, True, "-5%"),
+        (math.nan, False, "NaN"),
+        (math.nan, True, "NaN"),
+        (math.inf, False, "inf"),
+        (-math.inf, False, "-inf"),
+        (math.inf, True, "inf%"),
+        (1e308, True, "inf%"),
+    ],
+)
+def test_format_number(x: float, percent: bool, expected: str) -> None:
+    """Numbers are shown with 6 significant digits, comma thousands, no trailing zeros."""
+    assert format_number(x, percent=percent) == expected
+
+
+@given(st.floats(), st.booleans())
+def test_format_number_never_raises(x: float, percent: bool) -> None:
+    """format_number gives non-empty text for every float, NaN and infinities included."""
+    assert format_number(x, percent=percent)
+
+
+@given(st.floats(min_value=-1e14, max_value=1e14).filter(lambda v: v == 0 or abs(v) >= 1e-5))
+def test_format_number_is_close(x: float) -> None:
+    """The formatted text, read back, is within 6 significant digits of the number."""
+    text = format_number(x)
+    back = to_number(text.replace(",", ""), what="formatted")
+    assert math.isclose(back, x, rel_tol=5e-6, abs_tol=0)
