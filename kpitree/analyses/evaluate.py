@@ -43,6 +43,7 @@ __all__ = [
     "evaluate_arrays",
     "evaluate_vector",
     "known_values",
+    "python_code",
 ]
 
 Undefined = Literal["raise", "nan"]
@@ -124,7 +125,7 @@ def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
     for name in metrics:
         node = tree[name]
         assert isinstance(node, Metric)
-        body = _code(node.formula, slots)
+        body = python_code(node.formula, slots)
         lines.append(f"    {slots[name]} = {body if backend == 'python' else f'_fix({body})'}")
     outputs = [slots[n] for n in metrics]
     if backend == "python":
@@ -210,29 +211,34 @@ def evaluate_arrays(tree: Tree, columns: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _code(expr: Expr, slots: Mapping[str, str]) -> str:
+def python_code(expr: Expr, slots: Mapping[str, str]) -> str:
+    """Return Python source for `expr`, each name replaced by its slot (`x0`, `m3`).
+
+    Functions become `_min`, `_log`, ... looked up in the runtime namespace of the
+    backend; no text from the formula other than these fixed tokens reaches the source.
+    """
     if isinstance(expr, Const):
         return f"({float(expr.value)!r})"
     if isinstance(expr, Ref):
         return slots[expr.name]
     if isinstance(expr, Add):
-        return "(" + " + ".join(_code(t, slots) for t in expr.terms) + ")"
+        return "(" + " + ".join(python_code(t, slots) for t in expr.terms) + ")"
     if isinstance(expr, Mul):
-        return "(" + " * ".join(_code(f, slots) for f in expr.factors) + ")"
+        return "(" + " * ".join(python_code(f, slots) for f in expr.factors) + ")"
     if isinstance(expr, Sub):
-        return f"({_code(expr.left, slots)} - {_code(expr.right, slots)})"
+        return f"({python_code(expr.left, slots)} - {python_code(expr.right, slots)})"
     if isinstance(expr, Div):
-        return f"({_code(expr.left, slots)} / {_code(expr.right, slots)})"
+        return f"({python_code(expr.left, slots)} / {python_code(expr.right, slots)})"
     if isinstance(expr, Neg):
-        return f"(-{_code(expr.operand, slots)})"
+        return f"(-{python_code(expr.operand, slots)})"
     if isinstance(expr, Pow):
         exponent = expr.exponent
         if isinstance(exponent, Const) and float(exponent.value).is_integer():
             # float ** int is never complex; overflow and 0 ** -n raise.
-            return f"({_code(expr.base, slots)} ** {int(exponent.value)})"
-        return f"_pow({_code(expr.base, slots)}, {_code(exponent, slots)})"
+            return f"({python_code(expr.base, slots)} ** {int(exponent.value)})"
+        return f"_pow({python_code(expr.base, slots)}, {python_code(exponent, slots)})"
     if isinstance(expr, Call):
-        return f"_{expr.func}({', '.join(_code(a, slots) for a in expr.args)})"
+        return f"_{expr.func}({', '.join(python_code(a, slots) for a in expr.args)})"
     raise TypeError(repr(expr))  # pragma: no cover
 
 

@@ -294,6 +294,148 @@ class Tree:
 
         return status(self, values)
 
+    # -- calculus and what-if (kpitree.analyses.calculus, .whatif, .goal) ------------------------
+
+    def partial(self, metric: str, wrt: str) -> sympy.Expr:
+        """Return ∂metric/∂wrt as a sympy expression in leaf symbols."""
+        from kpitree.analyses.calculus import partial
+
+        return partial(self, metric, wrt)
+
+    def gradient(self, metric: str, values: Mapping[str, Any] | None = None) -> Values:
+        """Return ∂metric/∂leaf for every leaf, at the given values (one reverse pass)."""
+        from kpitree.analyses.calculus import gradient
+
+        return gradient(self, metric, values)
+
+    def elasticities(self, metric: str, values: Mapping[str, Any] | None = None) -> Values:
+        """Return the % change of `metric` per 1% change of each leaf."""
+        from kpitree.analyses.calculus import elasticities
+
+        return elasticities(self, metric, values)
+
+    def sensitivity(self, metric: str, values: Mapping[str, Any] | None = None) -> Any:
+        """Return leaves ranked by the impact of a 1% move on `metric`, with `.by_owner`."""
+        from kpitree.analyses.calculus import sensitivity
+
+        return sensitivity(self, metric, values)
+
+    def whatif(self, changes: Mapping[str, Any], values: Mapping[str, Any] | None = None) -> Any:
+        """Return a `Scenario`: every node before and after `changes` (`"+10%"`, `1200`, ...)."""
+        from kpitree.analyses.whatif import whatif
+
+        return whatif(self, changes, values)
+
+    def solve(
+        self, metric: str, target: Any, vary: str, values: Mapping[str, Any] | None = None
+    ) -> float:
+        """Return the value of leaf `vary` that makes `metric` equal `target`."""
+        from kpitree.analyses.goal import solve
+
+        return solve(self, metric, target, vary, values)
+
+    def cascade(
+        self,
+        metric: str,
+        target: Any,
+        values: Mapping[str, Any] | None = None,
+        among: Iterable[str] | None = None,
+        within: Any = None,
+    ) -> Any:
+        """Return new KPI values that reach `target` exactly, with equal relative effort."""
+        from kpitree.analyses.goal import cascade
+
+        return cascade(self, metric, target, values, among=among, within=within)
+
+    def levers(
+        self,
+        metric: str,
+        within: Any = None,
+        owner: str | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Return the KPIs movable within the horizon (and owned by `owner`), by impact."""
+        from kpitree.analyses.goal import levers
+
+        return levers(self, metric, within=within, owner=owner, values=values)
+
+    # -- attribution (kpitree.analyses.attribution) ----------------------------------------------
+
+    def attribute(self, metric: str, before: Any, after: Any, method: str = "shapley") -> Any:
+        """Split the change of `metric` from `before` to `after` over leaves and owners."""
+        from kpitree.analyses.attribution import attribute
+
+        return attribute(self, metric, before, after, method=method)
+
+    def accountability(self, metric: str, before: Any, after: Any) -> Any:
+        """Return per owner: their KPIs, contributions and norm status in both periods."""
+        from kpitree.analyses.attribution import accountability
+
+        return accountability(self, metric, before, after)
+
+    # -- uncertainty (kpitree.analyses.uncertainty) ----------------------------------------------
+
+    def simulate(self, metric: str | None = None, n: int = 100_000, seed: Any = None) -> Any:
+        """Return Monte Carlo samples of every node from the leaves' distributions."""
+        from kpitree.analyses.uncertainty import simulate
+
+        return simulate(self, metric, n=n, seed=seed)
+
+    def sobol(self, metric: str, n: int = 2**14, seed: Any = None) -> Any:
+        """Return first-order and total Sobol indices per leaf, and `.by_owner`."""
+        from kpitree.analyses.uncertainty import sobol
+
+        return sobol(self, metric, n=n, seed=seed)
+
+    # -- data and SQL (kpitree.adapters.frames, .sql) ---------------------------------------------
+
+    def evaluate_frame(self, data: Any, metrics: Iterable[str] | None = None) -> Any:
+        """Return `data` (pandas, polars or a mapping of arrays) with a column per metric."""
+        from kpitree.adapters.frames import evaluate_frame
+
+        return evaluate_frame(self, data, metrics)
+
+    def rollup(self, data: Any, by: Iterable[str]) -> Any:
+        """Aggregate leaves per group by their declared aggregation, then recompute metrics."""
+        from kpitree.adapters.frames import rollup
+
+        return rollup(self, data, by)
+
+    def to_sql(
+        self, metrics: Iterable[str] | None = None, table: str = "kpis", dialect: str = "duckdb"
+    ) -> str:
+        """Return a SELECT computing the metrics from a table of leaf columns."""
+        from kpitree.adapters.sql import to_sql
+
+        return to_sql(self, metrics, table=table, dialect=dialect)
+
+    # -- model files (kpitree.adapters.model) ----------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tree:
+        """Build a tree from the model-file schema (kpis, inputs, metrics)."""
+        from kpitree.adapters.model import from_dict
+
+        return from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the tree in the model-file schema; `Tree.from_dict` reads it back."""
+        from kpitree.adapters.model import to_dict
+
+        return to_dict(self)
+
+    def dumps(self, format: str = "yaml") -> str:  # noqa: A002 - the model-file format name
+        """Return the tree as model-file text (`yaml`, `toml` or `json`)."""
+        from kpitree.adapters.model import dumps
+
+        return dumps(self, format=format)
+
+    def dump(self, path: Any) -> Any:
+        """Write the tree to a model file; the format follows the file's extension."""
+        from kpitree.adapters.model import dump
+
+        return dump(self, path)
+
     # -- value semantics and display -----------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:

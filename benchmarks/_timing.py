@@ -1,0 +1,74 @@
+"""Timing helpers shared by the benchmark scripts: medians of repeated runs, ratio tables.
+
+This machine is shared and noisy: every figure is a median over several repeats, and
+every goal is a ratio against a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def median_time(func: Callable[[], Any], *, repeat: int = 7, min_time: float = 0.05) -> float:
+    """Return the median seconds per call of `func`, calling it in batches of >= min_time."""
+    number = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(number):
+            func()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time or number >= 1_000_000:
+            break
+        number *= 10
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            func()
+        samples.append((time.perf_counter() - start) / number)
+    return statistics.median(samples)
+
+
+def once(func: Callable[[], Any], *, repeat: int = 5) -> float:
+    """Return the median seconds of single calls (for costs paid once, like compiling)."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def fmt_seconds(seconds: float) -> str:
+    """Format a duration with a sensible unit."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def report(title: str, rows: list[tuple[str, float, float, float]]) -> bool:
+    """Print rows of (case, kpitree seconds, baseline seconds, goal ratio); return all met.
+
+    A goal ratio of 0 means "report only".
+    """
+    print(f"\n{title}")
+    print(f"{'case':<44} {'kpitree':>11} {'baseline':>11} {'ratio':>7} {'goal':>6}")
+    ok = True
+    for case, ours, base, goal in rows:
+        ratio = ours / base if base else float("nan")
+        met = goal == 0 or ratio <= goal
+        ok &= met
+        goal_text = f"≤{goal:g}" if goal else "—"
+        flag = "" if met else "  MISSED"
+        print(
+            f"{case:<44} {fmt_seconds(ours):>11} {fmt_seconds(base):>11} "
+            f"{ratio:>7.2f} {goal_text:>6}{flag}"
+        )
+    return ok
