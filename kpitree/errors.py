@@ -70,7 +70,7 @@ class KPITreeError(Exception):
 
     def located(self, where: str) -> KPITreeError:
         """Return a copy of this error placed at `where` (an outer location goes first)."""
-        new = object.__new__(type(self))
+        new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.where = f"{where} {self.where}" if self.where else where
         Exception.__init__(new, new._render())
@@ -82,7 +82,7 @@ class KPITreeError(Exception):
 
 
 def _rebuild(cls: type[KPITreeError], state: dict[str, object]) -> KPITreeError:
-    new = object.__new__(cls)
+    new = cls.__new__(cls)
     new.__dict__.update(state)
     Exception.__init__(new, new._render())
     return new

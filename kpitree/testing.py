@@ -67,7 +67,7 @@ def random_tree(n_leaves: int, *, depth: int = 5, seed: int = 0, input_share: fl
         >>> len(tree.leaves), len(tree.roots)
         (100, 1)
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not security
     level: list[Node] = [_leaf(i, rng, input_share) for i in range(n_leaves)]
     counter = 0
     fan = max(2, round(n_leaves ** (1 / max(depth - 1, 1))))

@@ -198,8 +198,9 @@ def evaluate_arrays(tree: Tree, columns: Mapping[str, Any]) -> dict[str, Any]:
         raise _missing(missing)
     for name in columns:
         tree.check_values({name: 0.0})  # names must be leaves; arrays are not checked per row
+    # Scalars become numpy scalars too: a Python float would raise on division by zero.
     vector: list[Any] = [
-        np.asarray(columns[n], dtype=np.float64) if n in columns else defaults[n]
+        np.asarray(columns[n] if n in columns else defaults[n], dtype=np.float64)
         for n in compiled.leaves
     ]
     with np.errstate(all="ignore"):

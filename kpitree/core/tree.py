@@ -276,8 +276,15 @@ class Tree:
 
         return formula(self, name, expand=expand)
 
-    def evaluate(self, values: Mapping[str, Any] | None = None) -> Values:
+    def evaluate(
+        self, values: Mapping[str, Any] | None = None, *, undefined: str = "raise"
+    ) -> Values:
         """Return the value of every node, computed node by node from the leaves.
+
+        Args:
+            values: leaf values overriding the nodes' defaults.
+            undefined: `"raise"`, or `"nan"` to give NaN for undefined metrics (and
+                everything computed from them) instead of raising.
 
         Raises:
             MissingValueError: leaves without a value (all of them are named).
@@ -286,7 +293,7 @@ class Tree:
         """
         from kpitree.analyses.evaluate import evaluate
 
-        return evaluate(self, values)
+        return evaluate(self, values, undefined=undefined)  # type: ignore[arg-type]
 
     def status(self, values: Mapping[str, Any] | None = None) -> Status:
         """Return every KPI and metric with a norm: value, norm, ok, owner; and standards."""

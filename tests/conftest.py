@@ -1,0 +1,12 @@
+"""Shared test configuration: hypothesis profiles for a small, shared, noisy machine."""
+
+from hypothesis import HealthCheck, settings
+
+# No deadlines: timing belongs to benchmarks/, and this machine is shared.
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
+)
+settings.register_profile(
+    "deep", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=2000
+)
+settings.load_profile("default")

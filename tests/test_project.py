@@ -1,0 +1,54 @@
+"""The project as a newcomer meets it: import cost, the demo, README and CI agree."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kpitree.adapters.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("sympy", "pandas", "polars", "yaml", "sqlglot", "matplotlib", "numpy", "duckdb")
+
+
+def test_import_is_light() -> None:
+    """`import kpitree` imports none of the heavy optional libraries, nor sympy."""
+    code = f"import sys, kpitree; print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run runs exactly the test command the README gives a new user."""
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1].strip()
+    assert ci == "make test"
+    assert f"\n    {ci}\n" in readme
+
+
+def test_demo_prints_tree_and_status(capsys: pytest.CaptureFixture[str]) -> None:
+    """`kpitree demo` shows the qualified-leads tree with owners, horizons and norm status."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "qualified_leads = leads * lead_to_ql" in out
+    assert "KPI · marketing · 1 day" in out
+    assert "sales: lead_to_ql" in out
+    assert "all norms met" in out
+
+
+def test_python_m_kpitree_demo() -> None:
+    """`python -m kpitree demo` works as a console entry point."""
+    out = subprocess.run(
+        [sys.executable, "-m", "kpitree", "demo", "--example", "dupont"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "roe = net_margin * asset_turnover * equity_multiplier" in out.stdout
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown command is a usage error with exit code 2."""
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,48 @@
+"""Text rendering of trees: readable at a glance, never failing."""
+
+from hypothesis import given
+
+import kpitree as kt
+from kpitree.adapters.text import render_tree
+from kpitree.examples import dupont, qualified_leads_ru
+from kpitree.testing import trees
+
+
+def test_russian_tree_reads_well() -> None:
+    """Cyrillic names, owners and units line up in the outline."""
+    lines = str(qualified_leads_ru()).splitlines()
+    assert lines[0].startswith("квал_лиды = лиды * конверсия_в_квал")
+    assert "800 лид" in lines[0]
+    assert "KPI · маркетинг · 1 day" in lines[1]
+    assert "80%" in lines[2] and "≥ 80% ✓" in lines[2]
+
+
+def test_shared_node_drawn_once() -> None:
+    """A leaf used by two metrics appears under both; a shared metric is drawn in full once."""
+    a = kt.KPI("a", owner="x", horizon="1 day", value=2)
+    shared = kt.Metric("shared", a * 3)
+    tree = kt.Tree(kt.Metric("top", shared + kt.Metric("other", shared * 2)))
+    text = str(tree)
+    assert text.count("shared = a * 3") == 1
+    assert "shared (see above)" in text
+    assert "revenue" in str(dupont())
+
+
+def test_values_that_cannot_be_computed_show_question_marks() -> None:
+    """Missing leaf values and undefined metrics render as ? instead of failing."""
+    a = kt.KPI("a", owner="x", horizon="1 day")
+    b = kt.Input("b", value=0)
+    text = render_tree(kt.Tree(kt.Metric("m", a / b), kt.Metric("n", 1 / b)))
+    assert "?" in text
+
+
+def test_norm_failure_is_marked() -> None:
+    """A KPI below its norm is marked with a cross."""
+    assert "✗" in render_tree(qualified_leads_ru(), {"конверсия_в_квал": 0.5})
+
+
+@given(trees(functions=("log", "sqrt", "min")))
+def test_rendering_never_raises(tree: kt.Tree) -> None:
+    """Any valid tree renders, one line per node occurrence, roots first."""
+    text = str(tree)
+    assert text.splitlines()[0].startswith(tree.roots[0].name)
