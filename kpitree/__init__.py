@@ -13,30 +13,83 @@ Examples:
     800.0
 """
 
-from kpitree import errors
-from kpitree.core.functions import abs, exp, log, max, min, sqrt  # noqa: A004 - kt.min is the formula language's
-from kpitree.core.horizon import Horizon
-from kpitree.core.limits import Limits
-from kpitree.core.nodes import KPI, Input, Metric, Node, Standard
-from kpitree.core.norm import AtLeast, AtMost, Between, Norm, parse_norm
-from kpitree.core.parser import parse_formula
-from kpitree.core.tree import Tree
-from kpitree.core.units import Unit
-from kpitree.errors import (
-    CycleError,
-    EvaluationError,
-    FormulaError,
-    HorizonError,
-    InfeasibleGoalError,
-    KPITreeError,
-    LimitError,
-    MissingValueError,
-    NormError,
-    UnitError,
-    UnknownNameError,
-    ValidationError,
-    ValueTypeError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kpitree import errors
+    from kpitree.core.functions import abs, exp, log, max, min, sqrt  # noqa: A004
+    from kpitree.core.horizon import Horizon
+    from kpitree.core.limits import Limits
+    from kpitree.core.nodes import KPI, Input, Metric, Node, Standard
+    from kpitree.core.norm import AtLeast, AtMost, Between, Norm, parse_norm
+    from kpitree.core.parser import parse_formula
+    from kpitree.core.tree import Tree
+    from kpitree.core.units import Unit
+    from kpitree.errors import (
+        CycleError,
+        EvaluationError,
+        FormulaError,
+        HorizonError,
+        InfeasibleGoalError,
+        KPITreeError,
+        LimitError,
+        MissingValueError,
+        NormError,
+        UnitError,
+        UnknownNameError,
+        ValidationError,
+        ValueTypeError,
+    )
+
+# Public names and the module each lives in. They are imported on first use, so that
+# `import kpitree` (and `kpitree --help`) costs almost nothing.
+_WHERE = {
+    "errors": "kpitree",
+    **dict.fromkeys(("abs", "exp", "log", "max", "min", "sqrt"), "kpitree.core.functions"),
+    "Horizon": "kpitree.core.horizon",
+    "Limits": "kpitree.core.limits",
+    **dict.fromkeys(("KPI", "Input", "Metric", "Node", "Standard"), "kpitree.core.nodes"),
+    **dict.fromkeys(("AtLeast", "AtMost", "Between", "Norm", "parse_norm"), "kpitree.core.norm"),
+    "parse_formula": "kpitree.core.parser",
+    "Tree": "kpitree.core.tree",
+    "Unit": "kpitree.core.units",
+    **dict.fromkeys(
+        (
+            "CycleError",
+            "EvaluationError",
+            "FormulaError",
+            "HorizonError",
+            "InfeasibleGoalError",
+            "KPITreeError",
+            "LimitError",
+            "MissingValueError",
+            "NormError",
+            "UnitError",
+            "UnknownNameError",
+            "ValidationError",
+            "ValueTypeError",
+        ),
+        "kpitree.errors",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'kpitree' has no attribute {name!r}")
+    module = importlib.import_module(f"kpitree.{name}" if where == "kpitree" else where)
+    value = module if where == "kpitree" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 __version__ = "0.1.0.dev0"
 

@@ -80,22 +80,22 @@ class Compiled:
     Attributes:
         leaves: leaf names, in the order the function takes their values.
         metrics: metric names, children before parents: the order of the results.
-        function: `function(leaf_values) -> (metric_values, check)`. For Python floats
-            `check` is a sum of the metric values, not finite when some metric may be
-            undefined; for numpy it is 0.0 and undefined values are already NaN.
+        function: `function(leaf_values) -> metric_values`. With Python floats an
+            undefined value raises or is not finite (`evaluate_vector` checks); with
+            numpy undefined values are already NaN.
         source: the generated source, for reading and debugging.
         backend: `"python"` or `"numpy"`.
     """
 
     leaves: tuple[str, ...]
     metrics: tuple[str, ...]
-    function: Callable[[Sequence[Any]], tuple[tuple[Any, ...], float]] = attrs.field(repr=False)
+    function: Callable[[Sequence[Any]], tuple[Any, ...]] = attrs.field(repr=False)
     source: str = attrs.field(repr=False)
     backend: Backend = "python"
 
     def __call__(self, leaf_values: Sequence[Any]) -> tuple[Any, ...]:
         """Return the metric values for leaf values given in `leaves` order."""
-        return self.function(leaf_values)[0]
+        return self.function(leaf_values)
 
 
 def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
@@ -128,13 +128,7 @@ def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
         body = python_code(node.formula, slots)
         lines.append(f"    {slots[name]} = {body if backend == 'python' else f'_fix({body})'}")
     outputs = [slots[n] for n in metrics]
-    if backend == "python":
-        chunks = [outputs[i : i + 200] for i in range(0, len(outputs), 200)] or [["0.0"]]
-        lines.append(f"    _c = {' + '.join(chunks[0])}")
-        lines += [f"    _c += {' + '.join(chunk)}" for chunk in chunks[1:]]
-    else:
-        lines.append("    _c = 0.0")
-    lines.append(f"    return ({''.join(o + ', ' for o in outputs)}), _c")
+    lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
     source = "\n".join(lines) + "\n"
     namespace = dict(_RUNTIME if backend == "python" else _numpy_runtime())
     code = compile(source, f"<kpitree compiled tree, {backend}>", "exec")
@@ -260,15 +254,27 @@ def evaluate(
         960.0
     """
     compiled = compile_tree(tree)
-    leaf_values = tree.leaf_values(values)
-    missing = [name for name, value in leaf_values.items() if value is None]
-    if missing:
-        raise _missing(missing)
-    vector = [float(leaf_values[name]) for name in compiled.leaves]  # type: ignore[arg-type]
+    vector = list(_defaults(tree, compiled))
+    if values:
+        index = tree._cache["leaf_index"]
+        for name, value in tree.check_values(values).items():
+            vector[index[name]] = value
+    if None in vector:
+        raise _missing([n for n, v in zip(compiled.leaves, vector, strict=True) if v is None])
     results = evaluate_vector(tree, vector, undefined=undefined)
-    merged = dict(zip(compiled.leaves, vector, strict=True))
-    merged.update(zip(compiled.metrics, results, strict=True))
-    return Values({name: merged[name] for name in tree.names}, tree)
+    data = dict(zip(compiled.leaves, vector, strict=True))
+    data.update(zip(compiled.metrics, results, strict=True))
+    return Values(data, tree, order=tree.names)
+
+
+def _defaults(tree: Tree, compiled: Compiled) -> list[Any]:
+    """Return (and cache) the leaves' default values in compiled order, None where unset."""
+    cached: list[Any] | None = tree._cache.get("leaf_defaults")
+    if cached is None:
+        cached = [tree[name].value for name in compiled.leaves]  # type: ignore[attr-defined]
+        tree._cache["leaf_defaults"] = cached
+        tree._cache["leaf_index"] = {name: i for i, name in enumerate(compiled.leaves)}
+    return cached
 
 
 def evaluate_vector(
@@ -281,8 +287,10 @@ def evaluate_vector(
     """
     compiled = compile_tree(tree)
     try:
-        results, check = compiled.function(vector)
-        if math.isfinite(check):
+        results = compiled.function(vector)
+        # One C-level sum finds any inf or NaN (a false alarm on overflow of the sum
+        # itself only sends the values through the careful path, which agrees).
+        if math.isfinite(sum(results)):
             return results
     except (ArithmeticError, ValueError):
         pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -74,11 +74,19 @@ class Values(Mapping[str, float], Result):
         lead_to_ql       80%
     """
 
-    __slots__ = ("_data", "_tree")
+    __slots__ = ("_data", "_order", "_tree")
 
-    def __init__(self, data: Mapping[str, float], tree: Tree | None = None) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, float],
+        tree: Tree | None = None,
+        *,
+        order: Sequence[str] | None = None,
+    ) -> None:
         self._data = dict(data)
         self._tree = tree
+        # Iteration order, when it differs from the order `data` was built in.
+        self._order = order
 
     def __getitem__(self, name: str) -> float:
         try:
@@ -89,30 +97,31 @@ class Values(Mapping[str, float], Result):
             raise
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
+        return iter(self._data if self._order is None else self._order)
 
     def __len__(self) -> int:
         return len(self._data)
 
     def __repr__(self) -> str:
-        return f"Values({self._data!r})"
+        return f"Values({self.to_dict()!r})"
 
     def __str__(self) -> str:
         width = max((len(n) for n in self._data), default=0)
         return "\n".join(
-            f"{name.ljust(width)}  {format_value(v, self._tree, name)}"
-            for name, v in self._data.items()
+            f"{name.ljust(width)}  {format_value(self._data[name], self._tree, name)}"
+            for name in self
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Return `{name: value}`."""
-        return dict(self._data)
+        """Return `{name: value}`, in order."""
+        return {name: self._data[name] for name in self}
 
     def rows(self) -> list[dict[str, Any]]:
         """Return one record per node: name, kind, value, unit."""
         tree = self._tree
         out = []
-        for name, value in self._data.items():
+        for name in self:
+            value = self._data[name]
             unit = tree.unit(name) if tree is not None else None
             kind = tree[name].kind if tree is not None else None
             out.append(

@@ -174,43 +174,58 @@ class Mul(Expr):
         return f"Mul{self.factors!r}"
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Sub(Expr):
     """`left - right`."""
 
     left: Expr
     right: Expr
 
+    def __repr__(self) -> str:
+        return f"Sub({self.left!r}, {self.right!r})"
 
-@attrs.frozen
+
+@attrs.frozen(repr=False)
 class Div(Expr):
     """`left / right`."""
 
     left: Expr
     right: Expr
 
+    def __repr__(self) -> str:
+        return f"Div({self.left!r}, {self.right!r})"
 
-@attrs.frozen
+
+@attrs.frozen(repr=False)
 class Pow(Expr):
     """`base ** exponent`."""
 
     base: Expr
     exponent: Expr
 
+    def __repr__(self) -> str:
+        return f"Pow({self.base!r}, {self.exponent!r})"
 
-@attrs.frozen
+
+@attrs.frozen(repr=False)
 class Neg(Expr):
     """`-operand`."""
 
     operand: Expr
 
+    def __repr__(self) -> str:
+        return f"Neg({self.operand!r})"
 
-@attrs.frozen
+
+@attrs.frozen(repr=False)
 class Call(Expr):
     """One of the language's functions (see `FUNCTIONS`) applied to arguments."""
 
     func: str
     args: tuple[Expr, ...]
+
+    def __repr__(self) -> str:
+        return f"Call({self.func!r}, {self.args!r})"
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:
