@@ -25,7 +25,6 @@ from _timing import fmt_seconds, median_time, once, report
 
 import kpitree as kt
 from kpitree.analyses.evaluate import compile_tree
-from kpitree.analyses.symbolic import to_sympy
 from kpitree.core.expr import format_expr
 from kpitree.testing import random_tree
 
