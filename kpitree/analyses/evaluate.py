@@ -28,7 +28,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from kpitree.analyses.results import Values
-from kpitree.core.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub, format_expr
+from kpitree.core.expr import (
+    Add,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Pow,
+    Ref,
+    Sub,
+    children,
+    format_expr,
+)
 from kpitree.core.nodes import Metric
 from kpitree.core.numbers import format_number
 from kpitree.errors import EvaluationError, MissingValueError
@@ -360,7 +373,7 @@ def _interpret(expr: Expr, env: Mapping[str, float]) -> float:
         if value != value:
             raise _UndefinedValue(f"`{expr.name}` is undefined")
         return value
-    args = [_interpret(a, env) for a in _operands(expr)]
+    args = [_interpret(a, env) for a in children(expr)]
     try:
         result = _apply(expr, args)
     except ZeroDivisionError:
@@ -370,22 +383,6 @@ def _interpret(expr: Expr, env: Mapping[str, float]) -> float:
     if not math.isfinite(result):
         raise _UndefinedValue(f"`{format_expr(expr)}` overflows the float range")
     return result
-
-
-def _operands(expr: Expr) -> Sequence[Expr]:
-    if isinstance(expr, Add):
-        return expr.terms
-    if isinstance(expr, Mul):
-        return expr.factors
-    if isinstance(expr, Sub | Div):
-        return (expr.left, expr.right)
-    if isinstance(expr, Pow):
-        return (expr.base, expr.exponent)
-    if isinstance(expr, Neg):
-        return (expr.operand,)
-    if isinstance(expr, Call):
-        return expr.args
-    raise TypeError(repr(expr))  # pragma: no cover
 
 
 def _apply(expr: Expr, args: list[float]) -> float:

@@ -121,6 +121,14 @@ class Expr(Arithmetic):
     def __str__(self) -> str:
         return format_expr(self)
 
+    def __repr__(self) -> str:
+        # Positional and compact: Mul(Ref('leads'), Const(0.8)); Ref's node and span are
+        # not part of its value and not shown.
+        values = [getattr(self, f.name) for f in attrs.fields(type(self)) if f.eq]
+        if len(values) == 1 and isinstance(values[0], tuple):
+            return f"{type(self).__name__}{values[0]!r}"
+        return f"{type(self).__name__}({', '.join(map(repr, values))})"
+
     def __bool__(self) -> bool:
         # `if a < b` on formulas is a mistake: formulas are not conditions.
         raise TypeError("a formula has no truth value; compare evaluated numbers instead")
@@ -131,9 +139,6 @@ class Const(Expr):
     """A number in a formula (finite; int or float as written)."""
 
     value: int | float
-
-    def __repr__(self) -> str:
-        return f"Const({self.value!r})"
 
 
 @attrs.frozen(repr=False)
@@ -150,9 +155,6 @@ class Ref(Expr):
     node: Node | None = attrs.field(default=None, eq=False)
     span: tuple[int, int] | None = attrs.field(default=None, eq=False)
 
-    def __repr__(self) -> str:
-        return f"Ref({self.name!r})"
-
 
 @attrs.frozen(repr=False)
 class Add(Expr):
@@ -160,18 +162,12 @@ class Add(Expr):
 
     terms: tuple[Expr, ...]
 
-    def __repr__(self) -> str:
-        return f"Add{self.terms!r}"
-
 
 @attrs.frozen(repr=False)
 class Mul(Expr):
     """A product of two or more factors."""
 
     factors: tuple[Expr, ...]
-
-    def __repr__(self) -> str:
-        return f"Mul{self.factors!r}"
 
 
 @attrs.frozen(repr=False)
@@ -181,9 +177,6 @@ class Sub(Expr):
     left: Expr
     right: Expr
 
-    def __repr__(self) -> str:
-        return f"Sub({self.left!r}, {self.right!r})"
-
 
 @attrs.frozen(repr=False)
 class Div(Expr):
@@ -191,9 +184,6 @@ class Div(Expr):
 
     left: Expr
     right: Expr
-
-    def __repr__(self) -> str:
-        return f"Div({self.left!r}, {self.right!r})"
 
 
 @attrs.frozen(repr=False)
@@ -203,18 +193,12 @@ class Pow(Expr):
     base: Expr
     exponent: Expr
 
-    def __repr__(self) -> str:
-        return f"Pow({self.base!r}, {self.exponent!r})"
-
 
 @attrs.frozen(repr=False)
 class Neg(Expr):
     """`-operand`."""
 
     operand: Expr
-
-    def __repr__(self) -> str:
-        return f"Neg({self.operand!r})"
 
 
 @attrs.frozen(repr=False)
@@ -223,9 +207,6 @@ class Call(Expr):
 
     func: str
     args: tuple[Expr, ...]
-
-    def __repr__(self) -> str:
-        return f"Call({self.func!r}, {self.args!r})"
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:
