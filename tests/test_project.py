@@ -52,3 +52,16 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown command is a usage error with exit code 2."""
     assert main(["frobnicate"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_examples_tour_runs() -> None:
+    """examples/tour.py runs and shows every bundled tree."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tour.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for name in ("qualified_leads", "qualified_leads_ru", "sales_revenue", "dupont", "saas_mrr"):
+        assert f"== {name} ==" in out.stdout
+    assert "below norm" not in out.stdout  # the defaults of every example meet their norms
