@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kpitree import errors
+    from kpitree.analyses.calculus import Sensitivity
+    from kpitree.analyses.goal import Cascade
+    from kpitree.analyses.whatif import Comparison, Scenario, compare
     from kpitree.core.functions import abs, exp, log, max, min, sqrt  # noqa: A004
     from kpitree.core.horizon import Horizon
     from kpitree.core.limits import Limits
@@ -56,6 +59,9 @@ _WHERE = {
     "parse_formula": "kpitree.core.parser",
     "Tree": "kpitree.core.tree",
     "Unit": "kpitree.core.units",
+    **dict.fromkeys(("Scenario", "Comparison", "compare"), "kpitree.analyses.whatif"),
+    "Sensitivity": "kpitree.analyses.calculus",
+    "Cascade": "kpitree.analyses.goal",
     **dict.fromkeys(
         (
             "CycleError",
@@ -98,6 +104,8 @@ __all__ = [
     "AtLeast",
     "AtMost",
     "Between",
+    "Cascade",
+    "Comparison",
     "CycleError",
     "EvaluationError",
     "FormulaError",
@@ -113,6 +121,8 @@ __all__ = [
     "Node",
     "Norm",
     "NormError",
+    "Scenario",
+    "Sensitivity",
     "Standard",
     "Tree",
     "Unit",
@@ -121,6 +131,7 @@ __all__ = [
     "ValidationError",
     "ValueTypeError",
     "abs",
+    "compare",
     "errors",
     "exp",
     "log",

@@ -50,11 +50,14 @@ if TYPE_CHECKING:
     from kpitree.core.tree import Tree
 
 __all__ = [
+    "RUNTIME",
     "Compiled",
+    "UndefinedValue",
     "compile_tree",
     "evaluate",
     "evaluate_arrays",
     "evaluate_vector",
+    "interpret",
     "known_values",
     "python_code",
 ]
@@ -72,7 +75,8 @@ def _nan_aware(pick: Callable[..., float]) -> Callable[..., float]:
     return choose
 
 
-_RUNTIME: dict[str, Any] = {
+#: The functions generated code calls, by backend-neutral name (`_min`, `_log`, ...).
+RUNTIME: dict[str, Any] = {
     "_min": _nan_aware(min),
     "_max": _nan_aware(max),
     "_abs": abs,
@@ -143,7 +147,7 @@ def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
     outputs = [slots[n] for n in metrics]
     lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
     source = "\n".join(lines) + "\n"
-    namespace = dict(_RUNTIME if backend == "python" else _numpy_runtime())
+    namespace = dict(RUNTIME if backend == "python" else _numpy_runtime())
     code = compile(source, f"<kpitree compiled tree, {backend}>", "exec")
     exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
     compiled = Compiled(leaves, metrics, namespace["_tree"], source, backend)
@@ -325,7 +329,9 @@ def known_values(tree: Tree, values: Mapping[str, Any] | None = None) -> dict[st
     return found
 
 
-class _UndefinedValue(Exception):
+class UndefinedValue(ArithmeticError):
+    """Raised by `interpret` for an undefined value; `reason` says which operation."""
+
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
@@ -339,8 +345,8 @@ def _diagnose(
         metric = tree[name]
         assert isinstance(metric, Metric)
         try:
-            value = _interpret(metric.formula, env)
-        except _UndefinedValue as exc:
+            value = interpret(metric.formula, env)
+        except UndefinedValue as exc:
             if undefined == "nan":
                 value = math.nan
             else:
@@ -364,24 +370,31 @@ def _undefined_error(
     )
 
 
-def _interpret(expr: Expr, env: Mapping[str, float]) -> float:
-    """Evaluate one formula, naming the operation that makes it undefined."""
+def interpret(expr: Expr, env: Mapping[str, float]) -> float:
+    """Evaluate one formula with floats, naming the operation that makes it undefined.
+
+    The careful path: slower than compiled code, used to explain an undefined value and
+    where a single formula must be evaluated on its own.
+
+    Raises:
+        UndefinedValue: with the reason (caught by the callers in this package).
+    """
     if isinstance(expr, Const):
         return float(expr.value)
     if isinstance(expr, Ref):
         value = env[expr.name]
         if value != value:
-            raise _UndefinedValue(f"`{expr.name}` is undefined")
+            raise UndefinedValue(f"`{expr.name}` is undefined")
         return value
-    args = [_interpret(a, env) for a in children(expr)]
+    args = [interpret(a, env) for a in children(expr)]
     try:
         result = _apply(expr, args)
     except ZeroDivisionError:
-        raise _UndefinedValue(f"division by zero in `{format_expr(expr)}`") from None
+        raise UndefinedValue(f"division by zero in `{format_expr(expr)}`") from None
     except (ValueError, OverflowError) as exc:
-        raise _UndefinedValue(_domain_reason(expr, args, exc)) from None
+        raise UndefinedValue(_domain_reason(expr, args, exc)) from None
     if not math.isfinite(result):
-        raise _UndefinedValue(f"`{format_expr(expr)}` overflows the float range")
+        raise UndefinedValue(f"`{format_expr(expr)}` overflows the float range")
     return result
 
 
@@ -401,7 +414,7 @@ def _apply(expr: Expr, args: list[float]) -> float:
             raise ZeroDivisionError
         return math.pow(args[0], args[1])
     assert isinstance(expr, Call)
-    return float(_RUNTIME[f"_{expr.func}"](*args))
+    return float(RUNTIME[f"_{expr.func}"](*args))
 
 
 def _domain_reason(expr: Expr, args: list[float], exc: Exception) -> str:

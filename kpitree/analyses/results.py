@@ -27,19 +27,40 @@ def format_value(value: float | None, tree: Tree | None, name: str) -> str:
     return format_quantity(value, unit)
 
 
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """Render rows as a plain text table with aligned columns (numbers right-aligned)."""
+def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
+    """Render rows as a plain text table with aligned columns.
+
+    Args:
+        rows: the cells, as text.
+        header: the column titles.
+        align: one letter per column, `l` or `r`; by default a column is right-aligned
+            when every non-empty cell in it is a number (`1,200`, `-5%`, `+3 lead`).
+    """
     cells = [header, *rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    if align is None:
+        align = "".join(
+            "r"
+            if i and all(_numeric(r[i]) for r in rows if r[i]) and any(r[i] for r in rows)
+            else "l"
+            for i in range(len(header))
+        )
 
     def line(row: list[str]) -> str:
-        parts = []
-        for i, cell in enumerate(row):
-            numeric = cell[:1].isdigit() or cell[:2].lstrip("+-−")[:1].isdigit()
-            parts.append(cell.rjust(widths[i]) if numeric and i else cell.ljust(widths[i]))
+        parts = [
+            cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def _numeric(cell: str) -> bool:
+    number = cell.split(" ", 1)[0].lstrip("+-−").rstrip("%").replace(",", "")
+    return number.replace(".", "", 1).replace("e+", "", 1).replace("e-", "", 1).isdigit() or (
+        number in ("inf", "NaN", "—")
+    )
 
 
 class Result:

@@ -26,6 +26,8 @@ _FUNCS = {
     "log": sympy.log,
     "exp": sympy.exp,
     "sqrt": sympy.sqrt,
+    # Derivatives of abs, min and max use the sign function (see analyses.calculus).
+    "sign": sympy.sign,
 }
 
 

@@ -124,7 +124,8 @@ class Expr(Arithmetic):
     def __repr__(self) -> str:
         # Positional and compact: Mul(Ref('leads'), Const(0.8)); Ref's node and span are
         # not part of its value and not shown.
-        values = [getattr(self, f.name) for f in attrs.fields(type(self)) if f.eq]
+        fields = attrs.fields(type(self))  # type: ignore[arg-type]
+        values = [getattr(self, f.name) for f in fields if f.eq]
         if len(values) == 1 and isinstance(values[0], tuple):
             return f"{type(self).__name__}{values[0]!r}"
         return f"{type(self).__name__}({', '.join(map(repr, values))})"

@@ -327,11 +327,17 @@ class Tree:
 
         return sensitivity(self, metric, values)
 
-    def whatif(self, changes: Mapping[str, Any], values: Mapping[str, Any] | None = None) -> Any:
+    def whatif(
+        self,
+        changes: Mapping[str, Any],
+        values: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+    ) -> Any:
         """Return a `Scenario`: every node before and after `changes` (`"+10%"`, `1200`, ...)."""
         from kpitree.analyses.whatif import whatif
 
-        return whatif(self, changes, values)
+        return whatif(self, changes, values, name=name)
 
     def solve(
         self, metric: str, target: Any, vary: str, values: Mapping[str, Any] | None = None
@@ -368,31 +374,90 @@ class Tree:
 
     # -- attribution (kpitree.analyses.attribution) ----------------------------------------------
 
-    def attribute(self, metric: str, before: Any, after: Any, method: str = "shapley") -> Any:
+    def attribute(
+        self,
+        metric: str,
+        before: Any,
+        after: Any,
+        method: str = "shapley",
+        *,
+        max_changing: int = 22,
+    ) -> Any:
         """Split the change of `metric` from `before` to `after` over leaves and owners."""
         from kpitree.analyses.attribution import attribute
 
-        return attribute(self, metric, before, after, method=method)
+        return attribute(self, metric, before, after, method=method, max_changing=max_changing)
 
-    def accountability(self, metric: str, before: Any, after: Any) -> Any:
+    def accountability(
+        self,
+        metric: str,
+        before: Any,
+        after: Any,
+        *,
+        method: str = "shapley",
+        max_changing: int = 22,
+    ) -> Any:
         """Return per owner: their KPIs, contributions and norm status in both periods."""
         from kpitree.analyses.attribution import accountability
 
-        return accountability(self, metric, before, after)
+        return accountability(self, metric, before, after, method=method, max_changing=max_changing)
 
     # -- uncertainty (kpitree.analyses.uncertainty) ----------------------------------------------
 
-    def simulate(self, metric: str | None = None, n: int = 100_000, seed: Any = None) -> Any:
+    def simulate(
+        self,
+        metric: str | None = None,
+        n: int = 100_000,
+        seed: Any = None,
+        *,
+        distributions: Mapping[str, Any] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Any:
         """Return Monte Carlo samples of every node from the leaves' distributions."""
         from kpitree.analyses.uncertainty import simulate
 
-        return simulate(self, metric, n=n, seed=seed)
+        return simulate(self, metric, n=n, seed=seed, distributions=distributions, values=values)
 
-    def sobol(self, metric: str, n: int = 2**14, seed: Any = None) -> Any:
+    def sobol(
+        self,
+        metric: str,
+        n: int = 2**14,
+        seed: Any = None,
+        *,
+        distributions: Mapping[str, Any] | None = None,
+        values: Mapping[str, Any] | None = None,
+        bootstrap: int = 200,
+        confidence: float = 0.95,
+    ) -> Any:
         """Return first-order and total Sobol indices per leaf, and `.by_owner`."""
         from kpitree.analyses.uncertainty import sobol
 
-        return sobol(self, metric, n=n, seed=seed)
+        return sobol(
+            self,
+            metric,
+            n=n,
+            seed=seed,
+            distributions=distributions,
+            values=values,
+            bootstrap=bootstrap,
+            confidence=confidence,
+        )
+
+    def tornado(
+        self,
+        metric: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        swing: Any = None,
+        distributions: Mapping[str, Any] | None = None,
+        quantiles: tuple[Any, Any] = (0.1, 0.9),
+    ) -> Any:
+        """Return leaves ranked by the metric's swing as each moves alone (p10–p90 or ±x%)."""
+        from kpitree.analyses.uncertainty import tornado
+
+        return tornado(
+            self, metric, values, swing=swing, distributions=distributions, quantiles=quantiles
+        )
 
     # -- data and SQL (kpitree.adapters.frames, .sql) ---------------------------------------------
 
@@ -402,19 +467,45 @@ class Tree:
 
         return evaluate_frame(self, data, metrics)
 
-    def rollup(self, data: Any, by: Iterable[str]) -> Any:
+    def rollup(
+        self,
+        data: Any,
+        by: Iterable[str] | str,
+        metrics: Iterable[str] | None = None,
+        *,
+        order_by: str | None = None,
+    ) -> Any:
         """Aggregate leaves per group by their declared aggregation, then recompute metrics."""
         from kpitree.adapters.frames import rollup
 
-        return rollup(self, data, by)
+        return rollup(self, data, by, metrics, order_by=order_by)
 
     def to_sql(
-        self, metrics: Iterable[str] | None = None, table: str = "kpis", dialect: str = "duckdb"
+        self,
+        metrics: Iterable[str] | None = None,
+        table: str = "kpis",
+        dialect: str = "duckdb",
+        *,
+        gradient_of: str | None = None,
+        group_by: Iterable[str] | str | None = None,
+        order_by: str | None = None,
+        columns: Iterable[str] | None = None,
+        pretty: bool = True,
     ) -> str:
         """Return a SELECT computing the metrics from a table of leaf columns."""
         from kpitree.adapters.sql import to_sql
 
-        return to_sql(self, metrics, table=table, dialect=dialect)
+        return to_sql(
+            self,
+            metrics,
+            table=table,
+            dialect=dialect,
+            gradient_of=gradient_of,
+            group_by=group_by,
+            order_by=order_by,
+            columns=columns,
+            pretty=pretty,
+        )
 
     # -- model files (kpitree.adapters.model) ----------------------------------------------------
 
@@ -442,6 +533,47 @@ class Tree:
         from kpitree.adapters.model import dump
 
         return dump(self, path)
+
+    # -- pictures (kpitree.adapters.diagrams, .html) ---------------------------------------------
+
+    def to_mermaid(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        scenario: Any = None,
+        direction: str = "TD",
+    ) -> str:
+        """Return a Mermaid flowchart of the tree; `scenario` draws each node's change on it."""
+        from kpitree.adapters.diagrams import to_mermaid
+
+        return to_mermaid(self, values, scenario=scenario, direction=direction)
+
+    def to_dot(self, values: Mapping[str, Any] | None = None, *, scenario: Any = None) -> str:
+        """Return a Graphviz DOT digraph of the tree; `scenario` draws each node's change on it."""
+        from kpitree.adapters.diagrams import to_dot
+
+        return to_dot(self, values, scenario=scenario)
+
+    def latex(self, name: str | None = None, *, expand: bool = False) -> str:
+        """Return LaTeX for a metric's formula (`name = ...`), or for every metric."""
+        from kpitree.adapters.html import latex
+
+        return latex(self, name, expand=expand)
+
+    def _repr_html_(self) -> str:
+        from kpitree.adapters.html import tree_html
+
+        return tree_html(self)
+
+    def _repr_latex_(self) -> str | None:
+        from kpitree.adapters.html import tree_latex
+
+        return tree_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        from kpitree.adapters.html import tree_markdown
+
+        return tree_markdown(self)
 
     # -- value semantics and display -----------------------------------------------------------
 

@@ -1,0 +1,634 @@
+"""What-if scenarios: change some leaves, see every node before and after.
+
+A change is given per leaf, as a number (the new value) or as text:
+
+| form | meaning | `leads` = 1000 becomes |
+|---|---|---|
+| `1200`, `"1200"`, `"=1200"` | set the value | 1200 |
+| `"80%"`, `"=80%"` | set the value to a fraction | 0.8 |
+| `"+10%"`, `"-5%"` | move by a percentage of the current value | 1100, 950 |
+| `"x1.2"`, `"*1.2"`, `"×1.2"` | multiply | 1200 |
+| `"+200"`, `"-200"` | add or subtract | 1200, 800 |
+
+Text with a leading sign is a *change*; a number, or text without a sign, is a *new
+value* (so `-5` as a number sets −5, while `"-5"` subtracts 5). A metric cannot be
+changed: it follows from its formula (`tree.solve` finds the leaf value that gives a
+metric its target). A new value outside a leaf's declared bounds is refused.
+
+Scenarios are cheap: the tree is evaluated once per set of starting values (and kept),
+then only the changed leaves' ancestors are recomputed, one compiled line per metric.
+`before`, `after`, `delta` and `pct` read from that on access, so a scenario on a tree
+of ten thousand leaves costs a few microseconds, whatever part of it is read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from kpitree.analyses.evaluate import (
+    RUNTIME,  # the runtime of compiled trees: the metric lines call the same functions
+    compile_tree,
+    evaluate,
+    python_code,
+)
+from kpitree.analyses.results import Result, format_value, table
+from kpitree.core.nodes import Leaf, Metric, raise_all
+from kpitree.core.numbers import format_number, to_number
+from kpitree.errors import KPITreeError, MissingValueError, ValueTypeError
+
+if TYPE_CHECKING:
+    from kpitree.core.tree import Tree
+
+__all__ = [
+    "CHANGE_FORMS",
+    "Baseline",
+    "Comparison",
+    "NodeMap",
+    "Scenario",
+    "apply_change",
+    "baseline",
+    "check_bounds",
+    "compare",
+    "whatif",
+]
+
+CHANGE_FORMS = '1200, "=1200", "80%", "+10%", "-5%", "x1.2", "*1.2", "+200", "-200"'
+"""The forms a change (or a relative target) can take, as listed in error messages."""
+
+_CHANGE = re.compile(r"(?P<op>[-+=x×*−]?)\s*(?P<rest>.*)", re.DOTALL)
+
+
+def apply_change(change: object, current: float | None, *, what: str) -> float:
+    """Return the value that `change` gives a quantity whose value is `current`.
+
+    Args:
+        change: a number (the new value) or text in one of `CHANGE_FORMS`.
+        current: the value before the change; needed by relative forms only.
+        what: names the quantity in error messages (`` "`leads`" ``).
+
+    Raises:
+        ValueTypeError: the change is not one of the forms, or the result is not finite.
+        MissingValueError: a relative change of a quantity that has no value.
+
+    Examples:
+        >>> [apply_change(c, 1000.0, what="`leads`") for c in (1200, "+10%", "x1.5", "-200")]
+        [1200.0, 1100.0, 1500.0, 800.0]
+        >>> apply_change("80%", 0.7, what="`rate`")
+        0.8
+        >>> apply_change("+10 %%", 1000.0, what="`leads`")
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.ValueTypeError: `leads`: cannot read the change '+10 %%' ...
+    """
+    if not isinstance(change, str):
+        return to_number(change, what=what)
+    match = _CHANGE.fullmatch(change.strip())
+    assert match is not None  # the pattern matches any text
+    op, rest = match["op"], match["rest"].strip()
+    if op == "x" and rest[:1].isalpha():  # "xyz" is not a multiplication
+        op, rest = "", change.strip()
+    if not rest or rest[0] in "+-−=x×*":
+        raise _bad_change(change, what)
+    try:
+        number = to_number(rest, what=what)
+    except ValueTypeError:
+        raise _bad_change(change, what) from None
+    if op in ("", "="):
+        return number
+    if current is None:
+        raise MissingValueError(
+            f"{what} has no value to apply the change {change!r} to",
+            hint="give its value in values=..., or set a new value (=1200)",
+        )
+    if op in ("x", "×", "*"):
+        result = current * number
+    else:
+        sign = 1.0 if op == "+" else -1.0
+        percent = rest.endswith("%")
+        result = current * (1 + sign * number) if percent else current + sign * number
+    if not math.isfinite(result):
+        raise ValueTypeError(f"{what}: the change {change!r} leaves the float range")
+    return result
+
+
+def _bad_change(change: str, what: str) -> ValueTypeError:
+    shown = change if len(change) <= 40 else change[:37] + "..."
+    return ValueTypeError(
+        f"{what}: cannot read the change {shown!r}",
+        hint=f"write a number or one of {CHANGE_FORMS}",
+    )
+
+
+# -- the incremental engine ----------------------------------------------------------------------
+
+
+class _Engine:
+    """Per tree: a compiled line per metric and, per leaf, the metrics above it in order."""
+
+    def __init__(self, tree: Tree) -> None:
+        compiled = compile_tree(tree)
+        self.names = compiled.leaves + compiled.metrics  # leaves, then metrics in topo order
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.first_metric = len(compiled.leaves)
+        slots = {name: f"v[{i}]" for i, name in enumerate(self.names)}
+        lines = ["_F = ("]
+        for name in compiled.metrics:
+            node = tree[name]
+            assert isinstance(node, Metric)
+            lines.append(f"    lambda v: {python_code(node.formula, slots)},")
+        lines.append(")")
+        namespace: dict[str, Any] = dict(RUNTIME)
+        code = compile("\n".join(lines) + "\n", "<kpitree metric lines>", "exec")
+        exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
+        self.lines: tuple[Callable[[list[float]], float], ...] = namespace["_F"]
+        self.tree = tree
+        self.above: dict[str, tuple[int, ...]] = {}
+        self.lock = threading.Lock()
+
+    def ancestors(self, leaf: str) -> tuple[int, ...]:
+        """Return the positions of the metrics above `leaf`, children before parents."""
+        found = self.above.get(leaf)
+        if found is None:
+            parents = self.tree._parents
+            seen: set[str] = set()
+            stack = list(parents[leaf])
+            while stack:
+                name = stack.pop()
+                if name not in seen:
+                    seen.add(name)
+                    stack.extend(parents[name])
+            found = tuple(sorted(self.index[n] for n in seen))
+            self.above[leaf] = found
+        return found
+
+
+def _engine(tree: Tree) -> _Engine:
+    engine: _Engine | None = tree._cache.get("whatif_engine")
+    if engine is None:
+        engine = tree._cache["whatif_engine"] = _Engine(tree)
+    return engine
+
+
+class Baseline:
+    """Every node's value at some starting leaf values, and cheap recomputation from it.
+
+    Attributes:
+        values: `{node: value}` for every node, in tree order (do not modify).
+    """
+
+    def __init__(self, tree: Tree, values: dict[str, float]) -> None:
+        self.tree = tree
+        self.engine = _engine(tree)
+        self.values = values
+        self._work = [values[n] for n in self.engine.names]
+
+    def recompute(self, changes: Mapping[str, float]) -> dict[str, float]:
+        """Return the new values of the changed leaves and of every node above them.
+
+        Raises:
+            EvaluationError: a metric becomes undefined (the error names it).
+        """
+        engine = self.engine
+        index, lines, first, work = engine.index, engine.lines, engine.first_metric, self._work
+        if len(changes) == 1:
+            order = engine.ancestors(next(iter(changes)))
+        else:
+            order = tuple(sorted({i for n in changes for i in engine.ancestors(n)}))
+        saved: dict[int, float] = {}
+        with engine.lock:
+            try:
+                for name, value in changes.items():
+                    i = index[name]
+                    saved[i] = work[i]
+                    work[i] = value
+                for i in order:
+                    saved[i] = work[i]
+                    work[i] = lines[i - first](work)
+                out = {engine.names[i]: work[i] for i in saved}
+            except (ArithmeticError, ValueError):
+                out = None
+            finally:
+                for i, old in saved.items():
+                    work[i] = old
+        if out is None or not math.isfinite(sum(out.values())):
+            # The one rule for undefined values: let the evaluation name the metric.
+            full = evaluate(self.tree, {**self.leaf_values(), **changes})
+            out = {self.engine.names[i]: full[self.engine.names[i]] for i in saved}
+        return out
+
+    def leaf_values(self) -> dict[str, float]:
+        """Return the starting value of every leaf."""
+        return {n: self.values[n] for n in self.engine.names[: self.engine.first_metric]}
+
+
+def baseline(tree: Tree, values: Mapping[str, Any] | None = None) -> Baseline:
+    """Return the evaluated starting point for `values` (the last one is kept per tree).
+
+    Raises:
+        MissingValueError, EvaluationError, UnknownNameError, ValueTypeError: as `evaluate`.
+    """
+    checked = tree.check_values(values)
+    key = frozenset(checked.items())
+    kept: tuple[frozenset[tuple[str, float]], Baseline] | None = tree._cache.get("whatif_base")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    found = Baseline(tree, dict(evaluate(tree, checked)))
+    tree._cache["whatif_base"] = (key, found)
+    return found
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+
+class NodeMap(Mapping[str, Any], Result):
+    """A read-only mapping over every node of a tree, each value computed on access.
+
+    `before`, `after`, `delta` and `pct` of a `Scenario` are NodeMaps: reading one
+    node costs a dictionary lookup or two, whatever the size of the tree.
+    """
+
+    __slots__ = ("_get", "_percent", "_tree")
+
+    def __init__(self, tree: Tree, get: Callable[[str], Any], *, percent: bool = False) -> None:
+        self._tree = tree
+        self._get = get
+        self._percent = percent
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._tree:
+            raise self._tree._unknown(name)
+        return self._get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tree.names)
+
+    def __len__(self) -> int:
+        return len(self._tree)
+
+    def __repr__(self) -> str:
+        return f"NodeMap({self.to_dict()!r})"
+
+    def _text(self, name: str) -> str:
+        value = self._get(name)
+        if self._percent:
+            return "—" if value is None else format_number(value, percent=True)
+        return format_value(value, self._tree, name)
+
+    def __str__(self) -> str:
+        width = max((len(n) for n in self._tree.names), default=0)
+        return "\n".join(f"{n.ljust(width)}  {self._text(n)}" for n in self._tree.names)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return `{name: value}` (None where a value does not exist)."""
+        return {n: self._get(n) for n in self._tree.names}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per node: name, kind and value."""
+        return [
+            {"name": n, "kind": self._tree[n].kind, "value": v} for n, v in self.to_dict().items()
+        ]
+
+
+def _relative(before: float, after: float) -> float | None:
+    delta = after - before
+    if before == 0:
+        return 0.0 if delta == 0 else None
+    return delta / abs(before)
+
+
+@attrs.frozen(repr=False)
+class Scenario(Result):
+    """Every node of a tree before and after some leaves change.
+
+    Attributes:
+        changes: the new value of each changed leaf.
+        requested: each change as it was given (`"+10%"`, `1200`), for display.
+        name: the scenario's name, if it has one (shown by `compare`).
+        before, after: values of every node (`NodeMap`s).
+        delta: `after - before` per node.
+        pct: the relative change `(after - before) / |before|` per node, as a fraction
+            (0.1 is +10%); 0.0 when both are 0, None when only `before` is 0 (no
+            relative change exists). Dividing by `|before|` keeps the sign of the
+            change: a loss that grows from −100 to −150 is −50%.
+    """
+
+    tree: Tree = attrs.field(eq=False)
+    changes: Mapping[str, float]
+    requested: Mapping[str, Any]
+    base: Baseline = attrs.field(eq=False)
+    changed: Mapping[str, float]
+    name: str | None = None
+
+    def _after(self, name: str) -> float:
+        value = self.changed.get(name)
+        return self.base.values[name] if value is None else value
+
+    @property
+    def before(self) -> NodeMap:
+        """Every node's value before the change."""
+        return NodeMap(self.tree, self.base.values.__getitem__)
+
+    @property
+    def after(self) -> NodeMap:
+        """Every node's value after the change."""
+        return NodeMap(self.tree, self._after)
+
+    @property
+    def delta(self) -> NodeMap:
+        """`after - before` for every node."""
+        return NodeMap(self.tree, lambda n: self._after(n) - self.base.values[n])
+
+    @property
+    def pct(self) -> NodeMap:
+        """The relative change of every node (see the class doc for zero `before`)."""
+        return NodeMap(
+            self.tree, lambda n: _relative(self.base.values[n], self._after(n)), percent=True
+        )
+
+    def moved(self) -> list[str]:
+        """Return the nodes whose value changed, biggest relative change first.
+
+        A change from 0 (no relative size) counts as the biggest.
+        """
+        moved = [n for n, v in self.changed.items() if v != self.base.values[n]]
+        position = {n: i for i, n in enumerate(moved)}
+
+        def size(name: str) -> tuple[float, int]:
+            pct = _relative(self.base.values[name], self._after(name))
+            return (-math.inf if pct is None else -abs(pct), position[name])
+
+        return sorted(moved, key=size)
+
+    def label(self) -> str:
+        """Return the scenario's name, or its changes written out (`leads +10%`)."""
+        if self.name:
+            return self.name
+        return ", ".join(f"{n} {_shown(c)}" for n, c in self.requested.items()) or "no change"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the changes and, per node, before, after, delta and pct."""
+        return {
+            "name": self.name,
+            "changes": {n: _plain(c) for n, c in self.requested.items()},
+            "new_values": dict(self.changes),
+            "nodes": self.rows(),
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per node: name, kind, before, after, delta, pct."""
+        out = []
+        for n in self.tree.names:
+            before, after = self.base.values[n], self._after(n)
+            out.append(
+                {
+                    "name": n,
+                    "kind": self.tree[n].kind,
+                    "before": before,
+                    "after": after,
+                    "delta": after - before,
+                    "pct": _relative(before, after),
+                }
+            )
+        return out
+
+    def __str__(self) -> str:
+        moved = self.moved()
+        title = f"scenario: {self.label()}"
+        if not moved:
+            return f"{title}\nno node changes"
+        body = []
+        for n in moved:
+            before, after = self.base.values[n], self._after(n)
+            pct = _relative(before, after)
+            body.append(
+                [
+                    n,
+                    format_value(before, self.tree, n),
+                    "→",
+                    format_value(after, self.tree, n),
+                    _signed(format_value(after - before, self.tree, n)),
+                    "new" if pct is None else _signed(format_number(pct, percent=True)),
+                ]
+            )
+        text = table(body, ["node", "before", "", "after", "change", "%"])
+        rest = len(self.tree) - len(moved)
+        return f"{title}\n{text}" + (f"\n{rest} other node(s) unchanged" if rest else "")
+
+
+def _signed(text: str) -> str:
+    return text if text.startswith(("-", "0")) else f"+{text}"
+
+
+def _shown(change: Any) -> str:
+    if isinstance(change, str):
+        return change.strip()
+    return f"= {format_number(float(change))}"
+
+
+def _plain(change: Any) -> Any:
+    return change if isinstance(change, str) else float(change)
+
+
+def whatif(
+    tree: Tree,
+    changes: Mapping[str, Any],
+    values: Mapping[str, Any] | None = None,
+    *,
+    name: str | None = None,
+) -> Scenario:
+    """Return the scenario where some leaves change: every node before and after.
+
+    Args:
+        tree: the tree.
+        changes: `{leaf: change}`, each change a number or text (see the module doc).
+        values: the starting leaf values, overriding the nodes' defaults.
+        name: a name for the scenario, shown when scenarios are compared.
+
+    Raises:
+        UnknownNameError: a name that is not a node (with a did-you-mean).
+        ValueTypeError: a metric in `changes`, a change that cannot be read, or a new
+            value outside the leaf's bounds. Every problem is reported at once and
+            nothing is applied.
+        MissingValueError, EvaluationError: as `evaluate`, before or after the change.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> s = whatif(qualified_leads(), {"leads": "+10%"})
+        >>> s.before["qualified_leads"], s.after["qualified_leads"], s.pct["qualified_leads"]
+        (800.0, 880.0, 0.1)
+        >>> print(s)
+        scenario: leads +10%
+        node             before      after       change     %
+        leads            1,000 lead  →  1,100 lead  +100 lead  +10%
+        qualified_leads    800 lead  →    880 lead   +80 lead  +10%
+        1 other node(s) unchanged
+    """
+    if not isinstance(changes, Mapping):
+        raise ValueTypeError(
+            f"changes must be a mapping of leaf names to changes, got {type(changes).__name__}",
+            hint='e.g. {"leads": "+10%"}',
+        )
+    base = baseline(tree, values)
+    problems: list[KPITreeError] = []
+    new: dict[str, float] = {}
+    for leaf, change in changes.items():
+        try:
+            new[leaf] = _new_value(tree, leaf, change, base)
+        except KPITreeError as exc:
+            problems.append(exc)
+    raise_all(problems)
+    changed = base.recompute(new) if new else {}
+    return Scenario(tree, new, dict(changes), base, changed, name)
+
+
+def _new_value(tree: Tree, name: str, change: Any, base: Baseline) -> float:
+    node = tree._nodes.get(name) if isinstance(name, str) else None
+    if node is None:
+        raise tree._unknown(name, "leaf")
+    if not isinstance(node, Leaf):
+        raise ValueTypeError(
+            f"`{name}` is a metric, computed from its formula; a what-if changes leaves",
+            hint=f"to find the leaf value that gives {name} a value, use "
+            f"tree.solve({name!r}, target, vary=...)",
+            names=[name],
+        )
+    value = apply_change(change, base.values[name], what=f"`{name}`")
+    check_bounds(tree, name, value)
+    return value
+
+
+def check_bounds(tree: Tree, name: str, value: float) -> None:
+    """Refuse a value outside the declared bounds of leaf `name`.
+
+    Raises:
+        ValueTypeError: naming the leaf, the value and the bounds.
+    """
+    bounds = getattr(tree[name], "bounds", None)
+    if bounds is None:
+        return
+    low, high = bounds
+    if (low is not None and value < low) or (high is not None and value > high):
+        shown = [("−∞" if b is None and i == 0 else "∞") if b is None else
+                 format_value(b, tree, name) for i, b in enumerate(bounds)]  # fmt: skip
+        raise ValueTypeError(
+            f"`{name}` would be {format_value(value, tree, name)}, outside its bounds "
+            f"[{shown[0]}, {shown[1]}]",
+            hint="bounds are declared on the leaf: change them there if they are wrong",
+            names=[name],
+        )
+
+
+# -- several scenarios side by side --------------------------------------------------------------
+
+
+@attrs.frozen(repr=False)
+class Comparison(Result):
+    """Scenarios side by side, from the same starting values (Excel's Scenario Manager).
+
+    Attributes:
+        names: the scenarios' names, in the order given.
+        scenarios: the scenarios.
+    """
+
+    names: tuple[str, ...]
+    scenarios: tuple[Scenario, ...]
+
+    def __getitem__(self, name: str) -> Scenario:
+        for label, scenario in zip(self.names, self.scenarios, strict=True):
+            if label == name:
+                return scenario
+        raise KeyError(name)
+
+    def __len__(self) -> int:
+        return len(self.scenarios)
+
+    def nodes(self) -> list[str]:
+        """Return the changed leaves, then the other nodes any scenario moves, in tree order."""
+        tree = self.scenarios[0].tree
+        leaves = {n for s in self.scenarios for n in s.changes}
+        moved = {n for s in self.scenarios for n in s.moved()}
+        return [n for n in tree.names if n in leaves] + [
+            n for n in tree.names if n in moved and n not in leaves
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the scenario names and one record per node (before, then each after)."""
+        return {"scenarios": list(self.names), "nodes": self.rows()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per node: name, before, and the value in each scenario."""
+        first = self.scenarios[0]
+        out = []
+        for n in self.nodes():
+            record: dict[str, Any] = {"name": n, "before": first.base.values[n]}
+            for label, s in zip(self.names, self.scenarios, strict=True):
+                record[label] = s.after[n]
+            out.append(record)
+        return out
+
+    def __str__(self) -> str:
+        tree = self.scenarios[0].tree
+        body = []
+        for record in self.rows():
+            n = record["name"]
+            cells = [n, format_value(record["before"], tree, n)]
+            for s in self.scenarios:
+                after, pct = s.after[n], s.pct[n]
+                change = "" if pct == 0 else " (new)" if pct is None else (
+                    f" ({_signed(format_number(pct, percent=True))})"
+                )  # fmt: skip
+                cells.append(format_value(after, tree, n) + change)
+            body.append(cells)
+        return table(body, ["node", "current", *self.names])
+
+
+def compare(*scenarios: Scenario, names: list[str] | tuple[str, ...] | None = None) -> Comparison:
+    """Put scenarios of one tree side by side: current values, then each scenario's.
+
+    Args:
+        *scenarios: scenarios from `tree.whatif`, all from the same starting values.
+        names: a name per scenario; else each scenario's own name, or its changes.
+
+    Raises:
+        ValueTypeError: no scenario, names that do not match, or scenarios of different
+            trees or starting values.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> more = tree.whatif({"leads": "+10%"})
+        >>> better = tree.whatif({"lead_to_ql": "90%"})
+        >>> print(compare(more, better, names=["more leads", "better conversion"]))
+        node             current     more leads           better conversion
+        leads            1,000 lead  1,100 lead (+10%)    1,000 lead
+        lead_to_ql       80%         80%                  90% (+12.5%)
+        qualified_leads  800 lead    880 lead (+10%)      900 lead (+12.5%)
+    """
+    if not scenarios:
+        raise ValueTypeError("compare needs at least one scenario", hint="compare(s1, s2)")
+    for s in scenarios:
+        if not isinstance(s, Scenario):
+            raise ValueTypeError(
+                f"compare takes scenarios from tree.whatif, got {type(s).__name__}"
+            )
+    if names is None:
+        labels = tuple(s.label() for s in scenarios)
+    else:
+        labels = tuple(str(n) for n in names)
+        if len(labels) != len(scenarios):
+            raise ValueTypeError(f"{len(labels)} name(s) given for {len(scenarios)} scenario(s)")
+    first = scenarios[0]
+    for s in scenarios[1:]:
+        same_tree = s.tree is first.tree or s.tree == first.tree
+        if not same_tree or s.base.leaf_values() != first.base.leaf_values():
+            raise ValueTypeError(
+                "scenarios compared side by side must start from the same tree and values",
+                hint="make each with tree.whatif(changes, values) on one tree and one `values`",
+            )
+    return Comparison(labels, tuple(scenarios))

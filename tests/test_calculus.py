@@ -1,0 +1,277 @@
+import json
+import math
+
+import pytest
+import sympy
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import kpitree as kt
+from kpitree.analyses.calculus import (
+    elasticities,
+    gradient,
+    gradient_exprs,
+    partial,
+    sensitivity,
+)
+from kpitree.analyses.symbolic import formula
+from kpitree.core.nodes import Metric
+from kpitree.examples import dupont, qualified_leads, saas_mrr, sales_revenue
+from kpitree.testing import random_tree, trees
+
+
+def _kpi(name, value, **kw):
+    return kt.KPI(name, owner=kw.pop("owner", "sales"), horizon="1 day", value=value, **kw)
+
+
+def _top(tree):
+    return tree.roots[0].name
+
+
+def _central(tree, metric, leaf, base, h):
+    up = tree.evaluate({leaf: base[leaf] + h})[metric]
+    down = tree.evaluate({leaf: base[leaf] - h})[metric]
+    return (up - down) / (2 * h)
+
+
+def _fd_or_skip(tree, metric, leaf, base):
+    """A central difference, with examples near a kink or pole (unstable estimate) skipped."""
+    x = base[leaf]
+    h = 1e-5 * max(abs(x), 1.0)
+    try:
+        coarse = _central(tree, metric, leaf, base, h)
+        fine = _central(tree, metric, leaf, base, h / 4)
+    except kt.EvaluationError:
+        assume(False)
+    scale = abs(base[metric]) / max(abs(x), 1.0) + abs(fine)
+    assume(abs(coarse - fine) <= 1e-4 * scale + 1e-9)
+    return fine, scale
+
+
+@given(trees(max_leaves=5, max_metrics=6))
+def test_gradient_matches_central_differences(tree):
+    """The reverse-mode gradient agrees with central finite differences on random trees."""
+    try:
+        base = tree.evaluate()
+    except kt.EvaluationError:
+        assume(False)
+    assume(all(abs(v) < 1e6 for v in base.values()))
+    metric = _top(tree)
+    g = gradient(tree, metric)
+    for leaf in tree.leaves:
+        fd, scale = _fd_or_skip(tree, metric, leaf.name, base)
+        assert abs(g[leaf.name] - fd) <= 1e-5 * scale + 1e-9
+
+
+@given(
+    trees(
+        max_leaves=4,
+        max_metrics=5,
+        operators=("+", "*", "/", "**"),
+        functions=("log", "exp", "sqrt", "min", "max", "abs"),
+    )
+)
+def test_gradient_with_functions_matches_central_differences(tree):
+    """Powers, log, exp, sqrt and the kinks of min/max/abs agree with central differences."""
+    try:
+        base = tree.evaluate()
+        metric = _top(tree)
+        g = gradient(tree, metric)
+    except kt.EvaluationError:
+        assume(False)
+    assume(all(abs(v) < 1e6 for v in base.values()))
+    for leaf in tree.leaves:
+        fd, scale = _fd_or_skip(tree, metric, leaf.name, base)
+        assert abs(g[leaf.name] - fd) <= 1e-5 * scale + 1e-9
+
+
+@settings(max_examples=30)
+@given(trees(max_leaves=3, max_metrics=4, operators=("+", "-", "*", "/", "**")))
+def test_partial_equals_sympy_diff_of_the_expanded_formula(tree):
+    """`partial` has the value of sympy's own `diff` of the fully expanded formula."""
+    try:
+        base = tree.evaluate()
+    except kt.EvaluationError:
+        assume(False)
+    metric = _top(tree)
+    point = {sympy.Symbol(leaf.name): sympy.Float(base[leaf.name]) for leaf in tree.leaves}
+    expanded = formula(tree, metric, expand=True)
+    for leaf in tree.leaves:
+        ours = complex(partial(tree, metric, leaf.name).xreplace(point).evalf())
+        theirs = complex(sympy.diff(expanded, sympy.Symbol(leaf.name)).xreplace(point).evalf())
+        assume(math.isfinite(abs(theirs)))
+        assert abs(ours - theirs) <= 1e-9 * (1 + abs(theirs))
+
+
+@given(trees(max_leaves=4, max_metrics=5))
+def test_gradient_exprs_evaluate_to_the_numeric_gradient(tree):
+    """The derivative expressions, evaluated as formulas of the tree, give `gradient`."""
+    try:
+        numeric = gradient(tree, _top(tree))
+    except kt.EvaluationError:
+        assume(False)
+    exprs = gradient_exprs(tree, _top(tree))
+    assert set(exprs) == {leaf.name for leaf in tree.leaves}
+    for leaf, expr in exprs.items():
+        extended = kt.Tree(Metric("derivative", expr), *tree)
+        try:
+            value = extended.evaluate()["derivative"]
+        except kt.EvaluationError:
+            continue  # e.g. 0 * (1 / 0) along a branch the adjoint code skips
+        assert value == pytest.approx(numeric[leaf], rel=1e-12, abs=1e-12)
+
+
+@given(st.lists(st.floats(0.01, 1e4), min_size=1, max_size=8))
+def test_elasticities_of_a_pure_product_are_all_one(values):
+    """Every leaf of a product has elasticity 1: 1% of any factor is 1% of the product."""
+    leaves = [_kpi(f"k{i}", v) for i, v in enumerate(values)]
+    product = leaves[0] * 1
+    for leaf in leaves[1:]:
+        product = product * leaf
+    tree = kt.Tree(kt.Metric("p", product), *leaves)
+    assert all(e == pytest.approx(1.0, rel=1e-12) for e in elasticities(tree, "p").values())
+
+
+def test_gradient_covers_every_leaf_with_zero_for_unrelated_ones():
+    """Leaves a metric does not depend on are in the gradient with 0.0."""
+    tree = sales_revenue()
+    g = gradient(tree, "calls")
+    assert set(g) == {leaf.name for leaf in tree.leaves}
+    assert g["avg_order_value"] == 0.0 and g["call_to_purchase"] == 0.0
+    assert g["managers"] == 40 * 22
+
+
+def test_gradient_costs_a_few_evaluations_not_one_per_leaf():
+    """The reverse pass is one generated function, compiled once per metric and kept."""
+    tree = random_tree(300, seed=4)
+    root = _top(tree)
+    gradient(tree, root)
+    cached = tree._cache["calculus_gradient"][root]
+    gradient(tree, root, {tree.leaves[0].name: 1.5})
+    assert tree._cache["calculus_gradient"][root] is cached
+
+
+@pytest.mark.parametrize(
+    ("make", "metric", "wrt", "expected"),
+    [
+        (qualified_leads, "qualified_leads", "leads", "lead_to_ql"),
+        (qualified_leads, "qualified_leads", "lead_to_ql", "leads"),
+        (sales_revenue, "revenue", "managers",
+         "call_to_purchase*calls_per_day*working_days*avg_order_value"),
+        (saas_mrr, "mrr", "new_customers", "arpa*(expansion_rate + 1)"),
+        (dupont, "roe", "assets", "0"),
+        (dupont, "roe", "net_income", "1/equity"),
+    ],
+)  # fmt: skip
+def test_partial_derivatives_of_the_examples(make, metric, wrt, expected):
+    """Partials of the bundled trees are the textbook ones (up to sympy's simplification)."""
+    got = partial(make(), metric, wrt)
+    want = sympy.Add(*[]) if expected == "0" else _sympy_of(expected)
+    assert sympy.simplify(got - want) == 0
+
+
+def _sympy_of(text):
+    # Build the expected expression from kpitree's own parser: no text reaches sympy.
+    from kpitree.analyses.symbolic import to_sympy
+    from kpitree.core.parser import parse_formula
+
+    return to_sympy(parse_formula(text.replace("*", " * ")))
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "wrt", "expected"),
+    [
+        ("abs(a - b)", {"a": 2.0, "b": 2.0}, "a", 0.0),  # sign(0) = 0
+        ("abs(a - b)", {"a": 3.0, "b": 2.0}, "a", 1.0),
+        ("min(a, b)", {"a": 2.0, "b": 2.0}, "a", 0.5),  # a tie splits half and half
+        ("min(a, b)", {"a": 1.0, "b": 2.0}, "a", 1.0),
+        ("max(a, b)", {"a": 1.0, "b": 2.0}, "a", 0.0),
+        ("max(a, b, 5)", {"a": 6.0, "b": 2.0}, "a", 1.0),
+        ("a ** b", {"a": 2.0, "b": 3.0}, "b", 8 * math.log(2)),
+        ("sqrt(a) * b", {"a": 4.0, "b": 3.0}, "a", 0.75),
+        ("exp(a) / b", {"a": 0.0, "b": 2.0}, "b", -0.25),
+        ("log(a * b)", {"a": 2.0, "b": 5.0}, "a", 0.5),
+    ],
+)
+def test_derivative_rules_per_operator(text, values, wrt, expected):
+    """Each operator's rule, with the documented subgradients at kinks."""
+    a, b = _kpi("a", 1.0), _kpi("b", 1.0)
+    tree = kt.Tree(kt.Metric("m", text), a, b)
+    assert gradient(tree, "m", values)[wrt] == pytest.approx(expected, rel=1e-12)
+
+
+def test_partial_uses_sympy_sign_for_kinks():
+    """A kink's subgradient appears in `partial` as sympy's sign function."""
+    tree = kt.Tree(kt.Metric("m", "abs(a - 3)"), _kpi("a", 1.0))
+    assert partial(tree, "m", "a") == sympy.sign(sympy.Symbol("a") - 3)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "words"),
+    [
+        (lambda t: gradient(t, "leads"), kt.ValueTypeError, "not a metric"),
+        (lambda t: gradient(t, "qualified_lead"), kt.UnknownNameError, "did you mean"),
+        (lambda t: partial(t, "qualified_leads", "qualified_leads"), kt.ValueTypeError, "leaves"),
+        (lambda t: partial(t, "qualified_leads", "lead"), kt.UnknownNameError, "`leads`"),
+        (lambda t: gradient(t, "qualified_leads", {"leads": "many"}), kt.ValueTypeError, "leads"),
+        (lambda t: elasticities(t, "qualified_leads", {"leads": 0}), kt.EvaluationError, "is 0"),
+        (lambda t: sensitivity(t, "qualified_leads", {"lead": 1}), kt.UnknownNameError, "leads"),
+    ],
+)
+def test_bad_calls_raise_named_errors(call, error, words):
+    """Bad metrics, leaves and values raise kpitree errors that say what is wrong."""
+    with pytest.raises(error, match=words):
+        call(qualified_leads())
+
+
+def test_missing_leaf_value_is_named():
+    """A leaf without a value is named, as evaluation names it."""
+    tree = kt.Tree(kt.Metric("m", _kpi("a", None) * _kpi("b", 2.0)))
+    with pytest.raises(kt.MissingValueError, match="`a`"):
+        gradient(tree, "m")
+
+
+def test_undefined_derivative_is_an_evaluation_error():
+    """sqrt at 0 has a defined value but no finite derivative: an error naming the metric."""
+    tree = kt.Tree(kt.Metric("m", kt.sqrt(_kpi("a", 0.0))))
+    assert tree.evaluate()["m"] == 0.0
+    with pytest.raises(kt.EvaluationError, match="derivative of `m`"):
+        gradient(tree, "m")
+
+
+def test_sensitivity_ranks_by_absolute_impact_and_totals_by_owner():
+    """Rows come biggest |impact of +1%| first; by_owner adds each owner's impacts."""
+    s = sensitivity(saas_mrr(), "mrr")
+    impacts = [abs(r.impact_1pct) for r in s]
+    assert impacts == sorted(impacts, reverse=True)
+    for r in s:
+        assert r.impact_1pct == pytest.approx(r.derivative * r.value / 100)
+        assert r.elasticity == pytest.approx(r.derivative * r.value / s.value)
+    owners = {}
+    for r in s:
+        owners[r.owner] = owners.get(r.owner, 0.0) + r.impact_1pct
+    assert s.by_owner == pytest.approx(owners)
+
+
+def test_sensitivity_marks_inputs_external():
+    """An input is a row under the owner "external", with no horizon."""
+    row = sensitivity(sales_revenue(), "revenue")["working_days"]
+    assert (row.owner, row.horizon, row.external) == ("external", None, True)
+    assert sensitivity(sales_revenue(), "revenue")["managers"].external is False
+
+
+def test_sensitivity_elasticity_is_none_when_the_metric_is_zero():
+    """With the metric at 0 there is no relative change: elasticity None, derivative given."""
+    s = sensitivity(qualified_leads(), "qualified_leads", {"lead_to_ql": 0})
+    assert s["leads"].elasticity is None and s["lead_to_ql"].elasticity is None
+    assert (s["lead_to_ql"].derivative, s["lead_to_ql"].impact_1pct) == (1000.0, 0.0)
+
+
+def test_sensitivity_output_is_json_ready_and_readable():
+    """to_dict() serialises as strict JSON; str shows a table and the owners' totals."""
+    s = sensitivity(saas_mrr(), "mrr", {"customers": 0, "new_customers": 0})
+    json.dumps(s.to_dict(), allow_nan=False)
+    text = str(s)
+    assert text.splitlines()[0].startswith("sensitivity of mrr")
+    assert "by owner" in text and "external" in text
+    assert [r["name"] for r in s.rows()] == [r.name for r in s]
