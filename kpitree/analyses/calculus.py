@@ -56,7 +56,7 @@ from kpitree.analyses.evaluate import (
     evaluate_vector,
     python_code,
 )
-from kpitree.analyses.results import Result, Values, format_value, table
+from kpitree.analyses.results import RowTable, Values, format_value, table
 from kpitree.core.expr import (
     Add,
     Call,
@@ -554,7 +554,7 @@ class SensitivityRow:
 
 
 @attrs.frozen(repr=False)
-class Sensitivity(Result):
+class Sensitivity(RowTable):
     """Leaves ranked by the absolute impact of a +1% move on a metric.
 
     Attributes:
@@ -574,17 +574,8 @@ class Sensitivity(Result):
     owner: str | None = None
     levers: bool = False
 
-    def __iter__(self) -> Iterator[SensitivityRow]:
-        return iter(self.rows_)
-
-    def __len__(self) -> int:
-        return len(self.rows_)
-
-    def __getitem__(self, name: str) -> SensitivityRow:
-        for row in self.rows_:
-            if row.name == name:
-                return row
-        raise self.tree._unknown(name, f"leaf in this table of `{self.metric}`")
+    def _row_role(self) -> str:
+        return f"leaf in this table of `{self.metric}`"
 
     @property
     def by_owner(self) -> dict[str, float]:

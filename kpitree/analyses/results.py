@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from kpitree.core.tree import Tree
 
-__all__ = ["Result", "StandardCheck", "Status", "StatusRow", "Values", "format_value"]
+__all__ = ["Result", "RowTable", "StandardCheck", "Status", "StatusRow", "Values", "format_value"]
 
 
 def format_value(value: float | None, tree: Tree | None, name: str) -> str:
@@ -79,6 +79,29 @@ class Result:
         import pandas
 
         return pandas.DataFrame(self.rows())
+
+
+class RowTable(Result):
+    """A result made of named rows: iterate over them, count them, look one up by name."""
+
+    rows_: tuple[Any, ...]
+    tree: Tree
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows_)
+
+    def __len__(self) -> int:
+        return len(self.rows_)
+
+    def __getitem__(self, name: str) -> Any:
+        for row in self.rows_:
+            if row.name == name:
+                return row
+        raise self.tree._unknown(name, self._row_role())
+
+    def _row_role(self) -> str:
+        """Say what a row is, for the error about a name with no row."""
+        return "row named"
 
 
 class Values(Mapping[str, float], Result):
@@ -207,7 +230,7 @@ class StatusRow:
 
 
 @attrs.frozen(repr=False)
-class Status(Result):
+class Status(RowTable):
     """Every KPI and metric with a norm, checked; failing ones first in `str`.
 
     Attributes:
@@ -217,17 +240,8 @@ class Status(Result):
     rows_: tuple[StatusRow, ...]
     tree: Tree = attrs.field(eq=False)
 
-    def __iter__(self) -> Iterator[StatusRow]:
-        return iter(self.rows_)
-
-    def __len__(self) -> int:
-        return len(self.rows_)
-
-    def __getitem__(self, name: str) -> StatusRow:
-        for row in self.rows_:
-            if row.name == name:
-                return row
-        raise self.tree._unknown(name, "node with a norm")
+    def _row_role(self) -> str:
+        return "node with a norm"
 
     @property
     def ok(self) -> bool:
