@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kpitree import errors
+    from kpitree.adapters.model import load, loads
     from kpitree.analyses.calculus import Sensitivity
     from kpitree.analyses.goal import Cascade
     from kpitree.analyses.whatif import Comparison, Scenario, compare
@@ -62,6 +63,7 @@ _WHERE = {
     **dict.fromkeys(("Scenario", "Comparison", "compare"), "kpitree.analyses.whatif"),
     "Sensitivity": "kpitree.analyses.calculus",
     "Cascade": "kpitree.analyses.goal",
+    **dict.fromkeys(("load", "loads"), "kpitree.adapters.model"),
     **dict.fromkeys(
         (
             "CycleError",
@@ -134,6 +136,8 @@ __all__ = [
     "compare",
     "errors",
     "exp",
+    "load",
+    "loads",
     "log",
     "max",
     "min",
