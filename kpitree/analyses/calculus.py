@@ -588,6 +588,17 @@ class Sensitivity(RowTable):
             totals[row.owner] = totals.get(row.owner, 0.0) + row.impact_1pct
         return dict(sorted(totals.items(), key=lambda item: -abs(item[1])))
 
+    def _repr_html_(self) -> str:
+        from kpitree.adapters.html import sensitivity_html
+
+        return sensitivity_html(self)
+
+    def plot(self, ax: Any = None, **options: Any) -> Any:
+        """Draw the impacts as bars or a tornado (matplotlib); return the Axes."""
+        from kpitree.adapters.plots import plot_sensitivity
+
+        return plot_sensitivity(self, ax, **options)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the metric, its value, the rows and the totals per owner."""
         return {

@@ -59,6 +59,7 @@ __all__ = [
     "evaluate_vector",
     "interpret",
     "known_values",
+    "numpy_runtime",
     "python_code",
 ]
 
@@ -147,7 +148,7 @@ def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
     outputs = [slots[n] for n in metrics]
     lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
     source = "\n".join(lines) + "\n"
-    namespace = dict(RUNTIME if backend == "python" else _numpy_runtime())
+    namespace = dict(RUNTIME if backend == "python" else numpy_runtime())
     code = compile(source, f"<kpitree compiled tree, {backend}>", "exec")
     exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
     compiled = Compiled(leaves, metrics, namespace["_tree"], source, backend)
@@ -155,7 +156,8 @@ def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
     return compiled
 
 
-def _numpy_runtime() -> dict[str, Any]:
+def numpy_runtime() -> dict[str, Any]:
+    """Return the functions generated code calls, for numpy arrays (undefined → NaN)."""
     import functools
 
     import numpy as np

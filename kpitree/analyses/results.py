@@ -156,6 +156,11 @@ class Values(Mapping[str, float], Result):
             for name in self
         )
 
+    def _repr_html_(self) -> str:
+        from kpitree.adapters.html import values_html
+
+        return values_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """Return `{name: value}`, in order."""
         return {name: self._data[name] for name in self}
@@ -242,6 +247,16 @@ class Status(RowTable):
 
     def _row_role(self) -> str:
         return "node with a norm"
+
+    def _repr_html_(self) -> str:
+        from kpitree.adapters.html import status_html
+
+        return status_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from kpitree.adapters.html import status_markdown
+
+        return status_markdown(self)
 
     @property
     def ok(self) -> bool:

@@ -371,6 +371,17 @@ class Scenario(Result):
             return self.name
         return ", ".join(f"{n} {_shown(c)}" for n, c in self.requested.items()) or "no change"
 
+    def _repr_html_(self) -> str:
+        from kpitree.adapters.html import scenario_html
+
+        return scenario_html(self)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the changed nodes' relative changes as bars (matplotlib); return the Axes."""
+        from kpitree.adapters.plots import plot_scenario
+
+        return plot_scenario(self, ax)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the changes and, per node, before, after, delta and pct."""
         return {

@@ -402,6 +402,33 @@ class Tree:
 
         return accountability(self, metric, before, after, method=method, max_changing=max_changing)
 
+    def attribute_frame(
+        self,
+        data: Any,
+        metric: str,
+        *,
+        period: str,
+        before: Any,
+        after: Any,
+        by: Iterable[str] = (),
+        method: str = "shapley",
+        max_changing: int = 22,
+    ) -> Any:
+        """Attribute the change of `metric` per segment of a table of periods × segments."""
+        from kpitree.analyses.attribution import attribute_frame
+
+        return attribute_frame(
+            self,
+            data,
+            metric,
+            period=period,
+            before=before,
+            after=after,
+            by=tuple(by),
+            method=method,
+            max_changing=max_changing,
+        )
+
     # -- uncertainty (kpitree.analyses.uncertainty) ----------------------------------------------
 
     def simulate(
