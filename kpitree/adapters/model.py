@@ -142,22 +142,34 @@ class Document:
     Attributes:
         data: the parsed data (mappings, lists, text, numbers), or None when unreadable.
         source: the file name for messages, or None for text given directly.
-        lines: line number of each key or item, by path (`("kpis", "leads", "owner")`).
+        found_lines: line number of each key or item found so far, by path
+            (`("kpis", "leads", "owner")`); read `lines`, which finds the rest first.
         hints: extra hints for values at a path (a YAML `no` read as false).
         problems: the problems found, each located.
     """
 
     data: Any = None
     source: str | None = None
-    lines: dict[PathKey, int] = attrs.Factory(dict)
+    found_lines: dict[PathKey, int] = attrs.Factory(dict)
     hints: dict[PathKey, str] = attrs.Factory(dict)
     problems: list[KPITreeError] = attrs.Factory(list)
+    # Finds the lines on first use: JSON and TOML keep no positions, and scanning a large
+    # file for them costs more than reading it, so it is done only to locate a problem.
+    scan_lines: Callable[[], None] | None = None
+
+    @property
+    def lines(self) -> dict[PathKey, int]:
+        """Line number of each key or item, by path, found on first use."""
+        if self.scan_lines is not None:
+            scan, self.scan_lines = self.scan_lines, None
+            scan()
+        return self.found_lines
 
     def where(self, path: PathKey) -> str:
         """Return `file:line @ $.path` for a path, with the line of its nearest located key.
 
         Examples:
-            >>> Document(source="m.yaml", lines={("kpis", "leads"): 3}).where(
+            >>> Document(source="m.yaml", found_lines={("kpis", "leads"): 3}).where(
             ...     ("kpis", "leads", "owner"))
             'm.yaml:3 @ $.kpis.leads.owner'
         """
@@ -338,7 +350,7 @@ def _read_yaml(text: str, doc: Document) -> None:
         doc.data = None
         return
     walker = _YamlWalker(doc, loader, budget=2 * len(text) + 1000)
-    doc.lines[()] = root.start_mark.line + 1
+    doc.found_lines[()] = root.start_mark.line + 1
     try:
         doc.data = walker.value(root, ())
     except _Stop:
@@ -387,7 +399,7 @@ class _YamlWalker:
         if isinstance(node, yaml.SequenceNode):
             items = []
             for i, item in enumerate(node.value):
-                self.doc.lines.setdefault((*path, i), item.start_mark.line + 1)
+                self.doc.found_lines.setdefault((*path, i), item.start_mark.line + 1)
                 items.append(self.value(item, (*path, i)))
             return items
         return self.scalar(node, path)
@@ -402,7 +414,7 @@ class _YamlWalker:
                 self.doc.add(
                     ValueTypeError("a key must be plain text, not a list or mapping"), path
                 )
-                self.doc.lines.setdefault(path, line)
+                self.doc.found_lines.setdefault(path, line)
                 continue
             # The key as written: a KPI named `no` or `on` stays text, not a bool.
             key = str(key_node.value)
@@ -416,7 +428,7 @@ class _YamlWalker:
                     ).located(f"{self.doc.source or '<text>'}:{line} @ {path_text(here)}")
                 )
                 continue
-            self.doc.lines[here] = line
+            self.doc.found_lines[here] = line
             out[key] = self.value(value_node, here)
         return out
 
@@ -486,7 +498,7 @@ def _read_json(text: str, doc: Document) -> None:
     except ValueError as exc:  # an integer with thousands of digits
         _syntax(f"invalid JSON: {' '.join(str(exc).split())[:120]}", None, doc)
         return
-    _scan_json(text, doc, report=False)
+    doc.scan_lines = lambda: _scan_json(text, doc, report=False)
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+', re.DOTALL)
@@ -527,7 +539,7 @@ def _scan_json(text: str, doc: Document, *, report: bool) -> None:
                     ).located(f"{doc.source or '<text>'}:{line_of(pos)} @ {path_text(here)}")
                 )
             else:
-                doc.lines.setdefault(here, line_of(pos))
+                doc.found_lines.setdefault(here, line_of(pos))
             frame[3].add(key)
             frame[4] = key
             expect_key = False
@@ -540,10 +552,10 @@ def _scan_json(text: str, doc: Document, *, report: bool) -> None:
             else:
                 path = (*frame[0], frame[2])
                 frame[2] += 1
-                doc.lines.setdefault(path, line_of(pos))
+                doc.found_lines.setdefault(path, line_of(pos))
         else:
             path = ()
-            doc.lines.setdefault(path, line_of(pos))
+            doc.found_lines.setdefault(path, line_of(pos))
         if piece in "{[":
             stack.append([path, piece == "{", 0, set(), None])
             expect_key = piece == "{"
@@ -601,15 +613,22 @@ def _read_toml(text: str, doc: Document) -> None:
     except RecursionError:
         doc.add(LimitError("the TOML nests too deeply"), ())
         return
-    # tomllib keeps no positions: find table headers and `key =` lines (a best effort that
-    # is exact for the files `dumps` writes; inline tables take their key's line).
+    doc.scan_lines = lambda: _scan_toml(text, doc)
+
+
+def _scan_toml(text: str, doc: Document) -> None:
+    """Find table headers and `key =` lines: tomllib keeps no positions.
+
+    A best effort that is exact for the files `dumps` writes; inline tables take their
+    key's line.
+    """
     table: PathKey = ()
     for number, line in enumerate(text.splitlines(), start=1):
         if header := _TOML_HEADER.fullmatch(line):
             table = _toml_key(header.group(1))
-            doc.lines.setdefault(table, number)
+            doc.found_lines.setdefault(table, number)
         elif assign := _TOML_ASSIGN.match(line):
-            doc.lines.setdefault((*table, *_toml_key(assign.group(1))), number)
+            doc.found_lines.setdefault((*table, *_toml_key(assign.group(1))), number)
 
 
 # -- from data to a Tree ---------------------------------------------------------------------

@@ -163,7 +163,7 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
         if not any(cell.strip() for cell in row):
             continue
         label = row[0].strip()
-        doc = Document(source=source, lines={(label,): number})
+        doc = Document(source=source, found_lines={(label,): number})
         values = {
             name: cell
             for name, cell in zip(header[1:], row[1:], strict=False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import attrs
 
@@ -210,21 +210,24 @@ class Call(Expr):
     args: tuple[Expr, ...]
 
 
+# One lookup per node instead of a chain of isinstance checks: walks are the hot path of
+# validation.
+_CHILDREN: dict[type, Callable[[Any], tuple[Expr, ...]]] = {
+    Const: lambda e: (),
+    Ref: lambda e: (),
+    Add: lambda e: e.terms,
+    Mul: lambda e: e.factors,
+    Sub: lambda e: (e.left, e.right),
+    Div: lambda e: (e.left, e.right),
+    Pow: lambda e: (e.base, e.exponent),
+    Neg: lambda e: (e.operand,),
+    Call: lambda e: e.args,
+}
+
+
 def children(expr: Expr) -> tuple[Expr, ...]:
     """Return the direct sub-expressions of `expr`, left to right."""
-    if isinstance(expr, Add):
-        return expr.terms
-    if isinstance(expr, Mul):
-        return expr.factors
-    if isinstance(expr, Sub | Div):
-        return (expr.left, expr.right)
-    if isinstance(expr, Pow):
-        return (expr.base, expr.exponent)
-    if isinstance(expr, Neg):
-        return (expr.operand,)
-    if isinstance(expr, Call):
-        return expr.args
-    return ()
+    return _CHILDREN[type(expr)](expr)
 
 
 def walk(expr: Expr) -> Iterator[Expr]:
@@ -449,32 +452,33 @@ def constant_value(expr: Expr) -> float | None:
     """
     if any(isinstance(node, Ref) for node in walk(expr)):
         return None
+    return _float_value(expr)
 
-    def value(e: Expr) -> float:
-        if isinstance(e, Const):
-            return float(e.value)
-        args = [value(c) for c in children(e)]
-        if isinstance(e, Add):
-            result = math.fsum(args)
-        elif isinstance(e, Mul):
-            result = math.prod(args)
-        elif isinstance(e, Sub):
-            result = args[0] - args[1]
-        elif isinstance(e, Div):
-            result = args[0] / args[1]
-        elif isinstance(e, Pow):
-            result = math.pow(args[0], args[1])
-        elif isinstance(e, Neg):
-            result = -args[0]
-        elif isinstance(e, Call):
-            result = float(_FLOAT_FUNCS[e.func](*args))
-        else:  # pragma: no cover - every expression type is handled above
-            raise TypeError(repr(e))
-        if not math.isfinite(result):
-            raise OverflowError("constant out of the float range")
-        return result
 
-    return value(expr)
+def _float_value(e: Expr) -> float:
+    """Compute an expression that has no references with floats (depth is bounded)."""
+    if isinstance(e, Const):
+        return float(e.value)
+    args = [_float_value(c) for c in children(e)]
+    if isinstance(e, Add):
+        result = math.fsum(args)
+    elif isinstance(e, Mul):
+        result = math.prod(args)
+    elif isinstance(e, Sub):
+        result = args[0] - args[1]
+    elif isinstance(e, Div):
+        result = args[0] / args[1]
+    elif isinstance(e, Pow):
+        result = math.pow(args[0], args[1])
+    elif isinstance(e, Neg):
+        result = -args[0]
+    elif isinstance(e, Call):
+        result = float(_FLOAT_FUNCS[e.func](*args))
+    else:  # pragma: no cover - every expression type is handled above
+        raise TypeError(repr(e))
+    if not math.isfinite(result):
+        raise OverflowError("constant out of the float range")
+    return result
 
 
 def check_formula(expr: Expr, limits: Limits = DEFAULT_LIMITS, *, where: str | None = None) -> None:
@@ -483,19 +487,19 @@ def check_formula(expr: Expr, limits: Limits = DEFAULT_LIMITS, *, where: str | N
     Checks the number of nodes, the nesting depth (flat sums and products count once),
     that every constant part is a finite float, and that constant exponents stay within
     `limits.max_exponent` — so nothing downstream (sympy included) is asked to build a
-    number with billions of digits.
+    number with billions of digits. One pass down and one up; no recursion but over
+    constant parts, whose depth the first pass has bounded.
 
     Raises:
         LimitError: a limit is exceeded.
         FormulaError: a constant part overflows or divides by zero.
     """
-    count = 0
-    # Depth first, without recursion: (node, depth) pairs.
+    order: list[Expr] = []
     stack: list[tuple[Expr, int]] = [(expr, 1)]
     while stack:
         node, depth = stack.pop()
-        count += 1
-        if count > limits.max_formula_nodes:
+        order.append(node)
+        if len(order) > limits.max_formula_nodes:
             raise LimitError(
                 f"the formula has more than {limits.max_formula_nodes:,} parts",
                 where=where,
@@ -508,17 +512,17 @@ def check_formula(expr: Expr, limits: Limits = DEFAULT_LIMITS, *, where: str | N
                 hint="split it into intermediate metrics, or raise Limits.max_depth",
             )
         stack.extend((child, depth + 1) for child in children(node))
-    _check_constants(expr, limits, where)
-
-
-def _check_constants(expr: Expr, limits: Limits, where: str | None) -> None:
-    for node in walk(expr):
-        if isinstance(node, Pow):
+    # Children before parents: which parts hold a reference.
+    has_ref: dict[int, bool] = {}
+    for node in reversed(order):
+        has_ref[id(node)] = isinstance(node, Ref) or any(has_ref[id(c)] for c in children(node))
+    for node in order:
+        if isinstance(node, Pow) and not has_ref[id(node.exponent)]:
             try:
-                exponent = constant_value(node.exponent)
+                exponent = _float_value(node.exponent)
             except (OverflowError, ValueError, ZeroDivisionError):
                 exponent = math.inf
-            if exponent is not None and abs(exponent) > limits.max_exponent:
+            if abs(exponent) > limits.max_exponent:
                 raise LimitError(
                     f"the exponent `{format_expr(node.exponent)}` is larger than "
                     f"{limits.max_exponent:g}",
@@ -526,20 +530,18 @@ def _check_constants(expr: Expr, limits: Limits, where: str | None) -> None:
                     hint="business formulas use small exponents; raise Limits.max_exponent "
                     "if this one is meant",
                 )
-    try:
-        constant_value_parts(expr)
-    except (OverflowError, ValueError, ZeroDivisionError) as exc:
-        raise FormulaError(
-            f"a constant part of the formula has no finite value ({exc})",
-            where=where,
-            hint="numbers must stay within ±1.8e308, and constants cannot divide by zero",
-        ) from None
-
-
-def constant_value_parts(expr: Expr) -> None:
-    """Compute every maximal constant sub-expression of `expr`, raising if one is not finite."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if constant_value(node) is None:
-            stack.extend(children(node))
+    # Every largest part without references must have a finite value.
+    parts = [expr]
+    while parts:
+        node = parts.pop()
+        if has_ref[id(node)]:
+            parts.extend(children(node))
+            continue
+        try:
+            _float_value(node)
+        except (OverflowError, ValueError, ZeroDivisionError) as exc:
+            raise FormulaError(
+                f"a constant part of the formula has no finite value ({exc})",
+                where=where,
+                hint="numbers must stay within ±1.8e308, and constants cannot divide by zero",
+            ) from None

@@ -7,8 +7,10 @@ nodes fit together.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -76,8 +78,15 @@ class Node(Arithmetic):
         return attrs.evolve(self, **changes)  # type: ignore[misc]
 
 
-def _collect(problems: list[KPITreeError], where: str, convert: Any, value: Any) -> Any:
-    """Run `convert(value)`; on a kpitree error note it (located at `where`) and return None."""
+def _collect(
+    problems: list[KPITreeError], where: str, convert: Any, value: Any, *, optional: bool = False
+) -> Any:
+    """Run `convert(value)`; on a kpitree error note it (located at `where`) and return None.
+
+    With `optional`, None stays None without calling `convert`.
+    """
+    if optional and value is None:
+        return None
     try:
         return convert(value)
     except KPITreeError as exc:
@@ -85,8 +94,21 @@ def _collect(problems: list[KPITreeError], where: str, convert: Any, value: Any)
         return None
 
 
-def _optional(convert: Any) -> Any:
-    return lambda value: None if value is None else convert(value)
+def _memo(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Cache a parser of immutable values for text input: trees repeat "1 day", ">= 0.8"."""
+    cached = functools.lru_cache(maxsize=4096)(parse)
+    return lambda value: cached(value) if isinstance(value, str) else parse(value)
+
+
+_horizon = _memo(Horizon.parse)
+_norm = _memo(parse_norm)
+_unit = _memo(Unit.parse)
+
+
+def _number(value: Any, what: str) -> float:
+    if type(value) in (int, float) and math.isfinite(value):  # the common case, fast
+        return float(value)
+    return to_number(value, what=what)
 
 
 def _bounds(value: Any, what: str) -> tuple[float | None, float | None] | None:
@@ -100,7 +122,7 @@ def _bounds(value: Any, what: str) -> tuple[float | None, float | None] | None:
     pair = tuple(value)
     if len(pair) != 2:
         raise ValueTypeError(f"bounds must be a pair (low, high), got {len(pair)} item(s)")
-    low, high = (None if v is None else to_number(v, what=f"a bound of {what}") for v in pair)
+    low, high = (None if v is None else _number(v, f"a bound of {what}") for v in pair)
     if low is not None and high is not None and low > high:
         raise ValueTypeError(f"bounds ({low:g}, {high:g}) have low above high")
     return (low, high)
@@ -165,10 +187,11 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         "value": _collect(
             problems,
             where,
-            _optional(lambda v: to_number(v, what=f"value of {what}")),
+            lambda v: _number(v, f"value of {what}"),
             fields["value"],
+            optional=True,
         ),
-        "unit": _collect(problems, where, _optional(Unit.parse), fields["unit"]),
+        "unit": _collect(problems, where, _unit, fields["unit"], optional=True),
         "bounds": _collect(problems, where, lambda v: _bounds(v, what), fields["bounds"]),
         "description": _collect(
             problems, where, lambda v: _text(v, "description"), fields["description"]
@@ -191,9 +214,9 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         for field in ("owner", "horizon"):
             if fields[field] is None:
                 problems.append(_missing(name, field))
-        out["owner"] = _collect(problems, where, _optional(_role), fields["owner"])
-        out["horizon"] = _collect(problems, where, _optional(Horizon.parse), fields["horizon"])
-        out["norm"] = _collect(problems, where, _optional(parse_norm), fields["norm"])
+        out["owner"] = _collect(problems, where, _role, fields["owner"], optional=True)
+        out["horizon"] = _collect(problems, where, _horizon, fields["horizon"], optional=True)
+        out["norm"] = _collect(problems, where, _norm, fields["norm"], optional=True)
         out["influenced_by"] = _collect(problems, where, _roles, fields["influenced_by"])
         out["standards"] = _collect(problems, where, _standards, fields["standards"])
     raise_all(problems)
@@ -372,14 +395,11 @@ class Metric(Node):
         fields = {
             "name": checked,
             "formula": expr,
-            "unit": _collect(problems, where, _optional(Unit.parse), unit),
+            "unit": _collect(problems, where, _unit, unit, optional=True),
             "target": _collect(
-                problems,
-                where,
-                _optional(lambda v: to_number(v, what=f"target of `{name}`")),
-                target,
+                problems, where, lambda v: _number(v, f"target of `{name}`"), target, optional=True
             ),
-            "norm": _collect(problems, where, _optional(parse_norm), norm),
+            "norm": _collect(problems, where, _norm, norm, optional=True),
             "description": _collect(
                 problems, where, lambda v: _text(v, "description"), description
             ),
