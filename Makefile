@@ -3,9 +3,13 @@
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: test demo bench clean
+# Programs the tests drive for real: Chromium (the explorer page), Graphviz (SVG
+# diagrams), Java (Spark in local mode). Installed from Debian's packages when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-test: $(VENV)/.installed
+.PHONY: test demo bench clean system-deps
+
+test: system-deps $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -16,6 +20,11 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+system-deps:
+	@command -v chromium >/dev/null && command -v dot >/dev/null && command -v java >/dev/null || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    chromium graphviz openjdk-17-jre-headless >/dev/null)
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)

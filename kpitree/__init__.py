@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kpitree.analyses.calculus import Sensitivity
     from kpitree.analyses.goal import Cascade
     from kpitree.analyses.whatif import Comparison, Scenario, compare
+    from kpitree.core.distributions import PERT, Beta, Fixed, LogNormal, Normal, Triangular, Uniform
     from kpitree.core.functions import abs, exp, log, max, min, sqrt  # noqa: A004
     from kpitree.core.horizon import Horizon
     from kpitree.core.limits import Limits
@@ -54,6 +55,10 @@ _WHERE = {
     "errors": "kpitree",
     **dict.fromkeys(("abs", "exp", "log", "max", "min", "sqrt"), "kpitree.core.functions"),
     "Horizon": "kpitree.core.horizon",
+    **dict.fromkeys(
+        ("Normal", "LogNormal", "Uniform", "Triangular", "PERT", "Beta", "Fixed"),
+        "kpitree.core.distributions",
+    ),
     "Limits": "kpitree.core.limits",
     **dict.fromkeys(("KPI", "Input", "Metric", "Node", "Standard"), "kpitree.core.nodes"),
     **dict.fromkeys(("AtLeast", "AtMost", "Between", "Norm", "parse_norm"), "kpitree.core.norm"),
@@ -103,13 +108,16 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "KPI",
+    "PERT",
     "AtLeast",
     "AtMost",
+    "Beta",
     "Between",
     "Cascade",
     "Comparison",
     "CycleError",
     "EvaluationError",
+    "Fixed",
     "FormulaError",
     "Horizon",
     "HorizonError",
@@ -118,15 +126,19 @@ __all__ = [
     "KPITreeError",
     "LimitError",
     "Limits",
+    "LogNormal",
     "Metric",
     "MissingValueError",
     "Node",
     "Norm",
     "NormError",
+    "Normal",
     "Scenario",
     "Sensitivity",
     "Standard",
     "Tree",
+    "Triangular",
+    "Uniform",
     "Unit",
     "UnitError",
     "UnknownNameError",

@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 import kpitree as kt
 from kpitree import examples
 from kpitree.adapters.model import (
-    LEAF_FIELDS,
     Document,
-    LeafField,
     dump,
     dumps,
     from_dict,
@@ -213,26 +211,29 @@ def test_russian_names_and_horizons() -> None:
         assert loads(text, fmt).evaluate()["квал_лиды"] == 800.0
 
 
-def test_leaf_field_extension_point() -> None:
-    """A registered leaf field is accepted in files and written back by to_dict."""
-    LEAF_FIELDS["uncertainty"] = LeafField(
-        read=lambda d: ("sd", d["sd"]), write=lambda v: {"sd": v[1]}
+def test_uncertainty_round_trips_through_files() -> None:
+    """A leaf's distribution is read from a file and written back to an equal one."""
+    text = (
+        "kpis:\n"
+        "  leads: {owner: marketing, horizon: 1 day, value: 1000,\n"
+        "          uncertainty: {normal: {mean: 1000, sd: 100}}}\n"
+        "inputs:\n"
+        "  x: {value: 0.8, uncertainty: {uniform: {lo: 0.75, hi: 0.85}}}\n"
+        "metrics:\n"
+        "  m: leads * x\n"
     )
-    try:
-        tree = loads("inputs:\n  x: {value: 1, uncertainty: {sd: 0.5}}\nmetrics:\n  m: x + 1\n")
-        assert tree["x"].uncertainty == ("sd", 0.5)  # type: ignore[attr-defined]
-        assert to_dict(tree)["inputs"]["x"]["uncertainty"] == {"sd": 0.5}
-    finally:
-        del LEAF_FIELDS["uncertainty"]
-    problems = problems_of("inputs:\n  x: {value: 1, uncertainty: {sd: 0.5}}\n")
-    assert "unknown input field `uncertainty`" in str(problems[0])
+    tree = loads(text)
+    assert tree["leads"].uncertainty == kt.Normal(1000, 100)  # type: ignore[attr-defined]
+    assert tree["x"].uncertainty == kt.Uniform(0.75, 0.85)  # type: ignore[attr-defined]
+    for fmt in ("yaml", "json", "toml"):
+        assert loads(dumps(tree, fmt), fmt) == tree
 
 
-def test_unwritable_field_is_an_error() -> None:
-    """A leaf with a field that files cannot hold yet is refused by to_dict, not dropped."""
-    tree = kt.Tree(kt.Metric("m", kt.Input("x", value=1, uncertainty=object()) * 2))
-    with pytest.raises(kt.ValueTypeError, match="`uncertainty` of `x`"):
-        to_dict(tree)
+def test_bad_uncertainty_is_located() -> None:
+    """A distribution with bad parameters is reported at its line and path."""
+    problems = problems_of("inputs:\n  x: {value: 1, uncertainty: {normal: {mean: 1, sd: -2}}}\n")
+    assert "m.yaml:2 @ $.inputs.x.uncertainty" in str(problems[0])
+    assert "`sd` must be above 0, got -2" in str(problems[0])
 
 
 def test_document_locates_nested_paths() -> None:

@@ -97,6 +97,10 @@ _HELP: dict[str, tuple[str, str]] = {
         "validate a model file and print every problem (exit 2 if any)",
         f"kpitree check {_QL}",
     ),
+    "serve": (
+        "explore the tree in a local web page: sliders, levers, goal seek, scenarios",
+        f"kpitree serve {_QL} --scenarios scenarios",
+    ),
 }
 
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
@@ -331,6 +335,19 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from kpitree.adapters.server import serve
+
+    serve(
+        _tree(args),
+        host=args.host,
+        port=args.port,
+        values_dir=args.scenarios,
+        open_browser=args.open,
+    )
+    return 0
+
+
 def _problem_data(problems: Sequence[KPITreeError]) -> list[dict[str, Any]]:
     return [
         {
@@ -432,6 +449,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("-o", "--output", metavar="PATH", help="write to a file, not stdout")
     sub = command("check", _check)
     model(sub, values=False)
+    sub = command("serve", _serve, json_flag=False)
+    model(sub, values=False)
+    sub.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
+    )
+    sub.add_argument(
+        "--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free)"
+    )
+    sub.add_argument("--scenarios", metavar="DIR", help="directory where named scenarios are saved")
+    sub.add_argument("--open", action="store_true", help="open the page in the default browser")
     return parser
 
 

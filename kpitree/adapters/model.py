@@ -39,6 +39,7 @@ from typing import Any
 
 import attrs
 
+from kpitree.core.distributions import as_distribution
 from kpitree.core.expr import check_name, format_expr
 from kpitree.core.limits import DEFAULT_LIMITS, Limits
 from kpitree.core.nodes import KPI, Input, Leaf, Metric, Node, Standard
@@ -97,13 +98,13 @@ class LeafField:
     write: Callable[[Any], Any]
 
 
-LEAF_FIELDS: dict[str, LeafField] = {}
-"""Extra fields of KPIs and inputs, by constructor keyword (extension point).
+LEAF_FIELDS: dict[str, LeafField] = {
+    "uncertainty": LeafField(read=as_distribution, write=lambda d: d.to_dict()),
+}
+"""Fields of KPIs and inputs with a file form of their own, by constructor keyword.
 
-A feature that adds a leaf field registers it here, e.g. ``LEAF_FIELDS["uncertainty"] =
-LeafField(read=parse_distribution, write=distribution_to_data)``; the field is then accepted
-under `kpis` and `inputs` and written by `to_dict`. Until then a leaf with such a value set
-cannot be written, and the key is an unknown key in files.
+A feature that adds a leaf field registers it here; the field is then accepted under
+`kpis` and `inputs` and written by `to_dict`.
 """
 
 _KPI_FIELDS = (
@@ -1102,13 +1103,6 @@ def _leaf_data(leaf: Leaf) -> dict[str, Any]:
         out["aggregate"] = leaf.aggregate
     if leaf.description:
         out["description"] = leaf.description
-    for field in ("uncertainty",):
-        value = getattr(leaf, field, None)
-        if value is not None and field not in LEAF_FIELDS:
-            raise ValueTypeError(
-                f"`{field}` of `{leaf.name}` cannot be written to a model file yet",
-                names=[leaf.name],
-            )
     for field, codec in LEAF_FIELDS.items():
         value = getattr(leaf, field, None)
         if value is not None:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from kpitree.core.distributions import Distribution, as_distribution
 from kpitree.core.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
 from kpitree.core.horizon import Horizon
 from kpitree.core.limits import DEFAULT_LIMITS
@@ -197,7 +198,9 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
             problems, where, lambda v: _text(v, "description"), fields["description"]
         ),
         "aggregate": _collect(problems, where, _aggregate, fields["aggregate"]),
-        "uncertainty": fields["uncertainty"],
+        "uncertainty": _collect(
+            problems, where, as_distribution, fields["uncertainty"], optional=True
+        ),
     }
     value, bounds = out["value"], out["bounds"]
     if value is not None and bounds is not None:
@@ -249,7 +252,7 @@ class Leaf(Node):
     bounds: tuple[float | None, float | None] | None = None
     description: str = ""
     aggregate: str | None = None
-    uncertainty: Any = None
+    uncertainty: Distribution | None = None
 
 
 @attrs.frozen(init=False)

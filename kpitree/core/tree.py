@@ -534,6 +534,20 @@ class Tree:
             pretty=pretty,
         )
 
+    def evaluate_sql(
+        self,
+        con_or_path: Any,
+        table: str = "kpis",
+        metrics: Iterable[str] | None = None,
+        *,
+        group_by: Iterable[str] | str | None = None,
+        order_by: str | None = None,
+    ) -> Any:
+        """Run the tree's SQL in DuckDB on a table of leaf columns; return a pandas DataFrame."""
+        from kpitree.adapters.sql import evaluate_sql
+
+        return evaluate_sql(self, con_or_path, table, metrics, group_by=group_by, order_by=order_by)
+
     # -- model files (kpitree.adapters.model) ----------------------------------------------------
 
     @classmethod

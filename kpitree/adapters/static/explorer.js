@@ -1,0 +1,561 @@
+// kpitree explorer: the page's behaviour, plain JavaScript, no libraries, no network but
+// this page's own server. Every text from the server is put in with textContent, never
+// parsed as markup: node names, formulas and messages are data.
+"use strict";
+
+(() => {
+  const EXTERNAL = "#9aa0a6";
+  const KIND = { metric: "metric", kpi: "KPI", input: "input" };
+
+  const state = {
+    tree: null,
+    colors: {},         // owner -> colour, the same as in the tree's other diagrams
+    views: {},          // node name -> its elements on the page
+    values: {},         // leaf -> value asked for (number or text as typed)
+    accepted: {},       // leaf -> value the server accepted (numbers)
+    lastEdited: null,
+    inFlight: false,
+    pending: false,
+    seq: { levers: 0, goal: 0 },
+    solved: null,
+    scenarios: [],
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function option(value, label) {
+    const node = el("option", null, label);
+    node.value = value;
+    return node;
+  }
+
+  // -- talking to the server ------------------------------------------------------------------
+
+  async function api(method, path, body) {
+    const init = { method, headers: {} };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      throw { message: "the server cannot be reached: is `kpitree serve` still running?" };
+    }
+    let data;
+    try {
+      data = await response.json();
+    } catch (err) {
+      data = { error: { message: `the server answered ${response.status} without JSON` } };
+    }
+    if (!response.ok) {
+      const error = data.error || { message: `the server answered ${response.status}` };
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function errorText(err) {
+    let text = (err && err.message) || String(err);
+    if (err && err.hint) text += `\nhint: ${err.hint}`;
+    return text;
+  }
+
+  function showMessage(text, kind) {
+    const box = $("message");
+    box.textContent = text || "";
+    box.className = kind ? `message ${kind}` : "message";
+    box.hidden = !text;
+  }
+
+  // -- numbers as people edit them --------------------------------------------------------------
+
+  function editable(value, percent) {
+    if (value === null || value === undefined) return "";
+    const x = percent ? value * 100 : value;
+    const text = String(Number(x.toPrecision(12)));
+    return percent ? `${text}%` : text;
+  }
+
+  function colorOf(owner) {
+    return (owner && state.colors[owner]) || EXTERNAL;
+  }
+
+  // -- the tree -----------------------------------------------------------------------------------
+
+  function renderLegend(tree) {
+    const legend = $("legend");
+    legend.replaceChildren();
+    state.colors = tree.colours;
+    Object.keys(tree.owners).forEach((owner) => {
+      const item = el("li");
+      const swatch = el("span", "swatch");
+      swatch.style.setProperty("--owner", state.colors[owner]);
+      item.append(swatch, el("span", null, owner));
+      legend.append(item);
+    });
+    const metric = el("li");
+    metric.append(el("span", "swatch metric"), el("span", null, "metric (computed)"));
+    const input = el("li");
+    input.append(el("span", "swatch external"), el("span", null, "input (external, nobody's lever)"));
+    legend.append(metric, input);
+  }
+
+  function renderTree(tree) {
+    const box = $("tree");
+    box.replaceChildren();
+    state.views = {};
+    for (const row of tree.layout) {
+      const node = tree.nodes[row.name];
+      const card = el("div", `node ${node.kind} depth${row.depth}${row.again ? " again" : ""}`);
+      card.style.setProperty("--depth", String(row.depth));
+      if (node.kind !== "metric") card.style.setProperty("--owner", colorOf(node.owner));
+      card.dataset.name = node.name;
+      const head = el("div", "node-head");
+      head.append(el("span", "node-name", node.name));
+      box.append(card);
+      card.append(head);
+      if (row.again) {
+        head.append(el("span", "badge", "↑ shown above"));
+        continue;
+      }
+      head.append(el("span", "badge kind", KIND[node.kind] || node.kind));
+      if (node.kind === "metric") head.append(el("span", "formula", `= ${node.formula}`));
+      if (node.kind === "kpi") {
+        const owner = el("span", "badge owner", node.owner);
+        owner.style.setProperty("--owner", colorOf(node.owner));
+        head.append(owner, el("span", "badge horizon", `horizon ${node.horizon}`));
+        if (node.influenced_by.length) {
+          head.append(el("span", "badge", `influenced by ${node.influenced_by.join(", ")}`));
+        }
+      }
+      if (node.kind === "input") head.append(el("span", "badge", "external"));
+      const view = { card, node };
+      if (node.norm) {
+        view.norm = el("span", "badge norm");
+        head.append(view.norm);
+      }
+      if (node.description) card.title = node.description;
+      const values = el("div", "values");
+      view.before = el("span", "before");
+      view.arrow = el("span", "arrow", "→");
+      view.after = el("span", "after");
+      view.change = el("span", "change");
+      values.append(view.before, view.arrow, view.after, view.change);
+      card.append(values);
+      if (node.kind !== "metric") addControl(card, node, view);
+      state.views[node.name] = view;
+      showNode(view, {
+        before: node.value, after: node.value, delta: 0,
+        before_text: node.value_text, after_text: node.value_text, ok: node.ok,
+      });
+    }
+  }
+
+  function addControl(card, node, view) {
+    const control = el("div", "control");
+    const slider = el("input");
+    slider.type = "range";
+    slider.min = String(node.range.min);
+    slider.max = String(node.range.max);
+    slider.step = String(node.range.step);
+    slider.value = String(node.value ?? node.range.min);
+    slider.setAttribute("aria-label", `${node.name}: slider`);
+    slider.dataset.leaf = node.name;
+    const box = el("input");
+    box.type = "text";
+    box.inputMode = "decimal";
+    box.value = editable(node.value, node.percent);
+    box.setAttribute("aria-label", `${node.name}: value`);
+    box.dataset.leaf = node.name;
+    const low = editable(node.range.min, node.percent);
+    const high = editable(node.range.max, node.percent);
+    const bounded = node.bounds ? "bounds" : "range";
+    const note = el("span", "range-note", `${bounded} ${low} … ${high}`);
+    control.append(slider, box, note);
+    const error = el("div", "field-error");
+    error.hidden = true;
+    card.append(control, error);
+    slider.addEventListener("input", () => {
+      box.value = editable(Number(slider.value), node.percent);
+      setValue(node.name, Number(slider.value));
+    });
+    box.addEventListener("change", () => {
+      const text = box.value.trim();
+      setValue(node.name, text === "" ? node.value : text);
+    });
+    Object.assign(view, { slider, box, error });
+  }
+
+  function showNode(view, row) {
+    const moved = row.delta !== 0;
+    view.before.textContent = row.before_text;
+    view.before.dataset.value = String(row.before);
+    view.after.textContent = row.after_text;
+    view.after.dataset.value = String(row.after);
+    view.before.hidden = !moved;
+    view.arrow.hidden = !moved;
+    view.change.hidden = !moved;
+    view.change.textContent = moved ? row.change_text || "" : "";
+    view.change.className = `change ${row.verdict || "neutral"}`;
+    view.card.classList.toggle("moved", moved);
+    if (view.norm) {
+      const mark = row.ok === true ? "✓" : row.ok === false ? "✗" : "?";
+      view.norm.textContent = `norm ${view.node.norm} ${mark}`;
+      view.norm.className = `badge norm ${row.ok === true ? "ok" : row.ok === false ? "bad" : ""}`;
+    }
+    if (view.slider && row.after !== null && row.after !== undefined) {
+      const min = Number(view.slider.min);
+      const max = Number(view.slider.max);
+      if (row.after > max) view.slider.max = String(row.after);
+      if (row.after < min) view.slider.min = String(row.after);
+      view.slider.value = String(row.after);
+      if (document.activeElement !== view.box || !view.box.classList.contains("invalid")) {
+        view.box.value = editable(row.after, view.node.percent);
+      }
+    }
+  }
+
+  function setValue(name, value) {
+    state.values[name] = value;
+    state.lastEdited = name;
+    requestEvaluate();
+  }
+
+  function fieldError(name, text) {
+    const view = state.views[name];
+    if (!view || !view.error) return;
+    view.error.textContent = text || "";
+    view.error.hidden = !text;
+    view.box.classList.toggle("invalid", Boolean(text));
+  }
+
+  async function requestEvaluate() {
+    if (state.inFlight) {
+      state.pending = true;
+      return;
+    }
+    state.inFlight = true;
+    document.body.dataset.busy = "true";
+    const sent = { ...state.values };
+    try {
+      const data = await api("POST", "/api/evaluate", { values: sent });
+      state.accepted = data.values;
+      for (const name of Object.keys(sent)) fieldError(name, "");
+      showMessage("");
+      for (const row of data.nodes) {
+        const view = state.views[row.name];
+        if (view) showNode(view, row);
+      }
+      refreshLevers();
+    } catch (err) {
+      let bad = (err.names || []).filter((n) => n in sent && sent[n] !== state.accepted[n]);
+      if (!bad.length && state.lastEdited) bad = [state.lastEdited];
+      for (const name of bad) {
+        fieldError(name, errorText(err));
+        if (name in state.accepted) state.values[name] = state.accepted[name];
+        else delete state.values[name];
+        const view = state.views[name];
+        if (view && view.slider) {
+          const fallback = name in state.accepted ? state.accepted[name] : view.node.value;
+          view.slider.value = String(fallback);
+        }
+      }
+      showMessage(errorText(err));
+    } finally {
+      state.inFlight = false;
+      document.body.dataset.busy = "false";
+      if (state.pending) {
+        state.pending = false;
+        requestEvaluate();
+      }
+    }
+  }
+
+  function resetAll() {
+    state.values = {};
+    for (const name of Object.keys(state.views)) fieldError(name, "");
+    state.lastEdited = null;
+    requestEvaluate();
+  }
+
+  // -- levers -------------------------------------------------------------------------------------
+
+  function setupLevers(tree) {
+    const metric = $("levers-metric");
+    for (const name of tree.metrics) metric.append(option(name, name));
+    const owner = $("levers-owner");
+    for (const name of Object.keys(tree.owners)) owner.append(option(name, name));
+    const within = $("levers-within");
+    for (const h of tree.horizons) within.append(option(h.text, `within ${h.text}`));
+    $("levers-form").addEventListener("change", refreshLevers);
+    $("levers-form").addEventListener("submit", (event) => event.preventDefault());
+  }
+
+  async function refreshLevers() {
+    const metric = $("levers-metric").value;
+    if (!metric) return;
+    const body = { metric, values: state.accepted };
+    const owner = $("levers-owner").value;
+    const within = $("levers-within").value;
+    if (owner) body.owner = owner;
+    if (within) body.within = within;
+    const seq = ++state.seq.levers;
+    const rows = $("levers-table").tBodies[0];
+    try {
+      const data = await api("POST", "/api/sensitivity", body);
+      if (seq !== state.seq.levers) return;
+      const filters = [];
+      if (data.within) filters.push(`within ${data.within}`);
+      if (data.owner) filters.push(`owned by ${data.owner}`);
+      const what = filters.length ? `levers of ${data.metric} (${filters.join(", ")})` : `sensitivity of ${data.metric}`;
+      $("levers-summary").textContent =
+        `${what} = ${data.value_text}: ${data.rows.length} ranked by the impact of a +1% move`;
+      rows.replaceChildren();
+      data.rows.forEach((row, i) => {
+        const tr = el("tr");
+        tr.dataset.name = row.name;
+        const who = el("td", "owner-cell");
+        const swatch = el("span", "swatch");
+        swatch.style.setProperty("--owner", colorOf(row.owner));
+        who.append(swatch, document.createTextNode(` ${row.owner}`));
+        tr.append(
+          el("td", null, i + 1), el("td", "lever", row.name), who,
+          el("td", null, row.horizon || "—"), el("td", null, row.value_text),
+          el("td", null, row.elasticity_text), el("td", "impact", row.impact_text),
+        );
+        rows.append(tr);
+      });
+      if (!data.rows.length) {
+        const tr = el("tr");
+        const td = el("td", null, "no lever matches these filters");
+        td.colSpan = 7;
+        tr.append(td);
+        rows.append(tr);
+      }
+      $("levers-owners").textContent = data.by_owner.length
+        ? `by owner (+1% each): ${data.by_owner.map((o) => `${o.owner} ${o.text}`).join(" · ")}`
+        : "";
+    } catch (err) {
+      if (seq !== state.seq.levers) return;
+      rows.replaceChildren();
+      $("levers-summary").textContent = errorText(err);
+      $("levers-owners").textContent = "";
+    }
+  }
+
+  // -- goal seek ----------------------------------------------------------------------------------
+
+  function leavesUnder(tree, metric) {
+    const found = [];
+    const seen = new Set();
+    const stack = [metric];
+    while (stack.length) {
+      const name = stack.pop();
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const node = tree.nodes[name];
+      if (node.kind === "metric") stack.push(...node.children);
+      else found.push(name);
+    }
+    return tree.leaves.filter((name) => found.includes(name));
+  }
+
+  function setupGoal(tree) {
+    const metric = $("goal-metric");
+    for (const name of tree.metrics) metric.append(option(name, name));
+    const fillVary = () => {
+      const vary = $("goal-vary");
+      const kept = vary.value;
+      vary.replaceChildren();
+      for (const name of leavesUnder(tree, metric.value)) {
+        const node = tree.nodes[name];
+        vary.append(option(name, node.kind === "kpi" ? `${name} (${node.owner})` : `${name} (external)`));
+      }
+      if ([...vary.options].some((o) => o.value === kept)) vary.value = kept;
+    };
+    metric.addEventListener("change", fillVary);
+    fillVary();
+    $("goal-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      solve();
+    });
+    $("goal-apply").addEventListener("click", () => {
+      if (!state.solved) return;
+      setValue(state.solved.vary, state.solved.value);
+    });
+  }
+
+  async function solve() {
+    const result = $("goal-result");
+    const text = $("goal-text");
+    const apply = $("goal-apply");
+    const body = {
+      metric: $("goal-metric").value,
+      target: $("goal-target").value.trim(),
+      vary: $("goal-vary").value,
+      values: state.accepted,
+    };
+    const seq = ++state.seq.goal;
+    state.solved = null;
+    try {
+      const data = await api("POST", "/api/solve", body);
+      if (seq !== state.seq.goal) return;
+      result.hidden = false;
+      if (data.feasible) {
+        result.className = "result feasible";
+        text.textContent =
+          `${data.vary} = ${data.value_text} gives ${data.metric} = ${data.reached_text}` +
+          ` (now ${data.current_text}: ${data.change_text || "no change"})`;
+        state.solved = data;
+        apply.hidden = false;
+      } else {
+        result.className = "result infeasible";
+        let message = `Infeasible: ${data.message}`;
+        if (data.needed_text) message += `\nneeded: ${data.vary} = ${data.needed_text}`;
+        text.textContent = message;
+        apply.hidden = true;
+      }
+    } catch (err) {
+      if (seq !== state.seq.goal) return;
+      result.hidden = false;
+      result.className = "result infeasible";
+      text.textContent = errorText(err);
+      apply.hidden = true;
+    }
+  }
+
+  // -- scenarios ----------------------------------------------------------------------------------
+
+  async function loadScenarios() {
+    let data;
+    try {
+      data = await api("GET", "/api/scenarios");
+    } catch (err) {
+      $("saving-note").textContent = errorText(err);
+      return;
+    }
+    state.scenarios = data.scenarios;
+    $("scenario-save").disabled = !data.saving;
+    $("saving-note").textContent = data.saving
+      ? (data.scenarios.length ? "" : "no scenario saved yet")
+      : "saving is off: start the server with --scenarios DIR to save scenarios as values files";
+    const list = $("scenario-list");
+    list.replaceChildren();
+    for (const scenario of data.scenarios) {
+      const item = el("li");
+      item.dataset.name = scenario.name;
+      if (scenario.error) {
+        item.append(el("span", null, scenario.name), el("span", "bad", scenario.error));
+      } else {
+        const label = el("label", "check");
+        const box = el("input");
+        box.type = "checkbox";
+        box.value = scenario.name;
+        label.append(box, document.createTextNode(` ${scenario.name}`));
+        const count = Object.keys(scenario.values).length;
+        const load = el("button", null, "Load");
+        load.type = "button";
+        load.addEventListener("click", () => {
+          state.values = { ...scenario.values };
+          state.lastEdited = null;
+          requestEvaluate();
+        });
+        item.append(label, el("span", "note", `${count} value${count === 1 ? "" : "s"}`), load);
+      }
+      list.append(item);
+    }
+  }
+
+  async function saveScenario(event) {
+    event.preventDefault();
+    const name = $("scenario-name").value.trim();
+    const body = { name, values: state.accepted, overwrite: $("scenario-overwrite").checked };
+    try {
+      const data = await api("POST", "/api/scenarios", body);
+      showMessage(`saved scenario ${data.name} (${data.file})`, "info");
+      await loadScenarios();
+    } catch (err) {
+      showMessage(errorText(err));
+    }
+  }
+
+  async function compareScenarios() {
+    const chosen = [...document.querySelectorAll("#scenario-list input:checked")].map((b) => b.value);
+    const items = [...chosen];
+    if ($("compare-current").checked) items.unshift({ name: "current", values: state.accepted });
+    const table = $("compare-table");
+    if (!items.length) {
+      showMessage("choose scenarios to compare (tick them in the list)");
+      return;
+    }
+    try {
+      const data = await api("POST", "/api/compare", { scenarios: items });
+      const head = table.tHead.rows[0];
+      head.replaceChildren(el("th", null, "node"), el("th", null, "model"));
+      for (const name of data.names) head.append(el("th", null, name));
+      const body = table.tBodies[0];
+      body.replaceChildren();
+      for (const row of data.rows) {
+        const tr = el("tr");
+        tr.dataset.name = row.name;
+        tr.append(el("td", null, row.name), el("td", null, row.before_text));
+        for (const cell of row.cells) {
+          const td = el("td", null, cell.after_text);
+          if (cell.change_text) td.append(" ", el("span", `change ${cell.verdict}`, cell.change_text));
+          tr.append(td);
+        }
+        body.append(tr);
+      }
+      if (!data.rows.length) {
+        const tr = el("tr");
+        const td = el("td", null, "no node changes in these scenarios");
+        td.colSpan = data.names.length + 2;
+        tr.append(td);
+        body.append(tr);
+      }
+      table.hidden = false;
+      showMessage("");
+    } catch (err) {
+      showMessage(errorText(err));
+    }
+  }
+
+  // -- start ----------------------------------------------------------------------------------------
+
+  async function init() {
+    let tree;
+    try {
+      tree = await api("GET", "/api/tree");
+    } catch (err) {
+      showMessage(errorText(err));
+      return;
+    }
+    state.tree = tree;
+    $("title").textContent = tree.title;
+    document.title = `kpitree — ${tree.title}`;
+    renderLegend(tree);
+    renderTree(tree);
+    setupLevers(tree);
+    setupGoal(tree);
+    $("reset").addEventListener("click", resetAll);
+    $("save-form").addEventListener("submit", saveScenario);
+    $("compare").addEventListener("click", compareScenarios);
+    if (tree.missing.length) {
+      showMessage(`leaves without a value: ${tree.missing.join(", ")}; set them to see the metrics`);
+    }
+    await Promise.all([refreshLevers(), loadScenarios()]);
+    document.body.dataset.ready = "true";
+  }
+
+  init();
+})();

@@ -1,0 +1,250 @@
+"""The command line: every command, --json, exit codes, one-line errors, --help examples."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kpitree.adapters.cli import _HELP, main
+from kpitree.adapters.model import load
+from kpitree.examples import EXAMPLES
+
+ROOT = Path(__file__).resolve().parent.parent
+QL = str(ROOT / "examples" / "qualified_leads.yaml")
+SALES = str(ROOT / "examples" / "sales_revenue.yaml")
+VALUES = ROOT / "examples" / "values"
+CSV = str(VALUES / "qualified_leads.csv")
+ATTRIBUTE = [
+    "attribute",
+    QL,
+    "qualified_leads",
+    "--before",
+    f"{CSV}:2026-09",
+    "--after",
+    f"{CSV}:2026-10",
+]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the command line in-process; return (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
+    """Run a command with --json; its stdout must be exactly one JSON document."""
+    code, out, err = run(capsys, *argv, "--json")
+    assert (code, err) == (0, "")
+    return json.loads(out)
+
+
+def test_eval_with_pairs(capsys: pytest.CaptureFixture[str]) -> None:
+    """`eval FILE name=value` overrides leaf values and prints every node."""
+    code, out, _ = run(capsys, "eval", QL, "leads=1200", "lead_to_ql=75%")
+    assert code == 0
+    assert "qualified_leads  900 lead" in out
+
+
+def test_eval_json_with_values_file_and_period(capsys: pytest.CaptureFixture[str]) -> None:
+    """--values FILE:PERIOD reads one CSV row; pairs on the command line win over it."""
+    data = run_json(capsys, "eval", QL, "--values", f"{CSV}:2026-09", "leads=1000")
+    assert data == {"qualified_leads": pytest.approx(820.0), "leads": 1000.0, "lead_to_ql": 0.82}
+
+
+def test_show_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """`show` draws the tree; with --json it gives the model data and the values."""
+    code, out, _ = run(capsys, "show", SALES)
+    assert code == 0
+    assert out.startswith("revenue = purchases * avg_order_value")
+    data = run_json(capsys, "show", QL)
+    assert load(QL).to_dict() == data["tree"]  # type: ignore[index]
+    assert data["values"]["qualified_leads"] == 800.0  # type: ignore[index]
+
+
+def test_status_with_measured_standards(capsys: pytest.CaptureFixture[str]) -> None:
+    """`status` reads KPI values and standard measurements from a values file."""
+    code, out, _ = run(capsys, "status", QL, "--values", str(VALUES / "october.yaml"))
+    assert code == 0
+    assert "1 below norm" in out
+    data = run_json(capsys, "status", QL, "lead_to_ql=85%")
+    assert data["ok"] is True  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["whatif", QL, "leads=+10%"], "qualified_leads"),
+        (["sensitivity", QL, "qualified_leads"], "lead_to_ql"),
+        (["solve", QL, "qualified_leads", "900", "--vary", "leads"], "leads = 1,125 lead"),
+        (["cascade", QL, "qualified_leads", "900", "--within", "1 week"], "lead_to_ql"),
+        (["cascade", QL, "qualified_leads", "900", "--among", "leads"], "leads"),
+        (["levers", QL, "qualified_leads", "--within", "1 day", "--owner", "sales"], "sales"),
+        (
+            ATTRIBUTE,
+            "marketing",
+        ),
+        (["export", QL, "--to", "sql"], "SELECT"),
+        (["export", QL, "--to", "mermaid"], "flowchart"),
+        (["export", QL, "--to", "dot"], "digraph"),
+        (["export", QL, "--to", "toml"], 'tree = "qualified_leads"'),
+        (["check", QL], "ok (1 metrics, 2 KPIs, 0 inputs)"),
+        (["demo", "--example", "dupont"], "roe"),
+    ],
+)
+def test_analysis_commands(capsys: pytest.CaptureFixture[str], argv: list[str], words: str) -> None:
+    """Each command runs on the example file and prints its result."""
+    code, out, err = run(capsys, *argv)
+    assert (code, err) == (0, "")
+    assert words in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["whatif", QL, "leads=+10%"],
+        ["sensitivity", QL, "qualified_leads"],
+        ["cascade", QL, "qualified_leads", "900"],
+        ["levers", QL, "qualified_leads"],
+        ATTRIBUTE,
+        ["check", QL],
+        ["demo"],
+    ],
+)
+def test_json_is_clean(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    """--json prints one JSON document on stdout and nothing else."""
+    assert isinstance(run_json(capsys, *argv), dict)
+
+
+def test_solve_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """`solve --json` gives the varied leaf's value, which reaches the target."""
+    data = run_json(capsys, "solve", QL, "qualified_leads", "900", "--vary", "leads")
+    assert data == {
+        "metric": "qualified_leads",
+        "target": 900.0,
+        "vary": "leads",
+        "value": pytest.approx(1125.0),
+    }
+
+
+def test_export_round_trips_through_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`export --to json -o FILE` writes a model file that loads to the same tree."""
+    target = tmp_path / "ql.json"
+    code, _, _ = run(capsys, "export", QL, "--to", "json", "-o", str(target))
+    assert code == 0
+    assert load(target) == EXAMPLES["qualified_leads"]()
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "words"),
+    [
+        (["solve", QL, "qualified_leads", "2000", "--vary", "lead_to_ql"], 1, "kpitree: "),
+        (["eval", str(ROOT / "examples" / "dupont.toml"), "revenue=0"], 1, "division by zero"),
+        (["eval", QL, "leads=lots"], 2, "value of `leads`"),
+        (["eval", QL, "lead=5"], 2, "did you mean"),
+        (["eval", QL, "leads"], 2, "must be name=value"),
+        (["eval", "missing.yaml"], 2, "No such file or directory: missing.yaml"),
+        (["eval", "model.txt"], 2, "cannot tell the format"),
+        (["eval", QL, "--values", str(VALUES / "sales_revenue.yaml")], 2, "choose one"),
+        (["eval", QL, "--values", f"{CSV}:2026-13"], 2, "no period `2026-13`"),
+        (["solve", QL, "qualified_leads", "lots", "--vary", "leads"], 2, "target"),
+        (["sensitivity", QL, "qualified_lead"], 2, "did you mean"),
+        (["demo", "--example", "dupnt"], 2, "did you mean `dupont`"),
+        (["frobnicate"], 2, "invalid choice"),
+        (["export", QL], 2, "--to"),
+        ([], 2, ""),
+    ],
+)
+def test_failures_exit_with_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], code: int, words: str
+) -> None:
+    """Failures exit 1 (analysis) or 2 (input, usage) with a short reason and no traceback."""
+    got, out, err = run(capsys, *argv)
+    assert got == code
+    assert words in err or words in out
+    assert "Traceback" not in err
+    if argv and argv[0] != "frobnicate" and argv != ["export", QL]:
+        assert err.startswith("kpitree: ") and err.count("\n") == 1
+
+
+def test_bad_model_file_one_line_and_check_lists_all(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A bad file gives one line pointing to `check`, which prints every problem and exits 2."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("kpis:\n  a: {owner: sales, horizon: 1 dya}\nmetrics:\n  m: a * b\n")
+    code, _, err = run(capsys, "eval", str(path))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"{path}:2 @ $.kpis.a.horizon" in err and "and 1 more" in err
+    code, _, err = run(capsys, "check", str(path))
+    assert code == 2
+    assert "did you mean `day`?" in err and f"{path}:4 @ $.metrics.m" in err
+    assert err.endswith(f"kpitree: 2 problems in {path}\n")
+    data = run_json_code(capsys, 2, "check", str(path))
+    assert [p["where"] for p in data["problems"]] == [
+        f"{path}:2 @ $.kpis.a.horizon",
+        f"{path}:4 @ $.metrics.m",
+    ]
+
+
+def run_json_code(capsys: pytest.CaptureFixture[str], code: int, *argv: str) -> dict:
+    """Run with --json expecting an exit code; stdout must be JSON."""
+    got, out, _ = run(capsys, *argv, "--json")
+    assert got == code
+    data: dict = json.loads(out)
+    return data
+
+
+def test_debug_shows_the_exception(capsys: pytest.CaptureFixture[str]) -> None:
+    """--debug lets the exception through (with its traceback), before or after the command."""
+    import kpitree as kt
+
+    with pytest.raises(kt.ValueTypeError):
+        main(["--debug", "eval", QL, "leads=lots"])
+    with pytest.raises(kt.ValueTypeError):
+        main(["eval", QL, "leads=lots", "--debug"])
+
+
+@pytest.mark.parametrize("command", sorted(_HELP))
+def test_every_command_help_shows_a_runnable_example(
+    capsys: pytest.CaptureFixture[str], command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kpitree COMMAND --help` shows an example, and the example runs (exit 0)."""
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "example:\n  kpitree " + command in out
+    example = _HELP[command][1].splitlines()[0]
+    monkeypatch.chdir(ROOT)
+    import shlex
+
+    # `serve` would block until Ctrl+C: record that it was started, with what.
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr("kpitree.adapters.server.serve", lambda *a, **k: served.append(k))
+    assert main(shlex.split(example)[1:]) == 0
+    assert bool(served) == (command == "serve")
+    capsys.readouterr()
+
+
+def test_demo_help_lists_every_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's help names every bundled example."""
+    main(["demo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(name in out for name in EXAMPLES)
+
+
+def test_help_runs_in_a_subprocess_without_heavy_imports() -> None:
+    """`python -m kpitree --help` works and imports neither sympy nor yaml nor numpy."""
+    code = (
+        "import sys, runpy; sys.argv = ['kpitree', '--help']\n"
+        "try: runpy.run_module('kpitree', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "print([m for m in ('sympy', 'yaml', 'numpy') if m in sys.modules], file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "kpitree whatif" in out.stdout
+    assert out.stderr.strip() == "[]"

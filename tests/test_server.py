@@ -1,0 +1,868 @@
+"""The explorer's HTTP API, against a real server on an ephemeral loopback port."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import kpitree.adapters.server as server_module
+from kpitree.adapters.display import owner_colours, shown
+from kpitree.adapters.server import (
+    MAX_COMPARED,
+    Explorer,
+    ExplorerServer,
+    make_server,
+    scenario_name,
+)
+from kpitree.adapters.values import load_values
+from kpitree.core.tree import Tree
+from kpitree.errors import InfeasibleGoalError, KPITreeError
+from kpitree.examples import qualified_leads, qualified_leads_ru, sales_revenue
+from kpitree.testing import trees
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Client:
+    """Talks to one running server; answers are (status, JSON body, headers)."""
+
+    def __init__(self, server: ExplorerServer) -> None:
+        self.server = server
+        self.host, self.port = server.server_address[:2]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Send a request (a JSON body, or raw bytes); return status, JSON answer, headers."""
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        sent = {"Content-Type": "application/json"} if data is not None else {}
+        sent.update(headers or {})
+        request = urllib.request.Request(
+            f"http://{self.host}:{self.port}{path}", data=data, method=method, headers=sent
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+                return answer.status, _json(answer.read()), dict(answer.headers)
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, _json(error.read()), dict(error.headers)
+
+    def raw(self, request: bytes) -> tuple[int, bytes]:
+        """Send bytes as they are (no client library fixing them up); return status, body."""
+        with socket.create_connection((self.host, self.port), timeout=30) as sock:
+            sock.sendall(request)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        return int(head.split()[1]), body
+
+    def get_path(self, path: str) -> tuple[int, bytes]:
+        """GET a path sent verbatim (http.client does not normalise `..` or `%2e`)."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            connection.putrequest("GET", path, skip_accept_encoding=True)
+            connection.endheaders()
+            answer = connection.getresponse()
+            return answer.status, answer.read()
+        finally:
+            connection.close()
+
+
+def _json(raw: bytes) -> Any:
+    return json.loads(raw) if raw.strip()[:1] in (b"{", b"[") else raw
+
+
+@pytest.fixture
+def start() -> Iterator[Any]:
+    """Start servers on ephemeral loopback ports; stop them all afterwards."""
+    running: list[ExplorerServer] = []
+
+    def _start(tree: Tree | str, values_dir: Path | None = None, **kwargs: Any) -> Client:
+        server = make_server(tree, port=0, values_dir=values_dir, **kwargs)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        running.append(server)
+        return Client(server)
+
+    yield _start
+    for server in running:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def client(start: Any, tmp_path: Path) -> Client:
+    """A server for the sales-revenue tree, saving scenarios in `tmp_path/scenarios`."""
+    return start(sales_revenue(), tmp_path / "scenarios")
+
+
+@pytest.fixture
+def leads_client(start: Any) -> Client:
+    """A server for the qualified-leads tree, without a scenarios directory."""
+    return start(qualified_leads())
+
+
+# -- what the page reads --------------------------------------------------------------------------
+
+
+def test_tree_describes_every_node(client: Client) -> None:
+    """GET /api/tree gives every node with its value, owner colours and the diagram rows."""
+    tree = sales_revenue()
+    status, data, headers = client.call("GET", "/api/tree")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    values = tree.evaluate()
+    assert list(data["nodes"]) == list(tree.names)
+    assert {n: d["value"] for n, d in data["nodes"].items()} == dict(values)
+    assert data["owners"] == {o: list(k) for o, k in tree.owners().items()}
+    assert data["colours"] == owner_colours(tree)
+    assert sorted(row["name"] for row in data["layout"]) == sorted(tree.names)
+    assert data["nodes"]["calls_per_day"]["horizon"] == "1 day"
+    assert data["nodes"]["working_days"]["owner"] == "external"
+    assert data["saving"] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "bounds", "low", "high"),
+    [
+        (0.8, (0, 1), 0.0, 1.0),  # bounded: the bounds
+        (1000, (0, None), 0.0, 2000.0),  # open above: up to twice the value
+        (1000, None, 0.0, 2000.0),
+        (-50, None, -100.0, 0.0),  # a negative value: down to twice it
+        (0, None, -1.0, 1.0),  # zero and unbounded: one unit either way
+        (0, (0, None), 0.0, 1.0),
+        (5, (3, None), 3.0, 10.0),
+    ],
+)
+def test_slider_ranges(
+    value: float, bounds: tuple[float, float] | None, low: float, high: float
+) -> None:
+    """A leaf's slider spans its bounds; open sides reach twice the current value."""
+    from kpitree import KPI, Metric
+
+    leaf = KPI("x", owner="o", horizon="1 day", value=value, bounds=bounds)
+    data = Explorer(Tree(Metric("m", leaf * 2))).tree_data()
+    assert (data["nodes"]["x"]["range"]["min"], data["nodes"]["x"]["range"]["max"]) == (low, high)
+
+
+def test_static_files_are_served_with_a_strict_policy(client: Client) -> None:
+    """The page, its script and its stylesheet come from the package, with a CSP header."""
+    for path, kind in [
+        ("/", "text/html"),
+        ("/explorer.html", "text/html"),
+        ("/explorer.js", "text/javascript"),
+        ("/explorer.css", "text/css"),
+    ]:
+        status, _, headers = client.call("GET", path)
+        assert status == 200 and headers["Content-Type"].startswith(kind)
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_page_never_puts_data_into_html() -> None:
+    """The page's script sets text with textContent only: no innerHTML, eval or inline code."""
+    static = ROOT / "kpitree" / "adapters" / "static"
+    script = (static / "explorer.js").read_text(encoding="utf-8")
+    for risky in ("innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function"):
+        assert risky not in script
+    page = (static / "explorer.html").read_text(encoding="utf-8")
+    assert "<script>" not in page and "http://" not in page and "https://" not in page
+
+
+# -- what-if ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"managers": 6},
+        {"managers": 7, "call_to_purchase": "6%"},
+        {"working_days": 20, "avg_order_value": "13 000"},
+    ],
+)
+def test_evaluate_equals_whatif(client: Client, values: dict[str, Any]) -> None:
+    """POST /api/evaluate gives every node exactly as `tree.whatif` computes it."""
+    tree = sales_revenue()
+    status, data, _ = client.call("POST", "/api/evaluate", {"values": values})
+    assert status == 200
+    scenario = tree.whatif(tree.check_values(values))
+    assert [row["name"] for row in data["nodes"]] == list(tree.names)
+    for row in data["nodes"]:
+        name = row["name"]
+        assert (row["before"], row["after"]) == (scenario.before[name], scenario.after[name])
+        assert row["after_text"] == shown(scenario.after[name], tree, name)
+
+
+def test_evaluate_reports_norm_status_after_the_change(leads_client: Client) -> None:
+    """A conversion moved below its 80% norm is reported failing, and the change as worse."""
+    status, data, _ = leads_client.call("POST", "/api/evaluate", {"values": {"lead_to_ql": 0.7}})
+    assert status == 200
+    rate = next(row for row in data["nodes"] if row["name"] == "lead_to_ql")
+    assert rate["ok"] is False and rate["verdict"] == "worse"
+
+
+@given(tree=trees(), factors=st.lists(st.floats(0.5, 2.0), min_size=1, max_size=6))
+def test_evaluate_matches_whatif_on_random_trees(tree: Tree, factors: list[float]) -> None:
+    """On random trees the explorer's answer, through JSON, equals `tree.whatif` exactly."""
+    leaves = tree.leaves
+    values = {
+        leaf.name: leaf.value * f for leaf, f in zip(leaves, factors, strict=False) if leaf.value
+    }
+    try:
+        scenario = tree.whatif(values)
+    except KPITreeError as exc:  # a metric undefined before or after: the same refusal
+        with pytest.raises(type(exc)):
+            Explorer(tree).evaluate({"values": values})
+        return
+    answer = json.loads(json.dumps(Explorer(tree).evaluate({"values": values})))
+    for row in answer["nodes"]:
+        name = row["name"]
+        assert (row["before"], row["after"]) == (scenario.before[name], scenario.after[name])
+        assert (row["delta"], row["pct"]) == (scenario.delta[name], scenario.pct[name])
+
+
+# -- levers and goal seek ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, "sensitivity"),
+        ({"owner": "sales"}, "levers"),
+        ({"within": "1 day"}, "levers"),
+        ({"within": "1 week", "owner": "sales"}, "levers"),
+        ({"within": "1 день"}, "levers"),
+    ],
+)
+def test_sensitivity_and_levers_rank_as_the_tree_does(
+    client: Client, filters: dict[str, str], expected: str
+) -> None:
+    """Unfiltered rows are `tree.sensitivity`; filtered by owner or horizon, `tree.levers`."""
+    tree = sales_revenue()
+    status, data, _ = client.call("POST", "/api/sensitivity", {"metric": "revenue", **filters})
+    assert status == 200
+    if expected == "sensitivity":
+        result = tree.sensitivity("revenue")
+    else:
+        result = tree.levers("revenue", within=filters.get("within"), owner=filters.get("owner"))
+    assert [(r["name"], r["impact_1pct"]) for r in data["rows"]] == [
+        (r.name, r.impact_1pct) for r in result
+    ]
+
+
+def test_solve_gives_the_value_tree_solve_gives(client: Client) -> None:
+    """A feasible goal returns `tree.solve`'s value, and the metric reaches the target."""
+    tree = sales_revenue()
+    body = {"metric": "revenue", "target": 3_000_000, "vary": "managers"}
+    status, data, _ = client.call("POST", "/api/solve", body)
+    assert status == 200 and data["feasible"] is True
+    assert data["value"] == tree.solve("revenue", 3_000_000, "managers")
+    assert math.isclose(data["reached"], 3_000_000, rel_tol=1e-9)
+
+
+def test_infeasible_goal_is_an_answer_with_the_value_needed(leads_client: Client) -> None:
+    """A conversion above 100% is infeasible: the reason and `needed` come back, status 200."""
+    body = {"metric": "qualified_leads", "target": 1200, "vary": "lead_to_ql"}
+    status, data, _ = leads_client.call("POST", "/api/solve", body)
+    with pytest.raises(InfeasibleGoalError) as caught:
+        qualified_leads().solve("qualified_leads", 1200, "lead_to_ql")
+    assert status == 200 and data["feasible"] is False
+    assert data["needed"] == caught.value.needed
+    assert math.isclose(data["needed"], 1200 / 1000)  # 1,200 QLs from 1,000 leads
+    assert "bound" in data["message"] or "above" in data["message"]
+
+
+# -- bad requests ----------------------------------------------------------------------------------
+
+_DEEP = b'{"values": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+BAD_REQUESTS = [
+    # (method, path, raw body, extra headers, status, words in the message)
+    ("GET", "/nope", None, {}, 404, ["no such path"]),
+    ("GET", "/api/evaluate", None, {}, 405, ["GET is not allowed"]),
+    ("PUT", "/api/tree", b"{}", {}, 405, ["PUT is not allowed"]),
+    ("DELETE", "/api/scenarios", None, {}, 405, ["DELETE is not allowed"]),
+    ("POST", "/api/evaluate", b"{}", {"Content-Type": "text/plain"}, 415, ["application/json"]),
+    (
+        "POST",
+        "/api/evaluate",
+        b"{}",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        415,
+        ["application/json"],
+    ),
+    (
+        "POST",
+        "/api/evaluate",
+        b"{}",
+        {"Content-Type": "application/json; charset=latin-1"},
+        415,
+        ["application/json"],
+    ),
+    ("POST", "/api/evaluate", b"{", {}, 400, ["not valid JSON", "line 1"]),
+    ("POST", "/api/evaluate", b"[]", {}, 400, ["JSON object", "a list"]),
+    ("POST", "/api/evaluate", b'{"values": {"managers": NaN}}', {}, 400, ["NaN"]),
+    ("POST", "/api/evaluate", b'{"values": {"managers": 1e999}}', {}, 400, ["float range"]),
+    ("POST", "/api/evaluate", b'{"values": {}, "values": {}}', {}, 400, ["duplicate key"]),
+    ("POST", "/api/evaluate", _DEEP, {}, 400, ["nested too deeply"]),
+    (
+        "POST",
+        "/api/evaluate",
+        b'{"values": {"managers": ' + b"9" * 5000 + b"}}",
+        {},
+        400,
+        ["cannot be read"],
+    ),
+    ("POST", "/api/evaluate", b'{"values": {"\xff": 1}}', {}, 400, ["UTF-8"]),
+    ("POST", "/api/evaluate", b'{"valuse": {}}', {}, 400, ["unknown field", "values"]),
+    ("POST", "/api/evaluate", b'{"values": [1, 2]}', {}, 400, ["must be an object"]),
+    (
+        "POST",
+        "/api/evaluate",
+        b'{"values": {"manegers": 6}}',
+        {},
+        422,
+        ["no leaf `manegers`", "did you mean `managers`"],
+    ),
+    ("POST", "/api/evaluate", b'{"values": {"revenue": 1}}', {}, 422, ["is a metric"]),
+    (
+        "POST",
+        "/api/evaluate",
+        b'{"values": {"managers": "six"}}',
+        {},
+        422,
+        ["expected a finite number", "'six'"],
+    ),
+    ("POST", "/api/evaluate", b'{"values": {"managers": true}}', {}, 422, ["a bool"]),
+    ("POST", "/api/evaluate", b'{"values": {"managers": null}}', {}, 422, ["finite number"]),
+    ("POST", "/api/evaluate", b'{"values": {"managers": [6]}}', {}, 422, ["finite number"]),
+    (
+        "POST",
+        "/api/evaluate",
+        b'{"values": {"call_to_purchase": "0,05"}}',
+        {},
+        422,
+        ["decimal comma", "0.05"],
+    ),
+    (
+        "POST",
+        "/api/evaluate",
+        b'{"values": {"call_to_purchase": 1.5}}',
+        {},
+        422,
+        ["`call_to_purchase`", "outside its bounds"],
+    ),
+    ("POST", "/api/evaluate", b'{"values": {"managers": -1}}', {}, 422, ["outside its bounds"]),
+    (
+        "POST",
+        "/api/evaluate",
+        b'{"values": {"managers": "__import__(\'os\')"}}',
+        {},
+        422,
+        ["expected a finite number"],
+    ),
+    ("POST", "/api/sensitivity", b"{}", {}, 400, ["needs the field 'metric'"]),
+    (
+        "POST",
+        "/api/sensitivity",
+        b'{"metric": "revenu"}',
+        {},
+        422,
+        ["no node `revenu`", "did you mean `revenue`"],
+    ),
+    ("POST", "/api/sensitivity", b'{"metric": "managers"}', {}, 422, ["must name a metric"]),
+    ("POST", "/api/sensitivity", b'{"metric": 3}', {}, 400, ["must be text"]),
+    (
+        "POST",
+        "/api/sensitivity",
+        b'{"metric": "revenue", "within": "soon"}',
+        {},
+        422,
+        ["soon"],
+    ),
+    (
+        "POST",
+        "/api/sensitivity",
+        b'{"metric": "revenue", "owner": "salez"}',
+        {},
+        422,
+        ["salez", "did you mean `sales`"],
+    ),
+    (
+        "POST",
+        "/api/solve",
+        b'{"metric": "revenue", "vary": "managers"}',
+        {},
+        400,
+        ["needs the field 'target'"],
+    ),
+    (
+        "POST",
+        "/api/solve",
+        b'{"metric": "revenue", "target": "lots", "vary": "managers"}',
+        {},
+        422,
+        ["lots"],
+    ),
+    (
+        "POST",
+        "/api/solve",
+        b'{"metric": "revenue", "target": false, "vary": "managers"}',
+        {},
+        422,
+        ["a bool"],
+    ),
+    (
+        "POST",
+        "/api/solve",
+        b'{"metric": "calls", "target": 1, "vary": "avg_order_value"}',
+        {},
+        422,
+        ["does not depend on `avg_order_value`"],
+    ),
+    (
+        "POST",
+        "/api/solve",
+        b'{"metric": "revenue", "target": 1, "vary": "calls"}',
+        {},
+        422,
+        ["must name a leaf"],
+    ),
+    ("POST", "/api/compare", b'{"scenarios": []}', {}, 400, ["non-empty list"]),
+    (
+        "POST",
+        "/api/compare",
+        json.dumps({"scenarios": ["a"] * (MAX_COMPARED + 1)}).encode(),
+        {},
+        400,
+        [f"at most {MAX_COMPARED}"],
+    ),
+    (
+        "POST",
+        "/api/compare",
+        b'{"scenarios": ["nothing_saved"]}',
+        {},
+        422,
+        ["no scenario `nothing_saved`"],
+    ),
+    (
+        "POST",
+        "/api/compare",
+        b'{"scenarios": [{"name": "x"}]}',
+        {},
+        400,
+        ["needs the field 'values'"],
+    ),
+    (
+        "POST",
+        "/api/scenarios",
+        b'{"name": "ok", "values": {}, "overwrite": "yes"}',
+        {},
+        400,
+        ["'overwrite' must be true or false"],
+    ),
+    ("GET", "/api/tree", None, {"Host": "attacker.example:80"}, 403, ["answers requests to"]),
+    (
+        "POST",
+        "/api/evaluate",
+        b"{}",
+        {"Origin": "http://attacker.example"},
+        403,
+        ["attacker.example", "not accepted"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "headers", "status", "words"),
+    BAD_REQUESTS,
+    ids=[f"{r[0]} {r[1]} {r[4]} {r[5][0]}" for r in BAD_REQUESTS],
+)
+def test_bad_requests_get_a_clear_json_error(
+    client: Client,
+    method: str,
+    path: str,
+    raw: bytes | None,
+    headers: dict[str, str],
+    status: int,
+    words: list[str],
+) -> None:
+    """Each bad request is refused with its 4xx status and a JSON message naming the problem."""
+    got, data, answer_headers = client.call(method, path, raw=raw, headers=headers)
+    assert got == status
+    assert answer_headers["Content-Type"].startswith("application/json")
+    error = data["error"]
+    assert error["status"] == status
+    text = f"{error['message']} {error['hint']}"
+    for word in words:
+        assert word in text
+    assert "Traceback" not in json.dumps(data)
+
+
+def test_method_not_allowed_says_which_are(client: Client) -> None:
+    """A 405 answer carries an Allow header with the methods the path takes."""
+    _, _, headers = client.call("PUT", "/api/scenarios", raw=b"{}")
+    assert headers["Allow"] == "GET, POST"
+
+
+def test_body_over_the_limit_is_refused_unread(start: Any) -> None:
+    """A body longer than `max_body` gets 413 before it is read."""
+    small = start(sales_revenue(), max_body=100)
+    body = json.dumps({"values": {"managers": 6}, "pad": "x" * 200}).encode()
+    status, data, _ = small.call("POST", "/api/evaluate", raw=body)
+    assert status == 413 and "the limit is 100" in data["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "words"),
+    [
+        (
+            b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\n\r\n{}",
+            411,
+            b"Content-Length",
+        ),
+        (
+            b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            411,
+            b"chunked",
+        ),
+        (
+            b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            b"Content-Length: lots\r\nConnection: close\r\n\r\n{}",
+            400,
+            b"not a number",
+        ),
+        (b"GET /a b c HTTP/1.1\r\n\r\n", 400, b"Bad request"),
+        (b"BREW /api/tree HTTP/1.1\r\nHost: {host}\r\n\r\n", 501, b"error"),
+    ],
+)
+def test_malformed_http_gets_a_json_error(
+    client: Client, request_bytes: bytes, status: int, words: bytes
+) -> None:
+    """Requests a client library would not send still get a JSON error, not HTML."""
+    host = f"127.0.0.1:{client.port}".encode()
+    got, body = client.raw(request_bytes.replace(b"{host}", host))
+    assert got == status
+    data = json.loads(body)
+    assert data["error"]["status"] == status and words.decode() in json.dumps(data)
+
+
+def test_unexpected_failure_is_a_500_without_details(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug inside the server answers 500 with a generic message: no traceback, no detail."""
+
+    def broken(self: Explorer) -> dict[str, Any]:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setitem(server_module._GET, "/api/tree", broken)
+    status, data, _ = client.call("GET", "/api/tree")
+    assert status == 500
+    text = json.dumps(data)
+    assert "secret" not in text and "Traceback" not in text and "RuntimeError" not in text
+
+
+# -- static files: no way out of the whitelist -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../server.py",
+        "/../../kpitree/adapters/server.py",
+        "/server.py",
+        "/static/explorer.js",
+        "/explorer.js/../server.py",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2fserver.py",
+        "/%2e%2e%5cserver.py",
+        "/....//....//etc/passwd",
+        "//etc/passwd",
+        "/explorer.html%00.py",
+        "/explorer.html/",
+        "/EXPLORER.HTML",
+        "/etc/passwd",
+        "/api/../explorer.js",
+        "/static/../server.py",
+    ],
+)
+def test_path_traversal_finds_nothing(client: Client, path: str) -> None:
+    """Any path outside the fixed list of files is a 404 with a JSON body, never a file."""
+    status, body = client.get_path(path)
+    assert status == 404
+    assert json.loads(body)["error"]["status"] == 404
+    assert b"import" not in body and b"root:" not in body
+
+
+# -- scenarios: written inside the directory given, and nowhere else --------------------------
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def test_saving_is_refused_without_a_directory(leads_client: Client, tmp_path: Path) -> None:
+    """Without `--scenarios DIR` a save is refused (403) with a message saying how to enable it."""
+    body = {"name": "plan", "values": {"leads": 1100}}
+    status, data, _ = leads_client.call("POST", "/api/scenarios", body)
+    assert status == 403
+    assert "saving scenarios is off" in data["error"]["message"]
+    assert "--scenarios DIR" in data["error"]["hint"]
+    assert leads_client.call("GET", "/api/scenarios")[1] == {"saving": False, "scenarios": []}
+
+
+@pytest.mark.parametrize("name", ["plan_may", "план_май", "q3-push", "_draft", "A1"])
+def test_saved_scenario_is_a_values_file_in_the_directory(
+    client: Client, tmp_path: Path, name: str
+) -> None:
+    """A saved scenario is `<name>.json` in the directory, readable by `load_values`."""
+    values = {"managers": 7, "call_to_purchase": "6%"}
+    status, _, _ = client.call("POST", "/api/scenarios", {"name": name, "values": values})
+    assert status == 200
+    assert _files(tmp_path) == {"scenarios", f"scenarios/{name}.json"}
+    assert load_values(tmp_path / "scenarios" / f"{name}.json") == {
+        "managers": 7.0,
+        "call_to_purchase": 0.06,
+    }
+    listed = client.call("GET", "/api/scenarios")[1]["scenarios"]
+    assert listed == [{"name": name, "values": {"managers": 7.0, "call_to_purchase": 0.06}}]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil",
+        "..",
+        ".",
+        "a/b",
+        "a\\b",
+        "/abs/evil",
+        "",
+        "x" * 65,
+        "con",
+        "NUL",
+        "lpt1",
+        "name.json",
+        "with space",
+        "ｆｕｌｌ",  # full width: NFKC would make it another name
+        "1abc",
+        ".hidden",
+        "evil\x00",
+        "tab\t",
+        "-dash",
+        17,
+        None,
+        ["list"],
+    ],
+)
+def test_unsafe_scenario_names_write_nothing(client: Client, tmp_path: Path, name: Any) -> None:
+    """A name that is not a safe identifier is refused (400) and no file appears anywhere."""
+    before = _files(tmp_path.parent)
+    status, data, _ = client.call(
+        "POST", "/api/scenarios", {"name": name, "values": {"managers": 6}}
+    )
+    assert status == 400
+    assert "scenario name" in data["error"]["message"]
+    assert _files(tmp_path.parent) == before
+    assert not any((tmp_path / "scenarios").iterdir())
+
+
+def test_bad_values_save_nothing(client: Client, tmp_path: Path) -> None:
+    """Values the tree refuses (unknown leaf, out of bounds) leave the directory untouched."""
+    for values in ({"managerz": 6}, {"call_to_purchase": 3}, {"managers": "x"}):
+        status, _, _ = client.call("POST", "/api/scenarios", {"name": "p", "values": values})
+        assert status == 422
+    assert not any((tmp_path / "scenarios").iterdir())
+
+
+def test_existing_scenario_needs_overwrite(client: Client, tmp_path: Path) -> None:
+    """Saving over a scenario is refused (409) unless `overwrite` is true."""
+    first = {"name": "plan", "values": {"managers": 6}}
+    assert client.call("POST", "/api/scenarios", first)[0] == 200
+    status, data, _ = client.call("POST", "/api/scenarios", {**first, "values": {"managers": 8}})
+    assert status == 409 and "saved already" in data["error"]["message"]
+    assert load_values(tmp_path / "scenarios" / "plan.json") == {"managers": 6.0}
+    again = {**first, "values": {"managers": 8}, "overwrite": True}
+    assert client.call("POST", "/api/scenarios", again)[0] == 200
+    assert load_values(tmp_path / "scenarios" / "plan.json") == {"managers": 8.0}
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this system")
+def test_symlink_in_the_directory_is_replaced_not_followed(client: Client, tmp_path: Path) -> None:
+    """Overwriting a scenario that is a symlink replaces the link; its target is untouched."""
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"managers": 1}\n', encoding="utf-8")
+    link = tmp_path / "scenarios" / "linked.json"
+    link.symlink_to(outside)
+    assert client.call("GET", "/api/scenarios")[1]["scenarios"] == []  # links are not listed
+    body = {"name": "linked", "values": {"managers": 9}}
+    assert client.call("POST", "/api/scenarios", body)[0] == 409
+    assert client.call("POST", "/api/scenarios", {**body, "overwrite": True})[0] == 200
+    assert outside.read_text(encoding="utf-8") == '{"managers": 1}\n'
+    assert not link.is_symlink() and load_values(link) == {"managers": 9.0}
+
+
+def test_unreadable_files_are_listed_with_their_problem(client: Client, tmp_path: Path) -> None:
+    """A file in the directory that is not values of this tree is listed with an error."""
+    directory = tmp_path / "scenarios"
+    (directory / "broken.json").write_text("{nope", encoding="utf-8")
+    (directory / "other_tree.json").write_text('{"leads": 5}', encoding="utf-8")
+    (directory / "not a name.json").write_text("{}", encoding="utf-8")
+    listed = {s["name"]: s for s in client.call("GET", "/api/scenarios")[1]["scenarios"]}
+    assert set(listed) == {"broken", "other_tree"}
+    assert "broken.json" in listed["broken"]["error"]
+    assert "`leads`" in listed["other_tree"]["error"]
+    status, data, _ = client.call("POST", "/api/compare", {"scenarios": ["other_tree"]})
+    assert status == 422 and "`leads`" in data["error"]["message"]
+
+
+def test_compare_puts_saved_and_inline_scenarios_side_by_side(client: Client) -> None:
+    """Compare gives, per node, each scenario's value as `tree.whatif` computes it."""
+    tree = sales_revenue()
+    client.call("POST", "/api/scenarios", {"name": "hire", "values": {"managers": 6}})
+    inline = {"name": "current", "values": {"call_to_purchase": 0.06}}
+    status, data, _ = client.call("POST", "/api/compare", {"scenarios": ["hire", inline]})
+    assert status == 200 and data["names"] == ["hire", "current"]
+    hire, current = tree.whatif({"managers": 6}), tree.whatif({"call_to_purchase": 0.06})
+    rows = {row["name"]: row for row in data["rows"]}
+    assert set(rows) == {"managers", "call_to_purchase", "calls", "purchases", "revenue"}
+    for name, row in rows.items():
+        assert [cell["after"] for cell in row["cells"]] == [hire.after[name], current.after[name]]
+
+
+# -- starting the server ---------------------------------------------------------------------
+
+
+def test_server_listens_on_loopback_by_default(start: Any) -> None:
+    """By default the server binds 127.0.0.1 only, and says so in its URL."""
+    client = start(qualified_leads())
+    assert client.server.server_address[0] == "127.0.0.1"
+    assert client.server.url == f"http://127.0.0.1:{client.port}/"
+
+
+def test_localhost_name_is_accepted(start: Any) -> None:
+    """Requests addressed to `localhost:PORT` are answered (the Host check allows it)."""
+    client = start(qualified_leads())
+    headers = {"Host": f"localhost:{client.port}"}
+    assert client.call("GET", "/api/tree", headers=headers)[0] == 200
+
+
+def test_model_file_path_is_loaded(start: Any) -> None:
+    """A model file's path serves the tree it holds, Cyrillic names included."""
+    client = start(str(ROOT / "examples" / "qualified_leads_ru.yaml"))
+    data = client.call("GET", "/api/tree")[1]
+    assert set(data["nodes"]) == set(qualified_leads_ru().names)
+
+
+def test_scenarios_directory_is_made_only_under_an_existing_parent(tmp_path: Path) -> None:
+    """The scenarios directory is created if missing, but never a chain of directories."""
+    server = make_server(qualified_leads(), port=0, values_dir=tmp_path / "new")
+    server.server_close()
+    assert (tmp_path / "new").is_dir()
+    with pytest.raises(KPITreeError, match="its parent does not exist"):
+        make_server(qualified_leads(), port=0, values_dir=tmp_path / "a" / "b")
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(KPITreeError, match="is a file"):
+        make_server(qualified_leads(), port=0, values_dir=tmp_path / "file")
+    assert not (tmp_path / "a").exists()
+
+
+def test_busy_port_is_a_kpitree_error(start: Any) -> None:
+    """A port already in use gives a kpitree error that suggests --port."""
+    client = start(qualified_leads())
+    with pytest.raises(KPITreeError, match="cannot listen") as caught:
+        make_server(qualified_leads(), port=client.port)
+    assert caught.value.hint is not None and "--port" in caught.value.hint
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 1.5, "8765", True])
+def test_bad_port_is_refused(port: Any) -> None:
+    """A port outside 0..65535, or not a whole number, is a kpitree error."""
+    with pytest.raises(KPITreeError, match="a port is a whole number"):
+        make_server(qualified_leads(), port=port)
+
+
+def test_serve_prints_its_address_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """`serve` prints the page's address, answers there, and Ctrl+C stops it cleanly."""
+    code = (
+        "from kpitree.adapters.server import serve\n"
+        "from kpitree.examples import qualified_leads\n"
+        "serve(qualified_leads(), port=0)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url is not None, line
+        with urllib.request.urlopen(url.group(0) + "api/tree", timeout=30) as answer:  # noqa: S310
+            assert json.loads(answer.read())["title"] == "qualified_leads"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_undefined_values_are_sent_as_null(start: Any) -> None:
+    """A metric undefined at the model's values (0 leads) is null in JSON and shown as `?`."""
+    from kpitree import KPI, Metric
+
+    leads = KPI("leads", owner="marketing", horizon="1 day", value=0)
+    ql = KPI("ql", owner="sales", horizon="1 day", value=0)
+    client = start(Tree(Metric("conversion", ql / leads)))
+    status, data, _ = client.call("GET", "/api/tree")
+    assert status == 200
+    assert data["nodes"]["conversion"]["value"] is None
+    assert data["nodes"]["conversion"]["value_text"] == "?"
+    status, data, _ = client.call("POST", "/api/evaluate", {"values": {"ql": 1}})
+    assert status == 422 and "`conversion`" in data["error"]["message"]
+
+
+def test_serve_takes_a_tree_or_a_path_only() -> None:
+    """Anything but a Tree or a path is refused with a kpitree error."""
+    with pytest.raises(KPITreeError, match="a Tree or the path"):
+        make_server(42, port=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("plan", True), ("план", True), ("a-b_c9", True), ("aux", False), ("x.y", False)],
+)
+def test_scenario_name_rule(name: str, ok: bool) -> None:
+    """`scenario_name` accepts identifiers (with `-`) and refuses the rest."""
+    if ok:
+        assert scenario_name(name) == name
+    else:
+        with pytest.raises(KPITreeError):
+            scenario_name(name)

@@ -1,0 +1,345 @@
+"""SQL: one SELECT per tree in every dialect, run in DuckDB with the same undefined rule.
+
+Golden files: `tests/golden/sql/<example>.<dialect>.sql` hold `to_sql(example(),
+dialect=...)` for each example tree. After an intended change of the generated SQL,
+regenerate them and review the diff:
+
+    KPITREE_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_sql.py -k golden
+"""
+
+import math
+import os
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_frames import (
+    AGG_CELLS,
+    AGG_LEAVES,
+    assert_rows_equal,
+    columns_of,
+    every_aggregate,
+    expected_rows,
+    funnel,
+    rollup_reference,
+    tree_and_rows,
+)
+
+import kpitree as kt
+from kpitree.adapters.frames import aggregations
+from kpitree.adapters.sql import DIALECTS, evaluate_sql, metric_sql, to_sql
+from kpitree.examples import EXAMPLES, qualified_leads_ru, sales_revenue
+
+GOLDEN = Path(__file__).parent / "golden" / "sql"
+UPDATE = os.environ.get("KPITREE_UPDATE_GOLDEN") == "1"
+
+
+def duck(frame: pd.DataFrame, name: str = "kpis") -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB with `frame` as a table (NaN arrives as NULL)."""
+    con = duckdb.connect()
+    con.register("frame", frame)
+    quoted = name.replace('"', '""')
+    con.execute(f'CREATE TABLE "{quoted}" AS SELECT * FROM frame')  # noqa: S608 - test names
+    con.unregister("frame")
+    return con
+
+
+# -- golden files -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_golden_sql(example: str, dialect: str) -> None:
+    """The SQL of each example tree in each dialect is the reviewed golden text."""
+    sql = to_sql(EXAMPLES[example](), dialect=dialect) + "\n"
+    path = GOLDEN / f"{example}.{dialect}.sql"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql, encoding="utf-8")
+    assert sql == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_golden_duckdb_sql_runs_and_equals_evaluate(example: str) -> None:
+    """The golden DuckDB query, run on the example's default values, equals evaluate()."""
+    tree = EXAMPLES[example]()
+    row = {leaf.name: leaf.value for leaf in tree.leaves}
+    con = duck(pd.DataFrame([row]))
+    out = con.sql((GOLDEN / f"{example}.duckdb.sql").read_text(encoding="utf-8")).df()
+    values = tree.evaluate()
+    for metric in tree.metrics:
+        assert out[metric.name].iloc[0] == pytest.approx(values[metric.name], rel=1e-12)
+
+
+# -- differential -------------------------------------------------------------------------
+
+
+@given(tree_and_rows())
+def test_duckdb_equals_the_reference(case: tuple) -> None:
+    """SQL run in DuckDB equals the row-by-row reference; undefined rows are NULL (NaN)."""
+    tree, rows = case
+    con = duck(pd.DataFrame(columns_of(tree, rows)))
+    out = evaluate_sql(tree, con, "kpis")
+    assert_rows_equal({c: out[c].tolist() for c in out.columns}, expected_rows(tree, rows))
+
+
+@given(tree_and_rows())
+def test_duckdb_stored_nan_is_undefined_too(case: tuple) -> None:
+    """A NaN stored in a DOUBLE column (not NULL) makes dependent metrics NULL, min/max too."""
+    tree, rows = case
+    con = duckdb.connect()
+    names = [leaf.name for leaf in tree.leaves]
+    con.execute(
+        "CREATE TABLE kpis AS SELECT * FROM (VALUES "  # noqa: S608 - the test's own names
+        + ", ".join(
+            "(" + ", ".join(f"CAST('{r[n]!r}' AS DOUBLE)" for n in names) + ")" for r in rows
+        )
+        + ") AS t("
+        + ", ".join(f'"{n}"' for n in names)
+        + ")"
+    )
+    out = con.sql(to_sql(tree)).df()
+    assert_rows_equal({c: out[c].tolist() for c in out.columns}, expected_rows(tree, rows))
+
+
+# -- the undefined rule in SQL, one case at a time ------------------------------------------
+
+
+def kpi(name: str, value: float = 1.0) -> kt.KPI:
+    """A KPI with a default value."""
+    return kt.KPI(name, owner="x", horizon="1 day", value=value)
+
+
+@pytest.mark.parametrize(
+    ("formula", "x", "y", "defined"),
+    [
+        (lambda x, y: x / y, 1.0, 0.0, False),
+        (lambda x, y: x / y, 0.0, 2.0, True),
+        (lambda x, y: kt.log(x), 0.0, 1.0, False),
+        (lambda x, y: kt.log(x), -1.0, 1.0, False),
+        (lambda x, y: kt.sqrt(x), -1.0, 1.0, False),
+        (lambda x, y: kt.sqrt(x), 0.0, 1.0, True),
+        (lambda x, y: kt.exp(x), 1000.0, 1.0, False),
+        (lambda x, y: x**-1, 0.0, 1.0, False),
+        (lambda x, y: x**0.5, -4.0, 1.0, False),
+        (lambda x, y: x**-0.5, 0.0, 1.0, False),
+        (lambda x, y: x**y, -8.0, 0.5, False),
+        (lambda x, y: x**y, -2.0, 3.0, True),
+        (lambda x, y: x**y, 0.0, -1.0, False),
+        (lambda x, y: x * y, 1e300, 1e300, False),
+        (lambda x, y: kt.min(x, 1 / y), 1.0, 0.0, False),
+        (lambda x, y: kt.max(x, 1 / y), 1.0, 0.0, False),
+    ],
+)
+def test_undefined_rows_are_null(formula: object, x: float, y: float, defined: bool) -> None:
+    """Division by zero, log/sqrt/pow domain and overflow give NULL; min/max do not hide it."""
+    tree = kt.Tree(kt.Metric("m", formula(kpi("x"), kpi("y"))))  # type: ignore[operator]
+    values = {k: v for k, v in {"x": x, "y": y}.items() if k in tree}
+    scalar = tree.evaluate(values, undefined="nan")["m"]
+    assert math.isnan(scalar) != defined  # the scalar rule agrees with the table
+    got = evaluate_sql(tree, duck(pd.DataFrame({"x": [x], "y": [y]})), "kpis")["m"].iloc[0]
+    if defined:
+        assert got == pytest.approx(scalar, rel=1e-12)
+    else:
+        assert math.isnan(got)
+
+
+def test_integer_columns_are_not_divided_as_integers() -> None:
+    """BIGINT leaf columns are cast to DOUBLE: 1 / 2 is 0.5, and big products do not overflow."""
+    a, b = kpi("a"), kpi("b")
+    tree = kt.Tree(kt.Metric("ratio", a / b), kt.Metric("product", a * b * b))
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE kpis AS SELECT 1::BIGINT AS a, 2::BIGINT AS b UNION ALL "
+        "SELECT 4000000000, 4000000000"
+    )
+    out = evaluate_sql(tree, con, "kpis")
+    assert out["ratio"].tolist() == [0.5, 1.0]
+    assert out["product"].iloc[1] == pytest.approx(6.4e28)
+
+
+def test_constant_metric_is_double() -> None:
+    """A metric of constants only is a DOUBLE column, not an integer or decimal."""
+    tree = kt.Tree(kt.Metric("half", kt.Metric("one", 1) / 2), kpi("a"))
+    out = evaluate_sql(tree, duck(pd.DataFrame({"a": [1.0, 2.0]})), "kpis")
+    assert out["half"].tolist() == [0.5, 0.5] and out["half"].dtype == np.float64
+
+
+# -- identifiers, dialects, options -----------------------------------------------------------
+
+
+def test_cyrillic_names_run_in_duckdb_and_are_quoted_everywhere() -> None:
+    """Russian node names work end to end and are quoted identifiers in every dialect."""
+    tree = qualified_leads_ru()
+    out = evaluate_sql(tree, duck(pd.DataFrame({"лиды": [100.0], "конверсия_в_квал": [0.5]})))
+    assert out["квал_лиды"].tolist() == [50.0]
+    for dialect, quote in [("duckdb", '"'), ("spark", "`"), ("bigquery", "`"), ("postgres", '"')]:
+        assert f"{quote}квал_лиды{quote}" in to_sql(tree, dialect=dialect)
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [('kp"is', 'le"ads'), ("select", "from"), ("weird; DROP TABLE x; --", "a b")],
+)
+def test_any_name_is_an_identifier_never_sql(table: str, column: str) -> None:
+    """Quotes, keywords and SQL fragments in names stay inside quoted identifiers."""
+    leaf = kt.KPI("v", owner="x", horizon="1 day")
+    tree = kt.Tree(kt.Metric("m", leaf * 2))
+    con = duck(pd.DataFrame({"v": [3.0], column: [1.0]}), name=table)
+    out = evaluate_sql(tree, con, table)
+    assert out["m"].tolist() == [6.0] and column in out.columns
+    assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == [(1,)]
+
+
+def test_only_requested_metrics_and_star_except() -> None:
+    """Intermediates are computed once and left out: EXCLUDE where the dialect has it."""
+    tree = sales_revenue()
+    assert 'EXCLUDE ("calls", "purchases")' in to_sql(tree, ["revenue"])
+    assert "EXCEPT (`calls`, `purchases`)" in to_sql(tree, ["revenue"], dialect="spark")
+    with pytest.raises(kt.ValueTypeError, match="columns="):
+        to_sql(tree, ["revenue"], dialect="postgres")
+    sql = to_sql(tree, ["revenue"], dialect="postgres", columns=["managers", "day"])
+    assert "EXCEPT" not in sql and '"day"' in sql and "22.0" in sql  # default as a literal
+
+
+def test_each_metric_is_computed_once() -> None:
+    """A metric used by several others is one column of a CTE, referenced by name."""
+    a, b = kpi("a"), kpi("b")
+    shared = kt.Metric("shared", a / b)
+    tree = kt.Tree(kt.Metric("x", shared * 2), kt.Metric("y", shared + 1))
+    sql = to_sql(tree, pretty=False)
+    assert sql.count('NULLIF(CAST("b" AS DOUBLE)') == 2  # in the CASE test and its value
+    assert sql.count('AS "shared"') == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"dialect": "duckdbb"}, kt.UnknownNameError, "did you mean `duckdb`"),
+        ({"metrics": ["revenu"]}, kt.UnknownNameError, "did you mean `revenue`"),
+        ({"table": ""}, kt.ValueTypeError, "table must be a name"),
+        ({"group_by": ["managers"]}, kt.ValueTypeError, "is a kpi of the tree"),
+        ({"group_by": ["day"]}, kt.ValidationError, "`call_to_purchase` is a rate"),
+        ({"gradient_of": "managers"}, kt.ValueTypeError, "is a leaf"),
+    ],
+)
+def test_bad_sql_options(kwargs: dict, error: type, words: str) -> None:
+    """Unknown dialects and metrics, empty tables, missing leaves and bad groups are refused."""
+    with pytest.raises(error, match=words):
+        to_sql(sales_revenue(), **kwargs)
+
+
+def test_leaf_without_column_or_default() -> None:
+    """With the table's columns known, a leaf with neither a column nor a default is named."""
+    tree = kt.Tree(kt.Metric("m", kt.KPI("a", owner="x", horizon="1 day") * kpi("b")))
+    with pytest.raises(kt.MissingValueError, match="`a`"):
+        to_sql(tree, columns=["b"])
+    assert "1.0" in to_sql(tree, columns=["a"])  # b's default, as a literal
+
+
+# -- evaluate_sql -------------------------------------------------------------------------------
+
+
+def test_evaluate_sql_from_a_database_file(tmp_path: Path) -> None:
+    """A database path is opened read-only; the result is a pandas frame."""
+    path = tmp_path / "kpis.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE kpis AS SELECT 1000 AS leads, 0.8 AS lead_to_ql")
+    out = evaluate_sql(EXAMPLES["qualified_leads"](), path)
+    assert isinstance(out, pd.DataFrame) and out["qualified_leads"].tolist() == [800.0]
+
+
+def test_evaluate_sql_errors() -> None:
+    """A missing table and a text leaf column give kpitree errors, not DuckDB's."""
+    con = duckdb.connect()
+    with pytest.raises(kt.UnknownNameError, match="no table `kpis`"):
+        evaluate_sql(EXAMPLES["qualified_leads"](), con)
+    con.execute("CREATE TABLE kpis AS SELECT 'many' AS leads, 0.8 AS lead_to_ql")
+    with pytest.raises(kt.ValueTypeError, match="column `leads` holds VARCHAR"):
+        evaluate_sql(EXAMPLES["qualified_leads"](), con)
+
+
+def test_gradient_columns_equal_tree_gradient() -> None:
+    """gradient_of adds ∂metric/∂leaf per row, equal to tree.gradient at that row's values."""
+    tree = sales_revenue()
+    rows = [
+        {"managers": 5.0, "calls_per_day": 40.0, "call_to_purchase": 0.05},
+        {"managers": 0.0, "calls_per_day": 12.0, "call_to_purchase": 0.2},
+    ]
+    con = duck(pd.DataFrame(rows))
+    sql = to_sql(tree, ["revenue"], gradient_of="revenue", columns=list(rows[0]))
+    out = con.sql(sql).df()
+    for i, row in enumerate(rows):
+        gradient = tree.gradient("revenue", row)
+        for leaf in tree.leaves:
+            got = out[f"d_revenue_d_{leaf.name}"].iloc[i]
+            assert got == pytest.approx(gradient[leaf.name], rel=1e-12)
+
+
+def test_metric_sql_layers() -> None:
+    """metric_sql gives each metric's expression, layer by layer, for an engine's own API."""
+    layers = metric_sql(sales_revenue(), ["revenue"], dialect="spark")
+    assert [[name for name, _ in layer] for layer in layers] == [
+        ["calls"],
+        ["purchases"],
+        ["revenue"],
+    ]
+    assert "`calls`" in layers[1][0][1]
+
+
+# -- rollups in SQL -----------------------------------------------------------------------------
+
+
+def test_sql_rollup_conversion_is_a_ratio_of_sums() -> None:
+    """GROUP BY recomputes the conversion from summed leaves, equal to the frame rollup."""
+    data = pd.DataFrame(
+        {
+            "week": [1, 1, 1, 2, 2],
+            "leads": [100.0, 300, 10, 50, 0],
+            "ql": [90.0, 30, 5, 40, 0],
+            "show_rate": [0.5, 0.1, 0.9, 0.2, 0.7],
+        }
+    )
+    out = evaluate_sql(funnel(), duck(data), group_by=["week"])
+    assert out["conv"].iloc[0] == pytest.approx(125 / 410, rel=1e-15)
+    frame = funnel().rollup(data, by="week")
+    pd.testing.assert_frame_equal(out, frame, check_dtype=False, rtol=1e-12)
+
+
+@given(
+    st.integers(1, 12).flatmap(
+        lambda n: st.fixed_dictionaries(
+            {
+                "g": st.lists(st.sampled_from([1.0, 2.0, 3.0]), min_size=n, max_size=n),
+                "day": st.permutations(list(range(n))),
+                **{c: st.lists(AGG_CELLS, min_size=n, max_size=n) for c in AGG_LEAVES},
+            }
+        )
+    )
+)
+def test_sql_rollup_equals_the_reference(data: dict) -> None:
+    """Every aggregation in SQL (with order_by for `last`) equals the Python-loop reference."""
+    tree = every_aggregate()
+    order = np.argsort(data["day"], kind="stable")
+    ordered = {k: [v[i] for i in order] for k, v in data.items()}
+    want = rollup_reference(ordered, "g", {n: str(a) for n, a in aggregations(tree).items()})
+    out = evaluate_sql(tree, duck(pd.DataFrame(data)), group_by="g", order_by="day")
+    assert out["g"].tolist() == sorted(want)
+    for _, row in out.iterrows():
+        for name, value in want[row["g"]].items():
+            if math.isnan(value):
+                assert math.isnan(row[name]), name
+            else:
+                assert row[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
+
+
+def test_last_needs_an_order_in_sql() -> None:
+    """SQL rows have no order: a `last` rollup asks for order_by, and postgres lacks ARG_MAX."""
+    with pytest.raises(kt.ValueTypeError, match="order_by"):
+        to_sql(every_aggregate(), group_by="g")
+    with pytest.raises(kt.ValueTypeError, match="ARG_MAX"):
+        to_sql(every_aggregate(), group_by="g", order_by="day", dialect="postgres")
