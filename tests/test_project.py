@@ -35,6 +35,21 @@ def test_demo_prints_tree_and_status(capsys: pytest.CaptureFixture[str]) -> None
     assert "KPI · marketing · 1 day" in out
     assert "sales: lead_to_ql" in out
     assert "all norms met" in out
+    assert "leads = 1,125 lead" in out  # 900 QLs at 80% need 1,125 leads
+    assert "800 lead → 770 lead" in out  # a month later: leads +10%, conversion 80% → 70%
+    assert "\x1b[" not in out  # no colour codes in a pipe
+
+
+def test_demo_colours_marks_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a colour terminal the norm marks are coloured; JSON never is."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert main(["demo"]) == 0
+    assert "\x1b[32m✓" in capsys.readouterr().out
+    assert main(["demo", "--json"]) == 0
+    assert "\x1b[" not in capsys.readouterr().out
 
 
 def test_python_m_kpitree_demo() -> None:

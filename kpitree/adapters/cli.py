@@ -179,8 +179,18 @@ def _emit(args: argparse.Namespace, result: Any, payload: Any = None) -> int:
     if args.json:
         _print_json(result if payload is None else payload)
     else:
-        print(result)
+        _out(result)
     return 0
+
+
+def _out(result: Any) -> None:
+    """Print a result's text; on a terminal, norm marks in colour (never in pipes or JSON)."""
+    text = str(result)
+    from kpitree.adapters.terminal import colour, use_colour
+
+    if use_colour(sys.stdout):
+        text = text.replace("✓", colour("✓", "ok", True)).replace("✗", colour("✗", "bad", True))
+    print(text)
 
 
 def _indent(text: str) -> str:
@@ -208,14 +218,41 @@ def _demo(args: argparse.Namespace) -> int:
         }
         _print_json(payload)
         return 0
-    print(f"kpitree demo: {args.example}\n")
-    print(tree)
-    print("\nOwners and their KPIs:")
+    metric = tree.roots[0].name
+    kpis = [k.name for k in tree.kpis]
+    # A month later: the KPIs move one way and the other (+10%, -12.5%, ...), as in the
+    # qualified-leads story: leads 1,000 → 1,100, conversion 80% → 70%, QLs 800 → 770.
+    later = tree.whatif({k: "+10%" if i % 2 == 0 else "-12.5%" for i, k in enumerate(kpis)})
+    _out(f"kpitree demo: {args.example}\n")
+    _out(tree)
+    _out("\nOwners and their KPIs:")
     for owner, names in tree.owners().items():
-        print(f"  {owner}: {', '.join(names)}")
-    print("\nStatus against norms:")
-    print(_indent(str(tree.status())))
+        _out(f"  {owner}: {', '.join(names)}")
+    _out("\nStatus against norms:")
+    _out(_indent(str(tree.status())))
+    _out(f"\nWhat is each lever worth? ({metric})")
+    _out(_indent(str(tree.sensitivity(metric))))
+    _out(f"\nWhat if {kpis[0]} grows 10%?")
+    _out(_indent(str(tree.whatif({kpis[0]: "+10%"}))))
+    lever = tree.levers(metric).rows_[0].name  # the KPI with the biggest impact
+    _out(f"\nGoal: {metric} +12.5%. How much {lever}, all else equal?")
+    try:
+        needed = tree.solve(metric, tree.evaluate()[metric] * 1.125, vary=lever)
+        _out(f"  {lever} = {_quantity(tree, lever, needed)}")
+    except InfeasibleGoalError as exc:
+        _out(f"  not reachable: {exc.reason}")
+    _out("\nA month later, who moved it?")
+    after = {k: later.after[k] for k in kpis}
+    _out(_indent(str(tree.accountability(metric, {}, after))))
+    _out("\nStatus a month later:")
+    _out(_indent(str(tree.status(after))))
     return 0
+
+
+def _quantity(tree: Any, name: str, value: float) -> str:
+    from kpitree.core.units import format_quantity
+
+    return format_quantity(value, tree.unit(name))
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -42,7 +42,8 @@ Exactness: the contributions sum to `.total` (``after - before``, evaluated by t
 up to floating-point rounding. Each method ends with one documented exact step: the
 residual ``total - sum(contributions)`` (about 1e-15 of the values) is spread over the
 contributions in proportion to their absolute size, so leaves with 0 keep 0 and equal
-contributions stay equal.
+contributions stay equal; parts within 1e-12 of the size of the change are rounding noise
+and read exactly 0.
 
 `by_node` describes the tree rather than the method: for every metric with a changed
 child, its own change split over its direct children by Shapley on its own formula.
@@ -1110,10 +1111,14 @@ def _shapley_values(values: Array, n: int) -> Array:
 def _exact(phi: Array, total: Array) -> Array:
     """Spread the rounding residual `total - sum(phi)` over `phi` by absolute size.
 
-    The documented exact step: zeros stay zero and equal parts stay equal.
+    The documented exact step: zeros stay zero and equal parts stay equal. Parts that
+    are only rounding noise (within 1e-12 of the size of the change) become exactly 0
+    first, so a leaf whose effects cancel reads 0, not 7e-16.
     """
     if phi.shape[0] == 0:
         return phi
+    size = np.maximum(np.abs(phi).sum(axis=0), np.abs(total))
+    phi = np.where(np.abs(phi) <= 1e-12 * size, 0.0, phi)
     residual = total - phi.sum(axis=0)
     scale = np.abs(phi).sum(axis=0)
     adjust = np.where(scale > 0, residual / np.where(scale > 0, scale, 1.0), 0.0)
