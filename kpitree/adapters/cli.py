@@ -104,7 +104,7 @@ _HELP: dict[str, tuple[str, str]] = {
 }
 
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
-_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot")
+_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg")
 
 
 class UsageError(Exception):
@@ -332,11 +332,12 @@ def _export(args: argparse.Namespace) -> int:
         text = tree.dumps(args.to)
     elif args.to == "sql":
         text = tree.to_sql(table=args.table, dialect=args.dialect)
+    elif args.to == "svg":
+        from kpitree.adapters.diagrams import to_svg
+
+        text = to_svg(tree)
     else:
-        method = getattr(tree, f"to_{args.to}", None)
-        if method is None:
-            raise UsageError(f"export to {args.to} is not available in this version of kpitree")
-        text = method()
+        text = tree.to_mermaid() if args.to == "mermaid" else tree.to_dot()
     if args.output:
         from pathlib import Path
 
