@@ -91,7 +91,7 @@ def test_status_with_measured_standards(capsys: pytest.CaptureFixture[str]) -> N
         (["export", QL, "--to", "dot"], "digraph"),
         (["export", QL, "--to", "svg"], "<svg"),
         (["export", QL, "--to", "toml"], 'tree = "qualified_leads"'),
-        (["check", QL], "ok (1 metrics, 2 KPIs, 0 inputs)"),
+        (["check", QL], "ok (1 metric, 2 KPIs, 0 inputs)"),
         (["demo", "--example", "dupont"], "roe"),
     ],
 )

@@ -366,10 +366,9 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"file": args.file, "ok": True, "problems": [], **counts})
     else:
-        print(
-            f"{args.file}: ok ({counts['metrics']} metrics, {counts['kpis']} KPIs, "
-            f"{counts['inputs']} inputs)"
-        )
+        nouns = {"metrics": "metric", "kpis": "KPI", "inputs": "input"}
+        parts = [f"{n} {nouns[k]}{'' if n == 1 else 's'}" for k, n in counts.items()]
+        print(f"{args.file}: ok ({', '.join(parts)})")
     return 0
 
 
