@@ -9,6 +9,7 @@ and a hint when one can be given.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "InfeasibleGoalError",
     "KPITreeError",
     "LimitError",
+    "MissingDependencyError",
     "MissingValueError",
     "NormError",
     "UnitError",
@@ -26,6 +28,7 @@ __all__ = [
     "ValidationError",
     "ValueTypeError",
     "did_you_mean",
+    "require",
 ]
 
 
@@ -129,6 +132,31 @@ class MissingValueError(KPITreeError, LookupError):
 
     def __str__(self) -> str:
         return self._render()
+
+
+class MissingDependencyError(KPITreeError, ImportError):
+    """An optional library that a feature needs is not installed."""
+
+    def __str__(self) -> str:
+        return self._render()
+
+
+def require(module: str, *, extra: str, feature: str) -> None:
+    """Raise `MissingDependencyError` naming the extra to install when `module` is missing.
+
+    Examples:
+        >>> require("json", extra="yaml", feature="reading YAML")
+        >>> require("no_such_module_here", extra="sql", feature="SQL")
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.MissingDependencyError: SQL needs the `no_such_module_here` package, ...
+        hint: pip install 'kpitree[sql]'
+    """
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(
+            f"{feature} needs the `{module}` package, which is not installed",
+            hint=f"pip install 'kpitree[{extra}]'",
+        )
 
 
 class EvaluationError(KPITreeError, ArithmeticError):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.adapters.frames import free_name, not_numbers, plan
 from kpitree.adapters.sql import metric_sql
+from kpitree.errors import require
 
 if TYPE_CHECKING:
     from kpitree.core.tree import Tree
@@ -47,6 +48,7 @@ def evaluate(tree: Tree, data: Any, metrics: Iterable[str] | str | None = None) 
         >>> evaluate(qualified_leads(), spark_df)  # doctest: +SKIP
         DataFrame[leads: bigint, lead_to_ql: double, qualified_leads: double]
     """
+    require("pyspark", extra="spark", feature="Spark evaluation")
     from pyspark.sql import functions
 
     steps = plan(tree, metrics)

@@ -1,12 +1,16 @@
 """The project as a newcomer meets it: import cost, the demo, README and CI agree."""
 
+import importlib.util
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import kpitree as kt
 from kpitree.adapters.cli import main
+from kpitree.examples import qualified_leads
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("sympy", "pandas", "polars", "yaml", "sqlglot", "matplotlib", "numpy", "duckdb")
@@ -80,3 +84,25 @@ def test_examples_tour_runs() -> None:
     for name in ("qualified_leads", "qualified_leads_ru", "sales_revenue", "dupont", "saas_mrr"):
         assert f"== {name} ==" in out.stdout
     assert "below norm" not in out.stdout  # the defaults of every example meet their norms
+
+
+@pytest.mark.parametrize(
+    ("module", "call", "extra"),
+    [
+        ("yaml", lambda: kt.loads("metrics: {m: '1'}"), "yaml"),
+        ("sqlglot", lambda: qualified_leads().to_sql(), "sql"),
+        ("matplotlib", lambda: qualified_leads().sensitivity("qualified_leads").plot(), "plot"),
+    ],
+)
+def test_missing_optional_library_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, module: str, call: Callable[[], object], extra: str
+) -> None:
+    """A feature whose optional library is missing says which extra to install."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a)
+    )
+    with pytest.raises(kt.MissingDependencyError) as info:
+        call()
+    assert f"pip install 'kpitree[{extra}]'" in str(info.value)
+    assert isinstance(info.value, ImportError)

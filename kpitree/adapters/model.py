@@ -51,6 +51,7 @@ from kpitree.errors import (
     ValidationError,
     ValueTypeError,
     did_you_mean,
+    require,
 )
 
 __all__ = [
@@ -274,6 +275,8 @@ def read_document(
     """
     doc = Document(source=source)
     name = _format_name(format)
+    if name == "yaml":
+        require("yaml", extra="yaml", feature="reading YAML")
     if not isinstance(text, str):
         raise ValueTypeError(f"model-file text must be str, got {type(text).__name__}")
     size = len(text)
@@ -1154,6 +1157,7 @@ def dumps(tree: Tree, format: str = "yaml") -> str:  # noqa: A002 - the model-fi
         return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     if name == "toml":
         return _toml(data)
+    require("yaml", extra="yaml", feature="writing YAML")
     return _yaml(data)
 
 

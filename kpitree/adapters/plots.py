@@ -26,7 +26,7 @@ from kpitree.adapters.display import (
 )
 from kpitree.core.nodes import Metric
 from kpitree.core.numbers import format_number, to_number
-from kpitree.errors import ValueTypeError
+from kpitree.errors import ValueTypeError, require
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,6 +47,7 @@ _ENDS_COLOUR: Final = "#57606a"
 
 def _axes(ax: Axes | None, rows: int) -> Axes:
     """Return `ax`, or the Axes of a new figure tall enough for `rows` bars."""
+    require("matplotlib", extra="plot", feature="charts")
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt

@@ -57,7 +57,13 @@ from kpitree.core.expr import (
     refs,
 )
 from kpitree.core.nodes import Leaf, Metric
-from kpitree.errors import MissingValueError, UnknownNameError, ValueTypeError, did_you_mean
+from kpitree.errors import (
+    MissingValueError,
+    UnknownNameError,
+    ValueTypeError,
+    did_you_mean,
+    require,
+)
 
 if TYPE_CHECKING:
     import pandas
@@ -133,6 +139,7 @@ def to_sql(
           *
         FROM "_kpitree_1"
     """
+    require("sqlglot", extra="sql", feature="SQL generation")
     query = _query(
         tree,
         metrics,
@@ -165,6 +172,7 @@ def metric_sql(
         >>> print(layers[0][0][1])
         CASE WHEN ABS(CAST(`managers` AS DOUBLE) * ...) <= 1.7976931348623157e+308 THEN ... END
     """
+    require("sqlglot", extra="sql", feature="SQL generation")
     steps = plan(tree, metrics)
     known = None if columns is None else list(columns)
     if known is not None:
@@ -211,6 +219,7 @@ def evaluate_sql(
         0   1000         0.8            800.0
         1      0         0.5              0.0
     """
+    require("duckdb", extra="sql", feature="running SQL in DuckDB")
     import duckdb
 
     if isinstance(con_or_path, str | os.PathLike):
