@@ -214,3 +214,14 @@ def test_values_override_defaults(pair: list[float]) -> None:
     leads, rate = pair
     got = qualified_leads().evaluate({"leads": leads, "lead_to_ql": rate})
     assert got["qualified_leads"] == leads * rate
+
+
+def test_overflow_in_a_product_is_undefined_in_arrays() -> None:
+    """An overflow in a metric without division is NaN in that row, and so are its parents."""
+    x = kt.Input("x", value=1.0)
+    tree = kt.Tree(kt.Metric("big", "x * 1e300 * 1e10"), kt.Metric("inverse", "1 / big"), x)
+    out = evaluate_arrays(tree, {"x": np.array([1.0, 1e-300, np.nan])})
+    assert np.isnan(out["big"][[0, 2]]).all()
+    assert np.isnan(out["inverse"][[0, 2]]).all()
+    assert out["big"][1] == pytest.approx(1e10)
+    assert out["inverse"][1] == pytest.approx(1e-10)

@@ -41,6 +41,7 @@ from kpitree.core.expr import (
     Sub,
     children,
     format_expr,
+    walk,
 )
 from kpitree.core.nodes import Metric
 from kpitree.core.numbers import format_number
@@ -120,8 +121,11 @@ def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
     """Compile `tree` into one function, once per tree and backend (cached).
 
     The numpy backend takes arrays (or scalars) and gives arrays, with every undefined
-    value NaN: each metric is passed through a check that turns ±inf into NaN, so that
-    `1 / (x / 0)` is NaN, as SQL's NULL would be, and not 0.
+    value NaN, so that `1 / (x / 0)` is NaN, as SQL's NULL would be, and not 0. Only
+    metrics whose own formula can turn finite numbers into ±inf (a division, a power,
+    a log) pay for a check that turns ±inf into NaN; an overflow anywhere else is caught
+    by numpy's floating-point flags, and then the whole evaluation is repeated with the
+    check on every metric.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -135,25 +139,52 @@ def compile_tree(tree: Tree, backend: Backend = "python") -> Compiled:
         return cached
     leaves = tuple(leaf.name for leaf in tree.leaves)
     metrics = tuple(n for n in tree._topo if isinstance(tree[n], Metric))
+    formulas = [tree[n].formula for n in metrics]  # type: ignore[attr-defined]
+    if backend == "python":
+        source = _source(leaves, metrics, formulas, fix=lambda formula: False)
+        function = _compile(source, RUNTIME, backend)
+    else:
+        runtime = numpy_runtime()
+        source = _source(leaves, metrics, formulas, fix=_can_make_inf)
+        fast = _compile(source, runtime, backend)
+        careful = _compile(_source(leaves, metrics, formulas, fix=lambda f: True), runtime, backend)
+        function = runtime["_guarded"](fast, careful)
+    compiled = Compiled(leaves, metrics, function, source, backend)
+    tree._cache[key] = compiled
+    return compiled
+
+
+def _source(
+    leaves: Sequence[str],
+    metrics: Sequence[str],
+    formulas: Sequence[Expr],
+    fix: Callable[[Expr], bool],
+) -> str:
     slots = {name: f"x{i}" for i, name in enumerate(leaves)}
     slots.update({name: f"m{i}" for i, name in enumerate(metrics)})
     lines = ["def _tree(x):"]
     if leaves:
         lines.append(f"    {', '.join(slots[n] for n in leaves)}, = x")
-    for name in metrics:
-        node = tree[name]
-        assert isinstance(node, Metric)
-        body = python_code(node.formula, slots)
-        lines.append(f"    {slots[name]} = {body if backend == 'python' else f'_fix({body})'}")
-    outputs = [slots[n] for n in metrics]
-    lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
-    source = "\n".join(lines) + "\n"
-    namespace = dict(RUNTIME if backend == "python" else numpy_runtime())
+    for name, formula in zip(metrics, formulas, strict=True):
+        body = python_code(formula, slots)
+        lines.append(f"    {slots[name]} = {f'_fix({body})' if fix(formula) else body}")
+    lines.append(f"    return ({''.join(slots[n] + ', ' for n in metrics)})")
+    return "\n".join(lines) + "\n"
+
+
+def _compile(source: str, runtime: Mapping[str, Any], backend: str) -> Any:
+    namespace = dict(runtime)
     code = compile(source, f"<kpitree compiled tree, {backend}>", "exec")
     exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
-    compiled = Compiled(leaves, metrics, namespace["_tree"], source, backend)
-    tree._cache[key] = compiled
-    return compiled
+    return namespace["_tree"]
+
+
+def _can_make_inf(formula: Expr) -> bool:
+    """Whether finite inputs can give ±inf without an overflow: x / 0, 0 ** -1, log(0)."""
+    return any(
+        isinstance(node, Div | Pow) or (isinstance(node, Call) and node.func == "log")
+        for node in walk(formula)
+    )
 
 
 def numpy_runtime() -> dict[str, Any]:
@@ -167,7 +198,18 @@ def numpy_runtime() -> dict[str, Any]:
         values = np.asarray(values, dtype=np.float64)
         if np.isfinite(np.add.reduce(values, axis=None)):
             return values
-        return np.where(np.isfinite(values), values, np.nan)
+        return np.where(np.isinf(values), np.nan, values)
+
+    def guarded(fast: Callable[..., Any], careful: Callable[..., Any]) -> Callable[..., Any]:
+        def run(x: Any) -> Any:
+            try:
+                with np.errstate(over="raise", divide="ignore", invalid="ignore", under="ignore"):
+                    return fast(x)
+            except FloatingPointError:  # an overflow: check every metric this time
+                with np.errstate(all="ignore"):
+                    return careful(x)
+
+        return run
 
     def reduce_with(pick: Any) -> Callable[..., Any]:
         return lambda *args: functools.reduce(pick, args)
@@ -181,6 +223,7 @@ def numpy_runtime() -> dict[str, Any]:
         "_exp": np.exp,
         "_sqrt": np.sqrt,
         "_pow": np.power,
+        "_guarded": guarded,
     }
 
 
