@@ -24,7 +24,7 @@ from _timing import median_time, report
 
 import kpitree as kt
 from kpitree.analyses.calculus import _gradient_function
-from kpitree.analyses.evaluate import _RUNTIME, compile_tree, python_code
+from kpitree.analyses.evaluate import RUNTIME, compile_tree, python_code
 from kpitree.analyses.goal import solve
 from kpitree.analyses.whatif import Baseline, baseline
 from kpitree.core.nodes import Metric
@@ -43,7 +43,7 @@ def plain_python(tree: kt.Tree) -> object:
         assert isinstance(node, Metric)
         lines.append(f"    {slots[name]} = {python_code(node.formula, slots)}")
     lines.append(f"    return {slots[compiled.metrics[-1]]}")
-    namespace = dict(_RUNTIME)
+    namespace = dict(RUNTIME)
     exec("\n".join(lines), namespace)  # noqa: S102  # safe: generated from a generated tree
     return namespace["f"]
 
