@@ -233,29 +233,12 @@ def _call_adjoints(node: Call, adj: Expr, value: Expr) -> list[tuple[Expr, Expr]
     raise TypeError(f"no derivative rule for `{node.func}`")  # pragma: no cover
 
 
-def _below(tree: Tree, metric: str) -> tuple[str, ...]:
-    """Return `metric` and every node it depends on, parents before children (cached)."""
-    cache: dict[str, tuple[str, ...]] = tree._cache.setdefault("calculus_below", {})
-    found = cache.get(metric)
-    if found is None:
-        seen = {metric}
-        stack = [metric]
-        while stack:
-            for child in tree._children[stack.pop()]:
-                if child not in seen:
-                    seen.add(child)
-                    stack.append(child)
-        found = tuple(n for n in reversed(tree._topo) if n in seen)
-        cache[metric] = found
-    return found
-
-
 def _below_set(tree: Tree, metric: str) -> frozenset[str]:
-    """Return `_below(tree, metric)` as a set, for membership tests (cached)."""
+    """Return `tree.depends_on(metric)` as a set, for membership tests (cached)."""
     cache: dict[str, frozenset[str]] = tree._cache.setdefault("calculus_below_set", {})
     found = cache.get(metric)
     if found is None:
-        found = cache[metric] = frozenset(_below(tree, metric))
+        found = cache[metric] = frozenset(tree.depends_on(metric))
     return found
 
 
@@ -291,7 +274,7 @@ def gradient_exprs(tree: Tree, metric: str) -> dict[str, Expr]:
     """
     _metric(tree, metric)
     adjoint: dict[str, Expr] = {metric: _ONE}
-    for name in _below(tree, metric):
+    for name in tree.depends_on(metric):
         node = tree[name]
         seed = adjoint.get(name)
         if seed is None or not isinstance(node, Metric):
@@ -319,7 +302,7 @@ def _gradient_function(tree: Tree, metric: str) -> Any:
     adjoints[metric] = "g0"
     slots["\0" + metric] = "g0"
     lines.append("    g0 = 1.0")
-    for name in _below(tree, metric):
+    for name in tree.depends_on(metric):
         node = tree[name]
         if name not in adjoints or not isinstance(node, Metric):
             continue

@@ -60,6 +60,7 @@ __all__ = [
     "evaluate_vector",
     "interpret",
     "known_values",
+    "missing_values_error",
     "numpy_runtime",
     "python_code",
 ]
@@ -251,7 +252,7 @@ def evaluate_arrays(tree: Tree, columns: Mapping[str, Any]) -> dict[str, Any]:
     defaults = tree.leaf_values({k: v for k, v in columns.items() if np.ndim(v) == 0})
     missing = [n for n in compiled.leaves if n not in columns and defaults[n] is None]
     if missing:
-        raise _missing(missing)
+        raise missing_values_error(missing)
     for name in columns:
         tree.check_values({name: 0.0})  # names must be leaves; arrays are not checked per row
     # Scalars become numpy scalars too: a Python float would raise on division by zero.
@@ -322,7 +323,9 @@ def evaluate(
         for name, value in tree.check_values(values).items():
             vector[index[name]] = value
     if None in vector:
-        raise _missing([n for n, v in zip(compiled.leaves, vector, strict=True) if v is None])
+        raise missing_values_error(
+            [n for n, v in zip(compiled.leaves, vector, strict=True) if v is None]
+        )
     results = evaluate_vector(tree, vector, undefined=undefined)
     data = dict(zip(compiled.leaves, vector, strict=True))
     data.update(zip(compiled.metrics, results, strict=True))
@@ -477,7 +480,8 @@ def _domain_reason(expr: Expr, args: list[float], exc: Exception) -> str:
     return f"`{format_expr(expr)}` has no real value"
 
 
-def _missing(names: list[str]) -> MissingValueError:
+def missing_values_error(names: list[str]) -> MissingValueError:
+    """Return the one error for leaves without a value, naming every one of them."""
     listed = ", ".join(f"`{n}`" for n in names)
     noun = "leaf has" if len(names) == 1 else f"{len(names)} leaves have"
     return MissingValueError(

@@ -40,7 +40,6 @@ import attrs
 
 from kpitree.analyses.calculus import (
     Sensitivity,
-    _below,
     _below_set,
     _metric,
     gradient,
@@ -327,7 +326,7 @@ def _leaf(tree: Tree, metric: str, vary: str) -> Leaf:
 
 
 def _leaves_below(tree: Tree, name: str) -> str:
-    names = [n for n in _below(tree, name) if isinstance(tree[n], Leaf)]
+    names = [n for n in tree.depends_on(name) if isinstance(tree[n], Leaf)]
     return ", ".join(f"`{n}`" for n in names[:6]) + (", ..." if len(names) > 6 else "")
 
 

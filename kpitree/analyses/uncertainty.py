@@ -42,13 +42,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kpitree.analyses.calculus import _below  # the metric and what it is computed from
 from kpitree.analyses.evaluate import (
-    _missing,  # the one "leaves without a value" error, as evaluation words it
     compile_tree,
     evaluate,
     evaluate_arrays,
     evaluate_vector,
+    missing_values_error,
 )
 from kpitree.analyses.results import Result, format_value, table
 from kpitree.core.distributions import Distribution, Fixed, as_distribution
@@ -955,7 +954,7 @@ def sobol(
     name = _node(tree, metric)
     n = _count(n, "n (the number of base samples)", least=2)
     dists = _distributions(tree, distributions)
-    below = set(_below(tree, name))
+    below = set(tree.depends_on(name))
     factors = [
         leaf
         for leaf in tree.leaves
@@ -984,7 +983,7 @@ def sobol(
             )
     missing = [k for k, v in constants.items() if v is None]
     if missing:
-        raise _missing(missing)
+        raise missing_values_error(missing)
     sequence = _seed_sequence(seed)
     streams = _streams(tree, sequence)
     samples = np.column_stack(
@@ -1047,7 +1046,7 @@ def _subtree(tree: Tree, metric: str) -> Tree:
     key = f"uncertainty_subtree:{metric}"
     cached: Tree | None = tree._cache.get(key)
     if cached is None:
-        cached = Tree(*(tree[n] for n in _below(tree, metric)))
+        cached = Tree(*(tree[n] for n in tree.depends_on(metric)))
         tree._cache[key] = cached
     return cached
 
@@ -1183,7 +1182,7 @@ def tornado(
     """
     name = _node(tree, metric)
     dists = _distributions(tree, distributions)
-    below = set(_below(tree, name))
+    below = set(tree.depends_on(name))
     given = tree.check_values(values)
     base_values: dict[str, Any] = {}
     for leaf in tree.leaves:

@@ -195,6 +195,28 @@ class Tree:
         self[name]
         return tuple(self._nodes[p] for p in self._parents[name])
 
+    def depends_on(self, name: str) -> tuple[str, ...]:
+        """Return `name` and every node it depends on, parents before children (cached).
+
+        Examples:
+            >>> from kpitree.examples import sales_revenue
+            >>> sales_revenue().depends_on("purchases")
+            ('purchases', 'call_to_purchase', 'calls', 'working_days', 'calls_per_day', 'managers')
+        """
+        self[name]
+        cache: dict[str, tuple[str, ...]] = self._cache.setdefault("depends_on", {})
+        found = cache.get(name)
+        if found is None:
+            seen = {name}
+            stack = [name]
+            while stack:
+                for child in self._children[stack.pop()]:
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append(child)
+            found = cache[name] = tuple(n for n in reversed(self._topo) if n in seen)
+        return found
+
     def unit(self, name: str) -> Unit | None:
         """Return the unit of a node: declared, or derived from its formula (None if unknown)."""
         self[name]
