@@ -8,7 +8,6 @@ nodes fit together.
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -106,12 +105,6 @@ _norm = _memo(parse_norm)
 _unit = _memo(Unit.parse)
 
 
-def _number(value: Any, what: str) -> float:
-    if type(value) in (int, float) and math.isfinite(value):  # the common case, fast
-        return float(value)
-    return to_number(value, what=what)
-
-
 def _bounds(value: Any, what: str) -> tuple[float | None, float | None] | None:
     if value is None:
         return None
@@ -123,7 +116,7 @@ def _bounds(value: Any, what: str) -> tuple[float | None, float | None] | None:
     pair = tuple(value)
     if len(pair) != 2:
         raise ValueTypeError(f"bounds must be a pair (low, high), got {len(pair)} item(s)")
-    low, high = (None if v is None else _number(v, f"a bound of {what}") for v in pair)
+    low, high = (None if v is None else to_number(v, what=f"a bound of {what}") for v in pair)
     if low is not None and high is not None and low > high:
         raise ValueTypeError(f"bounds ({low:g}, {high:g}) have low above high")
     return (low, high)
@@ -188,7 +181,7 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         "value": _collect(
             problems,
             where,
-            lambda v: _number(v, f"value of {what}"),
+            lambda v: to_number(v, what=f"value of {what}"),
             fields["value"],
             optional=True,
         ),
@@ -400,7 +393,11 @@ class Metric(Node):
             "formula": expr,
             "unit": _collect(problems, where, _unit, unit, optional=True),
             "target": _collect(
-                problems, where, lambda v: _number(v, f"target of `{name}`"), target, optional=True
+                problems,
+                where,
+                lambda v: to_number(v, what=f"target of `{name}`"),
+                target,
+                optional=True,
             ),
             "norm": _collect(problems, where, _norm, norm, optional=True),
             "description": _collect(

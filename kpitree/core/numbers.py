@@ -77,6 +77,13 @@ def to_number(value: object, *, what: str) -> float:
         kpitree.errors.ValueTypeError: value of `rate`: ... got '0,8' (a decimal comma)
         hint: write 0.8
     """
+    # The common cases first, fast: a finite float, an int that a float holds exactly.
+    kind = type(value)
+    if kind is float:
+        if value - value == 0.0:  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+    elif kind is int and -(2**53) <= value <= 2**53:  # type: ignore[operator]
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, str):
         return _parse_text(value, what=what)
     if isinstance(value, bool) or _is_numpy_bool(value):

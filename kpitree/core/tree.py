@@ -264,6 +264,8 @@ class Tree:
                         names=[name],
                     )
                 )
+            elif type(value) is float and value - value == 0.0:
+                out[name] = value  # a finite float, the common case: no message to prepare
             else:
                 try:
                     out[name] = to_number(value, what=f"value of `{name}`")
