@@ -90,7 +90,7 @@ _HELP: dict[str, tuple[str, str]] = {
         "--after examples/values/qualified_leads.csv:2026-10",
     ),
     "export": (
-        "write the tree as yaml, toml, json, SQL, mermaid or dot",
+        "write the tree as yaml, toml, json, SQL, mermaid, dot or svg",
         f"kpitree export {_QL} --to toml\n  kpitree export {_QL} --to sql --dialect postgres",
     ),
     "check": (
