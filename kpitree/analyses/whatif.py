@@ -149,6 +149,7 @@ class _Engine:
         self.lines: tuple[Callable[[list[float]], float], ...] = namespace["_F"]
         self.tree = tree
         self.above: dict[str, tuple[int, ...]] = {}
+        self.singles: dict[str, tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]] = {}
         self.lock = threading.Lock()
 
     def ancestors(self, leaf: str) -> tuple[int, ...]:
@@ -165,6 +166,31 @@ class _Engine:
                     stack.extend(parents[name])
             found = tuple(sorted(self.index[n] for n in seen))
             self.above[leaf] = found
+        return found
+
+    def single(self, leaf: str) -> tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]:
+        """Return the names above `leaf` and a function `f(values, x)` giving their values.
+
+        The one-leaf what-if, the most common question, as straight-line code made once
+        per leaf: the new value is an argument, the other nodes are read from the
+        starting values, nothing is written, so no lock is needed.
+        """
+        found = self.singles.get(leaf)
+        if found is None:
+            order = self.ancestors(leaf)
+            slots = {name: f"v[{i}]" for i, name in enumerate(self.names)}
+            slots[leaf] = "x"
+            lines = ["def _f(v, x):"]
+            for i in order:
+                name = self.names[i]
+                lines.append(f"    a{i} = {python_code(self.tree[name].formula, slots)}")  # type: ignore[attr-defined]
+                slots[name] = f"a{i}"
+            lines.append(f"    return ({''.join(f'a{i}, ' for i in order)})")
+            namespace: dict[str, Any] = dict(RUNTIME)
+            code = compile("\n".join(lines) + "\n", "<kpitree one-leaf what-if>", "exec")
+            exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
+            found = (tuple(self.names[i] for i in order), namespace["_f"])
+            self.singles[leaf] = found
         return found
 
 
@@ -197,7 +223,17 @@ class Baseline:
         engine = self.engine
         index, lines, first, work = engine.index, engine.lines, engine.first_metric, self._work
         if len(changes) == 1:
-            order = engine.ancestors(next(iter(changes)))
+            ((leaf, x),) = changes.items()
+            names, above = engine.single(leaf)
+            try:
+                results = above(work, x)
+                if math.isfinite(sum(results)):
+                    moved = {leaf: x}
+                    moved.update(zip(names, results, strict=True))
+                    return moved
+            except (ArithmeticError, ValueError):
+                pass
+            order = engine.ancestors(leaf)  # undefined somewhere: the careful path below
         else:
             order = tuple(sorted({i for n in changes for i in engine.ancestors(n)}))
         saved: dict[int, float] = {}
