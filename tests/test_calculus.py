@@ -275,3 +275,12 @@ def test_sensitivity_output_is_json_ready_and_readable():
     assert text.splitlines()[0].startswith("sensitivity of mrr")
     assert "by owner" in text and "external" in text
     assert [r["name"] for r in s.rows()] == [r.name for r in s]
+
+
+def test_cancelling_leaf_reads_exactly_zero() -> None:
+    """In ROE = net income / equity, revenue cancels out: its derivative reads 0, not 1e-24."""
+    from kpitree.examples import dupont
+
+    sensitivity = dupont().sensitivity("roe")
+    assert (sensitivity["revenue"].derivative, sensitivity["assets"].derivative) == (0.0, 0.0)
+    assert sensitivity["net_income"].elasticity == pytest.approx(1.0)

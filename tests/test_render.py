@@ -1,10 +1,11 @@
 """Text rendering of trees: readable at a glance, never failing."""
 
+import pytest
 from hypothesis import given
 
 import kpitree as kt
 from kpitree.adapters.text import render_tree
-from kpitree.examples import dupont, qualified_leads_ru
+from kpitree.examples import EXAMPLES, dupont, qualified_leads_ru
 from kpitree.testing import trees
 
 
@@ -46,3 +47,18 @@ def test_rendering_never_raises(tree: kt.Tree) -> None:
     """Any valid tree renders, one line per node occurrence, roots first."""
     text = str(tree)
     assert text.splitlines()[0].startswith(tree.roots[0].name)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_outline_fits_80_columns(name: str) -> None:
+    """Every example's outline fits 80 columns: wide ones put the details on a line below."""
+    lines = str(EXAMPLES[name]()).splitlines()
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_narrow_outline_keeps_every_detail() -> None:
+    """The two-line layout still shows each node's owner, horizon and norm status."""
+    text = render_tree(EXAMPLES["sales_revenue"](), width=60)
+    assert "│   │   ├── managers" in text
+    assert "KPI · sales · 1 day · ≥ 40 call/day/manager ✓" in text
+    assert "input · external" in text

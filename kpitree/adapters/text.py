@@ -18,18 +18,20 @@ __all__ = ["render_tree"]
 _FORMULA_WIDTH = 48
 
 
-def render_tree(tree: Tree, values: Mapping[str, Any] | None = None) -> str:
+def render_tree(tree: Tree, values: Mapping[str, Any] | None = None, *, width: int = 80) -> str:
     """Render `tree` as an indented outline: formula, value, owner, horizon, norm status.
 
     A node used by several metrics is drawn in full once; later it reads `(see above)`.
-    Values that cannot be computed show as `?`. Rendering never raises on values.
+    Values that cannot be computed show as `?`. Rendering never raises on values. When
+    a line would pass `width` columns, each node's kind, owner, horizon and norm move to
+    a line of their own under it.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
         >>> print(render_tree(qualified_leads()))
-        qualified_leads = leads * lead_to_ql    800 lead    metric
-        ├── leads                             1,000 lead    KPI · marketing · 1 day
-        └── lead_to_ql                              80%     KPI · sales · 1 day · ≥ 80% ✓
+        qualified_leads = leads * lead_to_ql    800 lead  metric
+        ├── leads                             1,000 lead  KPI · marketing · 1 day
+        └── lead_to_ql                              80%   KPI · sales · 1 day · ≥ 80% ✓
     """
     from kpitree.analyses.evaluate import known_values
 
@@ -37,7 +39,7 @@ def render_tree(tree: Tree, values: Mapping[str, Any] | None = None) -> str:
         found = known_values(tree, values)
     except Exception:  # a display must not fail on bad values: show what the nodes say
         found = {}
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, str]] = []
     drawn: set[str] = set()
     # Depth-first without recursion: (node name, prefix for its line, prefix for children).
     stack: list[tuple[str, str, str]] = [(r.name, "", "") for r in reversed(tree.roots)]
@@ -47,10 +49,11 @@ def render_tree(tree: Tree, values: Mapping[str, Any] | None = None) -> str:
         again = name in drawn and isinstance(node, Metric)
         drawn.add(name)
         label = f"{lead}{_label(node, again)}"
-        rows.append((label, _value(tree, name, found), "" if again else _meta(tree, node, found)))
-        if again:
-            continue
-        kids = tree.children(name)
+        kids = () if again else tree.children(name)
+        # Under this node's line: a bar down to its children, if it has any drawn.
+        below = indent + ("│   " if kids else "    ")
+        meta = "" if again else _meta(tree, node, found)
+        rows.append((label, _value(tree, name, found), meta, below))
         for i in reversed(range(len(kids))):
             last = i == len(kids) - 1
             stack.append(
@@ -60,7 +63,7 @@ def render_tree(tree: Tree, values: Mapping[str, Any] | None = None) -> str:
                     indent + ("    " if last else "│   "),
                 )
             )
-    return _columns(rows)
+    return _columns(rows, width)
 
 
 def _label(node: Node, again: bool) -> str:
@@ -99,16 +102,29 @@ def _meta(tree: Tree, node: Node, found: Mapping[str, float]) -> str:
     return " · ".join(parts)
 
 
-def _columns(rows: list[tuple[str, str, str]]) -> str:
-    """Align labels left, values on their number's last digit, then the meta column."""
+def _columns(rows: list[tuple[str, str, str, str]], width: int) -> str:
+    """Align labels left, values on their number's last digit, then the meta column.
+
+    When that is wider than `width`, the meta goes on a line of its own under each node.
+    """
     label_width = max(len(r[0]) for r in rows)
     numbers = [_split_unit(r[1]) for r in rows]
     number_width = max(len(n) for n, _ in numbers)
     unit_width = max(len(u) for _, u in numbers)
+    values = [f"{n.rjust(number_width)}{u.ljust(unit_width)}" for n, u in numbers]
+    wide = [
+        f"{label.ljust(label_width)}  {value}  {meta}".rstrip()
+        for (label, _, meta, _), value in zip(rows, values, strict=True)
+    ]
+    if max(len(line) for line in wide) <= width:
+        return "\n".join(wide)
+    # Values stay in one column if they fit; a longer label pushes its own value right.
+    column = max(0, min(label_width, width - 2 - max(len(v.rstrip()) for v in values)))
     lines = []
-    for (label, _, meta), (number, unit) in zip(rows, numbers, strict=True):
-        value = f"{number.rjust(number_width)}{unit.ljust(unit_width)}"
-        lines.append(f"{label.ljust(label_width)}  {value}    {meta}".rstrip())
+    for (label, _, meta, below), value in zip(rows, values, strict=True):
+        lines.append(f"{label.ljust(column)}  {value}".rstrip())
+        if meta and meta != "metric":  # a formula already says it is a metric
+            lines.append(f"{below}  {meta}".rstrip())
     return "\n".join(lines)
 
 

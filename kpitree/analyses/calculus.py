@@ -644,10 +644,14 @@ def sensitivity(tree: Tree, metric: str, values: Mapping[str, Any] | None = None
     result = _gradient_at(tree, metric, vector, forward)
     level = _value_of(tree, metric, vector, forward)
     below = _below_set(tree, metric)
+    # A leaf whose effects cancel (revenue in ROE = net income / equity) gets a derivative
+    # of rounding noise: within 1e-12 of the largest impact, it reads exactly 0.
+    scale = max((abs(d * v) for d, v in zip(result, vector, strict=True)), default=0.0)
     rows = []
-    for leaf, derivative, value in zip(tree.leaves, result, vector, strict=True):
+    for leaf, raw, value in zip(tree.leaves, result, vector, strict=True):
         if leaf.name not in below:
             continue
+        derivative = 0.0 if value and abs(raw * value) <= 1e-12 * scale else raw
         rows.append(
             SensitivityRow(
                 name=leaf.name,
