@@ -506,7 +506,8 @@ def test_accountability_per_owner_with_shared_kpis() -> None:
     assert (conversion.ok_before, conversion.ok_after) == (True, False)
     assert sum(a.total for a in report) == pytest.approx(report.total)
     text = str(report)
-    assert "shared: owned by sales" in text and "norm ≥ 80%" in text
+    assert "lead_to_ql (shared)" in text and "(lead_to_ql: sales)" in text
+    assert "norm ≥ 80%" in text
     json.dumps(report.to_dict(), allow_nan=False)
     assert len(report.to_frame()) == 3
     with pytest.raises(kt.UnknownNameError, match="did you mean `sales`"):

@@ -358,18 +358,20 @@ class Accountability(Result):
         for account in self.accounts:
             body.append([account.owner, result._quantity(account.total, signed=True), "", "", ""])
             for row in account.rows:
-                note = f"shared: owned by {row.owner}, not in this total" if row.shared else ""
-                norm_text = _norm_text(tree, row.name)
                 body.append(
                     [
-                        f"  {row.name}",
+                        f"  {row.name} (shared)" if row.shared else f"  {row.name}",
                         result._quantity(row.contribution, signed=True),
                         _with_mark(format_value(row.before, tree, row.name), row.ok_before),
                         _with_mark(format_value(row.after, tree, row.name), row.ok_after),
-                        "; ".join(p for p in (norm_text, note) if p),
+                        _norm_text(tree, row.name),
                     ]
                 )
         lines.append(table(body, ["owner / KPI", "contribution", "before", "after", ""]))
+        shared = {r.name: r.owner for a in self.accounts for r in a.rows if r.shared}
+        if shared:
+            owned = ", ".join(f"{name}: {owner}" for name, owner in shared.items())
+            lines.append(f"(shared): influenced here, owned elsewhere ({owned}); not in the total")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
