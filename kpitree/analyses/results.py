@@ -315,7 +315,9 @@ class Status(RowTable):
             )
             for s in r.standards:
                 value = "—" if s.value is None else format_number(s.value)
-                body.append([_mark(s.ok) if s.norm else "·", f"  {s.text}", value, "", "", ""])
+                # Long standards are cut, so that the table fits 80 columns; to_dict has them.
+                text = s.text if len(s.text) <= 40 else s.text[:39] + "…"
+                body.append([_mark(s.ok) if s.norm else "·", f"  {text}", value, "", "", ""])
         text = table(body, ["", "name", "value", "norm", "owner", "to meet norm"])
         failing = len(self.failing)
         verdict = "all norms met" if failing == 0 else f"{failing} below norm"
