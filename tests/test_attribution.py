@@ -596,3 +596,16 @@ def test_frame_undefined_segment_is_nan() -> None:
     out = attribute_frame(tree, df, "m", period="p", before=1, after=2, by="s")
     assert out["m_change"].tolist()[0] == 0.0
     assert np.isnan(out["a"].tolist()[1])
+
+
+def test_hierarchical_shows_moves_that_cancel_in_the_target() -> None:
+    """When two leaves' moves cancel in the target, hierarchical still shows them, as Shapley."""
+    leaves = [kt.KPI(f"k{i}", owner="o", horizon="1 day", value=1.5) for i in range(3)]
+    tree = kt.Tree(kt.Metric("m", leaves[0] / leaves[1] / leaves[2]))
+    after = {"k0": 0.75, "k1": 0.75}
+    shapley = tree.attribute("m", {}, after)
+    hierarchical = tree.attribute("m", {}, after, method="hierarchical")
+    assert shapley.total == 0.0
+    assert shapley.contributions["k0"] < 0 < shapley.contributions["k1"]
+    for leaf, value in shapley.contributions.items():
+        assert hierarchical.contributions[leaf] == pytest.approx(value, abs=1e-12)

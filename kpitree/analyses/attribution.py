@@ -32,7 +32,9 @@ into one contribution per leaf, rolled up by owner, with three exact methods:
     share is its change; a metric ``M`` with share ``s_M`` and its own change ``dM``
     split over its children as ``phi_c`` (Shapley on ``M``'s formula, ``sum phi_c = dM``)
     passes ``s_M * phi_c / dM`` to child ``c`` (nothing when ``dM`` is 0, and then
-    ``s_M`` is 0 too, since an unchanged metric is no player in its parents). A child
+    ``s_M`` is 0 too, since an unchanged metric is no player in its parents; the target
+    metric passes its own split ``phi_c`` as it is, so when its children's moves cancel
+    out they still show, as Shapley shows them). A child
     used by several metrics adds up what each passes. Every level therefore adds up to
     the change exactly, and the cost grows with the size of the tree, not with 2^leaves:
     a formula that is a sum is split term by term first (the Shapley value is additive),
@@ -1262,7 +1264,9 @@ def _hierarchical(periods: _Periods, metric: str, total: Array, nodes: bool) -> 
         if name not in share:
             continue  # unchanged, or outside the target: no share to pass down
         change = high[name] - low[name]
-        ratio = np.where(change != 0, share[name] / np.where(change != 0, change, 1.0), 0.0)
+        # The target passes its own split as it is, even when its changes cancel out (0).
+        unchanged = 1.0 if name == metric else 0.0
+        ratio = np.where(change != 0, share[name] / np.where(change != 0, change, 1.0), unchanged)
         for child, part in parts.items():
             share[child] = share[child] + ratio * part if child in share else ratio * part
     leaves = [leaf.name for leaf in tree.leaves]
