@@ -25,8 +25,8 @@ from _timing import median_time, once, report
 
 import kpitree as kt
 from kpitree.analyses.attribution import attribute_frame
-from kpitree.core.expr import format_expr
 from kpitree.examples import qualified_leads
+from kpitree.language.expr import format_expr
 from kpitree.testing import random_tree
 
 

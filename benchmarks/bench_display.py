@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from _timing import once, report
 
-from kpitree.adapters.diagrams import to_dot, to_mermaid
-from kpitree.adapters.html import tree_html
+from kpitree.display.diagrams import to_dot, to_mermaid
+from kpitree.display.html import tree_html
 from kpitree.testing import random_tree
 
 

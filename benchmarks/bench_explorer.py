@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import fmt_seconds, median_time, report
 
-from kpitree.adapters.server import Explorer, make_server
+from kpitree.apps.server import Explorer, make_server
 from kpitree.examples import qualified_leads
 from kpitree.testing import random_tree
 

@@ -24,8 +24,8 @@ import sympy
 from _timing import fmt_seconds, median_time, once, report
 
 import kpitree as kt
-from kpitree.analyses.evaluate import compile_tree
-from kpitree.core.expr import format_expr
+from kpitree.engine.evaluate import compile_tree
+from kpitree.language.expr import format_expr
 from kpitree.testing import random_tree
 
 

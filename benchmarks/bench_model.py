@@ -20,10 +20,10 @@ from pathlib import Path
 import yaml
 from _timing import fmt_seconds, once, report
 
-from kpitree.adapters.model import dumps, loads, read_document
-from kpitree.core.nodes import KPI, Input, Metric
-from kpitree.core.tree import Tree
+from kpitree.io.model import dumps, read_document
+from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.testing import random_tree
+from kpitree.tree import Tree, loads
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing lives next t
 from _timing import report
 
 import kpitree as kt
-from kpitree.adapters.frames import evaluate_frame
-from kpitree.adapters.sql import to_sql
+from kpitree.backends.frames import evaluate_frame
+from kpitree.backends.sql import to_sql
 
 LEAVES = ("leads", "lead_to_ql", "ql_to_deal", "avg_check", "refunds", "spend", "visits", "cost")
 

@@ -21,8 +21,8 @@ from _timing import median_time, once, report
 from bench_foundations import plain_python as hand_numpy  # + * / work on arrays as written
 
 import kpitree as kt
-from kpitree.analyses.evaluate import evaluate_arrays
-from kpitree.core.distributions import PERT, Distribution, LogNormal, Normal, Uniform
+from kpitree.engine.evaluate import evaluate_arrays
+from kpitree.model.distributions import PERT, Distribution, LogNormal, Normal, Uniform
 from kpitree.testing import random_tree
 
 N_SIM = 100_000

@@ -24,10 +24,10 @@ from _timing import median_time, report
 
 import kpitree as kt
 from kpitree.analyses.calculus import _gradient_function
-from kpitree.analyses.evaluate import RUNTIME, compile_tree, python_code
 from kpitree.analyses.goal import solve
 from kpitree.analyses.whatif import Baseline, baseline
-from kpitree.core.nodes import Metric
+from kpitree.engine.evaluate import RUNTIME, compile_tree, python_code
+from kpitree.model.nodes import Metric
 from kpitree.testing import random_tree
 
 SIZES = (6, 100, 1000, 10_000)
@@ -131,7 +131,7 @@ def numeric_fallback() -> None:
 def sympy_reference() -> None:
     import sympy
 
-    from kpitree.analyses.symbolic import formula
+    from kpitree.backends.symbolic import formula
 
     tree = random_tree(6, seed=1)
     root = tree.roots[0].name

@@ -20,19 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kpitree import errors
-    from kpitree.adapters.model import load, loads
     from kpitree.analyses.calculus import Sensitivity
     from kpitree.analyses.goal import Cascade
     from kpitree.analyses.whatif import Comparison, Scenario, compare
-    from kpitree.core.distributions import PERT, Beta, Fixed, LogNormal, Normal, Triangular, Uniform
-    from kpitree.core.functions import abs, exp, log, max, min, sqrt  # noqa: A004
-    from kpitree.core.horizon import Horizon
-    from kpitree.core.limits import Limits
-    from kpitree.core.nodes import KPI, Input, Metric, Node, Standard
-    from kpitree.core.norm import AtLeast, AtMost, Between, Norm, parse_norm
-    from kpitree.core.parser import parse_formula
-    from kpitree.core.tree import Tree
-    from kpitree.core.units import Unit
     from kpitree.errors import (
         CycleError,
         EvaluationError,
@@ -49,27 +39,44 @@ if TYPE_CHECKING:
         ValidationError,
         ValueTypeError,
     )
+    from kpitree.language.functions import abs, exp, log, max, min, sqrt  # noqa: A004
+    from kpitree.language.limits import Limits
+    from kpitree.language.parser import parse_formula
+    from kpitree.model.distributions import (
+        PERT,
+        Beta,
+        Fixed,
+        LogNormal,
+        Normal,
+        Triangular,
+        Uniform,
+    )
+    from kpitree.model.horizon import Horizon
+    from kpitree.model.nodes import KPI, Input, Metric, Node, Standard
+    from kpitree.model.norm import AtLeast, AtMost, Between, Norm, parse_norm
+    from kpitree.model.units import Unit
+    from kpitree.tree import Tree, load, loads
 
 # Public names and the module each lives in. They are imported on first use, so that
 # `import kpitree` (and `kpitree --help`) costs almost nothing.
 _WHERE = {
     "errors": "kpitree",
-    **dict.fromkeys(("abs", "exp", "log", "max", "min", "sqrt"), "kpitree.core.functions"),
-    "Horizon": "kpitree.core.horizon",
+    **dict.fromkeys(("abs", "exp", "log", "max", "min", "sqrt"), "kpitree.language.functions"),
+    "Horizon": "kpitree.model.horizon",
     **dict.fromkeys(
         ("Normal", "LogNormal", "Uniform", "Triangular", "PERT", "Beta", "Fixed"),
-        "kpitree.core.distributions",
+        "kpitree.model.distributions",
     ),
-    "Limits": "kpitree.core.limits",
-    **dict.fromkeys(("KPI", "Input", "Metric", "Node", "Standard"), "kpitree.core.nodes"),
-    **dict.fromkeys(("AtLeast", "AtMost", "Between", "Norm", "parse_norm"), "kpitree.core.norm"),
-    "parse_formula": "kpitree.core.parser",
-    "Tree": "kpitree.core.tree",
-    "Unit": "kpitree.core.units",
+    "Limits": "kpitree.language.limits",
+    **dict.fromkeys(("KPI", "Input", "Metric", "Node", "Standard"), "kpitree.model.nodes"),
+    **dict.fromkeys(("AtLeast", "AtMost", "Between", "Norm", "parse_norm"), "kpitree.model.norm"),
+    "parse_formula": "kpitree.language.parser",
+    "Tree": "kpitree.tree",
+    "Unit": "kpitree.model.units",
     **dict.fromkeys(("Scenario", "Comparison", "compare"), "kpitree.analyses.whatif"),
     "Sensitivity": "kpitree.analyses.calculus",
     "Cascade": "kpitree.analyses.goal",
-    **dict.fromkeys(("load", "loads"), "kpitree.adapters.model"),
+    **dict.fromkeys(("load", "loads"), "kpitree.tree"),
     **dict.fromkeys(
         (
             "CycleError",

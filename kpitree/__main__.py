@@ -1,5 +1,5 @@
 """`python -m kpitree` runs the command line."""
 
-from kpitree.adapters.cli import main
+from kpitree.apps.cli import main
 
 raise SystemExit(main())

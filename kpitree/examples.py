@@ -5,8 +5,8 @@ Each function returns a fresh `Tree`; `kpitree demo` shows the first.
 
 from __future__ import annotations
 
-from kpitree.core.nodes import KPI, Input, Metric
-from kpitree.core.tree import Tree
+from kpitree.model.nodes import KPI, Input, Metric
+from kpitree.tree import Tree
 
 __all__ = [
     "EXAMPLES",

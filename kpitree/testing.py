@@ -13,9 +13,9 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.core.expr import Expr
-from kpitree.core.nodes import KPI, Input, Metric, Node
-from kpitree.core.tree import Tree
+from kpitree.language.expr import Expr
+from kpitree.model.nodes import KPI, Input, Metric, Node
+from kpitree.tree import Tree
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -153,11 +153,11 @@ def trees(
             elif op == "**":
                 expr = left ** draw(st.sampled_from((2, 0.5, -1, 3)))
             elif op in ("min", "max"):
-                from kpitree.core.expr import call
+                from kpitree.language.expr import call
 
                 expr = call(op, left, other)
             else:
-                from kpitree.core.expr import call
+                from kpitree.language.expr import call
 
                 expr = call(op, left)
             nodes.append(Metric(f"m{j}", expr))

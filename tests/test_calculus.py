@@ -10,13 +10,14 @@ import kpitree as kt
 from kpitree.analyses.calculus import (
     elasticities,
     gradient,
-    gradient_exprs,
     partial,
     sensitivity,
 )
-from kpitree.analyses.symbolic import formula
-from kpitree.core.nodes import Metric
+from kpitree.backends.symbolic import formula
+from kpitree.engine import derivatives
+from kpitree.engine.derivatives import gradient_exprs
 from kpitree.examples import dupont, qualified_leads, saas_mrr, sales_revenue
+from kpitree.model.nodes import Metric
 from kpitree.testing import random_tree, trees
 
 
@@ -169,9 +170,10 @@ def test_gradient_costs_a_few_evaluations_not_one_per_leaf():
     tree = random_tree(300, seed=4)
     root = _top(tree)
     gradient(tree, root)
-    cached = tree._cache["calculus_gradient"][root]
+    functions = tree.cached(derivatives._GRADIENT_FUNCTIONS, dict)
+    cached = functions[root]
     gradient(tree, root, {tree.leaves[0].name: 1.5})
-    assert tree._cache["calculus_gradient"][root] is cached
+    assert functions[root] is cached
 
 
 @pytest.mark.parametrize(
@@ -195,8 +197,8 @@ def test_partial_derivatives_of_the_examples(make, metric, wrt, expected):
 
 def _sympy_of(text):
     # Build the expected expression from kpitree's own parser: no text reaches sympy.
-    from kpitree.analyses.symbolic import to_sympy
-    from kpitree.core.parser import parse_formula
+    from kpitree.backends.symbolic import to_sympy
+    from kpitree.language.parser import parse_formula
 
     return to_sympy(parse_formula(text.replace("*", " * ")))
 

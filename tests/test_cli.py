@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kpitree.adapters.cli import _HELP, main
-from kpitree.adapters.model import load
+from kpitree.apps.cli import _HELP, main
 from kpitree.examples import EXAMPLES
+from kpitree.tree import load
 
 ROOT = Path(__file__).resolve().parent.parent
 QL = str(ROOT / "examples" / "qualified_leads.yaml")
@@ -225,7 +225,7 @@ def test_every_command_help_shows_a_runnable_example(
 
     # `serve` would block until Ctrl+C: record that it was started, with what.
     served: list[dict[str, object]] = []
-    monkeypatch.setattr("kpitree.adapters.server.serve", lambda *a, **k: served.append(k))
+    monkeypatch.setattr("kpitree.apps.server.serve", lambda *a, **k: served.append(k))
     assert main(shlex.split(example)[1:]) == 0
     assert bool(served) == (command == "serve")
     capsys.readouterr()

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 
 import kpitree as kt
-from kpitree.adapters.diagrams import to_dot, to_mermaid, to_svg
-from kpitree.adapters.display import light, owner_colours
+from kpitree.display.diagrams import to_dot, to_mermaid, to_svg
+from kpitree.display.style import light, owner_colours
 from kpitree.examples import qualified_leads, qualified_leads_ru, saas_mrr, sales_revenue
 from kpitree.testing import trees
 

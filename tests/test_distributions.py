@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitree.core.distributions import (
+from kpitree.errors import KPITreeError, ValidationError, ValueTypeError
+from kpitree.model.distributions import (
     PERT,
     Beta,
     Distribution,
@@ -23,7 +24,6 @@ from kpitree.core.distributions import (
     as_distribution,
     distribution_from_dict,
 )
-from kpitree.errors import KPITreeError, ValidationError, ValueTypeError
 
 np = pytest.importorskip("numpy")
 
@@ -326,6 +326,6 @@ def test_values_are_hashable_and_equal_by_parameters() -> None:
 
 def test_no_numpy_at_import() -> None:
     """Importing the distributions module does not import numpy."""
-    code = "import sys, kpitree.core.distributions; print('numpy' in sys.modules)"
+    code = "import sys, kpitree.model.distributions; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -10,9 +10,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import kpitree as kt
-from kpitree.analyses.evaluate import compile_tree, evaluate_arrays
-from kpitree.core.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
+from kpitree.engine.evaluate import compile_tree, evaluate_arrays
 from kpitree.examples import qualified_leads
+from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
 from kpitree.testing import trees
 
 FUNCS = {"min": min, "max": max, "abs": abs, "log": math.log, "exp": math.exp, "sqrt": math.sqrt}

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from kpitree.adapters.display import shown
-from kpitree.adapters.server import ExplorerServer, make_server
-from kpitree.core.tree import Tree
+from kpitree.apps.server import ExplorerServer, make_server
+from kpitree.display.style import shown
 from kpitree.errors import InfeasibleGoalError
 from kpitree.examples import qualified_leads_ru, sales_revenue
+from kpitree.tree import Tree
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,7 +235,7 @@ def test_scenarios_are_saved_and_compared(open_page: Any, shot: Any, tmp_path: P
     """Named scenarios are saved as values files and compared side by side with `whatif`."""
     from playwright.sync_api import expect
 
-    from kpitree.adapters.values import load_values
+    from kpitree.io.values import load_values
 
     tree = sales_revenue()
     page = open_page(tree)

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from test_evaluate import direct
 
 import kpitree as kt
-from kpitree.adapters.frames import aggregations, evaluate_frame, plan, rollup
-from kpitree.core.expr import refs
+from kpitree.backends.frames import aggregations, evaluate_frame, plan, rollup
 from kpitree.examples import sales_revenue
+from kpitree.language.expr import refs
 from kpitree.testing import trees
 
 NAN = math.nan

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitree.core.horizon import NUMBER_WORDS, ONLINE, PHRASES, UNIT_SECONDS, Horizon
 from kpitree.errors import HorizonError, KPITreeError
+from kpitree.model.horizon import NUMBER_WORDS, ONLINE, PHRASES, UNIT_SECONDS, Horizon
 
 MIN = 60
 HOUR = 3600

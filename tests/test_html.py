@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 
 import kpitree as kt
-from kpitree.adapters.display import VERDICT_COLOURS, owner_colours
-from kpitree.adapters.html import (
+from kpitree.display.html import (
     MAX_LATEX_METRICS,
     attribution_html,
     latex,
@@ -23,8 +22,9 @@ from kpitree.adapters.html import (
     tree_latex,
     values_html,
 )
-from kpitree.adapters.terminal import colour, use_colour, visible_width
-from kpitree.adapters.text import render_tree
+from kpitree.display.style import VERDICT_COLOURS, owner_colours
+from kpitree.display.terminal import colour, use_colour, visible_width
+from kpitree.display.text import render_tree
 from kpitree.examples import qualified_leads, qualified_leads_ru, saas_mrr, sales_revenue
 from kpitree.testing import random_tree, trees
 
@@ -288,7 +288,7 @@ def test_colour_codes_and_width() -> None:
 def test_real_simulation_html() -> None:
     """A `Simulation` from the tree shows its metric's statistics in its unit."""
     pytest.importorskip("numpy")
-    from kpitree.core.distributions import Uniform
+    from kpitree.model.distributions import Uniform
 
     sim = qualified_leads().simulate(n=1_000, seed=3, distributions={"leads": Uniform(900, 1100)})
     page = simulation_html(sim)
@@ -298,6 +298,6 @@ def test_real_simulation_html() -> None:
 
 def shown_mean(sim: object) -> str:
     """Return the simulation's mean as the display writes it."""
-    from kpitree.adapters.display import shown
+    from kpitree.display.style import shown
 
     return shown(sim.mean, sim.tree, "qualified_leads")  # type: ignore[attr-defined]

@@ -9,20 +9,18 @@ from hypothesis import strategies as st
 
 import kpitree as kt
 from kpitree import examples
-from kpitree.adapters.model import (
+from kpitree.io.model import (
     Document,
     dump,
     dumps,
-    from_dict,
-    load,
-    loads,
     path_text,
     read_document,
     to_dict,
 )
-from kpitree.core.tree import Tree
 from kpitree.testing import random_tree, trees
+from kpitree.tree import Tree, load, loads
 
+from_dict = Tree.from_dict
 ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("yaml", "toml", "json")
 FILES = {

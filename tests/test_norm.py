@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitree.core.norm import AtLeast, AtMost, Between, Norm, parse_norm
-from kpitree.core.numbers import format_number
 from kpitree.errors import KPITreeError, NormError, ValueTypeError
+from kpitree.model.norm import AtLeast, AtMost, Between, Norm, parse_norm
+from kpitree.model.numbers import format_number
 
 
 def percent(x: float) -> str:

@@ -54,8 +54,8 @@ def test_tree_shows_as_html(executed: Any) -> None:
 def test_charts_are_images(executed: Any) -> None:
     """The chart cells display PNG images."""
     for start in (
-        "from kpitree.adapters.plots import plot_attribution",
-        "from kpitree.adapters.plots import plot_sensitivity",
+        "from kpitree.display.plots import plot_attribution",
+        "from kpitree.display.plots import plot_sensitivity",
     ):
         assert any("image/png" in o.get("data", {}) for o in outputs(executed, start))
 

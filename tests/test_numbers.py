@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitree.core.numbers import format_number, to_number
 from kpitree.errors import KPITreeError, ValueTypeError
+from kpitree.model.numbers import format_number, to_number
 
 np = pytest.importorskip("numpy")
 

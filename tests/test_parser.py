@@ -7,7 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import kpitree as kt
-from kpitree.core.expr import (
+from kpitree.language.expr import (
     Add,
     Call,
     Const,
@@ -22,7 +22,7 @@ from kpitree.core.expr import (
     check_name,
     format_expr,
 )
-from kpitree.core.parser import parse_formula
+from kpitree.language.parser import parse_formula
 
 a, b, c = Ref("a"), Ref("b"), Ref("c")
 

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 
 import kpitree as kt
-from kpitree.adapters.display import VERDICT_COLOURS, owner_colours
-from kpitree.adapters.plots import (
+from kpitree.display.plots import (
     plot_attribution,
     plot_scenario,
     plot_sensitivity,
     plot_simulation,
 )
+from kpitree.display.style import VERDICT_COLOURS, owner_colours
 from kpitree.examples import qualified_leads, qualified_leads_ru, saas_mrr, sales_revenue
 from kpitree.testing import trees
 
@@ -178,7 +178,7 @@ def test_draws_on_a_given_axes() -> None:
 def test_real_simulation_histogram() -> None:
     """A `Simulation` from the tree draws its metric's samples; another node by name."""
     pytest.importorskip("numpy")
-    from kpitree.core.distributions import Uniform
+    from kpitree.model.distributions import Uniform
 
     sim = qualified_leads().simulate(n=2_000, seed=3, distributions={"leads": Uniform(900, 1100)})
     ax = plot_simulation(sim, target=800)
@@ -192,8 +192,8 @@ def test_real_simulation_histogram() -> None:
 def test_uncertainty_tornado_matches_the_sensitivity_tornado() -> None:
     """The tornado of ±10% moves draws the same spans from either analysis."""
     pytest.importorskip("numpy")
-    from kpitree.adapters.plots import plot_tornado
     from kpitree.analyses.uncertainty import tornado
+    from kpitree.display.plots import plot_tornado
 
     tree = sales_revenue()
     t = tornado(tree, "revenue", swing="10%")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import kpitree as kt
-from kpitree.adapters.cli import main
+from kpitree.apps.cli import main
 from kpitree.examples import qualified_leads
 
 ROOT = Path(__file__).resolve().parent.parent

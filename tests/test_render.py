@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 
 import kpitree as kt
-from kpitree.adapters.text import render_tree
+from kpitree.display.text import render_tree
 from kpitree.examples import EXAMPLES, dupont, qualified_leads_ru
 from kpitree.testing import trees
 

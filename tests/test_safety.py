@@ -16,10 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kpitree as kt
-from kpitree.adapters.model import dumps, loads
-from kpitree.adapters.values import loads_values
-from kpitree.core.parser import parse_formula
 from kpitree.examples import EXAMPLES
+from kpitree.io.model import dumps
+from kpitree.io.values import loads_values
+from kpitree.language.parser import parse_formula
+from kpitree.tree import loads
 
 CANARY = Path(tempfile.gettempdir()) / "kpitree_canary"
 _FORBIDDEN = (

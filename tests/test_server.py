@@ -22,20 +22,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import kpitree.adapters.server as server_module
-from kpitree.adapters.display import owner_colours, shown
-from kpitree.adapters.server import (
+import kpitree.apps.server as server_module
+from kpitree.apps.server import (
     MAX_COMPARED,
     Explorer,
     ExplorerServer,
     make_server,
     scenario_name,
 )
-from kpitree.adapters.values import load_values
-from kpitree.core.tree import Tree
+from kpitree.display.style import owner_colours, shown
 from kpitree.errors import InfeasibleGoalError, KPITreeError
 from kpitree.examples import qualified_leads, qualified_leads_ru, sales_revenue
+from kpitree.io.values import load_values
 from kpitree.testing import trees
+from kpitree.tree import Tree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,7 +183,7 @@ def test_static_files_are_served_with_a_strict_policy(client: Client) -> None:
 
 def test_page_never_puts_data_into_html() -> None:
     """The page's script sets text with textContent only: no innerHTML, eval or inline code."""
-    static = ROOT / "kpitree" / "adapters" / "static"
+    static = ROOT / "kpitree" / "apps" / "static"
     script = (static / "explorer.js").read_text(encoding="utf-8")
     for risky in ("innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function"):
         assert risky not in script
@@ -594,7 +594,7 @@ def test_unexpected_failure_is_a_500_without_details(
     "path",
     [
         "/../server.py",
-        "/../../kpitree/adapters/server.py",
+        "/../../kpitree/apps/server.py",
         "/server.py",
         "/static/explorer.js",
         "/explorer.js/../server.py",
@@ -810,7 +810,7 @@ def test_bad_port_is_refused(port: Any) -> None:
 def test_serve_prints_its_address_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """`serve` prints the page's address, answers there, and Ctrl+C stops it cleanly."""
     code = (
-        "from kpitree.adapters.server import serve\n"
+        "from kpitree.apps.server import serve\n"
         "from kpitree.examples import qualified_leads\n"
         "serve(qualified_leads(), port=0)\n"
     )

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from test_frames import tree_and_rows
 
 import kpitree as kt
-from kpitree.adapters.frames import evaluate_frame
+from kpitree.backends.frames import evaluate_frame
 from kpitree.examples import qualified_leads_ru, sales_revenue
 
 pyspark = pytest.importorskip("pyspark")

@@ -30,8 +30,8 @@ from test_frames import (
 )
 
 import kpitree as kt
-from kpitree.adapters.frames import aggregations
-from kpitree.adapters.sql import DIALECTS, evaluate_sql, metric_sql, to_sql
+from kpitree.backends.frames import aggregations
+from kpitree.backends.sql import DIALECTS, evaluate_sql, metric_sql, to_sql
 from kpitree.examples import EXAMPLES, qualified_leads_ru, sales_revenue
 
 GOLDEN = Path(__file__).parent / "golden" / "sql"

@@ -20,7 +20,8 @@ from kpitree.analyses.uncertainty import (
     sobol_indices,
     tornado,
 )
-from kpitree.core.distributions import (
+from kpitree.examples import qualified_leads, saas_mrr
+from kpitree.model.distributions import (
     PERT,
     Beta,
     Fixed,
@@ -29,7 +30,6 @@ from kpitree.core.distributions import (
     Triangular,
     Uniform,
 )
-from kpitree.examples import qualified_leads, saas_mrr
 from kpitree.testing import trees
 
 np = pytest.importorskip("numpy")

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitree.core.units import (
+from kpitree.errors import UnitError
+from kpitree.model.units import (
     DIMENSIONLESS,
     PERCENT,
     Unit,
@@ -18,7 +19,6 @@ from kpitree.core.units import (
     power,
     spelling_hint,
 )
-from kpitree.errors import UnitError
 
 U = Unit.parse
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 import kpitree as kt
-from kpitree.adapters.model import load
-from kpitree.adapters.values import load_values, loads_values, periods, split_spec
+from kpitree.io.values import load_values, loads_values, periods, split_spec
+from kpitree.tree import load
 
 VALUES = Path(__file__).resolve().parent.parent / "examples" / "values"
 

@@ -26,7 +26,7 @@ def chart(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
 
 @chart("img/sensitivity.png")
 def _sensitivity() -> Any:
-    from kpitree.adapters.plots import plot_sensitivity
+    from kpitree.display.plots import plot_sensitivity
     from kpitree.examples import saas_mrr
 
     return plot_sensitivity(saas_mrr().sensitivity("mrr"))
@@ -34,7 +34,7 @@ def _sensitivity() -> Any:
 
 @chart("img/tornado.png")
 def _tornado() -> Any:
-    from kpitree.adapters.plots import plot_sensitivity
+    from kpitree.display.plots import plot_sensitivity
     from kpitree.examples import saas_mrr
 
     return plot_sensitivity(saas_mrr().sensitivity("mrr"), kind="tornado")
@@ -42,7 +42,7 @@ def _tornado() -> Any:
 
 @chart("img/scenario.png")
 def _scenario() -> Any:
-    from kpitree.adapters.plots import plot_scenario
+    from kpitree.display.plots import plot_scenario
     from kpitree.examples import saas_mrr
 
     return plot_scenario(saas_mrr().whatif({"churn_rate": "4%", "arpa": "+5%"}))
@@ -50,7 +50,7 @@ def _scenario() -> Any:
 
 @chart("img/attribution.png")
 def _attribution() -> Any:
-    from kpitree.adapters.plots import plot_attribution
+    from kpitree.display.plots import plot_attribution
     from kpitree.examples import qualified_leads_ru
 
     tree = qualified_leads_ru()
@@ -60,9 +60,9 @@ def _attribution() -> Any:
 
 @chart("img/simulation.png")
 def _simulation() -> Any:
-    from kpitree.adapters.plots import plot_simulation
-    from kpitree.core.distributions import Uniform
+    from kpitree.display.plots import plot_simulation
     from kpitree.examples import qualified_leads
+    from kpitree.model.distributions import Uniform
 
     tree = qualified_leads()
     sim = tree.simulate(n=20_000, seed=1, distributions={"leads": Uniform(900, 1200)})

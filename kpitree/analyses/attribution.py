@@ -67,19 +67,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from kpitree.analyses.evaluate import (
+from kpitree.analyses.status import status
+from kpitree.engine.evaluate import (
     compile_tree,
+    evaluate,
     evaluate_arrays,
     evaluate_vector,
     numpy_runtime,
     python_code,
 )
-from kpitree.analyses.results import Result, format_value, table
-from kpitree.analyses.status import status
-from kpitree.core.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub, refs
-from kpitree.core.nodes import KPI, Metric
-from kpitree.core.numbers import format_number
-from kpitree.core.units import format_quantity
 from kpitree.errors import (
     EvaluationError,
     FormulaError,
@@ -90,11 +86,18 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub, refs
+from kpitree.model.graph import CacheKey
+from kpitree.model.nodes import KPI, Metric
+from kpitree.model.numbers import format_number
+from kpitree.model.render import render
+from kpitree.model.results import Result, format_value, table
+from kpitree.model.units import format_quantity
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from kpitree.core.tree import Tree
+    from kpitree.model.graph import Graph
 
     Array = NDArray[np.float64]
 
@@ -165,7 +168,7 @@ class Attribution(Result):
     values_before: Mapping[str, float]
     values_after: Mapping[str, float]
     factors: Mapping[str, float] | None
-    tree: Tree = attrs.field(eq=False)
+    tree: Graph = attrs.field(eq=False)
 
     def share(self, leaf: str) -> float | None:
         """Return a leaf's contribution as a fraction of the change (None if no change)."""
@@ -220,16 +223,9 @@ class Attribution(Result):
         lines.append(f"by owner: {owners}")
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        from kpitree.adapters.html import attribution_html
-
-        return attribution_html(self)
-
     def plot(self, ax: Any = None) -> Any:
         """Draw the waterfall from before to after, bars coloured by owner; return the Axes."""
-        from kpitree.adapters.plots import plot_attribution
-
-        return plot_attribution(self, ax)
+        return render(self, "plot", ax=ax)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the attribution as plain data (JSON-ready: no NaN, shares None at no change)."""
@@ -390,7 +386,7 @@ class Accountability(Result):
         return [{"account": a.owner, **r.to_dict()} for a in self.accounts for r in a.rows]
 
 
-def _norm_text(tree: Tree, name: str) -> str:
+def _norm_text(tree: Graph, name: str) -> str:
     norm = getattr(tree[name], "norm", None)
     if norm is None:
         return ""
@@ -411,7 +407,7 @@ def _signed_percent(fraction: float) -> str:
 
 
 def attribute(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     before: Any,
     after: Any,
@@ -492,7 +488,7 @@ def attribute(
 
 
 def accountability(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     before: Any,
     after: Any,
@@ -556,7 +552,7 @@ def accountability(
 
 
 def attribute_frame(
-    tree: Tree,
+    tree: Graph,
     data: Any,
     metric: str,
     *,
@@ -669,7 +665,7 @@ def _check_limit_option(value: Any) -> int:
     return value
 
 
-def _subtree(tree: Tree, metric: str) -> Tree:
+def _subtree(tree: Graph, metric: str) -> Graph:
     """Return the tree of `metric` and everything under it (cached per tree and metric)."""
     node = tree[metric]
     if not isinstance(node, Metric):
@@ -678,29 +674,7 @@ def _subtree(tree: Tree, metric: str) -> Tree:
             hint="attribute a metric: one of " + ", ".join(f"`{m.name}`" for m in tree.metrics[:5]),
             names=[metric],
         )
-    key = f"attribution_subtree:{metric}"
-    cached: Tree | None = tree._cache.get(key)
-    if cached is not None:
-        return cached
-    names: list[str] = []
-    seen = {metric}
-    stack = [metric]
-    while stack:
-        name = stack.pop()
-        names.append(name)
-        for child in reversed(tree._children[name]):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    if len(names) == len(tree):
-        sub = tree
-    else:
-        from kpitree.core.tree import Tree
-
-        position = {name: i for i, name in enumerate(tree.names)}
-        sub = Tree(*(tree[n] for n in sorted(names, key=position.__getitem__)))
-    tree._cache[key] = sub
-    return sub
+    return tree.subtree(metric)
 
 
 def _library(data: Any) -> str:
@@ -713,7 +687,7 @@ def _library(data: Any) -> str:
     )
 
 
-def _period_values(tree: Tree, given: Any, label: str) -> dict[str, float]:
+def _period_values(tree: Graph, given: Any, label: str) -> dict[str, float]:
     """Read one period's leaf values from a mapping, a one-row frame or a Series."""
     if given is None:
         return {}
@@ -746,14 +720,14 @@ def _period_values(tree: Tree, given: Any, label: str) -> dict[str, float]:
         raise exc.located(f"the `{label}` values") from None
 
 
-def _node_values(tree: Tree, given: Mapping[str, float], label: str) -> dict[str, Array]:
+def _node_values(tree: Graph, given: Mapping[str, float], label: str) -> dict[str, Array]:
     """Every node's value (as a one-row array) from checked leaf values and the defaults."""
     compiled = compile_tree(tree)
     defaults = {leaf.name: leaf.value for leaf in tree.leaves}
     vector = [given.get(leaf, defaults[leaf]) for leaf in compiled.leaves]
     try:
         if any(v is None for v in vector):
-            tree.evaluate({k: v for k, v in given.items() if k in tree})  # names the missing
+            evaluate(tree, {k: v for k, v in given.items() if k in tree})  # names the missing
         results = evaluate_vector(tree, vector, undefined="raise")  # type: ignore[arg-type]  # no None left
     except KPITreeError as exc:
         raise exc.located(f"the `{label}` values") from None
@@ -762,7 +736,7 @@ def _node_values(tree: Tree, given: Mapping[str, float], label: str) -> dict[str
     return out
 
 
-def _owners(tree: Tree) -> dict[str, str]:
+def _owners(tree: Graph) -> dict[str, str]:
     return {leaf.name: leaf.owner if isinstance(leaf, KPI) else EXTERNAL for leaf in tree.leaves}
 
 
@@ -774,7 +748,7 @@ def _roll_up(contributions: Mapping[str, float], owners: Mapping[str, str]) -> d
     return {owner: math.fsum(parts[owner]) for owner in order}
 
 
-def _all_values(tree: Tree, leaves: Mapping[str, Array], rows: int) -> dict[str, Array]:
+def _all_values(tree: Graph, leaves: Mapping[str, Array], rows: int) -> dict[str, Array]:
     """Every node's values over rows: the leaves given (or their defaults) and the metrics."""
     given = {name: np.broadcast_to(column, (rows,)) for name, column in leaves.items()}
     out = dict(evaluate_arrays(tree, given))  # a leaf without column or value: an error here
@@ -933,7 +907,7 @@ class _Periods:
         scalar: one row from `attribute` (errors name the mix), not frame rows (NaN).
     """
 
-    tree: Tree
+    tree: Graph
     low: dict[str, Array]
     high: dict[str, Array]
     changed: frozenset[str]
@@ -942,7 +916,7 @@ class _Periods:
 
 
 def _split(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     low: dict[str, Array],
     high: dict[str, Array],
@@ -972,7 +946,7 @@ def _split(
         ) from None
 
 
-def _changed(tree: Tree, low: Mapping[str, Array], high: Mapping[str, Array]) -> frozenset[str]:
+def _changed(tree: Graph, low: Mapping[str, Array], high: Mapping[str, Array]) -> frozenset[str]:
     """The nodes whose value differs between the periods in some row.
 
     NaN != NaN: a node unknown in some row counts as changed, and that row becomes NaN.
@@ -1144,7 +1118,7 @@ def _undefined_mix(
             for leaf in tree.leaves
         }
         try:
-            tree.evaluate(mix)
+            evaluate(tree, mix)
         except EvaluationError as exc:
             reason = f": {exc.reason}"
     after = ", ".join(f"`{p}`" for p in moved) or "no leaf"
@@ -1182,15 +1156,19 @@ def _additive_terms(expr: Expr) -> list[Expr]:
 _Term = tuple[tuple[str, ...], Callable[[list[Any]], Any] | None, float]
 
 
-def _term_functions(tree: Tree) -> dict[str, list[_Term]]:
+_TERMS: CacheKey[dict[str, list[_Term]]] = CacheKey("attribution terms")
+
+
+def _term_functions(tree: Graph) -> dict[str, list[_Term]]:
     """Compile every metric's additive terms for numpy, once per tree (cached).
 
     The source is generated from the validated formulas by `python_code`: children are
     positional slots, no user text is part of it.
     """
-    cached: dict[str, list[_Term]] | None = tree._cache.get("attribution_terms")
-    if cached is not None:
-        return cached
+    return tree.cached(_TERMS, lambda: _compile_terms(tree))
+
+
+def _compile_terms(tree: Graph) -> dict[str, list[_Term]]:
     lines: list[str] = []
     index: list[tuple[str, tuple[str, ...]]] = []
     bare: list[tuple[str, tuple[str, ...], float]] = []
@@ -1215,7 +1193,6 @@ def _term_functions(tree: Tree) -> dict[str, list[_Term]]:
         out[metric_name].append((names, namespace[f"_t{k}"], 1.0))
     for metric_name, names, sign in bare:
         out[metric_name].append((names, None, sign))
-    tree._cache["attribution_terms"] = out
     return out
 
 
@@ -1290,7 +1267,7 @@ def _lmdi_formula_error(metric: str, node: str, why: str) -> FormulaError:
     )
 
 
-def _monomials(tree: Tree, metric: str) -> _Poly:
+def _monomials(tree: Graph, metric: str) -> _Poly:
     """Expand `metric` through intermediate metrics into a sum of leaf monomials."""
     memo: dict[str, _Poly] = {}
     for name in tree._topo:  # children first: each formula sees its children expanded

@@ -40,18 +40,12 @@ import attrs
 
 from kpitree.analyses.calculus import (
     Sensitivity,
-    _below_set,
-    _metric,
     gradient,
     sensitivity,
 )
-from kpitree.analyses.evaluate import interpret
-from kpitree.analyses.results import Result, Values, format_value, table
 from kpitree.analyses.whatif import Baseline, apply_change, baseline, check_bounds
-from kpitree.core.expr import Add, Call, Div, Expr, Mul, Neg, Pow, Ref, Sub, children
-from kpitree.core.horizon import Horizon
-from kpitree.core.nodes import KPI, Input, Leaf, Metric
-from kpitree.core.numbers import format_number
+from kpitree.engine.derivatives import below_set, metric_node
+from kpitree.engine.evaluate import interpret
 from kpitree.errors import (
     EvaluationError,
     InfeasibleGoalError,
@@ -60,9 +54,15 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.language.expr import Add, Call, Div, Expr, Mul, Neg, Pow, Ref, Sub, children
+from kpitree.model.graph import CacheKey
+from kpitree.model.horizon import Horizon
+from kpitree.model.nodes import KPI, Input, Leaf, Metric
+from kpitree.model.numbers import format_number
+from kpitree.model.results import Result, Values, format_value, table
 
 if TYPE_CHECKING:
-    from kpitree.core.tree import Tree
+    from kpitree.model.graph import Graph
 
 __all__ = ["MIN_ELASTICITY", "TOLERANCE", "Cascade", "cascade", "levers", "solve"]
 
@@ -82,9 +82,12 @@ _MAX_EVALUATIONS = 60
 _Step = tuple[str, tuple[int, ...]]
 
 
-def _plan(tree: Tree, metric: str, vary: str) -> list[_Step] | None:
+_PLANS: CacheKey[dict[tuple[str, str], list[_Step] | None]] = CacheKey("goal-seek plans")
+
+
+def _plan(tree: Graph, metric: str, vary: str) -> list[_Step] | None:
     """Return the path from `metric` down to `vary` if every formula on it is invertible."""
-    cache: dict[tuple[str, str], list[_Step] | None] = tree._cache.setdefault("goal_plans", {})
+    cache = tree.cached(_PLANS, dict)
     key = (metric, vary)
     if key in cache:
         return cache[key]
@@ -191,7 +194,7 @@ def _exponent(t: float, base: float, current: float) -> list[float]:
 
 
 def _exact(
-    tree: Tree, plan: list[_Step], target: float, values: Mapping[str, float]
+    tree: Graph, plan: list[_Step], target: float, values: Mapping[str, float]
 ) -> list[float]:
     """Walk down `plan` from the target: every value of the leaf that reaches it."""
     targets = [target]
@@ -296,7 +299,7 @@ def _scale(target: float, current: float) -> float:
     return max(abs(target), abs(current)) or 1.0
 
 
-def _target(tree: Tree, metric: str, target: object, current: float) -> float:
+def _target(tree: Graph, metric: str, target: object, current: float) -> float:
     try:
         return apply_change(target, current, what=f"target of `{metric}`")
     except KPITreeError as exc:
@@ -308,7 +311,7 @@ def _target(tree: Tree, metric: str, target: object, current: float) -> float:
         ) from None
 
 
-def _leaf(tree: Tree, metric: str, vary: str) -> Leaf:
+def _leaf(tree: Graph, metric: str, vary: str) -> Leaf:
     node = tree[vary]
     if not isinstance(node, Leaf):
         raise ValueTypeError(
@@ -316,7 +319,7 @@ def _leaf(tree: Tree, metric: str, vary: str) -> Leaf:
             hint=f"vary one of the leaves below it: {_leaves_below(tree, vary)}",
             names=[vary],
         )
-    if vary not in _below_set(tree, metric):
+    if vary not in below_set(tree, metric):
         raise ValueTypeError(
             f"`{metric}` does not depend on `{vary}`: no value of it changes `{metric}`",
             hint=f"vary one of {_leaves_below(tree, metric)}",
@@ -325,13 +328,13 @@ def _leaf(tree: Tree, metric: str, vary: str) -> Leaf:
     return node
 
 
-def _leaves_below(tree: Tree, name: str) -> str:
+def _leaves_below(tree: Graph, name: str) -> str:
     names = [n for n in tree.depends_on(name) if isinstance(tree[n], Leaf)]
     return ", ".join(f"`{n}`" for n in names[:6]) + (", ..." if len(names) > 6 else "")
 
 
 def solve(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     target: object,
     vary: str,
@@ -363,7 +366,7 @@ def solve(
         ...
         kpitree.errors.InfeasibleGoalError: `lead_to_ql` would need to be 111.111%, above ...
     """
-    _metric(tree, metric)
+    metric_node(tree, metric)
     leaf = _leaf(tree, metric, vary)
     base = baseline(tree, values)
     f0, x0 = base.values[metric], base.values[vary]
@@ -404,7 +407,7 @@ def _polish(candidates: list[float], residual: Residual, aim: float, accept: flo
 
 
 def _numeric(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     t: float,
     vary: str,
@@ -436,7 +439,7 @@ def _bounds(leaf: Any) -> tuple[float, float]:
 
 
 def _check_elasticity(
-    tree: Tree, metric: str, vary: str, elasticity: float, needed: float | None
+    tree: Graph, metric: str, vary: str, elasticity: float, needed: float | None
 ) -> None:
     if abs(elasticity) < MIN_ELASTICITY:
         raise InfeasibleGoalError(
@@ -449,7 +452,7 @@ def _check_elasticity(
 
 
 def _unreachable(
-    tree: Tree, metric: str, t: float, vary: str, base: Baseline, *, exact: bool
+    tree: Graph, metric: str, t: float, vary: str, base: Baseline, *, exact: bool
 ) -> InfeasibleGoalError:
     shown = format_value(t, tree, metric)
     why = (
@@ -466,7 +469,7 @@ def _unreachable(
 
 
 def _pick(
-    tree: Tree, metric: str, t: float, leaf: Leaf, found: list[float], x0: float, f0: float
+    tree: Graph, metric: str, t: float, leaf: Leaf, found: list[float], x0: float, f0: float
 ) -> float:
     found = sorted(found, key=lambda x: abs(x - x0))
     inside = []
@@ -484,7 +487,7 @@ def _pick(
     return x
 
 
-def _outside(tree: Tree, leaf: Leaf, needed: float) -> InfeasibleGoalError:
+def _outside(tree: Graph, leaf: Leaf, needed: float) -> InfeasibleGoalError:
     low, high = _bounds(leaf)
     side, bound = ("above its upper", high) if needed > high else ("below its lower", low)
     return InfeasibleGoalError(
@@ -524,7 +527,7 @@ class Cascade(Mapping[str, float], Result):
     idle: tuple[str, ...]
     before: Values
     after: Values
-    tree: Tree
+    tree: Graph
 
     def __getitem__(self, name: str) -> float:
         try:
@@ -608,8 +611,8 @@ class Cascade(Mapping[str, float], Result):
         return "\n".join(lines)
 
 
-def _choose(tree: Tree, metric: str, among: Iterable[str] | None, within: Any) -> list[str]:
-    below = _below_set(tree, metric)
+def _choose(tree: Graph, metric: str, among: Iterable[str] | None, within: Any) -> list[str]:
+    below = below_set(tree, metric)
     if among is None:
         chosen = [k.name for k in tree.kpis if k.name in below]
     else:
@@ -645,7 +648,7 @@ def _choose(tree: Tree, metric: str, among: Iterable[str] | None, within: Any) -
 
 
 def cascade(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     target: object,
     values: Mapping[str, Any] | None = None,
@@ -672,7 +675,7 @@ def cascade(
         >>> round(c["leads"], 6), round(c["lead_to_ql"], 6), round(c.effort, 6)
         (1100.0, 0.88, 0.1)
     """
-    _metric(tree, metric)
+    metric_node(tree, metric)
     chosen = _choose(tree, metric, among, within)
     base = baseline(tree, values)
     f0 = base.values[metric]
@@ -729,7 +732,7 @@ def _stop(x: float, d: float, bounds: tuple[float, float]) -> float:
 
 
 def _out_of_reach(
-    tree: Tree, metric: str, t: float, high: float, residual: Residual
+    tree: Graph, metric: str, t: float, high: float, residual: Residual
 ) -> InfeasibleGoalError:
     if math.isfinite(high):
         r = residual(high)
@@ -752,7 +755,7 @@ def _out_of_reach(
 
 
 def levers(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     within: Any = None,
     owner: str | None = None,

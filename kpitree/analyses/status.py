@@ -6,19 +6,23 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kpitree.analyses.evaluate import known_values
-from kpitree.analyses.results import StandardCheck, Status, StatusRow
-from kpitree.core.nodes import KPI, Standard
-from kpitree.core.numbers import to_number
+import attrs
+
+from kpitree.engine.evaluate import known_values
 from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.model.nodes import KPI, Standard
+from kpitree.model.norm import Norm
+from kpitree.model.numbers import format_number, to_number
+from kpitree.model.results import RowTable, format_value, table
+from kpitree.model.units import format_quantity
 
 if TYPE_CHECKING:
-    from kpitree.core.tree import Tree
+    from kpitree.model.graph import Graph
 
-__all__ = ["status"]
+__all__ = ["StandardCheck", "Status", "StatusRow", "status"]
 
 
-def status(tree: Tree, values: Mapping[str, Any] | None = None) -> Status:
+def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
     """Check every node that has a norm, and every measurable standard of a KPI.
 
     `values` holds leaf values and, for measurable standards, their measurements under
@@ -59,7 +63,7 @@ def status(tree: Tree, values: Mapping[str, Any] | None = None) -> Status:
     return Status(tuple(rows), tree)
 
 
-def _split(tree: Tree, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+def _split(tree: Graph, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
     """Separate leaf values from measurements of standards."""
     standards = {
         key: s
@@ -90,3 +94,149 @@ def _check(kpi: KPI, standard: Standard, measured: Mapping[str, float]) -> Stand
     value = measured.get(f"{kpi.name}.{standard.name}", measured.get(standard.name))
     ok = None if value is None else standard.norm.ok(value)
     return StandardCheck(standard.text, standard.name, standard.norm, value, ok)
+
+
+@attrs.frozen
+class StandardCheck:
+    """A KPI's standard: text, and for a measurable one its norm, value and verdict."""
+
+    text: str
+    name: str | None
+    norm: Norm | None
+    value: float | None
+    ok: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the check as plain data."""
+        return {
+            "standard": self.text,
+            "name": self.name,
+            "norm": str(self.norm) if self.norm else None,
+            "value": self.value,
+            "ok": self.ok,
+        }
+
+
+@attrs.frozen
+class StatusRow:
+    """One node with a norm: its value against the norm, and whose it is.
+
+    Attributes:
+        ok: True when the norm is met, False when not, None when the value is unknown.
+        gap: how far the value must move to meet the norm (+ up, − down; 0 when met).
+    """
+
+    name: str
+    kind: str
+    owner: str | None
+    horizon: str | None
+    value: float | None
+    norm: Norm
+    ok: bool | None
+    gap: float | None
+    standards: tuple[StandardCheck, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row as plain data."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "owner": self.owner,
+            "horizon": self.horizon,
+            "value": self.value,
+            "norm": str(self.norm),
+            "ok": self.ok,
+            "gap": self.gap,
+            "standards": [s.to_dict() for s in self.standards],
+        }
+
+
+@attrs.frozen(repr=False)
+class Status(RowTable):
+    """Every KPI and metric with a norm, checked; failing ones first in `str`.
+
+    Attributes:
+        rows_: the checks, in tree order.
+    """
+
+    rows_: tuple[StatusRow, ...]
+    tree: Graph = attrs.field(eq=False)
+
+    def _row_role(self) -> str:
+        return "node with a norm"
+
+    @property
+    def ok(self) -> bool:
+        """True when every norm and measured standard is met (unknown values do not count)."""
+        return all(r.ok is not False for r in self.rows_) and all(
+            s.ok is not False for r in self.rows_ for s in r.standards
+        )
+
+    @property
+    def failing(self) -> tuple[StatusRow, ...]:
+        """Rows whose norm is not met, or with a measured standard not met."""
+        return tuple(
+            r for r in self.rows_ if r.ok is False or any(s.ok is False for s in r.standards)
+        )
+
+    @property
+    def by_owner(self) -> dict[str, tuple[str, ...]]:
+        """`{owner: (names of failing KPIs...)}` — who has something below norm."""
+        out: dict[str, list[str]] = {}
+        for row in self.failing:
+            out.setdefault(row.owner or "—", []).append(row.name)
+        return {owner: tuple(names) for owner, names in out.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return `{"ok": bool, "rows": [...]}`."""
+        return {"ok": self.ok, "rows": [r.to_dict() for r in self.rows_]}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per node and per measured standard."""
+        out = []
+        for r in self.rows_:
+            out.append({**r.to_dict(), "standards": len(r.standards), "standard": None})
+            for s in r.standards:
+                if s.name is not None:
+                    record: dict[str, Any] = {"name": r.name, "kind": "standard"}
+                    record.update(owner=r.owner, standard=s.name, value=s.value)
+                    record.update(norm=str(s.norm), ok=s.ok)
+                    out.append(record)
+        return out
+
+    def __str__(self) -> str:
+        if not self.rows_:
+            return "no KPI or metric of this tree has a norm"
+        body = []
+        for r in self.rows_:
+            unit = self.tree.unit(r.name)
+            body.append(
+                [
+                    _mark(r.ok),
+                    r.name,
+                    format_value(r.value, self.tree, r.name),
+                    r.norm.format(lambda x, u=unit: format_quantity(x, u)),  # type: ignore[misc]
+                    r.owner or "—",
+                    _gap(r, unit),
+                ]
+            )
+            for s in r.standards:
+                value = "—" if s.value is None else format_number(s.value)
+                # Long standards are cut, so that the table fits 80 columns; to_dict has them.
+                text = s.text if len(s.text) <= 40 else s.text[:39] + "…"
+                body.append([_mark(s.ok) if s.norm else "·", f"  {text}", value, "", "", ""])
+        text = table(body, ["", "name", "value", "norm", "owner", "to meet norm"])
+        failing = len(self.failing)
+        verdict = "all norms met" if failing == 0 else f"{failing} below norm"
+        return f"{text}\n{verdict}"
+
+
+def _mark(ok: bool | None) -> str:
+    return {True: "✓", False: "✗", None: "?"}[ok]
+
+
+def _gap(row: StatusRow, unit: Any) -> str:
+    if not row.gap:
+        return ""
+    sign = "+" if row.gap > 0 else "−"
+    return sign + format_quantity(abs(row.gap), unit)

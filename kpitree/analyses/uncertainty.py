@@ -22,7 +22,7 @@ distribution. A distribution with less than 0.1% of its probability within the b
 refused, since the bounds then contradict it.
 
 **Undefined samples.** A sample whose metric is undefined (division by zero, log of a
-non-positive number: the rule of `kpitree.analyses.evaluate`) is NaN. It is counted
+non-positive number: the rule of `kpitree.engine.evaluate`) is NaN. It is counted
 (``sim["conv"].undefined``), left out of every statistic, and the `str` of the result says
 how many there were. Sobol indices leave out the base samples for which any of their
 evaluations is undefined, and say so.
@@ -42,17 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kpitree.analyses.evaluate import (
+from kpitree.engine.evaluate import (
     compile_tree,
     evaluate,
     evaluate_arrays,
     evaluate_vector,
     missing_values_error,
 )
-from kpitree.analyses.results import Result, format_value, table
-from kpitree.core.distributions import Distribution, Fixed, as_distribution
-from kpitree.core.nodes import KPI, Input, Leaf, raise_all
-from kpitree.core.numbers import format_number, to_number
 from kpitree.errors import (
     EvaluationError,
     KPITreeError,
@@ -60,12 +56,17 @@ from kpitree.errors import (
     MissingValueError,
     ValueTypeError,
 )
+from kpitree.model.distributions import Distribution, Fixed, as_distribution
+from kpitree.model.nodes import KPI, Input, Leaf, raise_all
+from kpitree.model.numbers import format_number, to_number
+from kpitree.model.render import render
+from kpitree.model.results import Result, format_value, table
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from kpitree.core.tree import Tree
+    from kpitree.model.graph import Graph
 
     Array = NDArray[np.float64]
 
@@ -116,7 +117,7 @@ def _limit(count: int, what: str, hint: str) -> None:
         )
 
 
-def _node(tree: Tree, metric: str | None) -> str:
+def _node(tree: Graph, metric: str | None) -> str:
     if metric is None:
         return tree.roots[0].name
     tree[metric]  # an unknown name raises with a did-you-mean
@@ -143,7 +144,7 @@ def _entropy(sequence: np.random.SeedSequence) -> int | None:
     return entropy if isinstance(entropy, int) else None
 
 
-def _streams(tree: Tree, sequence: np.random.SeedSequence) -> dict[str, np.random.Generator]:
+def _streams(tree: Graph, sequence: np.random.SeedSequence) -> dict[str, np.random.Generator]:
     """One generator per leaf, in tree order, so leaves' draws do not depend on each other."""
     import numpy as np
 
@@ -154,7 +155,7 @@ def _streams(tree: Tree, sequence: np.random.SeedSequence) -> dict[str, np.rando
     }
 
 
-def _distributions(tree: Tree, overrides: Mapping[str, Any] | None) -> dict[str, Distribution]:
+def _distributions(tree: Graph, overrides: Mapping[str, Any] | None) -> dict[str, Distribution]:
     """Return every leaf's distribution: the node's, overridden per call; None drops it."""
     problems: list[KPITreeError] = []
     found: dict[str, Distribution | None] = {}
@@ -273,7 +274,7 @@ class Samples(Result):
 
     name: str
     values: Array
-    tree: Tree
+    tree: Graph
     distribution: Distribution | None = None
 
     @property
@@ -311,7 +312,7 @@ class Samples(Result):
         """Return the `q` quantile of the defined samples (`q` in [0, 1], ``"95%"`` works).
 
         Examples:
-            >>> from kpitree.core.distributions import Uniform
+            >>> from kpitree.model.distributions import Uniform
             >>> from kpitree.examples import qualified_leads
             >>> sim = qualified_leads().simulate(
             ...     n=1000, seed=1, distributions={"leads": Uniform(900, 1100)})
@@ -349,16 +350,9 @@ class Samples(Result):
         p5, p50, p95 = np.quantile(defined, _PERCENTILES)
         return (float(p5), float(p50), float(p95))
 
-    def _repr_html_(self) -> str:
-        from kpitree.adapters.html import simulation_html
-
-        return simulation_html(self)
-
     def plot(self, ax: Any = None, **options: Any) -> Any:
         """Draw the histogram of the samples, with an optional target line; return the Axes."""
-        from kpitree.adapters.plots import plot_simulation
-
-        return plot_simulation(self, ax, **options)
+        return render(self, "plot", ax=ax, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the node's statistics as plain data."""
@@ -424,7 +418,7 @@ class Simulation(Result):
     seed: int | None
     arrays: Mapping[str, Array]
     distributions: Mapping[str, Distribution]
-    tree: Tree
+    tree: Graph
 
     def __getitem__(self, name: str) -> Samples:
         if name not in self.arrays:
@@ -465,7 +459,7 @@ class Simulation(Result):
         """Return P(metric ≥ target), among the defined samples.
 
         Examples:
-            >>> from kpitree.core.distributions import Uniform
+            >>> from kpitree.model.distributions import Uniform
             >>> from kpitree.examples import qualified_leads
             >>> sim = qualified_leads().simulate(
             ...     n=10_000, seed=1, distributions={"leads": Uniform(900, 1100)})
@@ -474,16 +468,9 @@ class Simulation(Result):
         """
         return self.samples.prob(target)
 
-    def _repr_html_(self) -> str:
-        from kpitree.adapters.html import simulation_html
-
-        return simulation_html(self)
-
     def plot(self, ax: Any = None, **options: Any) -> Any:
         """Draw the histogram of the samples, with an optional target line; return the Axes."""
-        from kpitree.adapters.plots import plot_simulation
-
-        return plot_simulation(self, ax, **options)
+        return render(self, "plot", ax=ax, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the run (metric, n, seed) and every node's statistics."""
@@ -516,7 +503,7 @@ class Simulation(Result):
 
 
 def simulate(
-    tree: Tree,
+    tree: Graph,
     metric: str | None = None,
     n: int = 100_000,
     seed: Any = None,
@@ -542,7 +529,7 @@ def simulate(
         LimitError: ``n`` × nodes above `MAX_SAMPLE_VALUES`.
 
     Examples:
-        >>> from kpitree.core.distributions import Uniform
+        >>> from kpitree.model.distributions import Uniform
         >>> from kpitree.examples import qualified_leads
         >>> sim = simulate(qualified_leads(), n=20_000, seed=7, distributions={
         ...     "leads": Uniform(900, 1200), "lead_to_ql": Uniform(0.75, 0.85)})
@@ -813,7 +800,7 @@ class Sobol(Result):
     variance: float
     confidence: float
     undefined: int
-    tree: Tree = attrs.field(eq=False)
+    tree: Graph = attrs.field(eq=False)
 
     def __iter__(self) -> Iterator[SobolRow]:
         return iter(self.leaves_)
@@ -908,7 +895,7 @@ def _sobol_cells(row: SobolRow, second: str) -> list[str]:
 
 
 def sobol(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     n: int = 2**14,
     seed: Any = None,
@@ -940,7 +927,7 @@ def sobol(
         MissingValueError: no leaf below `metric` has a distribution.
 
     Examples:
-        >>> from kpitree.core.distributions import Uniform
+        >>> from kpitree.model.distributions import Uniform
         >>> from kpitree.examples import qualified_leads
         >>> s = sobol(qualified_leads(), "qualified_leads", n=4096, seed=1, distributions={
         ...     "leads": Uniform(900, 1100), "lead_to_ql": Uniform(0.7, 0.9)})
@@ -989,7 +976,7 @@ def sobol(
     samples = np.column_stack(
         [_draw(dists[leaf.name], leaf, streams[leaf.name], 2 * n) for leaf in factors]
     )
-    subtree = _subtree(tree, name)
+    subtree = tree.subtree(name)
 
     def func(matrix: Array) -> Array:
         columns: dict[str, Any] = dict(constants)
@@ -1039,18 +1026,6 @@ def sobol(
     )
 
 
-def _subtree(tree: Tree, metric: str) -> Tree:
-    """Return (and cache) the tree of `metric` and what it is computed from."""
-    from kpitree.core.tree import Tree
-
-    key = f"uncertainty_subtree:{metric}"
-    cached: Tree | None = tree._cache.get(key)
-    if cached is None:
-        cached = Tree(*(tree[n] for n in tree.depends_on(metric)))
-        tree._cache[key] = cached
-    return cached
-
-
 # -- tornado ---------------------------------------------------------------------------------------
 
 
@@ -1094,7 +1069,7 @@ class Tornado(Result):
     base: float
     rows_: tuple[TornadoRow, ...]
     method: str
-    tree: Tree = attrs.field(eq=False)
+    tree: Graph = attrs.field(eq=False)
 
     def __iter__(self) -> Iterator[TornadoRow]:
         return iter(self.rows_)
@@ -1110,9 +1085,7 @@ class Tornado(Result):
 
     def plot(self, ax: Any = None) -> Any:
         """Draw the tornado: each leaf's low and high swing of the metric; return the Axes."""
-        from kpitree.adapters.plots import plot_tornado
-
-        return plot_tornado(self, ax)
+        return render(self, "plot", ax=ax)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the metric, its base value, the method and the rows."""
@@ -1150,7 +1123,7 @@ class Tornado(Result):
 
 
 def tornado(
-    tree: Tree,
+    tree: Graph,
     metric: str,
     values: Mapping[str, Any] | None = None,
     *,

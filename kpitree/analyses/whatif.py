@@ -31,19 +31,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kpitree.analyses.evaluate import (
+from kpitree.engine.evaluate import (
     RUNTIME,  # the runtime of compiled trees: the metric lines call the same functions
     compile_tree,
     evaluate,
     python_code,
 )
-from kpitree.analyses.results import Result, format_value, table
-from kpitree.core.nodes import Leaf, Metric, raise_all
-from kpitree.core.numbers import format_number, to_number
 from kpitree.errors import KPITreeError, MissingValueError, ValueTypeError
+from kpitree.model.graph import CacheKey
+from kpitree.model.nodes import Leaf, Metric, raise_all
+from kpitree.model.numbers import format_number, to_number
+from kpitree.model.render import render
+from kpitree.model.results import Result, format_value, table
 
 if TYPE_CHECKING:
-    from kpitree.core.tree import Tree
+    from kpitree.model.graph import Graph
 
 __all__ = [
     "CHANGE_FORMS",
@@ -131,7 +133,7 @@ def _bad_change(change: str, what: str) -> ValueTypeError:
 class _Engine:
     """Per tree: a compiled line per metric and, per leaf, the metrics above it in order."""
 
-    def __init__(self, tree: Tree) -> None:
+    def __init__(self, tree: Graph) -> None:
         compiled = compile_tree(tree)
         self.names = compiled.leaves + compiled.metrics  # leaves, then metrics in topo order
         self.index = {name: i for i, name in enumerate(self.names)}
@@ -194,11 +196,11 @@ class _Engine:
         return found
 
 
-def _engine(tree: Tree) -> _Engine:
-    engine: _Engine | None = tree._cache.get("whatif_engine")
-    if engine is None:
-        engine = tree._cache["whatif_engine"] = _Engine(tree)
-    return engine
+_ENGINE: CacheKey[_Engine] = CacheKey("incremental what-if engine")
+
+
+def _engine(tree: Graph) -> _Engine:
+    return tree.cached(_ENGINE, lambda: _Engine(tree))
 
 
 class Baseline:
@@ -208,7 +210,7 @@ class Baseline:
         values: `{node: value}` for every node, in tree order (do not modify).
     """
 
-    def __init__(self, tree: Tree, values: dict[str, float]) -> None:
+    def __init__(self, tree: Graph, values: dict[str, float]) -> None:
         self.tree = tree
         self.engine = _engine(tree)
         self.values = values
@@ -263,7 +265,10 @@ class Baseline:
         return {n: self.values[n] for n in self.engine.names[: self.engine.first_metric]}
 
 
-def baseline(tree: Tree, values: Mapping[str, Any] | None = None) -> Baseline:
+_LAST_BASELINE: CacheKey[dict[frozenset[tuple[str, float]], Baseline]] = CacheKey("last baseline")
+
+
+def baseline(tree: Graph, values: Mapping[str, Any] | None = None) -> Baseline:
     """Return the evaluated starting point for `values` (the last one is kept per tree).
 
     Raises:
@@ -271,11 +276,12 @@ def baseline(tree: Tree, values: Mapping[str, Any] | None = None) -> Baseline:
     """
     checked = tree.check_values(values)
     key = frozenset(checked.items())
-    kept: tuple[frozenset[tuple[str, float]], Baseline] | None = tree._cache.get("whatif_base")
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    found = Baseline(tree, dict(evaluate(tree, checked)))
-    tree._cache["whatif_base"] = (key, found)
+    kept = tree.cached(_LAST_BASELINE, dict)
+    found = kept.get(key)
+    if found is None:
+        found = Baseline(tree, dict(evaluate(tree, checked)))
+        kept.clear()  # only the last starting point is kept
+        kept[key] = found
     return found
 
 
@@ -291,7 +297,7 @@ class NodeMap(Mapping[str, Any], Result):
 
     __slots__ = ("_get", "_percent", "_tree")
 
-    def __init__(self, tree: Tree, get: Callable[[str], Any], *, percent: bool = False) -> None:
+    def __init__(self, tree: Graph, get: Callable[[str], Any], *, percent: bool = False) -> None:
         self._tree = tree
         self._get = get
         self._percent = percent
@@ -354,7 +360,7 @@ class Scenario(Result):
             change: a loss that grows from −100 to −150 is −50%.
     """
 
-    tree: Tree = attrs.field(eq=False)
+    tree: Graph = attrs.field(eq=False)
     changes: Mapping[str, float]
     requested: Mapping[str, Any]
     base: Baseline = attrs.field(eq=False)
@@ -407,16 +413,9 @@ class Scenario(Result):
             return self.name
         return ", ".join(f"{n} {_shown(c)}" for n, c in self.requested.items()) or "no change"
 
-    def _repr_html_(self) -> str:
-        from kpitree.adapters.html import scenario_html
-
-        return scenario_html(self)
-
     def plot(self, ax: Any = None) -> Any:
         """Draw the changed nodes' relative changes as bars (matplotlib); return the Axes."""
-        from kpitree.adapters.plots import plot_scenario
-
-        return plot_scenario(self, ax)
+        return render(self, "plot", ax=ax)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the changes and, per node, before, after, delta and pct."""
@@ -483,7 +482,7 @@ def _plain(change: Any) -> Any:
 
 
 def whatif(
-    tree: Tree,
+    tree: Graph,
     changes: Mapping[str, Any],
     values: Mapping[str, Any] | None = None,
     *,
@@ -534,7 +533,7 @@ def whatif(
     return Scenario(tree, new, dict(changes), base, changed, name)
 
 
-def _new_value(tree: Tree, name: str, change: Any, base: Baseline) -> float:
+def _new_value(tree: Graph, name: str, change: Any, base: Baseline) -> float:
     node = tree._nodes.get(name) if isinstance(name, str) else None
     if node is None:
         raise tree._unknown(name, "leaf")
@@ -550,7 +549,7 @@ def _new_value(tree: Tree, name: str, change: Any, base: Baseline) -> float:
     return value
 
 
-def check_bounds(tree: Tree, name: str, value: float) -> None:
+def check_bounds(tree: Graph, name: str, value: float) -> None:
     """Refuse a value outside the declared bounds of leaf `name`.
 
     Raises:

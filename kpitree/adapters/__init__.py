@@ -1,1 +1,0 @@
-"""Ways in and out: text rendering, the command line, files, frames and SQL."""

@@ -1,0 +1,1096 @@
+"""The what-if explorer: a tree as a local web page, served by the standard library.
+
+`kpitree serve model.yaml` (or `serve(tree)`) starts an HTTP server on the loopback
+address. The page (`static/explorer.html`, plain JavaScript, no network) draws the tree,
+gives each leaf a slider, ranks levers, seeks goals and compares scenarios, asking the
+server through a small JSON API:
+
+- `GET /api/tree`: the nodes (formula, owner, horizon, bounds, norm, unit, value, slider
+  range), owners and their colours, horizons, norm status, and the diagram's rows;
+- `POST /api/evaluate` `{"values": {leaf: value}}`: every node before and after
+  (`tree.whatif`), its change, better or worse by its norm, and norm status after;
+- `POST /api/sensitivity` `{"metric", "owner"?, "within"?, "values"?}`: the leaves ranked
+  by the impact of a +1% move; `tree.levers` when filtered by owner or horizon;
+- `POST /api/solve` `{"metric", "target", "vary", "values"?}`: the value needed, or why
+  the goal is infeasible (with the value `needed` when there is one);
+- `GET /api/scenarios`: the scenarios saved in the scenarios directory;
+- `POST /api/scenarios` `{"name", "values", "overwrite"?}`: saves `<name>.json`, a values
+  file, in that directory;
+- `POST /api/compare` `{"scenarios": [name, or {"name", "values"}, ...]}`: the scenarios
+  side by side (`compare`).
+
+Every request is checked before anything runs: the path against a fixed list, the
+method, the `Host` and `Origin` headers (against DNS rebinding and cross-site requests),
+the content type (`application/json`), the size of the body, the JSON (no `NaN`, no
+duplicate keys), the fields of the body (unknown ones are refused with a did-you-mean),
+and every value through the tree's own checks (`tree.check_values`, `to_number`, the
+leaves' bounds). Request text is data, never code. Errors come back as JSON,
+`{"error": {"status", "type", "message", "hint", ...}}`: request problems are 4xx
+(kpitree errors are 422), anything unexpected is a 500 with no traceback (it goes to the
+server's log).
+
+Scenarios are written only into the directory given (`values_dir`, `--scenarios DIR`),
+under names that are identifiers (`plan_may`, `план_май`), through a temporary file in
+that directory renamed into place; without a directory, saving is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import ipaddress
+import json
+import logging
+import math
+import os
+import re
+import socket
+import tempfile
+import unicodedata
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kpitree.analyses.whatif import check_bounds, compare, whatif
+from kpitree.display.style import (
+    Changes,
+    known,
+    node_changes,
+    outline,
+    owner_colours,
+    shown,
+    signed,
+)
+from kpitree.errors import (
+    InfeasibleGoalError,
+    KPITreeError,
+    UnknownNameError,
+    ValidationError,
+    ValueTypeError,
+    did_you_mean,
+)
+from kpitree.language.expr import format_expr
+from kpitree.model.nodes import KPI, Leaf, Metric, Node
+from kpitree.model.numbers import format_number, to_number
+
+if TYPE_CHECKING:
+    from kpitree.tree import Tree
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "MAX_BODY",
+    "MAX_COMPARED",
+    "MAX_SCENARIO_NAME",
+    "Explorer",
+    "ExplorerServer",
+    "RequestError",
+    "error_data",
+    "make_server",
+    "parse_json",
+    "scenario_name",
+    "serve",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+"""The loopback address: only this machine can reach the page."""
+
+DEFAULT_PORT = 8765
+"""The port `kpitree serve` listens on unless told otherwise."""
+
+MAX_BODY = 1_000_000
+"""Largest request body read, in bytes; a bigger one is refused (413) unread."""
+
+MAX_COMPARED = 12
+"""Most scenarios compared side by side in one request."""
+
+MAX_SCENARIO_NAME = 64
+"""Longest scenario name, in characters."""
+
+_LOG = logging.getLogger("kpitree.server")
+
+_STATIC = {
+    "/": ("explorer.html", "text/html; charset=utf-8"),
+    "/explorer.html": ("explorer.html", "text/html; charset=utf-8"),
+    "/explorer.js": ("explorer.js", "text/javascript; charset=utf-8"),
+    "/explorer.css": ("explorer.css", "text/css; charset=utf-8"),
+}
+"""The only files served: request paths are looked up here, never joined to a directory."""
+
+_SECURITY_HEADERS = {
+    # No inline script or style, no third-party anything: the page talks to this server only.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+_NAME = re.compile(r"[^\W\d][\w-]*")
+# Device names Windows reserves in every directory (`con.json` cannot be made there).
+_RESERVED = {"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(10)}
+
+
+class RequestError(KPITreeError, ValueError):
+    """A request the explorer's server refuses, with the HTTP status it answers.
+
+    Attributes:
+        status: the HTTP status code (4xx).
+    """
+
+    def __init__(self, status: int, reason: str, **kwargs: Any) -> None:
+        self.status = status
+        super().__init__(reason, **kwargs)
+
+
+def scenario_name(name: object) -> str:
+    """Check a scenario's name: an identifier that is safe as a file name on any system.
+
+    Letters (Cyrillic too), digits, `_` and `-`, starting with a letter or `_`, at most
+    `MAX_SCENARIO_NAME` characters, unchanged by Unicode normalisation (NFKC), and not a
+    device name Windows reserves. So a name never holds a path separator or `..`.
+
+    Raises:
+        RequestError: (400) naming what is wrong.
+
+    Examples:
+        >>> scenario_name("план_май"), scenario_name("q3-push")
+        ('план_май', 'q3-push')
+        >>> scenario_name("../etc/passwd")
+        Traceback (most recent call last):
+        ...
+        kpitree.apps.server.RequestError: scenario name '../etc/passwd' is not an identifier
+        hint: use letters, digits, _ and -, starting with a letter (e.g. plan_may)
+    """
+    if not isinstance(name, str):
+        raise RequestError(400, f"a scenario name must be text, got {_kind(name)}")
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    if len(name) > MAX_SCENARIO_NAME:
+        raise RequestError(
+            400, f"scenario name {shown!r} is longer than {MAX_SCENARIO_NAME} characters"
+        )
+    if not _NAME.fullmatch(name) or unicodedata.normalize("NFKC", name) != name:
+        raise RequestError(
+            400,
+            f"scenario name {shown!r} is not an identifier",
+            hint="use letters, digits, _ and -, starting with a letter (e.g. plan_may)",
+        )
+    if name.lower() in _RESERVED:
+        raise RequestError(
+            400, f"scenario name {name!r} is a reserved device name", hint="add a word: con_q3"
+        )
+    return name
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "a bool"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+# -- the API, without HTTP ---------------------------------------------------------------------
+
+
+class Explorer:
+    """The explorer's API on one tree: each method takes a request body, returns JSON data.
+
+    The HTTP handler only routes and checks requests; everything a request asks of the
+    tree goes through here, so it can be used (and tested) without a socket.
+
+    Args:
+        tree: the tree to explore.
+        values_dir: the directory scenarios are saved in and read from; None refuses saving.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> app = Explorer(qualified_leads())
+        >>> answer = app.evaluate({"values": {"leads": 1100}})
+        >>> [(n["name"], n["after_text"]) for n in answer["nodes"]]
+        [('qualified_leads', '880 lead'), ('leads', '1,100 lead'), ('lead_to_ql', '80%')]
+    """
+
+    def __init__(self, tree: Tree, values_dir: Path | None = None) -> None:
+        self.tree = tree
+        self.values_dir = values_dir
+
+    # -- reading request bodies --------------------------------------------------------------
+
+    def _fields(
+        self, body: object, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise RequestError(400, f"the request body must be a JSON object, got {_kind(body)}")
+        known = required + optional
+        unknown = [key for key in body if key not in known]
+        if unknown:
+            raise RequestError(
+                400,
+                f"unknown field {unknown[0]!r} in the request",
+                hint=did_you_mean(unknown[0], known) or f"the fields are {', '.join(known)}",
+            )
+        missing = [key for key in required if key not in body]
+        if missing:
+            raise RequestError(400, f"the request needs the field {missing[0]!r}")
+        return body
+
+    def _text(self, body: Mapping[str, Any], key: str) -> str:
+        value = body[key]
+        if not isinstance(value, str):
+            raise RequestError(400, f"field {key!r} must be text, got {_kind(value)}")
+        return value
+
+    def _node(self, body: Mapping[str, Any], key: str, kind: type) -> str:
+        name = self._text(body, key)
+        node = self.tree[name]  # UnknownNameError with a did-you-mean
+        if not isinstance(node, kind):
+            noun = "a metric" if kind is Metric else "a leaf"
+            raise ValueTypeError(
+                f"`{name}` is a {node.kind}, {key!r} must name {noun}", names=[name]
+            )
+        return name
+
+    def _values(self, body: Mapping[str, Any], key: str = "values") -> dict[str, float]:
+        """Return leaf values from the body, checked as the tree checks them, within bounds."""
+        raw = body.get(key, {})
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise RequestError(400, f"field {key!r} must be an object of leaf values")
+        checked = self.tree.check_values(raw)
+        problems: list[KPITreeError] = []
+        for name, value in checked.items():
+            try:
+                check_bounds(self.tree, name, value)
+            except KPITreeError as exc:
+                problems.append(exc)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise ValidationError(problems)
+        return checked
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def tree_data(self) -> dict[str, Any]:
+        """Return everything the page draws: nodes, owners, horizons, values, the diagram rows.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> data = Explorer(qualified_leads()).tree_data()
+            >>> [(row["name"], row["depth"]) for row in data["layout"]]
+            [('qualified_leads', 0), ('leads', 1), ('lead_to_ql', 1)]
+            >>> data["nodes"]["lead_to_ql"]["range"]
+            {'min': 0.0, 'max': 1.0, 'step': 0.001}
+        """
+        tree = self.tree
+        nodes = {
+            name: self._node_data(name, row["before"], row["ok"])
+            for name, row in self._unchanged.items()
+        }
+        horizons = sorted({kpi.horizon for kpi in tree.kpis})
+        return {
+            "title": ", ".join(r.name for r in tree.roots),
+            "roots": [r.name for r in tree.roots],
+            "nodes": nodes,
+            "metrics": [m.name for m in tree.metrics],
+            "leaves": [leaf.name for leaf in tree.leaves],
+            "owners": {owner: list(names) for owner, names in tree.owners().items()},
+            "colours": owner_colours(tree),
+            "horizons": [{"text": str(h), "seconds": h.seconds} for h in horizons],
+            "layout": [
+                {"name": name, "depth": depth, "again": again}
+                for name, depth, again in outline(tree)
+            ],
+            "missing": [leaf.name for leaf in tree.leaves if leaf.value is None],
+            "saving": self.values_dir is not None,
+            "limits": {"max_body": MAX_BODY, "max_compared": MAX_COMPARED},
+        }
+
+    def _node_data(self, name: str, value: float, ok: bool | None) -> dict[str, Any]:
+        tree = self.tree
+        node = tree[name]
+        unit = tree.unit(name)
+        norm = getattr(node, "norm", None)
+        data: dict[str, Any] = {
+            "name": name,
+            "kind": node.kind,
+            "unit": str(unit) if unit is not None else None,
+            "percent": bool(unit is not None and unit.percent),
+            "value": _finite(value),
+            "value_text": shown(value, tree, name),
+            "description": node.description,
+            "children": [c.name for c in tree.children(name)],
+            "norm": None if norm is None else norm.format(lambda x: shown(x, tree, name)),
+            "ok": ok,
+        }
+        if isinstance(node, Metric):
+            data["formula"] = format_expr(node.formula)
+        if isinstance(node, Leaf):
+            data["owner"] = node.owner if isinstance(node, KPI) else "external"
+            data["bounds"] = list(node.bounds) if node.bounds is not None else None
+            data["range"] = _slider(node.value, node.bounds)
+        if isinstance(node, KPI):
+            data["horizon"] = str(node.horizon)
+            data["influenced_by"] = list(node.influenced_by)
+            data["standards"] = [str(s) for s in node.standards]
+        return data
+
+    def evaluate(self, body: object) -> dict[str, Any]:
+        """Answer `POST /api/evaluate`: every node before and after the leaf values given.
+
+        Each node's change is better, worse or neutral by its norm's direction.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> answer = Explorer(qualified_leads()).evaluate({"values": {"lead_to_ql": "90%"}})
+            >>> top, _, rate = answer["nodes"]
+            >>> top["after_text"], top["change_text"], rate["verdict"], rate["ok"]
+            ('900 lead', '+100 lead (+12.5%)', 'better', True)
+        """
+        fields = self._fields(body, (), ("values",))
+        values = self._values(fields)
+        tree = self.tree
+        scenario = tree.whatif(values)
+        moved = scenario.moved()
+        # Only the moved nodes are worked out; the others keep their rows at the model's
+        # values, made once (a slider move on a big tree touches a few ancestors).
+        drawn = Changes({n: scenario.delta[n] for n in moved}, {n: scenario.pct[n] for n in moved})
+        rows = dict(self._unchanged)
+        for name in moved:
+            after = scenario.after[name]
+            rows[name] = {
+                **rows[name],
+                "after": after,
+                "delta": scenario.delta[name],
+                "pct": scenario.pct[name],
+                "after_text": shown(after, tree, name),
+                "change_text": drawn.text(tree, name),
+                "verdict": drawn.verdict(tree, name),
+                "ok": _norm_ok(tree[name], after),
+            }
+        return {"values": values, "nodes": list(rows.values()), "moved": moved}
+
+    @functools.cached_property
+    def _unchanged(self) -> dict[str, dict[str, Any]]:
+        """Return every node's row of `evaluate` when nothing moves, in tree order."""
+        tree = self.tree
+        found = known(tree, None)
+        return {
+            name: {
+                "name": name,
+                "kind": tree[name].kind,
+                "before": found[name],
+                "after": found[name],
+                "delta": 0.0,
+                "pct": 0.0,
+                "before_text": shown(found[name], tree, name),
+                "after_text": shown(found[name], tree, name),
+                "change_text": None,
+                "verdict": "neutral",
+                "ok": _norm_ok(tree[name], found[name]),
+            }
+            for name in tree.names
+        }
+
+    def sensitivity(self, body: object) -> dict[str, Any]:
+        """Answer `POST /api/sensitivity`: leaves ranked by the impact of a +1% move.
+
+        With `owner` or `within` the answer is `tree.levers`: the KPIs that owner can move
+        within that horizon.
+
+        Examples:
+            >>> from kpitree.examples import sales_revenue
+            >>> app = Explorer(sales_revenue())
+            >>> [row["name"] for row in app.sensitivity({"metric": "calls"})["rows"]]
+            ['managers', 'calls_per_day', 'working_days']
+            >>> levers = app.sensitivity({"metric": "calls", "within": "1 week"})
+            >>> [row["name"] for row in levers["rows"]]
+            ['calls_per_day']
+        """
+        fields = self._fields(body, ("metric",), ("owner", "within", "values"))
+        metric = self._node(fields, "metric", Metric)
+        values = self._values(fields)
+        owner = self._text(fields, "owner") if fields.get("owner") else None
+        within = self._text(fields, "within") if fields.get("within") else None
+        if owner is None and within is None:
+            result = self.tree.sensitivity(metric, values)
+        else:
+            result = self.tree.levers(metric, within=within, owner=owner, values=values)
+        tree = self.tree
+        rows = [
+            {
+                "name": row.name,
+                "kind": row.kind,
+                "owner": row.owner,
+                "horizon": row.horizon,
+                "value": _finite(row.value),
+                "value_text": shown(row.value, tree, row.name),
+                "derivative": _finite(row.derivative),
+                "elasticity": _finite(row.elasticity),
+                "elasticity_text": "—" if row.elasticity is None else format_number(row.elasticity),
+                "impact_1pct": _finite(row.impact_1pct),
+                "impact_text": signed(row.impact_1pct, tree, metric),
+            }
+            for row in result
+        ]
+        return {
+            "metric": metric,
+            "value": _finite(result.value),
+            "value_text": shown(result.value, tree, metric),
+            "owner": result.owner,
+            "within": result.within,
+            "rows": rows,
+            "by_owner": [
+                {"owner": who, "impact": _finite(v), "text": signed(v, tree, metric)}
+                for who, v in result.by_owner.items()
+            ],
+        }
+
+    def solve(self, body: object) -> dict[str, Any]:
+        """Answer `POST /api/solve`: the value of `vary` that gives `metric` its target.
+
+        An infeasible goal is an answer, not a failed request: `feasible` is false, with
+        the reason and the value `needed` when one exists.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> app = Explorer(qualified_leads())
+            >>> answer = app.solve({"metric": "qualified_leads", "target": 900, "vary": "leads"})
+            >>> answer["value_text"], answer["change_text"]
+            ('1,125 lead', '+125 lead (+12.5%)')
+            >>> app.solve({"metric": "qualified_leads", "target": "1200", "vary": "lead_to_ql"})[
+            ...     "needed_text"]
+            '120%'
+        """
+        fields = self._fields(body, ("metric", "target", "vary"), ("values",))
+        metric = self._node(fields, "metric", Metric)
+        vary = self._node(fields, "vary", Leaf)
+        values = self._values(fields)
+        target = fields["target"]
+        if not isinstance(target, str):  # text may be a change of the metric ("+10%")
+            target = to_number(target, what=f"target of `{metric}`")
+        tree = self.tree
+        current = tree.leaf_values(values)[vary]
+        answer: dict[str, Any] = {"metric": metric, "vary": vary, "target": target}
+        answer.update(current=current, current_text=shown(current, tree, vary))
+        try:
+            value = tree.solve(metric, target, vary, values)
+        except InfeasibleGoalError as exc:
+            needed = _finite(exc.needed)
+            return {
+                **answer,
+                "feasible": False,
+                "message": exc.reason,
+                "hint": exc.hint,
+                "needed": needed,
+                "needed_text": None if needed is None else shown(needed, tree, vary),
+            }
+        scenario = whatif(tree, {vary: value}, values)
+        changes = node_changes(tree, scenario)
+        assert changes is not None
+        return {
+            **answer,
+            "feasible": True,
+            "value": value,
+            "value_text": shown(value, tree, vary),
+            "change_text": changes.text(tree, vary),
+            "reached": scenario.after[metric],
+            "reached_text": shown(scenario.after[metric], tree, metric),
+        }
+
+    # -- scenarios ------------------------------------------------------------------------------
+
+    def _directory(self) -> Path:
+        if self.values_dir is None:
+            raise RequestError(
+                403,
+                "saving scenarios is off: the server was started without a scenarios directory",
+                hint="start it with `kpitree serve FILE --scenarios DIR`",
+            )
+        return self.values_dir
+
+    def save_scenario(self, body: object) -> dict[str, Any]:
+        """Answer `POST /api/scenarios`: write `<name>.json` into the scenarios directory.
+
+        The file is a values file (`{"leaf": value}`, read by `load_values` and the
+        command line's `--values`), written to a temporary file in the same directory
+        and renamed into place, so a reader never sees half of it.
+        """
+        fields = self._fields(body, ("name", "values"), ("overwrite",))
+        directory = self._directory()
+        name = scenario_name(fields["name"])
+        values = self._values(fields)
+        overwrite = fields.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise RequestError(400, f"field 'overwrite' must be true or false, got {overwrite!r}")
+        path = _inside(directory, name)
+        if (path.exists() or path.is_symlink()) and not overwrite:
+            raise RequestError(
+                409,
+                f"a scenario `{name}` is saved already",
+                hint="pick another name, or replace it (overwrite: true)",
+            )
+        text = json.dumps(values, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+        handle, temporary = tempfile.mkstemp(prefix=".kpitree-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(text)
+            os.replace(temporary, path)  # replaces a symlink itself, never what it points to
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return {"name": name, "file": path.name, "values": values}
+
+    def scenarios(self) -> dict[str, Any]:
+        """Answer `GET /api/scenarios`: the scenarios saved in the directory, by name.
+
+        A file that cannot be read as values of this tree is listed with an `error`
+        instead of values; symbolic links and files that are not named like scenarios
+        are left out.
+        """
+        found: list[dict[str, Any]] = []
+        if self.values_dir is not None:
+            for path in sorted(self.values_dir.glob("*.json")):
+                if path.is_symlink() or not path.is_file():
+                    continue
+                try:
+                    name = scenario_name(path.stem)
+                except RequestError:
+                    continue
+                try:
+                    found.append({"name": name, "values": self._read(path)})
+                except KPITreeError as exc:
+                    found.append({"name": name, "error": str(exc)})
+        return {"saving": self.values_dir is not None, "scenarios": found}
+
+    def _read(self, path: Path) -> dict[str, float]:
+        from kpitree.io.values import load_values
+
+        try:
+            values = load_values(path)
+        except OSError as exc:
+            raise RequestError(422, f"{path.name} cannot be read: {exc.strerror}") from None
+        try:
+            return self._values({"values": values})
+        except KPITreeError as exc:
+            raise exc.located(path.name) from None
+
+    def compare(self, body: object) -> dict[str, Any]:
+        """Answer `POST /api/compare`: scenarios side by side, by name or given inline.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> answer = Explorer(qualified_leads()).compare(
+            ...     {"scenarios": [{"name": "more", "values": {"leads": 1100}}]})
+            >>> [(r["name"], r["cells"][0]["after_text"]) for r in answer["rows"]]
+            [('leads', '1,100 lead'), ('qualified_leads', '880 lead')]
+        """
+        fields = self._fields(body, ("scenarios",))
+        items = fields["scenarios"]
+        if not isinstance(items, list) or not items:
+            raise RequestError(400, "field 'scenarios' must be a non-empty list")
+        if len(items) > MAX_COMPARED:
+            raise RequestError(400, f"at most {MAX_COMPARED} scenarios are compared at once")
+        names: list[str] = []
+        made = []
+        for item in items:
+            if isinstance(item, str):
+                name = scenario_name(item)
+                values = self._read(self._saved(name))
+            else:
+                inline = self._fields(item, ("name", "values"))
+                name = self._text(inline, "name")
+                values = self._values(inline)
+            names.append(name)
+            made.append(whatif(self.tree, values, name=name))
+        comparison = compare(*made, names=names)
+        tree = self.tree
+        drawn = [node_changes(tree, s) for s in made]
+        rows = []
+        for name in comparison.nodes():
+            cells = []
+            for scenario, changes in zip(made, drawn, strict=True):
+                assert changes is not None
+                cells.append(
+                    {
+                        "after": scenario.after[name],
+                        "after_text": shown(scenario.after[name], tree, name),
+                        "change_text": changes.text(tree, name),
+                        "verdict": changes.verdict(tree, name),
+                    }
+                )
+            before = made[0].before[name]
+            rows.append(
+                {
+                    "name": name,
+                    "kind": tree[name].kind,
+                    "before": before,
+                    "before_text": shown(before, tree, name),
+                    "cells": cells,
+                }
+            )
+        return {"names": names, "rows": rows}
+
+    def _saved(self, name: str) -> Path:
+        path = _inside(self._directory(), name)
+        if path.is_symlink() or not path.is_file():
+            listed = [s["name"] for s in self.scenarios()["scenarios"]]
+            raise UnknownNameError(
+                f"no scenario `{name}` is saved",
+                hint=did_you_mean(name, listed),
+                names=[name],
+            )
+        return path
+
+
+def _inside(directory: Path, name: str) -> Path:
+    """Return `directory/<name>.json`, after checking it really is inside `directory`."""
+    path = directory / f"{name}.json"
+    if path.parent != directory or os.path.dirname(os.path.abspath(path)) != str(directory):
+        raise RequestError(400, f"scenario name {name!r} does not name a file in the directory")
+    return path
+
+
+def _slider(
+    value: float | None, bounds: tuple[float | None, float | None] | None
+) -> dict[str, Any]:
+    """Return a slider's range: the bounds, and where open 0..2× the value (or ±1 around 0)."""
+    low, high = bounds if bounds is not None else (None, None)
+    start = value if value is not None else (low if low is not None else 0.0)
+    span = abs(start) if start else 1.0
+    if low is None:
+        low = min(start - span, 0.0) if start <= 0 else 0.0
+    if high is None:
+        high = max(start + span, low + span) if start >= 0 else 0.0
+    if high <= low:
+        high = low + 1.0
+    return {"min": low, "max": high, "step": _nice_step((high - low) / 1000)}
+
+
+def _nice_step(raw: float) -> float:
+    """Return a power of ten near `raw`, so that slider values read as round numbers."""
+    return float(f"1e{math.floor(math.log10(raw))}") if raw > 0 else 1.0
+
+
+def _norm_ok(node: Node, value: float) -> bool | None:
+    """Return whether a node meets its norm: None without a norm or without a value."""
+    norm = getattr(node, "norm", None)
+    return None if norm is None or math.isnan(value) else bool(norm.ok(value))
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+# -- JSON and HTTP ---------------------------------------------------------------------------------
+
+
+def parse_json(raw: bytes) -> Any:
+    """Read JSON sent by a client: UTF-8, no NaN or Infinity, no duplicate keys.
+
+    Raises:
+        RequestError: (400) what is wrong, with the line and column for a syntax error.
+
+    Examples:
+        >>> parse_json(b'{"values": {"leads": 1100}}')
+        {'values': {'leads': 1100}}
+        >>> parse_json(b'{"leads": 1, "leads": 2}')
+        Traceback (most recent call last):
+        ...
+        kpitree.apps.server.RequestError: duplicate key 'leads' in the JSON
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(400, "the request body is not UTF-8 text") from None
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
+    except RequestError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            400, f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise RequestError(400, "the JSON is nested too deeply") from None
+    except ValueError as exc:  # an integer beyond Python's digit limit
+        raise RequestError(400, f"the JSON holds a number that cannot be read: {exc}") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise RequestError(400, f"duplicate key {key!r} in the JSON")
+        out[key] = value
+    return out
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999 reads as infinity
+        raise RequestError(400, f"the number {_short(text)} is beyond the float range")
+    return number
+
+
+def _no_constant(word: str) -> Any:
+    raise RequestError(
+        400, f"{word} is not a number the explorer accepts", hint="values must be finite numbers"
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """Return `value` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def error_data(exc: KPITreeError, status: int) -> dict[str, Any]:
+    """Return the JSON body of an error answer: status, type, message, hint and names.
+
+    Examples:
+        >>> error_data(RequestError(404, "no such path"), 404)["error"]["message"]
+        'no such path'
+    """
+    data: dict[str, Any] = {
+        "status": status,
+        "type": type(exc).__name__,
+        "message": str(exc).split("\nhint: ")[0],
+        "hint": exc.hint,
+        "names": list(exc.names),
+    }
+    if isinstance(exc, ValidationError):
+        data["problems"] = [str(p) for p in exc.problems]
+    return {"error": data}
+
+
+Route = Callable[[Explorer, object], dict[str, Any]]
+
+_GET: dict[str, Callable[[Explorer], dict[str, Any]]] = {
+    "/api/tree": Explorer.tree_data,
+    "/api/scenarios": Explorer.scenarios,
+}
+_POST: dict[str, Route] = {
+    "/api/evaluate": Explorer.evaluate,
+    "/api/sensitivity": Explorer.sensitivity,
+    "/api/solve": Explorer.solve,
+    "/api/scenarios": Explorer.save_scenario,
+    "/api/compare": Explorer.compare,
+}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Routes a request to the explorer after checking it; answers JSON or a static file."""
+
+    server: ExplorerServer
+    server_version = "kpitree"
+    sys_version = ""
+    timeout = 30  # a client that stops sending mid-request does not hold a thread for ever
+
+    def _answer(self) -> None:
+        method = self.command
+        try:
+            self._check_host()
+            path = self._route()
+            if method == "GET" and path in _STATIC:
+                self._send_static(path)
+                return
+            if method == "GET" and path in _GET:
+                self._send_json(200, _GET[path](self.server.app))
+                return
+            if method == "POST" and path in _POST:
+                body = self._read_body()
+                self._send_json(200, _POST[path](self.server.app, body))
+                return
+            allowed = _allowed(path)
+            if allowed:
+                raise RequestError(
+                    405, f"{method} is not allowed on {path}", hint=f"use {' or '.join(allowed)}"
+                )
+            raise RequestError(404, f"no such path: {_short(path)}")
+        except RequestError as exc:
+            self._send_error(exc, exc.status)
+        except KPITreeError as exc:
+            self._send_error(exc, 422)
+        except Exception:
+            _LOG.exception("kpitree explorer: %s %s failed", method, _short(self.path))
+            self._send_json(
+                500,
+                {
+                    "error": {
+                        "status": 500,
+                        "type": "InternalError",
+                        "message": "the server could not answer this request (see its log)",
+                        "hint": None,
+                        "names": [],
+                    }
+                },
+            )
+
+    # Every method goes through one door; those the path does not take are answered 405.
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
+
+    def _route(self) -> str:
+        """Return the request's path without its query; it is only ever looked up."""
+        return self.path.split("?", 1)[0]
+
+    def _check_host(self) -> None:
+        """Refuse requests addressed to another host (DNS rebinding) or from another site."""
+        host = self.headers.get("Host")
+        allowed = self.server.allowed_hosts
+        if allowed is not None and host is not None and host.lower() not in allowed:
+            raise RequestError(
+                403,
+                f"this server answers requests to {self.server.url} only, not to {_short(host)}",
+            )
+        origin = self.headers.get("Origin")
+        if origin is not None and host is not None and origin.lower() != f"http://{host.lower()}":
+            raise RequestError(403, f"requests from {_short(origin)} are not accepted")
+
+    def _read_body(self) -> object:
+        kind = (self.headers.get("Content-Type") or "").split(";")
+        media = kind[0].strip().lower()
+        params = [p.strip().lower().replace(" ", "") for p in kind[1:] if p.strip()]
+        if media != "application/json" or any(
+            p.startswith("charset=") and p not in ("charset=utf-8", 'charset="utf-8"')
+            for p in params
+        ):
+            raise RequestError(
+                415,
+                f"the body must be JSON (Content-Type: application/json), got {_short(media)!r}",
+            )
+        if self.headers.get("Transfer-Encoding"):
+            raise RequestError(411, "send the body with a Content-Length, not chunked")
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            raise RequestError(411, "the request needs a Content-Length header")
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise RequestError(400, "the Content-Length header is not a number") from None
+        if length < 0:
+            raise RequestError(400, "the Content-Length header is negative")
+        limit = self.server.max_body
+        if length > limit:
+            self.close_connection = True  # the body is not read: the connection cannot be reused
+            raise RequestError(413, f"the request body is {length} bytes; the limit is {limit}")
+        return parse_json(self.rfile.read(length))
+
+    def _send_static(self, path: str) -> None:
+        file_name, content_type = _STATIC[path]
+        self._send(200, self.server.static[file_name], content_type)
+
+    def _send_error(self, exc: KPITreeError, status: int) -> None:
+        self._send_json(status, error_data(exc, status))
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        try:
+            body = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # a NaN or infinity somewhere: JSON has none, send null
+            body = json.dumps(_json_safe(payload), ensure_ascii=False, allow_nan=False)
+        self._send(status, body.encode("utf-8"), "application/json; charset=utf-8")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for header, value in _SECURITY_HEADERS.items():
+            self.send_header(header, value)
+        if status == 405:
+            self.send_header("Allow", ", ".join(_allowed(self._route())))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request the base class could not parse with a JSON error, not HTML."""
+        self.close_connection = True
+        reason = message or self.responses.get(code, ("error",))[0]
+        with contextlib.suppress(OSError):  # the client went away
+            self._send_json(code, error_data(RequestError(code, reason), code))
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        """Log requests to the `kpitree.server` logger (quiet unless it is configured)."""
+        _LOG.info("%s %s", self.address_string(), format % args)
+
+
+def _allowed(path: str) -> list[str]:
+    return [m for m, routes in (("GET", {**_STATIC, **_GET}), ("POST", _POST)) if path in routes]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class ExplorerServer(http.server.ThreadingHTTPServer):
+    """The explorer's HTTP server: one tree, bound to the address asked for only.
+
+    Attributes:
+        app: the `Explorer` that answers the API.
+        url: the page's address (`http://127.0.0.1:8765/`).
+        allowed_hosts: the `Host` header values accepted, or None when serving on a
+            non-loopback address (where names cannot be known in advance).
+        max_body: the largest request body read, in bytes.
+        static: the page's files, read once from the package.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, app: Explorer, host: str, port: int, *, max_body: int = MAX_BODY) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.app = app
+        self.max_body = max_body
+        self.static = {name: _static(name) for name, _ in set(_STATIC.values())}
+        super().__init__((host, port), _Handler)
+        bound_port = self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{bound_port}/"
+        self.allowed_hosts: set[str] | None = None
+        if _is_loopback(host):
+            names = {shown.lower(), "localhost", "127.0.0.1", "[::1]"}
+            self.allowed_hosts = {f"{name}:{bound_port}" for name in names}
+
+
+def _static(name: str) -> bytes:
+    return resources.files("kpitree.apps").joinpath("static", name).read_bytes()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tree(tree_or_path: Any) -> Tree:
+    from kpitree.tree import Tree
+
+    if isinstance(tree_or_path, Tree):
+        return tree_or_path
+    if isinstance(tree_or_path, str | os.PathLike):
+        from kpitree.tree import load
+
+        loaded: Tree = load(Path(tree_or_path))
+        return loaded
+    raise ValueTypeError(
+        f"serve takes a Tree or the path of a model file, got {type(tree_or_path).__name__}"
+    )
+
+
+def _values_dir(values_dir: str | os.PathLike[str] | None) -> Path | None:
+    if values_dir is None:
+        return None
+    path = Path(os.path.abspath(values_dir))  # absolute, `..` resolved: see `_inside`
+    if path.exists() and not path.is_dir():
+        raise KPITreeError(
+            f"the scenarios directory {str(path)!r} is a file", hint="give a directory"
+        )
+    if not path.parent.is_dir():
+        raise KPITreeError(
+            f"the scenarios directory {str(path)!r} cannot be made: its parent does not exist"
+        )
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def make_server(
+    tree_or_path: Any,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    values_dir: str | os.PathLike[str] | None = None,
+    max_body: int = MAX_BODY,
+) -> ExplorerServer:
+    """Return the explorer's server, bound and ready, without serving yet.
+
+    Call `serve_forever()` on it (in a thread, say) and `shutdown()` then
+    `server_close()` to stop; `port=0` picks a free port (see `.url`).
+
+    Args:
+        tree_or_path: a `Tree`, or the path of a model file.
+        host: the address to listen on: the loopback address unless told otherwise.
+        port: the port; 0 for any free one.
+        values_dir: the directory scenarios are saved in (made if its parent exists);
+            None refuses saving.
+        max_body: the largest request body read, in bytes.
+
+    Raises:
+        KPITreeError: a bad model file or scenarios directory, or an address that cannot
+            be listened on.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> server = make_server(qualified_leads(), port=0)
+        >>> server.url.startswith("http://127.0.0.1:")
+        True
+        >>> server.server_close()
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueTypeError(f"a port is a whole number from 0 to 65535, got {port!r}")
+    tree = _tree(tree_or_path)
+    app = Explorer(tree, _values_dir(values_dir))
+    try:
+        return ExplorerServer(app, host, port, max_body=max_body)
+    except OSError as exc:
+        raise KPITreeError(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}",
+            hint="choose another port with --port" if port else None,
+        ) from None
+
+
+def serve(
+    tree_or_path: Any,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    values_dir: str | os.PathLike[str] | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Serve the what-if explorer of a tree until interrupted (Ctrl+C).
+
+    Prints the page's address; with `open_browser`, opens it in the default browser.
+    Arguments are those of `make_server`: `serve("model.yaml", values_dir="scenarios")`
+    serves the tree of `model.yaml` on http://127.0.0.1:8765/ and saves scenarios in
+    `scenarios/`. Problems are found before anything listens.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> serve(qualified_leads(), values_dir="no/such/place")
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.KPITreeError: the scenarios directory '...' cannot be made: ...
+    """
+    server = make_server(tree_or_path, host=host, port=port, values_dir=values_dir)
+    print(f"kpitree explorer: {server.url} (Ctrl+C stops it)", flush=True)
+    if server.allowed_hosts is None:
+        print(
+            f"warning: listening on {host}: anyone who can reach it can read the tree"
+            + (" and save scenarios" if values_dir is not None else ""),
+            flush=True,
+        )
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,1 @@
+"""A tree's formulas lowered into other languages: frames, SQL, Spark, sympy."""

@@ -1,0 +1,668 @@
+"""A tree over tables: pandas and polars DataFrames, mappings of numpy arrays, and rollups.
+
+`evaluate_frame` adds a column per metric to a table whose columns are leaves, computed
+vectorized: pandas frames and mappings of arrays go through the tree compiled once to
+numpy code (`compile_tree(tree, "numpy")`), polars frames — eager or lazy — through polars
+expressions built from the formulas, one `with_columns` per level of the tree, so a
+`LazyFrame` stays lazy.
+
+The rule for undefined values is the one of `kpitree.engine.evaluate`: a division by
+zero, a log or square root out of its domain, an overflow give NaN on that row, and so
+does every metric computed from it (through `min` and `max` too). A missing leaf value
+(NaN, or null in polars) is missing for every metric that depends on it: NaN again.
+
+`rollup` aggregates the leaves per group, each by its declared `aggregate`, and then
+recomputes the metrics from the aggregated leaves: a ratio of sums, never a mean of
+ratios. `kpitree.backends.sql` compiles the same plan to SQL.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from kpitree.engine.evaluate import compile_tree
+from kpitree.errors import (
+    KPITreeError,
+    MissingValueError,
+    UnitError,
+    UnknownNameError,
+    ValueTypeError,
+    did_you_mean,
+)
+from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
+from kpitree.model.nodes import Leaf, Metric, raise_all
+
+if TYPE_CHECKING:
+    from kpitree.model.graph import Graph
+
+__all__ = ["Aggregation", "Plan", "aggregations", "evaluate_frame", "plan", "rollup"]
+
+AGGREGATES = ("sum", "mean", "last", "min", "max", "weighted")
+
+
+@attrs.frozen
+class Plan:
+    """What to compute for a set of requested metrics, level by level.
+
+    Attributes:
+        metrics: the requested metrics, in the order their columns are added.
+        layers: every metric the requested ones need, grouped by level: a metric's
+            level is one more than the highest level among its children (leaves are 0),
+            so each layer uses only leaves and earlier layers.
+        leaves: the leaves those metrics use, in tree order.
+    """
+
+    metrics: tuple[str, ...]
+    layers: tuple[tuple[str, ...], ...]
+    leaves: tuple[str, ...]
+
+    @property
+    def intermediate(self) -> tuple[str, ...]:
+        """The metrics computed on the way but not requested."""
+        wanted = set(self.metrics)
+        return tuple(n for layer in self.layers for n in layer if n not in wanted)
+
+
+def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
+    """Check the requested metric names and find what computing them takes.
+
+    Args:
+        tree: the tree.
+        metrics: metric names (one name may be given as a string); None means every
+            metric, in tree order.
+
+    Raises:
+        UnknownNameError: a name the tree does not have (with a did-you-mean).
+        ValueTypeError: a leaf given as a metric.
+
+    Examples:
+        >>> from kpitree.examples import sales_revenue
+        >>> p = plan(sales_revenue(), ["revenue"])
+        >>> p.layers, p.intermediate
+        ((('calls',), ('purchases',), ('revenue',)), ('calls', 'purchases'))
+    """
+    if metrics is None:
+        wanted = tuple(m.name for m in tree.metrics)
+    else:
+        names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        problems: list[KPITreeError] = []
+        for name in names:
+            if not isinstance(name, str) or name not in tree:
+                problems.append(tree._unknown(name, "metric"))
+            elif not isinstance(tree[name], Metric):
+                problems.append(
+                    ValueTypeError(
+                        f"`{name}` is a leaf, not a metric: its values come from the data",
+                        hint="name the metrics to compute: "
+                        + ", ".join(m.name for m in tree.metrics[:5]),
+                        names=[name],
+                    )
+                )
+        raise_all(problems)
+        wanted = tuple(dict.fromkeys(names))
+    needed: set[str] = set()
+    stack = list(wanted)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(c.name for c in tree.children(name))
+    level: dict[str, int] = {}
+    for name in tree._topo:
+        if name in needed:
+            # A leaf is level 0; a metric (even a constant one) is above all it uses.
+            is_metric = isinstance(tree[name], Metric)
+            below = [level[k] for k in tree._children[name]] if is_metric else []
+            level[name] = 1 + max(below, default=0) if is_metric else 0
+    depth = max(level.values(), default=0)
+    layers = tuple(
+        tuple(n for n in tree._topo if level.get(n) == k and isinstance(tree[n], Metric))
+        for k in range(1, depth + 1)
+    )
+    leaves = tuple(leaf.name for leaf in tree.leaves if leaf.name in needed)
+    return Plan(wanted, tuple(layer for layer in layers if layer), leaves)
+
+
+# -- evaluate_frame -----------------------------------------------------------------------
+
+
+def evaluate_frame(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None) -> Any:
+    """Return `data` with a column per metric, computed row by row, vectorized.
+
+    Args:
+        tree: the tree.
+        data: a pandas DataFrame, a polars DataFrame or LazyFrame, or a mapping of
+            numpy arrays (or sequences), whose columns include the leaves. Other
+            columns (dates, segments) are kept. A leaf without a column takes its
+            node's default value.
+        metrics: the metrics to add as columns; None adds every metric. Metrics that
+            the requested ones use are computed too but not added.
+
+    Returns:
+        The same kind of table (a new one; `data` is not changed), with the metric
+        columns after the existing ones; a column already named like a metric is
+        replaced. Undefined values are NaN (see the module doc).
+
+    Raises:
+        MissingValueError: a leaf the metrics need has no column and no default value.
+        ValueTypeError: a leaf column that does not hold numbers, or `data` of another kind.
+        UnknownNameError: a requested metric the tree does not have.
+
+    Examples:
+        >>> import pandas as pd
+        >>> from kpitree.examples import qualified_leads
+        >>> df = pd.DataFrame({"day": [1, 2, 3], "leads": [1000, 0, 50],
+        ...                    "lead_to_ql": [0.8, 0.9, 0.5]})
+        >>> qualified_leads().evaluate_frame(df)
+           day  leads  lead_to_ql  qualified_leads
+        0    1   1000         0.8            800.0
+        1    2      0         0.9              0.0
+        2    3     50         0.5             25.0
+    """
+    kind = frame_kind(data)
+    steps = plan(tree, metrics)
+    if kind in ("polars", "lazy"):
+        return _evaluate_polars(tree, data, steps, lazy=kind == "lazy")
+    columns = list(data.columns) if kind == "pandas" else list(data)
+    check_leaf_columns(tree, steps.leaves, columns)
+    arrays = {name: _leaf_array(data, name, kind) for name in steps.leaves if name in columns}
+    results = _evaluate_arrays(tree, arrays)
+    added = {name: results[name] for name in steps.metrics}
+    if kind == "pandas":
+        return _with_columns(data, added)
+    out = dict(data)
+    out.update(added)
+    return out
+
+
+def _with_columns(frame: Any, added: Mapping[str, Any]) -> Any:
+    """Return a pandas frame with columns added or replaced in place, sharing the others."""
+    import pandas
+
+    if not frame.columns.is_unique:
+        return frame.assign(**added)
+    # Building the frame from its columns costs far less than `assign`, which copies.
+    columns = {name: frame[name] for name in frame.columns}
+    for name, values in added.items():
+        columns[name] = pandas.Series(values, index=frame.index, copy=False)
+    return pandas.DataFrame(columns, index=frame.index, copy=False)
+
+
+def frame_kind(data: Any) -> str:
+    """Return `"pandas"`, `"polars"`, `"lazy"` (a polars LazyFrame) or `"mapping"`.
+
+    pandas and polars are looked up only if already imported: data of their types
+    cannot exist otherwise.
+
+    Raises:
+        ValueTypeError: anything else.
+    """
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(data, pandas.DataFrame):
+        return "pandas"
+    polars = sys.modules.get("polars")
+    if polars is not None and isinstance(data, polars.DataFrame):
+        return "polars"
+    if polars is not None and isinstance(data, polars.LazyFrame):
+        return "lazy"
+    if isinstance(data, Mapping):
+        return "mapping"
+    raise ValueTypeError(
+        f"expected a table of leaf columns, got {type(data).__name__}",
+        hint="give a pandas DataFrame, a polars DataFrame or LazyFrame, "
+        "or a mapping of column names to numpy arrays",
+    )
+
+
+def check_leaf_columns(tree: Graph, leaves: Sequence[str], columns: Sequence[Any]) -> None:
+    """Refuse leaves that have neither a column nor a default value, naming them all."""
+    missing = [n for n in leaves if n not in columns and _default(tree, n) is None]
+    if missing:
+        listed = ", ".join(f"`{n}`" for n in missing)
+        noun = "leaf has" if len(missing) == 1 else f"{len(missing)} leaves have"
+        raise MissingValueError(
+            f"{noun} no column in the data and no default value: {listed}",
+            hint=f"add a column `{missing[0]}`, or give the leaf a value (value=...)",
+            names=missing,
+        )
+
+
+def _default(tree: Graph, leaf: str) -> float | None:
+    node = tree[leaf]
+    assert isinstance(node, Leaf)
+    return node.value
+
+
+def not_numbers(name: str, dtype: object) -> ValueTypeError:
+    """The error for a leaf column that does not hold numbers."""
+    return ValueTypeError(
+        f"column `{name}` holds {dtype}, but `{name}` is a leaf: its column must hold numbers",
+        hint="convert the column to numbers (floats or integers) first",
+        names=[name],
+    )
+
+
+def _leaf_array(data: Any, name: str, kind: str) -> Any:
+    """Return a leaf column as float64 numpy values (NaN where missing), without copying."""
+    import numpy as np
+
+    if kind == "pandas":
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        column = data[name]
+        if not is_numeric_dtype(column.dtype) or is_bool_dtype(column.dtype):
+            raise not_numbers(name, column.dtype)
+        if column.dtype == np.float64:
+            return column.to_numpy()
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = data[name]
+    if np.ndim(values) == 0:
+        from kpitree.model.numbers import to_number
+
+        return np.float64(to_number(values, what=f"value of `{name}`"))
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":
+        raise not_numbers(name, array.dtype)
+    return array.astype(np.float64, copy=False)
+
+
+def _evaluate_arrays(tree: Graph, arrays: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the compiled numpy tree; leaves without a column take defaults (NaN if none)."""
+    import numpy as np
+
+    compiled = compile_tree(tree, "numpy")
+    vector: list[Any] = []
+    for name in compiled.leaves:
+        if name in arrays:
+            vector.append(arrays[name])
+        else:
+            # A leaf no requested metric needs may have no default: NaN stands in.
+            default = _default(tree, name)
+            vector.append(np.float64(math.nan if default is None else default))
+    with np.errstate(all="ignore"):
+        results = compiled(vector)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
+    out: dict[str, Any] = {}
+    for name, value in zip(compiled.metrics, results, strict=True):
+        if np.shape(value) != shape:  # a metric of constants and defaults only
+            value = np.broadcast_to(value, shape)
+        out[name] = value[()] if shape == () else value
+    return out
+
+
+# -- polars -------------------------------------------------------------------------------
+
+
+def _evaluate_polars(tree: Graph, data: Any, steps: Plan, *, lazy: bool) -> Any:
+    schema = data.collect_schema() if lazy else data.schema
+    columns = list(schema.names())
+    check_leaf_columns(tree, steps.leaves, columns)
+    for name in steps.leaves:
+        if name in columns:
+            dtype = schema[name]
+            if not dtype.is_numeric():
+                raise not_numbers(name, dtype)
+    frame = data if lazy else data.lazy()
+    # A column named like an intermediate metric is the user's: set it aside meanwhile.
+    aside = {n: free_name(n, columns) for n in steps.intermediate if n in columns}
+    if aside:
+        frame = frame.rename(aside)
+    for layer in steps.layers:
+        frame = frame.with_columns(
+            _polars_metric(tree, name, columns).alias(name) for name in layer
+        )
+    if steps.intermediate:
+        frame = frame.drop(steps.intermediate)
+    if aside:
+        frame = frame.rename({v: k for k, v in aside.items()})
+    frame = frame.select([*columns, *(m for m in steps.metrics if m not in columns)])
+    return frame if lazy else frame.collect()
+
+
+def free_name(name: str, taken: Sequence[str]) -> str:
+    """Return a column name like `name` that is not among `taken`."""
+    candidate = f"__kpitree_{name}"
+    while candidate in taken:
+        candidate = f"_{candidate}"
+    return candidate
+
+
+def _polars_metric(tree: Graph, name: str, columns: Sequence[str]) -> Any:
+    import polars as pl
+
+    metric = tree[name]
+    assert isinstance(metric, Metric)
+    value = polars_expr(tree, metric.formula, columns)
+    # The undefined rule: whatever is not a finite number becomes NaN.
+    return pl.when(value.is_finite()).then(value).otherwise(pl.lit(math.nan))
+
+
+def polars_expr(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
+    """Return a polars expression for a formula; metrics are columns of earlier layers.
+
+    Examples:
+        >>> import polars as pl
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> e = polars_expr(tree, tree["qualified_leads"].formula, ["leads"])
+        >>> pl.DataFrame({"leads": [10.0]}).select(e).item()
+        8.0
+    """
+    import polars as pl
+
+    if isinstance(expr, Const):
+        return pl.lit(float(expr.value), dtype=pl.Float64)
+    if isinstance(expr, Ref):
+        node = tree[expr.name]
+        if isinstance(node, Metric):
+            return pl.col(expr.name)
+        if expr.name in columns:
+            return pl.col(expr.name).cast(pl.Float64)
+        assert isinstance(node, Leaf)
+        assert node.value is not None  # checked by _check_leaves
+        return pl.lit(float(node.value), dtype=pl.Float64)
+    if isinstance(expr, Add | Mul):
+        parts = [polars_expr(tree, e, columns) for e in _operands(expr)]
+        result = parts[0]
+        for part in parts[1:]:
+            result = result + part if isinstance(expr, Add) else result * part
+        return result
+    if isinstance(expr, Sub):
+        return polars_expr(tree, expr.left, columns) - polars_expr(tree, expr.right, columns)
+    if isinstance(expr, Div):
+        return polars_expr(tree, expr.left, columns) / polars_expr(tree, expr.right, columns)
+    if isinstance(expr, Neg):
+        return -polars_expr(tree, expr.operand, columns)
+    if isinstance(expr, Pow):
+        return polars_expr(tree, expr.base, columns).pow(polars_expr(tree, expr.exponent, columns))
+    assert isinstance(expr, Call)
+    args = [polars_expr(tree, a, columns) for a in expr.args]
+    if expr.func in ("min", "max"):
+        pick = pl.min_horizontal if expr.func == "min" else pl.max_horizontal
+        # min_horizontal skips nulls and may skip NaN: undefined in, undefined out.
+        defined = pl.all_horizontal([a.is_not_nan() for a in args])
+        return pl.when(defined).then(pick(args)).otherwise(pl.lit(math.nan))
+    (arg,) = args
+    if expr.func == "abs":
+        return arg.abs()
+    if expr.func == "log":
+        return arg.log()
+    if expr.func == "exp":
+        return arg.exp()
+    return arg.sqrt()
+
+
+def _operands(expr: Add | Mul) -> tuple[Expr, ...]:
+    return expr.terms if isinstance(expr, Add) else expr.factors
+
+
+# -- rollups ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Aggregation:
+    """How one leaf combines across the rows of a group.
+
+    Attributes:
+        how: `"sum"`, `"mean"`, `"last"`, `"min"`, `"max"` or `"weighted"`.
+        weight: for `"weighted"`, the leaf this one is a rate of; else None.
+    """
+
+    how: str
+    weight: str | None = None
+
+    def __str__(self) -> str:
+        return f"weighted:{self.weight}" if self.weight else self.how
+
+
+def aggregations(tree: Graph, leaves: Iterable[str] | None = None) -> dict[str, Aggregation]:
+    """Return how each leaf aggregates: declared, or the default its unit implies.
+
+    Counts and money (a unit without a denominator: `lead`, `RUB`) sum. A rate (`%`,
+    a plain number, or a unit with a denominator such as `purchase/call`) has no safe
+    default: averaging a ratio over rows is wrong, so it must say what it is a rate of.
+
+    Raises:
+        UnitError: a leaf without a declared aggregation whose unit gives no default
+            (every such leaf is named; the hint says to declare `weighted:<leaf>`).
+        UnknownNameError: a weight that is not a leaf of the tree.
+
+    Examples:
+        >>> import kpitree as kt
+        >>> leads = kt.KPI("leads", owner="m", horizon="1 day", unit="lead")
+        >>> rate = kt.KPI("lead_to_ql", owner="s", horizon="1 day", unit="%",
+        ...               aggregate="weighted:leads")
+        >>> tree = kt.Tree(kt.Metric("ql", leads * rate))
+        >>> {name: str(a) for name, a in aggregations(tree).items()}
+        {'leads': 'sum', 'lead_to_ql': 'weighted:leads'}
+    """
+    names = [leaf.name for leaf in tree.leaves] if leaves is None else list(leaves)
+    problems: list[KPITreeError] = []
+    out: dict[str, Aggregation] = {}
+    for name in names:
+        leaf = tree[name]
+        assert isinstance(leaf, Leaf)
+        declared = leaf.aggregate
+        if declared is not None:
+            how, _, weight = declared.partition(":")
+            if weight and (weight not in tree or not isinstance(tree[weight], Leaf)):
+                problems.append(
+                    UnknownNameError(
+                        f"leaf `{name}` is weighted by `{weight}`, which is not a leaf of the tree",
+                        hint=did_you_mean(weight, [x.name for x in tree.leaves])
+                        or "a rate is weighted by the leaf it is a rate of",
+                        names=[name, weight],
+                    )
+                )
+                continue
+            out[name] = Aggregation(how, weight or None)
+            continue
+        unit = tree.unit(name)
+        if unit is not None and not unit.is_dimensionless and all(e > 0 for _, e in unit.factors):
+            out[name] = Aggregation("sum")
+            continue
+        what = "has no unit" if unit is None else f"is a rate (unit `{unit}`)"
+        problems.append(
+            UnitError(
+                f"leaf `{name}` {what} and no declared aggregation: kpitree will not "
+                "guess how it combines across rows",
+                hint=f'declare aggregate="weighted:<leaf>" on `{name}` with the leaf it is a '
+                'rate of (e.g. "weighted:leads"), "sum" for a count or money, '
+                'or "mean"/"last" if that is meant',
+                names=[name],
+            )
+        )
+    raise_all(problems)
+    return out
+
+
+def rollup(
+    tree: Graph,
+    data: Any,
+    by: Iterable[str] | str,
+    metrics: Iterable[str] | str | None = None,
+    *,
+    order_by: str | None = None,
+) -> Any:
+    """Aggregate the leaves per group by their declared aggregation, then recompute metrics.
+
+    Each leaf combines by its `aggregate` (see `aggregations`): `sum`, `mean`, `min`,
+    `max`, `last` (the last row of the group, in `order_by` order or the data's), or
+    `weighted:<leaf>` — Σ(rate·weight) / Σweight. Metrics are then computed from the
+    aggregated leaves, so a conversion rolls up to Σql / Σleads, never to the mean of
+    the rows' conversions. A leaf value that is NaN, null or infinite is left out of its
+    aggregate; a group where a leaf has no value (or a zero total weight) gets NaN.
+
+    Args:
+        tree: the tree.
+        data: a pandas or polars DataFrame, a polars LazyFrame, or a mapping of arrays.
+        by: the columns to group by (one name may be a string); `[]` gives one total row.
+        metrics: the metrics to compute; None means all.
+        order_by: a column that orders rows for `last` (sorted stably before grouping).
+
+    Returns:
+        The same kind of table: the `by` columns, the aggregated leaves that are in
+        `data`, and the metrics; one row per group, sorted by the group keys. A leaf
+        without a column keeps its default value.
+
+    Examples:
+        >>> import pandas as pd
+        >>> import kpitree as kt
+        >>> leads = kt.KPI("leads", owner="marketing", horizon="1 day", unit="lead")
+        >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 day", unit="%",
+        ...               aggregate="weighted:leads")
+        >>> tree = kt.Tree(kt.Metric("ql", leads * rate, unit="lead"))
+        >>> days = pd.DataFrame({"week": [1, 1, 2], "leads": [100, 300, 50],
+        ...                      "lead_to_ql": [0.9, 0.5, 0.8]})
+        >>> tree.rollup(days, by="week")
+           week  leads  lead_to_ql     ql
+        0     1  400.0         0.6  240.0
+        1     2   50.0         0.8   40.0
+    """
+    kind = frame_kind(data)
+    steps = plan(tree, metrics)
+    columns = (
+        list(data.collect_schema().names())
+        if kind == "lazy"
+        else list(data.columns)
+        if kind in ("pandas", "polars")
+        else list(data)
+    )
+    keys = check_keys(tree, by, order_by, columns)
+    check_leaf_columns(tree, steps.leaves, columns)
+    present = [n for n in steps.leaves if n in columns]
+    ways = aggregations(tree, present)
+    weights = [w for a in ways.values() if (w := a.weight) is not None and w not in columns]
+    if weights:
+        raise MissingValueError(
+            f"the weight `{weights[0]}` has no column in the data",
+            hint=f"a weighted rollup needs the weight per row: add a column `{weights[0]}`",
+            names=weights,
+        )
+    if kind == "mapping":
+        import pandas
+
+        wanted = [*keys, *present, *(a.weight for a in ways.values() if a.weight), *_opt(order_by)]
+        frame = pandas.DataFrame({k: data[k] for k in dict.fromkeys(wanted)})
+        out = rollup(tree, frame, keys, steps.metrics, order_by=order_by)
+        return {name: out[name].to_numpy() for name in out.columns}
+    if kind == "pandas":
+        aggregated = _rollup_pandas(data, keys, ways, order_by)
+    else:
+        aggregated = _rollup_polars(data, keys, ways, order_by, lazy=kind == "lazy")
+    return evaluate_frame(tree, aggregated, steps.metrics)
+
+
+def _opt(name: str | None) -> list[str]:
+    return [] if name is None else [name]
+
+
+def check_keys(
+    tree: Graph, by: Iterable[str] | str, order_by: str | None, columns: Sequence[Any] | None
+) -> list[str]:
+    """Return the group columns as a list; refuse nodes of the tree and unknown columns."""
+    keys = [by] if isinstance(by, str) else list(by)
+    for key in [*keys, *([] if order_by is None else [order_by])]:
+        if not isinstance(key, str) or not key:
+            raise ValueTypeError(f"rows are grouped and ordered by column names, got {key!r}")
+        if key in tree:
+            raise ValueTypeError(
+                f"`{key}` is a {tree[key].kind} of the tree; rows are grouped and ordered "
+                "by other columns (a date, a segment)",
+                names=[key],
+            )
+        if columns is not None and key not in columns:
+            raise UnknownNameError(
+                f"the data has no column `{key}`",
+                hint=did_you_mean(key, [str(c) for c in columns]),
+                names=[key],
+            )
+    return list(dict.fromkeys(keys))
+
+
+def _rollup_pandas(
+    data: Any, keys: list[str], ways: Mapping[str, Aggregation], order_by: str | None
+) -> Any:
+    import numpy as np
+    import pandas
+
+    if order_by is not None:
+        data = data.sort_values(order_by, kind="stable")
+    index = data.index
+    values: dict[str, Any] = {}
+    for name in {*ways, *(w.weight for w in ways.values() if w.weight)}:
+        array = _leaf_array(data, name, "pandas")
+        # NaN, missing and infinite values are all "no value", which aggregates skip.
+        values[name] = pandas.Series(np.where(np.isfinite(array), array, np.nan), index=index)
+    work = pandas.DataFrame(index=index)
+    for i, (name, way) in enumerate(ways.items()):
+        if way.weight is None:
+            work[f"x{i}"] = values[name]
+        else:
+            work[f"x{i}"] = values[name] * values[way.weight]
+            work[f"w{i}"] = values[way.weight].where(values[name].notna())
+    group_keys = [data[k] for k in keys] if keys else [pandas.Series(0, index=index)]
+    groups = work.groupby(group_keys, dropna=False, sort=True)
+    out: dict[str, Any] = {}
+    for i, (name, way) in enumerate(ways.items()):
+        column = groups[f"x{i}"]
+        if way.how in ("sum", "weighted"):
+            total = column.sum(min_count=1)
+            if way.how == "weighted":
+                weight = groups[f"w{i}"].sum(min_count=1)
+                total = total / weight.where(weight != 0)
+            out[name] = total
+        else:
+            out[name] = getattr(column, way.how)()
+    result = pandas.DataFrame(out, index=groups.size().index)
+    return result.reset_index(drop=not keys)
+
+
+def _rollup_polars(
+    data: Any,
+    keys: list[str],
+    ways: Mapping[str, Aggregation],
+    order_by: str | None,
+    *,
+    lazy: bool,
+) -> Any:
+    import polars as pl
+
+    frame = data if lazy else data.lazy()
+    if order_by is not None:
+        frame = frame.sort(order_by, maintain_order=True, nulls_last=True)
+
+    def value(name: str) -> Any:
+        # NaN, null and infinity are all "no value": null, which aggregates skip.
+        column = pl.col(name).cast(pl.Float64)
+        return pl.when(column.is_finite()).then(column)
+
+    def total(x: Any) -> Any:
+        # polars sums an all-null group to 0; kpitree says "no value".
+        return pl.when(x.count() > 0).then(x.sum())
+
+    exprs = []
+    for name, way in ways.items():
+        x = value(name)
+        if way.how == "weighted":
+            assert way.weight is not None
+            w = value(way.weight)
+            weight = total(pl.when(x.is_not_null()).then(w))
+            expr = total(x * w) / pl.when(weight != 0).then(weight)
+        elif way.how == "sum":
+            expr = total(x)
+        elif way.how == "last":
+            expr = x.drop_nulls().last()
+        else:
+            expr = getattr(x, way.how)()
+        exprs.append(expr.fill_null(math.nan).alias(name))
+    if keys:
+        out = frame.group_by(keys).agg(exprs).sort(keys, nulls_last=True)
+    else:
+        out = frame.select(exprs)
+    return out if lazy else out.collect()

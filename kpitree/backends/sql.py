@@ -1,0 +1,715 @@
+"""SQL: a tree compiled to one SELECT over a table of leaf columns, in any sqlglot dialect.
+
+The query is built as sqlglot expressions, never by pasting text: every identifier is
+quoted (Cyrillic names and names that are SQL keywords work), constants are literals,
+and each metric is computed once — a chain of CTEs, one per level of the tree, each
+adding the metrics whose inputs the levels below have computed.
+
+The rule for undefined values is the one of `kpitree.engine.evaluate`, written out in
+SQL so that every engine gives NULL on the same rows:
+
+=====================  ================================================================
+formula                SQL
+=====================  ================================================================
+``a / b``              ``a / NULLIF(b, 0)``
+``log(x)``             ``CASE WHEN x > 0 THEN LN(x) END``
+``sqrt(x)``            ``CASE WHEN x >= 0 THEN SQRT(x) END``
+``exp(x)``             ``CASE WHEN x <= 709.78... THEN EXP(x) END`` (no overflow)
+``x ** -2``            ``POWER(NULLIF(x, 0), -2)``; a fractional power needs ``x >= 0``
+``min(a, b)``          ``LEAST(a, b)`` only when every argument is a finite number:
+                       engines that skip NULLs in LEAST and GREATEST would otherwise
+                       hide an undefined argument
+each metric ``m``      ``CASE WHEN ABS(m) <= 1.797...e308 THEN m END``: infinity and NaN
+                       (from an overflow, or a NaN stored in a leaf column) are NULL
+=====================  ================================================================
+
+Leaf columns are cast to DOUBLE where they are used, so integer columns neither divide
+as integers nor overflow. Engines that raise on a float overflow instead of giving
+infinity (PostgreSQL) raise there too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kpitree.backends.frames import (
+    Aggregation,
+    aggregations,
+    check_keys,
+    check_leaf_columns,
+    not_numbers,
+    plan,
+)
+from kpitree.errors import (
+    MissingValueError,
+    UnknownNameError,
+    ValueTypeError,
+    did_you_mean,
+    require,
+)
+from kpitree.language.expr import (
+    Add,
+    Call,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Pow,
+    Ref,
+    Sub,
+    constant_value,
+    refs,
+)
+from kpitree.model.nodes import Leaf, Metric
+
+if TYPE_CHECKING:
+    import pandas
+    from sqlglot import exp
+
+    from kpitree.model.graph import Graph
+
+__all__ = ["DIALECTS", "evaluate_sql", "metric_sql", "to_sql"]
+
+#: The dialects kpitree is tested on; any other sqlglot dialect may work too.
+DIALECTS = ("duckdb", "spark", "bigquery", "snowflake", "postgres")
+
+_MAX = 1.7976931348623157e308  # the largest finite double
+_EXP_MAX = 709.782712893384  # log(_MAX): exp of anything larger overflows
+_PREFIX = "_kpitree_"
+
+
+def to_sql(
+    tree: Graph,
+    metrics: Iterable[str] | str | None = None,
+    table: str = "kpis",
+    dialect: str = "duckdb",
+    *,
+    gradient_of: str | None = None,
+    group_by: Iterable[str] | str | None = None,
+    order_by: str | None = None,
+    columns: Iterable[str] | None = None,
+    pretty: bool = True,
+) -> str:
+    """Return a SELECT that computes the metrics from a table of leaf columns.
+
+    Args:
+        tree: the tree.
+        metrics: the metrics to compute (one may be a string); None means all.
+        table: the table, `name` or `schema.name` (each part is quoted).
+        dialect: a sqlglot dialect: `duckdb`, `spark`, `bigquery`, `snowflake`,
+            `postgres`, ...
+        gradient_of: a metric; adds a column `d_<metric>_d_<leaf>` per leaf with the
+            partial derivative, row by row.
+        group_by: columns to roll up by: the leaves are aggregated per group by their
+            declared aggregation and the metrics computed from the aggregates (a ratio
+            of sums, never a mean of ratios). `[]` gives one total row.
+        order_by: the column that orders rows for leaves that aggregate as `last`.
+        columns: the table's columns, when known. Leaves missing from them take their
+            node's default value, and the result lists them explicitly. Without it,
+            every leaf the metrics need is a column and the result is `*` plus the
+            metrics.
+        pretty: format over several lines.
+
+    Returns:
+        The SQL text. Without `group_by` the result has the table's columns and one
+        column per requested metric; with it, the group columns, the aggregated
+        leaves and the metrics, ordered by the group columns.
+
+    Raises:
+        UnknownNameError: an unknown metric or dialect.
+        MissingValueError: a leaf with neither a column nor a default value.
+        ValueTypeError: something the dialect cannot express (see the message).
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> print(to_sql(qualified_leads()))
+        WITH "_kpitree_1" AS (
+          SELECT
+            *,
+            CASE
+              WHEN ABS(CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE)) <= 1.797...e+308
+              THEN CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE)
+            END AS "qualified_leads"
+          FROM "kpis"
+        )
+        SELECT
+          *
+        FROM "_kpitree_1"
+    """
+    require("sqlglot", extra="sql", feature="SQL generation")
+    query = _query(
+        tree,
+        metrics,
+        table=table,
+        dialect=dialect,
+        gradient_of=gradient_of,
+        group_by=group_by,
+        order_by=order_by,
+        columns=columns,
+    )
+    return _render(query, dialect, pretty=pretty)
+
+
+def metric_sql(
+    tree: Graph,
+    metrics: Iterable[str] | str | None = None,
+    *,
+    dialect: str = "spark",
+    columns: Iterable[str] | None = None,
+) -> list[list[tuple[str, str]]]:
+    """Return the SQL expression of each metric, layer by layer, for an engine's own API.
+
+    Each expression uses leaf columns and metrics of earlier layers by name, so adding
+    the layers in order as columns (Spark's `withColumns(F.expr(...))`) computes every
+    metric once.
+
+    Examples:
+        >>> from kpitree.examples import sales_revenue
+        >>> layers = metric_sql(sales_revenue(), ["calls"], dialect="spark")
+        >>> print(layers[0][0][1])
+        CASE WHEN ABS(CAST(`managers` AS DOUBLE) * ...) <= 1.7976931348623157e+308 THEN ... END
+    """
+    require("sqlglot", extra="sql", feature="SQL generation")
+    steps = plan(tree, metrics)
+    known = None if columns is None else list(columns)
+    if known is not None:
+        check_leaf_columns(tree, steps.leaves, known)
+    compiler = _Compiler(tree, known)
+    return [
+        [(name, _render(compiler.metric(name), dialect, pretty=False)) for name in layer]
+        for layer in steps.layers
+    ]
+
+
+def evaluate_sql(
+    tree: Graph,
+    con_or_path: Any,
+    table: str = "kpis",
+    metrics: Iterable[str] | str | None = None,
+    *,
+    group_by: Iterable[str] | str | None = None,
+    order_by: str | None = None,
+) -> pandas.DataFrame:
+    """Run the tree's SQL in DuckDB on a table of leaf columns; return a pandas DataFrame.
+
+    Args:
+        tree: the tree.
+        con_or_path: a DuckDB connection, or the path of a DuckDB database file
+            (opened read-only for the query).
+        table: the table holding the leaf columns.
+        metrics: the metrics to compute; None means all.
+        group_by: roll up by these columns (see `to_sql`).
+        order_by: orders rows for leaves that aggregate as `last`.
+
+    Returns:
+        The table's columns (or the groups and aggregated leaves) and a column per
+        metric; undefined values (NULL) are NaN.
+
+    Examples:
+        >>> import duckdb
+        >>> from kpitree.examples import qualified_leads
+        >>> con = duckdb.connect()
+        >>> _ = con.execute("CREATE TABLE kpis AS SELECT * FROM (VALUES (1000, 0.8), "
+        ...                 "(0, 0.5)) AS t(leads, lead_to_ql)")
+        >>> evaluate_sql(qualified_leads(), con)
+           leads  lead_to_ql  qualified_leads
+        0   1000         0.8            800.0
+        1      0         0.5              0.0
+    """
+    require("duckdb", extra="sql", feature="running SQL in DuckDB")
+    import duckdb
+
+    if isinstance(con_or_path, str | os.PathLike):
+        with duckdb.connect(os.fspath(con_or_path), read_only=True) as con:
+            return evaluate_sql(tree, con, table, metrics, group_by=group_by, order_by=order_by)
+    con = con_or_path
+    from sqlglot import exp
+
+    probe = exp.select(exp.Star()).from_(_table(table)).limit(0)
+    try:
+        relation = con.sql(_render(probe, "duckdb", pretty=False))
+    except duckdb.CatalogException:
+        raise UnknownNameError(
+            f"the database has no table `{table}`",
+            hint="create it first, or pass table=... with its name",
+            names=[table],
+        ) from None
+    names = [str(c) for c in relation.columns]
+    types = dict(zip(names, (str(t) for t in relation.types), strict=True))
+    steps = plan(tree, metrics)
+    for leaf in steps.leaves:
+        kind = types.get(leaf)
+        if kind is not None and not _numeric(kind):
+            raise not_numbers(leaf, kind)
+    sql = to_sql(
+        tree,
+        steps.metrics,
+        table=table,
+        dialect="duckdb",
+        group_by=group_by,
+        order_by=order_by,
+        columns=names,
+        pretty=False,
+    )
+    return con.execute(sql).df()
+
+
+def _numeric(duckdb_type: str) -> bool:
+    return duckdb_type.startswith("DECIMAL") or duckdb_type in {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+    }
+
+
+# -- building the query ---------------------------------------------------------------------
+
+
+def _query(
+    tree: Graph,
+    metrics: Iterable[str] | str | None,
+    *,
+    table: str,
+    dialect: str,
+    gradient_of: str | None,
+    group_by: Iterable[str] | str | None,
+    order_by: str | None,
+    columns: Iterable[str] | None,
+) -> exp.Select:
+    from sqlglot import exp
+
+    _check_dialect(dialect)
+    requested = plan(tree, metrics)
+    known = None if columns is None else [_column_name(c) for c in columns]
+    derivatives = _derivatives(tree, gradient_of) if gradient_of is not None else {}
+    # The derivatives use metrics below `gradient_of`: those are computed too.
+    used = {r.name for d in derivatives.values() for r in refs(d)}
+    steps = plan(tree, [*requested.metrics, *(m for m in used if isinstance(tree[m], Metric))])
+    leaves = [n for n in tree._order if n in {*steps.leaves, *used} and isinstance(tree[n], Leaf)]
+    if known is not None:
+        check_leaf_columns(tree, leaves, known)
+    compiler = _Compiler(tree, known)
+    layers = [[(name, compiler.metric(name)) for name in layer] for layer in steps.layers]
+    if derivatives:
+        layers.append([(n, compiler.guarded(d)) for n, d in derivatives.items()])
+    added = [*requested.metrics, *derivatives]
+    computed = [name for layer in layers for name, _ in layer]
+    hidden = [name for name in computed if name not in added]
+    source = _table(table)
+    prefix = f"_{_PREFIX}" if table.split(".")[-1].startswith(_PREFIX) else _PREFIX
+
+    keys: list[str] = []
+    ctes: list[exp.Select] = []
+    if group_by is not None:
+        keys = check_keys(tree, group_by, order_by, known)
+        present = [n for n in leaves if known is None or n in known]
+        ctes.append(_aggregate(tree, present, keys, order_by, source, known, dialect))
+        keep: list[str] | None = [*keys, *present]
+        source = _identifier_table(f"{prefix}0")
+        first: list[exp.Expr] = [exp.Star()]
+    else:
+        keep = None if known is None else [c for c in known if c not in computed]
+        first = _star_or(keep)
+        ctes.append(exp.select(*first).from_(source))  # unused when there are layers
+    for i, layer in enumerate(layers, start=1):
+        columns_in = first if i == 1 else [exp.Star()]
+        frm = source if i == 1 else _identifier_table(f"{prefix}{i - 1}")
+        ctes.append(exp.select(*columns_in, *(_alias(e, n) for n, e in layer)).from_(frm))
+    if not layers and group_by is None:
+        return ctes[0]
+    last = _identifier_table(f"{prefix}{len(ctes) - 1}")
+    if keep is not None:
+        final = exp.select(*_star_or(keep), *(_quoted_column(n) for n in added)).from_(last)
+    elif hidden:
+        if dialect not in _STAR_EXCEPT:
+            raise ValueTypeError(
+                f"the {dialect} dialect cannot leave out the intermediate metrics "
+                f"{', '.join(f'`{n}`' for n in hidden)} from `SELECT *`",
+                hint="give the table's columns (columns=[...]) so that the result lists "
+                "them, or ask for every metric (metrics=None)",
+                names=hidden,
+            )
+        final = exp.select(exp.Star(except_=[_quoted_column(n) for n in hidden])).from_(last)
+    else:
+        final = exp.select(exp.Star()).from_(last)
+    if group_by is not None:
+        final = final.order_by(
+            *(exp.Ordered(this=_quoted_column(k), nulls_first=False) for k in keys)
+        )
+    first_cte = 0 if group_by is not None else 1
+    for i in range(first_cte, len(ctes)):
+        final = final.with_(exp.to_identifier(f"{prefix}{i}", quoted=True), as_=ctes[i])
+    return final
+
+
+#: Dialects with `SELECT * EXCLUDE/EXCEPT (...)`.
+_STAR_EXCEPT = frozenset({"duckdb", "snowflake", "bigquery", "spark", "databricks"})
+#: Dialects with ARG_MAX / MAX_BY, which `last` rollups need.
+_ARG_MAX = frozenset({"duckdb", "snowflake", "bigquery", "spark", "databricks", "clickhouse"})
+
+
+def _star_or(names: Sequence[str] | None) -> list[exp.Expr]:
+    from sqlglot import exp
+
+    return [exp.Star()] if names is None else [_quoted_column(n) for n in names]
+
+
+def _alias(expression: exp.Expr, name: str) -> exp.Expr:
+    from sqlglot import exp
+
+    return exp.alias_(expression, exp.to_identifier(name, quoted=True))
+
+
+def _quoted_column(name: str) -> exp.Column:
+    from sqlglot import exp
+
+    return exp.column(exp.to_identifier(name, quoted=True))
+
+
+def _identifier_table(name: str) -> exp.Table:
+    from sqlglot import exp
+
+    return exp.Table(this=exp.to_identifier(name, quoted=True))
+
+
+def _table(table: str) -> exp.Table:
+    from sqlglot import exp
+
+    parts = table.split(".") if isinstance(table, str) else []
+    if not parts or not all(parts):
+        raise ValueTypeError(
+            f"table must be a name like `kpis` or `schema.kpis`, got {table!r}",
+            names=[str(table)],
+        )
+    quoted = [exp.to_identifier(p, quoted=True) for p in parts[-3:]]
+    args = dict(zip(("this", "db", "catalog"), reversed(quoted), strict=False))
+    return exp.Table(**args)
+
+
+def _column_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueTypeError(f"a column name must be non-empty text, got {name!r}")
+    return name
+
+
+def _check_dialect(dialect: str) -> None:
+    from sqlglot.dialects.dialect import Dialect
+
+    try:
+        Dialect.get_or_raise(dialect)
+    except ValueError:
+        raise UnknownNameError(
+            f"`{dialect}` is not a SQL dialect sqlglot knows",
+            hint=did_you_mean(str(dialect), DIALECTS) or f"try one of {', '.join(DIALECTS)}",
+            names=[str(dialect)],
+        ) from None
+
+
+def _render(expression: exp.Expr, dialect: str, *, pretty: bool) -> str:
+    from sqlglot.errors import ErrorLevel, UnsupportedError
+
+    try:
+        return expression.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        raise ValueTypeError(
+            f"the {dialect} dialect cannot express this query: {exc}",
+            hint="see the message for the construct; another dialect may have it",
+        ) from None
+
+
+def _aggregate(
+    tree: Graph,
+    leaves: Sequence[str],
+    keys: Sequence[str],
+    order_by: str | None,
+    source: exp.Table,
+    known: Sequence[str] | None,
+    dialect: str,
+) -> exp.Select:
+    """The rollup's first step: one row per group, each leaf aggregated its own way."""
+    from sqlglot import exp
+
+    ways = aggregations(tree, leaves)
+    for way in ways.values():
+        if way.weight is not None and known is not None and way.weight not in known:
+            raise MissingValueError(
+                f"the weight `{way.weight}` has no column in the table",
+                hint=f"a weighted rollup needs the weight per row: add `{way.weight}`",
+                names=[way.weight],
+            )
+    if order_by is None and any(w.how == "last" for w in ways.values()):
+        lasts = [n for n, w in ways.items() if w.how == "last"]
+        raise ValueTypeError(
+            f"`{lasts[0]}` aggregates as `last`, and SQL rows have no order",
+            hint="pass order_by=<a date or time column>",
+            names=lasts,
+        )
+    if any(w.how == "last" for w in ways.values()) and dialect not in _ARG_MAX:
+        raise ValueTypeError(
+            f"a `last` rollup needs ARG_MAX or MAX_BY, which the {dialect} dialect lacks",
+            hint=f"use one of {', '.join(sorted(_ARG_MAX))}, or declare another aggregation",
+        )
+    columns = [_aggregate_leaf(name, way, order_by) for name, way in ways.items()]
+    select = exp.select(
+        *(_quoted_column(k) for k in keys),
+        *(_alias(c, n) for n, c in zip(ways, columns, strict=True)),
+    ).from_(source)
+    if keys:
+        select = select.group_by(*(_quoted_column(k) for k in keys))
+    return select
+
+
+def _finite_value(name: str) -> exp.Expr:
+    """A leaf's value as DOUBLE, NULL when it is NULL, NaN or infinite (left out)."""
+    from sqlglot import exp
+
+    value = _double(_quoted_column(name))
+    return exp.Case(ifs=[exp.If(this=_is_finite(value), true=value.copy())])
+
+
+def _aggregate_leaf(name: str, way: Aggregation, order_by: str | None) -> exp.Expr:
+    from sqlglot import exp
+
+    x = _finite_value(name)
+    if way.how == "weighted":
+        assert way.weight is not None
+        w = _finite_value(way.weight)
+        numerator = exp.Sum(this=exp.Mul(this=x, expression=w))
+        weight = exp.Sum(
+            this=exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.Not(this=exp.Is(this=x.copy(), expression=exp.Null())),
+                        true=w.copy(),
+                    )
+                ]
+            )
+        )
+        return exp.Div(this=numerator, expression=exp.Nullif(this=weight, expression=_number(0)))
+    if way.how == "last":
+        assert order_by is not None
+        when = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.Not(this=exp.Is(this=x.copy(), expression=exp.Null())),
+                    true=_quoted_column(order_by),
+                )
+            ]
+        )
+        return exp.ArgMax(this=x, expression=when)
+    function: type[exp.Expr] = {
+        "sum": exp.Sum,
+        "mean": exp.Avg,
+        "min": exp.Min,
+        "max": exp.Max,
+    }[way.how]
+    return function(this=x)
+
+
+# -- formulas -------------------------------------------------------------------------------
+
+_SUM, _PRODUCT, _UNARY, _ATOM = 1, 2, 3, 4
+
+
+def _precedence(e: exp.Expr) -> int:
+    from sqlglot import exp
+
+    if isinstance(e, exp.Add | exp.Sub):
+        return _SUM
+    if isinstance(e, exp.Mul | exp.Div):
+        return _PRODUCT
+    if isinstance(e, exp.Neg) or (isinstance(e, exp.Literal) and e.this.startswith("-")):
+        return _UNARY
+    return _ATOM
+
+
+def _paren(e: exp.Expr) -> exp.Expr:
+    from sqlglot import exp
+
+    return exp.Paren(this=e)
+
+
+def _binary(kind: type[exp.Binary], left: exp.Expr, right: exp.Expr, level: int) -> exp.Expr:
+    # Float arithmetic is not associative: keep the formula's grouping exactly.
+    if _precedence(left) < level:
+        left = _paren(left)
+    if _precedence(right) <= level:
+        right = _paren(right)
+    return kind(this=left, expression=right)
+
+
+def _number(value: float) -> exp.Expr:
+    from sqlglot import exp
+
+    return exp.Literal.number(repr(float(value)))
+
+
+def _double(e: exp.Expr) -> exp.Cast:
+    from sqlglot import exp
+
+    return exp.Cast(this=e, to=exp.DataType.build("double"))
+
+
+def _is_finite(e: exp.Expr) -> exp.Expr:
+    from sqlglot import exp
+
+    # NULL, NaN and ±inf all fail this test in every engine (NaN compares as largest,
+    # or compares false).
+    return exp.LTE(this=exp.Abs(this=e.copy()), expression=_number(_MAX))
+
+
+def _when(condition: exp.Expr | exp.Condition, value: exp.Expr) -> exp.Case:
+    from sqlglot import exp
+
+    return exp.Case(ifs=[exp.If(this=condition, true=value)])
+
+
+class _Compiler:
+    """Turns formulas into sqlglot expressions; leaves are columns or default constants."""
+
+    def __init__(self, tree: Graph, columns: Sequence[str] | None) -> None:
+        self.tree = tree
+        self.columns = None if columns is None else set(columns)
+
+    def metric(self, name: str) -> exp.Expr:
+        metric = self.tree[name]
+        assert isinstance(metric, Metric)
+        return self.guarded(metric.formula)
+
+    def guarded(self, formula: Expr) -> exp.Expr:
+        """The formula's value, NULL where it is not a finite number."""
+        value = self.expr(formula)
+        if constant_value(formula) is not None:
+            return _double(value)  # checked finite when the metric was made
+        return _when(_is_finite(value), value.copy())
+
+    def ref(self, name: str) -> exp.Expr:
+        node = self.tree[name]
+        if isinstance(node, Metric):
+            return _quoted_column(name)
+        assert isinstance(node, Leaf)
+        if self.columns is None or name in self.columns:
+            return _double(_quoted_column(name))
+        assert node.value is not None  # checked by check_leaf_columns
+        return _number(node.value)
+
+    def expr(self, e: Expr) -> exp.Expr:
+        from sqlglot import exp
+
+        if not isinstance(e, Ref):
+            constant = constant_value(e)
+            if constant is not None:
+                return _number(constant)
+        if isinstance(e, Ref):
+            return self.ref(e.name)
+        if isinstance(e, Add | Mul):
+            kind, level = (exp.Add, _SUM) if isinstance(e, Add) else (exp.Mul, _PRODUCT)
+            parts = e.terms if isinstance(e, Add) else e.factors
+            result = self.expr(parts[0])
+            for part in parts[1:]:
+                result = _binary(kind, result, self.expr(part), level)
+            return result
+        if isinstance(e, Sub):
+            return _binary(exp.Sub, self.expr(e.left), self.expr(e.right), _SUM)
+        if isinstance(e, Div):
+            divisor = self.expr(e.right)
+            if not _nonzero_constant(e.right):
+                divisor = exp.Nullif(this=divisor, expression=_number(0))
+            return _binary(exp.Div, self.expr(e.left), divisor, _PRODUCT)
+        if isinstance(e, Neg):
+            operand = self.expr(e.operand)
+            return exp.Neg(this=operand if _precedence(operand) == _ATOM else _paren(operand))
+        if isinstance(e, Pow):
+            return self.power(e)
+        assert isinstance(e, Call)
+        return self.call(e)
+
+    def power(self, e: Pow) -> exp.Expr:
+        from sqlglot import exp
+
+        base = self.expr(e.base)
+        exponent = constant_value(e.exponent)
+        if exponent is not None and exponent.is_integer():
+            if exponent < 0:  # 0 ** -n divides by zero
+                base = exp.Nullif(this=base, expression=_number(0))
+            return exp.Pow(this=base, expression=_number(exponent))
+        if exponent is not None:  # a fractional power: no negative base (nor 0 ** -x)
+            test = exp.GTE if exponent > 0 else exp.GT
+            return _when(
+                test(this=base.copy(), expression=_number(0)),
+                exp.Pow(this=base, expression=_number(exponent)),
+            )
+        power = self.expr(e.exponent)
+        zero = _number(0)
+        defined = exp.or_(
+            exp.GT(this=base.copy(), expression=zero.copy()),
+            exp.and_(
+                exp.EQ(this=base.copy(), expression=zero.copy()),
+                exp.GTE(this=power.copy(), expression=zero.copy()),
+            ),
+            exp.and_(
+                exp.LT(this=base.copy(), expression=zero.copy()),
+                exp.EQ(this=power.copy(), expression=exp.Floor(this=power.copy())),
+            ),
+        )
+        return _when(defined, exp.Pow(this=base, expression=power))
+
+    def call(self, e: Call) -> exp.Expr:
+        from sqlglot import exp
+
+        args = [self.expr(a) for a in e.args]
+        if e.func in ("min", "max"):
+            kind = exp.Least if e.func == "min" else exp.Greatest
+            tests = [
+                _is_finite(a)
+                for a, raw in zip(args, e.args, strict=True)
+                if constant_value(raw) is None
+            ]
+            picked = kind(this=args[0], expressions=args[1:], ignore_nulls=True)
+            return _when(exp.and_(*tests), picked) if tests else picked
+        (arg,) = args
+        if e.func == "abs":
+            return exp.Abs(this=arg)
+        if e.func == "sign":  # only in derivatives (kpitree.analyses.calculus)
+            return exp.Sign(this=arg)
+        if e.func == "log":
+            return _when(exp.GT(this=arg.copy(), expression=_number(0)), exp.Ln(this=arg))
+        if e.func == "sqrt":
+            return _when(exp.GTE(this=arg.copy(), expression=_number(0)), exp.Sqrt(this=arg))
+        assert e.func == "exp"
+        return _when(exp.LTE(this=arg.copy(), expression=_number(_EXP_MAX)), exp.Exp(this=arg))
+
+
+def _nonzero_constant(e: Expr) -> bool:
+    value = constant_value(e)
+    return value is not None and value != 0 and math.isfinite(value)
+
+
+def _derivatives(tree: Graph, metric: str) -> dict[str, Expr]:
+    """Columns `d_<metric>_d_<leaf>`: the partial derivatives, from the calculus module."""
+    from kpitree.engine.derivatives import gradient_exprs
+
+    plan(tree, [metric])  # a metric of the tree, or a clear error
+    out: dict[str, Expr] = {}
+    for leaf, derivative in gradient_exprs(tree, metric).items():
+        name = f"d_{metric}_d_{leaf}"
+        if name in tree:
+            raise ValueTypeError(
+                f"the gradient column `{name}` has the name of a node",
+                hint="rename the node, or compute the gradient with tree.gradient",
+                names=[name],
+            )
+        out[name] = derivative
+    return out

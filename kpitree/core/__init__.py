@@ -1,1 +1,0 @@
-"""The model: nodes, formulas, horizons, norms, units and the Tree."""

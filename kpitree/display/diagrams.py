@@ -1,0 +1,291 @@
+"""Tree diagrams: Mermaid and Graphviz DOT text, and SVG through Graphviz when installed.
+
+Each node is a box labelled with its name, value (with its unit; `%` for percentages),
+its kind, owner and horizon, and its norm with ✓ or ✗. KPIs are rounded, inputs are
+parallelograms, metrics are plain boxes; leaves are filled with their owner's colour and a
+node below its norm has a thick red border. A scenario or an attribution can be drawn on:
+each node that changes gets a line with its change, green when better and red when worse
+(by the norm's direction, not the sign).
+
+Node ids are generated (`n0`, `n1`, ...), never the node names, and every label is escaped
+for its syntax, so Cyrillic names, owners like `"sales" & co` or units like `$` cannot
+break the diagram.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from kpitree.display.style import (
+    VERDICT_COLOURS,
+    known,
+    light,
+    node_changes,
+    owner_colours,
+    owner_of,
+    shown,
+)
+from kpitree.errors import KPITreeError, ValueTypeError
+from kpitree.model.nodes import KPI, Input
+from kpitree.model.units import format_quantity
+
+if TYPE_CHECKING:
+    from kpitree.model.graph import Graph
+
+__all__ = ["to_dot", "to_mermaid", "to_svg"]
+
+DIRECTIONS: Final = ("TD", "TB", "BT", "LR", "RL")
+_FAIL_BORDER: Final = "#cf222e"
+_METRIC_FILL: Final = "#ffffff"
+_SVG_TIMEOUT: Final = 60.0
+
+
+@attrs.frozen
+class _Box:
+    """One node as drawn: generated id, label lines, shape, colours."""
+
+    id: str
+    kind: str
+    lines: tuple[str, ...]
+    fill: str
+    failing: bool
+    change_colour: str | None
+
+
+def _boxes(tree: Graph, values: Mapping[str, Any] | None, scenario: Any) -> list[_Box]:
+    changes = node_changes(tree, scenario)
+    if changes is not None and changes.after:
+        if values is not None:
+            raise ValueTypeError(
+                "give either `values` or a scenario or attribution, which carries its own",
+                hint="the diagram shows the values before → after the change",
+            )
+        found = dict(changes.after)
+    else:
+        found = known(tree, values)
+    colours = owner_colours(tree)
+    ids = {name: f"n{i}" for i, name in enumerate(tree.names)}
+    boxes = []
+    for name in tree.names:
+        node = tree[name]
+        value = found.get(name, math.nan)
+        norm = getattr(node, "norm", None)
+        failing = norm is not None and not math.isnan(value) and not norm.ok(value)
+        lines = [name, _value_line(tree, name, value), _meta(node)]
+        if changes is not None and changes.before.get(name, value) != value:
+            lines[1] = f"{shown(changes.before[name], tree, name)} → {lines[1]}"
+        change_colour = None
+        if changes is not None:
+            text = changes.text(tree, name)
+            if text is not None:
+                # The verdict is written out too: colour alone is lost on some screens
+                # and to some readers, and Mermaid cannot colour one line of a label.
+                judged = changes.verdict(tree, name)
+                lines.append(f"Δ {text}" + ("" if judged == "neutral" else f" · {judged}"))
+                change_colour = VERDICT_COLOURS[judged]
+        owner = owner_of(tree, name)
+        fill = _METRIC_FILL if owner is None else light(colours[owner])
+        boxes.append(_Box(ids[name], node.kind, tuple(lines), fill, failing, change_colour))
+    return boxes
+
+
+def _value_line(tree: Graph, name: str, value: float) -> str:
+    """Return `75%  ≥ 80% ✗`: the value with its unit, then the norm and its mark."""
+    text = shown(value, tree, name)
+    norm = getattr(tree[name], "norm", None)
+    if norm is None:
+        return text
+    unit = tree.unit(name)
+    mark = "?" if math.isnan(value) else ("✓" if norm.ok(value) else "✗")
+    return f"{text}  {norm.format(lambda x: format_quantity(x, unit))} {mark}"
+
+
+def _meta(node: Any) -> str:
+    if isinstance(node, KPI):
+        return f"KPI · {node.owner} · {node.horizon}"
+    if isinstance(node, Input):
+        return "input · external"
+    return "metric"
+
+
+def _edges(tree: Graph) -> list[tuple[str, str]]:
+    ids = {name: f"n{i}" for i, name in enumerate(tree.names)}
+    return [(ids[name], ids[kid.name]) for name in tree.names for kid in tree.children(name)]
+
+
+# -- Mermaid ------------------------------------------------------------------------------------
+
+# Mermaid reads `#code;` as an entity inside a quoted label, so each character that could
+# end the label or start markup is written as its decimal code.
+_MERMAID_ESCAPES: Final = {c: f"#{ord(c)};" for c in '"#&<>`|\\'}
+_MERMAID_SHAPES: Final = {"kpi": ('(["', '"])'), "input": ('[/"', '"/]'), "metric": ('["', '"]')}
+
+
+def _mermaid_text(text: str) -> str:
+    return "".join(_MERMAID_ESCAPES.get(c, c) for c in text)
+
+
+def to_mermaid(
+    tree: Graph,
+    values: Mapping[str, Any] | None = None,
+    *,
+    scenario: Any = None,
+    direction: str = "TD",
+) -> str:
+    """Return a Mermaid flowchart of the tree: metrics on top, leaves below.
+
+    Args:
+        tree: the tree.
+        values: leaf values overriding the nodes' defaults.
+        scenario: changes to draw on each node: a mapping `{node: change}`, a `Scenario`
+            (`tree.whatif`) or an `Attribution` (`tree.attribute`). A scenario or an
+            attribution carries its own values: each node shows `before → after`.
+        direction: `"TD"` (top down), `"BT"`, `"LR"` or `"RL"`.
+
+    Raises:
+        ValueTypeError: an unknown direction, a change that is not a number, or both
+            `values` and a scenario or attribution.
+        UnknownNameError: `values` or `scenario` name a node the tree does not have.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> print(to_mermaid(qualified_leads(), {"lead_to_ql": 0.75}))
+        flowchart TD
+          n0["qualified_leads<br>750 lead<br>metric"]
+          n1(["leads<br>1,000 lead<br>KPI · marketing · 1 day"])
+          n2(["lead_to_ql<br>75%  ≥ 80% ✗<br>KPI · sales · 1 day"])
+          n0 --> n1
+          n0 --> n2
+          style n0 fill:#ffffff,stroke:#57606a,color:#1f2328
+          style n1 fill:#d3dee9,stroke:#57606a,color:#1f2328
+          style n2 fill:#fce3ca,stroke:#cf222e,stroke-width:3px,color:#1f2328
+    """
+    if direction not in DIRECTIONS:
+        raise ValueTypeError(
+            f"unknown diagram direction {direction!r}",
+            hint=f"use one of {', '.join(DIRECTIONS)}",
+        )
+    boxes = _boxes(tree, values, scenario)
+    lines = [f"flowchart {direction}"]
+    for box in boxes:
+        opening, closing = _MERMAID_SHAPES[box.kind]
+        label = "<br>".join(_mermaid_text(line) for line in box.lines)
+        lines.append(f"  {box.id}{opening}{label}{closing}")
+    lines += [f"  {parent} --> {child}" for parent, child in _edges(tree)]
+    for box in boxes:
+        stroke = f"stroke:{_FAIL_BORDER},stroke-width:3px" if box.failing else "stroke:#57606a"
+        lines.append(f"  style {box.id} fill:{box.fill},{stroke},color:#1f2328")
+    return "\n".join(lines)
+
+
+# -- Graphviz DOT -------------------------------------------------------------------------------
+
+_DOT_SHAPES: Final = {
+    "kpi": 'shape=box, style="rounded,filled"',
+    "input": 'shape=parallelogram, style="filled"',
+    "metric": 'shape=box, style="filled"',
+}
+
+
+def _dot_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_dot(
+    tree: Graph,
+    values: Mapping[str, Any] | None = None,
+    *,
+    scenario: Any = None,
+) -> str:
+    """Return a Graphviz DOT digraph of the tree (render it with `dot -Tsvg`).
+
+    Args:
+        tree: the tree.
+        values: leaf values overriding the nodes' defaults.
+        scenario: changes to draw on each node, as for `to_mermaid`.
+
+    Raises:
+        ValueTypeError: a change that is not a number.
+        UnknownNameError: `values` or `scenario` name a node the tree does not have.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> print(to_dot(qualified_leads()))
+        digraph kpitree {
+          node [fontname="DejaVu Sans", fontsize=11, color="#57606a"];
+          n0 [shape=box, style="filled", fillcolor="#ffffff",
+              label=<qualified_leads<br/>800 lead<br/>metric>];
+          n1 [shape=box, style="rounded,filled", fillcolor="#d3dee9",
+              label=<leads<br/>1,000 lead<br/>KPI · marketing · 1 day>];
+          n2 [shape=box, style="rounded,filled", fillcolor="#fce3ca",
+              label=<lead_to_ql<br/>80%  ≥ 80% ✓<br/>KPI · sales · 1 day>];
+          n0 -> n1;
+          n0 -> n2;
+        }
+    """
+    boxes = _boxes(tree, values, scenario)
+    lines = [
+        "digraph kpitree {",
+        '  node [fontname="DejaVu Sans", fontsize=11, color="#57606a"];',
+    ]
+    for box in boxes:
+        # HTML-like labels (<...>) let the change line have its own colour; every piece of
+        # text in them is entity-escaped, so no name, owner or unit can close the label.
+        parts = [_dot_html(line) for line in box.lines]
+        if box.change_colour is not None:
+            parts[-1] = f'<font color="{box.change_colour}">{parts[-1]}</font>'
+        attributes = [_DOT_SHAPES[box.kind], f'fillcolor="{box.fill}"']
+        if box.failing:
+            attributes.append(f'color="{_FAIL_BORDER}", penwidth=3')
+        attributes.append(f"label=<{'<br/>'.join(parts)}>")
+        lines.append(f"  {box.id} [{', '.join(attributes)}];")
+    lines += [f"  {parent} -> {child};" for parent, child in _edges(tree)]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def to_svg(
+    tree: Graph,
+    values: Mapping[str, Any] | None = None,
+    *,
+    scenario: Any = None,
+) -> str:
+    """Return the tree drawn as SVG by Graphviz's `dot` program.
+
+    Raises:
+        KPITreeError: Graphviz is not installed, or `dot` failed.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> svg = to_svg(qualified_leads())  # doctest: +SKIP
+        >>> svg.lstrip().startswith("<?xml")  # doctest: +SKIP
+        True
+    """
+    program = shutil.which("dot")
+    if program is None:
+        raise KPITreeError(
+            "cannot draw SVG: Graphviz's `dot` program is not installed",
+            hint="install Graphviz (apt-get install graphviz, brew install graphviz), "
+            "or use to_dot() / to_mermaid() and render the text elsewhere",
+        )
+    source = to_dot(tree, values, scenario=scenario)
+    try:
+        done = subprocess.run(  # noqa: S603  # safe: a fixed program; the DOT text goes to stdin
+            [program, "-Tsvg"],
+            input=source.encode(),
+            capture_output=True,
+            timeout=_SVG_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KPITreeError(f"cannot draw SVG: `dot` did not run ({exc})") from None
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()[:1]
+        raise KPITreeError(f"cannot draw SVG: `dot` failed: {' '.join(reason) or 'no message'}")
+    return done.stdout.decode()

@@ -1,0 +1,1 @@
+"""Turning a graph into fast code: code generation, evaluation, derivatives."""

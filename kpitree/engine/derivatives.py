@@ -1,0 +1,346 @@
+"""Reverse-mode derivatives of a tree: as kpitree expressions and as generated code.
+
+One algorithm does all of it: **reverse-mode differentiation over the tree's own
+structure**. The adjoint of the metric is 1; each metric, visited parents before children,
+passes its adjoint down to the nodes its formula uses, multiplied by the derivative of the
+formula with respect to each of them; a node used by several metrics adds up what it gets.
+So the gradient over every leaf costs a few evaluations of the tree, not one per leaf, and
+no formula is ever expanded.
+
+The same derivatives are available three ways:
+
+- `gradient_exprs` gives them as kpitree expressions that refer to intermediate metrics
+  by name (`Ref("qualified_leads")`), so shared subtrees are not repeated;
+- `gradient` and `elasticities` run them as generated Python code (one function that
+  takes the forward values and computes every adjoint);
+- `partial` turns one of them into sympy, with the metrics expanded down to leaves.
+
+The rules per operator, for a formula node with adjoint `a`:
+
+| node | what each operand receives |
+|---|---|
+| `x + y + …` | `a` |
+| `x - y` | `a`, `-a` |
+| `x * y * …` | `a` times the product of the other factors |
+| `x / y` | `a / y`, `-a * (x / y) / y` |
+| `x ** c` (constant `c`) | `a * c * x ** (c - 1)` |
+| `x ** y` | `a * y * x ** (y - 1)`, `a * x ** y * log(x)` |
+| `-x` | `-a` |
+| `log(x)`, `exp(x)`, `sqrt(x)` | `a / x`, `a * exp(x)`, `a * 0.5 / sqrt(x)` |
+| `abs(x)` | `a * sign(x)` — 0 at `x = 0` |
+| `min(x, y)` | `a * (1 + sign(y - x)) / 2`, `a * (1 + sign(x - y)) / 2` |
+| `max(x, y)` | `a * (1 + sign(x - y)) / 2`, `a * (1 + sign(y - x)) / 2` |
+
+`abs`, `min` and `max` have kinks; there the derivative is the *subgradient* that a
+central finite difference gives: `sign(0) = 0` for `abs`, and a tie of `min`/`max` splits
+the adjoint half and half. `min`/`max` of more than two arguments are folded left
+(`min(x, y, z) = min(min(x, y), z)`). `sign` is the one function in derivative expressions
+that formulas do not have: `Call("sign", (x,))`, SQL's `SIGN(x)`.
+
+A derivative that is undefined at the given values (`sqrt` at 0, `log` of a base that is
+not positive for a variable exponent) raises `EvaluationError`, as an undefined metric does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from kpitree.engine.evaluate import (
+    RUNTIME,  # the runtime of compiled trees: the derivative code calls the same functions
+    compile_tree,
+    evaluate,
+    evaluate_vector,
+    python_code,
+)
+from kpitree.errors import EvaluationError, ValueTypeError
+from kpitree.language.expr import (
+    Add,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Pow,
+    Ref,
+    Sub,
+    constant_value,
+    mul,
+)
+from kpitree.model.graph import CacheKey
+from kpitree.model.nodes import KPI, Metric
+
+if TYPE_CHECKING:
+    from kpitree.model.graph import Graph
+
+__all__ = ["below_set", "forward_pass", "gradient_at", "gradient_exprs", "metric_node"]
+
+_BELOW: CacheKey[dict[str, frozenset[str]]] = CacheKey("depends_on as a set")
+_GRADIENT_FUNCTIONS: CacheKey[dict[str, Any]] = CacheKey("compiled reverse passes")
+
+_ZERO = Const(0)
+_ONE = Const(1)
+_HALF = Const(0.5)
+
+
+# -- building derivative expressions without obvious waste ------------------------------------
+
+
+def _is_const(expr: Expr, value: float) -> bool:
+    return isinstance(expr, Const) and expr.value == value
+
+
+def _times(left: Expr, right: Expr) -> Expr:
+    if _is_const(left, 0) or _is_const(right, 0):
+        return _ZERO
+    if _is_const(left, 1):
+        return right
+    if _is_const(right, 1):
+        return left
+    if isinstance(left, Const) and isinstance(right, Const):
+        return Const(left.value * right.value)
+    return mul(left, right)
+
+
+def _over(left: Expr, right: Expr) -> Expr:
+    if _is_const(left, 0):
+        return _ZERO
+    if _is_const(right, 1):
+        return left
+    return Div(left, right)
+
+
+def _minus(expr: Expr) -> Expr:
+    if isinstance(expr, Const):
+        return Const(-expr.value)
+    if isinstance(expr, Neg):
+        return expr.operand
+    return Neg(expr)
+
+
+def _plus(left: Expr | None, right: Expr) -> Expr:
+    if left is None or _is_const(left, 0):
+        return right
+    if _is_const(right, 0):
+        return left
+    terms = left.terms if isinstance(left, Add) else (left,)
+    return Add((*terms, right))
+
+
+def _sign(expr: Expr) -> Expr:
+    return Call("sign", (expr,))
+
+
+def _step(difference: Expr) -> Expr:
+    """`(1 + sign(d)) / 2`: 1 when d > 0, 0 when d < 0, one half at a tie."""
+    return _times(_HALF, Add((_ONE, _sign(difference))))
+
+
+# -- reverse mode inside one formula, then over the tree ---------------------------------------
+
+
+def _formula_adjoints(formula: Expr, seed: Expr, itself: Expr) -> Iterator[tuple[str, Expr]]:
+    """Yield `(name, contribution)` for every reference in `formula`, given its adjoint `seed`.
+
+    `itself` stands for the formula's own value (a `Ref` to the metric), so that the
+    derivative of `exp(x)` or of `x / y` refers to the value already computed.
+    """
+    stack: list[tuple[Expr, Expr]] = [(formula, seed)]
+    while stack:
+        node, adj = stack.pop()
+        if _is_const(adj, 0) or isinstance(node, Const):
+            continue
+        value = itself if node is formula else node
+        if isinstance(node, Ref):
+            yield node.name, adj
+        elif isinstance(node, Add):
+            stack.extend((term, adj) for term in node.terms)
+        elif isinstance(node, Sub):
+            stack += [(node.left, adj), (node.right, _minus(adj))]
+        elif isinstance(node, Neg):
+            stack.append((node.operand, _minus(adj)))
+        elif isinstance(node, Mul):
+            factors = node.factors
+            for i, factor in enumerate(factors):
+                others: Expr = _ONE
+                for j, other in enumerate(factors):
+                    if j != i:
+                        others = _times(others, other)
+                stack.append((factor, _times(adj, others)))
+        elif isinstance(node, Div):
+            stack.append((node.left, _over(adj, node.right)))
+            stack.append((node.right, _minus(_over(_times(adj, value), node.right))))
+        elif isinstance(node, Pow):
+            stack += _power_adjoints(node, adj, value)
+        elif isinstance(node, Call):
+            stack += _call_adjoints(node, adj, value)
+        else:  # pragma: no cover - every expression type is handled above
+            raise TypeError(repr(node))
+
+
+def _power_adjoints(node: Pow, adj: Expr, value: Expr) -> list[tuple[Expr, Expr]]:
+    base, exponent = node.base, node.exponent
+    out: list[tuple[Expr, Expr]] = []
+    constant = constant_value(exponent)
+    if constant is not None:
+        if constant != 0:
+            c: int | float = int(constant) if constant.is_integer() else constant
+            lower = c - 1
+            power = _ONE if lower == 0 else base if lower == 1 else Pow(base, Const(lower))
+            out.append((base, _times(adj, _times(Const(c), power))))
+        return out
+    if constant_value(base) is None:
+        out.append((base, _times(adj, _times(exponent, Pow(base, Sub(exponent, _ONE))))))
+    out.append((exponent, _times(adj, _times(value, Call("log", (base,))))))
+    return out
+
+
+def _call_adjoints(node: Call, adj: Expr, value: Expr) -> list[tuple[Expr, Expr]]:
+    args = node.args
+    if node.func in ("min", "max"):
+        left: Expr = args[0] if len(args) == 2 else Call(node.func, args[:-1])
+        right = args[-1]
+        first, second = (right, left) if node.func == "min" else (left, right)
+        # min(x, y): x carries the adjoint when y - x > 0; max(x, y): when x - y > 0.
+        return [
+            (left, _times(adj, _step(Sub(first, second)))),
+            (right, _times(adj, _step(Sub(second, first)))),
+        ]
+    (arg,) = args
+    if node.func == "abs":
+        return [(arg, _times(adj, _sign(arg)))]
+    if node.func == "log":
+        return [(arg, _over(adj, arg))]
+    if node.func == "exp":
+        return [(arg, _times(adj, value))]
+    if node.func == "sqrt":
+        return [(arg, _over(_times(adj, _HALF), value))]
+    raise TypeError(f"no derivative rule for `{node.func}`")  # pragma: no cover
+
+
+def below_set(tree: Graph, metric: str) -> frozenset[str]:
+    """Return `tree.depends_on(metric)` as a set, for membership tests (cached)."""
+    cache = tree.cached(_BELOW, dict)
+    found = cache.get(metric)
+    if found is None:
+        found = cache[metric] = frozenset(tree.depends_on(metric))
+    return found
+
+
+def metric_node(tree: Graph, name: str) -> Metric:
+    """Return the metric `name`, or raise naming it when it is a leaf."""
+    node = tree[name]
+    if not isinstance(node, Metric):
+        raise ValueTypeError(
+            f"`{name}` is a {'KPI' if isinstance(node, KPI) else 'input'}, not a metric: "
+            "derivatives are taken of metrics",
+            hint=f"pick a metric: {', '.join(m.name for m in tree.metrics[:5])}",
+            names=[name],
+        )
+    return node
+
+
+def gradient_exprs(tree: Graph, metric: str) -> dict[str, Expr]:
+    """Return ∂metric/∂leaf for every leaf as kpitree expressions (reverse mode).
+
+    Each expression uses leaves and intermediate metrics by name (`Ref`), so it reads
+    with the forward values at hand: a SQL query computes the metrics first, then these.
+    Leaves the metric does not depend on get `Const(0)`. Besides the formula language,
+    derivative expressions use one function, `Call("sign", (x,))` (−1, 0 or 1), for the
+    kinks of `abs`, `min` and `max` (see the module doc). A node used by several metrics
+    gets a sum, one term per path; the terms share Python objects, so memory stays linear.
+
+    Examples:
+        >>> from kpitree.examples import sales_revenue
+        >>> d = gradient_exprs(sales_revenue(), "revenue")
+        >>> str(d["avg_order_value"]), str(d["call_to_purchase"])
+        ('purchases', 'avg_order_value * calls')
+        >>> str(d["managers"])
+        'avg_order_value * call_to_purchase * calls_per_day * working_days'
+    """
+    metric_node(tree, metric)
+    adjoint: dict[str, Expr] = {metric: _ONE}
+    for name in tree.depends_on(metric):
+        node = tree[name]
+        seed = adjoint.get(name)
+        if seed is None or not isinstance(node, Metric):
+            continue
+        for child, contribution in _formula_adjoints(node.formula, seed, Ref(name)):
+            adjoint[child] = _plus(adjoint.get(child), contribution)
+    return {leaf.name: adjoint.get(leaf.name, _ZERO) for leaf in tree.leaves}
+
+
+def _gradient_function(tree: Graph, metric: str) -> Any:
+    """Compile the reverse pass for `metric`: `f(leaf_vector, metric_vector) -> gradient`."""
+    cache = tree.cached(_GRADIENT_FUNCTIONS, dict)
+    found = cache.get(metric)
+    if found is not None:
+        return found
+    compiled = compile_tree(tree)
+    slots = {name: f"x{i}" for i, name in enumerate(compiled.leaves)}
+    slots.update({name: f"m{i}" for i, name in enumerate(compiled.metrics)})
+    # An adjoint is named by a key no node can have (names are identifiers).
+    adjoints: dict[str, str] = {}
+    lines = ["def _gradient(x, m):"]
+    if compiled.leaves:
+        lines.append(f"    {', '.join(slots[n] for n in compiled.leaves)}, = x")
+    lines.append(f"    {', '.join(slots[n] for n in compiled.metrics)}, = m")
+    adjoints[metric] = "g0"
+    slots["\0" + metric] = "g0"
+    lines.append("    g0 = 1.0")
+    for name in tree.depends_on(metric):
+        node = tree[name]
+        if name not in adjoints or not isinstance(node, Metric):
+            continue
+        seed = Ref("\0" + name)
+        for child, contribution in _formula_adjoints(node.formula, seed, Ref(name)):
+            code = python_code(contribution, slots)
+            if child in adjoints:
+                lines.append(f"    {adjoints[child]} += {code}")
+            else:
+                adjoints[child] = slots["\0" + child] = f"g{len(adjoints)}"
+                lines.append(f"    {adjoints[child]} = {code}")
+    outputs = [adjoints.get(n, "0.0") for n in compiled.leaves]
+    lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {**RUNTIME, "_sign": _sign_of}
+    program = compile(source, f"<kpitree gradient of {metric}>", "exec")
+    exec(program, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
+    found = namespace["_gradient"]
+    cache[metric] = found
+    return found
+
+
+def _sign_of(x: float) -> float:
+    return math.copysign(1.0, x) if x else 0.0
+
+
+def forward_pass(
+    tree: Graph, values: Mapping[str, Any] | None
+) -> tuple[list[float], tuple[float, ...]]:
+    """Return the leaf vector and metric values; raise the evaluation's errors."""
+    compiled = compile_tree(tree)
+    leaf_values = tree.leaf_values(values)
+    if any(v is None for v in leaf_values.values()):
+        evaluate(tree, values)  # raises MissingValueError naming every leaf without a value
+    vector = [float(leaf_values[n]) for n in compiled.leaves]  # type: ignore[arg-type]
+    return vector, evaluate_vector(tree, vector)
+
+
+def gradient_at(tree: Graph, metric: str, vector: list[float], forward: tuple[float, ...]) -> Any:
+    """Return ∂metric/∂leaf at the leaf `vector`, given the forward pass's metric values."""
+    function = _gradient_function(tree, metric)
+    try:
+        result = function(vector, forward)
+        if math.isfinite(sum(result)):
+            return result
+    except (ArithmeticError, ValueError):
+        pass
+    raise EvaluationError(
+        f"the derivative of `{metric}` is undefined at these values",
+        hint="a formula on the way has a kink or a vertical slope here (sqrt or a "
+        "fractional power at 0, log of a base that is not positive); move a leaf slightly",
+        names=[metric],
+    )

@@ -1,0 +1,495 @@
+"""Evaluation: the tree compiled once into a Python function, node by node.
+
+The one rule for undefined values, shared by every backend:
+
+    A metric is *undefined* when its formula divides by zero, takes the log of a number
+    that is not positive or the square root of a negative one, raises a negative number
+    to a fractional power, or its value leaves the float range. Everything computed from
+    an undefined value is undefined too (also through `min` and `max`). `evaluate`
+    raises `EvaluationError` naming the first undefined metric and its formula;
+    `evaluate(..., undefined="nan")`, DataFrames and arrays give NaN; SQL gives NULL.
+
+Leaf values must be finite numbers: NaN or infinity given as a value is an error, not an
+undefined result. Evaluation goes node by node through the tree's own formulas — never
+through a simplified composite, where sympy would cancel `ql / leads` and hide a
+division by zero.
+
+The compiled function is generated Python source built from the validated tree: leaves
+and metrics are positional slots (`x0`, `m3`), constants are float literals, and no text
+from a user or a file is part of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from kpitree.errors import EvaluationError, MissingValueError
+from kpitree.language.expr import (
+    Add,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Pow,
+    Ref,
+    Sub,
+    children,
+    format_expr,
+    walk,
+)
+from kpitree.model.graph import CacheKey
+from kpitree.model.nodes import Metric
+from kpitree.model.numbers import format_number
+from kpitree.model.results import Values
+
+if TYPE_CHECKING:
+    from kpitree.model.graph import Graph
+
+__all__ = [
+    "RUNTIME",
+    "Compiled",
+    "UndefinedValue",
+    "compile_tree",
+    "evaluate",
+    "evaluate_arrays",
+    "evaluate_vector",
+    "interpret",
+    "known_values",
+    "missing_values_error",
+    "numpy_runtime",
+    "python_code",
+]
+
+_COMPILED: dict[str, CacheKey[Compiled]] = {
+    b: CacheKey(f"compiled for {b}") for b in ("python", "numpy")
+}
+_DEFAULTS: CacheKey[list[Any]] = CacheKey("leaf defaults in compiled order")
+
+Undefined = Literal["raise", "nan"]
+
+
+def _nan_aware(pick: Callable[..., float]) -> Callable[..., float]:
+    def choose(*args: float) -> float:
+        # Python's min/max drop a NaN or keep it depending on argument order.
+        if any(a != a for a in args):
+            return math.nan
+        return pick(args)
+
+    return choose
+
+
+#: The functions generated code calls, by backend-neutral name (`_min`, `_log`, ...).
+RUNTIME: dict[str, Any] = {
+    "_min": _nan_aware(min),
+    "_max": _nan_aware(max),
+    "_abs": abs,
+    "_log": math.log,
+    "_exp": math.exp,
+    "_sqrt": math.sqrt,
+    "_pow": math.pow,
+}
+
+
+Backend = Literal["python", "numpy"]
+
+
+@attrs.frozen
+class Compiled:
+    """A tree compiled to one function, for Python floats or for numpy arrays.
+
+    Attributes:
+        leaves: leaf names, in the order the function takes their values.
+        metrics: metric names, children before parents: the order of the results.
+        function: `function(leaf_values) -> metric_values`. With Python floats an
+            undefined value raises or is not finite (`evaluate_vector` checks); with
+            numpy undefined values are already NaN.
+        source: the generated source, for reading and debugging.
+        backend: `"python"` or `"numpy"`.
+    """
+
+    leaves: tuple[str, ...]
+    metrics: tuple[str, ...]
+    function: Callable[[Sequence[Any]], tuple[Any, ...]] = attrs.field(repr=False)
+    source: str = attrs.field(repr=False)
+    backend: Backend = "python"
+    index: dict[str, int] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "index", {name: i for i, name in enumerate(self.leaves)})
+
+    def __call__(self, leaf_values: Sequence[Any]) -> tuple[Any, ...]:
+        """Return the metric values for leaf values given in `leaves` order."""
+        return self.function(leaf_values)
+
+
+def compile_tree(tree: Graph, backend: Backend = "python") -> Compiled:
+    """Compile `tree` into one function, once per tree and backend (cached).
+
+    The numpy backend takes arrays (or scalars) and gives arrays, with every undefined
+    value NaN, so that `1 / (x / 0)` is NaN, as SQL's NULL would be, and not 0. Only
+    metrics whose own formula can turn finite numbers into ±inf (a division, a power,
+    a log) pay for a check that turns ±inf into NaN; an overflow anywhere else is caught
+    by numpy's floating-point flags, and then the whole evaluation is repeated with the
+    check on every metric.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> c = compile_tree(qualified_leads())
+        >>> c.leaves, c.metrics, c([1000.0, 0.8])
+        (('leads', 'lead_to_ql'), ('qualified_leads',), (800.0,))
+    """
+    return tree.cached(_COMPILED[backend], lambda: _compile_tree(tree, backend))
+
+
+def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
+    leaves = tuple(leaf.name for leaf in tree.leaves)
+    metrics = tuple(n for n in tree._topo if isinstance(tree[n], Metric))
+    formulas = [tree[n].formula for n in metrics]  # type: ignore[attr-defined]
+    if backend == "python":
+        source = _source(leaves, metrics, formulas, fix=lambda formula: False)
+        function = _compile(source, RUNTIME, backend)
+    else:
+        runtime = numpy_runtime()
+        source = _source(leaves, metrics, formulas, fix=_can_make_inf)
+        fast = _compile(source, runtime, backend)
+        careful = _compile(_source(leaves, metrics, formulas, fix=lambda f: True), runtime, backend)
+        function = runtime["_guarded"](fast, careful)
+    return Compiled(leaves, metrics, function, source, backend)
+
+
+def _source(
+    leaves: Sequence[str],
+    metrics: Sequence[str],
+    formulas: Sequence[Expr],
+    fix: Callable[[Expr], bool],
+) -> str:
+    slots = {name: f"x{i}" for i, name in enumerate(leaves)}
+    slots.update({name: f"m{i}" for i, name in enumerate(metrics)})
+    lines = ["def _tree(x):"]
+    if leaves:
+        lines.append(f"    {', '.join(slots[n] for n in leaves)}, = x")
+    for name, formula in zip(metrics, formulas, strict=True):
+        body = python_code(formula, slots)
+        lines.append(f"    {slots[name]} = {f'_fix({body})' if fix(formula) else body}")
+    lines.append(f"    return ({''.join(slots[n] + ', ' for n in metrics)})")
+    return "\n".join(lines) + "\n"
+
+
+def _compile(source: str, runtime: Mapping[str, Any], backend: str) -> Any:
+    namespace = dict(runtime)
+    code = compile(source, f"<kpitree compiled tree, {backend}>", "exec")
+    exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
+    return namespace["_tree"]
+
+
+def _can_make_inf(formula: Expr) -> bool:
+    """Whether finite inputs can give ±inf without an overflow: x / 0, 0 ** -1, log(0)."""
+    return any(
+        isinstance(node, Div | Pow) or (isinstance(node, Call) and node.func == "log")
+        for node in walk(formula)
+    )
+
+
+def numpy_runtime() -> dict[str, Any]:
+    """Return the functions generated code calls, for numpy arrays (undefined → NaN)."""
+    import functools
+
+    import numpy as np
+
+    def fix(values: Any) -> Any:
+        # One cheap reduction finds the common case (all finite); only then mask.
+        values = np.asarray(values, dtype=np.float64)
+        if np.isfinite(np.add.reduce(values, axis=None)):
+            return values
+        return np.where(np.isinf(values), np.nan, values)
+
+    def guarded(fast: Callable[..., Any], careful: Callable[..., Any]) -> Callable[..., Any]:
+        def run(x: Any) -> Any:
+            try:
+                with np.errstate(over="raise", divide="ignore", invalid="ignore", under="ignore"):
+                    return fast(x)
+            except FloatingPointError:  # an overflow: check every metric this time
+                with np.errstate(all="ignore"):
+                    return careful(x)
+
+        return run
+
+    def reduce_with(pick: Any) -> Callable[..., Any]:
+        return lambda *args: functools.reduce(pick, args)
+
+    return {
+        "_fix": fix,
+        "_min": reduce_with(np.minimum),  # np.minimum propagates NaN, as the rule says
+        "_max": reduce_with(np.maximum),
+        "_abs": np.abs,
+        "_log": np.log,
+        "_exp": np.exp,
+        "_sqrt": np.sqrt,
+        "_pow": np.power,
+        "_guarded": guarded,
+    }
+
+
+def evaluate_arrays(tree: Graph, columns: Mapping[str, Any]) -> dict[str, Any]:
+    """Evaluate every metric over arrays of leaf values, vectorized (numpy).
+
+    Args:
+        tree: the tree.
+        columns: an array (or a scalar, broadcast) for each leaf; a leaf missing here
+            takes its node's default value.
+
+    Returns:
+        `{metric name: float64 array}`; undefined values are NaN (see the module doc).
+
+    Examples:
+        >>> import numpy as np
+        >>> from kpitree.examples import qualified_leads
+        >>> out = evaluate_arrays(qualified_leads(), {"leads": np.array([1000.0, 0.0])})
+        >>> out["qualified_leads"].tolist()
+        [800.0, 0.0]
+    """
+    import numpy as np
+
+    compiled = compile_tree(tree, "numpy")
+    defaults = tree.leaf_values({k: v for k, v in columns.items() if np.ndim(v) == 0})
+    missing = [n for n in compiled.leaves if n not in columns and defaults[n] is None]
+    if missing:
+        raise missing_values_error(missing)
+    for name in columns:
+        tree.check_values({name: 0.0})  # names must be leaves; arrays are not checked per row
+    # Scalars become numpy scalars too: a Python float would raise on division by zero.
+    vector: list[Any] = [
+        np.asarray(columns[n] if n in columns else defaults[n], dtype=np.float64)
+        for n in compiled.leaves
+    ]
+    with np.errstate(all="ignore"):
+        results = compiled(vector)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
+    return {
+        name: np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+        for name, value in zip(compiled.metrics, results, strict=True)
+    }
+
+
+def python_code(expr: Expr, slots: Mapping[str, str]) -> str:
+    """Return Python source for `expr`, each name replaced by its slot (`x0`, `m3`).
+
+    Functions become `_min`, `_log`, ... looked up in the runtime namespace of the
+    backend; no text from the formula other than these fixed tokens reaches the source.
+    """
+    if isinstance(expr, Const):
+        return f"({float(expr.value)!r})"
+    if isinstance(expr, Ref):
+        return slots[expr.name]
+    if isinstance(expr, Add):
+        return "(" + " + ".join(python_code(t, slots) for t in expr.terms) + ")"
+    if isinstance(expr, Mul):
+        return "(" + " * ".join(python_code(f, slots) for f in expr.factors) + ")"
+    if isinstance(expr, Sub):
+        return f"({python_code(expr.left, slots)} - {python_code(expr.right, slots)})"
+    if isinstance(expr, Div):
+        return f"({python_code(expr.left, slots)} / {python_code(expr.right, slots)})"
+    if isinstance(expr, Neg):
+        return f"(-{python_code(expr.operand, slots)})"
+    if isinstance(expr, Pow):
+        exponent = expr.exponent
+        if isinstance(exponent, Const) and float(exponent.value).is_integer():
+            # float ** int is never complex; overflow and 0 ** -n raise.
+            return f"({python_code(expr.base, slots)} ** {int(exponent.value)})"
+        return f"_pow({python_code(expr.base, slots)}, {python_code(exponent, slots)})"
+    if isinstance(expr, Call):
+        return f"_{expr.func}({', '.join(python_code(a, slots) for a in expr.args)})"
+    raise TypeError(repr(expr))  # pragma: no cover
+
+
+def evaluate(
+    tree: Graph, values: Mapping[str, Any] | None = None, *, undefined: Undefined = "raise"
+) -> Values:
+    """Return the value of every node of `tree` (see the module doc for undefined values).
+
+    Args:
+        tree: the tree.
+        values: leaf values overriding the nodes' defaults (`"80%"` is 0.8).
+        undefined: `"raise"` (an `EvaluationError` naming the metric) or `"nan"`.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> evaluate(tree, {"leads": 1200})["qualified_leads"]
+        960.0
+    """
+    compiled = compile_tree(tree)
+    vector = list(_defaults(tree, compiled))
+    if values:
+        index = compiled.index
+        for name, value in tree.check_values(values).items():
+            vector[index[name]] = value
+    if None in vector:
+        raise missing_values_error(
+            [n for n, v in zip(compiled.leaves, vector, strict=True) if v is None]
+        )
+    results = evaluate_vector(tree, vector, undefined=undefined)
+    data = dict(zip(compiled.leaves, vector, strict=True))
+    data.update(zip(compiled.metrics, results, strict=True))
+    return Values(data, tree, order=tree.names)
+
+
+def _defaults(tree: Graph, compiled: Compiled) -> list[Any]:
+    """Return (and cache) the leaves' default values in compiled order, None where unset."""
+    return tree.cached(_DEFAULTS, lambda: [tree[n].value for n in compiled.leaves])  # type: ignore[attr-defined]
+
+
+def evaluate_vector(
+    tree: Graph, vector: Sequence[float], *, undefined: Undefined = "raise"
+) -> tuple[float, ...]:
+    """Return the metric values (in `compile_tree(tree).metrics` order) for a leaf vector.
+
+    The fast path runs the compiled function; only when it fails or a value is not
+    finite does a node-by-node pass find which metric is undefined and why.
+    """
+    compiled = compile_tree(tree)
+    try:
+        results = compiled.function(vector)
+        # One C-level sum finds any inf or NaN (a false alarm on overflow of the sum
+        # itself only sends the values through the careful path, which agrees).
+        if math.isfinite(sum(results)):
+            return results
+    except (ArithmeticError, ValueError):
+        pass
+    return _diagnose(tree, compiled, vector, undefined)
+
+
+def known_values(tree: Graph, values: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Return every node's value where it can be known, NaN where it cannot.
+
+    Leaves without a value and undefined metrics are NaN: for displays and status
+    checks, which must not fail.
+    """
+    leaf_values = tree.leaf_values(values)
+    compiled = compile_tree(tree)
+    vector = [math.nan if (v := leaf_values[n]) is None else v for n in compiled.leaves]
+    results = evaluate_vector(tree, vector, undefined="nan")
+    found: dict[str, float] = dict(zip(compiled.leaves, vector, strict=True))
+    found.update(zip(compiled.metrics, results, strict=True))
+    return found
+
+
+class UndefinedValue(ArithmeticError):
+    """Raised by `interpret` for an undefined value; `reason` says which operation."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _diagnose(
+    tree: Graph, compiled: Compiled, vector: Sequence[float], undefined: Undefined
+) -> tuple[float, ...]:
+    env: dict[str, float] = dict(zip(compiled.leaves, vector, strict=True))
+    out: list[float] = []
+    for name in compiled.metrics:
+        metric = tree[name]
+        assert isinstance(metric, Metric)
+        try:
+            value = interpret(metric.formula, env)
+        except UndefinedValue as exc:
+            if undefined == "nan":
+                value = math.nan
+            else:
+                raise _undefined_error(tree, metric, env, exc.reason) from None
+        env[name] = value
+        out.append(value)
+    return tuple(out)
+
+
+def _undefined_error(
+    tree: Graph, metric: Metric, env: Mapping[str, float], reason: str
+) -> Exception:
+    inputs = ", ".join(
+        f"{c.name} = {format_number(env[c.name])}" for c in tree.children(metric.name)
+    )
+    return EvaluationError(
+        f"`{metric.name}` is undefined: {reason}",
+        where=f"metric `{metric.name}` = {format_expr(metric.formula)}",
+        hint=f"with {inputs}; evaluate(..., undefined='nan') gives NaN instead",
+        names=[metric.name],
+    )
+
+
+def interpret(expr: Expr, env: Mapping[str, float]) -> float:
+    """Evaluate one formula with floats, naming the operation that makes it undefined.
+
+    The careful path: slower than compiled code, used to explain an undefined value and
+    where a single formula must be evaluated on its own.
+
+    Raises:
+        UndefinedValue: with the reason (caught by the callers in this package).
+    """
+    if isinstance(expr, Const):
+        return float(expr.value)
+    if isinstance(expr, Ref):
+        value = env[expr.name]
+        if value != value:
+            raise UndefinedValue(f"`{expr.name}` is undefined")
+        return value
+    args = [interpret(a, env) for a in children(expr)]
+    try:
+        result = _apply(expr, args)
+    except ZeroDivisionError:
+        raise UndefinedValue(f"division by zero in `{format_expr(expr)}`") from None
+    except (ValueError, OverflowError) as exc:
+        raise UndefinedValue(_domain_reason(expr, args, exc)) from None
+    if not math.isfinite(result):
+        raise UndefinedValue(f"`{format_expr(expr)}` overflows the float range")
+    return result
+
+
+def _apply(expr: Expr, args: list[float]) -> float:
+    if isinstance(expr, Add):
+        return sum(args)
+    if isinstance(expr, Mul):
+        return math.prod(args)
+    if isinstance(expr, Sub):
+        return args[0] - args[1]
+    if isinstance(expr, Div):
+        return args[0] / args[1]
+    if isinstance(expr, Neg):
+        return -args[0]
+    if isinstance(expr, Pow):
+        if args[0] == 0 and args[1] < 0:
+            raise ZeroDivisionError
+        return math.pow(args[0], args[1])
+    assert isinstance(expr, Call)
+    return float(RUNTIME[f"_{expr.func}"](*args))
+
+
+def _domain_reason(expr: Expr, args: list[float], exc: Exception) -> str:
+    if isinstance(expr, Call) and expr.func == "log":
+        return f"log of {format_number(args[0])}, which is not positive"
+    if isinstance(expr, Call) and expr.func == "sqrt":
+        return f"square root of a negative number ({format_number(args[0])})"
+    if isinstance(expr, Pow) and args[0] < 0:
+        return (
+            f"a negative number ({format_number(args[0])}) to the fractional power "
+            f"{format_number(args[1])}"
+        )
+    if isinstance(exc, OverflowError):
+        return f"`{format_expr(expr)}` overflows the float range"
+    return f"`{format_expr(expr)}` has no real value"
+
+
+def missing_values_error(names: list[str]) -> MissingValueError:
+    """Return the one error for leaves without a value, naming every one of them."""
+    listed = ", ".join(f"`{n}`" for n in names)
+    noun = "leaf has" if len(names) == 1 else f"{len(names)} leaves have"
+    return MissingValueError(
+        f"{noun} no value: {listed}",
+        hint="give a value on the node (value=...) or in the call: "
+        f"evaluate({{{names[0]!r}: ...}})",
+        names=names,
+    )

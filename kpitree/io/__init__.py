@@ -1,0 +1,1 @@
+"""Model files and values files: strict readers and writers."""

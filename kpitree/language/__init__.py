@@ -1,0 +1,1 @@
+"""The formula language: expression nodes, the parser, the function table, limits."""

@@ -1,0 +1,321 @@
+"""The formula language: text to expressions, by kpitree's own tokenizer and parser.
+
+Formula text comes from model files and other people. It is never handed to `eval`,
+`sympify` or Python's parser: a small tokenizer accepts numbers, names, the operators of
+the grammar table and the language's functions, and anything else stops with a caret
+under the offending character.
+
+| level | operators           | associativity |
+|-------|---------------------|---------------|
+| 1     | `+` `-`             | left          |
+| 2     | `*` `/`             | left          |
+| 3     | unary `-` `+`       | prefix        |
+| 4     | `**` (also `^`)     | right         |
+
+Numbers: `12`, `0.8`, `.5`, `1e6`, `1_000`, `80%` (= 0.8). Names: Unicode identifiers.
+Functions: `min`, `max` (two or more arguments), `abs`, `log`, `exp`, `sqrt`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NoReturn
+
+import attrs
+
+from kpitree.errors import FormulaError, KPITreeError, LimitError, did_you_mean
+from kpitree.language.expr import (
+    FUNCTIONS,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Pow,
+    Ref,
+    Sub,
+    add,
+    check_formula,
+    check_name,
+    mul,
+    negate,
+)
+from kpitree.language.limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["parse_formula"]
+
+_NUMBER = re.compile(r"(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_SPACE = re.compile(r"\s+")
+# Operators, longest first; typographic forms pasted from documents are accepted too.
+_OPERATORS = {
+    "**": "**",
+    "^": "**",
+    "+": "+",
+    "-": "-",
+    "−": "-",
+    "*": "*",
+    "×": "*",
+    "·": "*",
+    "/": "/",
+    "(": "(",
+    ")": ")",
+    ",": ",",
+}
+_MISTAKES = {
+    "=": "a formula is a right-hand side only: write `leads * rate`, not `ql = leads * rate`",
+    "<": 'comparisons are not formulas; a threshold is a norm (`norm: ">= 0.8"`)',
+    ">": 'comparisons are not formulas; a threshold is a norm (`norm: ">= 0.8"`)',
+    "%": "`%` only follows a number (`80%` is 0.8); there is no remainder operator",
+    ".": "there are no attributes or methods in formulas; names are plain identifiers",
+    "[": "there is no indexing in formulas",
+    "'": "there is no text in formulas; names are written without quotes",
+    '"': "there is no text in formulas; names are written without quotes",
+}
+
+
+@attrs.frozen
+class _Token:
+    kind: str  # "number", "name", an operator, or "end"
+    text: str
+    start: int
+    end: int
+    value: float | int = 0
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos, size = 0, len(text)
+    while pos < size:
+        if space := _SPACE.match(text, pos):
+            pos = space.end()
+            continue
+        ch = text[pos]
+        if number := _NUMBER.match(text, pos):
+            end = number.end()
+            value = _number(text, pos, end)
+            rest = _SPACE.match(text, end)
+            after = rest.end() if rest else end
+            if after < size and text[after] == "%":
+                value, end = value / 100, after + 1
+            tokens.append(_Token("number", text[pos:end], pos, end, value))
+            pos = end
+        elif ch.isidentifier() or ch == "_":
+            end = pos + 1
+            while end < size and ("a" + text[end]).isidentifier():
+                end += 1
+            tokens.append(_Token("name", text[pos:end], pos, end))
+            pos = end
+        elif op := next((o for o in _OPERATORS if text.startswith(o, pos)), None):
+            tokens.append(_Token(_OPERATORS[op], op, pos, pos + len(op)))
+            pos += len(op)
+        else:
+            reason = f"unexpected character {ch!r}"
+            raise FormulaError(
+                reason, source=text, span=(pos, pos + 1), hint=_MISTAKES.get(ch, _GRAMMAR)
+            )
+    tokens.append(_Token("end", "", size, size))
+    return tokens
+
+
+_GRAMMAR = "a formula combines names and numbers with + - * / ** and min, max, abs, log, exp, sqrt"
+
+
+def _number(text: str, start: int, end: int) -> float | int:
+    literal = text[start:end].replace("_", "")
+    if end - start > 100:
+        raise LimitError(
+            "a number is written with more than 100 characters", source=text, span=(start, end)
+        )
+    is_int = literal.isdigit()
+    number = float(literal)
+    if not math.isfinite(number):
+        raise FormulaError(
+            "the number is out of the float range (about ±1.8e308)",
+            source=text,
+            span=(start, end),
+        )
+    # Integers stay exact where a float would be exact too; larger ones become floats.
+    return int(literal) if is_int and abs(number) < 2**53 else number
+
+
+class _Parser:
+    def __init__(self, text: str, limits: Limits) -> None:
+        self.text = text
+        self.limits = limits
+        self.tokens = _tokenize(text)
+        self.pos = 0
+        self.depth = 0
+
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.pos]
+
+    def fail(self, reason: str, token: _Token | None = None, hint: str | None = None) -> NoReturn:
+        tok = token or self.token
+        span = (tok.start, max(tok.end, tok.start + 1))
+        raise FormulaError(reason, source=self.text, span=span, hint=hint)
+
+    def take(self, kind: str) -> _Token:
+        tok = self.token
+        if tok.kind != kind:
+            self.fail(f"expected `{kind}` here, got {_describe(tok)}")
+        self.pos += 1
+        return tok
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > self.limits.max_depth:
+            raise LimitError(
+                f"the formula nests deeper than {self.limits.max_depth} levels",
+                source=self.text,
+                span=(self.token.start, self.token.end + 1),
+                hint="split it into intermediate metrics, or raise Limits.max_depth",
+            )
+
+    def formula(self) -> Expr:
+        if self.token.kind == "end":
+            self.fail("the formula is empty", hint=_GRAMMAR)
+        expr = self.sum()
+        if self.token.kind != "end":
+            hint = (
+                "a `(` closes with `)`" if self.token.kind == ")" else "join parts with an operator"
+            )
+            self.fail(f"unexpected {_describe(self.token)} after a complete formula", hint=hint)
+        return expr
+
+    def sum(self) -> Expr:
+        left = self.product()
+        while self.token.kind in ("+", "-"):
+            op = self.take(self.token.kind).kind
+            right = self.product()
+            left = add(left, right) if op == "+" else Sub(left, right)
+        return left
+
+    def product(self) -> Expr:
+        left = self.unary()
+        while self.token.kind in ("*", "/"):
+            op = self.take(self.token.kind).kind
+            right = self.unary()
+            left = mul(left, right) if op == "*" else Div(left, right)
+        return left
+
+    def unary(self) -> Expr:
+        if self.token.kind in ("-", "+"):
+            op = self.take(self.token.kind).kind
+            self.enter()
+            operand = self.unary()
+            self.depth -= 1
+            return negate(operand) if op == "-" else operand
+        return self.power()
+
+    def power(self) -> Expr:
+        base = self.atom()
+        if self.token.kind == "**":
+            self.take("**")
+            self.enter()
+            exponent = self.unary()
+            self.depth -= 1
+            return Pow(base, exponent)
+        return base
+
+    def atom(self) -> Expr:
+        tok = self.token
+        if tok.kind == "number":
+            self.pos += 1
+            return Const(tok.value)
+        if tok.kind == "name":
+            self.pos += 1
+            if self.token.kind == "(":
+                return self.call(tok)
+            if tok.text in FUNCTIONS:
+                self.fail(f"`{tok.text}` is a function: write `{tok.text}(...)`", tok)
+            try:
+                check_name(tok.text)
+            except KPITreeError as exc:
+                self.fail(exc.reason, tok, exc.hint)
+            return Ref(tok.text, span=(tok.start, tok.end))
+        if tok.kind == "(":
+            self.take("(")
+            self.enter()
+            inner = self.sum()
+            self.depth -= 1
+            if self.token.kind != ")":
+                self.fail(
+                    f"expected `)` to close the `(` at column {tok.start + 1}, "
+                    f"got {_describe(self.token)}"
+                )
+            self.take(")")
+            return inner
+        self.fail(f"expected a number, a name or `(`, got {_describe(tok)}", hint=_GRAMMAR)
+
+    def call(self, name: _Token) -> Expr:
+        if name.text not in FUNCTIONS:
+            hint = did_you_mean(name.text, FUNCTIONS) or f"the functions are {', '.join(FUNCTIONS)}"
+            self.fail(f"`{name.text}` is not a function of the formula language", name, hint)
+        self.take("(")
+        self.enter()
+        args = [self.sum()]
+        while self.token.kind == ",":
+            self.take(",")
+            args.append(self.sum())
+        self.depth -= 1
+        if self.token.kind != ")":
+            self.fail(
+                f"expected `,` or `)` in the call of `{name.text}`, got {_describe(self.token)}"
+            )
+        self.take(")")
+        low, high = FUNCTIONS[name.text]
+        if len(args) < low or (high is not None and len(args) > high):
+            want = f"exactly {low}" if low == high else f"at least {low}"
+            self.fail(f"`{name.text}` takes {want} argument(s), got {len(args)}", name)
+        return Call(name.text, tuple(args))
+
+
+def _describe(tok: _Token) -> str:
+    if tok.kind == "end":
+        return "the end of the formula"
+    return f"`{tok.text}`"
+
+
+def parse_formula(text: str, *, limits: Limits = DEFAULT_LIMITS, where: str | None = None) -> Expr:
+    """Parse formula text into an expression, refusing anything outside the grammar.
+
+    Args:
+        text: the formula, e.g. `"leads * lead_to_ql"`.
+        limits: safety limits on length, depth, size and exponents.
+        where: location put in front of error messages (`metric `ql``, `model.yaml:7`).
+
+    Raises:
+        FormulaError: with a caret under the offending token.
+        LimitError: the text is beyond a safety limit.
+
+    Examples:
+        >>> parse_formula("лиды * 80%")
+        Mul(Ref('лиды'), Const(0.8))
+        >>> parse_formula("leads *")
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.FormulaError: expected a number, a name or `(`, got the end of the formula
+          leads *
+                 ^
+        hint: ...
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be text, got {type(text).__name__}", where=where)
+    if len(text) > limits.max_formula_chars:
+        raise LimitError(
+            f"the formula is {len(text):,} characters long, over the limit of "
+            f"{limits.max_formula_chars:,}",
+            where=where,
+            hint="split it into intermediate metrics, or raise Limits.max_formula_chars",
+        )
+    try:
+        expr = _Parser(text, limits).formula()
+        check_formula(expr, limits)
+    except KPITreeError as exc:
+        if exc.source is None and not isinstance(exc, LimitError | FormulaError):
+            raise
+        if exc.source is None:
+            exc = type(exc)(exc.reason, hint=exc.hint, source=text, span=(0, len(text)))
+        raise (exc.located(where) if where else exc) from None
+    return expr

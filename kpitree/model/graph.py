@@ -1,0 +1,602 @@
+"""The validated graph: every node of a tree, its edges, orders and units.
+
+`Graph(*nodes)` collects every node reachable from the nodes given, resolves names used in
+formula text, and checks the whole: names bound twice, names never defined, cycles,
+units. Every problem is reported at once. Every layer above works on a `Graph`; the
+public `kpitree.Tree` (in `kpitree.tree`) is a `Graph` with the analyses as methods.
+
+A graph is immutable, so what is derived from it (compiled code, plans, subtrees) is
+kept in its cache under a typed `CacheKey`, the one way layers above store such things.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from fractions import Fraction
+from typing import Any, Generic, Self, TypeVar
+
+import attrs
+
+from kpitree.errors import (
+    CycleError,
+    KPITreeError,
+    UnitError,
+    UnknownNameError,
+    ValueTypeError,
+    did_you_mean,
+)
+from kpitree.language.expr import (
+    Add,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Pow,
+    Ref,
+    Sub,
+    constant_value,
+    format_expr,
+    refs,
+)
+from kpitree.model import units as _units
+from kpitree.model.nodes import KPI, Input, Leaf, Metric, Node, raise_all
+from kpitree.model.numbers import to_number
+from kpitree.model.render import Shown, render
+from kpitree.model.units import Unit
+
+__all__ = ["CacheKey", "Graph"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen(eq=False)
+class CacheKey(Generic[T]):
+    """A typed key for things derived from a graph: `graph.cached(KEY, build)` gives a `T`.
+
+    Keys compare by identity, so two modules can never collide on a name; `what` is only
+    for reading. Declare one key per derived thing, next to the code that builds it.
+    """
+
+    what: str
+
+
+class Graph(Shown):
+    """A metric tree: metrics over KPIs and inputs, validated as a whole.
+
+    Args:
+        *nodes: the roots (usually the top metrics); every node they reach is collected.
+            Give leaves or other metrics too when formulas are text that names them, or
+            to fix the order. A `Tree` may be given to merge its nodes.
+
+    Raises:
+        ValidationError: several problems, each listed; or the single problem found
+            (`CycleError`, `UnknownNameError`, `UnitError`, ...).
+
+    Examples:
+        >>> import kpitree as kt
+        >>> leads = kt.KPI("leads", owner="marketing", horizon="1 day", value=1000)
+        >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 day", value=0.8)
+        >>> tree = kt.Tree(kt.Metric("qualified_leads", leads * rate))
+        >>> tree.evaluate()["qualified_leads"]
+        800.0
+        >>> [k.name for k in tree.kpis], tree.owners()
+        (['leads', 'lead_to_ql'], {'marketing': ('leads',), 'sales': ('lead_to_ql',)})
+    """
+
+    __slots__ = ("_cache", "_children", "_nodes", "_order", "_parents", "_roots", "_topo", "_units")
+
+    _nodes: dict[str, Node]
+    _order: tuple[str, ...]
+    _topo: tuple[str, ...]
+    _roots: tuple[str, ...]
+    _children: dict[str, tuple[str, ...]]
+    _parents: dict[str, tuple[str, ...]]
+    _units: dict[str, Unit | None]
+    _cache: dict[CacheKey[Any], Any]
+
+    def __init__(self, *nodes: Node | Graph | Iterable[Node]) -> None:
+        given = list(_flatten(nodes))
+        if not given:
+            raise ValueTypeError("a Tree needs at least one node", hint="kt.Tree(top_metric)")
+        problems: list[KPITreeError] = []
+        by_name = _collect(given, problems)
+        children = {name: _child_names(node) for name, node in by_name.items()}
+        problems += _undefined(by_name, children)
+        if not problems:
+            problems += _cycles(children)
+        if problems:
+            raise_all(problems)
+        first_seen = [n.name for n in given]
+        self._setup(by_name, children, first_seen)
+        unit_problems = _check_units(self)
+        if unit_problems:
+            raise_all(unit_problems)
+
+    @classmethod
+    def _build(cls, nodes: dict[str, Node], like: Graph) -> Self:
+        """Make a graph of the same shape as `like` with some nodes replaced (no re-checks)."""
+        tree = object.__new__(cls)
+        tree._nodes = nodes
+        for slot in ("_order", "_topo", "_roots", "_children", "_parents", "_units"):
+            setattr(tree, slot, getattr(like, slot))
+        tree._cache = {}
+        return tree
+
+    @classmethod
+    def _adopt(cls, graph: Graph) -> Self:
+        """Return `graph` as an instance of `cls` (the `Tree` facade), without re-checks."""
+        return cls._build(graph._nodes, graph)
+
+    def _setup(
+        self, by_name: dict[str, Node], children: dict[str, tuple[str, ...]], first: list[str]
+    ) -> None:
+        parents: dict[str, list[str]] = {name: [] for name in by_name}
+        for name, kids in children.items():
+            for kid in kids:
+                parents[kid].append(name)
+        roots = [n for n in dict.fromkeys(first) if not parents[n]]
+        roots += [n for n in by_name if not parents[n] and n not in roots]
+        order, topo = _orders(roots, children)
+        self._nodes = {name: by_name[name] for name in order}
+        self._order = tuple(order)
+        self._topo = tuple(topo)
+        self._roots = tuple(roots)
+        self._children = children
+        self._parents = {name: tuple(ps) for name, ps in parents.items()}
+        self._units = {}
+        self._cache = {}
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> Node:
+        try:
+            return self._nodes[name]
+        except (KeyError, TypeError):
+            raise self._unknown(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._nodes
+
+    def __iter__(self) -> Iterator[Node]:
+        """Iterate over the nodes, roots first, each before the nodes it uses."""
+        return iter(self._nodes.values())
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def _unknown(self, name: object, role: str = "node") -> UnknownNameError:
+        return UnknownNameError(
+            f"the tree has no {role} `{name}`",
+            hint=did_you_mean(str(name), self._nodes),
+            names=[str(name)],
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every node's name, roots first, each before the nodes it uses."""
+        return self._order
+
+    @property
+    def kpis(self) -> tuple[KPI, ...]:
+        """The KPIs, in tree order."""
+        return tuple(n for n in self._nodes.values() if isinstance(n, KPI))
+
+    @property
+    def inputs(self) -> tuple[Input, ...]:
+        """The inputs (leaves nobody on the team controls), in tree order."""
+        return tuple(n for n in self._nodes.values() if isinstance(n, Input))
+
+    @property
+    def leaves(self) -> tuple[Leaf, ...]:
+        """KPIs and inputs, in tree order."""
+        return tuple(n for n in self._nodes.values() if isinstance(n, Leaf))
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """The derived nodes, in tree order."""
+        return tuple(n for n in self._nodes.values() if isinstance(n, Metric))
+
+    @property
+    def roots(self) -> tuple[Node, ...]:
+        """The nodes no other node uses: usually the top metrics."""
+        return tuple(self._nodes[n] for n in self._roots)
+
+    def children(self, name: str) -> tuple[Node, ...]:
+        """Return the nodes `name`'s formula uses directly, in formula order."""
+        self[name]
+        return tuple(self._nodes[c] for c in self._children[name])
+
+    def parents(self, name: str) -> tuple[Node, ...]:
+        """Return the metrics whose formulas use `name` directly."""
+        self[name]
+        return tuple(self._nodes[p] for p in self._parents[name])
+
+    def depends_on(self, name: str) -> tuple[str, ...]:
+        """Return `name` and every node it depends on, parents before children (cached).
+
+        Examples:
+            >>> from kpitree.examples import sales_revenue
+            >>> sales_revenue().depends_on("purchases")
+            ('purchases', 'call_to_purchase', 'calls', 'working_days', 'calls_per_day', 'managers')
+        """
+        self[name]
+        cache = self.cached(_DEPENDS_ON, dict)
+        found = cache.get(name)
+        if found is None:
+            seen = {name}
+            stack = [name]
+            while stack:
+                for child in self._children[stack.pop()]:
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append(child)
+            found = cache[name] = tuple(n for n in reversed(self._topo) if n in seen)
+        return found
+
+    def unit(self, name: str) -> Unit | None:
+        """Return the unit of a node: declared, or derived from its formula (None if unknown)."""
+        self[name]
+        return self._units.get(name)
+
+    def owners(self) -> dict[str, tuple[str, ...]]:
+        """Return `{owner: (KPI names...)}`, owners in order of their first KPI."""
+        out: dict[str, list[str]] = {}
+        for kpi in self.kpis:
+            out.setdefault(kpi.owner, []).append(kpi.name)
+        return {owner: tuple(names) for owner, names in out.items()}
+
+    def leaf_values(self, values: Mapping[str, Any] | None = None) -> dict[str, float | None]:
+        """Return every leaf's value: the node's default, overridden by `values`.
+
+        Raises:
+            UnknownNameError: a name in `values` that is not a leaf (with a did-you-mean).
+            ValueTypeError: a value that is not a finite number.
+        """
+        out: dict[str, float | None] = {leaf.name: leaf.value for leaf in self.leaves}
+        for name, value in self.check_values(values).items():
+            out[name] = value
+        return out
+
+    def check_values(self, values: Mapping[str, Any] | None) -> dict[str, float]:
+        """Check a mapping of leaf values, converting each to float (`"80%"` is 0.8)."""
+        if values is None:
+            return {}
+        if not isinstance(values, Mapping):
+            raise ValueTypeError(
+                f"values must be a mapping of leaf names to numbers, got {type(values).__name__}"
+            )
+        problems: list[KPITreeError] = []
+        out: dict[str, float] = {}
+        for name, value in values.items():
+            node = self._nodes.get(name)
+            if node is None:
+                problems.append(self._unknown(name, "leaf"))
+            elif isinstance(node, Metric):
+                problems.append(
+                    ValueTypeError(
+                        f"`{name}` is a metric, computed from its formula; it cannot be set",
+                        hint=f"to find the leaf value that gives {name} a target, use "
+                        f"tree.solve({name!r}, target, vary=...)",
+                        names=[name],
+                    )
+                )
+            elif type(value) is float and value - value == 0.0:
+                out[name] = value  # a finite float, the common case: no message to prepare
+            else:
+                try:
+                    out[name] = to_number(value, what=f"value of `{name}`")
+                except KPITreeError as exc:
+                    problems.append(exc)
+        raise_all(problems)
+        return out
+
+    def with_values(self, values: Mapping[str, Any]) -> Self:
+        """Return a tree whose leaves default to the given values.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> qualified_leads().with_values({"leads": 1200}).evaluate()["qualified_leads"]
+            960.0
+        """
+        nodes = dict(self._nodes)
+        for name, value in self.check_values(values).items():
+            nodes[name] = nodes[name].replace(value=value)
+        return self._build(nodes, self)
+
+    def subtree(self, metric: str) -> Self:
+        """Return the graph of `metric` and everything it depends on (cached).
+
+        Examples:
+            >>> from kpitree.examples import sales_revenue
+            >>> sales_revenue().subtree("purchases").names
+            ('purchases', 'calls', 'managers', 'calls_per_day', 'working_days', 'call_to_purchase')
+        """
+        cache = self.cached(_SUBTREES, dict)
+        found = cache.get(metric)
+        if found is None:
+            names = self.depends_on(metric)
+            whole = len(names) == len(self._nodes)
+            found = cache[metric] = self if whole else type(self)(*(self._nodes[n] for n in names))
+        return found
+
+    def cached(self, key: CacheKey[T], build: Callable[[], T]) -> T:
+        """Return what `key` names for this graph, built by `build()` on first use.
+
+        Two threads may both build on a first use; one result is kept and both are correct,
+        since what is cached depends only on the graph.
+        """
+        try:
+            return self._cache[key]
+        except KeyError:
+            return self._cache.setdefault(key, build())
+
+    # -- value semantics and display -----------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return self._nodes == other._nodes and self._roots == other._roots
+
+    def __hash__(self) -> int:
+        return hash((self._roots, frozenset(self._nodes.items())))
+
+    def __repr__(self) -> str:
+        roots = ", ".join(self._roots)
+        return f"<Tree roots=[{roots}] {len(self.metrics)} metrics, {len(self.leaves)} leaves>"
+
+    def __str__(self) -> str:
+        return str(render(self, "text"))
+
+
+_DEPENDS_ON: CacheKey[dict[str, tuple[str, ...]]] = CacheKey("depends_on")
+_SUBTREES: CacheKey[dict[str, Any]] = CacheKey("subtrees")
+
+
+def _flatten(nodes: Iterable[Any]) -> Iterator[Node]:
+    for item in nodes:
+        if isinstance(item, Node):
+            yield item
+        elif isinstance(item, Graph):
+            yield from item
+        elif isinstance(item, Iterable) and not isinstance(item, str | bytes):
+            yield from _flatten(item)
+        else:
+            raise ValueTypeError(
+                f"a Tree is made of KPI, Input and Metric nodes, got {type(item).__name__}"
+            )
+
+
+def _child_names(node: Node) -> tuple[str, ...]:
+    if isinstance(node, Metric):
+        return tuple(r.name for r in refs(node.formula))
+    return ()
+
+
+def _collect(given: list[Node], problems: list[KPITreeError]) -> dict[str, Node]:
+    """Gather every node reachable from `given` by name, noting names bound twice."""
+    by_name: dict[str, Node] = {}
+    clashes: set[str] = set()
+    stack = list(reversed(given))
+    while stack:
+        node = stack.pop()
+        known = by_name.get(node.name)
+        if known is not None:
+            if known is not node and known != node and node.name not in clashes:
+                clashes.add(node.name)
+                problems.append(_clash(known, node))
+            continue
+        by_name[node.name] = node
+        if isinstance(node, Metric):
+            stack.extend(r.node for r in reversed(refs(node.formula)) if isinstance(r.node, Node))
+    return by_name
+
+
+def _clash(first: Node, second: Node) -> KPITreeError:
+    fields = [
+        f
+        for f in ("kind", "formula", "owner", "horizon", "value", "unit", "norm", "bounds")
+        if getattr(first, f, None) != getattr(second, f, None)
+    ]
+    differ = ", ".join(fields) or "other fields"
+    return ValueTypeError(
+        f"two different nodes are named `{first.name}` (they differ in {differ})",
+        hint="give each node its own name, or use one node object in both places",
+        names=[first.name],
+    )
+
+
+def _undefined(
+    by_name: dict[str, Node], children: dict[str, tuple[str, ...]]
+) -> list[KPITreeError]:
+    problems: list[KPITreeError] = []
+    for name, kids in children.items():
+        missing = [k for k in kids if k not in by_name]
+        if not missing:
+            continue
+        metric = by_name[name]
+        assert isinstance(metric, Metric)
+        for ref in refs(metric.formula):
+            if ref.name not in missing:
+                continue
+            source = metric.text if ref.span is not None else None
+            problems.append(
+                UnknownNameError(
+                    f"metric `{name}` uses `{ref.name}`, which no node defines",
+                    hint=did_you_mean(ref.name, by_name)
+                    or f"add a KPI, Input or Metric named `{ref.name}` to the tree",
+                    names=[name, ref.name],
+                    source=source,
+                    span=ref.span if source is not None else None,
+                )
+            )
+    return problems
+
+
+def _cycles(children: dict[str, tuple[str, ...]]) -> list[KPITreeError]:
+    """Find the loops in the graph, one error per loop, without recursion."""
+    problems: list[KPITreeError] = []
+    state: dict[str, int] = {}  # 1 on the current path, 2 finished
+    for start in children:
+        if state.get(start):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(children[start]))]
+        state[start] = 1
+        path.append(start)
+        while stack:
+            name, kids = stack[-1]
+            kid = next(kids, None)
+            if kid is None:
+                stack.pop()
+                path.pop()
+                state[name] = 2
+            elif state.get(kid) == 1:
+                loop = [*path[path.index(kid) :], kid]
+                problems.append(
+                    CycleError(
+                        f"metrics depend on each other in a loop: {' → '.join(loop)}",
+                        hint="a metric cannot be computed from itself; break the loop by "
+                        "making one of them a KPI or an Input",
+                        names=loop[:-1],
+                    )
+                )
+            elif not state.get(kid):
+                state[kid] = 1
+                path.append(kid)
+                stack.append((kid, iter(children[kid])))
+    return problems
+
+
+def _orders(roots: list[str], children: dict[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """Return (pre-order from the roots, post-order = children before parents)."""
+    pre: list[str] = []
+    post: list[str] = []
+    seen: set[str] = set()
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        pre.append(root)
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(children[root]))]
+        while stack:
+            name, kids = stack[-1]
+            kid = next(kids, None)
+            if kid is None:
+                stack.pop()
+                post.append(name)
+            elif kid not in seen:
+                seen.add(kid)
+                pre.append(kid)
+                stack.append((kid, iter(children[kid])))
+    return pre, post
+
+
+# -- units ---------------------------------------------------------------------------------
+
+_NUMBER = "number"  # a constant takes the unit of whatever it is combined with
+
+
+def _check_units(tree: Graph) -> list[KPITreeError]:
+    """Derive each metric's unit from its formula; note clashes. Fills `tree._units`."""
+    problems: list[KPITreeError] = []
+    found: dict[str, Unit | None] = {}
+    for name in tree._topo:
+        node = tree._nodes[name]
+        if not isinstance(node, Metric):
+            found[name] = node.unit
+            continue
+        where = f"metric `{name}` = {format_expr(node.formula)}"
+        try:
+            derived = _derive(node.formula, found)
+        except UnitError as exc:
+            problems.append(exc.located(where))
+            found[name] = node.unit
+            continue
+        declared = node.unit
+        if isinstance(derived, Unit) and declared and not derived.same_dimension(declared):
+            hint = _units.spelling_hint(declared, derived) or (
+                f'declare unit="{derived}", or check the formula'
+            )
+            problems.append(
+                UnitError(
+                    f"metric `{name}` is declared in `{declared}` but its formula gives "
+                    f"`{derived}`",
+                    where=where,
+                    hint=hint,
+                    names=[name],
+                )
+            )
+        found[name] = node.unit or (derived if isinstance(derived, Unit) else None)
+    tree._units = found
+    return problems
+
+
+def _derive(expr: Expr, found: Mapping[str, Unit | None]) -> Unit | str | None:
+    """Return the unit of `expr`: a Unit, `_NUMBER` for constants, or None when unknown."""
+    if isinstance(expr, Const):
+        return _NUMBER
+    if isinstance(expr, Ref):
+        return found.get(expr.name)
+    if isinstance(expr, Pow):
+        base = _derive(expr.base, found)
+        if base is None or base == _NUMBER:
+            return base
+        assert isinstance(base, Unit)
+        exponent = _exponent(expr.exponent)
+        return _units.power(base, exponent)
+    if isinstance(expr, Neg):
+        return _derive(expr.operand, found)
+    if isinstance(expr, Add | Sub | Mul | Div | Call):
+        parts = [
+            _derive(e, found)
+            for e in (
+                expr.terms
+                if isinstance(expr, Add)
+                else expr.factors
+                if isinstance(expr, Mul)
+                else expr.args
+                if isinstance(expr, Call)
+                else (expr.left, expr.right)
+            )
+        ]
+        if any(p is None for p in parts):
+            return None
+        known = [p for p in parts if isinstance(p, Unit)]
+        if isinstance(expr, Add | Sub):
+            op = "+" if isinstance(expr, Add) else "-"
+            return _fold(known, lambda a, b: _units.add(a, b, op=op))
+        if isinstance(expr, Mul):
+            return _fold(known, _units.multiply)
+        if isinstance(expr, Div):
+            left, right = parts
+            left_unit = left if isinstance(left, Unit) else _units.DIMENSIONLESS
+            if isinstance(right, Unit):
+                return _units.divide(left_unit, right)
+            return left
+        assert isinstance(expr, Call)
+        if not known:
+            return _NUMBER
+        return _units.function(expr.func, known)
+    raise TypeError(repr(expr))  # pragma: no cover
+
+
+def _fold(known: list[Unit], op: Any) -> Unit | str:
+    if not known:
+        return _NUMBER
+    result = known[0]
+    for unit in known[1:]:
+        result = op(result, unit)
+    return result
+
+
+def _exponent(expr: Expr) -> Fraction | None:
+    try:
+        value = constant_value(expr)
+    except (ArithmeticError, ValueError):
+        return None
+    if value is None or not math.isfinite(value):
+        return None
+    return Fraction(value).limit_denominator(1000)

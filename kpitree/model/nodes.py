@@ -1,0 +1,412 @@
+"""The nodes of a metric tree: KPIs (levers with owners), inputs (nobody's lever), metrics.
+
+Nodes are immutable values with structural equality. Each checks its own fields when it
+is made and reports every problem of that node at once; a `Tree` then checks how the
+nodes fit together.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from kpitree.errors import KPITreeError, ValidationError, ValueTypeError
+from kpitree.language.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
+from kpitree.language.limits import DEFAULT_LIMITS
+from kpitree.language.parser import parse_formula
+from kpitree.model.distributions import Distribution, as_distribution
+from kpitree.model.horizon import Horizon
+from kpitree.model.norm import Norm, parse_norm
+from kpitree.model.numbers import to_number
+from kpitree.model.units import Unit
+
+__all__ = ["KPI", "Input", "Leaf", "Metric", "Node", "Standard", "raise_all"]
+
+_AGGREGATE = re.compile(r"sum|mean|last|min|max|weighted:(?P<weight>\w+)")
+
+
+def raise_all(problems: list[KPITreeError]) -> None:
+    """Raise the one problem found, or a `ValidationError` holding all of them."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ValidationError(problems)
+
+
+@attrs.frozen
+class Standard:
+    """An operational practice that holds a KPI at its norm.
+
+    A plain standard is text ("answer every inbound request within 15 minutes"). A
+    measurable one has a `name` and a `norm` (`response_minutes <= 15`), and `tree.status`
+    checks it against the value given under that name.
+    """
+
+    text: str
+    name: str | None = None
+    norm: Norm | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Node(Arithmetic):
+    """Base of KPI, Input and Metric: a named value in the tree."""
+
+    __slots__ = ()
+    kind: ClassVar[str]
+    name: str
+    unit: Unit | None
+    description: str
+
+    def _as_expr(self) -> Expr:
+        return Ref(self.name, self)
+
+    def replace(self, **changes: Any) -> Any:
+        """Return a copy with some fields changed, checked like a new node.
+
+        Examples:
+            >>> import kpitree as kt
+            >>> kt.KPI("leads", owner="marketing", horizon="1 day", value=1000).replace(
+            ...     value=1200).value
+            1200.0
+        """
+        return attrs.evolve(self, **changes)  # type: ignore[misc]
+
+
+def _collect(
+    problems: list[KPITreeError], where: str, convert: Any, value: Any, *, optional: bool = False
+) -> Any:
+    """Run `convert(value)`; on a kpitree error note it (located at `where`) and return None.
+
+    With `optional`, None stays None without calling `convert`.
+    """
+    if optional and value is None:
+        return None
+    try:
+        return convert(value)
+    except KPITreeError as exc:
+        problems.append(exc.located(where))
+        return None
+
+
+def _memo(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Cache a parser of immutable values for text input: trees repeat "1 day", ">= 0.8"."""
+    cached = functools.lru_cache(maxsize=4096)(parse)
+    return lambda value: cached(value) if isinstance(value, str) else parse(value)
+
+
+_horizon = _memo(Horizon.parse)
+_norm = _memo(parse_norm)
+_unit = _memo(Unit.parse)
+
+
+def _bounds(value: Any, what: str) -> tuple[float | None, float | None] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueTypeError(
+            f"bounds must be a pair (low, high), got {value!r}",
+            hint="use None for an open side: bounds=(0, None)",
+        )
+    pair = tuple(value)
+    if len(pair) != 2:
+        raise ValueTypeError(f"bounds must be a pair (low, high), got {len(pair)} item(s)")
+    low, high = (None if v is None else to_number(v, what=f"a bound of {what}") for v in pair)
+    if low is not None and high is not None and low > high:
+        raise ValueTypeError(f"bounds ({low:g}, {high:g}) have low above high")
+    return (low, high)
+
+
+def _standards(value: Any) -> tuple[Standard, ...]:
+    if isinstance(value, str):
+        return (Standard(value),)
+    if isinstance(value, Mapping):
+        out = []
+        for key, norm in value.items():
+            name = check_name(key, what="a standard's name")
+            parsed = parse_norm(norm)
+            out.append(Standard(f"{name} {parsed}", name, parsed))
+        return tuple(out)
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str | Standard):
+            raise ValueTypeError(f"a standard must be text, got {item!r}")
+    return tuple(s if isinstance(s, Standard) else Standard(s) for s in items)
+
+
+def _role(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueTypeError(
+            f"a role must be non-empty text, got {value!r}", hint='e.g. "marketing", "sales"'
+        )
+    return value.strip()
+
+
+def _roles(value: Any) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else tuple(value)
+    return tuple(_role(item) for item in items)
+
+
+def _aggregate(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _AGGREGATE.fullmatch(value.strip()):
+        raise ValueTypeError(
+            f"aggregate {value!r} is not one of the forms",
+            hint='use "sum", "mean", "last", "min", "max" or "weighted:<leaf>" '
+            '(a rate weighted by what it is a rate of, e.g. "weighted:leads")',
+        )
+    return value.strip()
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueTypeError(f"{what} must be text, got {value!r}")
+    return value
+
+
+def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Check and convert the fields every leaf has; report all problems at once."""
+    problems: list[KPITreeError] = []
+    where = f"{kind} `{name}`" if isinstance(name, str) else kind
+    name = _collect(problems, kind, check_name, name)
+    what = f"`{name}`"
+    out = {
+        "name": name,
+        "value": _collect(
+            problems,
+            where,
+            lambda v: to_number(v, what=f"value of {what}"),
+            fields["value"],
+            optional=True,
+        ),
+        "unit": _collect(problems, where, _unit, fields["unit"], optional=True),
+        "bounds": _collect(problems, where, lambda v: _bounds(v, what), fields["bounds"]),
+        "description": _collect(
+            problems, where, lambda v: _text(v, "description"), fields["description"]
+        ),
+        "aggregate": _collect(problems, where, _aggregate, fields["aggregate"]),
+        "uncertainty": _collect(
+            problems, where, as_distribution, fields["uncertainty"], optional=True
+        ),
+    }
+    value, bounds = out["value"], out["bounds"]
+    if value is not None and bounds is not None:
+        low, high = bounds
+        if (low is not None and value < low) or (high is not None and value > high):
+            problems.append(
+                ValueTypeError(
+                    f"value {value:g} is outside the bounds [{_side(low)}, {_side(high)}]",
+                    where=where,
+                    names=[name],
+                )
+            )
+    if kind == "KPI":
+        for field in ("owner", "horizon"):
+            if fields[field] is None:
+                problems.append(_missing(name, field))
+        out["owner"] = _collect(problems, where, _role, fields["owner"], optional=True)
+        out["horizon"] = _collect(problems, where, _horizon, fields["horizon"], optional=True)
+        out["norm"] = _collect(problems, where, _norm, fields["norm"], optional=True)
+        out["influenced_by"] = _collect(problems, where, _roles, fields["influenced_by"])
+        out["standards"] = _collect(problems, where, _standards, fields["standards"])
+    raise_all(problems)
+    return out
+
+
+def _side(bound: float | None) -> str:
+    return "∞" if bound is None else f"{bound:g}"
+
+
+def _missing(name: str, field: str) -> KPITreeError:
+    what = {
+        "owner": 'the role accountable for it, e.g. owner="marketing"',
+        "horizon": 'how fast the owner can move it, e.g. horizon="1 day"',
+    }[field]
+    return ValueTypeError(
+        f"KPI `{name}` has no {field}: every KPI needs {what}",
+        hint="a leaf that nobody on the team controls is a kt.Input",
+        names=[name],
+    )
+
+
+@attrs.frozen(init=False)
+class Leaf(Node):
+    """Base of KPI and Input: a node with no formula, whose value is given."""
+
+    name: str
+    value: float | None = None
+    unit: Unit | None = None
+    bounds: tuple[float | None, float | None] | None = None
+    description: str = ""
+    aggregate: str | None = None
+    uncertainty: Distribution | None = None
+
+
+@attrs.frozen(init=False)
+class KPI(Leaf):
+    """A leaf an owner moves directly, within the influence horizon.
+
+    Args:
+        name: a Unicode identifier (`leads`, `лиды`).
+        owner: the role accountable for the KPI (`"marketing"`).
+        horizon: how fast the owner can move it (`"1 day"`, `"онлайн"`, a `Horizon`).
+        value: the current (default) value; `"80%"` reads as 0.8.
+        unit: `"lead"`, `"RUB"`, `"call/day"`, `"%"` (stored as a fraction, shown as %).
+        bounds: `(low, high)`, None for an open side; goal seek stays inside them.
+        norm: the threshold that keeps the economics working: `">= 0.8"`, `kt.AtLeast(0.8)`.
+        influenced_by: roles with a secondary, indirect effect on the KPI.
+        standards: practices that hold the norm: text, or `{name: norm}` to measure them.
+        description: free text.
+        aggregate: how the KPI combines across rows: `"sum"`, `"mean"`, `"last"`,
+            `"weighted:<leaf>"`; None picks a default from the unit.
+        uncertainty: a distribution for simulation.
+
+    Examples:
+        >>> import kpitree as kt
+        >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 день", value="80%",
+        ...               unit="%", norm=">= 80%")
+        >>> rate.value, str(rate.horizon), str(rate.norm)
+        (0.8, '1 day', '>= 0.8')
+    """
+
+    kind: ClassVar[str] = "kpi"
+    owner: str = ""
+    horizon: Horizon = attrs.field(default=None)
+    norm: Norm | None = None
+    influenced_by: tuple[str, ...] = ()
+    standards: tuple[Standard, ...] = ()
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        horizon: str | Horizon | None = None,
+        value: Any = None,
+        unit: str | Unit | None = None,
+        bounds: Iterable[Any] | None = None,
+        norm: str | Norm | None = None,
+        influenced_by: Iterable[str] = (),
+        standards: Iterable[str | Standard] | Mapping[str, str | Norm] = (),
+        description: str = "",
+        aggregate: str | None = None,
+        uncertainty: Any = None,
+    ) -> None:
+        fields = _leaf_fields("KPI", name, locals())
+        self.__attrs_init__(**fields)
+
+
+@attrs.frozen(init=False)
+class Input(Leaf):
+    """A leaf nobody on the team controls: market size, seasonality, a price set elsewhere.
+
+    It takes part in formulas but is nobody's lever; attribution reports it under the
+    owner label `"external"`.
+
+    Examples:
+        >>> import kpitree as kt
+        >>> kt.Input("market_size", value=2e6).value
+        2000000.0
+    """
+
+    kind: ClassVar[str] = "input"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        value: Any = None,
+        unit: str | Unit | None = None,
+        bounds: Iterable[Any] | None = None,
+        description: str = "",
+        aggregate: str | None = None,
+        uncertainty: Any = None,
+    ) -> None:
+        fields = _leaf_fields("input", name, locals())
+        self.__attrs_init__(**fields)
+
+    @property
+    def owner(self) -> str:
+        """The owner label inputs are reported under."""
+        return "external"
+
+
+@attrs.frozen(init=False)
+class Metric(Node):
+    """A derived node: a formula of other nodes and numbers.
+
+    Args:
+        name: a Unicode identifier.
+        formula: an expression built with operators (`leads * rate`), a node, a number,
+            or formula text (`"leads * lead_to_ql"`) whose names the `Tree` resolves.
+        unit: the declared unit; checked against the unit derived from the formula.
+        target: a goal value for the metric.
+        norm: a threshold, as for KPIs.
+        description: free text.
+
+    Examples:
+        >>> import kpitree as kt
+        >>> leads = kt.KPI("leads", owner="marketing", horizon="1 day", value=1000)
+        >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 day", value=0.8)
+        >>> str(kt.Metric("qualified_leads", leads * rate).formula)
+        'leads * lead_to_ql'
+    """
+
+    kind: ClassVar[str] = "metric"
+    name: str
+    formula: Expr
+    unit: Unit | None = None
+    target: float | None = None
+    norm: Norm | None = None
+    description: str = ""
+    text: str | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __init__(
+        self,
+        name: str,
+        formula: Expr | Node | str | float,
+        *,
+        unit: str | Unit | None = None,
+        target: Any = None,
+        norm: str | Norm | None = None,
+        description: str = "",
+        text: str | None = None,
+    ) -> None:
+        problems: list[KPITreeError] = []
+        where = f"metric `{name}`" if isinstance(name, str) else "metric"
+        checked = _collect(problems, "metric", check_name, name)
+        if isinstance(formula, str):
+            text = formula
+            expr = _collect(problems, where, parse_formula, formula)
+        else:
+            expr = _collect(problems, where, as_expr, formula)
+            if expr is not None:
+                _collect(problems, where, lambda e: check_formula(e, DEFAULT_LIMITS), expr)
+        fields = {
+            "name": checked,
+            "formula": expr,
+            "unit": _collect(problems, where, _unit, unit, optional=True),
+            "target": _collect(
+                problems,
+                where,
+                lambda v: to_number(v, what=f"target of `{name}`"),
+                target,
+                optional=True,
+            ),
+            "norm": _collect(problems, where, _norm, norm, optional=True),
+            "description": _collect(
+                problems, where, lambda v: _text(v, "description"), description
+            ),
+            "text": text,
+        }
+        raise_all(problems)
+        self.__attrs_init__(**fields)
+
+    def __repr__(self) -> str:
+        return f"Metric({self.name!r}, {str(self.formula)!r})"

@@ -1,0 +1,171 @@
+"""Result objects: immutable, readable as text, convertible to dicts and DataFrames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kpitree.model.render import Shown
+from kpitree.model.units import format_quantity
+
+if TYPE_CHECKING:
+    import pandas
+
+    from kpitree.model.graph import Graph
+
+__all__ = ["Result", "RowTable", "Values", "format_value", "table"]
+
+
+def format_value(value: float | None, tree: Graph | None, name: str) -> str:
+    """Format a node's value with its unit (`1,000 lead`, `80%`); `—` when unknown."""
+    if value is None:
+        return "—"
+    unit = tree.unit(name) if tree is not None and name in tree else None
+    return format_quantity(value, unit)
+
+
+def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
+    """Render rows as a plain text table with aligned columns.
+
+    Args:
+        rows: the cells, as text.
+        header: the column titles.
+        align: one letter per column, `l` or `r`; by default a column is right-aligned
+            when every non-empty cell in it is a number (`1,200`, `-5%`, `+3 lead`).
+    """
+    cells = [header, *rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    if align is None:
+        align = "".join(
+            "r"
+            if i and all(_numeric(r[i]) for r in rows if r[i]) and any(r[i] for r in rows)
+            else "l"
+            for i in range(len(header))
+        )
+
+    def line(row: list[str]) -> str:
+        parts = [
+            cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def _numeric(cell: str) -> bool:
+    number = cell.split(" ", 1)[0].lstrip("+-−").rstrip("%").replace(",", "")
+    return number.replace(".", "", 1).replace("e+", "", 1).replace("e-", "", 1).isdigit() or (
+        number in ("inf", "NaN", "—")
+    )
+
+
+class Result(Shown):
+    """Base of analysis results: `to_dict()`, `to_frame()` (pandas) and a readable `str`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as plain dicts, lists, strings and numbers (JSON-ready)."""
+        raise NotImplementedError
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return the result as a list of flat records, one per row of its table."""
+        raise NotImplementedError
+
+    def to_frame(self) -> pandas.DataFrame:
+        """Return `rows()` as a pandas DataFrame (pandas is imported only here)."""
+        import pandas
+
+        return pandas.DataFrame(self.rows())
+
+
+class RowTable(Result):
+    """A result made of named rows: iterate over them, count them, look one up by name."""
+
+    rows_: tuple[Any, ...]
+    tree: Graph
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows_)
+
+    def __len__(self) -> int:
+        return len(self.rows_)
+
+    def __getitem__(self, name: str) -> Any:
+        for row in self.rows_:
+            if row.name == name:
+                return row
+        raise self.tree._unknown(name, self._row_role())
+
+    def _row_role(self) -> str:
+        """Say what a row is, for the error about a name with no row."""
+        return "row named"
+
+
+class Values(Mapping[str, float], Result):
+    """The value of every node, read-only, in tree order.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> values = qualified_leads().evaluate()
+        >>> values["qualified_leads"], len(values)
+        (800.0, 3)
+        >>> print(values)
+        qualified_leads  800 lead
+        leads            1,000 lead
+        lead_to_ql       80%
+    """
+
+    __slots__ = ("_data", "_order", "_tree")
+
+    def __init__(
+        self,
+        data: Mapping[str, float],
+        tree: Graph | None = None,
+        *,
+        order: Sequence[str] | None = None,
+    ) -> None:
+        self._data = dict(data)
+        self._tree = tree
+        # Iteration order, when it differs from the order `data` was built in.
+        self._order = order
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self._data[name]
+        except KeyError:
+            if self._tree is not None:
+                raise self._tree._unknown(name) from None
+            raise
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data if self._order is None else self._order)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Values({self.to_dict()!r})"
+
+    def __str__(self) -> str:
+        width = max((len(n) for n in self._data), default=0)
+        return "\n".join(
+            f"{name.ljust(width)}  {format_value(self._data[name], self._tree, name)}"
+            for name in self
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return `{name: value}`, in order."""
+        return {name: self._data[name] for name in self}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per node: name, kind, value, unit."""
+        tree = self._tree
+        out = []
+        for name in self:
+            value = self._data[name]
+            unit = tree.unit(name) if tree is not None else None
+            kind = tree[name].kind if tree is not None else None
+            out.append(
+                {"name": name, "kind": kind, "value": value, "unit": str(unit) if unit else None}
+            )
+        return out

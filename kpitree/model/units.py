@@ -1,0 +1,618 @@
+"""Units of measure: reading unit text, unit algebra, and the rules formulas follow.
+
+A `Unit` is a product of named base units raised to rational powers (`call/day` is
+``call^1 * day^-1``), plus a display flag for percent. Names are whatever the user wrote
+(`lead`, `RUB`, `лид`, `$`), compared exactly: `leads` is not `lead` and `rub` is not `RUB`;
+error messages hint when two names differ only by a trailing ``s`` or by case.
+
+Unit text grammar (`Unit.parse`):
+
+=================  =========================================================================
+text               meaning
+=================  =========================================================================
+``lead``           a name: a letter, then letters, digits or ``_``; or one of ``$ € ₽ £ ¥``
+``%``              a fraction shown as a percentage; dimensionless
+``1``              a plain number (dimensionless), as in ``1/day``
+``a*b``, ``a·b``   product
+``a/b``, ``a per b``  quotient; read left to right like arithmetic: ``a/b/c`` = a/(b*c),
+                   ``a/b*c`` = (a/b)*c
+``a^2``, ``a**2``  power; also ``a^-1``, ``a^0.5``, ``a^(1/2)``, ``a²``, ``a³``, ``a⁻¹``
+=================  =========================================================================
+
+Parentheses are refused except around a rational exponent (``m^(1/2)``). The empty text is
+refused: leave the unit out (``None``) for "not declared", or write ``1`` for a plain number.
+
+`str(unit)` is canonical and parses back to an equal unit: names sorted, numerator joined by
+``*``, each denominator factor after its own ``/`` (``day*lead/month``, ``RUB/call/day``),
+``1`` for dimensionless, ``%`` for percent.
+
+The functions `add`, `multiply`, `divide`, `power` and `function` are the rules a formula
+checker applies node by node; each returns the result unit or raises `UnitError` naming both
+units in backticks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
+
+import attrs
+
+from kpitree.errors import UnitError, did_you_mean
+from kpitree.model.numbers import format_number
+
+__all__ = [
+    "DIMENSIONLESS",
+    "FUNCTIONS",
+    "MAX_UNIT_TEXT",
+    "PERCENT",
+    "Unit",
+    "add",
+    "divide",
+    "format_quantity",
+    "function",
+    "multiply",
+    "power",
+    "spelling_hint",
+]
+
+MAX_UNIT_TEXT = 100
+"""Longest unit text `Unit.parse` reads; longer text is refused before parsing."""
+
+FUNCTIONS = ("min", "max", "abs", "sqrt", "log", "exp")
+"""Functions whose unit rule `function` knows."""
+
+_EXPECTED = 'expected a unit like "lead", "RUB", "call/day", "%"'
+# Letters, then letters, digits or "_"; superscript digits are exponents, not part of a name.
+_NAME_CHAR = r"[^\W¹²³⁰⁴⁵⁶⁷⁸⁹]"
+_NAME = re.compile(rf"[^\W\d_]{_NAME_CHAR}*")
+_CONTINUES_NAME = re.compile(_NAME_CHAR)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_EXPONENT_NUMBER = re.compile(r"[+\-−]?\d+(?:\.\d+)?")
+_EXPONENT_RATIO = re.compile(r"\(\s*([+\-−]?\d+)\s*(?:/\s*(\d+)\s*)?\)")
+_SUPERSCRIPT = re.compile(r"⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_TIMES = ("*", "·", "⋅", "×")
+_MAX_DENOMINATOR = 1000
+
+Factors = tuple[tuple[str, Fraction], ...]
+Exponent = Fraction | int | float
+
+
+def _is_name(name: str) -> bool:
+    if _NAME.fullmatch(name):
+        return name != "per"
+    return len(name) == 1 and unicodedata.category(name) == "Sc"
+
+
+def _as_exponent(value: object) -> Fraction:
+    """Turn an exponent into a Fraction; floats must be simple fractions such as 0.5 or 1/3."""
+    if isinstance(value, bool) or not isinstance(value, Fraction | int | float):
+        raise UnitError(f"an exponent must be a number, got {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UnitError(f"an exponent must be a finite number, got {value!r}")
+        ratio = Fraction(value).limit_denominator(_MAX_DENOMINATOR)
+        if abs(float(ratio) - value) > 1e-12:
+            raise UnitError(
+                f"cannot use exponent {value!r} on a unit: it must be a simple fraction",
+                hint="use a whole number or a fraction such as 1/2",
+            )
+        return ratio
+    return Fraction(value)
+
+
+def _canonical(
+    factors: Mapping[str, Exponent] | Iterable[tuple[str, Exponent]],
+) -> Factors:
+    """Merge repeated names, drop zero exponents, and sort by name."""
+    pairs = factors.items() if isinstance(factors, Mapping) else factors
+    merged: dict[str, Fraction] = {}
+    for name, exponent in pairs:
+        if not isinstance(name, str) or not _is_name(name):
+            raise UnitError(f"`{name}` is not a unit name: {_EXPECTED}")
+        merged[name] = merged.get(name, Fraction(0)) + _as_exponent(exponent)
+    return tuple(sorted((n, e) for n, e in merged.items() if e != 0))
+
+
+def _percent_only_without_dimension(instance: Unit, attribute: object, value: bool) -> None:
+    if value and instance.factors:
+        raise UnitError(
+            f"only a dimensionless unit can be a percent, not `{Unit(instance.factors)}`"
+        )
+
+
+@attrs.frozen(repr=False, cache_hash=True)
+class Unit:
+    """A unit of measure: base-unit names with rational exponents, and a percent flag.
+
+    Equality and hashing are structural. ``percent`` only changes how a dimensionless value
+    is shown (0.8 as 80%), so `%` and `1` are different values that have the same dimension.
+
+    Attributes:
+        factors: sorted ``(name, exponent)`` pairs, no zero exponents; a mapping or any
+            iterable of pairs is accepted and made canonical.
+        percent: the value is a fraction shown as a percentage; only when dimensionless.
+
+    Examples:
+        >>> Unit({"call": 1, "day": -1})
+        Unit('call/day')
+        >>> Unit.parse("call/day") * Unit.parse("day")
+        Unit('call')
+        >>> Unit.parse("RUB per lead") == Unit.parse("RUB/lead")
+        True
+    """
+
+    factors: Factors = attrs.field(default=(), converter=_canonical)
+    percent: bool = attrs.field(default=False, validator=_percent_only_without_dimension)
+
+    @classmethod
+    def parse(cls, text: str | Unit) -> Unit:
+        """Read unit text such as ``"lead"``, ``"call/day"``, ``"RUB per lead"`` or ``"%"``.
+
+        A `Unit` is returned as it is. See the module docstring for the grammar.
+
+        Args:
+            text: the unit text, or a Unit.
+
+        Returns:
+            The unit.
+
+        Raises:
+            UnitError: the text is not a unit; the message points at the offending piece.
+
+        Examples:
+            >>> Unit.parse("calls per day")
+            Unit('calls/day')
+            >>> Unit.parse("m²/s")
+            Unit('m^2/s')
+            >>> Unit.parse("%").is_dimensionless
+            True
+            >>> Unit.parse("lead//day")
+            Traceback (most recent call last):
+            ...
+            kpitree.errors.UnitError: cannot read unit `lead//day`: expected a unit name after...
+              lead//day
+                   ^
+            hint: expected a unit like "lead", "RUB", "call/day", "%"
+        """
+        if isinstance(text, Unit):
+            return text
+        if not isinstance(text, str):
+            raise UnitError(f"a unit must be text, got {type(text).__name__} {text!r}: {_EXPECTED}")
+        if len(text) > MAX_UNIT_TEXT:
+            raise UnitError(
+                f"cannot read unit `{text[:40]}...`: it is {len(text)} characters long, "
+                f"the limit is {MAX_UNIT_TEXT}",
+                hint=_EXPECTED,
+            )
+        if not text.strip():
+            raise UnitError(
+                "cannot read unit: the text is empty",
+                hint='leave the unit out if it is not known, or write "1" for a plain number',
+            )
+        return _Reader(text).read()
+
+    @property
+    def is_dimensionless(self) -> bool:
+        """Whether this is a plain number or a percent (no base units).
+
+        Examples:
+            >>> Unit.parse("lead/lead").is_dimensionless
+            True
+        """
+        return not self.factors
+
+    def same_dimension(self, other: Unit) -> bool:
+        """Whether both units measure the same thing, ignoring the percent display flag.
+
+        Examples:
+            >>> PERCENT.same_dimension(DIMENSIONLESS), PERCENT == DIMENSIONLESS
+            (True, False)
+        """
+        return self.factors == other.factors
+
+    def __mul__(self, other: object) -> Unit:
+        if not isinstance(other, Unit):
+            return NotImplemented
+        return Unit(self.factors + other.factors)
+
+    def __truediv__(self, other: object) -> Unit:
+        if not isinstance(other, Unit):
+            return NotImplemented
+        return Unit(self.factors + tuple((n, -e) for n, e in other.factors))
+
+    def __pow__(self, exponent: Exponent) -> Unit:
+        power = _as_exponent(exponent)
+        return Unit((n, e * power) for n, e in self.factors)
+
+    def __str__(self) -> str:
+        if self.percent:
+            return "%"
+        top = [_factor_text(n, e) for n, e in self.factors if e > 0]
+        bottom = [_factor_text(n, -e) for n, e in self.factors if e < 0]
+        return "*".join(top or ["1"]) + "".join(f"/{b}" for b in bottom)
+
+    def __repr__(self) -> str:
+        return f"Unit({str(self)!r})"
+
+
+def _factor_text(name: str, exponent: Fraction) -> str:
+    if exponent == 1:
+        return name
+    if exponent.denominator == 1:
+        return f"{name}^{exponent.numerator}"
+    return f"{name}^({exponent.numerator}/{exponent.denominator})"
+
+
+DIMENSIONLESS = Unit()
+"""A plain number; written ``1``."""
+
+PERCENT = Unit(percent=True)
+"""A fraction shown as a percentage; written ``%``."""
+
+
+class _Reader:
+    """Reads unit text left to right; one instance per call of `Unit.parse`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def fail(self, what: str, start: int, end: int | None = None) -> UnitError:
+        stop = start + 1 if end is None else end
+        return UnitError(
+            f"cannot read unit `{self.text}`: {what}",
+            source=self.text,
+            span=(start, stop),
+            hint=_EXPECTED,
+        )
+
+    def skip_spaces(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def got(self, start: int) -> str:
+        if start >= len(self.text):
+            return "the end of the text"
+        word = _NAME.match(self.text, start)
+        return f"`{word.group() if word else self.text[start]}`"
+
+    def read(self) -> Unit:
+        factors: list[tuple[str, Fraction]] = []
+        sign = 1
+        after = None  # the operator just read, for messages
+        self.skip_spaces()
+        while True:
+            name, exponent = self.factor(after)
+            if name is not None:
+                factors.append((name, sign * exponent))
+            self.skip_spaces()
+            if self.pos == len(self.text):
+                break
+            start = self.pos
+            char = self.text[start]
+            if self.text.startswith("per", start) and not _continues_name(self.text, start + 3):
+                sign, after, self.pos = -1, "per", start + 3
+            elif char == "/":
+                sign, after, self.pos = -1, "/", start + 1
+            elif char in _TIMES:
+                sign, after, self.pos = 1, char, start + 1
+            elif char in "()":
+                raise self.parenthesis(start)
+            else:
+                word = _NAME.match(self.text, start)
+                raise self.fail(
+                    f"expected `*`, `/` or `per` between units, got {self.got(start)}",
+                    start,
+                    word.end() if word else None,
+                )
+            self.skip_spaces()
+        percent = self.text.strip() == "%"
+        return Unit(factors, percent=percent)
+
+    def parenthesis(self, start: int) -> UnitError:
+        return self.fail(
+            "parentheses are not supported in units; "
+            "division reads left to right, so write `a/b/c` for a/(b*c)",
+            start,
+        )
+
+    def factor(self, after: str | None) -> tuple[str | None, Fraction]:
+        """Read one name, `1` or `%`, with its exponent; name None means dimensionless."""
+        start = self.pos
+        text = self.text
+        where = f" after `{after}`" if after else ""
+        if start == len(text):
+            raise self.fail(f"expected a unit name{where}, got the end of the text", start)
+        char = text[start]
+        name: str | None
+        if char == "%":
+            name, self.pos = None, start + 1
+        elif char in "()":
+            raise self.parenthesis(start)
+        elif number := _NUMBER.match(text, start):
+            if number.group() != "1":
+                raise self.fail(
+                    f"`{number.group()}` is a number, not a unit: only `1` is allowed, as in "
+                    "`1/day`; put the number into the value",
+                    start,
+                    number.end(),
+                )
+            name, self.pos = None, number.end()
+        elif unicodedata.category(char) == "Sc":
+            name, self.pos = char, start + 1
+        elif (match := _NAME.match(text, start)) and match.group() != "per":
+            name, self.pos = match.group(), match.end()
+        else:
+            got = "`per`" if text.startswith("per", start) else self.got(start)
+            raise self.fail(f"expected a unit name{where}, got {got}", start)
+        return name, self.exponent()
+
+    def exponent(self) -> Fraction:
+        text = self.text
+        start = self.pos
+        if superscript := _SUPERSCRIPT.match(text, start):
+            self.pos = superscript.end()
+            return Fraction(int(superscript.group().translate(_SUPERSCRIPT_DIGITS)))
+        self.skip_spaces()
+        op_start = self.pos
+        if text.startswith("**", op_start):
+            self.pos += 2
+        elif text.startswith("^", op_start):
+            self.pos += 1
+        else:
+            self.pos = start
+            return Fraction(1)
+        self.skip_spaces()
+        at = self.pos
+        if ratio := _EXPONENT_RATIO.match(text, at):
+            self.pos = ratio.end()
+            if ratio.group(2) is not None and int(ratio.group(2)) == 0:
+                raise self.fail("an exponent cannot divide by zero", at, ratio.end())
+            return Fraction(int(ratio.group(1).replace("−", "-")), int(ratio.group(2) or 1))
+        if number := _EXPONENT_NUMBER.match(text, at):
+            self.pos = number.end()
+            exponent = Fraction(number.group().replace("−", "-"))
+            if exponent.denominator > _MAX_DENOMINATOR:
+                raise self.fail("the exponent is too fine a fraction", at, number.end())
+            return exponent
+        raise self.fail(
+            f"expected a number after `{text[op_start:at].strip()}` such as 2, -1 or (1/2), "
+            f"got {self.got(at)}",
+            at,
+        )
+
+
+def _continues_name(text: str, index: int) -> bool:
+    return _CONTINUES_NAME.match(text, index) is not None
+
+
+def _show(unit: Unit) -> str:
+    """A unit for a message: `lead`, `%`, or `1` (a plain number)."""
+    if unit == DIMENSIONLESS:
+        return "`1` (a plain number)"
+    return f"`{unit}`"
+
+
+def spelling_hint(first: Unit, second: Unit) -> str | None:
+    """A hint when two units differ only because a name is spelt two ways, else None.
+
+    Useful wherever a unit mismatch is reported (a declared unit against a derived one).
+
+    Examples:
+        >>> spelling_hint(Unit.parse("lead"), Unit.parse("leads"))
+        '`lead` and `leads` differ only by a trailing "s": units are compared as written, ...'
+        >>> spelling_hint(Unit.parse("RUB"), Unit.parse("rub/day")) is None
+        False
+        >>> spelling_hint(Unit.parse("lead"), Unit.parse("call")) is None
+        True
+    """
+    mine = {n for n, _ in first.factors} - {n for n, _ in second.factors}
+    theirs = {n for n, _ in second.factors} - {n for n, _ in first.factors}
+    for a in sorted(mine):
+        for b in sorted(theirs):
+            if a + "s" == b or b + "s" == a:
+                return (
+                    f'`{a}` and `{b}` differ only by a trailing "s": units are compared as '
+                    "written, so use one spelling everywhere"
+                )
+            if a.casefold() == b.casefold():
+                return (
+                    f"`{a}` and `{b}` differ only in upper/lower case: units are compared as "
+                    "written, so use one spelling everywhere"
+                )
+    return None
+
+
+def _mismatch_hint(first: Unit, second: Unit) -> str | None:
+    spelling = spelling_hint(first, second)
+    if spelling:
+        return spelling
+    if first.is_dimensionless != second.is_dimensionless:
+        counted = second if first.is_dimensionless else first
+        return f"to take a share of `{counted}`, multiply it by the rate instead"
+    return None
+
+
+def add(first: Unit, second: Unit, *, op: str = "+") -> Unit:
+    """The unit of ``first + second`` (or ``-``, or a comparison given as `op`).
+
+    Both sides must have the same dimension. The result is percent only if both are.
+
+    Args:
+        first: the left side's unit.
+        second: the right side's unit.
+        op: the operator, for the message: ``"+"``, ``"-"``, or any other text.
+
+    Returns:
+        The unit of the result.
+
+    Raises:
+        UnitError: the sides are in different units.
+
+    Examples:
+        >>> add(PERCENT, PERCENT), add(PERCENT, DIMENSIONLESS)
+        (Unit('%'), Unit('1'))
+        >>> add(Unit.parse("lead"), PERCENT)
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.UnitError: cannot add `lead` and `%`: both sides of + must be in the same...
+        hint: to take a share of `lead`, multiply it by the rate instead
+    """
+    if not first.same_dimension(second):
+        a, b = _show(first), _show(second)
+        if op == "+":
+            what = f"cannot add {a} and {b}: both sides of + must be in the same unit"
+        elif op == "-":
+            what = f"cannot subtract {b} from {a}: both sides of - must be in the same unit"
+        else:
+            what = f"cannot combine {a} and {b} with {op}: both sides must be in the same unit"
+        raise UnitError(what, hint=_mismatch_hint(first, second))
+    return Unit(first.factors, percent=first.percent and second.percent)
+
+
+def multiply(first: Unit, second: Unit) -> Unit:
+    """The unit of ``first * second``; the percent flag is dropped.
+
+    Examples:
+        >>> multiply(Unit.parse("lead"), PERCENT)
+        Unit('lead')
+    """
+    return first * second
+
+
+def divide(first: Unit, second: Unit) -> Unit:
+    """The unit of ``first / second``; the percent flag is dropped.
+
+    Examples:
+        >>> divide(Unit.parse("RUB"), Unit.parse("lead"))
+        Unit('RUB/lead')
+        >>> divide(Unit.parse("lead"), Unit.parse("lead"))
+        Unit('1')
+    """
+    return first / second
+
+
+def power(base: Unit, exponent: Exponent | None, *, exponent_unit: Unit = DIMENSIONLESS) -> Unit:
+    """The unit of ``base ** exponent``.
+
+    Args:
+        base: the base's unit.
+        exponent: the exponent when it is a constant number; None when it depends on other
+            nodes, which is allowed only for a dimensionless base.
+        exponent_unit: the exponent's unit; it must be dimensionless.
+
+    Returns:
+        The unit of the result; the percent flag is dropped.
+
+    Raises:
+        UnitError: the exponent has a unit, or a base with a unit has a non-constant exponent.
+
+    Examples:
+        >>> power(Unit.parse("m^2"), Fraction(1, 2))
+        Unit('m')
+        >>> power(PERCENT, None)
+        Unit('1')
+        >>> power(Unit.parse("lead"), None)
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.UnitError: cannot raise `lead` to a power that changes: only a plain...
+        hint: divide `lead` by a quantity in the same unit first, to get a ratio
+    """
+    if not exponent_unit.is_dimensionless:
+        raise UnitError(
+            f"cannot raise {_show(base)} to a power in `{exponent_unit}`: "
+            "an exponent must be a plain number or %"
+        )
+    if exponent is None:
+        if not base.is_dimensionless:
+            raise UnitError(
+                f"cannot raise `{base}` to a power that changes: only a plain number or % can be",
+                hint=f"divide `{base}` by a quantity in the same unit first, to get a ratio",
+            )
+        return DIMENSIONLESS
+    return base**exponent
+
+
+def function(name: str, units: Sequence[Unit]) -> Unit:
+    """The unit of ``name(*args)`` for a function in `FUNCTIONS`, given its arguments' units.
+
+    ``min``/``max`` need arguments in one unit (percent kept only if all are percent);
+    ``abs`` keeps the unit; ``sqrt`` halves the exponents; ``log``/``exp`` need a plain number
+    or % and give a plain number.
+
+    Args:
+        name: the function's name.
+        units: the arguments' units, in order.
+
+    Returns:
+        The unit of the result.
+
+    Raises:
+        UnitError: an unknown function, a wrong number of arguments, or units it cannot take.
+
+    Examples:
+        >>> function("max", [PERCENT, PERCENT])
+        Unit('%')
+        >>> function("sqrt", [Unit.parse("m^2")])
+        Unit('m')
+        >>> function("log", [Unit.parse("RUB")])
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.UnitError: cannot take log of `RUB`: the argument of log must be a plain...
+        hint: divide `RUB` by a quantity in the same unit first, to get a ratio
+    """
+    if name not in FUNCTIONS:
+        raise UnitError(
+            f"no unit rule for function `{name}`; known: {', '.join(FUNCTIONS)}",
+            hint=did_you_mean(name, FUNCTIONS),
+        )
+    if name in ("min", "max"):
+        if not units:
+            raise UnitError(f"{name} needs at least one argument")
+        result = units[0]
+        for unit in units[1:]:
+            if not result.same_dimension(unit):
+                raise UnitError(
+                    f"cannot take {name} of {_show(result)} and {_show(unit)}: "
+                    f"all arguments of {name} must be in the same unit",
+                    hint=_mismatch_hint(result, unit),
+                )
+            result = add(result, unit)
+        return result
+    if len(units) != 1:
+        raise UnitError(f"{name} takes one argument, got {len(units)}")
+    (unit,) = units
+    if name == "abs":
+        return unit
+    if name == "sqrt":
+        return unit ** Fraction(1, 2)
+    if not unit.is_dimensionless:
+        raise UnitError(
+            f"cannot take {name} of `{unit}`: the argument of {name} must be a plain number "
+            "or % (no unit)",
+            hint=f"divide `{unit}` by a quantity in the same unit first, to get a ratio",
+        )
+    return DIMENSIONLESS
+
+
+def format_quantity(value: float, unit: Unit | None) -> str:
+    """Show a value with its unit: ``1,000 lead``, ``80%``, ``12 call/day``.
+
+    A dimensionless unit, or None, gives the plain number.
+
+    Examples:
+        >>> format_quantity(1000, Unit.parse("lead"))
+        '1,000 lead'
+        >>> format_quantity(0.8, PERCENT)
+        '80%'
+        >>> format_quantity(12.0, Unit.parse("call/day")), format_quantity(2.5, None)
+        ('12 call/day', '2.5')
+    """
+    if unit is None or unit.is_dimensionless:
+        return format_number(value, percent=unit is not None and unit.percent)
+    return f"{format_number(value)} {unit}"
