@@ -26,7 +26,8 @@ import kpitree as kt
 from kpitree.analyses.calculus import _gradient_function
 from kpitree.analyses.goal import solve
 from kpitree.analyses.whatif import Baseline, baseline
-from kpitree.engine.evaluate import RUNTIME, compile_tree, python_code
+from kpitree.engine.codegen import RUNTIME, python_code
+from kpitree.engine.evaluate import compile_tree
 from kpitree.model.nodes import Metric
 from kpitree.testing import random_tree
 

@@ -68,13 +68,12 @@ import attrs
 import numpy as np
 
 from kpitree.analyses.status import status
+from kpitree.engine import codegen
 from kpitree.engine.evaluate import (
     compile_tree,
     evaluate,
     evaluate_arrays,
     evaluate_vector,
-    numpy_runtime,
-    python_code,
 )
 from kpitree.errors import (
     EvaluationError,
@@ -1183,11 +1182,11 @@ def _compile_terms(tree: Graph) -> dict[str, list[_Term]]:
             slots = {name: f"c{j}" for j, name in enumerate(names)}
             lines.append(f"def _t{len(index)}(c):")
             lines.append(f"    {''.join(slots[n] + ', ' for n in names)}= c")
-            lines.append(f"    return _fix({python_code(term, slots)})")
+            lines.append(f"    return _fix({codegen.python_code(term, slots)})")
             index.append((metric.name, names))
-    namespace = dict(numpy_runtime())
-    code = compile("\n".join(lines) + "\n", "<kpitree attribution terms>", "exec")
-    exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
+    namespace = codegen.define(
+        "\n".join(lines) + "\n", codegen.numpy_runtime(), "attribution terms"
+    )
     out: dict[str, list[_Term]] = {m.name: [] for m in tree.metrics}
     for k, (metric_name, names) in enumerate(index):
         out[metric_name].append((names, namespace[f"_t{k}"], 1.0))

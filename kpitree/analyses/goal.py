@@ -55,6 +55,7 @@ from kpitree.errors import (
     did_you_mean,
 )
 from kpitree.language.expr import Add, Call, Div, Expr, Mul, Neg, Pow, Ref, Sub, children
+from kpitree.language.table import FUNCTIONS
 from kpitree.model.graph import CacheKey
 from kpitree.model.horizon import Horizon
 from kpitree.model.nodes import KPI, Input, Leaf, Metric
@@ -127,7 +128,7 @@ def _positions(formula: Expr, name: str) -> tuple[int, ...] | None:
         return None
     node = formula
     for i in found[0]:
-        if isinstance(node, Call) and node.func in ("min", "max"):
+        if isinstance(node, Call) and FUNCTIONS[node.func].inverse is None:
             return None
         node = children(node)[i]
     return found[0]
@@ -152,15 +153,9 @@ def _invert(node: Expr, hole: int, target: float, env: Mapping[str, float]) -> l
     if isinstance(node, Pow):
         return _root(t, others[0], current) if hole == 0 else _exponent(t, others[0], current)
     assert isinstance(node, Call)
-    if node.func == "log":
-        return [math.exp(t)] if t < 709 else []
-    if node.func == "exp":
-        return [math.log(t)] if t > 0 else []
-    if node.func == "sqrt":
-        return [t * t] if t >= 0 else []
-    if node.func == "abs":
-        return [t, -t] if t > 0 else [0.0] if t == 0 else []
-    raise TypeError(node.func)  # pragma: no cover - min and max are not planned
+    inverse = FUNCTIONS[node.func].inverse
+    assert inverse is not None  # `_path` plans no call without an inverse
+    return inverse(t)
 
 
 def _divide(t: float, by: float, current: float) -> list[float]:

@@ -25,21 +25,14 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kpitree.engine.evaluate import (
-    RUNTIME,  # the runtime of compiled trees: the metric lines call the same functions
-    compile_tree,
-    evaluate,
-    python_code,
-)
+from kpitree.engine.incremental import Baseline, baseline
 from kpitree.errors import KPITreeError, MissingValueError, ValueTypeError
-from kpitree.model.graph import CacheKey
-from kpitree.model.nodes import Leaf, Metric, raise_all
+from kpitree.model.nodes import Leaf, raise_all
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
 from kpitree.model.results import Result, format_value, table
@@ -128,161 +121,6 @@ def _bad_change(change: str, what: str) -> ValueTypeError:
 
 
 # -- the incremental engine ----------------------------------------------------------------------
-
-
-class _Engine:
-    """Per tree: a compiled line per metric and, per leaf, the metrics above it in order."""
-
-    def __init__(self, tree: Graph) -> None:
-        compiled = compile_tree(tree)
-        self.names = compiled.leaves + compiled.metrics  # leaves, then metrics in topo order
-        self.index = {name: i for i, name in enumerate(self.names)}
-        self.first_metric = len(compiled.leaves)
-        slots = {name: f"v[{i}]" for i, name in enumerate(self.names)}
-        lines = ["_F = ("]
-        for name in compiled.metrics:
-            node = tree[name]
-            assert isinstance(node, Metric)
-            lines.append(f"    lambda v: {python_code(node.formula, slots)},")
-        lines.append(")")
-        namespace: dict[str, Any] = dict(RUNTIME)
-        code = compile("\n".join(lines) + "\n", "<kpitree metric lines>", "exec")
-        exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
-        self.lines: tuple[Callable[[list[float]], float], ...] = namespace["_F"]
-        self.tree = tree
-        self.above: dict[str, tuple[int, ...]] = {}
-        self.singles: dict[str, tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]] = {}
-        self.lock = threading.Lock()
-
-    def ancestors(self, leaf: str) -> tuple[int, ...]:
-        """Return the positions of the metrics above `leaf`, children before parents."""
-        found = self.above.get(leaf)
-        if found is None:
-            parents = self.tree._parents
-            seen: set[str] = set()
-            stack = list(parents[leaf])
-            while stack:
-                name = stack.pop()
-                if name not in seen:
-                    seen.add(name)
-                    stack.extend(parents[name])
-            found = tuple(sorted(self.index[n] for n in seen))
-            self.above[leaf] = found
-        return found
-
-    def single(self, leaf: str) -> tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]:
-        """Return the names above `leaf` and a function `f(values, x)` giving their values.
-
-        The one-leaf what-if, the most common question, as straight-line code made once
-        per leaf: the new value is an argument, the other nodes are read from the
-        starting values, nothing is written, so no lock is needed.
-        """
-        found = self.singles.get(leaf)
-        if found is None:
-            order = self.ancestors(leaf)
-            slots = {name: f"v[{i}]" for i, name in enumerate(self.names)}
-            slots[leaf] = "x"
-            lines = ["def _f(v, x):"]
-            for i in order:
-                name = self.names[i]
-                lines.append(f"    a{i} = {python_code(self.tree[name].formula, slots)}")  # type: ignore[attr-defined]
-                slots[name] = f"a{i}"
-            lines.append(f"    return ({''.join(f'a{i}, ' for i in order)})")
-            namespace: dict[str, Any] = dict(RUNTIME)
-            code = compile("\n".join(lines) + "\n", "<kpitree one-leaf what-if>", "exec")
-            exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
-            found = (tuple(self.names[i] for i in order), namespace["_f"])
-            self.singles[leaf] = found
-        return found
-
-
-_ENGINE: CacheKey[_Engine] = CacheKey("incremental what-if engine")
-
-
-def _engine(tree: Graph) -> _Engine:
-    return tree.cached(_ENGINE, lambda: _Engine(tree))
-
-
-class Baseline:
-    """Every node's value at some starting leaf values, and cheap recomputation from it.
-
-    Attributes:
-        values: `{node: value}` for every node, in tree order (do not modify).
-    """
-
-    def __init__(self, tree: Graph, values: dict[str, float]) -> None:
-        self.tree = tree
-        self.engine = _engine(tree)
-        self.values = values
-        self._work = [values[n] for n in self.engine.names]
-
-    def recompute(self, changes: Mapping[str, float]) -> dict[str, float]:
-        """Return the new values of the changed leaves and of every node above them.
-
-        Raises:
-            EvaluationError: a metric becomes undefined (the error names it).
-        """
-        engine = self.engine
-        index, lines, first, work = engine.index, engine.lines, engine.first_metric, self._work
-        if len(changes) == 1:
-            ((leaf, x),) = changes.items()
-            names, above = engine.single(leaf)
-            try:
-                results = above(work, x)
-                if math.isfinite(sum(results)):
-                    moved = {leaf: x}
-                    moved.update(zip(names, results, strict=True))
-                    return moved
-            except (ArithmeticError, ValueError):
-                pass
-            order = engine.ancestors(leaf)  # undefined somewhere: the careful path below
-        else:
-            order = tuple(sorted({i for n in changes for i in engine.ancestors(n)}))
-        saved: dict[int, float] = {}
-        with engine.lock:
-            try:
-                for name, value in changes.items():
-                    i = index[name]
-                    saved[i] = work[i]
-                    work[i] = value
-                for i in order:
-                    saved[i] = work[i]
-                    work[i] = lines[i - first](work)
-                out = {engine.names[i]: work[i] for i in saved}
-            except (ArithmeticError, ValueError):
-                out = None
-            finally:
-                for i, old in saved.items():
-                    work[i] = old
-        if out is None or not math.isfinite(sum(out.values())):
-            # The one rule for undefined values: let the evaluation name the metric.
-            full = evaluate(self.tree, {**self.leaf_values(), **changes})
-            out = {self.engine.names[i]: full[self.engine.names[i]] for i in saved}
-        return out
-
-    def leaf_values(self) -> dict[str, float]:
-        """Return the starting value of every leaf."""
-        return {n: self.values[n] for n in self.engine.names[: self.engine.first_metric]}
-
-
-_LAST_BASELINE: CacheKey[dict[frozenset[tuple[str, float]], Baseline]] = CacheKey("last baseline")
-
-
-def baseline(tree: Graph, values: Mapping[str, Any] | None = None) -> Baseline:
-    """Return the evaluated starting point for `values` (the last one is kept per tree).
-
-    Raises:
-        MissingValueError, EvaluationError, UnknownNameError, ValueTypeError: as `evaluate`.
-    """
-    checked = tree.check_values(values)
-    key = frozenset(checked.items())
-    kept = tree.cached(_LAST_BASELINE, dict)
-    found = kept.get(key)
-    if found is None:
-        found = Baseline(tree, dict(evaluate(tree, checked)))
-        kept.clear()  # only the last starting point is kept
-        kept[key] = found
-    return found
 
 
 # -- scenarios -----------------------------------------------------------------------------------

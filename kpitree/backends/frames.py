@@ -35,6 +35,7 @@ from kpitree.errors import (
     did_you_mean,
 )
 from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
+from kpitree.language.table import FUNCTIONS
 from kpitree.model.nodes import Leaf, Metric, raise_all
 
 if TYPE_CHECKING:
@@ -382,19 +383,7 @@ def polars_expr(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
         return polars_expr(tree, expr.base, columns).pow(polars_expr(tree, expr.exponent, columns))
     assert isinstance(expr, Call)
     args = [polars_expr(tree, a, columns) for a in expr.args]
-    if expr.func in ("min", "max"):
-        pick = pl.min_horizontal if expr.func == "min" else pl.max_horizontal
-        # min_horizontal skips nulls and may skip NaN: undefined in, undefined out.
-        defined = pl.all_horizontal([a.is_not_nan() for a in args])
-        return pl.when(defined).then(pick(args)).otherwise(pl.lit(math.nan))
-    (arg,) = args
-    if expr.func == "abs":
-        return arg.abs()
-    if expr.func == "log":
-        return arg.log()
-    if expr.func == "exp":
-        return arg.exp()
-    return arg.sqrt()
+    return FUNCTIONS[expr.func].polars(pl, args)
 
 
 def _operands(expr: Add | Mul) -> tuple[Expr, ...]:

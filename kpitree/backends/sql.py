@@ -63,6 +63,7 @@ from kpitree.language.expr import (
     constant_value,
     refs,
 )
+from kpitree.language.table import FUNCTIONS
 from kpitree.model.nodes import Leaf, Metric
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ __all__ = ["DIALECTS", "evaluate_sql", "metric_sql", "to_sql"]
 DIALECTS = ("duckdb", "spark", "bigquery", "snowflake", "postgres")
 
 _MAX = 1.7976931348623157e308  # the largest finite double
-_EXP_MAX = 709.782712893384  # log(_MAX): exp of anything larger overflows
 _PREFIX = "_kpitree_"
 
 
@@ -669,9 +669,10 @@ class _Compiler:
     def call(self, e: Call) -> exp.Expr:
         from sqlglot import exp
 
+        function = FUNCTIONS[e.func]
         args = [self.expr(a) for a in e.args]
-        if e.func in ("min", "max"):
-            kind = exp.Least if e.func == "min" else exp.Greatest
+        kind: type[exp.Func] = getattr(exp, function.sql)
+        if function.variadic:
             tests = [
                 _is_finite(a)
                 for a, raw in zip(args, e.args, strict=True)
@@ -680,16 +681,12 @@ class _Compiler:
             picked = kind(this=args[0], expressions=args[1:], ignore_nulls=True)
             return _when(exp.and_(*tests), picked) if tests else picked
         (arg,) = args
-        if e.func == "abs":
-            return exp.Abs(this=arg)
-        if e.func == "sign":  # only in derivatives (kpitree.analyses.calculus)
-            return exp.Sign(this=arg)
-        if e.func == "log":
-            return _when(exp.GT(this=arg.copy(), expression=_number(0)), exp.Ln(this=arg))
-        if e.func == "sqrt":
-            return _when(exp.GTE(this=arg.copy(), expression=_number(0)), exp.Sqrt(this=arg))
-        assert e.func == "exp"
-        return _when(exp.LTE(this=arg.copy(), expression=_number(_EXP_MAX)), exp.Exp(this=arg))
+        domain = function.domain
+        if domain is None:
+            return kind(this=arg)
+        compare = {">": exp.GT, ">=": exp.GTE, "<=": exp.LTE}[domain.op]
+        test = compare(this=arg.copy(), expression=_number(domain.bound))
+        return _when(test, kind(this=arg))
 
 
 def _nonzero_constant(e: Expr) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import sympy
 
 from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
+from kpitree.language.table import FUNCTIONS
 from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import Metric
 
@@ -21,17 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["formula", "symbol", "to_sympy"]
 
 _EXPANDED: CacheKey[dict[str, sympy.Expr]] = CacheKey("formulas expanded to leaves, as sympy")
-
-_FUNCS = {
-    "min": sympy.Min,
-    "max": sympy.Max,
-    "abs": sympy.Abs,
-    "log": sympy.log,
-    "exp": sympy.exp,
-    "sqrt": sympy.sqrt,
-    # Derivatives of abs, min and max use the sign function (see analyses.calculus).
-    "sign": sympy.sign,
-}
 
 
 def symbol(name: str) -> sympy.Symbol:
@@ -65,7 +55,7 @@ def to_sympy(expr: Expr) -> sympy.Expr:
     if isinstance(expr, Neg):
         return -to_sympy(expr.operand)
     if isinstance(expr, Call):
-        return _FUNCS[expr.func](*(to_sympy(a) for a in expr.args))
+        return FUNCTIONS[expr.func].sympy(sympy)(*(to_sympy(a) for a in expr.args))
     raise TypeError(repr(expr))  # pragma: no cover
 
 

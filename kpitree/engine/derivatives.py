@@ -44,16 +44,12 @@ not positive for a variable exponent) raises `EvaluationError`, as an undefined 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.engine.evaluate import (
-    RUNTIME,  # the runtime of compiled trees: the derivative code calls the same functions
-    compile_tree,
-    evaluate,
-    evaluate_vector,
-    python_code,
-)
+from kpitree.engine import codegen
+from kpitree.engine.codegen import RUNTIME
+from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
 from kpitree.errors import EvaluationError, ValueTypeError
 from kpitree.language.expr import (
     Add,
@@ -69,6 +65,7 @@ from kpitree.language.expr import (
     constant_value,
     mul,
 )
+from kpitree.language.table import FUNCTIONS
 from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import KPI, Metric
 
@@ -197,27 +194,27 @@ def _power_adjoints(node: Pow, adj: Expr, value: Expr) -> list[tuple[Expr, Expr]
     return out
 
 
+class _Algebra:
+    """Derivative expressions for the function table's rules (`kpitree.language.table`)."""
+
+    zero = _ZERO
+    half = _HALF
+    times = staticmethod(_times)
+    over = staticmethod(_over)
+    sign = staticmethod(_sign)
+    step = staticmethod(_step)
+
+    @staticmethod
+    def minus(left: Expr, right: Expr) -> Expr:
+        return Sub(left, right)
+
+    @staticmethod
+    def call(name: str, args: Sequence[Expr]) -> Expr:
+        return Call(name, tuple(args))
+
+
 def _call_adjoints(node: Call, adj: Expr, value: Expr) -> list[tuple[Expr, Expr]]:
-    args = node.args
-    if node.func in ("min", "max"):
-        left: Expr = args[0] if len(args) == 2 else Call(node.func, args[:-1])
-        right = args[-1]
-        first, second = (right, left) if node.func == "min" else (left, right)
-        # min(x, y): x carries the adjoint when y - x > 0; max(x, y): when x - y > 0.
-        return [
-            (left, _times(adj, _step(Sub(first, second)))),
-            (right, _times(adj, _step(Sub(second, first)))),
-        ]
-    (arg,) = args
-    if node.func == "abs":
-        return [(arg, _times(adj, _sign(arg)))]
-    if node.func == "log":
-        return [(arg, _over(adj, arg))]
-    if node.func == "exp":
-        return [(arg, _times(adj, value))]
-    if node.func == "sqrt":
-        return [(arg, _over(_times(adj, _HALF), value))]
-    raise TypeError(f"no derivative rule for `{node.func}`")  # pragma: no cover
+    return FUNCTIONS[node.func].adjoints(_Algebra, node.args, adj, value)
 
 
 def below_set(tree: Graph, metric: str) -> frozenset[str]:
@@ -296,7 +293,7 @@ def _gradient_function(tree: Graph, metric: str) -> Any:
             continue
         seed = Ref("\0" + name)
         for child, contribution in _formula_adjoints(node.formula, seed, Ref(name)):
-            code = python_code(contribution, slots)
+            code = codegen.python_code(contribution, slots)
             if child in adjoints:
                 lines.append(f"    {adjoints[child]} += {code}")
             else:
@@ -304,17 +301,9 @@ def _gradient_function(tree: Graph, metric: str) -> Any:
                 lines.append(f"    {adjoints[child]} = {code}")
     outputs = [adjoints.get(n, "0.0") for n in compiled.leaves]
     lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
-    source = "\n".join(lines) + "\n"
-    namespace: dict[str, Any] = {**RUNTIME, "_sign": _sign_of}
-    program = compile(source, f"<kpitree gradient of {metric}>", "exec")
-    exec(program, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
-    found = namespace["_gradient"]
+    found = codegen.define("\n".join(lines) + "\n", RUNTIME, "gradient")["_gradient"]
     cache[metric] = found
     return found
-
-
-def _sign_of(x: float) -> float:
-    return math.copysign(1.0, x) if x else 0.0
 
 
 def forward_pass(

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from kpitree.engine import codegen
+from kpitree.engine.codegen import RUNTIME
 from kpitree.errors import EvaluationError, MissingValueError
 from kpitree.language.expr import (
     Add,
@@ -43,6 +45,7 @@ from kpitree.language.expr import (
     format_expr,
     walk,
 )
+from kpitree.language.table import FUNCTIONS
 from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number
@@ -52,7 +55,6 @@ if TYPE_CHECKING:
     from kpitree.model.graph import Graph
 
 __all__ = [
-    "RUNTIME",
     "Compiled",
     "UndefinedValue",
     "compile_tree",
@@ -62,8 +64,6 @@ __all__ = [
     "interpret",
     "known_values",
     "missing_values_error",
-    "numpy_runtime",
-    "python_code",
 ]
 
 _COMPILED: dict[str, CacheKey[Compiled]] = {
@@ -72,28 +72,6 @@ _COMPILED: dict[str, CacheKey[Compiled]] = {
 _DEFAULTS: CacheKey[list[Any]] = CacheKey("leaf defaults in compiled order")
 
 Undefined = Literal["raise", "nan"]
-
-
-def _nan_aware(pick: Callable[..., float]) -> Callable[..., float]:
-    def choose(*args: float) -> float:
-        # Python's min/max drop a NaN or keep it depending on argument order.
-        if any(a != a for a in args):
-            return math.nan
-        return pick(args)
-
-    return choose
-
-
-#: The functions generated code calls, by backend-neutral name (`_min`, `_log`, ...).
-RUNTIME: dict[str, Any] = {
-    "_min": _nan_aware(min),
-    "_max": _nan_aware(max),
-    "_abs": abs,
-    "_log": math.log,
-    "_exp": math.exp,
-    "_sqrt": math.sqrt,
-    "_pow": math.pow,
-}
 
 
 Backend = Literal["python", "numpy"]
@@ -153,12 +131,13 @@ def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
     formulas = [tree[n].formula for n in metrics]  # type: ignore[attr-defined]
     if backend == "python":
         source = _source(leaves, metrics, formulas, fix=lambda formula: False)
-        function = _compile(source, RUNTIME, backend)
+        function = codegen.define(source, RUNTIME, f"compiled tree, {backend}")["_tree"]
     else:
-        runtime = numpy_runtime()
+        runtime = codegen.numpy_runtime()
         source = _source(leaves, metrics, formulas, fix=_can_make_inf)
-        fast = _compile(source, runtime, backend)
-        careful = _compile(_source(leaves, metrics, formulas, fix=lambda f: True), runtime, backend)
+        fast = codegen.define(source, runtime, f"compiled tree, {backend}")["_tree"]
+        careful_source = _source(leaves, metrics, formulas, fix=lambda f: True)
+        careful = codegen.define(careful_source, runtime, f"compiled tree, {backend}")["_tree"]
         function = runtime["_guarded"](fast, careful)
     return Compiled(leaves, metrics, function, source, backend)
 
@@ -175,65 +154,18 @@ def _source(
     if leaves:
         lines.append(f"    {', '.join(slots[n] for n in leaves)}, = x")
     for name, formula in zip(metrics, formulas, strict=True):
-        body = python_code(formula, slots)
+        body = codegen.python_code(formula, slots)
         lines.append(f"    {slots[name]} = {f'_fix({body})' if fix(formula) else body}")
     lines.append(f"    return ({''.join(slots[n] + ', ' for n in metrics)})")
     return "\n".join(lines) + "\n"
 
 
-def _compile(source: str, runtime: Mapping[str, Any], backend: str) -> Any:
-    namespace = dict(runtime)
-    code = compile(source, f"<kpitree compiled tree, {backend}>", "exec")
-    exec(code, namespace)  # noqa: S102  # safe: generated from validated nodes, no user text
-    return namespace["_tree"]
-
-
 def _can_make_inf(formula: Expr) -> bool:
     """Whether finite inputs can give ±inf without an overflow: x / 0, 0 ** -1, log(0)."""
     return any(
-        isinstance(node, Div | Pow) or (isinstance(node, Call) and node.func == "log")
+        isinstance(node, Div | Pow) or (isinstance(node, Call) and FUNCTIONS[node.func].makes_inf)
         for node in walk(formula)
     )
-
-
-def numpy_runtime() -> dict[str, Any]:
-    """Return the functions generated code calls, for numpy arrays (undefined → NaN)."""
-    import functools
-
-    import numpy as np
-
-    def fix(values: Any) -> Any:
-        # One cheap reduction finds the common case (all finite); only then mask.
-        values = np.asarray(values, dtype=np.float64)
-        if np.isfinite(np.add.reduce(values, axis=None)):
-            return values
-        return np.where(np.isinf(values), np.nan, values)
-
-    def guarded(fast: Callable[..., Any], careful: Callable[..., Any]) -> Callable[..., Any]:
-        def run(x: Any) -> Any:
-            try:
-                with np.errstate(over="raise", divide="ignore", invalid="ignore", under="ignore"):
-                    return fast(x)
-            except FloatingPointError:  # an overflow: check every metric this time
-                with np.errstate(all="ignore"):
-                    return careful(x)
-
-        return run
-
-    def reduce_with(pick: Any) -> Callable[..., Any]:
-        return lambda *args: functools.reduce(pick, args)
-
-    return {
-        "_fix": fix,
-        "_min": reduce_with(np.minimum),  # np.minimum propagates NaN, as the rule says
-        "_max": reduce_with(np.maximum),
-        "_abs": np.abs,
-        "_log": np.log,
-        "_exp": np.exp,
-        "_sqrt": np.sqrt,
-        "_pow": np.power,
-        "_guarded": guarded,
-    }
 
 
 def evaluate_arrays(tree: Graph, columns: Mapping[str, Any]) -> dict[str, Any]:
@@ -275,37 +207,6 @@ def evaluate_arrays(tree: Graph, columns: Mapping[str, Any]) -> dict[str, Any]:
         name: np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
         for name, value in zip(compiled.metrics, results, strict=True)
     }
-
-
-def python_code(expr: Expr, slots: Mapping[str, str]) -> str:
-    """Return Python source for `expr`, each name replaced by its slot (`x0`, `m3`).
-
-    Functions become `_min`, `_log`, ... looked up in the runtime namespace of the
-    backend; no text from the formula other than these fixed tokens reaches the source.
-    """
-    if isinstance(expr, Const):
-        return f"({float(expr.value)!r})"
-    if isinstance(expr, Ref):
-        return slots[expr.name]
-    if isinstance(expr, Add):
-        return "(" + " + ".join(python_code(t, slots) for t in expr.terms) + ")"
-    if isinstance(expr, Mul):
-        return "(" + " * ".join(python_code(f, slots) for f in expr.factors) + ")"
-    if isinstance(expr, Sub):
-        return f"({python_code(expr.left, slots)} - {python_code(expr.right, slots)})"
-    if isinstance(expr, Div):
-        return f"({python_code(expr.left, slots)} / {python_code(expr.right, slots)})"
-    if isinstance(expr, Neg):
-        return f"(-{python_code(expr.operand, slots)})"
-    if isinstance(expr, Pow):
-        exponent = expr.exponent
-        if isinstance(exponent, Const) and float(exponent.value).is_integer():
-            # float ** int is never complex; overflow and 0 ** -n raise.
-            return f"({python_code(expr.base, slots)} ** {int(exponent.value)})"
-        return f"_pow({python_code(expr.base, slots)}, {python_code(exponent, slots)})"
-    if isinstance(expr, Call):
-        return f"_{expr.func}({', '.join(python_code(a, slots) for a in expr.args)})"
-    raise TypeError(repr(expr))  # pragma: no cover
 
 
 def evaluate(
@@ -465,14 +366,13 @@ def _apply(expr: Expr, args: list[float]) -> float:
             raise ZeroDivisionError
         return math.pow(args[0], args[1])
     assert isinstance(expr, Call)
-    return float(RUNTIME[f"_{expr.func}"](*args))
+    return float(FUNCTIONS[expr.func].python(*args))
 
 
 def _domain_reason(expr: Expr, args: list[float], exc: Exception) -> str:
-    if isinstance(expr, Call) and expr.func == "log":
-        return f"log of {format_number(args[0])}, which is not positive"
-    if isinstance(expr, Call) and expr.func == "sqrt":
-        return f"square root of a negative number ({format_number(args[0])})"
+    explain = FUNCTIONS[expr.func].undefined if isinstance(expr, Call) else None
+    if explain is not None:
+        return explain(format_number(args[0]))
     if isinstance(expr, Pow) and args[0] < 0:
         return (
             f"a negative number ({format_number(args[0])}) to the fractional power "

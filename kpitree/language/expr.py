@@ -20,9 +20,9 @@ import attrs
 
 from kpitree.errors import FormulaError, LimitError, ValueTypeError, did_you_mean
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
+from kpitree.language.table import FORMULA_FUNCTIONS, FUNCTIONS
 
 __all__ = [
-    "FUNCTIONS",
     "Add",
     "Arithmetic",
     "Call",
@@ -43,15 +43,6 @@ __all__ = [
     "walk",
 ]
 
-#: The functions of the formula language and how many arguments each takes (min, max).
-FUNCTIONS: dict[str, tuple[int, int | None]] = {
-    "min": (2, None),
-    "max": (2, None),
-    "abs": (1, 1),
-    "log": (1, 1),
-    "exp": (1, 1),
-    "sqrt": (1, 1),
-}
 
 # Tree nodes (KPI, Input, Metric) are `Arithmetic` too: this layer knows them only as that.
 Operand = Union["Expr", "Arithmetic", int, float]
@@ -202,7 +193,7 @@ class Neg(Expr):
 
 @attrs.frozen(repr=False)
 class Call(Expr):
-    """One of the language's functions (see `FUNCTIONS`) applied to arguments."""
+    """A function of the language (see `kpitree.language.table`) applied to arguments."""
 
     func: str
     args: tuple[Expr, ...]
@@ -307,14 +298,14 @@ def negate(expr: Expr) -> Expr:
 
 def call(func: str, *args: Operand) -> Expr:
     """Apply a function of the formula language, checking its name and argument count."""
-    if func not in FUNCTIONS:
-        hint = did_you_mean(func, FUNCTIONS)
+    if func not in FORMULA_FUNCTIONS:
+        hint = did_you_mean(func, FORMULA_FUNCTIONS)
         raise FormulaError(
             f"`{func}` is not a function of the formula language; "
-            f"the functions are {', '.join(FUNCTIONS)}",
+            f"the functions are {', '.join(FORMULA_FUNCTIONS)}",
             hint=hint,
         )
-    low, high = FUNCTIONS[func]
+    low, high = FORMULA_FUNCTIONS[func]
     if len(args) < low or (high is not None and len(args) > high):
         want = f"exactly {low}" if low == high else f"at least {low}"
         raise FormulaError(f"`{func}` takes {want} argument(s), got {len(args)}")
@@ -351,7 +342,7 @@ def check_name(name: object, *, what: str = "a node name") -> str:
             hint=f"write `{normal}`",
             names=[name],
         )
-    if name in FUNCTIONS:
+    if name in FORMULA_FUNCTIONS:
         raise FormulaError(
             f"`{name}` cannot be {what}: it is a function of the formula language",
             hint=f"try `{name}_value`",
@@ -429,16 +420,6 @@ def format_expr(expr: Expr) -> str:
     return fmt(expr)
 
 
-_FLOAT_FUNCS: dict[str, Callable[..., float]] = {
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "log": math.log,
-    "exp": math.exp,
-    "sqrt": math.sqrt,
-}
-
-
 def constant_value(expr: Expr) -> float | None:
     """Return the float value of an expression with no references, or None if it has some.
 
@@ -471,7 +452,7 @@ def _float_value(e: Expr) -> float:
     elif isinstance(e, Neg):
         result = -args[0]
     elif isinstance(e, Call):
-        result = float(_FLOAT_FUNCS[e.func](*args))
+        result = float(FUNCTIONS[e.func].python(*args))
     else:  # pragma: no cover - every expression type is handled above
         raise TypeError(repr(e))
     if not math.isfinite(result):

@@ -26,7 +26,6 @@ import attrs
 
 from kpitree.errors import FormulaError, KPITreeError, LimitError, did_you_mean
 from kpitree.language.expr import (
-    FUNCTIONS,
     Call,
     Const,
     Div,
@@ -41,6 +40,7 @@ from kpitree.language.expr import (
     negate,
 )
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
+from kpitree.language.table import FORMULA_FUNCTIONS as FUNCTIONS
 
 __all__ = ["parse_formula"]
 
@@ -117,7 +117,7 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
-_GRAMMAR = "a formula combines names and numbers with + - * / ** and min, max, abs, log, exp, sqrt"
+_GRAMMAR = "a formula combines names and numbers with + - * / ** and " + ", ".join(FUNCTIONS)
 
 
 def _number(text: str, start: int, end: int) -> float | int:

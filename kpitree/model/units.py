@@ -42,11 +42,11 @@ from fractions import Fraction
 import attrs
 
 from kpitree.errors import UnitError, did_you_mean
+from kpitree.language.table import FUNCTIONS
 from kpitree.model.numbers import format_number
 
 __all__ = [
     "DIMENSIONLESS",
-    "FUNCTIONS",
     "MAX_UNIT_TEXT",
     "PERCENT",
     "Unit",
@@ -61,9 +61,6 @@ __all__ = [
 
 MAX_UNIT_TEXT = 100
 """Longest unit text `Unit.parse` reads; longer text is refused before parsing."""
-
-FUNCTIONS = ("min", "max", "abs", "sqrt", "log", "exp")
-"""Functions whose unit rule `function` knows."""
 
 _EXPECTED = 'expected a unit like "lead", "RUB", "call/day", "%"'
 # Letters, then letters, digits or "_"; superscript digits are exponents, not part of a name.
@@ -539,11 +536,11 @@ def power(base: Unit, exponent: Exponent | None, *, exponent_unit: Unit = DIMENS
 
 
 def function(name: str, units: Sequence[Unit]) -> Unit:
-    """The unit of ``name(*args)`` for a function in `FUNCTIONS`, given its arguments' units.
+    """The unit of ``name(*args)``, by the function's unit rule in `kpitree.language.table`.
 
-    ``min``/``max`` need arguments in one unit (percent kept only if all are percent);
-    ``abs`` keeps the unit; ``sqrt`` halves the exponents; ``log``/``exp`` need a plain number
-    or % and give a plain number.
+    ``"same"`` (``min``/``max``) needs arguments in one unit (percent kept only if all are
+    percent); ``"keep"`` (``abs``) keeps the unit; ``"root"`` (``sqrt``) halves the
+    exponents; ``"plain"`` (``log``/``exp``) needs a plain number or % and gives a plain number.
 
     Args:
         name: the function's name.
@@ -571,7 +568,8 @@ def function(name: str, units: Sequence[Unit]) -> Unit:
             f"no unit rule for function `{name}`; known: {', '.join(FUNCTIONS)}",
             hint=did_you_mean(name, FUNCTIONS),
         )
-    if name in ("min", "max"):
+    rule = FUNCTIONS[name].unit
+    if rule == "same":
         if not units:
             raise UnitError(f"{name} needs at least one argument")
         result = units[0]
@@ -587,9 +585,9 @@ def function(name: str, units: Sequence[Unit]) -> Unit:
     if len(units) != 1:
         raise UnitError(f"{name} takes one argument, got {len(units)}")
     (unit,) = units
-    if name == "abs":
+    if rule == "keep":
         return unit
-    if name == "sqrt":
+    if rule == "root":
         return unit ** Fraction(1, 2)
     if not unit.is_dimensionless:
         raise UnitError(
