@@ -71,6 +71,7 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.io.documents import JSONRefusal, JSONSyntaxError, read_json
 from kpitree.language.expr import format_expr
 from kpitree.model.nodes import KPI, Leaf, Metric, Node
 from kpitree.model.numbers import format_number, to_number
@@ -708,44 +709,34 @@ def parse_json(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise RequestError(400, "the request body is not UTF-8 text") from None
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-            parse_float=_finite_float,
+        return read_json(text)
+    except ValidationError as exc:
+        raise _refused(exc.problems[0]) from None
+
+
+def _refused(problem: KPITreeError) -> RequestError:
+    """Return the answer to a body `read_json` refused, worded for the client."""
+    if isinstance(problem, JSONRefusal):
+        if problem.duplicate:
+            return RequestError(400, f"duplicate key {problem.piece!r} in the JSON")
+        if problem.piece.lstrip("-") in ("NaN", "Infinity"):
+            return RequestError(
+                400,
+                f"{problem.piece} is not a number the explorer accepts",
+                hint="values must be finite numbers",
+            )
+        return RequestError(400, f"the number {_short(problem.piece)} is beyond the float range")
+    if isinstance(problem, JSONSyntaxError):
+        if problem.line is None:  # an integer beyond Python's digit limit
+            return RequestError(
+                400, f"the JSON holds a number that cannot be read: {problem.detail}"
+            )
+        return RequestError(
+            400,
+            f"the body is not valid JSON: {problem.detail} "
+            f"(line {problem.line}, column {problem.column})",
         )
-    except RequestError:
-        raise
-    except json.JSONDecodeError as exc:
-        raise RequestError(
-            400, f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise RequestError(400, "the JSON is nested too deeply") from None
-    except ValueError as exc:  # an integer beyond Python's digit limit
-        raise RequestError(400, f"the JSON holds a number that cannot be read: {exc}") from None
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise RequestError(400, f"duplicate key {key!r} in the JSON")
-        out[key] = value
-    return out
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e999 reads as infinity
-        raise RequestError(400, f"the number {_short(text)} is beyond the float range")
-    return number
-
-
-def _no_constant(word: str) -> Any:
-    raise RequestError(
-        400, f"{word} is not a number the explorer accepts", hint="values must be finite numbers"
-    )
+    return RequestError(400, "the JSON is nested too deeply")
 
 
 def _json_safe(value: Any) -> Any:

@@ -486,8 +486,8 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
     )
 
 
-@renders("kpitree.analyses.uncertainty.Samples", "html")
-@renders("kpitree.analyses.uncertainty.Simulation", "html")
+@renders("kpitree.analyses.uncertainty.simulation.Samples", "html")
+@renders("kpitree.analyses.uncertainty.simulation.Simulation", "html")
 def simulation_html(simulation: Any, tree: Graph | None = None) -> str:
     """Return a simulation result as HTML: mean, spread and quantiles of the metric.
 

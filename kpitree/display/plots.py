@@ -169,7 +169,7 @@ def _tornado_bars(
     ax.set_title(title)
 
 
-@renders("kpitree.analyses.uncertainty.Tornado", "plot")
+@renders("kpitree.analyses.uncertainty.swings.Tornado", "plot")
 def plot_tornado(tornado: Any, ax: Axes | None = None) -> Axes:
     """Draw a `Tornado` (`kpitree.analyses.uncertainty.tornado`): the metric's swing per leaf.
 
@@ -302,8 +302,8 @@ def _samples(simulation: Any, metric: str | None) -> Any:
     return numpy.asarray(samples, dtype=float)
 
 
-@renders("kpitree.analyses.uncertainty.Samples", "plot")
-@renders("kpitree.analyses.uncertainty.Simulation", "plot")
+@renders("kpitree.analyses.uncertainty.simulation.Samples", "plot")
+@renders("kpitree.analyses.uncertainty.simulation.Simulation", "plot")
 def plot_simulation(
     simulation: Any,
     ax: Axes | None = None,

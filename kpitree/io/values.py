@@ -27,7 +27,7 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
-from kpitree.io.model import Document, read_document, read_text
+from kpitree.io.documents import Document, read_document, read_text
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
 from kpitree.model.numbers import to_number
 

@@ -1,0 +1,220 @@
+"""Drawing samples: leaves' distributions truncated to their bounds, one stream per leaf.
+
+What `simulate`, `sobol` and `tornado` share: checking their arguments (counts, the size
+limit, the seed), finding each leaf's distribution (the node's, or the call's), and
+drawing from it within the leaf's bounds. The package's docstring
+(`kpitree.analyses.uncertainty`) explains the rules: bounds truncate, each leaf draws
+from its own stream.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kpitree.errors import KPITreeError, LimitError, ValueTypeError
+from kpitree.model.distributions import Distribution, Fixed, as_distribution
+from kpitree.model.nodes import KPI, Input, Leaf, raise_all
+from kpitree.model.numbers import format_number
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from kpitree.model.graph import Graph
+
+    Array = NDArray[np.float64]
+
+__all__ = [
+    "MAX_SAMPLE_VALUES",
+    "MIN_MASS_IN_BOUNDS",
+    "bounded_ppf",
+    "check_size",
+    "draw",
+    "leaf_distributions",
+    "leaf_streams",
+    "node_name",
+    "owner_of",
+    "seed_entropy",
+    "seed_sequence",
+    "whole_number",
+]
+
+MAX_SAMPLE_VALUES = 200_000_000
+"""Most numbers one analysis holds at once (samples × nodes): 1.6 GB of float64."""
+
+MIN_MASS_IN_BOUNDS = 1e-3
+"""Least probability a distribution must put within its leaf's bounds to be sampled."""
+
+
+# -- checking the arguments --------------------------------------------------------------------
+
+
+def whole_number(value: Any, what: str, *, least: int) -> int:
+    """Return `value` as an int of at least `least`, or raise naming `what`."""
+    # numpy integers are Integral too; bools are refused like everywhere else.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueTypeError(f"{what} must be a whole number, got {value!r:.60}")
+    number = int(value)
+    if number < least:
+        raise ValueTypeError(f"{what} must be at least {least}, got {number}")
+    return number
+
+
+def check_size(count: int, what: str, hint: str) -> None:
+    """Refuse an analysis that would hold more than `MAX_SAMPLE_VALUES` numbers."""
+    if count > MAX_SAMPLE_VALUES:
+        raise LimitError(
+            f"{what} would hold {count:,} numbers, more than the limit of "
+            f"{MAX_SAMPLE_VALUES:,} (kpitree.analyses.uncertainty.MAX_SAMPLE_VALUES)",
+            hint=hint,
+        )
+
+
+def node_name(tree: Graph, metric: str | None) -> str:
+    """Return the node an analysis is of: `metric`, checked, or the tree's first root."""
+    if metric is None:
+        return tree.roots[0].name
+    tree[metric]  # an unknown name raises with a did-you-mean
+    return metric
+
+
+def seed_sequence(seed: Any) -> np.random.SeedSequence:
+    """Return the seed sequence of a run: `seed`'s, or fresh entropy without one."""
+    import numpy as np
+
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if seed is None:
+        return np.random.SeedSequence()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise ValueTypeError(
+            f"seed must be a whole number ≥ 0 or a numpy SeedSequence, got {seed!r:.60}",
+            hint="seed=42 makes the run reproducible",
+        )
+    return np.random.SeedSequence(int(seed))
+
+
+def seed_entropy(sequence: np.random.SeedSequence) -> int | None:
+    """Return the entropy that repeats a run (the `seed` of its result)."""
+    entropy = sequence.entropy
+    return entropy if isinstance(entropy, int) else None
+
+
+def leaf_streams(tree: Graph, sequence: np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    """Return one generator per leaf, in tree order: leaves' draws do not depend on each other."""
+    import numpy as np
+
+    children = sequence.spawn(len(tree.leaves))
+    return {
+        leaf.name: np.random.default_rng(child)
+        for leaf, child in zip(tree.leaves, children, strict=True)
+    }
+
+
+def leaf_distributions(tree: Graph, overrides: Mapping[str, Any] | None) -> dict[str, Distribution]:
+    """Return every leaf's distribution: the node's, overridden per call; None drops it."""
+    problems: list[KPITreeError] = []
+    found: dict[str, Distribution | None] = {}
+    for leaf in tree.leaves:
+        try:
+            found[leaf.name] = as_distribution(leaf.uncertainty)
+        except KPITreeError as exc:
+            problems.append(exc.located(f"{leaf.kind} `{leaf.name}` uncertainty"))
+    if overrides is not None:
+        if not isinstance(overrides, Mapping):
+            raise ValueTypeError(
+                "distributions must be a mapping of leaf names to distributions, "
+                f"got {type(overrides).__name__}"
+            )
+        for name, given in overrides.items():
+            node = tree[name] if isinstance(name, str) and name in tree else None
+            if not isinstance(node, Leaf):
+                if node is None:
+                    problems.append(tree._unknown(name, "leaf"))
+                else:
+                    problems.append(
+                        ValueTypeError(
+                            f"`{name}` is a metric: its uncertainty follows from its formula",
+                            hint="give distributions to the leaves it is computed from",
+                            names=[name],
+                        )
+                    )
+                continue
+            try:
+                found[name] = as_distribution(given)
+            except KPITreeError as exc:
+                problems.append(exc.located(f"distributions[{name!r}]"))
+    raise_all(problems)
+    return {name: dist for name, dist in found.items() if dist is not None}
+
+
+def _bounds(leaf: Leaf) -> tuple[float, float]:
+    low, high = leaf.bounds if leaf.bounds is not None else (None, None)
+    return (-math.inf if low is None else low, math.inf if high is None else high)
+
+
+def _mass(dist: Distribution, leaf: Leaf) -> float:
+    """Return the probability `dist` puts within the leaf's bounds, refusing too little."""
+    low, high = _bounds(leaf)
+    if isinstance(dist, Fixed):
+        mass = 1.0 if low <= dist.value <= high else 0.0
+    elif low == -math.inf and high == math.inf:
+        return 1.0
+    else:
+        mass = dist.cdf(high) - (dist.cdf(low) if low > -math.inf else 0.0)
+    if mass < MIN_MASS_IN_BOUNDS:
+        shown = f"[{format_number(low)}, {format_number(high)}]"
+        raise ValueTypeError(
+            f"{dist} puts {format_number(mass, percent=True)} of its probability within the "
+            f"bounds {shown} of `{leaf.name}`",
+            hint="samples outside the bounds are drawn again; give a distribution that "
+            "fits the bounds",
+            names=[leaf.name],
+        )
+    return mass
+
+
+def draw(dist: Distribution, leaf: Leaf, rng: np.random.Generator, n: int) -> Array:
+    """Draw `n` samples of `dist` within the leaf's bounds (rejecting those outside)."""
+    import numpy as np
+
+    low, high = _bounds(leaf)
+    support_low, support_high = dist.support
+    if low <= support_low and support_high <= high:
+        return dist.sample(rng, n)  # nothing to reject: skip the comparisons
+    mass = _mass(dist, leaf)
+    out = dist.sample(rng, n)
+    inside = (out >= low) & (out <= high)
+    if inside.all():
+        return out
+    kept = [out[inside]]
+    have = len(kept[0])
+    while have < n:
+        # Enough for the rest at the expected acceptance, in chunks that bound memory.
+        more = dist.sample(rng, min(int((n - have) / mass * 1.1) + 16, 4_000_000))
+        more = more[(more >= low) & (more <= high)]
+        kept.append(more)
+        have += len(more)
+    return np.concatenate(kept)[:n]
+
+
+def bounded_ppf(dist: Distribution, leaf: Leaf, q: float) -> float:
+    """Return the `q` quantile of `dist` truncated to the leaf's bounds."""
+    low, high = _bounds(leaf)
+    if isinstance(dist, Fixed) or (low == -math.inf and high == math.inf):
+        return dist.ppf(q)
+    _mass(dist, leaf)
+    below = dist.cdf(low) if low > -math.inf else 0.0
+    above = dist.cdf(high) if high < math.inf else 1.0
+    return min(high, max(low, dist.ppf(below + q * (above - below))))
+
+
+def owner_of(leaf: Leaf) -> str:
+    """Return the leaf's owner; an input is `"external"`."""
+    return leaf.owner if isinstance(leaf, KPI | Input) else "external"
+
+
+# -- statistics of samples ----------------------------------------------------------------------

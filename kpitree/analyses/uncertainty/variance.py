@@ -1,0 +1,482 @@
+"""Sobol indices: how much of a metric's variance each uncertain leaf, and each owner, explains.
+
+`sobol_indices` is the estimator for any vectorized function of independent inputs
+(Saltelli's design from both sides, Saltelli 2010 first-order and Jansen 1999 total
+estimators, bootstrap intervals); `sobol` applies it to the uncertain leaves below a
+metric, with closed-group indices for each owner's leaves together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from kpitree.analyses.uncertainty import sampling
+from kpitree.engine.evaluate import evaluate_arrays, missing_values_error
+from kpitree.errors import EvaluationError, MissingValueError, ValueTypeError
+from kpitree.model.distributions import Fixed
+from kpitree.model.numbers import format_number, to_number
+from kpitree.model.results import Result, format_value, table
+
+if TYPE_CHECKING:
+    from kpitree.analyses.uncertainty.sampling import Array
+    from kpitree.model.graph import Graph
+
+__all__ = ["Sobol", "SobolEstimate", "SobolRow", "sobol", "sobol_indices"]
+
+
+@attrs.frozen(eq=False)
+class SobolEstimate:
+    """Sobol indices estimated from paired samples (`sobol_indices`), one per column set.
+
+    Attributes:
+        first_order, total: one estimate per set of columns, in the order given.
+        first_order_low, first_order_high, total_low, total_high: the bootstrap
+            confidence interval of each (NaN without bootstrap).
+        mean, variance: of the output over the base samples.
+        n: base samples used (rows where every evaluation is defined).
+        undefined: base samples left out because some evaluation was NaN.
+    """
+
+    first_order: Array
+    total: Array
+    first_order_low: Array
+    first_order_high: Array
+    total_low: Array
+    total_high: Array
+    mean: float
+    variance: float
+    n: int
+    undefined: int
+
+
+def _indices(means: Array, count: int) -> tuple[Array, Array, Array, Array]:
+    """Turn means of the estimator's columns into (first order, total, mean, variance).
+
+    `means[..., :4]` are the means of f(A), f(B), f(A)², f(B)²; then, per set of columns,
+    six means: f(B)·d₁, d₁, f(A)·d₂, d₂, d₁², d₂², where d₁ = f(A_B) − f(A) and
+    d₂ = f(B_A) − f(B).
+    """
+    f0 = (means[..., 0] + means[..., 1]) / 2
+    variance = (means[..., 2] + means[..., 3]) / 2 - f0**2
+    per_set = means[..., 4:].reshape(*means.shape[:-1], count, 6)
+    scale = variance[..., None]
+    # Saltelli (2010) from both sides, centred on f0 (which lowers the estimator's variance).
+    first = (
+        per_set[..., 0]
+        - f0[..., None] * per_set[..., 1]
+        + per_set[..., 2]
+        - f0[..., None] * per_set[..., 3]
+    ) / (2 * scale)
+    # Jansen (1999) from both sides.
+    total = (per_set[..., 4] + per_set[..., 5]) / (4 * scale)
+    return first, total, f0, variance
+
+
+def sobol_indices(
+    func: Callable[[Array], Any],
+    a: Any,
+    b: Any,
+    *,
+    sets: Sequence[Sequence[int]] | None = None,
+    bootstrap: int = 200,
+    confidence: float = 0.95,
+    seed: Any = None,
+) -> SobolEstimate:
+    """Estimate first-order and total Sobol indices of `func` from two sample matrices.
+
+    The estimator behind `sobol`, for any vectorized function of an ``(n, k)`` matrix of
+    independent inputs. `a` and `b` are independent ``(n, k)`` samples; for each set of
+    columns ``u`` the design adds ``A_B`` (A with the columns of ``u`` from B) and ``B_A``
+    (B with them from A) — Saltelli's scheme taken from both sides, ``n (2 + 2 m)``
+    evaluations for ``m`` sets. The first-order index of ``u`` (the variance of
+    E[Y | X_u] over Var Y, a *closed* index: everything ``u``'s columns explain together)
+    uses Saltelli et al. (2010), centred; the total index (everything involving any column
+    of ``u``) uses Jansen (1999). Each is averaged over the two sides, which halves its
+    variance. Confidence intervals are percentile intervals over `bootstrap` resamples of
+    the base rows (0 to skip them).
+
+    Args:
+        func: maps an ``(n, k)`` matrix to ``n`` outputs (NaN where undefined).
+        a: a sample of the inputs, ``(n, k)``.
+        b: another sample, independent of `a`, of the same shape.
+        sets: column sets to estimate (default: each column alone).
+        bootstrap: resamples for the confidence intervals.
+        confidence: the intervals' coverage.
+        seed: for the bootstrap resamples.
+
+    Examples:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> a, b = rng.uniform(size=(4096, 2)), rng.uniform(size=(4096, 2))
+        >>> est = sobol_indices(lambda x: x[:, 0] + 2 * x[:, 1], a, b, bootstrap=0)
+        >>> np.round(est.first_order, 1), np.round(est.total, 1)  # 1/5 and 4/5
+        (array([0.2, 0.8]), array([0.2, 0.8]))
+    """
+    import numpy as np
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueTypeError(
+            f"a and b must be two matrices of one shape (n, k), got {a.shape} and {b.shape}"
+        )
+    n, k = a.shape
+    column_sets = [tuple(s) for s in sets] if sets is not None else [(j,) for j in range(k)]
+    bootstrap = sampling.whole_number(bootstrap, "bootstrap", least=0)
+    level = to_number(confidence, what="confidence")
+    if not 0 < level < 1:
+        raise ValueTypeError(f"confidence must be between 0 and 1, got {format_number(level)}")
+    sampling.check_size(n * (4 + 6 * len(column_sets)), "the Sobol estimator", "use a smaller n")
+
+    def run(matrix: Array) -> Array:
+        return np.broadcast_to(np.asarray(func(matrix), dtype=np.float64), (n,))
+
+    f_a, f_b = run(a), run(b)
+    pairs = []
+    for cols in column_sets:
+        ab = a.copy()
+        ab[:, cols] = b[:, cols]
+        ba = b.copy()
+        ba[:, cols] = a[:, cols]
+        pairs.append((run(ab) - f_a, run(ba) - f_b))
+    ok = np.isfinite(f_a) & np.isfinite(f_b)
+    for d1, d2 in pairs:
+        ok &= np.isfinite(d1) & np.isfinite(d2)
+    used = int(np.count_nonzero(ok))
+    if used < 2:
+        raise EvaluationError(
+            f"the output is undefined for {n - used:,} of {n:,} base samples: no indices",
+            hint="check the distributions against the formulas (division by zero?)",
+        )
+    # The indices do not change when a constant is added to the output; taking the mean
+    # out first keeps f(B)·d and f(A)² from cancelling digits when the mean dwarfs the sd.
+    shift = float((f_a[ok].mean() + f_b[ok].mean()) / 2)
+    f_a, f_b = f_a - shift, f_b - shift
+    columns = [f_a, f_b, f_a * f_a, f_b * f_b]
+    for d1, d2 in pairs:
+        columns += [f_b * d1, d1, f_a * d2, d2, d1 * d1, d2 * d2]
+    data = np.column_stack(columns)[ok]
+    first, total, f0, variance = _indices(data.mean(axis=0), len(column_sets))
+    nan = np.full(len(column_sets), math.nan)
+    lows_highs = [nan, nan, nan, nan]
+    if bootstrap:
+        rng = np.random.default_rng(sampling.seed_sequence(seed))
+        picks = rng.integers(0, used, size=(bootstrap, used))
+        offsets = (np.arange(bootstrap) * used)[:, None]
+        weights = np.bincount((picks + offsets).ravel(), minlength=bootstrap * used)
+        means = weights.reshape(bootstrap, used).astype(np.float64) @ data / used
+        boot_first, boot_total, _, _ = _indices(means, len(column_sets))
+        tail = (1 - level) / 2 * 100
+        lows_highs = [
+            *np.percentile(boot_first, [tail, 100 - tail], axis=0),
+            *np.percentile(boot_total, [tail, 100 - tail], axis=0),
+        ]
+    return SobolEstimate(
+        first,
+        total,
+        lows_highs[0],
+        lows_highs[1],
+        lows_highs[2],
+        lows_highs[3],
+        float(f0) + shift,
+        float(variance),
+        used,
+        n - used,
+    )
+
+
+@attrs.frozen
+class SobolRow:
+    """The Sobol indices of one leaf, or of one owner's leaves together.
+
+    Attributes:
+        name: the leaf, or the owner.
+        owner: the leaf's owner (`"external"` for an input); the owner itself on an owner row.
+        leaves: the leaves the indices are of.
+        first_order: the share of the metric's variance these leaves explain by
+            themselves (without interactions with other leaves).
+        total: the share that involves them at all: the variance left if they were known.
+        first_order_ci, total_ci: confidence intervals (NaN without bootstrap).
+    """
+
+    name: str
+    owner: str
+    leaves: tuple[str, ...]
+    first_order: float
+    total: float
+    first_order_ci: tuple[float, float]
+    total_ci: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row as plain data."""
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "leaves": list(self.leaves),
+            "first_order": self.first_order,
+            "first_order_low": self.first_order_ci[0],
+            "first_order_high": self.first_order_ci[1],
+            "total": self.total,
+            "total_low": self.total_ci[0],
+            "total_high": self.total_ci[1],
+        }
+
+
+@attrs.frozen(repr=False)
+class Sobol(Result):
+    """Sobol indices of a metric per uncertain leaf, and per owner.
+
+    `.by_owner` holds *closed-group* indices: the first-order index of an owner is the
+    share of the variance that their leaves explain together (their interactions with
+    each other included), the total index the share that involves any of their leaves. This
+    is measured, not summed: summing the leaves' indices would count interactions twice
+    (totals) or leave them out (first order).
+
+    Attributes:
+        metric: the metric.
+        n: base samples (the tree was evaluated ``n × (2 + 2 × sets)`` times).
+        seed: the entropy of the seed sequence; ``sobol(..., seed=s.seed)`` repeats the run.
+        leaves_: one row per uncertain leaf, largest total index first.
+        owners_: one row per owner, largest total index first.
+        mean, variance: of the metric over the base samples.
+        confidence: the intervals' coverage.
+        undefined: base samples left out because the metric was undefined.
+    """
+
+    metric: str
+    n: int
+    seed: int | None
+    leaves_: tuple[SobolRow, ...]
+    owners_: tuple[SobolRow, ...]
+    mean: float
+    variance: float
+    confidence: float
+    undefined: int
+    tree: Graph = attrs.field(eq=False)
+
+    def __iter__(self) -> Iterator[SobolRow]:
+        return iter(self.leaves_)
+
+    def __len__(self) -> int:
+        return len(self.leaves_)
+
+    def __getitem__(self, name: str) -> SobolRow:
+        for row in self.leaves_:
+            if row.name == name:
+                return row
+        raise self.tree._unknown(name, f"uncertain leaf of `{self.metric}`")
+
+    @property
+    def first_order(self) -> dict[str, float]:
+        """`{leaf: first-order index}`, largest total index first."""
+        return {r.name: r.first_order for r in self.leaves_}
+
+    @property
+    def total(self) -> dict[str, float]:
+        """`{leaf: total index}`, largest first."""
+        return {r.name: r.total for r in self.leaves_}
+
+    @property
+    def by_owner(self) -> dict[str, SobolRow]:
+        """`{owner: closed-group indices of their leaves}`, largest total first."""
+        return {r.name: r for r in self.owners_}
+
+    @property
+    def interactions(self) -> float:
+        """The share of the variance due to interactions: 1 − Σ first-order indices."""
+        return 1 - sum(r.first_order for r in self.leaves_)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the run, the leaf rows and the owner rows as plain data."""
+        return {
+            "metric": self.metric,
+            "n": self.n,
+            "seed": self.seed,
+            "mean": self.mean,
+            "variance": self.variance,
+            "confidence": self.confidence,
+            "undefined": self.undefined,
+            "leaves": [r.to_dict() for r in self.leaves_],
+            "by_owner": [r.to_dict() for r in self.owners_],
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per leaf, then one per owner (`level` says which)."""
+        return [{"level": "leaf", **r.to_dict()} for r in self.leaves_] + [
+            {"level": "owner", **r.to_dict()} for r in self.owners_
+        ]
+
+    def __str__(self) -> str:
+        sd = format_value(math.sqrt(max(self.variance, 0.0)), self.tree, self.metric)
+        level = format_number(self.confidence, percent=True)
+        lines = [
+            f"Sobol indices of {self.metric} (mean "
+            f"{format_value(self.mean, self.tree, self.metric)}, sd {sd}; "
+            f"{format_number(self.n)} base samples, {level} intervals)"
+        ]
+        header = ["leaf", "owner", "first order", "total"]
+        lines.append(table([_sobol_cells(r, r.owner) for r in self.leaves_], header))
+        lines.append("by owner (each owner's leaves together):")
+        owner_rows = [_sobol_cells(r, ", ".join(r.leaves)) for r in self.owners_]
+        lines.append(table(owner_rows, ["owner", "leaves", "first order", "total"]))
+        lines.append(
+            "1 − sum of first-order indices (the share of interactions, up to sampling "
+            f"error): {format_number(round(self.interactions, 3))}"
+        )
+        if self.undefined:
+            lines.append(
+                f"note: {format_number(self.undefined)} base samples left out: "
+                f"{self.metric} was undefined for them"
+            )
+        return "\n".join(lines)
+
+
+def _sobol_cells(row: SobolRow, second: str) -> list[str]:
+    def shown(value: float, ci: tuple[float, float]) -> str:
+        text = format_number(round(value, 3))
+        if math.isnan(ci[0]):
+            return text
+        return f"{text} [{format_number(round(ci[0], 3))}, {format_number(round(ci[1], 3))}]"
+
+    return [
+        row.name,
+        second,
+        shown(row.first_order, row.first_order_ci),
+        shown(row.total, row.total_ci),
+    ]
+
+
+def sobol(
+    tree: Graph,
+    metric: str,
+    n: int = 2**14,
+    seed: Any = None,
+    *,
+    distributions: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
+    bootstrap: int = 200,
+    confidence: float = 0.95,
+) -> Sobol:
+    """Estimate how much of `metric`'s variance each uncertain leaf, and each owner, explains.
+
+    The uncertain leaves below `metric` are the inputs of `sobol_indices` (Saltelli's design
+    from both sides, Saltelli 2010 first-order and Jansen total estimators, bootstrap
+    intervals); other leaves stay at their values. Owners with several uncertain leaves get
+    closed-group indices from extra evaluations; for an owner with one leaf they are that
+    leaf's. The tree is evaluated ``n × (2 + 2 × (leaves + such owners))`` times, vectorized.
+
+    Args:
+        tree: the tree.
+        metric: the metric.
+        n: base samples.
+        seed: an int or a numpy `SeedSequence` for a reproducible run.
+        distributions: per-call distributions, as for `simulate`.
+        values: values of the leaves that stay fixed.
+        bootstrap: resamples for the confidence intervals (0 for none).
+        confidence: the intervals' coverage.
+
+    Raises:
+        MissingValueError: no leaf below `metric` has a distribution.
+
+    Examples:
+        >>> from kpitree.model.distributions import Uniform
+        >>> from kpitree.examples import qualified_leads
+        >>> s = sobol(qualified_leads(), "qualified_leads", n=4096, seed=1, distributions={
+        ...     "leads": Uniform(900, 1100), "lead_to_ql": Uniform(0.7, 0.9)})
+        >>> {k: round(v, 1) for k, v in s.first_order.items()}  # exactly 0.609 and 0.389
+        {'lead_to_ql': 0.6, 'leads': 0.4}
+        >>> round(s.by_owner["sales"].total, 1)
+        0.6
+    """
+    import numpy as np
+
+    name = sampling.node_name(tree, metric)
+    n = sampling.whole_number(n, "n (the number of base samples)", least=2)
+    dists = sampling.leaf_distributions(tree, distributions)
+    below = set(tree.depends_on(name))
+    factors = [
+        leaf
+        for leaf in tree.leaves
+        if leaf.name in below and leaf.name in dists and not isinstance(dists[leaf.name], Fixed)
+    ]
+    if not factors:
+        raise MissingValueError(
+            f"no leaf that `{name}` is computed from has a distribution",
+            hint="give leaves a distribution: KPI(..., uncertainty=kt.Normal(1000, 100)) or "
+            "sobol(..., distributions={'leads': kt.Uniform(900, 1200)})",
+            names=[name],
+        )
+    owners: dict[str, list[int]] = {}
+    for j, leaf in enumerate(factors):
+        owners.setdefault(sampling.owner_of(leaf), []).append(j)
+    groups = {owner: cols for owner, cols in owners.items() if len(cols) > 1}
+    sets = [(j,) for j in range(len(factors))] + [tuple(c) for c in groups.values()]
+    fixed = tree.check_values(values)
+    constants: dict[str, Any] = {}
+    factor_names = {leaf.name for leaf in factors}
+    for leaf in tree.leaves:
+        if leaf.name in below and leaf.name not in factor_names:
+            dist = dists.get(leaf.name)
+            constants[leaf.name] = (
+                dist.mean if dist is not None else fixed.get(leaf.name, leaf.value)
+            )
+    missing = [k for k, v in constants.items() if v is None]
+    if missing:
+        raise missing_values_error(missing)
+    sequence = sampling.seed_sequence(seed)
+    streams = sampling.leaf_streams(tree, sequence)
+    samples = np.column_stack(
+        [sampling.draw(dists[leaf.name], leaf, streams[leaf.name], 2 * n) for leaf in factors]
+    )
+    subtree = tree.subtree(name)
+
+    def func(matrix: Array) -> Array:
+        columns: dict[str, Any] = dict(constants)
+        columns.update({leaf.name: matrix[:, j] for j, leaf in enumerate(factors)})
+        out: Array = evaluate_arrays(subtree, columns)[name]
+        return out
+
+    (bootstrap_seed,) = sequence.spawn(1)
+    estimate = sobol_indices(
+        func,
+        samples[:n],
+        samples[n:],
+        sets=sets,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        seed=bootstrap_seed,
+    )
+
+    def row(index: int, label: str, owner: str, cols: Sequence[int]) -> SobolRow:
+        return SobolRow(
+            label,
+            owner,
+            tuple(factors[c].name for c in cols),
+            float(estimate.first_order[index]),
+            float(estimate.total[index]),
+            (float(estimate.first_order_low[index]), float(estimate.first_order_high[index])),
+            (float(estimate.total_low[index]), float(estimate.total_high[index])),
+        )
+
+    leaf_rows = [row(j, leaf.name, sampling.owner_of(leaf), (j,)) for j, leaf in enumerate(factors)]
+    owner_rows = []
+    group_index = {owner: len(factors) + i for i, owner in enumerate(groups)}
+    for owner, cols in owners.items():
+        index = group_index.get(owner, cols[0])
+        owner_rows.append(row(index, owner, owner, cols))
+    return Sobol(
+        name,
+        n,
+        sampling.seed_entropy(sequence),
+        tuple(sorted(leaf_rows, key=lambda r: -r.total)),
+        tuple(sorted(owner_rows, key=lambda r: -r.total)),
+        estimate.mean,
+        estimate.variance,
+        to_number(confidence, what="confidence"),
+        estimate.undefined,
+        tree,
+    )

@@ -1,0 +1,697 @@
+"""Documents: model and values files read safely, with the line of every key.
+
+A `Document` is what reading a file gives: its data (plain mappings, lists, text and
+numbers), the line of each key by its `$.path`, and every problem found, each located
+(`model.yaml:4 @ $.kpis.leads.owner`). The schema of model files (`kpitree.io.schema`) and
+values files (`kpitree.io.values`) read documents; neither parses text itself.
+
+Reading is careful because these files come from other people. YAML is composed by a safe
+loader into a node graph that this module walks itself: only plain scalars, mappings and
+sequences are accepted (no `!!python/...` or other tags), every key's line is known,
+duplicate keys are errors, and aliases may not expand the document (a "billion laughs"
+file is refused). JSON is read by `read_json`, which refuses duplicate keys, `NaN`,
+`Infinity` and numbers beyond the float range; the explorer's server reads request bodies
+with it too. TOML is read by the standard library. Files beyond `Limits.max_file_bytes`
+are refused before parsing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import functools
+import json
+import math
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from kpitree.errors import (
+    KPITreeError,
+    LimitError,
+    UnknownNameError,
+    ValidationError,
+    ValueTypeError,
+    did_you_mean,
+    require,
+)
+from kpitree.language.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "FORMATS",
+    "Document",
+    "JSONRefusal",
+    "JSONSyntaxError",
+    "PathKey",
+    "format_for",
+    "format_name",
+    "iter_problems",
+    "path_text",
+    "read_document",
+    "read_json",
+    "read_text",
+    "rebuilt",
+]
+
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
+"""File extensions and the format each is read as."""
+
+_FORMAT_NAMES = ("yaml", "toml", "json")
+_MAX_NESTING = 50  # the schema nests 5 levels; anything far deeper is not a model file
+
+PathKey = tuple[str | int, ...]
+"""Where a value is in a document: its keys and list indices from the top."""
+
+
+# -- documents: parsed data plus where each key was ------------------------------------------
+
+
+@attrs.define
+class Document:
+    """Data read from a file, with the line of every key, and the problems found so far.
+
+    Attributes:
+        data: the parsed data (mappings, lists, text, numbers), or None when unreadable.
+        source: the file name for messages, or None for text given directly.
+        found_lines: line number of each key or item found so far, by path
+            (`("kpis", "leads", "owner")`); read `lines`, which finds the rest first.
+        hints: extra hints for values at a path (a YAML `no` read as false).
+        problems: the problems found, each located.
+    """
+
+    data: Any = None
+    source: str | None = None
+    found_lines: dict[PathKey, int] = attrs.Factory(dict)
+    hints: dict[PathKey, str] = attrs.Factory(dict)
+    problems: list[KPITreeError] = attrs.Factory(list)
+    # Finds the lines on first use: JSON and TOML keep no positions, and scanning a large
+    # file for them costs more than reading it, so it is done only to locate a problem.
+    scan_lines: Callable[[], None] | None = None
+
+    @property
+    def lines(self) -> dict[PathKey, int]:
+        """Line number of each key or item, by path, found on first use."""
+        if self.scan_lines is not None:
+            scan, self.scan_lines = self.scan_lines, None
+            scan()
+        return self.found_lines
+
+    def where(self, path: PathKey) -> str:
+        """Return `file:line @ $.path` for a path, with the line of its nearest located key.
+
+        Examples:
+            >>> Document(source="m.yaml", found_lines={("kpis", "leads"): 3}).where(
+            ...     ("kpis", "leads", "owner"))
+            'm.yaml:3 @ $.kpis.leads.owner'
+        """
+        line = None
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                break
+        file = self.source or "<text>"
+        place = f"{file}:{line}" if line is not None else file
+        return f"{place} @ {path_text(path)}"
+
+    def add(self, problem: KPITreeError, path: PathKey) -> None:
+        """Note a problem at `path`; a hint noted for the path replaces the problem's own."""
+        hint = self.hints.get(path)
+        if hint:  # the file's own reading explains the problem better than a generic hint
+            problem = rebuilt(problem, hint=hint)
+        self.problems.append(problem.located(self.where(path)))
+
+
+def path_text(path: PathKey) -> str:
+    """Return a path as `$.kpis.leads.bounds[0]`; keys that are not names are quoted.
+
+    Examples:
+        >>> path_text(("kpis", "лиды", "bounds", 0)), path_text(("metrics", "a b"))
+        ('$.kpis.лиды.bounds[0]', '$.metrics["a b"]')
+    """
+    parts = ["$"]
+    for key in path:
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        elif key.isidentifier():
+            parts.append(f".{key}")
+        else:
+            parts.append(f"[{json.dumps(key, ensure_ascii=False)}]")
+    return "".join(parts)
+
+
+def rebuilt(problem: KPITreeError, **changes: Any) -> KPITreeError:
+    r"""Return a copy of `problem` with some of its fields changed, its message re-rendered.
+
+    Examples:
+        >>> str(rebuilt(ValueTypeError("bad", hint="old"), hint="new"))
+        'bad\nhint: new'
+    """
+    new = copy.copy(problem)
+    for key, value in changes.items():
+        setattr(new, key, value)
+    Exception.__init__(new, new._render())
+    return new
+
+
+def iter_problems(error: KPITreeError) -> Iterator[KPITreeError]:
+    """Yield each problem of an error: its `problems` if it is a `ValidationError`, else itself.
+
+    Examples:
+        >>> [str(p) for p in iter_problems(ValueTypeError("bad"))]
+        ['bad']
+    """
+    if isinstance(error, ValidationError):
+        yield from error.problems
+    else:
+        yield error
+
+
+# -- reading text into a Document ------------------------------------------------------------
+
+
+def format_for(path: str | Path) -> str:
+    """Return the model-file format of a path from its extension.
+
+    Raises:
+        UnknownNameError: the extension is not one of `.yaml`, `.yml`, `.toml`, `.json`.
+
+    Examples:
+        >>> format_for("examples/dupont.toml")
+        'toml'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise UnknownNameError(
+            f"cannot tell the format of `{path}` from its extension `{suffix}`",
+            hint="model and values files end in .yaml, .yml, .toml or .json",
+        )
+    return FORMATS[suffix]
+
+
+def format_name(format: str) -> str:  # noqa: A002 - the model-file format name
+    """Return the format a name stands for: `yaml` (also `yml`), `toml` or `json`.
+
+    Raises:
+        UnknownNameError: the name is not one of them.
+
+    Examples:
+        >>> format_name(".YML")
+        'yaml'
+    """
+    name = format.lower().lstrip(".") if isinstance(format, str) else format
+    name = "yaml" if name == "yml" else name
+    if name not in _FORMAT_NAMES:
+        raise UnknownNameError(
+            f"`{format}` is not a model-file format",
+            hint=did_you_mean(str(format), _FORMAT_NAMES) or "use yaml, toml or json",
+        )
+    return str(name)
+
+
+def read_document(
+    text: str,
+    format: str = "yaml",  # noqa: A002 - the model-file format name
+    *,
+    source: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Document:
+    r"""Parse model-file or values-file text into a `Document`, collecting syntax problems.
+
+    Safety limits apply here: the size of the text, YAML tags and aliases, nesting,
+    duplicate keys, numbers outside the float range.
+
+    Examples:
+        >>> doc = read_document("kpis:\n  leads: {owner: marketing}\n")
+        >>> doc.data, doc.lines[("kpis", "leads", "owner")]
+        ({'kpis': {'leads': {'owner': 'marketing'}}}, 2)
+    """
+    doc = Document(source=source)
+    name = format_name(format)
+    if name == "yaml":
+        require("yaml", extra="yaml", feature="reading YAML")
+    if not isinstance(text, str):
+        raise ValueTypeError(f"model-file text must be str, got {type(text).__name__}")
+    size = len(text)
+    if size * 4 > limits.max_file_bytes:  # only then can the UTF-8 size exceed the limit
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_file_bytes:
+        doc.add(_too_big(size, limits), ())
+        return doc
+    reader = {"yaml": _read_yaml, "json": _read_json, "toml": _read_toml}[name]
+    reader(text, doc)
+    return doc
+
+
+def read_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[str, str]:
+    """Return a model or values file's text and format, refusing files over the size limit.
+
+    Raises:
+        ValidationError: the file is too big or not UTF-8 text.
+        UnknownNameError: the extension is not one of `FORMATS`.
+        OSError: the file cannot be read.
+    """
+    name = format_for(path)
+    with open(path, "rb") as file:
+        raw = file.read(limits.max_file_bytes + 1)
+    if len(raw) > limits.max_file_bytes:
+        size = Path(path).stat().st_size
+        raise ValidationError([_too_big(size, limits).located(str(path))])
+    try:
+        return raw.decode("utf-8-sig"), name
+    except UnicodeDecodeError as exc:
+        problem = KPITreeError(
+            f"the file is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8"
+        )
+        raise ValidationError([problem.located(str(path))]) from None
+
+
+def _too_big(size: int, limits: Limits) -> LimitError:
+    return LimitError(
+        f"the file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
+        hint="split the model, or raise Limits.max_file_bytes",
+    )
+
+
+def _syntax(what: str, line: int | None, doc: Document, hint: str | None = None) -> None:
+    file = doc.source or "<text>"
+    where = f"{file}:{line}" if line else file
+    doc.problems.append(KPITreeError(what, where=where, hint=hint))
+
+
+# YAML ----------------------------------------------------------------------------------------
+
+_YAML_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+@functools.cache
+def _yaml_loader() -> Any:
+    import yaml
+
+    # libyaml composes fast and limits nesting itself; pure Python is the fallback.
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class ModelLoader(base):  # type: ignore[misc, valid-type]
+        """A safe loader used only to compose the node graph; this module walks it."""
+
+    return ModelLoader
+
+
+def _read_yaml(text: str, doc: Document) -> None:
+    import yaml
+
+    loader = _yaml_loader()(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        _syntax(f"invalid YAML: {problem}", line, doc)
+        return
+    except yaml.YAMLError as exc:
+        _syntax(f"invalid YAML: {' '.join(str(exc).split())}", None, doc)
+        return
+    except RecursionError:
+        doc.add(LimitError(f"the YAML nests deeper than {_MAX_NESTING} levels"), ())
+        return
+    finally:
+        loader.dispose()
+    if root is None:  # an empty file
+        doc.data = None
+        return
+    walker = _YamlWalker(doc, loader, budget=2 * len(text) + 1000)
+    doc.found_lines[()] = root.start_mark.line + 1
+    try:
+        doc.data = walker.value(root, ())
+    except _Stop:
+        doc.data = None
+
+
+class _Stop(Exception):
+    """Stop walking a document that cannot be read further (a problem is noted)."""
+
+
+class _YamlWalker:
+    """Turns a composed YAML node graph into plain data, noting lines and problems."""
+
+    def __init__(self, doc: Document, loader: Any, budget: int) -> None:
+        self.doc = doc
+        self.loader = loader
+        self.budget = budget
+
+    def value(self, node: Any, path: PathKey) -> Any:
+        import yaml
+
+        self.budget -= 1
+        if self.budget < 0:
+            self.doc.add(
+                LimitError(
+                    "YAML aliases expand the document beyond twice its size",
+                    hint="a model file does not need aliases; write the values out",
+                ),
+                (),
+            )
+            raise _Stop
+        if len(path) > _MAX_NESTING:
+            self.doc.add(LimitError(f"the YAML nests deeper than {_MAX_NESTING} levels"), path)
+            raise _Stop
+        if node.tag not in _YAML_TAGS:
+            self.doc.add(
+                ValueTypeError(
+                    f"the YAML tag `{node.tag}` is not allowed in a model file",
+                    hint="model files hold plain text, numbers, lists and mappings",
+                ),
+                path,
+            )
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for i, item in enumerate(node.value):
+                self.doc.found_lines.setdefault((*path, i), item.start_mark.line + 1)
+                items.append(self.value(item, (*path, i)))
+            return items
+        return self.scalar(node, path)
+
+    def mapping(self, node: Any, path: PathKey) -> dict[str, Any]:
+        import yaml
+
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.doc.add(
+                    ValueTypeError("a key must be plain text, not a list or mapping"), path
+                )
+                self.doc.found_lines.setdefault(path, line)
+                continue
+            # The key as written: a KPI named `no` or `on` stays text, not a bool.
+            key = str(key_node.value)
+            here = (*path, key)
+            if key in out:
+                first = self.doc.lines.get(here)
+                self.doc.problems.append(
+                    ValueTypeError(
+                        f"duplicate key `{key}` (first at line {first})",
+                        hint="each key may appear once; remove or rename one of them",
+                    ).located(f"{self.doc.source or '<text>'}:{line} @ {path_text(here)}")
+                )
+                continue
+            self.doc.found_lines[here] = line
+            out[key] = self.value(value_node, here)
+        return out
+
+    def scalar(self, node: Any, path: PathKey) -> Any:
+        import yaml
+
+        tag = node.tag
+        if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+            return str(node.value)  # a date stays the text it was written as
+        try:
+            value = self.loader.construct_object(node)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self.doc.add(ValueTypeError(f"cannot read `{node.value[:40]}`: {exc}"), path)
+            return None
+        if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
+            self.doc.hints[path] = (
+                f'YAML reads `{node.value}` as {str(value).lower()}; write "{node.value}" in '
+                "quotes for text"
+            )
+        return value
+
+
+# JSON ----------------------------------------------------------------------------------------
+
+
+class JSONSyntaxError(KPITreeError, ValueError):
+    """JSON text that the json module cannot read.
+
+    Attributes:
+        detail: what the json module says is wrong.
+        line: the line where the text stops being JSON, and `column` its column; both None
+            for an integer too long to read (the json module does not say where it is).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        detail: str,
+        line: int | None = None,
+        column: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.detail = detail
+        self.line = line
+        self.column = column
+        super().__init__(reason, **kwargs)
+
+
+class JSONRefusal(ValueTypeError):
+    """A duplicate key, or a number that is not finite, in text that is otherwise JSON.
+
+    Attributes:
+        piece: the key given twice, or the number as written (`NaN`, `-Infinity`, `1e999`).
+        duplicate: whether `piece` is a key given twice.
+    """
+
+    def __init__(self, reason: str, *, piece: str, duplicate: bool, **kwargs: Any) -> None:
+        self.piece = piece
+        self.duplicate = duplicate
+        super().__init__(reason, **kwargs)
+
+
+def read_json(text: str, *, source: str | None = None) -> Any:
+    r"""Parse JSON text strictly: no duplicate keys, no `NaN` or `Infinity`, finite numbers.
+
+    The json module takes all three (the last of two keys wins, `1e999` is infinity);
+    data from a file or a request must not. Everything refused is reported, each at its
+    line and `$.path`.
+
+    Raises:
+        ValidationError: a `JSONSyntaxError`, a `LimitError` for JSON nested too deeply, or
+            a `JSONRefusal` for each duplicate key and number that is not finite.
+
+    Examples:
+        >>> read_json('{"leads": 1200, "lead_to_ql": 0.8}')
+        {'leads': 1200, 'lead_to_ql': 0.8}
+        >>> read_json('{"leads": 1200,\n "lead_to_ql": NaN}', source="october.json")
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.ValidationError: 1 problem found:
+          - october.json:2 @ $.lead_to_ql: `NaN` is not a finite number
+            hint: model files hold finite numbers; leave the value out if unknown
+    """
+    doc = Document(source=source)
+    _read_json(text, doc)
+    if doc.problems:
+        raise ValidationError(doc.problems)
+    return doc.data
+
+
+class _Strict:
+    """The json module's hooks for strict reading: each notes what it would refuse.
+
+    Nothing is raised from a hook, so the json module reads to the end and a syntax error
+    anywhere is found first; `_scan_json` then locates what was refused in valid JSON.
+    """
+
+    def __init__(self) -> None:
+        self.refused = False
+
+    def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(pairs)
+        if len(out) < len(pairs):
+            self.refused = True
+        return out
+
+    def constant(self, word: str) -> float:
+        self.refused = True
+        return math.nan
+
+    def number(self, text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            self.refused = True
+        return value
+
+
+def _read_json(text: str, doc: Document) -> None:
+    strict = _Strict()
+    file = doc.source or "<text>"
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=strict.pairs,
+            parse_constant=strict.constant,
+            parse_float=strict.number,
+        )
+    except json.JSONDecodeError as exc:
+        doc.problems.append(
+            JSONSyntaxError(
+                f"invalid JSON: {exc.msg} (column {exc.colno})",
+                detail=exc.msg,
+                line=exc.lineno,
+                column=exc.colno,
+                where=f"{file}:{exc.lineno}",
+            )
+        )
+        return
+    except RecursionError:
+        doc.add(LimitError("the JSON nests too deeply"), ())
+        return
+    except ValueError as exc:  # an integer with thousands of digits
+        reason = f"invalid JSON: {' '.join(str(exc).split())[:120]}"
+        doc.problems.append(JSONSyntaxError(reason, detail=str(exc), where=file))
+        return
+    if strict.refused:
+        _scan_json(text, doc, report=True)
+        return
+    doc.data = data
+    doc.scan_lines = lambda: _scan_json(text, doc, report=False)
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+', re.DOTALL)
+
+
+def _line_finder(text: str) -> Callable[[int], int]:
+    starts = [i for i, ch in enumerate(text) if ch == "\n"]
+    return lambda pos: bisect.bisect_left(starts, pos) + 1
+
+
+def _scan_json(text: str, doc: Document, *, report: bool) -> None:
+    """Find the line of every key and item of valid JSON; with `report`, note what it refused.
+
+    Runs only on text the json module has read to the end, so the piece structure is sound.
+    """
+    line_of = _line_finder(text)
+    # One frame per open container: [path, is_object, next index, keys seen, pending key].
+    stack: list[list[Any]] = []
+    expect_key = False
+    for match in _JSON_TOKEN.finditer(text):
+        piece, pos = match.group(), match.start()
+        if piece in ",:":
+            expect_key = piece == "," and bool(stack) and stack[-1][1]
+            continue
+        if piece in "}]":
+            stack.pop()
+            continue
+        if stack and stack[-1][1] and expect_key and piece.startswith('"'):
+            frame = stack[-1]
+            key = json.loads(piece)
+            here = (*frame[0], key)
+            if key in frame[3] and report:
+                doc.problems.append(
+                    JSONRefusal(
+                        f"duplicate key `{key}` (first at line {doc.lines.get(here)})",
+                        hint="each key may appear once; remove or rename one of them",
+                        piece=key,
+                        duplicate=True,
+                    ).located(f"{doc.source or '<text>'}:{line_of(pos)} @ {path_text(here)}")
+                )
+            else:
+                doc.found_lines.setdefault(here, line_of(pos))
+            frame[3].add(key)
+            frame[4] = key
+            expect_key = False
+            continue
+        # A value: its path is the pending key of an object or the next index of an array.
+        if stack:
+            frame = stack[-1]
+            if frame[1]:
+                path = (*frame[0], frame[4])
+            else:
+                path = (*frame[0], frame[2])
+                frame[2] += 1
+                doc.found_lines.setdefault(path, line_of(pos))
+        else:
+            path = ()
+            doc.found_lines.setdefault(path, line_of(pos))
+        if piece in "{[":
+            stack.append([path, piece == "{", 0, set(), None])
+            expect_key = piece == "{"
+        elif report and not piece.startswith('"') and piece not in ("true", "false", "null"):
+            try:
+                finite = math.isfinite(float(piece))
+            except ValueError:
+                finite = False
+            if not finite:
+                doc.add(
+                    JSONRefusal(
+                        f"`{piece}` is not a finite number",
+                        hint="model files hold finite numbers; leave the value out if unknown",
+                        piece=piece,
+                        duplicate=False,
+                    ),
+                    path,
+                )
+
+
+# TOML ----------------------------------------------------------------------------------------
+
+_TOML_KEY_PART = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
+_TOML_DOTTED = rf"{_TOML_KEY_PART}(?:\s*\.\s*{_TOML_KEY_PART})*"
+_TOML_HEADER = re.compile(rf"\s*\[\s*({_TOML_DOTTED})\s*\]\s*(?:#.*)?")
+_TOML_ASSIGN = re.compile(rf"\s*({_TOML_DOTTED})\s*=")
+_TOML_PART = re.compile(_TOML_KEY_PART)
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+
+def _toml_key(dotted: str) -> PathKey:
+    parts: list[str | int] = []
+    for part in _TOML_PART.findall(dotted):
+        if part.startswith('"'):
+            try:
+                parts.append(json.loads(part))
+            except ValueError:
+                parts.append(part[1:-1])
+        elif part.startswith("'"):
+            parts.append(part[1:-1])
+        else:
+            parts.append(part)
+    return tuple(parts)
+
+
+def _read_toml(text: str, doc: Document) -> None:
+    import tomllib
+
+    try:
+        doc.data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = _TOML_LINE.search(message)
+        reason = _TOML_LINE.sub("", message).replace("(, column", "(column").strip()
+        _syntax(f"invalid TOML: {reason}", int(found.group(1)) if found else None, doc)
+        return
+    except RecursionError:
+        doc.add(LimitError("the TOML nests too deeply"), ())
+        return
+    doc.scan_lines = lambda: _scan_toml(text, doc)
+
+
+def _scan_toml(text: str, doc: Document) -> None:
+    """Find table headers and `key =` lines: tomllib keeps no positions.
+
+    A best effort that is exact for the files `dumps` writes; inline tables take their
+    key's line.
+    """
+    table: PathKey = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if header := _TOML_HEADER.fullmatch(line):
+            table = _toml_key(header.group(1))
+            doc.found_lines.setdefault(table, number)
+        elif assign := _TOML_ASSIGN.match(line):
+            doc.found_lines.setdefault((*table, *_toml_key(assign.group(1))), number)
