@@ -72,6 +72,7 @@ from kpitree.errors import (
     did_you_mean,
 )
 from kpitree.language.expr import format_expr
+from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import KPI, Leaf, Metric, Node
 from kpitree.model.numbers import format_number, to_number
 
@@ -332,7 +333,7 @@ class Explorer:
         if isinstance(node, Leaf):
             data["owner"] = node.owner if isinstance(node, KPI) else "external"
             data["bounds"] = list(node.bounds) if node.bounds is not None else None
-            data["range"] = _slider(node.value, node.bounds)
+            data["range"] = _slider(node.value, Bounds.of(node))
         if isinstance(node, KPI):
             data["horizon"] = str(node.horizon)
             data["influenced_by"] = list(node.influenced_by)
@@ -655,11 +656,9 @@ def _inside(directory: Path, name: str) -> Path:
     return path
 
 
-def _slider(
-    value: float | None, bounds: tuple[float | None, float | None] | None
-) -> dict[str, Any]:
+def _slider(value: float | None, bounds: Bounds) -> dict[str, Any]:
     """Return a slider's range: the bounds, and where open 0..2× the value (or ±1 around 0)."""
-    low, high = bounds if bounds is not None else (None, None)
+    low, high = bounds
     start = value if value is not None else (low if low is not None else 0.0)
     span = abs(start) if start else 1.0
     if low is None:
