@@ -91,7 +91,7 @@ from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import KPI, Metric
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
-from kpitree.model.results import Result, format_value, table
+from kpitree.model.results import Result, format_norm, format_value, norm_mark, table
 from kpitree.model.units import format_quantity
 
 if TYPE_CHECKING:
@@ -390,12 +390,11 @@ def _norm_text(tree: Graph, name: str) -> str:
     norm = getattr(tree[name], "norm", None)
     if norm is None:
         return ""
-    unit = tree.unit(name)
-    return "norm " + str(norm.format(lambda x: format_quantity(x, unit)))
+    return "norm " + format_norm(norm, tree.unit(name))
 
 
 def _with_mark(text: str, ok: bool | None) -> str:
-    return text if ok is None else f"{text} {'✓' if ok else '✗'}"
+    return text if ok is None else f"{text} {norm_mark(ok)}"
 
 
 def _signed_percent(fraction: float) -> str:

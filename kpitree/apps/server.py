@@ -73,8 +73,9 @@ from kpitree.errors import (
 )
 from kpitree.language.expr import format_expr
 from kpitree.model.bounds import Bounds
-from kpitree.model.nodes import KPI, Leaf, Metric, Node
+from kpitree.model.nodes import KPI, Leaf, Metric
 from kpitree.model.numbers import format_number, to_number
+from kpitree.model.results import format_norm, norm_ok
 
 if TYPE_CHECKING:
     from kpitree.tree import Tree
@@ -325,7 +326,7 @@ class Explorer:
             "value_text": shown(value, tree, name),
             "description": node.description,
             "children": [c.name for c in tree.children(name)],
-            "norm": None if norm is None else norm.format(lambda x: shown(x, tree, name)),
+            "norm": None if norm is None else format_norm(norm, unit),
             "ok": ok,
         }
         if isinstance(node, Metric):
@@ -371,7 +372,7 @@ class Explorer:
                 "after_text": shown(after, tree, name),
                 "change_text": drawn.text(tree, name),
                 "verdict": drawn.verdict(tree, name),
-                "ok": _norm_ok(tree[name], after),
+                "ok": norm_ok(tree[name], after),
             }
         return {"values": values, "nodes": list(rows.values()), "moved": moved}
 
@@ -392,7 +393,7 @@ class Explorer:
                 "after_text": shown(found[name], tree, name),
                 "change_text": None,
                 "verdict": "neutral",
-                "ok": _norm_ok(tree[name], found[name]),
+                "ok": norm_ok(tree[name], found[name]),
             }
             for name in tree.names
         }
@@ -673,12 +674,6 @@ def _slider(value: float | None, bounds: Bounds) -> dict[str, Any]:
 def _nice_step(raw: float) -> float:
     """Return a power of ten near `raw`, so that slider values read as round numbers."""
     return float(f"1e{math.floor(math.log10(raw))}") if raw > 0 else 1.0
-
-
-def _norm_ok(node: Node, value: float) -> bool | None:
-    """Return whether a node meets its norm: None without a norm or without a value."""
-    norm = getattr(node, "norm", None)
-    return None if norm is None or math.isnan(value) else bool(norm.ok(value))
 
 
 def _finite(value: float | None) -> float | None:

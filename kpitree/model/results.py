@@ -2,26 +2,74 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpitree.model.render import Shown
-from kpitree.model.units import format_quantity
+from kpitree.model.units import Unit, format_quantity
 
 if TYPE_CHECKING:
     import pandas
 
     from kpitree.model.graph import Graph
+    from kpitree.model.norm import Norm
 
-__all__ = ["Result", "RowTable", "Values", "format_value", "table"]
+__all__ = [
+    "Result",
+    "RowTable",
+    "Values",
+    "format_norm",
+    "format_value",
+    "norm_mark",
+    "norm_ok",
+    "table",
+]
 
 
-def format_value(value: float | None, tree: Graph | None, name: str) -> str:
+def format_value(value: float | None, tree: Graph | None, name: str | None) -> str:
     """Format a node's value with its unit (`1,000 lead`, `80%`); `—` when unknown."""
     if value is None:
         return "—"
-    unit = tree.unit(name) if tree is not None and name in tree else None
+    unit = tree.unit(name) if tree is not None and name is not None and name in tree else None
     return format_quantity(value, unit)
+
+
+def format_norm(norm: Norm, unit: Unit | None) -> str:
+    """Return a norm for people, its thresholds written in `unit` (`≥ 80%`, `≤ 15 min`).
+
+    Examples:
+        >>> from kpitree.model.norm import AtLeast
+        >>> from kpitree.model.units import PERCENT
+        >>> format_norm(AtLeast(0.8), PERCENT), format_norm(AtLeast(1200), None)
+        ('≥ 80%', '≥ 1,200')
+    """
+    return norm.format(lambda x: format_quantity(x, unit))
+
+
+def norm_ok(node: object, value: float) -> bool | None:
+    """Return whether a node's value meets its norm; None without a norm or a value (NaN).
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> norm_ok(tree["lead_to_ql"], 0.75), norm_ok(tree["lead_to_ql"], float("nan"))
+        (False, None)
+        >>> norm_ok(tree["leads"], 1000.0) is None
+        True
+    """
+    norm = getattr(node, "norm", None)
+    return None if norm is None or math.isnan(value) else bool(norm.ok(value))
+
+
+def norm_mark(ok: bool | None) -> str:
+    """Return the mark of a norm: `✓` met, `✗` not met, `?` unknown.
+
+    Examples:
+        >>> norm_mark(True), norm_mark(False), norm_mark(None)
+        ('✓', '✗', '?')
+    """
+    return "?" if ok is None else "✓" if ok else "✗"
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
