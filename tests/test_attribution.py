@@ -580,6 +580,13 @@ def test_frame_problems_are_named(damage: Any, words: str) -> None:
             attribute_frame(qualified_leads(), data, "qualified_leads", **MONTHS)
 
 
+@pytest.mark.parametrize("data", [pl.from_pandas(_segments(4)).lazy(), _segments(4).to_dict()])
+def test_frame_attribution_needs_an_eager_frame(data: Any) -> None:
+    """A LazyFrame or a plain mapping is refused with what to give instead."""
+    with pytest.raises(kt.ValueTypeError, match="must be a pandas or polars DataFrame"):
+        attribute_frame(qualified_leads(), data, "qualified_leads", **MONTHS)
+
+
 def test_frame_undefined_segment_is_nan() -> None:
     """A segment whose metric is undefined gets NaN; the others are attributed."""
     a = kt.KPI("a", owner="x", horizon="1 day")

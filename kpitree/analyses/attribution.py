@@ -68,6 +68,7 @@ import attrs
 import numpy as np
 
 from kpitree.analyses.status import status
+from kpitree.backends.frames import table_kind
 from kpitree.engine.evaluate import (
     compile_tree,
     evaluate,
@@ -677,9 +678,9 @@ def _subtree(tree: Graph, metric: str) -> Graph:
 
 
 def _library(data: Any) -> str:
-    module = type(data).__module__.split(".")[0]
-    if module in ("pandas", "polars") and hasattr(data, "columns"):
-        return module
+    kind = table_kind(data)
+    if kind in ("pandas", "polars"):
+        return kind
     raise ValueTypeError(
         f"data must be a pandas or polars DataFrame, got {type(data).__name__}",
         hint="for two sets of values, use tree.attribute(metric, before, after)",
@@ -690,17 +691,15 @@ def _period_values(tree: Graph, given: Any, label: str) -> dict[str, float]:
     """Read one period's leaf values from a mapping, a one-row frame or a Series."""
     if given is None:
         return {}
-    if isinstance(given, Mapping):
+    kind = table_kind(given)
+    if kind == "mapping":
         values = dict(given)
     else:
-        module = type(given).__module__.split(".")[0]
-        height = getattr(given, "height", None) if module == "polars" else None
-        if module == "pandas" and hasattr(given, "columns"):
-            height = len(given)
-        if module == "pandas" and not hasattr(given, "columns"):
+        height = len(given) if kind == "pandas" else given.height if kind == "polars" else None
+        if kind == "series":
             row = given.to_dict()
         elif height == 1:
-            row = given.iloc[0].to_dict() if module == "pandas" else given.row(0, named=True)
+            row = given.iloc[0].to_dict() if kind == "pandas" else given.row(0, named=True)
         elif height is not None:
             raise ValueTypeError(
                 f"`{label}` must be one row of values, got a frame of {height} rows",
