@@ -510,6 +510,7 @@ def test_accountability_per_owner_with_shared_kpis() -> None:
     assert "norm ≥ 80%" in text
     json.dumps(report.to_dict(), allow_nan=False)
     assert len(report.to_frame()) == 3
+    assert report.row("sales") is sales
     with pytest.raises(kt.UnknownNameError, match="did you mean `sales`"):
         report["sale"]
 

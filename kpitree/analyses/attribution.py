@@ -92,7 +92,7 @@ from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import KPI, Metric
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
-from kpitree.model.results import Result, format_norm, format_value, norm_mark, table
+from kpitree.model.results import Result, RowTable, format_norm, format_value, norm_mark, table
 from kpitree.model.units import format_quantity
 
 if TYPE_CHECKING:
@@ -314,13 +314,15 @@ class OwnerAccount:
 
 
 @attrs.frozen(repr=False)
-class Accountability(Result):
+class Accountability(RowTable):
     """Per owner: their KPIs, each KPI's contribution and norm status in both periods.
 
     The owners' totals (with `"external"`) add up to the change: a KPI counts once, in
-    its owner's total, even when other roles list it as shared.
+    its owner's total, even when other roles list it as shared. `report[owner]` is
+    that owner's account.
     """
 
+    _row_key = "owner"
     attribution: Attribution
     accounts: tuple[OwnerAccount, ...]
 
@@ -329,14 +331,11 @@ class Accountability(Result):
         """The change of the metric (`after - before`)."""
         return self.attribution.total
 
-    def __getitem__(self, owner: str) -> OwnerAccount:
-        for account in self.accounts:
-            if account.owner == owner:
-                return account
-        raise UnknownNameError(
-            f"no KPI under `{self.attribution.metric}` is owned or influenced by `{owner}`",
-            hint=did_you_mean(owner, [a.owner for a in self.accounts]),
-            names=[owner],
+    def _no_row(self, name: object) -> UnknownNameError:
+        return UnknownNameError(
+            f"no KPI under `{self.attribution.metric}` is owned or influenced by `{name}`",
+            hint=did_you_mean(str(name), [a.owner for a in self.accounts]),
+            names=[str(name)],
         )
 
     def __iter__(self) -> Iterator[OwnerAccount]:
@@ -515,12 +514,12 @@ def accountability(
     """
     result = attribute(tree, metric, before, after, method, max_changing=max_changing)
     checks = [status(tree, dict(values)) for values in (result.values_before, result.values_after)]
-    ok = [{row.name: row.ok for row in check} for check in checks]
     own: dict[str, list[AccountRow]] = {}
     shared: dict[str, list[AccountRow]] = {}
     for leaf, owner in result.owners.items():
         node = tree[leaf]
         norm = getattr(node, "norm", None)
+        ok = [None if norm is None else check[leaf].ok for check in checks]
         row = AccountRow(
             name=leaf,
             owner=owner,
@@ -529,8 +528,8 @@ def accountability(
             before=result.values_before[leaf],
             after=result.values_after[leaf],
             norm=None if norm is None else str(norm),
-            ok_before=ok[0].get(leaf),
-            ok_after=ok[1].get(leaf),
+            ok_before=ok[0],
+            ok_after=ok[1],
         )
         own.setdefault(owner, []).append(row)
         if isinstance(node, KPI):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from kpitree.errors import UnknownNameError, did_you_mean
 from kpitree.model.render import Shown
 from kpitree.model.units import Unit, format_quantity
 
@@ -127,10 +129,14 @@ class Result(Shown):
 
 
 class RowTable(Result):
-    """A result made of named rows: iterate over them, count them, look one up by name."""
+    """A result made of named rows: iterate over them, count them, look one up by name.
+
+    The rows are `rows_` (or what `__iter__` yields, where a subclass keeps them
+    elsewhere); `_row_key` is the field that names a row.
+    """
 
     rows_: tuple[Any, ...]
-    tree: Graph
+    _row_key: ClassVar[str] = "name"
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.rows_)
@@ -139,10 +145,45 @@ class RowTable(Result):
         return len(self.rows_)
 
     def __getitem__(self, name: str) -> Any:
-        for row in self.rows_:
-            if row.name == name:
-                return row
-        raise self.tree._unknown(name, self._row_role())
+        return self.row(name)
+
+    def row(self, name: str) -> Any:
+        """Return the row named `name` (`table[name]` reads the same).
+
+        Raises:
+            UnknownNameError: no row has that name; the hint names the closest row.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> table = qualified_leads().sensitivity("qualified_leads")
+            >>> table.row("leads").owner
+            'marketing'
+            >>> table.row("lead")
+            Traceback (most recent call last):
+            ...
+            kpitree.errors.UnknownNameError: the tree has no leaf in this table of ...
+            hint: did you mean `leads`?
+        """
+        try:
+            return self._rows_by_name[name]
+        except (KeyError, TypeError):
+            raise self._no_row(name) from None
+
+    @functools.cached_property
+    def _rows_by_name(self) -> dict[str, Any]:
+        """`{name: row}`, built on the first lookup (the first row of a name wins)."""
+        index: dict[str, Any] = {}
+        for row in self:
+            index.setdefault(getattr(row, self._row_key), row)
+        return index
+
+    def _no_row(self, name: object) -> UnknownNameError:
+        """Return the error about a name with no row."""
+        return UnknownNameError(
+            f"the tree has no {self._row_role()} `{name}`",
+            hint=did_you_mean(str(name), self._rows_by_name),
+            names=[str(name)],
+        )
 
     def _row_role(self) -> str:
         """Say what a row is, for the error about a name with no row."""
