@@ -265,3 +265,13 @@ def test_value_outside_an_open_bound_names_both_ends() -> None:
     """A value above a bound open below reads `[−∞, high]`, never an ∞ on the low side."""
     with pytest.raises(kt.ValueTypeError, match=r"value 2 is outside the bounds \[−∞, 1\]"):
         kpi("x", value=2, bounds=(None, 1))
+
+
+def test_reach_follows_children_or_parents() -> None:
+    """Down the children a node reaches what it is computed from; up the parents, its users."""
+    from kpitree.model.graph import reach
+
+    tree = sales_revenue()
+    assert reach("revenue", tree._children) == {"revenue", *tree.depends_on("revenue")}
+    assert reach("managers", tree._parents) == {"managers", "calls", "purchases", "revenue"}
+    assert reach("working_days", {"working_days": ()}) == {"working_days"}

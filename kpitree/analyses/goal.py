@@ -56,7 +56,7 @@ from kpitree.errors import (
 )
 from kpitree.language.expr import Add, Call, Div, Expr, Mul, Neg, Pow, Ref, Sub, children
 from kpitree.model.bounds import Bounds
-from kpitree.model.graph import CacheKey
+from kpitree.model.graph import CacheKey, reach
 from kpitree.model.horizon import Horizon
 from kpitree.model.nodes import KPI, Input, Leaf, Metric
 from kpitree.model.numbers import format_number
@@ -92,13 +92,7 @@ def _plan(tree: Graph, metric: str, vary: str) -> list[_Step] | None:
     key = (metric, vary)
     if key in cache:
         return cache[key]
-    above = {vary}
-    stack = [vary]
-    while stack:
-        for parent in tree._parents[stack.pop()]:
-            if parent not in above:
-                above.add(parent)
-                stack.append(parent)
+    above = reach(vary, tree._parents)
     plan: list[_Step] | None = []
     current = metric
     while plan is not None and current != vary:

@@ -39,7 +39,7 @@ from kpitree.engine.evaluate import (
 )
 from kpitree.errors import KPITreeError, MissingValueError, ValueTypeError
 from kpitree.model.bounds import Bounds
-from kpitree.model.graph import CacheKey
+from kpitree.model.graph import CacheKey, reach
 from kpitree.model.nodes import Leaf, Metric, raise_all
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
@@ -159,15 +159,8 @@ class _Engine:
         """Return the positions of the metrics above `leaf`, children before parents."""
         found = self.above.get(leaf)
         if found is None:
-            parents = self.tree._parents
-            seen: set[str] = set()
-            stack = list(parents[leaf])
-            while stack:
-                name = stack.pop()
-                if name not in seen:
-                    seen.add(name)
-                    stack.extend(parents[name])
-            found = tuple(sorted(self.index[n] for n in seen))
+            above = reach(leaf, self.tree._parents) - {leaf}
+            found = tuple(sorted(self.index[n] for n in above))
             self.above[leaf] = found
         return found
 
