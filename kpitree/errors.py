@@ -28,6 +28,7 @@ __all__ = [
     "ValidationError",
     "ValueTypeError",
     "did_you_mean",
+    "quoted",
     "require",
 ]
 
@@ -210,6 +211,28 @@ def caret(source: str, start: int, end: int) -> str:
     col = start - line_start
     width = max(1, min(end, line_end) - start)
     return f"  {line}\n  {' ' * col}{'^' * width}"
+
+
+def quoted(value: object, *, text_as_repr: bool = False) -> str:
+    """Show a value a user gave as a message quotes it: text in double quotes, else its repr.
+
+    At most 60 characters are shown, so a huge input cannot flood the message. With
+    `text_as_repr`, text is shown by its repr too (`'0,8'`), as number errors do.
+
+    Examples:
+        >>> quoted("1 dya"), quoted(3.5), quoted("x" * 100)[-5:]
+        ('"1 dya"', '3.5', 'xx...')
+        >>> quoted("many", text_as_repr=True)
+        "'many'"
+    """
+    if isinstance(value, str) and not text_as_repr:
+        text = f'"{value}"'
+    else:
+        try:
+            text = repr(value)
+        except ValueError:  # an int too long to print (sys.set_int_max_str_digits)
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

@@ -510,6 +510,7 @@ def test_accountability_per_owner_with_shared_kpis() -> None:
     assert "norm ≥ 80%" in text
     json.dumps(report.to_dict(), allow_nan=False)
     assert len(report.to_frame()) == 3
+    assert report.row("sales") is sales
     with pytest.raises(kt.UnknownNameError, match="did you mean `sales`"):
         report["sale"]
 
@@ -578,6 +579,13 @@ def test_frame_problems_are_named(damage: Any, words: str) -> None:
     for data in (df, pl.from_pandas(df)):
         with pytest.raises(kt.KPITreeError, match=words):
             attribute_frame(qualified_leads(), data, "qualified_leads", **MONTHS)
+
+
+@pytest.mark.parametrize("data", [pl.from_pandas(_segments(4)).lazy(), _segments(4).to_dict()])
+def test_frame_attribution_needs_an_eager_frame(data: Any) -> None:
+    """A LazyFrame or a plain mapping is refused with what to give instead."""
+    with pytest.raises(kt.ValueTypeError, match="must be a pandas or polars DataFrame"):
+        attribute_frame(qualified_leads(), data, "qualified_leads", **MONTHS)
 
 
 def test_frame_undefined_segment_is_nan() -> None:

@@ -292,6 +292,23 @@ def test_sensitivity_elasticity_is_none_when_the_metric_is_zero():
     assert (s["lead_to_ql"].derivative, s["lead_to_ql"].impact_1pct) == (1000.0, 0.0)
 
 
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("lead", "did you mean `leads`?"),  # the closest row
+        ("qualified_leads", None),  # a node of the tree, but not a row: no hint to itself
+        (["zzz"], None),  # not even a name (nor hashable)
+    ],
+)
+def test_a_row_is_looked_up_by_name_with_a_hint(name: object, hint: str | None) -> None:
+    """`table[name]` and `table.row(name)` give the row; a name with no row names the closest."""
+    s = sensitivity(qualified_leads(), "qualified_leads")
+    assert s["leads"] is s.row("leads") is next(r for r in s if r.name == "leads")
+    with pytest.raises(kt.UnknownNameError, match="the tree has no leaf in this table") as info:
+        s.row(name)  # type: ignore[arg-type]
+    assert info.value.hint == hint
+
+
 def test_sensitivity_output_is_json_ready_and_readable():
     """to_dict() serialises as strict JSON; str shows a table and the owners' totals."""
     s = sensitivity(saas_mrr(), "mrr", {"customers": 0, "new_customers": 0})

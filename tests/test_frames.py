@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from test_evaluate import direct
 
 import kpitree as kt
-from kpitree.backends.frames import aggregations, evaluate_frame, plan, rollup
+from kpitree.backends.frames import aggregations, evaluate_frame, plan, rollup, table_kind
 from kpitree.examples import sales_revenue
 from kpitree.language.expr import refs
 from kpitree.testing import trees
@@ -133,6 +133,29 @@ def test_each_kind_comes_back_as_itself() -> None:
     assert isinstance(out, dict)
     assert list(out) == ["day", "leads", "ql", "inverse", "conv"]
     assert out["conv"][0] == 0.5 and math.isnan(out["conv"][1])
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (pd.DataFrame({"leads": [1.0]}), "pandas"),
+        (pd.Series({"leads": 1.0}), "series"),
+        (pl.DataFrame({"leads": [1.0]}), "polars"),
+        (pl.DataFrame({"leads": [1.0]}).lazy(), "lazy"),
+        ({"leads": np.array([1.0])}, "mapping"),
+        ([1.0], None),
+        (np.array([1.0]), None),
+    ],
+)
+def test_table_kind_names_the_library(data: object, kind: str | None) -> None:
+    """Each table is told apart by its library (eager or lazy); other data has no kind."""
+    assert table_kind(data) == kind
+
+
+def test_a_series_is_not_a_table_of_leaf_columns() -> None:
+    """evaluate_frame refuses a pandas Series (one row of values) with the usual message."""
+    with pytest.raises(kt.ValueTypeError, match="expected a table of leaf columns, got Series"):
+        evaluate_frame(sales_revenue(), pd.Series({"managers": 5.0}))
 
 
 def test_input_is_not_changed_and_other_columns_are_kept() -> None:

@@ -63,3 +63,16 @@ def test_status_text_and_dict() -> None:
     assert data["ok"] is False
     assert data["rows"][0]["norm"] == ">= 0.8"
     assert status.to_frame()["name"].tolist()[0] == "lead_to_ql"
+
+
+def test_norm_text_verdict_and_mark_are_shared() -> None:
+    """A norm reads in the node's unit, a NaN value is unknown, and each verdict has its mark."""
+    from kpitree.model.results import format_norm, norm_mark, norm_ok
+
+    tree = qualified_leads()
+    rate = tree["lead_to_ql"]
+    assert format_norm(kt.AtLeast(0.8), tree.unit("lead_to_ql")) == "≥ 80%"
+    assert format_norm(kt.AtMost(15), kt.Unit.parse("min")) == "≤ 15 min"
+    assert [norm_ok(rate, v) for v in (0.8, 0.75, float("nan"))] == [True, False, None]
+    assert norm_ok(tree["leads"], 1.0) is None
+    assert [norm_mark(ok) for ok in (True, False, None)] == ["✓", "✗", "?"]

@@ -220,3 +220,58 @@ def test_examples_render_and_evaluate(name: str) -> None:
     assert set(values) == set(tree.names)
     assert str(tree).splitlines()[0].startswith(tree.roots[0].name)
     assert repr(tree).startswith("<Tree roots=")
+
+
+@pytest.mark.parametrize(
+    ("bounds", "value", "inside", "clipped", "text"),
+    [
+        ((0, 1), 0.5, True, 0.5, "[0, 1]"),
+        ((0, 1), 1.0, True, 1.0, "[0, 1]"),
+        ((0, 1), 1.2, False, 1.0, "[0, 1]"),
+        ((0, None), -3.0, False, 0.0, "[0, ∞]"),
+        ((None, 10), 11.0, False, 10.0, "[−∞, 10]"),
+        ((None, None), 1e300, True, 1e300, "[−∞, ∞]"),
+    ],
+)
+def test_bounds_contain_clip_and_format(
+    bounds: tuple[float | None, float | None],
+    value: float,
+    inside: bool,
+    clipped: float,
+    text: str,
+) -> None:
+    """Bounds say whether a value is inside, clip it to the nearest end, and read as text."""
+    leaf = kpi("x", bounds=bounds)
+    assert leaf.bounds is not None
+    assert leaf.bounds.contains(value) is inside
+    assert leaf.bounds.clip(value) == clipped
+    assert leaf.bounds.format() == text
+
+
+def test_bounds_stay_a_pair_and_open_without_any() -> None:
+    """Bounds equal the pair given and unpack like it; a node without any is open both ways."""
+    from kpitree.model.bounds import Bounds
+
+    leaf = kpi("x", bounds=(0, None))
+    assert leaf.bounds is not None
+    low, high = leaf.bounds
+    assert (low, high) == leaf.bounds == (0.0, None)
+    assert Bounds.of(leaf).span == (0.0, float("inf"))
+    assert Bounds.of(kpi("y")) == Bounds.of(kt.Metric("m", "1")) == (None, None)
+    assert Bounds.of(kpi("y")).span == (float("-inf"), float("inf"))
+
+
+def test_value_outside_an_open_bound_names_both_ends() -> None:
+    """A value above a bound open below reads `[−∞, high]`, never an ∞ on the low side."""
+    with pytest.raises(kt.ValueTypeError, match=r"value 2 is outside the bounds \[−∞, 1\]"):
+        kpi("x", value=2, bounds=(None, 1))
+
+
+def test_reach_follows_children_or_parents() -> None:
+    """Down the children a node reaches what it is computed from; up the parents, its users."""
+    from kpitree.model.graph import reach
+
+    tree = sales_revenue()
+    assert reach("revenue", tree._children) == {"revenue", *tree.depends_on("revenue")}
+    assert reach("managers", tree._parents) == {"managers", "calls", "purchases", "revenue"}
+    assert reach("working_days", {"working_days": ()}) == {"working_days"}

@@ -68,6 +68,7 @@ import attrs
 import numpy as np
 
 from kpitree.analyses.status import status
+from kpitree.backends.frames import table_kind
 from kpitree.engine import codegen
 from kpitree.engine.evaluate import (
     compile_tree,
@@ -90,7 +91,7 @@ from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import KPI, Metric
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
-from kpitree.model.results import Result, format_value, table
+from kpitree.model.results import Result, RowTable, format_norm, format_value, norm_mark, table
 from kpitree.model.units import format_quantity
 
 if TYPE_CHECKING:
@@ -312,13 +313,15 @@ class OwnerAccount:
 
 
 @attrs.frozen(repr=False)
-class Accountability(Result):
+class Accountability(RowTable):
     """Per owner: their KPIs, each KPI's contribution and norm status in both periods.
 
     The owners' totals (with `"external"`) add up to the change: a KPI counts once, in
-    its owner's total, even when other roles list it as shared.
+    its owner's total, even when other roles list it as shared. `report[owner]` is
+    that owner's account.
     """
 
+    _row_key = "owner"
     attribution: Attribution
     accounts: tuple[OwnerAccount, ...]
 
@@ -327,14 +330,11 @@ class Accountability(Result):
         """The change of the metric (`after - before`)."""
         return self.attribution.total
 
-    def __getitem__(self, owner: str) -> OwnerAccount:
-        for account in self.accounts:
-            if account.owner == owner:
-                return account
-        raise UnknownNameError(
-            f"no KPI under `{self.attribution.metric}` is owned or influenced by `{owner}`",
-            hint=did_you_mean(owner, [a.owner for a in self.accounts]),
-            names=[owner],
+    def _no_row(self, name: object) -> UnknownNameError:
+        return UnknownNameError(
+            f"no KPI under `{self.attribution.metric}` is owned or influenced by `{name}`",
+            hint=did_you_mean(str(name), [a.owner for a in self.accounts]),
+            names=[str(name)],
         )
 
     def __iter__(self) -> Iterator[OwnerAccount]:
@@ -389,12 +389,11 @@ def _norm_text(tree: Graph, name: str) -> str:
     norm = getattr(tree[name], "norm", None)
     if norm is None:
         return ""
-    unit = tree.unit(name)
-    return "norm " + str(norm.format(lambda x: format_quantity(x, unit)))
+    return "norm " + format_norm(norm, tree.unit(name))
 
 
 def _with_mark(text: str, ok: bool | None) -> str:
-    return text if ok is None else f"{text} {'✓' if ok else '✗'}"
+    return text if ok is None else f"{text} {norm_mark(ok)}"
 
 
 def _signed_percent(fraction: float) -> str:
@@ -514,12 +513,12 @@ def accountability(
     """
     result = attribute(tree, metric, before, after, method, max_changing=max_changing)
     checks = [status(tree, dict(values)) for values in (result.values_before, result.values_after)]
-    ok = [{row.name: row.ok for row in check} for check in checks]
     own: dict[str, list[AccountRow]] = {}
     shared: dict[str, list[AccountRow]] = {}
     for leaf, owner in result.owners.items():
         node = tree[leaf]
         norm = getattr(node, "norm", None)
+        ok = [None if norm is None else check[leaf].ok for check in checks]
         row = AccountRow(
             name=leaf,
             owner=owner,
@@ -528,8 +527,8 @@ def accountability(
             before=result.values_before[leaf],
             after=result.values_after[leaf],
             norm=None if norm is None else str(norm),
-            ok_before=ok[0].get(leaf),
-            ok_after=ok[1].get(leaf),
+            ok_before=ok[0],
+            ok_after=ok[1],
         )
         own.setdefault(owner, []).append(row)
         if isinstance(node, KPI):
@@ -677,9 +676,9 @@ def _subtree(tree: Graph, metric: str) -> Graph:
 
 
 def _library(data: Any) -> str:
-    module = type(data).__module__.split(".")[0]
-    if module in ("pandas", "polars") and hasattr(data, "columns"):
-        return module
+    kind = table_kind(data)
+    if kind in ("pandas", "polars"):
+        return kind
     raise ValueTypeError(
         f"data must be a pandas or polars DataFrame, got {type(data).__name__}",
         hint="for two sets of values, use tree.attribute(metric, before, after)",
@@ -690,17 +689,15 @@ def _period_values(tree: Graph, given: Any, label: str) -> dict[str, float]:
     """Read one period's leaf values from a mapping, a one-row frame or a Series."""
     if given is None:
         return {}
-    if isinstance(given, Mapping):
+    kind = table_kind(given)
+    if kind == "mapping":
         values = dict(given)
     else:
-        module = type(given).__module__.split(".")[0]
-        height = getattr(given, "height", None) if module == "polars" else None
-        if module == "pandas" and hasattr(given, "columns"):
-            height = len(given)
-        if module == "pandas" and not hasattr(given, "columns"):
+        height = len(given) if kind == "pandas" else given.height if kind == "polars" else None
+        if kind == "series":
             row = given.to_dict()
         elif height == 1:
-            row = given.iloc[0].to_dict() if module == "pandas" else given.row(0, named=True)
+            row = given.iloc[0].to_dict() if kind == "pandas" else given.row(0, named=True)
         elif height is not None:
             raise ValueTypeError(
                 f"`{label}` must be one row of values, got a frame of {height} rows",

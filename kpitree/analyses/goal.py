@@ -56,7 +56,8 @@ from kpitree.errors import (
 )
 from kpitree.language.expr import Add, Call, Div, Expr, Mul, Neg, Pow, Ref, Sub, children
 from kpitree.language.table import FUNCTIONS
-from kpitree.model.graph import CacheKey
+from kpitree.model.bounds import Bounds
+from kpitree.model.graph import CacheKey, reach
 from kpitree.model.horizon import Horizon
 from kpitree.model.nodes import KPI, Input, Leaf, Metric
 from kpitree.model.numbers import format_number
@@ -92,13 +93,7 @@ def _plan(tree: Graph, metric: str, vary: str) -> list[_Step] | None:
     key = (metric, vary)
     if key in cache:
         return cache[key]
-    above = {vary}
-    stack = [vary]
-    while stack:
-        for parent in tree._parents[stack.pop()]:
-            if parent not in above:
-                above.add(parent)
-                stack.append(parent)
+    above = reach(vary, tree._parents)
     plan: list[_Step] | None = []
     current = metric
     while plan is not None and current != vary:
@@ -417,7 +412,7 @@ def _numeric(
     if slope and x0 and f0:
         _check_elasticity(tree, metric, vary, slope * x0 / f0, None)
     step = (t - f0) / slope if slope else 0.0
-    low, high = _bounds(tree[vary])
+    low, high = Bounds.of(tree[vary]).span
     # The root finder may step outside the bounds to report what would be needed.
     found = _find_root(residual, x0, f0 - t, step, -math.inf, math.inf, aim)
     if found is None and (low, high) != (-math.inf, math.inf):
@@ -425,12 +420,6 @@ def _numeric(
     if found is None:
         raise _unreachable(tree, metric, t, vary, base, exact=False)
     return [found]
-
-
-def _bounds(leaf: Any) -> tuple[float, float]:
-    bounds = getattr(leaf, "bounds", None) or (None, None)
-    low, high = bounds
-    return (-math.inf if low is None else low, math.inf if high is None else high)
 
 
 def _check_elasticity(
@@ -483,7 +472,7 @@ def _pick(
 
 
 def _outside(tree: Graph, leaf: Leaf, needed: float) -> InfeasibleGoalError:
-    low, high = _bounds(leaf)
+    low, high = Bounds.of(leaf).span
     side, bound = ("above its upper", high) if needed > high else ("below its lower", low)
     return InfeasibleGoalError(
         f"`{leaf.name}` would need to be {format_value(needed, tree, leaf.name)}, "
@@ -681,13 +670,10 @@ def cascade(
     direction = 1.0 if t > f0 else -1.0
     moving = {k: direction * math.copysign(1.0, slopes[k]) for k in chosen if slopes[k] and x0[k]}
     idle = tuple(k for k in chosen if k not in moving)
-    limits = {k: _bounds(tree[k]) for k in moving}
+    limits = {k: Bounds.of(tree[k]) for k in moving}
 
     def at(s: float) -> dict[str, float]:
-        return {
-            k: min(max(x0[k] + d * s * abs(x0[k]), limits[k][0]), limits[k][1])
-            for k, d in moving.items()
-        }
+        return {k: limits[k].clip(x0[k] + d * s * abs(x0[k])) for k, d in moving.items()}
 
     def residual(s: float) -> float | None:
         try:
@@ -704,7 +690,7 @@ def cascade(
                 names=[metric, *chosen],
             )
     else:
-        stops = [_stop(x0[k], d, limits[k]) for k, d in moving.items()]
+        stops = [_stop(x0[k], d, limits[k].span) for k, d in moving.items()]
         high = max(stops)
         rate = sum(abs(slopes[k] * x0[k]) for k in moving)
         found = _find_root(residual, 0.0, f0 - t, abs(t - f0) / rate, 0.0, high, aim)
@@ -713,7 +699,7 @@ def cascade(
         s = found
     new = {**x0, **at(s)}
     after = Values({**base.values, **base.recompute(new)}, tree)
-    pinned = tuple(k for k, v in new.items() if k in moving and v in limits[k] and v != x0[k])
+    pinned = tuple(k for k, v in new.items() if k in moving and v in limits[k].span and v != x0[k])
     before = Values(base.values, tree)
     return Cascade(metric, t, s, new, pinned, idle, before, after, tree)
 

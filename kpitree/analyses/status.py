@@ -13,7 +13,7 @@ from kpitree.errors import UnknownNameError, did_you_mean
 from kpitree.model.nodes import KPI, Standard
 from kpitree.model.norm import Norm
 from kpitree.model.numbers import format_number, to_number
-from kpitree.model.results import RowTable, format_value, table
+from kpitree.model.results import RowTable, format_norm, format_value, norm_mark, norm_ok, table
 from kpitree.model.units import format_quantity
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
                 horizon=str(node.horizon) if isinstance(node, KPI) else None,
                 value=None if unknown else value,
                 norm=norm,
-                ok=None if unknown else norm.ok(value),
+                ok=norm_ok(node, value),
                 gap=None if unknown else norm.gap(value),
                 standards=checks,
             )
@@ -212,10 +212,10 @@ class Status(RowTable):
             unit = self.tree.unit(r.name)
             body.append(
                 [
-                    _mark(r.ok),
+                    norm_mark(r.ok),
                     r.name,
                     format_value(r.value, self.tree, r.name),
-                    r.norm.format(lambda x, u=unit: format_quantity(x, u)),  # type: ignore[misc]
+                    format_norm(r.norm, unit),
                     r.owner or "—",
                     _gap(r, unit),
                 ]
@@ -224,15 +224,11 @@ class Status(RowTable):
                 value = "—" if s.value is None else format_number(s.value)
                 # Long standards are cut, so that the table fits 80 columns; to_dict has them.
                 text = s.text if len(s.text) <= 40 else s.text[:39] + "…"
-                body.append([_mark(s.ok) if s.norm else "·", f"  {text}", value, "", "", ""])
+                body.append([norm_mark(s.ok) if s.norm else "·", f"  {text}", value, "", "", ""])
         text = table(body, ["", "name", "value", "norm", "owner", "to meet norm"])
         failing = len(self.failing)
         verdict = "all norms met" if failing == 0 else f"{failing} below norm"
         return f"{text}\n{verdict}"
-
-
-def _mark(ok: bool | None) -> str:
-    return {True: "✓", False: "✗", None: "?"}[ok]
 
 
 def _gap(row: StatusRow, unit: Any) -> str:

@@ -32,6 +32,7 @@ import attrs
 
 from kpitree.engine.incremental import Baseline, baseline
 from kpitree.errors import KPITreeError, MissingValueError, ValueTypeError
+from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import Leaf, raise_all
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
@@ -393,16 +394,11 @@ def check_bounds(tree: Graph, name: str, value: float) -> None:
     Raises:
         ValueTypeError: naming the leaf, the value and the bounds.
     """
-    bounds = getattr(tree[name], "bounds", None)
-    if bounds is None:
-        return
-    low, high = bounds
-    if (low is not None and value < low) or (high is not None and value > high):
-        shown = [("−∞" if b is None and i == 0 else "∞") if b is None else
-                 format_value(b, tree, name) for i, b in enumerate(bounds)]  # fmt: skip
+    bounds = Bounds.of(tree[name])
+    if not bounds.contains(value):
         raise ValueTypeError(
             f"`{name}` would be {format_value(value, tree, name)}, outside its bounds "
-            f"[{shown[0]}, {shown[1]}]",
+            f"{bounds.format(lambda x: format_value(x, tree, name))}",
             hint="bounds are declared on the leaf: change them there if they are wrong",
             names=[name],
         )

@@ -73,8 +73,10 @@ from kpitree.errors import (
 )
 from kpitree.io.documents import JSONRefusal, JSONSyntaxError, read_json
 from kpitree.language.expr import format_expr
-from kpitree.model.nodes import KPI, Leaf, Metric, Node
+from kpitree.model.bounds import Bounds
+from kpitree.model.nodes import KPI, Leaf, Metric
 from kpitree.model.numbers import format_number, to_number
+from kpitree.model.results import format_norm, norm_ok
 
 if TYPE_CHECKING:
     from kpitree.tree import Tree
@@ -325,7 +327,7 @@ class Explorer:
             "value_text": shown(value, tree, name),
             "description": node.description,
             "children": [c.name for c in tree.children(name)],
-            "norm": None if norm is None else norm.format(lambda x: shown(x, tree, name)),
+            "norm": None if norm is None else format_norm(norm, unit),
             "ok": ok,
         }
         if isinstance(node, Metric):
@@ -333,7 +335,7 @@ class Explorer:
         if isinstance(node, Leaf):
             data["owner"] = node.owner if isinstance(node, KPI) else "external"
             data["bounds"] = list(node.bounds) if node.bounds is not None else None
-            data["range"] = _slider(node.value, node.bounds)
+            data["range"] = _slider(node.value, Bounds.of(node))
         if isinstance(node, KPI):
             data["horizon"] = str(node.horizon)
             data["influenced_by"] = list(node.influenced_by)
@@ -371,7 +373,7 @@ class Explorer:
                 "after_text": shown(after, tree, name),
                 "change_text": drawn.text(tree, name),
                 "verdict": drawn.verdict(tree, name),
-                "ok": _norm_ok(tree[name], after),
+                "ok": norm_ok(tree[name], after),
             }
         return {"values": values, "nodes": list(rows.values()), "moved": moved}
 
@@ -392,7 +394,7 @@ class Explorer:
                 "after_text": shown(found[name], tree, name),
                 "change_text": None,
                 "verdict": "neutral",
-                "ok": _norm_ok(tree[name], found[name]),
+                "ok": norm_ok(tree[name], found[name]),
             }
             for name in tree.names
         }
@@ -656,11 +658,9 @@ def _inside(directory: Path, name: str) -> Path:
     return path
 
 
-def _slider(
-    value: float | None, bounds: tuple[float | None, float | None] | None
-) -> dict[str, Any]:
+def _slider(value: float | None, bounds: Bounds) -> dict[str, Any]:
     """Return a slider's range: the bounds, and where open 0..2× the value (or ±1 around 0)."""
-    low, high = bounds if bounds is not None else (None, None)
+    low, high = bounds
     start = value if value is not None else (low if low is not None else 0.0)
     span = abs(start) if start else 1.0
     if low is None:
@@ -675,12 +675,6 @@ def _slider(
 def _nice_step(raw: float) -> float:
     """Return a power of ten near `raw`, so that slider values read as round numbers."""
     return float(f"1e{math.floor(math.log10(raw))}") if raw > 0 else 1.0
-
-
-def _norm_ok(node: Node, value: float) -> bool | None:
-    """Return whether a node meets its norm: None without a norm or without a value."""
-    norm = getattr(node, "norm", None)
-    return None if norm is None or math.isnan(value) else bool(norm.ok(value))
 
 
 def _finite(value: float | None) -> float | None:

@@ -169,7 +169,7 @@ def evaluate_frame(tree: Graph, data: Any, metrics: Iterable[str] | str | None =
     steps = plan(tree, metrics)
     if kind in ("polars", "lazy"):
         return _evaluate_polars(tree, data, steps, lazy=kind == "lazy")
-    columns = list(data.columns) if kind == "pandas" else list(data)
+    columns = _columns(data, kind)
     check_leaf_columns(tree, steps.leaves, columns)
     arrays = {name: _leaf_array(data, name, kind) for name in steps.leaves if name in columns}
     results = _evaluate_arrays(tree, arrays)
@@ -194,18 +194,26 @@ def _with_columns(frame: Any, added: Mapping[str, Any]) -> Any:
     return pandas.DataFrame(columns, index=frame.index, copy=False)
 
 
-def frame_kind(data: Any) -> str:
-    """Return `"pandas"`, `"polars"`, `"lazy"` (a polars LazyFrame) or `"mapping"`.
+def table_kind(data: Any) -> str | None:
+    """Return which library's table `data` is; None for anything else.
 
+    The kinds: `"pandas"` (a DataFrame), `"series"` (a pandas Series), `"polars"` (a
+    DataFrame), `"lazy"` (a polars LazyFrame) and `"mapping"` (of columns, or of values).
     pandas and polars are looked up only if already imported: data of their types
     cannot exist otherwise.
 
-    Raises:
-        ValueTypeError: anything else.
+    Examples:
+        >>> import pandas as pd
+        >>> table_kind(pd.DataFrame({"leads": [1]})), table_kind(pd.Series({"leads": 1}))
+        ('pandas', 'series')
+        >>> table_kind({"leads": [1]}), table_kind([1])
+        ('mapping', None)
     """
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(data, pandas.DataFrame):
         return "pandas"
+    if pandas is not None and isinstance(data, pandas.Series):
+        return "series"
     polars = sys.modules.get("polars")
     if polars is not None and isinstance(data, polars.DataFrame):
         return "polars"
@@ -213,11 +221,30 @@ def frame_kind(data: Any) -> str:
         return "lazy"
     if isinstance(data, Mapping):
         return "mapping"
+    return None
+
+
+def frame_kind(data: Any) -> str:
+    """Return `"pandas"`, `"polars"`, `"lazy"` (a polars LazyFrame) or `"mapping"`.
+
+    Raises:
+        ValueTypeError: anything else (a pandas Series too: it is one row, not a table).
+    """
+    kind = table_kind(data)
+    if kind is not None and kind != "series":
+        return kind
     raise ValueTypeError(
         f"expected a table of leaf columns, got {type(data).__name__}",
         hint="give a pandas DataFrame, a polars DataFrame or LazyFrame, "
         "or a mapping of column names to numpy arrays",
     )
+
+
+def _columns(data: Any, kind: str) -> list[Any]:
+    """Return the column names of a table of the kind `frame_kind` gives."""
+    if kind == "lazy":
+        return list(data.collect_schema().names())
+    return list(data.columns) if kind in ("pandas", "polars") else list(data)
 
 
 def check_leaf_columns(tree: Graph, leaves: Sequence[str], columns: Sequence[Any]) -> None:
@@ -515,13 +542,7 @@ def rollup(
     """
     kind = frame_kind(data)
     steps = plan(tree, metrics)
-    columns = (
-        list(data.collect_schema().names())
-        if kind == "lazy"
-        else list(data.columns)
-        if kind in ("pandas", "polars")
-        else list(data)
-    )
+    columns = _columns(data, kind)
     keys = check_keys(tree, by, order_by, columns)
     check_leaf_columns(tree, steps.leaves, columns)
     present = [n for n in steps.leaves if n in columns]

@@ -33,7 +33,7 @@ from kpitree.display.style import (
 )
 from kpitree.errors import KPITreeError, ValueTypeError
 from kpitree.model.nodes import KPI, Input
-from kpitree.model.units import format_quantity
+from kpitree.model.results import format_norm, norm_mark, norm_ok
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -75,8 +75,7 @@ def _boxes(tree: Graph, values: Mapping[str, Any] | None, scenario: Any) -> list
     for name in tree.names:
         node = tree[name]
         value = found.get(name, math.nan)
-        norm = getattr(node, "norm", None)
-        failing = norm is not None and not math.isnan(value) and not norm.ok(value)
+        failing = norm_ok(node, value) is False
         lines = [name, _value_line(tree, name, value), _meta(node)]
         if changes is not None and changes.before.get(name, value) != value:
             lines[1] = f"{shown(changes.before[name], tree, name)} → {lines[1]}"
@@ -101,9 +100,8 @@ def _value_line(tree: Graph, name: str, value: float) -> str:
     norm = getattr(tree[name], "norm", None)
     if norm is None:
         return text
-    unit = tree.unit(name)
-    mark = "?" if math.isnan(value) else ("✓" if norm.ok(value) else "✗")
-    return f"{text}  {norm.format(lambda x: format_quantity(x, unit))} {mark}"
+    mark = norm_mark(norm_ok(tree[name], value))
+    return f"{text}  {format_norm(norm, tree.unit(name))} {mark}"
 
 
 def _meta(node: Any) -> str:

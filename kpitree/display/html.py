@@ -35,7 +35,7 @@ from kpitree.language.expr import format_expr
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import renders
-from kpitree.model.units import format_quantity
+from kpitree.model.results import format_norm, norm_mark, norm_ok
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -129,7 +129,7 @@ def _swatch(colour: str) -> str:
 
 def _badge(text: str, ok: bool | None) -> str:
     background, colour = _BADGES[ok]
-    mark = {True: "✓", False: "✗", None: "?"}[ok]
+    mark = norm_mark(ok)
     return (
         f'<span style="background: {background}; color: {colour}; border-radius: 8px; '
         f'padding: 0 6px; white-space: nowrap">{_e(text)} {mark}</span>'
@@ -199,9 +199,7 @@ def tree_html(tree: Graph, values: Mapping[str, Any] | None = None) -> str:
         norm = getattr(node, "norm", None)
         badge = ""
         if norm is not None:
-            unit = tree.unit(name)
-            ok = None if math.isnan(value) else norm.ok(value)
-            badge = _badge(norm.format(lambda x, u=unit: format_quantity(x, u)), ok)
+            badge = _badge(format_norm(norm, tree.unit(name)), norm_ok(node, value))
         horizon = str(node.horizon) if isinstance(node, KPI) else ""
         rows.append(
             [
@@ -275,8 +273,7 @@ def status_html(status: Any) -> str:
     colours = owner_colours(tree)
     rows = []
     for r in status:
-        unit = tree.unit(r.name)
-        norm = r.norm.format(lambda x, u=unit: format_quantity(x, u))
+        norm = format_norm(r.norm, tree.unit(r.name))
         gap = "" if not r.gap else signed(r.gap, tree, r.name)
         rows.append(
             [
@@ -321,12 +318,11 @@ def status_markdown(status: Any) -> str:
     """
     lines = ["| | name | value | norm | owner |", "|---|---|---|---|---|"]
     for r in status:
-        unit = status.tree.unit(r.name)
         cells = [
-            {True: "✓", False: "✗", None: "?"}[r.ok],
+            norm_mark(r.ok),
             r.name,
             shown(r.value, status.tree, r.name),
-            r.norm.format(lambda x, u=unit: format_quantity(x, u)),
+            format_norm(r.norm, status.tree.unit(r.name)),
             r.owner or "—",
         ]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")

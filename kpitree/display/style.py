@@ -18,7 +18,7 @@ import attrs
 from kpitree.errors import ValueTypeError
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.model.numbers import format_number, to_number
-from kpitree.model.units import format_quantity
+from kpitree.model.results import format_value
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -113,10 +113,7 @@ def shown(value: float | None, tree: Graph | None, name: str | None) -> str:
         >>> shown(0.75, tree, "lead_to_ql"), shown(float("nan"), tree, "leads")
         ('75%', '?')
     """
-    if value is None or math.isnan(value):
-        return "?"
-    unit = tree.unit(name) if tree is not None and name is not None and name in tree else None
-    return format_quantity(value, unit)
+    return "?" if value is None or math.isnan(value) else format_value(value, tree, name)
 
 
 def signed(value: float, tree: Graph | None, name: str | None) -> str:

@@ -6,9 +6,11 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kpitree.display.style import shown
 from kpitree.language.expr import format_expr
 from kpitree.model.nodes import KPI, Input, Metric, Node
 from kpitree.model.render import renders
+from kpitree.model.results import format_norm, norm_mark, norm_ok
 from kpitree.model.units import format_quantity
 
 if TYPE_CHECKING:
@@ -81,9 +83,7 @@ def _label(node: Node, again: bool) -> str:
 
 def _value(tree: Graph, name: str, found: Mapping[str, float]) -> str:
     value = found.get(name, tree[name].value if not isinstance(tree[name], Metric) else None)  # type: ignore[attr-defined]
-    if value is None or math.isnan(value):
-        return "?"
-    return format_quantity(value, tree.unit(name))
+    return shown(value, tree, name)
 
 
 def _meta(tree: Graph, node: Node, found: Mapping[str, float]) -> str:
@@ -95,10 +95,8 @@ def _meta(tree: Graph, node: Node, found: Mapping[str, float]) -> str:
         parts = ["metric"]
     norm = getattr(node, "norm", None)
     if norm is not None:
-        unit = tree.unit(node.name)
-        value = found.get(node.name, math.nan)
-        mark = "?" if math.isnan(value) else ("✓" if norm.ok(value) else "✗")
-        parts.append(f"{norm.format(lambda x: format_quantity(x, unit))} {mark}")
+        mark = norm_mark(norm_ok(node, found.get(node.name, math.nan)))
+        parts.append(f"{format_norm(norm, tree.unit(node.name))} {mark}")
     if isinstance(node, Metric) and node.target is not None:
         parts.append(f"target {format_quantity(node.target, tree.unit(node.name))}")
     return " · ".join(parts)

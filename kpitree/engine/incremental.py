@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kpitree.engine import codegen
 from kpitree.engine.codegen import RUNTIME
 from kpitree.engine.evaluate import compile_tree, evaluate
-from kpitree.model.graph import CacheKey
+from kpitree.model.graph import CacheKey, reach
 from kpitree.model.nodes import Metric
 
 if TYPE_CHECKING:
@@ -51,15 +51,8 @@ class _Engine:
         """Return the positions of the metrics above `leaf`, children before parents."""
         found = self.above.get(leaf)
         if found is None:
-            parents = self.tree._parents
-            seen: set[str] = set()
-            stack = list(parents[leaf])
-            while stack:
-                name = stack.pop()
-                if name not in seen:
-                    seen.add(name)
-                    stack.extend(parents[name])
-            found = tuple(sorted(self.index[n] for n in seen))
+            above = reach(leaf, self.tree._parents) - {leaf}
+            found = tuple(sorted(self.index[n] for n in above))
             self.above[leaf] = found
         return found
 

@@ -47,7 +47,7 @@ from kpitree.model.numbers import to_number
 from kpitree.model.render import Shown, render
 from kpitree.model.units import Unit
 
-__all__ = ["CacheKey", "Graph"]
+__all__ = ["CacheKey", "Graph", "reach"]
 
 T = TypeVar("T")
 
@@ -64,26 +64,16 @@ class CacheKey(Generic[T]):
 
 
 class Graph(Shown):
-    """A metric tree: metrics over KPIs and inputs, validated as a whole.
+    """A metric tree's nodes and how they connect, validated as a whole.
 
-    Args:
-        *nodes: the roots (usually the top metrics); every node they reach is collected.
-            Give leaves or other metrics too when formulas are text that names them, or
-            to fix the order. A `Tree` may be given to merge its nodes.
-
-    Raises:
-        ValidationError: several problems, each listed; or the single problem found
-            (`CycleError`, `UnknownNameError`, `UnitError`, ...).
+    The container the layers below `kpitree.Tree` work on; a `Tree` is a Graph with the
+    analyses as methods, and its docstring gives the arguments and the errors.
 
     Examples:
-        >>> import kpitree as kt
-        >>> leads = kt.KPI("leads", owner="marketing", horizon="1 day", value=1000)
-        >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 day", value=0.8)
-        >>> tree = kt.Tree(kt.Metric("qualified_leads", leads * rate))
-        >>> tree.evaluate()["qualified_leads"]
-        800.0
-        >>> [k.name for k in tree.kpis], tree.owners()
-        (['leads', 'lead_to_ql'], {'marketing': ('leads',), 'sales': ('lead_to_ql',)})
+        >>> from kpitree.examples import qualified_leads
+        >>> graph = Graph(*qualified_leads().roots)
+        >>> graph.names, [p.name for p in graph.parents("leads")]
+        (('qualified_leads', 'leads', 'lead_to_ql'), ['qualified_leads'])
     """
 
     __slots__ = ("_cache", "_children", "_nodes", "_order", "_parents", "_roots", "_topo", "_units")
@@ -226,13 +216,7 @@ class Graph(Shown):
         cache = self.cached(_DEPENDS_ON, dict)
         found = cache.get(name)
         if found is None:
-            seen = {name}
-            stack = [name]
-            while stack:
-                for child in self._children[stack.pop()]:
-                    if child not in seen:
-                        seen.add(child)
-                        stack.append(child)
+            seen = reach(name, self._children)
             found = cache[name] = tuple(n for n in reversed(self._topo) if n in seen)
         return found
 
@@ -367,6 +351,26 @@ def _flatten(nodes: Iterable[Any]) -> Iterator[Node]:
             raise ValueTypeError(
                 f"a Tree is made of KPI, Input and Metric nodes, got {type(item).__name__}"
             )
+
+
+def reach(start: str, edges: Mapping[str, Iterable[str]]) -> set[str]:
+    """Return `start` and every name reached from it along `edges`, without recursion.
+
+    With a tree's children as the edges that is everything a node is computed from;
+    with its parents, everything computed from it.
+
+    Examples:
+        >>> sorted(reach("leads", {"leads": ["ql"], "ql": ["revenue"], "revenue": []}))
+        ['leads', 'ql', 'revenue']
+    """
+    seen = {start}
+    stack = [start]
+    while stack:
+        for name in edges[stack.pop()]:
+            if name not in seen:
+                seen.add(name)
+                stack.append(name)
+    return seen
 
 
 def _child_names(node: Node) -> tuple[str, ...]:

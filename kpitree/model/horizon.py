@@ -27,7 +27,7 @@ from typing import Final
 
 import attrs
 
-from kpitree.errors import HorizonError, did_you_mean
+from kpitree.errors import HorizonError, did_you_mean, quoted
 
 __all__ = ["MAX_HORIZON_TEXT", "NUMBER_WORDS", "ONLINE", "PHRASES", "UNIT_SECONDS", "Horizon"]
 
@@ -139,7 +139,7 @@ _AMBIGUOUS: Final = {
 def _seconds(value: float) -> float:
     if isinstance(value, str | bool) or not isinstance(value, int | float):
         raise HorizonError(
-            f"a horizon is a number of seconds, got {_shown(value)}",
+            f"a horizon is a number of seconds, got {quoted(value)}",
             hint="use Horizon.parse() to read text such as '1 day'",
         )
     seconds = float(value)
@@ -216,10 +216,10 @@ class Horizon:
         if isinstance(value, Horizon):
             return value
         if not isinstance(value, str):
-            raise HorizonError(f"a horizon must be text, got {_shown(value)}: {_EXPECTED}")
+            raise HorizonError(f"a horizon must be text, got {quoted(value)}: {_EXPECTED}")
         if len(value) > MAX_HORIZON_TEXT:
             raise HorizonError(
-                f"cannot read horizon {_shown(value)}: longer than {MAX_HORIZON_TEXT} characters"
+                f"cannot read horizon {quoted(value)}: longer than {MAX_HORIZON_TEXT} characters"
             )
         text = " ".join(value.lower().replace("ё", "е").split())
         if text in PHRASES:
@@ -239,12 +239,12 @@ class Horizon:
         number = _number(match["number"], match["word"], value)
         if number <= 0:
             raise HorizonError(
-                f"cannot read horizon {_shown(value)}: the duration must be positive",
+                f"cannot read horizon {quoted(value)}: the duration must be positive",
                 hint='write "online" for real time',
             )
         seconds = number * UNIT_SECONDS[unit]
         if not math.isfinite(seconds):
-            raise HorizonError(f"cannot read horizon {_shown(value)}: the duration is too long")
+            raise HorizonError(f"cannot read horizon {quoted(value)}: the duration is too long")
         return cls(seconds)
 
     def __str__(self) -> str:
@@ -264,13 +264,8 @@ def _number(digits: str | None, word: str | None, original: str) -> float:
     raise _bad(original, hint=did_you_mean(word, NUMBER_WORDS))
 
 
-def _shown(value: object) -> str:
-    text = f'"{value}"' if isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _bad(value: str, *, hint: str | None) -> HorizonError:
-    return HorizonError(f"cannot read horizon {_shown(value)}: {_EXPECTED}", hint=hint)
+    return HorizonError(f"cannot read horizon {quoted(value)}: {_EXPECTED}", hint=hint)
 
 
 ONLINE: Final = Horizon(0, "online")

@@ -18,6 +18,7 @@ from kpitree.errors import KPITreeError, ValidationError, ValueTypeError
 from kpitree.language.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
 from kpitree.language.limits import DEFAULT_LIMITS
 from kpitree.language.parser import parse_formula
+from kpitree.model.bounds import Bounds
 from kpitree.model.distributions import Distribution, as_distribution
 from kpitree.model.horizon import Horizon
 from kpitree.model.norm import Norm, parse_norm
@@ -105,7 +106,7 @@ _norm = _memo(parse_norm)
 _unit = _memo(Unit.parse)
 
 
-def _bounds(value: Any, what: str) -> tuple[float | None, float | None] | None:
+def _bounds(value: Any, what: str) -> Bounds | None:
     if value is None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
@@ -119,7 +120,7 @@ def _bounds(value: Any, what: str) -> tuple[float | None, float | None] | None:
     low, high = (None if v is None else to_number(v, what=f"a bound of {what}") for v in pair)
     if low is not None and high is not None and low > high:
         raise ValueTypeError(f"bounds ({low:g}, {high:g}) have low above high")
-    return (low, high)
+    return Bounds(low, high)
 
 
 def _standards(value: Any) -> tuple[Standard, ...]:
@@ -196,16 +197,13 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         ),
     }
     value, bounds = out["value"], out["bounds"]
-    if value is not None and bounds is not None:
-        low, high = bounds
-        if (low is not None and value < low) or (high is not None and value > high):
-            problems.append(
-                ValueTypeError(
-                    f"value {value:g} is outside the bounds [{_side(low)}, {_side(high)}]",
-                    where=where,
-                    names=[name],
-                )
+    if value is not None and bounds is not None and not bounds.contains(value):
+        shown = bounds.format(lambda x: f"{x:g}")
+        problems.append(
+            ValueTypeError(
+                f"value {value:g} is outside the bounds {shown}", where=where, names=[name]
             )
+        )
     if kind == "KPI":
         for field in ("owner", "horizon"):
             if fields[field] is None:
@@ -217,10 +215,6 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         out["standards"] = _collect(problems, where, _standards, fields["standards"])
     raise_all(problems)
     return out
-
-
-def _side(bound: float | None) -> str:
-    return "∞" if bound is None else f"{bound:g}"
 
 
 def _missing(name: str, field: str) -> KPITreeError:
@@ -242,7 +236,7 @@ class Leaf(Node):
     name: str
     value: float | None = None
     unit: Unit | None = None
-    bounds: tuple[float | None, float | None] | None = None
+    bounds: Bounds | None = None
     description: str = ""
     aggregate: str | None = None
     uncertainty: Distribution | None = None

@@ -16,7 +16,7 @@ from typing import ClassVar, Final
 
 import attrs
 
-from kpitree.errors import NormError, ValueTypeError
+from kpitree.errors import NormError, ValueTypeError, quoted
 from kpitree.model.numbers import format_number, to_number
 
 __all__ = ["MAX_NORM_TEXT", "AtLeast", "AtMost", "Between", "Norm", "parse_norm"]
@@ -244,9 +244,9 @@ def parse_norm(value: str | Norm) -> Norm:
     if isinstance(value, Norm):
         return value
     if not isinstance(value, str):
-        raise NormError(f"a norm must be text, got {_shown(value)}: {_EXPECTED}")
+        raise NormError(f"a norm must be text, got {quoted(value)}: {_EXPECTED}")
     if len(value) > MAX_NORM_TEXT:
-        raise NormError(f"cannot read norm {_shown(value)}: longer than {MAX_NORM_TEXT} characters")
+        raise NormError(f"cannot read norm {quoted(value)}: longer than {MAX_NORM_TEXT} characters")
     text = " ".join(value.split())
     lowered = text.lower()
     try:
@@ -258,25 +258,20 @@ def parse_norm(value: str | Norm) -> Norm:
             return Between(low.strip(), high.strip())
     except ValueTypeError as error:
         raise NormError(
-            f"cannot read norm {_shown(value)}: {error.reason}; {_EXPECTED}", hint=error.hint
+            f"cannot read norm {quoted(value)}: {error.reason}; {_EXPECTED}", hint=error.hint
         ) from None
     except NormError as error:
         raise NormError(
-            f"cannot read norm {_shown(value)}: {error.reason}", hint=error.hint
+            f"cannot read norm {quoted(value)}: {error.reason}", hint=error.hint
         ) from None
     for mistake, hint in _MISTAKES:
         if lowered.startswith(mistake):
-            raise NormError(f"cannot read norm {_shown(value)}: {_EXPECTED}", hint=hint)
+            raise NormError(f"cannot read norm {quoted(value)}: {_EXPECTED}", hint=hint)
     try:
         to_number(text, what="norm")
     except ValueTypeError:
-        raise NormError(f"cannot read norm {_shown(value)}: {_EXPECTED}") from None
+        raise NormError(f"cannot read norm {quoted(value)}: {_EXPECTED}") from None
     raise NormError(
-        f"cannot read norm {_shown(value)}: a norm needs a direction, {_EXPECTED}",
+        f"cannot read norm {quoted(value)}: a norm needs a direction, {_EXPECTED}",
         hint=f"write >= {text} if higher is better, <= {text} if lower is better",
     )
-
-
-def _shown(value: object) -> str:
-    text = f'"{value}"' if isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -13,7 +13,7 @@ import math
 import numbers
 import re
 
-from kpitree.errors import ValueTypeError
+from kpitree.errors import ValueTypeError, quoted
 
 __all__ = ["MAX_NUMBER_TEXT", "format_number", "to_number"]
 
@@ -148,12 +148,7 @@ def _parse_text(text: str, *, what: str) -> float:
 def _error(
     what: str, got: object, *, note: str | None = None, hint: str | None = None
 ) -> ValueTypeError:
-    try:
-        shown = repr(got)
-    except ValueError:  # an int too long to print (sys.set_int_max_str_digits)
-        shown = f"<{type(got).__name__}>"
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
+    shown = quoted(got, text_as_repr=True)
     detail = f" ({note})" if note else ""
     return ValueTypeError(f"{what}: expected {_EXPECTED}, got {shown}{detail}", hint=hint)
 

@@ -2,26 +2,76 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from kpitree.errors import UnknownNameError, did_you_mean
 from kpitree.model.render import Shown
-from kpitree.model.units import format_quantity
+from kpitree.model.units import Unit, format_quantity
 
 if TYPE_CHECKING:
     import pandas
 
     from kpitree.model.graph import Graph
+    from kpitree.model.norm import Norm
 
-__all__ = ["Result", "RowTable", "Values", "format_value", "table"]
+__all__ = [
+    "Result",
+    "RowTable",
+    "Values",
+    "format_norm",
+    "format_value",
+    "norm_mark",
+    "norm_ok",
+    "table",
+]
 
 
-def format_value(value: float | None, tree: Graph | None, name: str) -> str:
+def format_value(value: float | None, tree: Graph | None, name: str | None) -> str:
     """Format a node's value with its unit (`1,000 lead`, `80%`); `—` when unknown."""
     if value is None:
         return "—"
-    unit = tree.unit(name) if tree is not None and name in tree else None
+    unit = tree.unit(name) if tree is not None and name is not None and name in tree else None
     return format_quantity(value, unit)
+
+
+def format_norm(norm: Norm, unit: Unit | None) -> str:
+    """Return a norm for people, its thresholds written in `unit` (`≥ 80%`, `≤ 15 min`).
+
+    Examples:
+        >>> from kpitree.model.norm import AtLeast
+        >>> from kpitree.model.units import PERCENT
+        >>> format_norm(AtLeast(0.8), PERCENT), format_norm(AtLeast(1200), None)
+        ('≥ 80%', '≥ 1,200')
+    """
+    return norm.format(lambda x: format_quantity(x, unit))
+
+
+def norm_ok(node: object, value: float) -> bool | None:
+    """Return whether a node's value meets its norm; None without a norm or a value (NaN).
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> norm_ok(tree["lead_to_ql"], 0.75), norm_ok(tree["lead_to_ql"], float("nan"))
+        (False, None)
+        >>> norm_ok(tree["leads"], 1000.0) is None
+        True
+    """
+    norm = getattr(node, "norm", None)
+    return None if norm is None or math.isnan(value) else bool(norm.ok(value))
+
+
+def norm_mark(ok: bool | None) -> str:
+    """Return the mark of a norm: `✓` met, `✗` not met, `?` unknown.
+
+    Examples:
+        >>> norm_mark(True), norm_mark(False), norm_mark(None)
+        ('✓', '✗', '?')
+    """
+    return "?" if ok is None else "✓" if ok else "✗"
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
@@ -79,10 +129,14 @@ class Result(Shown):
 
 
 class RowTable(Result):
-    """A result made of named rows: iterate over them, count them, look one up by name."""
+    """A result made of named rows: iterate over them, count them, look one up by name.
+
+    The rows are `rows_` (or what `__iter__` yields, where a subclass keeps them
+    elsewhere); `_row_key` is the field that names a row.
+    """
 
     rows_: tuple[Any, ...]
-    tree: Graph
+    _row_key: ClassVar[str] = "name"
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.rows_)
@@ -91,10 +145,45 @@ class RowTable(Result):
         return len(self.rows_)
 
     def __getitem__(self, name: str) -> Any:
-        for row in self.rows_:
-            if row.name == name:
-                return row
-        raise self.tree._unknown(name, self._row_role())
+        return self.row(name)
+
+    def row(self, name: str) -> Any:
+        """Return the row named `name` (`table[name]` reads the same).
+
+        Raises:
+            UnknownNameError: no row has that name; the hint names the closest row.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> table = qualified_leads().sensitivity("qualified_leads")
+            >>> table.row("leads").owner
+            'marketing'
+            >>> table.row("lead")
+            Traceback (most recent call last):
+            ...
+            kpitree.errors.UnknownNameError: the tree has no leaf in this table of ...
+            hint: did you mean `leads`?
+        """
+        try:
+            return self._rows_by_name[name]
+        except (KeyError, TypeError):
+            raise self._no_row(name) from None
+
+    @functools.cached_property
+    def _rows_by_name(self) -> dict[str, Any]:
+        """`{name: row}`, built on the first lookup (the first row of a name wins)."""
+        index: dict[str, Any] = {}
+        for row in self:
+            index.setdefault(getattr(row, self._row_key), row)
+        return index
+
+    def _no_row(self, name: object) -> UnknownNameError:
+        """Return the error about a name with no row."""
+        return UnknownNameError(
+            f"the tree has no {self._row_role()} `{name}`",
+            hint=did_you_mean(str(name), self._rows_by_name),
+            names=[str(name)],
+        )
 
     def _row_role(self) -> str:
         """Say what a row is, for the error about a name with no row."""

@@ -1,0 +1,34 @@
+"""Shared pieces of error messages: how a user's input is quoted."""
+
+import pytest
+
+from kpitree.errors import quoted
+
+
+@pytest.mark.parametrize(
+    ("value", "as_repr", "shown"),
+    [
+        ("1 dya", False, '"1 dya"'),
+        ("1 dya", True, "'1 dya'"),
+        (3.5, False, "3.5"),
+        (None, False, "None"),
+        ("x" * 58, False, '"' + "x" * 58 + '"'),
+        ("x" * 59, False, '"' + "x" * 56 + "..."),
+    ],
+)
+def test_quoted_input(value: object, as_repr: bool, shown: str) -> None:
+    """Text is double-quoted (or repr'd on request), others repr'd, all cut to 60 characters."""
+    assert quoted(value, text_as_repr=as_repr) == shown
+    assert len(shown) <= 60
+
+
+def test_quoted_input_that_cannot_be_printed() -> None:
+    """An int too long to print is shown by its type, not an error of its own."""
+    import sys
+
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        assert quoted(10**700) == "<int>"
+    finally:
+        sys.set_int_max_str_digits(limit)
