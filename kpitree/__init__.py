@@ -24,11 +24,15 @@ if TYPE_CHECKING:
     from kpitree.analyses.goal import Cascade
     from kpitree.analyses.whatif import Comparison, Scenario, compare
     from kpitree.errors import (
+        ArgumentError,
+        BoundsError,
         CycleError,
+        DuplicateNameError,
         EvaluationError,
         FormulaError,
         HorizonError,
         InfeasibleGoalError,
+        KindError,
         KPITreeError,
         LimitError,
         MissingDependencyError,
@@ -80,6 +84,10 @@ _WHERE = {
     **dict.fromkeys(
         (
             "CycleError",
+            "ArgumentError",
+            "BoundsError",
+            "DuplicateNameError",
+            "KindError",
             "EvaluationError",
             "FormulaError",
             "HorizonError",
@@ -118,13 +126,16 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "KPI",
     "PERT",
+    "ArgumentError",
     "AtLeast",
     "AtMost",
     "Beta",
     "Between",
+    "BoundsError",
     "Cascade",
     "Comparison",
     "CycleError",
+    "DuplicateNameError",
     "EvaluationError",
     "Fixed",
     "FormulaError",
@@ -133,6 +144,7 @@ __all__ = [
     "InfeasibleGoalError",
     "Input",
     "KPITreeError",
+    "KindError",
     "LimitError",
     "Limits",
     "LogNormal",

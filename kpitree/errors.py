@@ -13,12 +13,16 @@ import importlib.util
 from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "ArgumentError",
+    "BoundsError",
     "CycleError",
+    "DuplicateNameError",
     "EvaluationError",
     "FormulaError",
     "HorizonError",
     "InfeasibleGoalError",
     "KPITreeError",
+    "KindError",
     "LimitError",
     "MissingDependencyError",
     "MissingValueError",
@@ -113,7 +117,23 @@ class UnitError(KPITreeError, ValueError):
 
 
 class ValueTypeError(KPITreeError, TypeError):
-    """A value that is not a finite number (text, bool, NaN, infinity)."""
+    """A value of the wrong type: text where a number is needed, a list for a mapping."""
+
+
+class ArgumentError(KPITreeError, ValueError):
+    """An argument or field of the right type whose value is not allowed."""
+
+
+class KindError(ArgumentError):
+    """A node of the wrong kind: a metric where a leaf is needed, or a leaf for a metric."""
+
+
+class BoundsError(ArgumentError):
+    """A leaf value outside the bounds the leaf declares."""
+
+
+class DuplicateNameError(ArgumentError):
+    """Two different things under one name: two nodes, or a key given twice in a file."""
 
 
 class CycleError(KPITreeError, ValueError):

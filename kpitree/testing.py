@@ -114,7 +114,7 @@ def trees(
         >>> @settings(max_examples=5)
         ... @given(trees())
         ... def check(tree):
-        ...     assert tree.evaluate() is not None
+        ...     assert len(tree.evaluate(undefined="nan")) == len(tree)
         >>> check()
     """
     from hypothesis import strategies as st

@@ -350,16 +350,16 @@ def _undefined_mix_tree() -> kt.Tree:
 
 
 BAD = [
-    ({"method": "shapely"}, kt.ValueTypeError, "did you mean `shapley`"),
-    ({"metric": "leads"}, kt.ValueTypeError, "is a leaf"),
+    ({"method": "shapely"}, kt.ArgumentError, "did you mean `shapley`"),
+    ({"metric": "leads"}, kt.KindError, "is a leaf"),
     ({"metric": "qls"}, kt.UnknownNameError, "no node `qls`"),
     ({"before": {"lead": 1}}, kt.UnknownNameError, "did you mean `leads`"),
-    ({"after": {"qualified_leads": 1}}, kt.ValueTypeError, "is a metric"),
+    ({"after": {"qualified_leads": 1}}, kt.KindError, "is a metric"),
     ({"after": {"leads": "many"}}, kt.ValueTypeError, "finite number"),
     ({"after": {"leads": float("nan")}}, kt.ValueTypeError, "not finite"),
     ({"before": pd.DataFrame({"leads": [1, 2]})}, kt.ValueTypeError, "one row"),
     ({"before": [1, 2]}, kt.ValueTypeError, "mapping of leaf values"),
-    ({"max_changing": 0}, kt.ValueTypeError, "positive whole number"),
+    ({"max_changing": 0}, kt.ArgumentError, "positive whole number"),
     ({"max_changing": 1}, kt.LimitError, 'method="hierarchical"'),
     ({"after": {"lead_to_ql": -0.1}, "method": "lmdi"}, kt.EvaluationError, "changes sign"),
 ]

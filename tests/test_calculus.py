@@ -234,9 +234,9 @@ def test_partial_uses_sympy_sign_for_kinks():
 @pytest.mark.parametrize(
     ("call", "error", "words"),
     [
-        (lambda t: gradient(t, "leads"), kt.ValueTypeError, "not a metric"),
+        (lambda t: gradient(t, "leads"), kt.KindError, "not a metric"),
         (lambda t: gradient(t, "qualified_lead"), kt.UnknownNameError, "did you mean"),
-        (lambda t: partial(t, "qualified_leads", "qualified_leads"), kt.ValueTypeError, "leaves"),
+        (lambda t: partial(t, "qualified_leads", "qualified_leads"), kt.KindError, "leaves"),
         (lambda t: partial(t, "qualified_leads", "lead"), kt.UnknownNameError, "`leads`"),
         (lambda t: gradient(t, "qualified_leads", {"leads": "many"}), kt.ValueTypeError, "leads"),
         (lambda t: elasticities(t, "qualified_leads", {"leads": 0}), kt.EvaluationError, "is 0"),

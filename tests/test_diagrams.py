@@ -171,13 +171,13 @@ def test_mapping_of_changes() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "words"),
     [
-        (lambda t: to_mermaid(t, direction="XY"), kt.ValueTypeError, "unknown diagram direction"),
+        (lambda t: to_mermaid(t, direction="XY"), kt.ArgumentError, "unknown diagram direction"),
         (lambda t: to_mermaid(t, scenario={"lead": 1}), kt.UnknownNameError, "did you mean"),
         (lambda t: to_dot(t, scenario={"leads": "many"}), kt.ValueTypeError, "`leads`"),
         (lambda t: to_dot(t, scenario=42), kt.ValueTypeError, "cannot draw a int"),
         (
             lambda t: to_mermaid(t, {"leads": 1}, scenario=t.whatif({"leads": 2})),
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "either `values`",
         ),
         (lambda t: to_dot(t, {"leads": "x"}), kt.ValueTypeError, "`leads`"),

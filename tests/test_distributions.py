@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitree.errors import KPITreeError, ValidationError, ValueTypeError
+from kpitree.errors import ArgumentError, KPITreeError, ValidationError, ValueTypeError
 from kpitree.model.distributions import (
     PERT,
     Beta,
@@ -229,24 +229,24 @@ def test_alternative_constructors() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "words"),
     [
-        (lambda: Normal(1000, 0), ValueTypeError, "Normal: `sd` must be above 0, got 0"),
-        (lambda: Normal(1000, -5), ValueTypeError, "use kt.Fixed(value)"),
+        (lambda: Normal(1000, 0), ArgumentError, "Normal: `sd` must be above 0, got 0"),
+        (lambda: Normal(1000, -5), ArgumentError, "use kt.Fixed(value)"),
         (lambda: Normal("a lot", 5), ValueTypeError, "Normal: `mean`: expected a finite number"),
         (lambda: Normal(math.nan, 5), ValueTypeError, "not finite"),
         (lambda: Normal(True, 5), ValueTypeError, "a bool"),
         (lambda: Normal("x", -1), ValidationError, "2 problems found"),
-        (lambda: LogNormal(-1, 5), ValueTypeError, "`mean` must be above 0"),
-        (lambda: LogNormal.from_median(1000, 0.5), ValueTypeError, "`factor` must be above 1"),
-        (lambda: Uniform(5, 5), ValueTypeError, "`lo` must be below `hi`, got lo=5, hi=5"),
-        (lambda: Uniform(6, 5), ValueTypeError, "`lo` must be below `hi`"),
-        (lambda: Triangular(0, 2, 1), ValueTypeError, "`mode` must lie within [lo, hi] = [0, 1]"),
-        (lambda: PERT(0, -1, 1), ValueTypeError, "`mode` must lie within"),
-        (lambda: PERT(0, 0.5, 1, shape=0), ValueTypeError, "`shape` must be above 0"),
-        (lambda: Beta(0, 2), ValueTypeError, "Beta: `alpha` must be above 0"),
-        (lambda: Beta.from_mean(1.2, 0.1), ValueTypeError, "strictly between 0 and 1"),
-        (lambda: Beta.from_mean(0.8, 0.5), ValueTypeError, "`sd` must be below sqrt(mean"),
+        (lambda: LogNormal(-1, 5), ArgumentError, "`mean` must be above 0"),
+        (lambda: LogNormal.from_median(1000, 0.5), ArgumentError, "`factor` must be above 1"),
+        (lambda: Uniform(5, 5), ArgumentError, "`lo` must be below `hi`, got lo=5, hi=5"),
+        (lambda: Uniform(6, 5), ArgumentError, "`lo` must be below `hi`"),
+        (lambda: Triangular(0, 2, 1), ArgumentError, "`mode` must lie within [lo, hi] = [0, 1]"),
+        (lambda: PERT(0, -1, 1), ArgumentError, "`mode` must lie within"),
+        (lambda: PERT(0, 0.5, 1, shape=0), ArgumentError, "`shape` must be above 0"),
+        (lambda: Beta(0, 2), ArgumentError, "Beta: `alpha` must be above 0"),
+        (lambda: Beta.from_mean(1.2, 0.1), ArgumentError, "strictly between 0 and 1"),
+        (lambda: Beta.from_mean(0.8, 0.5), ArgumentError, "`sd` must be below sqrt(mean"),
         (lambda: Fixed("0,8"), ValueTypeError, "a decimal comma"),
-        (lambda: Normal(0, 1).ppf(1.5), ValueTypeError, "between 0 and 1, got 1.5"),
+        (lambda: Normal(0, 1).ppf(1.5), ArgumentError, "between 0 and 1, got 1.5"),
         (lambda: Normal(0, 1).ppf("often"), ValueTypeError, "a quantile's probability"),
     ],
 )
@@ -268,7 +268,7 @@ def test_bad_parameters(make: Callable[[], Any], error: type[Exception], words: 
         ({"uniform": {"min": 1, "max": 2}}, "{uniform: {lo, hi}}"),
         ({"pert": {"lo": 1, "hi": 2}}, "{pert: {lo, mode, hi, [shape]}}"),
         ({"beta": {"mean": 0.5}}, "{beta: {alpha, beta}} or {beta: {mean, sd}}"),
-        ({"normal": 5}, "must be a mapping"),
+        ({"normal": 5}, "must be a mapping"),  # the one type error: see below
         ({"normal": {"mean": 1, "sd": 1}, "uniform": {"lo": 0, "hi": 1}}, "one kind"),
         ({"dist": 3, "mean": 1}, "unknown distribution 3"),
         ({"normal": {"mean": 1, "sd": 0}}, "`sd` must be above 0"),
@@ -276,8 +276,9 @@ def test_bad_parameters(make: Callable[[], Any], error: type[Exception], words: 
     ids=str,
 )
 def test_bad_model_file_forms(data: dict[str, Any], words: str) -> None:
-    """Model-file forms that are not a distribution raise ValueTypeError with a hint."""
-    with pytest.raises(ValueTypeError) as info:
+    """Model-file forms that name no distribution, or bad parameters, are refused with a hint."""
+    error = ValueTypeError if data == {"normal": 5} else ArgumentError
+    with pytest.raises(error) as info:
         distribution_from_dict(data)
     assert words in str(info.value)
 

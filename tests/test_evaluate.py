@@ -186,7 +186,7 @@ def test_missing_values_are_all_named() -> None:
     ("values", "error", "words"),
     [
         ({"leadz": 1}, kt.UnknownNameError, "did you mean `leads`"),
-        ({"qualified_leads": 900}, kt.ValueTypeError, "tree.solve"),
+        ({"qualified_leads": 900}, kt.KindError, "tree.solve"),
         ({"leads": "many"}, kt.ValueTypeError, "value of `leads`"),
         ({"leads": float("inf")}, kt.ValueTypeError, "value of `leads`"),
         ({"leads": False}, kt.ValueTypeError, "value of `leads`"),

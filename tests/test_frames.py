@@ -234,7 +234,7 @@ def test_integer_and_nullable_columns() -> None:
         ({"leads": ["a"], "ql": [1.0]}, None, kt.ValueTypeError, "column `leads` holds"),
         ({"leads": [True], "ql": [1.0]}, None, kt.ValueTypeError, "must hold numbers"),
         ({"leads": [1.0], "ql": [1.0]}, ["cnv"], kt.UnknownNameError, "did you mean `conv`"),
-        ({"leads": [1.0], "ql": [1.0]}, ["leads"], kt.ValueTypeError, "is a leaf"),
+        ({"leads": [1.0], "ql": [1.0]}, ["leads"], kt.KindError, "is a leaf"),
         ([1, 2], None, kt.ValueTypeError, "expected a table of leaf columns"),
     ],
 )
@@ -412,8 +412,8 @@ def test_rates_need_a_declared_aggregation(leaf: kt.KPI, error: type, words: str
     ("by", "error", "words"),
     [
         (["segmnt"], kt.UnknownNameError, "did you mean `segment`"),
-        (["leads"], kt.ValueTypeError, "is a kpi of the tree"),
-        ([1], kt.ValueTypeError, "column names"),
+        (["leads"], kt.ArgumentError, "is a kpi of the tree"),
+        ([1], kt.ArgumentError, "column names"),
     ],
 )
 def test_bad_group_columns(by: list, error: type, words: str) -> None:

@@ -281,7 +281,7 @@ def test_colour_codes_and_width() -> None:
     assert text.startswith("\x1b[31m") and text.endswith("\x1b[0m")
     assert visible_width(text) == len("✗ below norm")
     assert colour("x", "worse", False) == "x"
-    with pytest.raises(kt.ValueTypeError, match="unknown colour kind"):
+    with pytest.raises(kt.ArgumentError, match="unknown colour kind"):
         colour("x", "purple", True)
 
 

@@ -362,14 +362,14 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         (
             "yaml",
             f"kpis:\n  a: {_KPI}\n  a: {_KPI}\n",
-            kt.ValueTypeError,
+            kt.DuplicateNameError,
             "duplicate key `a` (first at line 2)",
             "m.yaml:3 @ $.kpis.a",
         ),
         (
             "yaml",
             "kpis:\n  a: {owner: sales, owner: x, horizon: 1 day}\n",
-            kt.ValueTypeError,
+            kt.DuplicateNameError,
             "duplicate key `owner`",
             "m.yaml:2 @ $.kpis.a.owner",
         ),
@@ -418,7 +418,7 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         (
             "yaml",
             "kpis:\n  a: {owner: sales, horizon: 1 day, bounds: [1, 0]}\n",
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "low above high",
             "m.yaml:2 @ $.kpis.a.bounds",
         ),
@@ -432,7 +432,7 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         (
             "yaml",
             "kpis:\n  a: {owner: sales, horizon: 1 day, value: 5, bounds: [0, 1]}\n",
-            kt.ValueTypeError,
+            kt.BoundsError,
             "outside the bounds",
             "m.yaml:2 @ $.kpis.a",
         ),
@@ -467,7 +467,7 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         (
             "yaml",
             "kpis:\n  a: {horizon: 1 day}\n",
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "KPI `a` has no owner",
             "m.yaml:2 @ $.kpis.a",
         ),
@@ -517,7 +517,7 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         (
             "yaml",
             f"kpis:\n  a: {_KPI}\nmetrics:\n  a: a * 2\n",
-            kt.ValueTypeError,
+            kt.DuplicateNameError,
             "`a` is defined twice",
             "m.yaml:4 @ $.metrics.a",
         ),
@@ -531,7 +531,7 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         (
             "yaml",
             f"kpis:\n  a: {_KPI}\nmetrics:\n  m: {{unit: lead}}\n",
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "metric `m` has no `formula`",
             "m.yaml:4 @ $.metrics.m",
         ),
@@ -566,7 +566,7 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         ),
         ("yaml", "tree: {a: 1}\n", kt.ValueTypeError, "text or a list", "m.yaml:1 @ $.tree"),
         ("yaml", "description: 5\nkpis: {}\n", kt.ValueTypeError, "must be text", "m.yaml:1"),
-        ("yaml", "kpis: {}\n", kt.ValueTypeError, "defines no nodes", "m.yaml:1 @ $"),
+        ("yaml", "kpis: {}\n", kt.ArgumentError, "defines no nodes", "m.yaml:1 @ $"),
         ("toml", "[kpis.a\nowner = 1\n", kt.KPITreeError, "invalid TOML", "m.toml:1"),
         (
             "toml",
@@ -593,7 +593,7 @@ _KPI = "{owner: sales, horizon: 1 day, value: 1}"
         (
             "json",
             '{"inputs": {\n"a": {"value": 1},\n"a": {"value": 2}}}',
-            kt.ValueTypeError,
+            kt.DuplicateNameError,
             "duplicate key `a` (first at line 2)",
             "m.json:3 @ $.inputs.a",
         ),

@@ -88,7 +88,7 @@ def test_tornado_of_a_nonlinear_leaf() -> None:
 )
 def test_sensitivity_bad_options(kind: str, swing: float, words: str) -> None:
     """An unknown chart kind or an impossible swing is a kpitree error naming it."""
-    with pytest.raises(kt.ValueTypeError, match=words):
+    with pytest.raises(kt.ArgumentError, match=words):
         plot_sensitivity(qualified_leads().sensitivity("qualified_leads"), kind=kind, swing=swing)
 
 

@@ -367,7 +367,7 @@ def test_narrow_bounds_give_the_truncated_distribution() -> None:
 def test_bounds_too_narrow_for_the_distribution() -> None:
     """A distribution with (almost) no probability within the bounds is refused by name."""
     rate = leaf("rate", value=0.8, bounds=(0, 1), uncertainty=Normal(5, 0.1))
-    with pytest.raises(kt.ValueTypeError) as info:
+    with pytest.raises(kt.ArgumentError) as info:
         kt.Tree(kt.Metric("y", 2 * rate)).simulate(n=10, seed=0)
     assert "within the bounds [0, 1] of `rate`" in str(info.value)
 
@@ -500,7 +500,7 @@ MRR_DISTS = {
         (lambda t: simulate(t, "mrrr"), kt.UnknownNameError, "did you mean `mrr`?"),
         (
             lambda t: simulate(t, n=0),
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "n (the number of samples) must be at least 1, got 0",
         ),
         (lambda t: simulate(t, n=1.5), kt.ValueTypeError, "must be a whole number, got 1.5"),
@@ -515,12 +515,12 @@ MRR_DISTS = {
         ),
         (
             lambda t: simulate(t, distributions={"mrr": Normal(1, 1)}),
-            kt.ValueTypeError,
+            kt.KindError,
             "`mrr` is a metric: its uncertainty follows from its formula",
         ),
         (
             lambda t: simulate(t, distributions={"arpa": {"normal": {"mean": 1}}}),
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "distributions['arpa']: a normal distribution's parameters: missing sd",
         ),
         (lambda t: simulate(t, distributions=[1]), kt.ValueTypeError, "must be a mapping"),
@@ -530,22 +530,22 @@ MRR_DISTS = {
             kt.MissingValueError,
             "no leaf that `mrr` is computed from has a distribution",
         ),
-        (lambda t: sobol(t, "mrr", n=1), kt.ValueTypeError, "at least 2"),
+        (lambda t: sobol(t, "mrr", n=1), kt.ArgumentError, "at least 2"),
         (
             lambda t: sobol(t, "mrr", n=64, distributions=MRR_DISTS, confidence=1.5),
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "confidence must be between 0 and 1",
         ),
         (
             lambda t: sobol(t, "mrr", n=64, distributions=MRR_DISTS, bootstrap=-1),
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "bootstrap must be at least 0",
         ),
-        (lambda t: tornado(t, "mrr", swing=0), kt.ValueTypeError, "swing must be above 0"),
+        (lambda t: tornado(t, "mrr", swing=0), kt.ArgumentError, "swing must be above 0"),
         (lambda t: tornado(t, "mrr", swing="a bit"), kt.ValueTypeError, "swing"),
         (
             lambda t: tornado(t, "mrr", quantiles=(0.9, 0.1)),
-            kt.ValueTypeError,
+            kt.ArgumentError,
             "quantiles must be two probabilities, low below high",
         ),
     ],

@@ -36,7 +36,7 @@ def test_values_are_read(text: str, fmt: str, period: str | None, expected: dict
         ("leads: .nan\n", "yaml", None, kt.ValueTypeError, "not finite"),
         ("leads: no\n", "yaml", None, kt.ValueTypeError, 'write "no" in quotes'),
         ("- 1\n- 2\n", "yaml", None, kt.ValueTypeError, "mapping of names to values"),
-        ("leads: 1\nleads: 2\n", "yaml", None, kt.ValueTypeError, "duplicate key `leads`"),
+        ("leads: 1\nleads: 2\n", "yaml", None, kt.DuplicateNameError, "duplicate key `leads`"),
         ('{"leads": NaN}', "json", None, kt.ValueTypeError, "`NaN` is not a finite number"),
         ("a: {x: 1}\nb: {x: 2}\n", "yaml", None, kt.UnknownNameError, "has 2 periods; choose"),
         ("a: {x: 1}\nb: {x: 2}\n", "yaml", "c", kt.UnknownNameError, "has no period `c`"),

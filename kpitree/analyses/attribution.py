@@ -77,8 +77,10 @@ from kpitree.engine.evaluate import (
     evaluate_vector,
 )
 from kpitree.errors import (
+    ArgumentError,
     EvaluationError,
     FormulaError,
+    KindError,
     KPITreeError,
     LimitError,
     MissingValueError,
@@ -628,7 +630,7 @@ def attribute_frame(
         columns[f"owner_{owner}"] = np.sum(parts, axis=0)
     clash = len(columns) != len(keys) + 3 + len(leaves) + len(set(owners.values()))
     if clash:
-        raise ValueTypeError(
+        raise ArgumentError(
             f"the result columns of `{metric}` would repeat a name: the `by` columns, "
             f"leaf names and owner columns must differ",
             hint="rename the segment columns",
@@ -648,7 +650,7 @@ def attribute_frame(
 def _check_method(method: Any) -> str:
     if method in METHODS:
         return str(method)
-    raise ValueTypeError(
+    raise ArgumentError(
         f"attribution method {method!r} is not one of {', '.join(METHODS)}",
         hint=did_you_mean(str(method), METHODS) or 'method="shapley" is exact and the default',
     )
@@ -656,7 +658,7 @@ def _check_method(method: Any) -> str:
 
 def _check_limit_option(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueTypeError(
+        raise ArgumentError(
             f"max_changing must be a positive whole number, got {value!r}",
             hint=f"the default is {MAX_CHANGING}",
         )
@@ -667,7 +669,7 @@ def _subtree(tree: Graph, metric: str) -> Graph:
     """Return the tree of `metric` and everything under it (cached per tree and metric)."""
     node = tree[metric]
     if not isinstance(node, Metric):
-        raise ValueTypeError(
+        raise KindError(
             f"`{metric}` is a leaf: its change is all its own, there is nothing to attribute",
             hint="attribute a metric: one of " + ", ".join(f"`{m.name}`" for m in tree.metrics[:5]),
             names=[metric],
@@ -833,7 +835,7 @@ def _check_columns(names: list[str], needed: list[str], leaves: list[str]) -> No
                 names=[name],
             )
         if name in leaves:
-            raise ValueTypeError(
+            raise KindError(
                 f"`{name}` is a leaf of the tree; it cannot also name the period or a segment",
                 names=[name],
             )

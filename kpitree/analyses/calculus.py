@@ -22,7 +22,7 @@ from kpitree.engine.derivatives import (
 from kpitree.engine.evaluate import (
     compile_tree,
 )
-from kpitree.errors import EvaluationError, ValueTypeError
+from kpitree.errors import EvaluationError, KindError
 from kpitree.language.expr import (
     Add,
     Call,
@@ -146,7 +146,7 @@ def partial(tree: Graph, metric: str, wrt: str) -> sympy.Expr:
 
     metric_node(tree, metric)
     if not isinstance(tree[wrt], Leaf):
-        raise ValueTypeError(
+        raise KindError(
             f"`{wrt}` is a metric: partial derivatives are taken with respect to leaves",
             hint=f"pick a leaf of `{metric}`, e.g. one of "
             f"{', '.join(n.name for n in tree.children(wrt)[:3])}",

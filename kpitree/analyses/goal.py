@@ -47,11 +47,13 @@ from kpitree.analyses.whatif import Baseline, apply_change, baseline, check_boun
 from kpitree.engine.derivatives import below_set, metric_node
 from kpitree.engine.evaluate import interpret
 from kpitree.errors import (
+    ArgumentError,
+    BoundsError,
     EvaluationError,
     InfeasibleGoalError,
+    KindError,
     KPITreeError,
     UnknownNameError,
-    ValueTypeError,
     did_you_mean,
 )
 from kpitree.language.expr import Add, Call, Div, Expr, Mul, Neg, Pow, Ref, Sub, children
@@ -304,13 +306,13 @@ def _target(tree: Graph, metric: str, target: object, current: float) -> float:
 def _leaf(tree: Graph, metric: str, vary: str) -> Leaf:
     node = tree[vary]
     if not isinstance(node, Leaf):
-        raise ValueTypeError(
+        raise KindError(
             f"`{vary}` is a metric: solve varies a leaf (a KPI or an input)",
             hint=f"vary one of the leaves below it: {_leaves_below(tree, vary)}",
             names=[vary],
         )
     if vary not in below_set(tree, metric):
-        raise ValueTypeError(
+        raise ArgumentError(
             f"`{metric}` does not depend on `{vary}`: no value of it changes `{metric}`",
             hint=f"vary one of {_leaves_below(tree, metric)}",
             names=[metric, vary],
@@ -460,7 +462,7 @@ def _pick(
     for x in found:
         try:
             check_bounds(tree, leaf.name, x)
-        except ValueTypeError:
+        except BoundsError:
             continue
         inside.append(x)
     if not inside:
@@ -606,17 +608,15 @@ def _choose(tree: Graph, metric: str, among: Iterable[str] | None, within: Any) 
         for name in among:
             node = tree[name]
             if isinstance(node, Input):
-                raise ValueTypeError(
+                raise KindError(
                     f"`{name}` is an input: nobody moves it, so it takes no target",
                     hint="choose KPIs",
                     names=[name],
                 )
             if not isinstance(node, KPI):
-                raise ValueTypeError(f"`{name}` is a metric: a cascade moves KPIs", names=[name])
+                raise KindError(f"`{name}` is a metric: a cascade moves KPIs", names=[name])
             if name not in below:
-                raise ValueTypeError(
-                    f"`{metric}` does not depend on `{name}`", names=[metric, name]
-                )
+                raise ArgumentError(f"`{metric}` does not depend on `{name}`", names=[metric, name])
             chosen.append(name)
     if within is not None:
         horizon = Horizon.parse(within)

@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from kpitree.engine.incremental import Baseline, baseline
-from kpitree.errors import KPITreeError, MissingValueError, ValueTypeError
+from kpitree.errors import (
+    ArgumentError,
+    BoundsError,
+    KindError,
+    KPITreeError,
+    MissingValueError,
+    ValueTypeError,
+)
 from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import Leaf, raise_all
 from kpitree.model.numbers import format_number, to_number
@@ -69,7 +76,8 @@ def apply_change(change: object, current: float | None, *, what: str) -> float:
         what: names the quantity in error messages (`` "`leads`" ``).
 
     Raises:
-        ValueTypeError: the change is not one of the forms, or the result is not finite.
+        ArgumentError: the change is not one of the forms, or the result is not finite.
+        ValueTypeError: a number that is not finite.
         MissingValueError: a relative change of a quantity that has no value.
 
     Examples:
@@ -80,7 +88,7 @@ def apply_change(change: object, current: float | None, *, what: str) -> float:
         >>> apply_change("+10 %%", 1000.0, what="`leads`")
         Traceback (most recent call last):
         ...
-        kpitree.errors.ValueTypeError: `leads`: cannot read the change '+10 %%' ...
+        kpitree.errors.ArgumentError: `leads`: cannot read the change '+10 %%' ...
     """
     if not isinstance(change, str):
         return to_number(change, what=what)
@@ -109,13 +117,13 @@ def apply_change(change: object, current: float | None, *, what: str) -> float:
         percent = rest.endswith("%")
         result = current * (1 + sign * number) if percent else current + sign * number
     if not math.isfinite(result):
-        raise ValueTypeError(f"{what}: the change {change!r} leaves the float range")
+        raise ArgumentError(f"{what}: the change {change!r} leaves the float range")
     return result
 
 
-def _bad_change(change: str, what: str) -> ValueTypeError:
+def _bad_change(change: str, what: str) -> ArgumentError:
     shown = change if len(change) <= 40 else change[:37] + "..."
-    return ValueTypeError(
+    return ArgumentError(
         f"{what}: cannot read the change {shown!r}",
         hint=f"write a number or one of {CHANGE_FORMS}",
     )
@@ -377,7 +385,7 @@ def _new_value(tree: Graph, name: str, change: Any, base: Baseline) -> float:
     if node is None:
         raise tree._unknown(name, "leaf")
     if not isinstance(node, Leaf):
-        raise ValueTypeError(
+        raise KindError(
             f"`{name}` is a metric, computed from its formula; a what-if changes leaves",
             hint=f"to find the leaf value that gives {name} a value, use "
             f"tree.solve({name!r}, target, vary=...)",
@@ -396,7 +404,7 @@ def check_bounds(tree: Graph, name: str, value: float) -> None:
     """
     bounds = Bounds.of(tree[name])
     if not bounds.contains(value):
-        raise ValueTypeError(
+        raise BoundsError(
             f"`{name}` would be {format_value(value, tree, name)}, outside its bounds "
             f"{bounds.format(lambda x: format_value(x, tree, name))}",
             hint="bounds are declared on the leaf: change them there if they are wrong",
@@ -491,7 +499,7 @@ def compare(*scenarios: Scenario, names: list[str] | tuple[str, ...] | None = No
         qualified_leads  800 lead    880 lead (+10%)      900 lead (+12.5%)
     """
     if not scenarios:
-        raise ValueTypeError("compare needs at least one scenario", hint="compare(s1, s2)")
+        raise ArgumentError("compare needs at least one scenario", hint="compare(s1, s2)")
     for s in scenarios:
         if not isinstance(s, Scenario):
             raise ValueTypeError(
@@ -502,12 +510,12 @@ def compare(*scenarios: Scenario, names: list[str] | tuple[str, ...] | None = No
     else:
         labels = tuple(str(n) for n in names)
         if len(labels) != len(scenarios):
-            raise ValueTypeError(f"{len(labels)} name(s) given for {len(scenarios)} scenario(s)")
+            raise ArgumentError(f"{len(labels)} name(s) given for {len(scenarios)} scenario(s)")
     first = scenarios[0]
     for s in scenarios[1:]:
         same_tree = s.tree is first.tree or s.tree == first.tree
         if not same_tree or s.base.leaf_values() != first.base.leaf_values():
-            raise ValueTypeError(
+            raise ArgumentError(
                 "scenarios compared side by side must start from the same tree and values",
                 hint="make each with tree.whatif(changes, values) on one tree and one `values`",
             )

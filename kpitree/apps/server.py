@@ -65,6 +65,7 @@ from kpitree.display.style import (
 )
 from kpitree.errors import (
     InfeasibleGoalError,
+    KindError,
     KPITreeError,
     UnknownNameError,
     ValidationError,
@@ -251,9 +252,7 @@ class Explorer:
         node = self.tree[name]  # UnknownNameError with a did-you-mean
         if not isinstance(node, kind):
             noun = "a metric" if kind is Metric else "a leaf"
-            raise ValueTypeError(
-                f"`{name}` is a {node.kind}, {key!r} must name {noun}", names=[name]
-            )
+            raise KindError(f"`{name}` is a {node.kind}, {key!r} must name {noun}", names=[name])
         return name
 
     def _values(self, body: Mapping[str, Any], key: str = "values") -> dict[str, float]:

@@ -27,6 +27,8 @@ import attrs
 
 from kpitree.engine.evaluate import compile_tree
 from kpitree.errors import (
+    ArgumentError,
+    KindError,
     KPITreeError,
     MissingValueError,
     UnitError,
@@ -97,7 +99,7 @@ def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
                 problems.append(tree._unknown(name, "metric"))
             elif not isinstance(tree[name], Metric):
                 problems.append(
-                    ValueTypeError(
+                    KindError(
                         f"`{name}` is a leaf, not a metric: its values come from the data",
                         hint="name the metrics to compute: "
                         + ", ".join(m.name for m in tree.metrics[:5]),
@@ -579,9 +581,9 @@ def check_keys(
     keys = [by] if isinstance(by, str) else list(by)
     for key in [*keys, *([] if order_by is None else [order_by])]:
         if not isinstance(key, str) or not key:
-            raise ValueTypeError(f"rows are grouped and ordered by column names, got {key!r}")
+            raise ArgumentError(f"rows are grouped and ordered by column names, got {key!r}")
         if key in tree:
-            raise ValueTypeError(
+            raise ArgumentError(
                 f"`{key}` is a {tree[key].kind} of the tree; rows are grouped and ordered "
                 "by other columns (a date, a segment)",
                 names=[key],

@@ -44,6 +44,7 @@ from kpitree.backends.frames import (
     plan,
 )
 from kpitree.errors import (
+    ArgumentError,
     MissingValueError,
     UnknownNameError,
     ValueTypeError,
@@ -334,7 +335,7 @@ def _query(
         final = exp.select(*_star_or(keep), *(_quoted_column(n) for n in added)).from_(last)
     elif hidden:
         if dialect not in _STAR_EXCEPT:
-            raise ValueTypeError(
+            raise ArgumentError(
                 f"the {dialect} dialect cannot leave out the intermediate metrics "
                 f"{', '.join(f'`{n}`' for n in hidden)} from `SELECT *`",
                 hint="give the table's columns (columns=[...]) so that the result lists "
@@ -389,7 +390,7 @@ def _table(table: str) -> exp.Table:
 
     parts = table.split(".") if isinstance(table, str) else []
     if not parts or not all(parts):
-        raise ValueTypeError(
+        raise ArgumentError(
             f"table must be a name like `kpis` or `schema.kpis`, got {table!r}",
             names=[str(table)],
         )
@@ -423,7 +424,7 @@ def _render(expression: exp.Expr, dialect: str, *, pretty: bool) -> str:
     try:
         return expression.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
-        raise ValueTypeError(
+        raise ArgumentError(
             f"the {dialect} dialect cannot express this query: {exc}",
             hint="see the message for the construct; another dialect may have it",
         ) from None
@@ -451,13 +452,13 @@ def _aggregate(
             )
     if order_by is None and any(w.how == "last" for w in ways.values()):
         lasts = [n for n, w in ways.items() if w.how == "last"]
-        raise ValueTypeError(
+        raise ArgumentError(
             f"`{lasts[0]}` aggregates as `last`, and SQL rows have no order",
             hint="pass order_by=<a date or time column>",
             names=lasts,
         )
     if any(w.how == "last" for w in ways.values()) and dialect not in _ARG_MAX:
-        raise ValueTypeError(
+        raise ArgumentError(
             f"a `last` rollup needs ARG_MAX or MAX_BY, which the {dialect} dialect lacks",
             hint=f"use one of {', '.join(sorted(_ARG_MAX))}, or declare another aggregation",
         )
@@ -703,7 +704,7 @@ def _derivatives(tree: Graph, metric: str) -> dict[str, Expr]:
     for leaf, derivative in gradient_exprs(tree, metric).items():
         name = f"d_{metric}_d_{leaf}"
         if name in tree:
-            raise ValueTypeError(
+            raise ArgumentError(
                 f"the gradient column `{name}` has the name of a node",
                 hint="rename the node, or compute the gradient with tree.gradient",
                 names=[name],

@@ -31,7 +31,7 @@ from kpitree.display.style import (
     owner_of,
     shown,
 )
-from kpitree.errors import KPITreeError, ValueTypeError
+from kpitree.errors import ArgumentError, KPITreeError
 from kpitree.model.nodes import KPI, Input
 from kpitree.model.results import format_norm, norm_mark, norm_ok
 
@@ -62,7 +62,7 @@ def _boxes(tree: Graph, values: Mapping[str, Any] | None, scenario: Any) -> list
     changes = node_changes(tree, scenario)
     if changes is not None and changes.after:
         if values is not None:
-            raise ValueTypeError(
+            raise ArgumentError(
                 "give either `values` or a scenario or attribution, which carries its own",
                 hint="the diagram shows the values before → after the change",
             )
@@ -165,7 +165,7 @@ def to_mermaid(
           style n2 fill:#fce3ca,stroke:#cf222e,stroke-width:3px,color:#1f2328
     """
     if direction not in DIRECTIONS:
-        raise ValueTypeError(
+        raise ArgumentError(
             f"unknown diagram direction {direction!r}",
             hint=f"use one of {', '.join(DIRECTIONS)}",
         )

@@ -24,7 +24,7 @@ from kpitree.display.style import (
     signed,
     verdict,
 )
-from kpitree.errors import ValueTypeError, require
+from kpitree.errors import ArgumentError, ValueTypeError, require
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import renders
@@ -123,7 +123,7 @@ def plot_sensitivity(
         >>> matplotlib.pyplot.close("all")
     """
     if kind not in KINDS:
-        raise ValueTypeError(f"unknown sensitivity chart {kind!r}", hint='use "bars" or "tornado"')
+        raise ArgumentError(f"unknown sensitivity chart {kind!r}", hint='use "bars" or "tornado"')
     s = sensitivity
     tree = s.tree
     rows = list(s)
@@ -204,7 +204,7 @@ def plot_tornado(tornado: Any, ax: Axes | None = None) -> Axes:
 def _tornado(s: Any, swing: float) -> tuple[list[float], list[float]]:
     """Return the metric's exact value with each leaf at (1 − swing) and (1 + swing)."""
     if not (isinstance(swing, int | float) and 0 < swing < 1):
-        raise ValueTypeError(f"swing must be between 0 and 1, got {swing!r}", hint="0.1 is ±10%")
+        raise ArgumentError(f"swing must be between 0 and 1, got {swing!r}", hint="0.1 is ±10%")
     point = {r.name: r.value for r in s}
     lows: list[float] = []
     highs: list[float] = []
@@ -289,7 +289,7 @@ def _samples(simulation: Any, metric: str | None) -> Any:
     samples = getattr(simulation, "samples", simulation)
     if isinstance(samples, Mapping):
         if metric is None:
-            raise ValueTypeError("this simulation holds several nodes: say which to draw")
+            raise ArgumentError("this simulation holds several nodes: say which to draw")
         samples = samples[metric]
     inner = getattr(samples, "values", None)
     if inner is not None and not callable(inner):  # a `Samples` keeps its array in .values
@@ -339,7 +339,7 @@ def plot_simulation(
     name = metric or getattr(simulation, "metric", None) or getattr(simulation, "name", None)
     values = _samples(simulation, name)
     if name is None:
-        raise ValueTypeError("say which metric the simulation is of", hint="metric=...")
+        raise ArgumentError("say which metric the simulation is of", hint="metric=...")
     import numpy
 
     finite = values[numpy.isfinite(values)]  # an undefined draw (NaN) is not drawn

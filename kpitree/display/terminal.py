@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kpitree.errors import ValueTypeError
+from kpitree.errors import ArgumentError
 
 __all__ = ["KINDS", "colour", "use_colour", "visible_width"]
 
@@ -74,7 +74,7 @@ def colour(text: str, kind: str, enabled: bool) -> str:
     """
     code = KINDS.get(kind)
     if code is None:
-        raise ValueTypeError(f"unknown colour kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+        raise ArgumentError(f"unknown colour kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
     if not enabled or not text:
         return text
     return f"\x1b[{code}m{text}{_RESET}"

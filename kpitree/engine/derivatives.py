@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from kpitree.engine import codegen
 from kpitree.engine.codegen import RUNTIME
 from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
-from kpitree.errors import EvaluationError, ValueTypeError
+from kpitree.errors import EvaluationError, KindError
 from kpitree.language.expr import (
     Add,
     Call,
@@ -230,7 +230,7 @@ def metric_node(tree: Graph, name: str) -> Metric:
     """Return the metric `name`, or raise naming it when it is a leaf."""
     node = tree[name]
     if not isinstance(node, Metric):
-        raise ValueTypeError(
+        raise KindError(
             f"`{name}` is a {'KPI' if isinstance(node, KPI) else 'input'}, not a metric: "
             "derivatives are taken of metrics",
             hint=f"pick a metric: {', '.join(m.name for m in tree.metrics[:5])}",

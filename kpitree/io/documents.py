@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 
 from kpitree.errors import (
+    DuplicateNameError,
     KPITreeError,
     LimitError,
     UnknownNameError,
@@ -43,6 +44,8 @@ from kpitree.language.limits import DEFAULT_LIMITS, Limits
 __all__ = [
     "FORMATS",
     "Document",
+    "JSONDuplicateKey",
+    "JSONNotFinite",
     "JSONRefusal",
     "JSONSyntaxError",
     "PathKey",
@@ -404,7 +407,7 @@ class _YamlWalker:
             if key in out:
                 first = self.doc.lines.get(here)
                 self.doc.problems.append(
-                    ValueTypeError(
+                    DuplicateNameError(
                         f"duplicate key `{key}` (first at line {first})",
                         hint="each key may appear once; remove or rename one of them",
                     ).located(f"{self.doc.source or '<text>'}:{line} @ {path_text(here)}")
@@ -460,7 +463,7 @@ class JSONSyntaxError(KPITreeError, ValueError):
         super().__init__(reason, **kwargs)
 
 
-class JSONRefusal(ValueTypeError):
+class JSONRefusal(KPITreeError):
     """A duplicate key, or a number that is not finite, in text that is otherwise JSON.
 
     Attributes:
@@ -468,10 +471,21 @@ class JSONRefusal(ValueTypeError):
         duplicate: whether `piece` is a key given twice.
     """
 
-    def __init__(self, reason: str, *, piece: str, duplicate: bool, **kwargs: Any) -> None:
+    duplicate = False
+
+    def __init__(self, reason: str, *, piece: str, **kwargs: Any) -> None:
         self.piece = piece
-        self.duplicate = duplicate
         super().__init__(reason, **kwargs)
+
+
+class JSONDuplicateKey(JSONRefusal, DuplicateNameError):
+    """A key given twice in one JSON object."""
+
+    duplicate = True
+
+
+class JSONNotFinite(JSONRefusal, ValueTypeError):
+    """`NaN`, `Infinity` or a number beyond the float range in JSON."""
 
 
 def read_json(text: str, *, source: str | None = None) -> Any:
@@ -595,11 +609,10 @@ def _scan_json(text: str, doc: Document, *, report: bool) -> None:
             here = (*frame[0], key)
             if key in frame[3] and report:
                 doc.problems.append(
-                    JSONRefusal(
+                    JSONDuplicateKey(
                         f"duplicate key `{key}` (first at line {doc.lines.get(here)})",
                         hint="each key may appear once; remove or rename one of them",
                         piece=key,
-                        duplicate=True,
                     ).located(f"{doc.source or '<text>'}:{line_of(pos)} @ {path_text(here)}")
                 )
             else:
@@ -630,11 +643,10 @@ def _scan_json(text: str, doc: Document, *, report: bool) -> None:
                 finite = False
             if not finite:
                 doc.add(
-                    JSONRefusal(
+                    JSONNotFinite(
                         f"`{piece}` is not a finite number",
                         hint="model files hold finite numbers; leave the value out if unknown",
                         piece=piece,
-                        duplicate=False,
                     ),
                     path,
                 )

@@ -16,6 +16,8 @@ from typing import Any
 import attrs
 
 from kpitree.errors import (
+    ArgumentError,
+    DuplicateNameError,
     KPITreeError,
     UnknownNameError,
     ValidationError,
@@ -130,7 +132,7 @@ def build(doc: Document) -> Graph:
     roots = _roots(doc, data.get("tree"), builder)
     if not builder.nodes and not doc.problems:
         doc.add(
-            ValueTypeError(
+            ArgumentError(
                 "the model defines no nodes",
                 hint="add `kpis`, `inputs` and `metrics` sections",
             ),
@@ -239,7 +241,7 @@ class _Builder:
         if name in self.paths:
             first = self.paths[name]
             doc.add(
-                ValueTypeError(
+                DuplicateNameError(
                     f"`{name}` is defined twice: under `{first[0]}` and under `{section}`",
                     hint="every node has one name; rename one of them",
                     names=[name],
@@ -289,7 +291,7 @@ class _Builder:
             bad = _unknown_keys(doc, spec, _METRIC_FIELDS, path, "metric field")
             if "formula" not in spec:
                 hint = f"write `{name}: {{formula: ...}}`, or just `{name}: <formula>`"
-                doc.add(ValueTypeError(f"metric `{name}` has no `formula`", hint=hint), path)
+                doc.add(ArgumentError(f"metric `{name}` has no `formula`", hint=hint), path)
                 return None, False
             return {k: v for k, v in spec.items() if k not in bad}, not bad
         if spec is None:

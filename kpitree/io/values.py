@@ -22,6 +22,7 @@ from typing import Any
 
 from kpitree.errors import (
     KPITreeError,
+    LimitError,
     UnknownNameError,
     ValidationError,
     ValueTypeError,
@@ -92,7 +93,8 @@ def _read_csv_text(path: str | Path, limits: Limits) -> str:
     with open(path, "rb") as file:
         raw = file.read(limits.max_file_bytes + 1)
     if len(raw) > limits.max_file_bytes:
-        problem = ValueTypeError(f"the file is over the limit of {limits.max_file_bytes:,} bytes")
+        limit = limits.max_file_bytes
+        problem: KPITreeError = LimitError(f"the file is over the limit of {limit:,} bytes")
         raise ValidationError([problem.located(str(path))])
     try:
         return raw.decode("utf-8-sig")

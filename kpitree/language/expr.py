@@ -18,7 +18,7 @@ from typing import Any, Union
 
 import attrs
 
-from kpitree.errors import FormulaError, LimitError, ValueTypeError, did_you_mean
+from kpitree.errors import ArgumentError, FormulaError, LimitError, ValueTypeError, did_you_mean
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
 from kpitree.language.table import FORMULA_FUNCTIONS, FUNCTIONS
 
@@ -256,7 +256,7 @@ def as_expr(value: object) -> Expr:
     if isinstance(value, float) or _is_real_scalar(value):
         number = float(value)  # type: ignore[arg-type]
         if not math.isfinite(number):
-            raise ValueTypeError(f"a formula constant must be finite, got {number!r}")
+            raise ArgumentError(f"a formula constant must be finite, got {number!r}")
         return Const(number)
     if isinstance(value, str):
         raise ValueTypeError(

@@ -39,7 +39,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from kpitree.errors import KPITreeError, ValidationError, ValueTypeError, did_you_mean
+from kpitree.errors import (
+    ArgumentError,
+    KPITreeError,
+    ValidationError,
+    ValueTypeError,
+    did_you_mean,
+)
 from kpitree.model.numbers import to_number
 
 if TYPE_CHECKING:
@@ -97,7 +103,7 @@ class Distribution:
         """
         p = to_number(q, what="a quantile's probability")
         if not 0 <= p <= 1:
-            raise ValueTypeError(
+            raise ArgumentError(
                 f"a quantile's probability must be between 0 and 1, got {_short(p)}",
                 hint="write 0.1 or '10%' for the 10th percentile",
             )
@@ -174,7 +180,7 @@ class _Checker:
     def require(self, ok: bool, reason: str, hint: str) -> None:
         # A NaN stands for a parameter already reported; its comparisons are False.
         if not ok:
-            self.problems.append(ValueTypeError(f"{self.name}: {reason}", hint=hint))
+            self.problems.append(ArgumentError(f"{self.name}: {reason}", hint=hint))
 
     def done(self) -> None:
         if len(self.problems) == 1:
@@ -757,7 +763,7 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
     mode, hi, optional shape), ``beta`` (alpha, beta; or mean, sd), ``fixed`` (value).
 
     Raises:
-        ValueTypeError: an unknown kind (with a did-you-mean), missing or unknown
+        ArgumentError: an unknown kind (with a did-you-mean), missing or unknown
             parameters, or parameter values that are not valid.
 
     Examples:
@@ -768,7 +774,7 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
         >>> distribution_from_dict({"gaussian": {"mean": 1, "sd": 1}})
         Traceback (most recent call last):
         ...
-        kpitree.errors.ValueTypeError: unknown distribution 'gaussian'; kinds are normal, ...
+        kpitree.errors.ArgumentError: unknown distribution 'gaussian'; kinds are normal, ...
     """
     if not isinstance(data, Mapping):
         raise ValueTypeError(
@@ -781,14 +787,14 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
     elif len(data) == 1:
         kind, params = next(iter(data.items()))
     else:
-        raise ValueTypeError(
+        raise ArgumentError(
             "a distribution is one kind with its parameters, "
             f"got the keys {sorted(map(str, data))}",
             hint='e.g. {"normal": {"mean": 1000, "sd": 100}} or '
             '{"dist": "normal", "mean": 1000, "sd": 100}',
         )
     if not isinstance(kind, str) or kind.strip().lower() not in _KINDS:
-        raise ValueTypeError(
+        raise ArgumentError(
             f"unknown distribution {kind!r}; kinds are {', '.join(_KINDS)}",
             hint=(
                 f"did you mean `{_ALIASES[str(kind).lower()]}`?"
@@ -814,7 +820,7 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
     if missing or unknown:
         parts = [f"missing {', '.join(missing)}"] if missing else []
         parts += [f"unknown {', '.join(unknown)}"] if unknown else []
-        raise ValueTypeError(
+        raise ArgumentError(
             f"a {kind} distribution's parameters: {'; '.join(parts)}",
             hint=f"write {_forms(kind)}",
         )

@@ -19,7 +19,10 @@ from typing import Any, Generic, Self, TypeVar
 import attrs
 
 from kpitree.errors import (
+    ArgumentError,
     CycleError,
+    DuplicateNameError,
+    KindError,
     KPITreeError,
     UnitError,
     UnknownNameError,
@@ -90,7 +93,7 @@ class Graph(Shown):
     def __init__(self, *nodes: Node | Graph | Iterable[Node]) -> None:
         given = list(_flatten(nodes))
         if not given:
-            raise ValueTypeError("a Tree needs at least one node", hint="kt.Tree(top_metric)")
+            raise ArgumentError("a Tree needs at least one node", hint="kt.Tree(top_metric)")
         problems: list[KPITreeError] = []
         by_name = _collect(given, problems)
         children = {name: _child_names(node) for name, node in by_name.items()}
@@ -260,7 +263,7 @@ class Graph(Shown):
                 problems.append(self._unknown(name, "leaf"))
             elif isinstance(node, Metric):
                 problems.append(
-                    ValueTypeError(
+                    KindError(
                         f"`{name}` is a metric, computed from its formula; it cannot be set",
                         hint=f"to find the leaf value that gives {name} a target, use "
                         f"tree.solve({name!r}, target, vary=...)",
@@ -405,7 +408,7 @@ def _clash(first: Node, second: Node) -> KPITreeError:
         if getattr(first, f, None) != getattr(second, f, None)
     ]
     differ = ", ".join(fields) or "other fields"
-    return ValueTypeError(
+    return DuplicateNameError(
         f"two different nodes are named `{first.name}` (they differ in {differ})",
         hint="give each node its own name, or use one node object in both places",
         names=[first.name],

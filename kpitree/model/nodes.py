@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from kpitree.errors import KPITreeError, ValidationError, ValueTypeError
+from kpitree.errors import ArgumentError, BoundsError, KPITreeError, ValidationError, ValueTypeError
 from kpitree.language.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
 from kpitree.language.limits import DEFAULT_LIMITS
 from kpitree.language.parser import parse_formula
@@ -119,7 +119,7 @@ def _bounds(value: Any, what: str) -> Bounds | None:
         raise ValueTypeError(f"bounds must be a pair (low, high), got {len(pair)} item(s)")
     low, high = (None if v is None else to_number(v, what=f"a bound of {what}") for v in pair)
     if low is not None and high is not None and low > high:
-        raise ValueTypeError(f"bounds ({low:g}, {high:g}) have low above high")
+        raise ArgumentError(f"bounds ({low:g}, {high:g}) have low above high")
     return Bounds(low, high)
 
 
@@ -157,7 +157,7 @@ def _aggregate(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _AGGREGATE.fullmatch(value.strip()):
-        raise ValueTypeError(
+        raise ArgumentError(
             f"aggregate {value!r} is not one of the forms",
             hint='use "sum", "mean", "last", "min", "max" or "weighted:<leaf>" '
             '(a rate weighted by what it is a rate of, e.g. "weighted:leads")',
@@ -200,9 +200,7 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
     if value is not None and bounds is not None and not bounds.contains(value):
         shown = bounds.format(lambda x: f"{x:g}")
         problems.append(
-            ValueTypeError(
-                f"value {value:g} is outside the bounds {shown}", where=where, names=[name]
-            )
+            BoundsError(f"value {value:g} is outside the bounds {shown}", where=where, names=[name])
         )
     if kind == "KPI":
         for field in ("owner", "horizon"):
@@ -222,7 +220,7 @@ def _missing(name: str, field: str) -> KPITreeError:
         "owner": 'the role accountable for it, e.g. owner="marketing"',
         "horizon": 'how fast the owner can move it, e.g. horizon="1 day"',
     }[field]
-    return ValueTypeError(
+    return ArgumentError(
         f"KPI `{name}` has no {field}: every KPI needs {what}",
         hint="a leaf that nobody on the team controls is a kt.Input",
         names=[name],

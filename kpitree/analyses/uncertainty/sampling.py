@@ -14,7 +14,7 @@ import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kpitree.errors import KPITreeError, LimitError, ValueTypeError
+from kpitree.errors import ArgumentError, KindError, KPITreeError, LimitError, ValueTypeError
 from kpitree.model.distributions import Distribution, Fixed, as_distribution
 from kpitree.model.nodes import KPI, Input, Leaf, raise_all
 from kpitree.model.numbers import format_number
@@ -59,7 +59,7 @@ def whole_number(value: Any, what: str, *, least: int) -> int:
         raise ValueTypeError(f"{what} must be a whole number, got {value!r:.60}")
     number = int(value)
     if number < least:
-        raise ValueTypeError(f"{what} must be at least {least}, got {number}")
+        raise ArgumentError(f"{what} must be at least {least}, got {number}")
     return number
 
 
@@ -136,7 +136,7 @@ def leaf_distributions(tree: Graph, overrides: Mapping[str, Any] | None) -> dict
                     problems.append(tree._unknown(name, "leaf"))
                 else:
                     problems.append(
-                        ValueTypeError(
+                        KindError(
                             f"`{name}` is a metric: its uncertainty follows from its formula",
                             hint="give distributions to the leaves it is computed from",
                             names=[name],
@@ -167,7 +167,7 @@ def _mass(dist: Distribution, leaf: Leaf) -> float:
         mass = dist.cdf(high) - (dist.cdf(low) if low > -math.inf else 0.0)
     if mass < MIN_MASS_IN_BOUNDS:
         shown = f"[{format_number(low)}, {format_number(high)}]"
-        raise ValueTypeError(
+        raise ArgumentError(
             f"{dist} puts {format_number(mass, percent=True)} of its probability within the "
             f"bounds {shown} of `{leaf.name}`",
             hint="samples outside the bounds are drawn again; give a distribution that "

@@ -15,7 +15,7 @@ import attrs
 
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import evaluate_arrays
-from kpitree.errors import ValueTypeError
+from kpitree.errors import ArgumentError
 from kpitree.model.distributions import Distribution
 from kpitree.model.nodes import Leaf
 from kpitree.model.numbers import format_number, to_number
@@ -94,7 +94,7 @@ class Samples(Result):
 
         p = to_number(q, what="a quantile's probability")
         if not 0 <= p <= 1:
-            raise ValueTypeError(
+            raise ArgumentError(
                 f"a quantile's probability must be between 0 and 1, got {format_number(p)}",
                 hint="write 0.05 or '5%' for the 5th percentile",
             )

@@ -15,7 +15,7 @@ import attrs
 
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
-from kpitree.errors import ValueTypeError
+from kpitree.errors import ArgumentError
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
@@ -170,7 +170,7 @@ def tornado(
     if swing is not None:
         relative = to_number(swing, what="swing")
         if relative <= 0:
-            raise ValueTypeError(
+            raise ArgumentError(
                 f"swing must be above 0, got {format_number(relative)}",
                 hint='swing=0.1 (or "10%") moves every leaf 10% down and up',
             )
@@ -178,7 +178,7 @@ def tornado(
     else:
         low_q, high_q = (to_number(q, what="a tornado quantile") for q in quantiles)
         if not 0 <= low_q < high_q <= 1:
-            raise ValueTypeError(
+            raise ArgumentError(
                 f"quantiles must be two probabilities, low below high, got {quantiles!r}",
                 hint="quantiles=(0.1, 0.9) moves each leaf from its p10 to its p90",
             )

@@ -16,7 +16,7 @@ import attrs
 
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import evaluate_arrays, missing_values_error
-from kpitree.errors import EvaluationError, MissingValueError, ValueTypeError
+from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.results import Result, format_value, table
@@ -121,7 +121,7 @@ def sobol_indices(
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or a.shape != b.shape:
-        raise ValueTypeError(
+        raise ArgumentError(
             f"a and b must be two matrices of one shape (n, k), got {a.shape} and {b.shape}"
         )
     n, k = a.shape
@@ -129,7 +129,7 @@ def sobol_indices(
     bootstrap = sampling.whole_number(bootstrap, "bootstrap", least=0)
     level = to_number(confidence, what="confidence")
     if not 0 < level < 1:
-        raise ValueTypeError(f"confidence must be between 0 and 1, got {format_number(level)}")
+        raise ArgumentError(f"confidence must be between 0 and 1, got {format_number(level)}")
     sampling.check_size(n * (4 + 6 * len(column_sets)), "the Sobol estimator", "use a smaller n")
 
     def run(matrix: Array) -> Array:
