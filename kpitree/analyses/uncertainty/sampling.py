@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kpitree.errors import ArgumentError, KindError, KPITreeError, LimitError, ValueTypeError
+from kpitree.model.bounds import Bounds
 from kpitree.model.distributions import Distribution, Fixed, as_distribution
 from kpitree.model.nodes import KPI, Input, Leaf, raise_all
 from kpitree.model.numbers import format_number
@@ -151,14 +152,9 @@ def leaf_distributions(tree: Graph, overrides: Mapping[str, Any] | None) -> dict
     return {name: dist for name, dist in found.items() if dist is not None}
 
 
-def _bounds(leaf: Leaf) -> tuple[float, float]:
-    low, high = leaf.bounds if leaf.bounds is not None else (None, None)
-    return (-math.inf if low is None else low, math.inf if high is None else high)
-
-
 def _mass(dist: Distribution, leaf: Leaf) -> float:
     """Return the probability `dist` puts within the leaf's bounds, refusing too little."""
-    low, high = _bounds(leaf)
+    low, high = Bounds.of(leaf).span
     if isinstance(dist, Fixed):
         mass = 1.0 if low <= dist.value <= high else 0.0
     elif low == -math.inf and high == math.inf:
@@ -181,7 +177,7 @@ def draw(dist: Distribution, leaf: Leaf, rng: np.random.Generator, n: int) -> Ar
     """Draw `n` samples of `dist` within the leaf's bounds (rejecting those outside)."""
     import numpy as np
 
-    low, high = _bounds(leaf)
+    low, high = Bounds.of(leaf).span
     support_low, support_high = dist.support
     if low <= support_low and support_high <= high:
         return dist.sample(rng, n)  # nothing to reject: skip the comparisons
@@ -203,13 +199,13 @@ def draw(dist: Distribution, leaf: Leaf, rng: np.random.Generator, n: int) -> Ar
 
 def bounded_ppf(dist: Distribution, leaf: Leaf, q: float) -> float:
     """Return the `q` quantile of `dist` truncated to the leaf's bounds."""
-    low, high = _bounds(leaf)
+    low, high = Bounds.of(leaf).span
     if isinstance(dist, Fixed) or (low == -math.inf and high == math.inf):
         return dist.ppf(q)
     _mass(dist, leaf)
     below = dist.cdf(low) if low > -math.inf else 0.0
     above = dist.cdf(high) if high < math.inf else 1.0
-    return min(high, max(low, dist.ppf(below + q * (above - below))))
+    return Bounds.of(leaf).clip(dist.ppf(below + q * (above - below)))
 
 
 def owner_of(leaf: Leaf) -> str:
