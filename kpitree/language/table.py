@@ -170,6 +170,23 @@ def _pick_adjoints(name: str) -> Adjoints:
     return rule
 
 
+def _picker(name: str, pick: Callable[..., float], numpy: str, sympy: str, sql: str) -> Function:
+    """Return the entry of `min` or `max`: one argument picked, NaN in is NaN out."""
+    return Function(
+        name,
+        (2, None),
+        python=_nan_aware(pick),
+        numpy=lambda np: _reduce(getattr(np, numpy)),
+        sympy=lambda sp: getattr(sp, sympy),
+        sql=sql,
+        polars=lambda pl, args: _polars_pick(pl, args, getattr(pl, f"{name}_horizontal")),
+        domain=None,
+        unit="same",
+        adjoints=_pick_adjoints(name),
+        inverse=None,
+    )
+
+
 def _sign(x: float) -> float:
     return math.copysign(1.0, x) if x else 0.0
 
@@ -182,32 +199,8 @@ def _abs_inverse(t: float) -> list[float]:
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in (
-        Function(
-            "min",
-            (2, None),
-            python=_nan_aware(min),
-            numpy=lambda np: _reduce(np.minimum),
-            sympy=lambda sp: sp.Min,
-            sql="Least",
-            polars=lambda pl, args: _polars_pick(pl, args, pl.min_horizontal),
-            domain=None,
-            unit="same",
-            adjoints=_pick_adjoints("min"),
-            inverse=None,
-        ),
-        Function(
-            "max",
-            (2, None),
-            python=_nan_aware(max),
-            numpy=lambda np: _reduce(np.maximum),
-            sympy=lambda sp: sp.Max,
-            sql="Greatest",
-            polars=lambda pl, args: _polars_pick(pl, args, pl.max_horizontal),
-            domain=None,
-            unit="same",
-            adjoints=_pick_adjoints("max"),
-            inverse=None,
-        ),
+        _picker("min", min, "minimum", "Min", "Least"),
+        _picker("max", max, "maximum", "Max", "Greatest"),
         Function(
             "abs",
             (1, 1),
