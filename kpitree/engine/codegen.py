@@ -11,7 +11,7 @@ and compiled here, by `define`. The invariant that makes this safe:
     validated expression nodes, and `python_code` replaces every name by its slot.
 
 `define` checks the invariant before compiling: every identifier in the source must be
-a slot (a lowercase letter and digits), a name that starts with `_`, or one of the few
+a slot (a lowercase letter and digits), a name with one leading `_`, or one of the few
 keywords generated code uses; anything else (a node's name pasted by mistake) raises.
 
 Examples:
@@ -106,7 +106,7 @@ def python_code(expr: Expr, slots: Mapping[str, str]) -> str:
 # Float literals first (`1e-05` holds an `e`), then every identifier left.
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
-_SLOT = re.compile(r"[a-z]\d*|_\w+")
+_SLOT = re.compile(r"[a-z]\d*|_[A-Za-z]\w*")  # no dunder: `__import__`, `__class__`
 _KEYWORDS = frozenset({"def", "return", "lambda"})
 
 
