@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import median_time, report
 
 import kpitree as kt
-from kpitree.analyses.calculus import _gradient_function
 from kpitree.analyses.goal import solve
-from kpitree.analyses.whatif import Baseline, baseline
 from kpitree.engine.codegen import RUNTIME, python_code
+from kpitree.engine.derivatives import _gradient_function
 from kpitree.engine.evaluate import compile_tree
+from kpitree.engine.incremental import Baseline, baseline
 from kpitree.model.nodes import Metric
 from kpitree.testing import random_tree
 
