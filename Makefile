@@ -1,5 +1,7 @@
 # `make test` is the one command that checks everything: a fresh virtual environment,
-# the package with its development extras, lint, types, and the whole test suite.
+# the package with its development extras, lint, types, the layer contract, and the whole
+# test suite. `make check` is the quick loop while working: the same checks, without the
+# slow property runs, Spark and the browser (no Chromium or Java needed).
 VENV ?= .venv
 BIN = $(VENV)/bin
 
@@ -7,13 +9,19 @@ BIN = $(VENV)/bin
 # diagrams), Java (Spark in local mode). Installed from Debian's packages when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo bench clean system-deps
+.PHONY: test check lint demo bench clean system-deps
 
-test: system-deps $(VENV)/.installed
+test: system-deps lint
+	$(BIN)/pytest
+
+check: lint
+	$(BIN)/pytest -m "not slow and not spark and not browser"
+
+lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/lint-imports
 
 demo: $(VENV)/.installed
 	$(BIN)/kpitree demo

@@ -18,93 +18,135 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from kpitree import errors
-    from kpitree.analyses.calculus import Sensitivity
-    from kpitree.analyses.goal import Cascade
-    from kpitree.analyses.whatif import Comparison, Scenario, compare
-    from kpitree.errors import (
-        ArgumentError,
-        BoundsError,
-        CycleError,
-        DuplicateNameError,
-        EvaluationError,
-        FormulaError,
-        HorizonError,
-        InfeasibleGoalError,
-        KindError,
-        KPITreeError,
-        LimitError,
-        MissingDependencyError,
-        MissingValueError,
-        NormError,
-        UnitError,
-        UnknownNameError,
-        ValidationError,
-        ValueTypeError,
-    )
-    from kpitree.language.functions import abs, exp, log, max, min, sqrt  # noqa: A004
-    from kpitree.language.limits import Limits
-    from kpitree.language.parser import parse_formula
-    from kpitree.model.distributions import (
-        PERT,
-        Beta,
-        Fixed,
-        LogNormal,
-        Normal,
-        Triangular,
-        Uniform,
-    )
-    from kpitree.model.horizon import Horizon
-    from kpitree.model.nodes import KPI, Input, Metric, Node, Standard
-    from kpitree.model.norm import AtLeast, AtMost, Between, Norm, parse_norm
-    from kpitree.model.units import Unit
-    from kpitree.tree import Tree, load, loads
+if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equal to _PUBLIC
+    from kpitree import errors as errors
+    from kpitree.analyses.calculus import Sensitivity as Sensitivity
+    from kpitree.analyses.goal import Cascade as Cascade
+    from kpitree.analyses.whatif import Comparison as Comparison
+    from kpitree.analyses.whatif import Scenario as Scenario
+    from kpitree.analyses.whatif import compare as compare
+    from kpitree.errors import ArgumentError as ArgumentError
+    from kpitree.errors import BoundsError as BoundsError
+    from kpitree.errors import CycleError as CycleError
+    from kpitree.errors import DuplicateNameError as DuplicateNameError
+    from kpitree.errors import EvaluationError as EvaluationError
+    from kpitree.errors import FormulaError as FormulaError
+    from kpitree.errors import HorizonError as HorizonError
+    from kpitree.errors import InfeasibleGoalError as InfeasibleGoalError
+    from kpitree.errors import KindError as KindError
+    from kpitree.errors import KPITreeError as KPITreeError
+    from kpitree.errors import LimitError as LimitError
+    from kpitree.errors import MissingDependencyError as MissingDependencyError
+    from kpitree.errors import MissingValueError as MissingValueError
+    from kpitree.errors import NormError as NormError
+    from kpitree.errors import UnitError as UnitError
+    from kpitree.errors import UnknownNameError as UnknownNameError
+    from kpitree.errors import ValidationError as ValidationError
+    from kpitree.errors import ValueTypeError as ValueTypeError
+    from kpitree.language.functions import abs as abs  # noqa: A004
+    from kpitree.language.functions import exp as exp
+    from kpitree.language.functions import log as log
+    from kpitree.language.functions import max as max  # noqa: A004
+    from kpitree.language.functions import min as min  # noqa: A004
+    from kpitree.language.functions import sqrt as sqrt
+    from kpitree.language.limits import Limits as Limits
+    from kpitree.language.parser import parse_formula as parse_formula
+    from kpitree.model.distributions import PERT as PERT
+    from kpitree.model.distributions import Beta as Beta
+    from kpitree.model.distributions import Fixed as Fixed
+    from kpitree.model.distributions import LogNormal as LogNormal
+    from kpitree.model.distributions import Normal as Normal
+    from kpitree.model.distributions import Triangular as Triangular
+    from kpitree.model.distributions import Uniform as Uniform
+    from kpitree.model.horizon import Horizon as Horizon
+    from kpitree.model.nodes import KPI as KPI
+    from kpitree.model.nodes import Input as Input
+    from kpitree.model.nodes import Metric as Metric
+    from kpitree.model.nodes import Node as Node
+    from kpitree.model.nodes import Standard as Standard
+    from kpitree.model.norm import AtLeast as AtLeast
+    from kpitree.model.norm import AtMost as AtMost
+    from kpitree.model.norm import Between as Between
+    from kpitree.model.norm import Norm as Norm
+    from kpitree.model.norm import parse_norm as parse_norm
+    from kpitree.model.units import Unit as Unit
+    from kpitree.tree import Tree as Tree
+    from kpitree.tree import load as load
+    from kpitree.tree import loads as loads
 
-# Public names and the module each lives in. They are imported on first use, so that
-# `import kpitree` (and `kpitree --help`) costs almost nothing.
-_WHERE = {
-    "errors": "kpitree",
-    **dict.fromkeys(("abs", "exp", "log", "max", "min", "sqrt"), "kpitree.language.functions"),
-    "Horizon": "kpitree.model.horizon",
-    **dict.fromkeys(
-        ("Normal", "LogNormal", "Uniform", "Triangular", "PERT", "Beta", "Fixed"),
-        "kpitree.model.distributions",
+#: The public names, by the module each lives in: the one list. Each is imported on first
+#: use, so that `import kpitree` (and `kpitree --help`) costs almost nothing.
+_PUBLIC: dict[str, tuple[str, ...]] = {
+    "kpitree.tree": (
+        "Tree",
+        "load",
+        "loads",
     ),
-    "Limits": "kpitree.language.limits",
-    **dict.fromkeys(("KPI", "Input", "Metric", "Node", "Standard"), "kpitree.model.nodes"),
-    **dict.fromkeys(("AtLeast", "AtMost", "Between", "Norm", "parse_norm"), "kpitree.model.norm"),
-    "parse_formula": "kpitree.language.parser",
-    "Tree": "kpitree.tree",
-    "Unit": "kpitree.model.units",
-    **dict.fromkeys(("Scenario", "Comparison", "compare"), "kpitree.analyses.whatif"),
-    "Sensitivity": "kpitree.analyses.calculus",
-    "Cascade": "kpitree.analyses.goal",
-    **dict.fromkeys(("load", "loads"), "kpitree.tree"),
-    **dict.fromkeys(
-        (
-            "CycleError",
-            "ArgumentError",
-            "BoundsError",
-            "DuplicateNameError",
-            "KindError",
-            "EvaluationError",
-            "FormulaError",
-            "HorizonError",
-            "InfeasibleGoalError",
-            "KPITreeError",
-            "LimitError",
-            "MissingDependencyError",
-            "MissingValueError",
-            "NormError",
-            "UnitError",
-            "UnknownNameError",
-            "ValidationError",
-            "ValueTypeError",
-        ),
-        "kpitree.errors",
+    "kpitree.model.nodes": (
+        "KPI",
+        "Input",
+        "Metric",
+        "Node",
+        "Standard",
+    ),
+    "kpitree.language.functions": (
+        "abs",
+        "exp",
+        "log",
+        "max",
+        "min",
+        "sqrt",
+    ),
+    "kpitree.language.parser": ("parse_formula",),
+    "kpitree.language.limits": ("Limits",),
+    "kpitree.model.horizon": ("Horizon",),
+    "kpitree.model.norm": (
+        "AtLeast",
+        "AtMost",
+        "Between",
+        "Norm",
+        "parse_norm",
+    ),
+    "kpitree.model.units": ("Unit",),
+    "kpitree.model.distributions": (
+        "Normal",
+        "LogNormal",
+        "Uniform",
+        "Triangular",
+        "PERT",
+        "Beta",
+        "Fixed",
+    ),
+    "kpitree.analyses.whatif": (
+        "Scenario",
+        "Comparison",
+        "compare",
+    ),
+    "kpitree.analyses.calculus": ("Sensitivity",),
+    "kpitree.analyses.goal": ("Cascade",),
+    "kpitree.errors": (
+        "KPITreeError",
+        "ValidationError",
+        "FormulaError",
+        "LimitError",
+        "HorizonError",
+        "NormError",
+        "UnitError",
+        "ValueTypeError",
+        "ArgumentError",
+        "KindError",
+        "BoundsError",
+        "DuplicateNameError",
+        "CycleError",
+        "UnknownNameError",
+        "MissingValueError",
+        "MissingDependencyError",
+        "EvaluationError",
+        "InfeasibleGoalError",
     ),
 }
+_WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
+_WHERE["errors"] = "kpitree"
 
 
 def __getattr__(name: str) -> Any:
@@ -123,59 +165,4 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0.dev0"
 
-__all__ = [
-    "KPI",
-    "PERT",
-    "ArgumentError",
-    "AtLeast",
-    "AtMost",
-    "Beta",
-    "Between",
-    "BoundsError",
-    "Cascade",
-    "Comparison",
-    "CycleError",
-    "DuplicateNameError",
-    "EvaluationError",
-    "Fixed",
-    "FormulaError",
-    "Horizon",
-    "HorizonError",
-    "InfeasibleGoalError",
-    "Input",
-    "KPITreeError",
-    "KindError",
-    "LimitError",
-    "Limits",
-    "LogNormal",
-    "Metric",
-    "MissingDependencyError",
-    "MissingValueError",
-    "Node",
-    "Norm",
-    "NormError",
-    "Normal",
-    "Scenario",
-    "Sensitivity",
-    "Standard",
-    "Tree",
-    "Triangular",
-    "Uniform",
-    "Unit",
-    "UnitError",
-    "UnknownNameError",
-    "ValidationError",
-    "ValueTypeError",
-    "abs",
-    "compare",
-    "errors",
-    "exp",
-    "load",
-    "loads",
-    "log",
-    "max",
-    "min",
-    "parse_formula",
-    "parse_norm",
-    "sqrt",
-]
+__all__ = sorted(_WHERE)

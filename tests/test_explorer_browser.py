@@ -36,10 +36,13 @@ ARGS = [
 ]
 WAIT = 15_000  # ms: generous, the machine is shared
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not at /usr/bin/chromium (apt-get install -y chromium)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
