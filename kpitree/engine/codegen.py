@@ -103,11 +103,10 @@ def python_code(expr: Expr, slots: Mapping[str, str]) -> str:
     raise TypeError(repr(expr))  # pragma: no cover
 
 
-# Float literals first (`1e-05` holds an `e`), then every identifier left.
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?")
-_IDENTIFIER = re.compile(r"[^\W\d]\w*")
-_SLOT = re.compile(r"[a-z]\d*|_[A-Za-z]\w*")  # no dunder: `__import__`, `__class__`
-_KEYWORDS = frozenset({"def", "return", "lambda"})
+# An identifier that is neither a slot (`x0`, `v`), a runtime name with one leading `_`, nor
+# a keyword generated code uses. The `e` of a float literal (`1e-05`) follows a digit, so
+# the look-behind passes it over.
+_FOREIGN = re.compile(r"(?<!\w)(?!(?:[a-z]\d*|_[A-Za-z]\w*|def|return|lambda)(?!\w))[^\W\d]\w*")
 
 
 def check_source(source: str) -> None:
@@ -120,9 +119,9 @@ def check_source(source: str) -> None:
         ...
         ValueError: generated code may not contain the identifier `leads`
     """
-    for name in _IDENTIFIER.findall(_NUMBER.sub("0", source)):
-        if name not in _KEYWORDS and not _SLOT.fullmatch(name):
-            raise ValueError(f"generated code may not contain the identifier `{name}`")
+    found = _FOREIGN.search(source)
+    if found is not None:
+        raise ValueError(f"generated code may not contain the identifier `{found.group()}`")
 
 
 def define(source: str, runtime: Mapping[str, Any], what: str) -> dict[str, Any]:
