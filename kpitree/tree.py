@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from types import MethodType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-from kpitree.io import model as _model
 from kpitree.model.graph import Graph
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from kpitree.display import diagrams as _diagrams
     from kpitree.display import html as _html
     from kpitree.engine import evaluate as _evaluate
+    from kpitree.io import model as _model
 else:
 
     class _Lazy:
@@ -53,6 +53,7 @@ else:
     _diagrams = _Lazy("kpitree.display.diagrams")
     _html = _Lazy("kpitree.display.html")
     _evaluate = _Lazy("kpitree.engine.evaluate")
+    _model = _Lazy("kpitree.io.model")
 
 __all__ = ["Tree", "load", "loads"]
 
@@ -164,5 +165,15 @@ def _returning_tree(read: Callable[P, Graph]) -> Callable[P, Tree]:
     return wrapper
 
 
-load = _returning_tree(_model.load)
-loads = _returning_tree(_model.loads)
+if TYPE_CHECKING:
+    load = _returning_tree(_model.load)
+    loads = _returning_tree(_model.loads)
+else:
+
+    def __getattr__(name: str) -> Any:
+        # `load` and `loads` are made on first use, so that `kt.Tree` does not import the
+        # model-file readers.
+        if name not in ("load", "loads"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        made = globals()[name] = _returning_tree(getattr(_model, name))
+        return made
