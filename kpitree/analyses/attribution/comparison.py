@@ -36,16 +36,8 @@ from kpitree.analyses.attribution.results import (
 from kpitree.analyses.attribution.shapley import shapley
 from kpitree.analyses.status import status
 from kpitree.backends.frames import table_kind
-from kpitree.engine.evaluate import (
-    compile_tree,
-    evaluate,
-    evaluate_vector,
-)
-from kpitree.errors import (
-    KPITreeError,
-    LimitError,
-    ValueTypeError,
-)
+from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
+from kpitree.errors import KPITreeError, LimitError, ValueTypeError
 from kpitree.model.nodes import KPI
 
 if TYPE_CHECKING:

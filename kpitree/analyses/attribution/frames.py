@@ -20,9 +20,7 @@ from kpitree.analyses.attribution.methods import (
     subtree,
 )
 from kpitree.backends.frames import table_kind
-from kpitree.engine.evaluate import (
-    evaluate_arrays,
-)
+from kpitree.engine.evaluate import evaluate_arrays
 from kpitree.errors import (
     ArgumentError,
     KindError,

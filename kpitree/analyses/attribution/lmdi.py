@@ -8,11 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kpitree.analyses.attribution.methods import Periods, exact_step
-from kpitree.errors import (
-    EvaluationError,
-    FormulaError,
-    LimitError,
-)
+from kpitree.errors import EvaluationError, FormulaError, LimitError
 from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number

@@ -12,11 +12,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from kpitree.errors import (
-    ArgumentError,
-    KindError,
-    did_you_mean,
-)
+from kpitree.errors import ArgumentError, KindError, did_you_mean
 from kpitree.model.nodes import KPI, Metric
 
 if TYPE_CHECKING:
@@ -29,7 +25,6 @@ if TYPE_CHECKING:
 
 METHODS = ("shapley", "lmdi", "hierarchical")
 """The attribution methods, the default first."""
-
 
 MAX_CHANGING = 22
 """Most changing leaves exact Shapley takes by default: 2^22 evaluations, about 0.1 GB."""

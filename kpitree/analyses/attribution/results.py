@@ -8,10 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from kpitree.errors import (
-    UnknownNameError,
-    did_you_mean,
-)
+from kpitree.errors import UnknownNameError, did_you_mean
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
 from kpitree.model.results import Result, RowTable, format_norm, format_value, norm_mark, table

@@ -10,14 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kpitree.analyses.attribution.methods import Periods, exact_step
-from kpitree.engine.evaluate import (
-    compile_tree,
-    evaluate,
-)
-from kpitree.errors import (
-    EvaluationError,
-    LimitError,
-)
+from kpitree.engine.evaluate import compile_tree, evaluate
+from kpitree.errors import EvaluationError, LimitError
 from kpitree.model.nodes import Metric
 
 if TYPE_CHECKING:
