@@ -425,7 +425,7 @@ def sensitivity_html(sensitivity: Any) -> str:
 # -- attribution and uncertainty ------------------------------------------------------------------
 
 
-@renders("kpitree.analyses.attribution.Attribution", "html")
+@renders("kpitree.analyses.attribution.results.Attribution", "html")
 def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
     """Return an `Attribution` as HTML: each leaf's contribution, then the sum per owner.
 

@@ -217,7 +217,7 @@ def _tornado(s: Any, swing: float) -> tuple[list[float], list[float]]:
 # -- attribution ----------------------------------------------------------------------------------
 
 
-@renders("kpitree.analyses.attribution.Attribution", "plot")
+@renders("kpitree.analyses.attribution.results.Attribution", "plot")
 def plot_attribution(attribution: Any, ax: Axes | None = None) -> Axes:
     """Draw an `Attribution` as a waterfall: before, each leaf's contribution, after.
 

@@ -1,0 +1,280 @@
+"""Attribution per segment: `attribute_frame` over a pandas or polars table.
+
+Each segment's row in the period before is paired with its row in the period after,
+and the method runs over all segments at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kpitree.analyses.attribution.comparison import split_change
+from kpitree.analyses.attribution.methods import (
+    MAX_CHANGING,
+    check_limit_option,
+    check_method,
+    owners_of,
+    subtree,
+)
+from kpitree.backends.frames import table_kind
+from kpitree.engine.evaluate import evaluate_arrays
+from kpitree.errors import (
+    ArgumentError,
+    KindError,
+    MissingValueError,
+    UnknownNameError,
+    ValueTypeError,
+    did_you_mean,
+)
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from kpitree.model.graph import Graph
+
+    Array = NDArray[np.float64]
+
+
+def attribute_frame(
+    tree: Graph,
+    data: Any,
+    metric: str,
+    *,
+    period: str,
+    before: Any,
+    after: Any,
+    by: Sequence[str] = (),
+    method: str = "shapley",
+    max_changing: int = MAX_CHANGING,
+) -> Any:
+    """Attribute the change of `metric` per segment, for a table of periods × segments.
+
+    Args:
+        tree: the tree.
+        data: a pandas or polars DataFrame with a `period` column, the `by` columns and
+            a column per leaf (a leaf without a column takes its node's value).
+        metric: the metric whose change is attributed.
+        period: the name of the period column.
+        before: the period label (a value of that column) to start from.
+        after: the period label to end at.
+        by: the columns naming a segment; each segment needs one row in each period.
+        method: `"shapley"`, `"lmdi"` or `"hierarchical"`, as in `attribute`.
+        max_changing: as in `attribute`; counts leaves changing in any segment.
+
+    Returns:
+        A frame of the same library, one row per segment: the `by` columns,
+        `<metric>_before`, `<metric>_after`, `<metric>_change`, one column per leaf
+        (its contribution) and one `owner_<owner>` column per owner (LMDI factors are
+        not included). A segment where the metric is undefined (division by zero...)
+        gets NaN, as frames do.
+
+    Raises:
+        MissingValueError: a segment without a row in one of the two periods, or two
+            rows of one segment in one period.
+
+    Examples:
+        >>> import pandas as pd
+        >>> from kpitree.examples import qualified_leads
+        >>> df = pd.DataFrame({"month": ["jan", "feb", "jan", "feb"],
+        ...                    "channel": ["ads", "ads", "seo", "seo"],
+        ...                    "leads": [1000, 1100, 500, 500],
+        ...                    "lead_to_ql": [0.8, 0.7, 0.9, 0.95]})
+        >>> out = attribute_frame(qualified_leads(), df, "qualified_leads",
+        ...                       period="month", before="jan", after="feb", by=["channel"])
+        >>> out[["channel", "qualified_leads_change", "leads", "lead_to_ql"]].round(6)
+          channel  qualified_leads_change  leads  lead_to_ql
+        0     ads                   -30.0   75.0      -105.0
+        1     seo                    25.0    0.0        25.0
+    """
+    method = check_method(method)
+    limit = check_limit_option(max_changing)
+    sub = subtree(tree, metric)
+    by = [by] if isinstance(by, str) else list(by)
+    leaves = [leaf.name for leaf in sub.leaves]
+    library = _library(data)
+    keys, low_leaves, high_leaves = (_align_pandas if library == "pandas" else _align_polars)(
+        data, period, before, after, by, leaves
+    )
+    rows = len(next(iter([*low_leaves.values(), *keys.values()]), [0.0]))
+    low = _all_values(sub, low_leaves, rows)
+    high = _all_values(sub, high_leaves, rows)
+    total = high[metric] - low[metric]
+    with np.errstate(all="ignore"):
+        split = split_change(
+            sub, metric, low, high, total, method, limit, nodes=False, scalar=False
+        )
+    owners = owners_of(sub)
+    columns: dict[str, Any] = dict(keys)
+    columns[f"{metric}_before"] = low[metric]
+    columns[f"{metric}_after"] = high[metric]
+    columns[f"{metric}_change"] = total
+    undefined = np.isnan(total)  # one rule for the whole row: NaN, not a partial split
+    for leaf in leaves:
+        columns[leaf] = np.where(undefined, np.nan, split.contributions[leaf])
+    for owner in dict.fromkeys(owners.values()):
+        parts = [columns[leaf] for leaf in leaves if owners[leaf] == owner]
+        columns[f"owner_{owner}"] = np.sum(parts, axis=0)
+    clash = len(columns) != len(keys) + 3 + len(leaves) + len(set(owners.values()))
+    if clash:
+        raise ArgumentError(
+            f"the result columns of `{metric}` would repeat a name: the `by` columns, "
+            f"leaf names and owner columns must differ",
+            hint="rename the segment columns",
+        )
+    if library == "pandas":
+        import pandas
+
+        return pandas.DataFrame(columns)
+    import polars
+
+    return polars.DataFrame(columns)
+
+
+def _library(data: Any) -> str:
+    kind = table_kind(data)
+    if kind in ("pandas", "polars"):
+        return kind
+    raise ValueTypeError(
+        f"data must be a pandas or polars DataFrame, got {type(data).__name__}",
+        hint="for two sets of values, use tree.attribute(metric, before, after)",
+    )
+
+
+def _all_values(tree: Graph, leaves: Mapping[str, Array], rows: int) -> dict[str, Array]:
+    """Every node's values over rows: the leaves given (or their defaults) and the metrics."""
+    given = {name: np.broadcast_to(column, (rows,)) for name, column in leaves.items()}
+    out = dict(evaluate_arrays(tree, given))  # a leaf without column or value: an error here
+    for leaf in tree.leaves:
+        value = given.get(leaf.name, leaf.value)
+        out[leaf.name] = np.broadcast_to(np.asarray(value, dtype=np.float64), (rows,))
+    return {name: np.broadcast_to(values, (rows,)) for name, values in out.items()}
+
+
+def _align_pandas(
+    data: Any, period: str, before: Any, after: Any, by: list[str], leaves: list[str]
+) -> tuple[dict[str, Any], dict[str, Array], dict[str, Array]]:
+    """Pair each segment's row in `before` with its row in `after` (pandas)."""
+    names = [str(c) for c in data.columns]
+    _check_columns(names, [period, *by], leaves)
+    present = [leaf for leaf in leaves if leaf in names]
+    parts = [
+        data.loc[(data[period] == label).to_numpy(), [*by, *present]] for label in (before, after)
+    ]
+    _check_periods([len(p) for p in parts], period, (before, after), by)
+    marker = "\x00period"
+    if by:
+        for part, label in zip(parts, (before, after), strict=True):
+            repeated = part.duplicated(by).to_numpy()
+            if repeated.any():
+                raise _repeated(part.loc[repeated, by].iloc[0].tolist(), by, period, label)
+        tagged = [p.assign(**{marker: i}) for i, p in enumerate(parts)]
+        merged = tagged[0].merge(
+            tagged[1], on=by, how="outer", suffixes=("", "\x00after"), sort=False
+        )
+        for i, label in enumerate((before, after)):
+            column = marker if i == 0 else marker + "\x00after"
+            gone = merged[column].isna().to_numpy()
+            if gone.any():
+                raise _absent(merged.loc[gone, by].iloc[0].tolist(), by, period, label)
+        keys = {b: merged[b].to_numpy() for b in by}
+        low = {leaf: _numeric(merged[leaf].to_numpy(), leaf) for leaf in present}
+        high = {leaf: _numeric(merged[leaf + "\x00after"].to_numpy(), leaf) for leaf in present}
+        return keys, low, high
+    low, high = ({leaf: _numeric(p[leaf].to_numpy(), leaf) for leaf in present} for p in parts)
+    return {}, low, high
+
+
+def _align_polars(
+    data: Any, period: str, before: Any, after: Any, by: list[str], leaves: list[str]
+) -> tuple[dict[str, Any], dict[str, Array], dict[str, Array]]:
+    """Pair each segment's row in `before` with its row in `after` (polars)."""
+    import polars as pl
+
+    names = list(data.columns)
+    _check_columns(names, [period, *by], leaves)
+    present = [leaf for leaf in leaves if leaf in names]
+    parts = [
+        data.filter(pl.col(period) == label).select([*by, *present]) for label in (before, after)
+    ]
+    _check_periods([p.height for p in parts], period, (before, after), by)
+    if by:
+        for part, label in zip(parts, (before, after), strict=True):
+            repeated = part.select(by).is_duplicated()
+            if repeated.any():
+                raise _repeated(list(part.filter(repeated).row(0)[: len(by)]), by, period, label)
+        marker = "\x00period"
+        tagged = [p.with_columns(pl.lit(i).alias(marker)) for i, p in enumerate(parts)]
+        merged = tagged[0].join(
+            tagged[1], on=by, how="full", suffix="\x00after", coalesce=True, maintain_order="left"
+        )
+        for i, label in enumerate((before, after)):
+            column = marker if i == 0 else marker + "\x00after"
+            gone = merged[column].is_null()
+            if gone.any():
+                raise _absent(list(merged.filter(gone).select(by).row(0)), by, period, label)
+        keys = {b: merged[b] for b in by}
+        low = {leaf: _numeric(merged[leaf].to_numpy(), leaf) for leaf in present}
+        high = {leaf: _numeric(merged[leaf + "\x00after"].to_numpy(), leaf) for leaf in present}
+        return keys, low, high
+    low, high = ({leaf: _numeric(p[leaf].to_numpy(), leaf) for leaf in present} for p in parts)
+    return {}, low, high
+
+
+def _check_columns(names: list[str], needed: list[str], leaves: list[str]) -> None:
+    for name in needed:
+        if name not in names:
+            raise UnknownNameError(
+                f"the data has no column `{name}`",
+                hint=did_you_mean(name, names),
+                names=[name],
+            )
+        if name in leaves:
+            raise KindError(
+                f"`{name}` is a leaf of the tree; it cannot also name the period or a segment",
+                names=[name],
+            )
+
+
+def _check_periods(heights: list[int], period: str, labels: tuple[Any, Any], by: list[str]) -> None:
+    for height, label in zip(heights, labels, strict=True):
+        if height == 0:
+            raise MissingValueError(
+                f"no row has `{period}` equal to {label!r}",
+                hint="before= and after= take values of the period column",
+                names=[period],
+            )
+        if not by and height > 1:
+            raise _repeated([], by, period, label, rows=height)
+
+
+def _repeated(
+    key: list[Any], by: list[str], period: str, label: Any, rows: int = 2
+) -> MissingValueError:
+    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True)) or "the table"
+    return MissingValueError(
+        f"{segment} has {rows} or more rows for `{period}` = {label!r}; each segment needs one",
+        hint="name every segment column in by=[...], or aggregate first with tree.rollup(...)",
+        names=[period, *by],
+    )
+
+
+def _absent(key: list[Any], by: list[str], period: str, label: Any) -> MissingValueError:
+    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True))
+    return MissingValueError(
+        f"segment {segment} has no row for `{period}` = {label!r}",
+        hint="add a row with its leaf values (zeros for a new segment), or filter it out",
+        names=[period, *by],
+    )
+
+
+def _numeric(values: Any, leaf: str) -> Array:
+    if values.dtype.kind not in "iuf":
+        raise ValueTypeError(
+            f"column `{leaf}` must hold numbers, got {values.dtype}",
+            hint="convert it first (percentages as fractions: 0.8 for 80%)",
+            names=[leaf],
+        )
+    return np.asarray(values, dtype=np.float64)

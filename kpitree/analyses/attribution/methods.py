@@ -1,0 +1,130 @@
+"""What the attribution methods share.
+
+Their names and limits, the checks of the options, the tree and owners of a metric, the
+`Periods` they read, the `Split` they return and the exact step that closes each method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from kpitree.errors import ArgumentError, KindError, did_you_mean
+from kpitree.model.nodes import KPI, Metric
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from kpitree.model.graph import Graph
+
+    Array = NDArray[np.float64]
+
+
+METHODS = ("shapley", "lmdi", "hierarchical")
+"""The attribution methods, the default first."""
+
+MAX_CHANGING = 22
+"""Most changing leaves exact Shapley takes by default: 2^22 evaluations, about 0.1 GB."""
+
+
+EXTERNAL = "external"
+"""The owner label of inputs: leaves nobody on the team controls."""
+
+
+def check_method(method: Any) -> str:
+    """Return `method` if it is one of `METHODS`, else raise `ArgumentError`."""
+    if method in METHODS:
+        return str(method)
+    raise ArgumentError(
+        f"attribution method {method!r} is not one of {', '.join(METHODS)}",
+        hint=did_you_mean(str(method), METHODS) or 'method="shapley" is exact and the default',
+    )
+
+
+def check_limit_option(value: Any) -> int:
+    """Return `max_changing` if it is a positive whole number, else raise `ArgumentError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ArgumentError(
+            f"max_changing must be a positive whole number, got {value!r}",
+            hint=f"the default is {MAX_CHANGING}",
+        )
+    return value
+
+
+def subtree(tree: Graph, metric: str) -> Graph:
+    """Return the tree of `metric` and everything under it (cached per tree and metric)."""
+    node = tree[metric]
+    if not isinstance(node, Metric):
+        raise KindError(
+            f"`{metric}` is a leaf: its change is all its own, there is nothing to attribute",
+            hint="attribute a metric: one of " + ", ".join(f"`{m.name}`" for m in tree.metrics[:5]),
+            names=[metric],
+        )
+    return tree.subtree(metric)
+
+
+def owners_of(tree: Graph) -> dict[str, str]:
+    """Return `{leaf: owner}`, inputs owned by `EXTERNAL`."""
+    return {leaf.name: leaf.owner if isinstance(leaf, KPI) else EXTERNAL for leaf in tree.leaves}
+
+
+@attrs.frozen
+class Split:
+    """What a method returns: contributions per leaf, `by_node` splits, LMDI factors."""
+
+    contributions: dict[str, Array]
+    by_node: dict[str, dict[str, Array]]
+    factors: dict[str, Array] | None = None
+
+
+@attrs.frozen
+class Periods:
+    """Every node's values over rows in both periods, and what the methods share.
+
+    Attributes:
+        tree: the tree of the attributed metric.
+        low: `{node: values before}`, one array of rows each; `high`: after.
+        changed: the nodes whose value differs in some row.
+        limit: most players one exact Shapley game takes.
+        scalar: one row from `attribute` (errors name the mix), not frame rows (NaN).
+    """
+
+    tree: Graph
+    low: dict[str, Array]
+    high: dict[str, Array]
+    changed: frozenset[str]
+    limit: int
+    scalar: bool
+
+
+def changed(tree: Graph, low: Mapping[str, Array], high: Mapping[str, Array]) -> frozenset[str]:
+    """The nodes whose value differs between the periods in some row.
+
+    NaN != NaN: a node unknown in some row counts as changed, and that row becomes NaN.
+    """
+    names = tree.names
+    if low[names[0]].shape[0] == 1:  # one comparison for the whole tree
+        moved = np.stack([low[n] for n in names]) != np.stack([high[n] for n in names])
+        return frozenset(n for n, m in zip(names, moved[:, 0], strict=True) if m)
+    return frozenset(n for n in names if np.any(low[n] != high[n]))
+
+
+def exact_step(phi: Array, total: Array) -> Array:
+    """Spread the rounding residual `total - sum(phi)` over `phi` by absolute size.
+
+    The documented exact step: zeros stay zero and equal parts stay equal. Parts that
+    are only rounding noise (within 1e-12 of the size of the change) become exactly 0
+    first, so a leaf whose effects cancel reads 0, not 7e-16.
+    """
+    if phi.shape[0] == 0:
+        return phi
+    size = np.maximum(np.abs(phi).sum(axis=0), np.abs(total))
+    phi = np.where(np.abs(phi) <= 1e-12 * size, 0.0, phi)
+    residual = total - phi.sum(axis=0)
+    scale = np.abs(phi).sum(axis=0)
+    adjust = np.where(scale > 0, residual / np.where(scale > 0, scale, 1.0), 0.0)
+    exact: Array = phi + np.abs(phi) * adjust
+    return exact

@@ -1,0 +1,289 @@
+"""The results of attribution: `Attribution`, and `Accountability` with its accounts and rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.model.numbers import format_number
+from kpitree.model.render import render
+from kpitree.model.results import Result, RowTable, format_norm, format_value, norm_mark, table
+from kpitree.model.units import format_quantity
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from kpitree.model.graph import Graph
+
+    Array = NDArray[np.float64]
+
+
+@attrs.frozen(repr=False)
+class Attribution(Result):
+    """The change of a metric split over its leaves, their owners and its nodes.
+
+    Attributes:
+        metric: the metric whose change is attributed.
+        method: `"shapley"`, `"lmdi"` or `"hierarchical"`.
+        before: the metric's value before.
+        after: the metric's value after.
+        total: `after - before`; the contributions sum to it (see the module doc).
+        contributions: `{leaf: contribution}` for every leaf under the metric, tree order.
+        by_owner: `{owner: sum of their leaves' contributions}`; inputs under `"external"`.
+        by_node: `{metric: {child: part}}`: each metric's own change split over its
+            direct children (Shapley on its own formula), for metrics with a changed child.
+        owners: `{leaf: owner}` (`"external"` for inputs).
+        values_before: the leaf values before.
+        values_after: the leaf values after.
+        factors: LMDI only: `{leaf: factor}`, whose product is `after / before`; None for
+            other methods, or when the metric is zero or changes sign (no ratio exists).
+        tree: the tree (for units in `str`).
+    """
+
+    metric: str
+    method: str
+    before: float
+    after: float
+    total: float
+    contributions: Mapping[str, float]
+    by_owner: Mapping[str, float]
+    by_node: Mapping[str, Mapping[str, float]]
+    owners: Mapping[str, str]
+    values_before: Mapping[str, float]
+    values_after: Mapping[str, float]
+    factors: Mapping[str, float] | None
+    tree: Graph = attrs.field(eq=False)
+
+    def share(self, leaf: str) -> float | None:
+        """Return a leaf's contribution as a fraction of the change (None if no change)."""
+        value = self.contributions[leaf]
+        return value / self.total if self.total else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Attribution(metric={self.metric!r}, method={self.method!r}, "
+            f"before={self.before!r}, after={self.after!r}, total={self.total!r})"
+        )
+
+    def _quantity(self, value: float, signed: bool = False) -> str:
+        text = format_quantity(abs(value) if signed else value, self.tree.unit(self.metric))
+        if not signed:
+            return text
+        return ("+" if value > 0 else "−" if value < 0 else "") + text
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.metric}: {self._quantity(self.before)} → {self._quantity(self.after)}, "
+            f"change {self._quantity(self.total, signed=True)}"
+        )
+        if self.before:
+            head += f" ({_signed_percent(self.total / abs(self.before))})"
+        head += f" — {self.method}"
+        body = [["start", "", self._quantity(self.before), "", ""]]
+        quiet = 0
+        for leaf, value in self.contributions.items():
+            if value == 0:
+                quiet += 1
+                continue
+            share = self.share(leaf)
+            factor = "" if self.factors is None else f"×{format_number(self.factors[leaf])}"
+            body.append(
+                [
+                    leaf,
+                    self.owners[leaf],
+                    self._quantity(value, signed=True),
+                    "—" if share is None else _signed_percent(share),
+                    factor,
+                ]
+            )
+        body.append(["end", "", self._quantity(self.after), "", ""])
+        header = ["", "owner", "contribution", "share", "factor" if self.factors else ""]
+        lines = [head, table(body, header)]
+        if quiet:
+            lines.append(f"({quiet} unchanged leaves contribute 0)")
+        owners = ", ".join(
+            f"{o} {self._quantity(v, signed=True)}" for o, v in self.by_owner.items()
+        )
+        lines.append(f"by owner: {owners}")
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the waterfall from before to after, bars coloured by owner; return the Axes."""
+        return render(self, "plot", ax=ax)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the attribution as plain data (JSON-ready: no NaN, shares None at no change)."""
+        return {
+            "metric": self.metric,
+            "method": self.method,
+            "before": self.before,
+            "after": self.after,
+            "total": self.total,
+            "contributions": dict(self.contributions),
+            "shares": {leaf: self.share(leaf) for leaf in self.contributions},
+            "by_owner": dict(self.by_owner),
+            "by_node": {k: dict(v) for k, v in self.by_node.items()},
+            "owners": dict(self.owners),
+            "values_before": dict(self.values_before),
+            "values_after": dict(self.values_after),
+            "factors": None if self.factors is None else dict(self.factors),
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per leaf: owner, values, contribution, share (and factor)."""
+        out = []
+        for leaf, value in self.contributions.items():
+            record: dict[str, Any] = {
+                "leaf": leaf,
+                "owner": self.owners[leaf],
+                "before": self.values_before[leaf],
+                "after": self.values_after[leaf],
+                "contribution": value,
+                "share": self.share(leaf),
+            }
+            if self.factors is not None:
+                record["factor"] = self.factors[leaf]
+            out.append(record)
+        return out
+
+
+@attrs.frozen
+class AccountRow:
+    """One KPI (or input) in an owner's account.
+
+    Attributes:
+        name: the leaf.
+        owner: the leaf's owner (`"external"` for an input).
+        shared: True when listed under a role that only influences it (`influenced_by`);
+            its contribution then does not count in that role's total.
+        contribution: the leaf's contribution to the change.
+        before: the leaf's value before; `after` likewise.
+        norm: the KPI's norm as text, or None.
+        ok_before: whether the norm was met before (None: no norm); `ok_after` likewise.
+    """
+
+    name: str
+    owner: str
+    shared: bool
+    contribution: float
+    before: float
+    after: float
+    norm: str | None
+    ok_before: bool | None
+    ok_after: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row as plain data."""
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class OwnerAccount:
+    """What one role is accountable for: its KPIs, and the sum of their contributions.
+
+    Attributes:
+        owner: the role (`"external"` for inputs).
+        total: the sum of the contributions of the KPIs it owns (shared ones excluded).
+        rows: its own KPIs first, then the KPIs it shares (influences), tree order.
+    """
+
+    owner: str
+    total: float
+    rows: tuple[AccountRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the account as plain data."""
+        return {"owner": self.owner, "total": self.total, "rows": [r.to_dict() for r in self.rows]}
+
+
+@attrs.frozen(repr=False)
+class Accountability(RowTable):
+    """Per owner: their KPIs, each KPI's contribution and norm status in both periods.
+
+    The owners' totals (with `"external"`) add up to the change: a KPI counts once, in
+    its owner's total, even when other roles list it as shared. `report[owner]` is
+    that owner's account.
+    """
+
+    _row_key = "owner"
+    attribution: Attribution
+    accounts: tuple[OwnerAccount, ...]
+
+    @property
+    def total(self) -> float:
+        """The change of the metric (`after - before`)."""
+        return self.attribution.total
+
+    def _no_row(self, name: object) -> UnknownNameError:
+        return UnknownNameError(
+            f"no KPI under `{self.attribution.metric}` is owned or influenced by `{name}`",
+            hint=did_you_mean(str(name), [a.owner for a in self.accounts]),
+            names=[str(name)],
+        )
+
+    def __iter__(self) -> Iterator[OwnerAccount]:
+        return iter(self.accounts)
+
+    def __len__(self) -> int:
+        return len(self.accounts)
+
+    def __repr__(self) -> str:
+        owners = ", ".join(a.owner for a in self.accounts)
+        return f"Accountability(metric={self.attribution.metric!r}, owners=[{owners}])"
+
+    def __str__(self) -> str:
+        result = self.attribution
+        tree = result.tree
+        lines = [str(result).split("\n", 1)[0]]
+        body = []
+        for account in self.accounts:
+            body.append([account.owner, result._quantity(account.total, signed=True), "", "", ""])
+            for row in account.rows:
+                body.append(
+                    [
+                        f"  {row.name} (shared)" if row.shared else f"  {row.name}",
+                        result._quantity(row.contribution, signed=True),
+                        _with_mark(format_value(row.before, tree, row.name), row.ok_before),
+                        _with_mark(format_value(row.after, tree, row.name), row.ok_after),
+                        _norm_text(tree, row.name),
+                    ]
+                )
+        lines.append(table(body, ["owner / KPI", "contribution", "before", "after", ""]))
+        shared = {r.name: r.owner for a in self.accounts for r in a.rows if r.shared}
+        if shared:
+            owned = ", ".join(f"{name}: {owner}" for name, owner in shared.items())
+            lines.append(f"(shared): influenced here, owned elsewhere ({owned}); not in the total")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain data: the attribution and the accounts."""
+        return {
+            "metric": self.attribution.metric,
+            "method": self.attribution.method,
+            "total": self.total,
+            "accounts": [a.to_dict() for a in self.accounts],
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return one record per (owner, KPI), shared ones marked."""
+        return [{"account": a.owner, **r.to_dict()} for a in self.accounts for r in a.rows]
+
+
+def _norm_text(tree: Graph, name: str) -> str:
+    norm = getattr(tree[name], "norm", None)
+    if norm is None:
+        return ""
+    return "norm " + format_norm(norm, tree.unit(name))
+
+
+def _with_mark(text: str, ok: bool | None) -> str:
+    return text if ok is None else f"{text} {norm_mark(ok)}"
+
+
+def _signed_percent(fraction: float) -> str:
+    sign = "+" if fraction > 0 else "−" if fraction < 0 else ""
+    return sign + format_number(abs(fraction), percent=True)

@@ -1,0 +1,177 @@
+"""Exact Shapley attribution: every coalition of the changing leaves evaluated at once."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kpitree.analyses.attribution.methods import Periods, exact_step
+from kpitree.engine.evaluate import compile_tree, evaluate
+from kpitree.errors import EvaluationError, LimitError
+from kpitree.model.nodes import Metric
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Array = NDArray[np.float64]
+
+
+_BLOCK = 1 << 14  # coalitions x rows per pass: columns that stay in the cache
+
+
+def _too_many(where: str, count: int, limit: int) -> LimitError:
+    return LimitError(
+        f"exact Shapley attribution of `{where}` over {count} changing leaves would "
+        f"evaluate 2^{count} = {2**count:,} mixes of before and after values; the limit is "
+        f"{limit}",
+        hint='use method="hierarchical" (its cost grows with the tree, not with 2^leaves), '
+        "or raise max_changing=...",
+        names=[where],
+    )
+
+
+def shapley(periods: Periods, metric: str, total: Array) -> dict[str, Array]:
+    """Exact Shapley values of the changing leaves, all 2^n coalitions evaluated at once."""
+    compiled = compile_tree(periods.tree, "numpy")
+    target = compiled.metrics.index(metric)
+    players, values = game(
+        periods, metric, lambda vector: compiled(vector)[target], compiled.leaves
+    )
+    phi = exact_step(shapley_values(values, len(players)), total)
+    rows = total.shape[0]
+    out = {leaf: np.zeros(rows) for leaf in compiled.leaves}
+    out.update(zip(players, phi, strict=True))
+    return out
+
+
+def game(
+    periods: Periods, where: str, function: Callable[[list[Any]], Any], names: Sequence[str]
+) -> tuple[list[str], Array]:
+    """Return the changed `names` (the players) and `function`'s value at every coalition.
+
+    Raises:
+        LimitError: more players than the limit.
+        EvaluationError: (one row only) the function is undefined at some coalition.
+    """
+    players = [n for n in names if n in periods.changed]
+    if len(players) > periods.limit:
+        raise _too_many(where, len(players), periods.limit)
+    values = _coalitions(function, names, players, periods.low, periods.high)
+    if periods.scalar and np.isnan(values).any():
+        raise _undefined_mix(periods, where, players, values)
+    return players, values
+
+
+def _coalitions(
+    function: Callable[[list[Any]], Any],
+    names: Sequence[str],
+    players: Sequence[str],
+    low: Mapping[str, Array],
+    high: Mapping[str, Array],
+) -> Array:
+    """Evaluate `function` at every coalition: row `S` takes `high` for the players in `S`.
+
+    Coalition `S` is a bit mask over `players`; arguments are in `names` order. Blocks of
+    coalitions × rows keep one pass small enough for the cache. Within a block the low
+    bits vary (those columns are the same for every block, made once) and the high bits
+    are constant: such a player is passed as one row of values, not a column.
+    """
+    count = 1 << len(players)
+    rows = next(iter(low.values())).shape[0]
+    width = max(1, min(rows, _BLOCK))
+    step = min(count, 1 << max(0, (_BLOCK // width).bit_length() - 1))
+    inner = step.bit_length() - 1  # players 0 .. inner-1 vary inside a block
+    pattern = np.arange(step)[:, None]
+    bit = {name: i for i, name in enumerate(players)}
+    values = np.empty((count, rows))
+    for r0 in range(0, rows, width):
+        r1 = min(rows, r0 + width)
+        lows, highs = low, high
+        if width < rows:
+            lows = {name: low[name][r0:r1] for name in names}
+            highs = {name: high[name][r0:r1] for name in names}
+        varying = {
+            name: np.where(((pattern >> i) & 1).astype(bool), highs[name], lows[name])
+            for name, i in bit.items()
+            if i < inner
+        }
+        for start in range(0, count, step):
+            vector = [
+                varying[name]
+                if name in varying
+                else (highs if name in bit and (start >> bit[name]) & 1 else lows)[name]
+                for name in names
+            ]
+            values[start : start + step, r0:r1] = function(vector)
+    return values
+
+
+@functools.lru_cache(maxsize=4)
+def _sizes(n: int) -> NDArray[np.uint8]:
+    """The number of players in each coalition (bit mask) of `n` players."""
+    sizes = np.zeros(1 << n, dtype=np.uint8)
+    for i in range(n):
+        sizes.reshape(-1, 2, 1 << i)[:, 1, :] += 1
+    sizes.flags.writeable = False
+    return sizes
+
+
+def shapley_values(values: Array, n: int) -> Array:
+    """Shapley values from the game's value at every coalition (rows: bit masks).
+
+    `phi_i = sum over S with i of w(|S| - 1) v(S) - sum over S without i of w(|S|) v(S)`,
+    with `w(s) = s! (n - s - 1)! / n! = 1 / (n * C(n - 1, s))`: two weighted copies of
+    the values, then two strided sums per player. The values are first shifted by
+    `v(empty)` (Shapley values ignore a constant), so the sums are of changes, not of
+    levels, and lose little to rounding.
+    """
+    rows = values.shape[1]
+    if n == 0:
+        return np.zeros((0, rows))
+    if n == 1:
+        return values[1:] - values[:1]
+    if n == 2:
+        v0, v1, v2, v3 = values
+        return np.array([((v1 - v0) + (v3 - v2)) / 2, ((v2 - v0) + (v3 - v1)) / 2])
+    weight = [1.0 / (n * math.comb(n - 1, s)) for s in range(n)]
+    sizes = _sizes(n)
+    shifted = values - values[0]
+    without = shifted * np.array([*weight, 0.0])[sizes][:, None]
+    shifted *= np.array([0.0, *weight])[sizes][:, None]  # now: with
+    phi = np.empty((n, rows))
+    for i in range(n):
+        step = 1 << i
+        inside = shifted.reshape(-1, 2, step, rows)[:, 1].sum(axis=(0, 1))
+        outside = without.reshape(-1, 2, step, rows)[:, 0].sum(axis=(0, 1))
+        phi[i] = inside - outside
+    return phi
+
+
+def _undefined_mix(
+    periods: Periods, metric: str, players: Sequence[str], values: Array
+) -> EvaluationError:
+    tree, low, high = periods.tree, periods.low, periods.high
+    mask = int(np.flatnonzero(np.isnan(values[:, 0]))[0])
+    moved = [p for i, p in enumerate(players) if (mask >> i) & 1]
+    reason = ""
+    if all(not isinstance(tree[p], Metric) for p in players):
+        # Find which metric is undefined, and why, by evaluating that mix node by node.
+        mix = {
+            leaf.name: float((high if leaf.name in moved else low)[leaf.name][0])
+            for leaf in tree.leaves
+        }
+        try:
+            evaluate(tree, mix)
+        except EvaluationError as exc:
+            reason = f": {exc.reason}"
+    after = ", ".join(f"`{p}`" for p in moved) or "no leaf"
+    return EvaluationError(
+        f"`{metric}` is undefined when {after} take(s) the after value and the other "
+        f"changing leaves the before value{reason}; exact Shapley needs every such mix",
+        hint='method="hierarchical" mixes values only inside one formula at a time',
+        names=[metric, *players],
+    )
