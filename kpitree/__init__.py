@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree.errors import InfeasibleGoalError as InfeasibleGoalError
     from kpitree.errors import KindError as KindError
     from kpitree.errors import KPITreeError as KPITreeError
+    from kpitree.errors import KPITreeWarning as KPITreeWarning
     from kpitree.errors import LimitError as LimitError
     from kpitree.errors import MissingDependencyError as MissingDependencyError
     from kpitree.errors import MissingValueError as MissingValueError
@@ -126,6 +127,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "kpitree.analyses.goal": ("Cascade",),
     "kpitree.errors": (
         "KPITreeError",
+        "KPITreeWarning",
         "ValidationError",
         "FormulaError",
         "LimitError",

@@ -22,6 +22,7 @@ __all__ = [
     "HorizonError",
     "InfeasibleGoalError",
     "KPITreeError",
+    "KPITreeWarning",
     "KindError",
     "LimitError",
     "MissingDependencyError",
@@ -94,6 +95,16 @@ def _rebuild(cls: type[KPITreeError], state: dict[str, object]) -> KPITreeError:
     new.__dict__.update(state)
     Exception.__init__(new, new._render())
     return new
+
+
+class KPITreeWarning(UserWarning):
+    """Base of every warning kpitree gives.
+
+    A warning goes with a result kpitree can stand behind but the user should know about:
+    two spellings that look alike, values filled from defaults.
+
+    Filter them together with `warnings.simplefilter("error", kt.KPITreeWarning)`.
+    """
 
 
 class FormulaError(KPITreeError, ValueError):
