@@ -46,7 +46,7 @@ from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import Leaf, raise_all
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
-from kpitree.model.results import Result, format_value, table
+from kpitree.model.results import Result, format_delta, format_value, table
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -329,7 +329,7 @@ class Scenario(Result):
                     format_value(before, self.tree, n),
                     "→",
                     format_value(after, self.tree, n),
-                    _signed(format_value(after - before, self.tree, n)),
+                    format_delta(after - before, self.tree, n),
                     "new" if pct is None else _signed(format_number(pct, percent=True)),
                 ]
             )
