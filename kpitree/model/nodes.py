@@ -264,7 +264,7 @@ class KPI(Leaf):
         >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 день", value="80%",
         ...               unit="%", norm=">= 80%")
         >>> rate.value, str(rate.horizon), str(rate.norm)
-        (0.8, '1 day', '>= 0.8')
+        (0.8, '1 день', '>= 0.8')
     """
 
     kind: ClassVar[str] = "kpi"
