@@ -319,9 +319,7 @@ def call(func: str, *args: Operand) -> Expr:
     return Call(func, tuple(as_expr(a) for a in args))
 
 
-def check_name(
-    name: object, *, what: str = "a node name", limits: Limits = DEFAULT_LIMITS
-) -> str:
+def check_name(name: object, *, what: str = "a node name", limits: Limits = DEFAULT_LIMITS) -> str:
     """Return `name` if it can name a node, else raise `FormulaError` saying why.
 
     A name is a Unicode identifier (`лиды` is fine), not a function of the formula

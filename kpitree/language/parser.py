@@ -103,11 +103,12 @@ def _tokenize(text: str, limits: Limits) -> list[_Token]:
             end = pos + 1
             while end < size and ("a" + text[end]).isidentifier():
                 end += 1
+            name = text[pos:end]
             try:  # here, before any message below quotes the name
-                check_name_length(text[pos:end], limits)
+                check_name_length(name, limits)
             except LimitError as exc:
                 raise LimitError(exc.reason, source=text, span=(pos, end), hint=exc.hint) from None
-            tokens.append(_Token("name", text[pos:end], pos, end))
+            tokens.append(_Token("name", name, pos, end))
             pos = end
         elif op := next((o for o in _OPERATORS if text.startswith(o, pos)), None):
             tokens.append(_Token(_OPERATORS[op], op, pos, pos + len(op)))

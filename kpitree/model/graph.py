@@ -48,10 +48,10 @@ from kpitree.language.expr import (
     walk,
 )
 from kpitree.model import units as _units
-from kpitree.model.spelling import warn_spellings as _warn_spellings
 from kpitree.model.nodes import KPI, Input, Leaf, Metric, Node, raise_all
 from kpitree.model.numbers import to_number
 from kpitree.model.render import Shown, render
+from kpitree.model.spelling import warn_spellings as _warn_spellings
 from kpitree.model.units import Unit
 
 __all__ = ["CacheKey", "Graph", "reach"]
@@ -439,7 +439,8 @@ def _clash(first: Node, first_where: str, second: Node, second_where: str) -> KP
 
     def shown(node: Node) -> str:
         parts = [f"{f} {_field_text(node, f)}" for f in fields if f != "kind"]
-        return f"a {node.kind}" + (f" with {', '.join(parts)}" if parts else "")
+        article = "an" if node.kind[0] in "aeiou" else "a"
+        return f"{article} {node.kind}" + (f" with {', '.join(parts)}" if parts else "")
 
     return DuplicateNameError(
         f"two different nodes are named `{first.name}`: {shown(first)} ({first_where}) "

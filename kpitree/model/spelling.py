@@ -71,8 +71,11 @@ def warn_spellings(names: Iterable[str], roles: Iterable[str]) -> None:
 
 def _message(what: str, group: list[str]) -> str:
     listed = " and ".join(f"`{s}`" for s in group)
-    # Skeletons match, so the spellings differ letter by letter (case folding aside).
-    pairs = dict.fromkeys((x, y) for s in group[1:] for x, y in zip(group[0], s) if x != y)
+    # Skeletons match, so the spellings differ letter by letter; only case folding can change
+    # a length (`ß`/`ss`), and then the letters compared are case pairs anyway.
+    pairs = dict.fromkeys(
+        (x, y) for s in group[1:] for x, y in zip(group[0], s, strict=False) if x != y
+    )
     shown = [f"{_letter(x)} vs {_letter(y)}" for x, y in pairs if x.casefold() != y.casefold()]
     how = "; ".join(shown) if shown else "they differ only in case"
     return (
