@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree.errors import MissingDependencyError as MissingDependencyError
     from kpitree.errors import MissingValueError as MissingValueError
     from kpitree.errors import NormError as NormError
+    from kpitree.errors import SpellingWarning as SpellingWarning
     from kpitree.errors import UnitError as UnitError
     from kpitree.errors import UnknownNameError as UnknownNameError
     from kpitree.errors import ValidationError as ValidationError
@@ -135,6 +136,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "kpitree.errors": (
         "KPITreeError",
         "KPITreeWarning",
+        "SpellingWarning",
         "ValidationError",
         "FormulaError",
         "LimitError",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+from kpitree.errors import LimitError, quoted_name
+
+__all__ = ["DEFAULT_LIMITS", "Limits", "check_name_length"]
 
 
 @attrs.frozen
@@ -39,3 +41,26 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def check_name_length(
+    name: str, limits: Limits = DEFAULT_LIMITS, *, what: str = "a node name"
+) -> None:
+    """Raise `LimitError` when `name` is longer than `limits.max_name_chars`.
+
+    The message shows a short prefix and the length, never the whole name: a megabyte of
+    name must not become a megabyte of message.
+
+    Examples:
+        >>> check_name_length("leads")
+        >>> check_name_length("x" * 500)
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.LimitError: a node name `xxx...` (500 characters) is over the limit of 200...
+        hint: ...
+    """
+    if len(name) > limits.max_name_chars:
+        raise LimitError(
+            f"{what} {quoted_name(name)} is over the limit of {limits.max_name_chars:,} characters",
+            hint="use a shorter name, or raise Limits.max_name_chars",
+        )

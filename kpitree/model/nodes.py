@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 
 import attrs
 
-from kpitree.errors import ArgumentError, BoundsError, KPITreeError, ValidationError, ValueTypeError
+from kpitree.errors import (
+    ArgumentError,
+    BoundsError,
+    KPITreeError,
+    ValidationError,
+    ValueTypeError,
+    quoted,
+)
 from kpitree.language.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
 from kpitree.language.limits import DEFAULT_LIMITS
 from kpitree.language.parser import parse_formula
@@ -111,7 +118,7 @@ def _bounds(value: Any, what: str) -> Bounds | None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValueTypeError(
-            f"bounds must be a pair (low, high), got {value!r}",
+            f"bounds must be a pair (low, high), got {quoted(value)}",
             hint="use None for an open side: bounds=(0, None)",
         )
     pair = tuple(value)
@@ -136,14 +143,14 @@ def _standards(value: Any) -> tuple[Standard, ...]:
     items = tuple(value)
     for item in items:
         if not isinstance(item, str | Standard):
-            raise ValueTypeError(f"a standard must be text, got {item!r}")
+            raise ValueTypeError(f"a standard must be text, got {quoted(item)}")
     return tuple(s if isinstance(s, Standard) else Standard(s) for s in items)
 
 
 def _role(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueTypeError(
-            f"a role must be non-empty text, got {value!r}", hint='e.g. "marketing", "sales"'
+            f"a role must be non-empty text, got {quoted(value)}", hint='e.g. "marketing", "sales"'
         )
     return value.strip()
 
@@ -158,7 +165,7 @@ def _aggregate(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not _AGGREGATE.fullmatch(value.strip()):
         raise ArgumentError(
-            f"aggregate {value!r} is not one of the forms",
+            f"aggregate {quoted(value, text_as_repr=True)} is not one of the forms",
             hint='use "sum", "mean", "last", "min", "max" or "weighted:<leaf>" '
             '(a rate weighted by what it is a rate of, e.g. "weighted:leads")',
         )
@@ -167,7 +174,7 @@ def _aggregate(value: Any) -> str | None:
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueTypeError(f"{what} must be text, got {value!r}")
+        raise ValueTypeError(f"{what} must be text, got {quoted(value)}")
     return value
 
 
