@@ -36,7 +36,19 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
-from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
+from kpitree.language.expr import (
+    Add,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Pow,
+    Ref,
+    Sub,
+    constant_value,
+)
 from kpitree.language.table import FUNCTIONS
 from kpitree.model.nodes import Leaf, Metric, raise_all
 
@@ -363,13 +375,10 @@ def free_name(name: str, taken: Sequence[str]) -> str:
 
 
 def _polars_metric(tree: Graph, name: str, columns: Sequence[str]) -> Any:
-    import polars as pl
-
     metric = tree[name]
     assert isinstance(metric, Metric)
-    value = polars_expr(tree, metric.formula, columns)
     # The undefined rule: whatever is not a finite number becomes NaN.
-    return pl.when(value.is_finite()).then(value).otherwise(pl.lit(math.nan))
+    return _defined(polars_expr(tree, metric.formula, columns))
 
 
 def polars_expr(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
@@ -405,14 +414,35 @@ def polars_expr(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
     if isinstance(expr, Sub):
         return polars_expr(tree, expr.left, columns) - polars_expr(tree, expr.right, columns)
     if isinstance(expr, Div):
-        return polars_expr(tree, expr.left, columns) / polars_expr(tree, expr.right, columns)
+        return polars_expr(tree, expr.left, columns) / _checked(tree, expr.right, columns)
     if isinstance(expr, Neg):
         return -polars_expr(tree, expr.operand, columns)
     if isinstance(expr, Pow):
-        return polars_expr(tree, expr.base, columns).pow(polars_expr(tree, expr.exponent, columns))
+        exponent = constant_value(expr.exponent)
+        if exponent is not None and exponent > 0:  # inf ** 2 and nan ** 2 stay undefined
+            return polars_expr(tree, expr.base, columns).pow(exponent)
+        # 1 ** nan, nan ** 0 and inf ** -1 are finite: both parts must be defined.
+        base = polars_expr(tree, expr.base, columns)
+        power = polars_expr(tree, expr.exponent, columns)
+        defined = base.is_finite() & power.is_finite()
+        return pl.when(defined).then(base.pow(power)).otherwise(pl.lit(math.nan))
     assert isinstance(expr, Call)
-    args = [polars_expr(tree, a, columns) for a in expr.args]
-    return FUNCTIONS[expr.func].polars(pl, args)
+    function = FUNCTIONS[expr.func]
+    part = _checked if function.absorbs else polars_expr
+    return function.polars(pl, [part(tree, a, columns) for a in expr.args])
+
+
+def _defined(value: Any) -> Any:
+    """`value` where it is a finite number, NaN where it is undefined (NaN, ±inf, null)."""
+    import polars as pl
+
+    return pl.when(value.is_finite()).then(value).otherwise(pl.lit(math.nan))
+
+
+def _checked(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
+    """A part where an undefined value could vanish (see `kpitree.engine.codegen`)."""
+    value = polars_expr(tree, expr, columns)
+    return value if isinstance(expr, Const | Ref) else _defined(value)
 
 
 def _operands(expr: Add | Mul) -> tuple[Expr, ...]:

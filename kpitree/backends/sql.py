@@ -596,6 +596,17 @@ class _Compiler:
             return _double(value)  # checked finite when the metric was made
         return _when(_is_finite(value), value.copy())
 
+    def checked(self, e: Expr) -> exp.Expr:
+        """A part where an undefined value could vanish (`1 / inf` is 0): NULL if undefined.
+
+        See `kpitree.engine.codegen.python_code` for where; slots and constants need no
+        test, and NULL then carries on by itself.
+        """
+        value = self.expr(e)
+        if isinstance(e, Ref) or constant_value(e) is not None:
+            return value
+        return _when(_is_finite(value), value.copy())
+
     def ref(self, name: str) -> exp.Expr:
         node = self.tree[name]
         if isinstance(node, Metric):
@@ -625,7 +636,7 @@ class _Compiler:
         if isinstance(e, Sub):
             return _binary(exp.Sub, self.expr(e.left), self.expr(e.right), _SUM)
         if isinstance(e, Div):
-            divisor = self.expr(e.right)
+            divisor = self.checked(e.right)
             if not _nonzero_constant(e.right):
                 divisor = exp.Nullif(this=divisor, expression=_number(0))
             return _binary(exp.Div, self.expr(e.left), divisor, _PRODUCT)
@@ -640,8 +651,9 @@ class _Compiler:
     def power(self, e: Pow) -> exp.Expr:
         from sqlglot import exp
 
-        base = self.expr(e.base)
         exponent = constant_value(e.exponent)
+        # inf ** -1 is 0 and nan ** 0 is 1: there the base must be defined first.
+        base = self.expr(e.base) if exponent is not None and exponent > 0 else self.checked(e.base)
         if exponent is not None and exponent.is_integer():
             if exponent < 0:  # 0 ** -n divides by zero
                 base = exp.Nullif(this=base, expression=_number(0))
@@ -652,7 +664,7 @@ class _Compiler:
                 test(this=base.copy(), expression=_number(0)),
                 exp.Pow(this=base, expression=_number(exponent)),
             )
-        power = self.expr(e.exponent)
+        power = self.checked(e.exponent)  # 1 ** nan is 1
         zero = _number(0)
         defined = exp.or_(
             exp.GT(this=base.copy(), expression=zero.copy()),
@@ -671,7 +683,9 @@ class _Compiler:
         from sqlglot import exp
 
         function = FUNCTIONS[e.func]
-        args = [self.expr(a) for a in e.args]
+        # LEAST and GREATEST test all their arguments below; exp tests its own here.
+        part = self.checked if function.absorbs and not function.variadic else self.expr
+        args = [part(a) for a in e.args]
         kind: type[exp.Func] = getattr(exp, function.sql)
         if function.variadic:
             tests = [
