@@ -200,14 +200,20 @@ def _evaluate_checked(
     tree: Graph, data: Any, kind: str, steps: Plan, filled: Mapping[str, float]
 ) -> Any:
     """`evaluate_frame` once the columns are checked: `filled` are the leaves without one."""
+    import numpy as np
+
     if kind in ("polars", "lazy"):
         return _evaluate_polars(tree, data, steps, lazy=kind == "lazy")
     present = [name for name in steps.leaves if name not in filled]
     arrays = {name: _leaf_array(data, name, kind) for name in present}
-    if kind == "mapping":
-        check_rows({name: arrays[name] for name in present})
+    rows = check_rows({name: arrays[name] for name in present}) if kind == "mapping" else None
     results = _evaluate_arrays(tree, arrays, filled)
     added = {name: results[name] for name in steps.metrics}
+    if kind == "mapping" and rows is None:
+        # No leaf column: the metrics still get one value per row of the other columns.
+        rows = next((len(v) for v in data.values() if np.ndim(v) == 1), None)
+        if rows is not None:
+            added = {name: np.full(rows, value) for name, value in added.items()}
     if kind == "pandas":
         return _with_columns(data, added)
     out = dict(data)
