@@ -194,6 +194,25 @@ def test_attribute_frame_refuses_duplicate_leaf_columns() -> None:
         )
 
 
+def test_duplicate_group_and_period_columns_are_refused() -> None:
+    """A repeated group, order or period column is named, not a pandas TypeError."""
+    frame = pd.DataFrame([[1, 1, 10.0, 0.5]], columns=["week", "week", "leads", "lead_to_ql"])
+    with pytest.raises(kt.DuplicateNameError, match="`week`"):
+        rollable().rollup(frame, by="week")
+    with pytest.raises(kt.DuplicateNameError, match="`week`"):
+        rollable().rollup(frame.assign(day=1), by="day", order_by="week")
+    with pytest.raises(kt.DuplicateNameError, match="`week`"):
+        to_sql(rollable(), columns=list(frame.columns), group_by="week")
+    months = pd.DataFrame(
+        [["jan", "jan", 1.0, 0.5], ["feb", "feb", 2.0, 0.5]],
+        columns=["month", "month", "leads", "lead_to_ql"],
+    )
+    with pytest.raises(kt.DuplicateNameError, match="`month`"):
+        rollable().attribute_frame(
+            months, "qualified_leads", period="month", before="jan", after="feb"
+        )
+
+
 # -- columns that are not one number per row ------------------------------------------------
 
 
@@ -282,6 +301,12 @@ def test_infinite_leaf_values_are_undefined_in_frames() -> None:
     for out in outs:
         for metric in ("cost_per_lead", "cost_per_ql"):
             assert all(math.isnan(v) for v in out[metric]), (metric, list(out[metric]))
+
+
+def test_huge_finite_values_are_not_mistaken_for_infinities() -> None:
+    """Values whose sum overflows are still finite numbers, read without a warning."""
+    out = qualified_leads().evaluate_frame({"leads": [1e308, 1e308], "lead_to_ql": [0.5, 0.5]})
+    assert out["qualified_leads"].tolist() == [5e307, 5e307]
 
 
 def test_infinite_values_stay_in_the_users_frame() -> None:

@@ -329,15 +329,7 @@ def check_leaf_columns(
         leaf has no column in the data and took the model's value (defaults=True): `leads` = 1000.0
     """
     names = [str(c) for c in columns]
-    repeated = [n for n, k in Counter(names).items() if k > 1 and n in tree]
-    if repeated:
-        raise DuplicateNameError(
-            "the data has repeated columns named "
-            + ", ".join(f"`{n}`" for n in repeated)
-            + ": kpitree cannot tell which one holds the values",
-            hint="drop or rename the copies (pandas: df.loc[:, ~df.columns.duplicated()])",
-            names=repeated,
-        )
+    check_unique(names, [n for n in names if n in tree])
     present = set(names)
     missing = [n for n in leaves if n not in present]
     if not missing:
@@ -378,6 +370,24 @@ def check_leaf_columns(
         )
     )
     return filled
+
+
+def check_unique(columns: Sequence[str], read: Iterable[str]) -> None:
+    """Refuse a table where a column kpitree reads or writes (`read`) appears twice.
+
+    pandas and Spark allow repeated column names; which copy holds the values is then
+    anyone's guess, so kpitree names the column instead of picking one.
+    """
+    wanted = set(read)
+    repeated = [n for n, k in Counter(columns).items() if k > 1 and n in wanted]
+    if repeated:
+        raise DuplicateNameError(
+            "the data has repeated columns named "
+            + ", ".join(f"`{n}`" for n in repeated)
+            + ": kpitree cannot tell which one holds the values",
+            hint="drop or rename the copies (pandas: df.loc[:, ~df.columns.duplicated()])",
+            names=repeated,
+        )
 
 
 def _default(tree: Graph, leaf: str) -> float | None:
@@ -463,7 +473,10 @@ def leaf_values(values: Any, name: str) -> Any:
         elif array.dtype.kind not in "iuf":
             raise not_numbers(name, array.dtype)
         array = array.astype(np.float64, copy=False)
-    infinite = np.isinf(array)
+    with np.errstate(all="ignore"):
+        if math.isfinite(array.sum()):  # one pass, no allocation: the common case
+            return array
+    infinite = np.isinf(array)  # a NaN, an infinity, or a sum that overflowed
     return np.where(infinite, np.nan, array) if infinite.any() else array
 
 
@@ -808,6 +821,9 @@ def check_keys(
 ) -> list[str]:
     """Return the group columns as a list; refuse nodes of the tree and unknown columns."""
     keys = [by] if isinstance(by, str) else list(by)
+    if columns is not None:
+        named = [k for k in [*keys, *_opt(order_by)] if isinstance(k, str)]
+        check_unique([str(c) for c in columns], named)
     for key in [*keys, *([] if order_by is None else [order_by])]:
         if not isinstance(key, str) or not key:
             raise ArgumentError(f"rows are grouped and ordered by column names, got {key!r}")

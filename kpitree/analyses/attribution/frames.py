@@ -19,7 +19,7 @@ from kpitree.analyses.attribution.methods import (
     owners_of,
     subtree,
 )
-from kpitree.backends.frames import check_leaf_columns, leaf_values, table_kind
+from kpitree.backends.frames import check_leaf_columns, check_unique, leaf_values, table_kind
 from kpitree.engine.evaluate import evaluate_arrays
 from kpitree.errors import (
     ArgumentError,
@@ -227,6 +227,7 @@ def _align_polars(
 
 
 def _check_columns(names: list[str], needed: list[str], leaves: list[str]) -> None:
+    check_unique([str(n) for n in names], needed)
     for name in needed:
         if name not in names:
             raise UnknownNameError(
