@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from test_frames import ALL_TREES, assert_rows_equal, expected_rows
 from test_sql import duck
@@ -431,8 +431,10 @@ def test_random_tables_give_a_kpitree_error_or_the_scalar_result(
         warnings.simplefilter("always")
         try:
             out = evaluate_frame(tree, _table(columns, kind), defaults=defaults)
-        except kt.KPITreeError:
+        except kt.KPITreeError as exc:
+            event(f"kpitree error: {type(exc).__name__}")
             return
+    event(f"compared, {kind}")
     # Reaching here with a leaf missing means defaults=True, and then a warning says so.
     needed = plan(tree).leaves  # only their columns are read
     missing = [leaf for leaf in needed if leaf not in columns]
