@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree.errors import ArgumentError as ArgumentError
     from kpitree.errors import BoundsError as BoundsError
     from kpitree.errors import CycleError as CycleError
+    from kpitree.errors import DefaultsWarning as DefaultsWarning
     from kpitree.errors import DuplicateNameError as DuplicateNameError
     from kpitree.errors import EvaluationError as EvaluationError
     from kpitree.errors import FormulaError as FormulaError
@@ -137,6 +138,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "KPITreeError",
         "KPITreeWarning",
         "SpellingWarning",
+        "DefaultsWarning",
         "ValidationError",
         "FormulaError",
         "LimitError",

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import os
+import sys
+import warnings
 from collections.abc import Iterable, Sequence
 
 __all__ = [
     "ArgumentError",
     "BoundsError",
     "CycleError",
+    "DefaultsWarning",
     "DuplicateNameError",
     "EvaluationError",
     "FormulaError",
@@ -37,6 +41,7 @@ __all__ = [
     "quoted",
     "quoted_name",
     "require",
+    "warn",
 ]
 
 
@@ -115,6 +120,28 @@ class SpellingWarning(KPITreeWarning):
     Node names or owners that a reader takes for one are two for kpitree; the warning
     names both spellings and the letters that differ (with their code points).
     """
+
+
+class DefaultsWarning(KPITreeWarning):
+    """Leaves without a column in a table, filled with their model values (`defaults=True`).
+
+    The numbers computed from them look real but come from the model file, not the data;
+    the message names every filled leaf and the value it took.
+    """
+
+
+def warn(warning: KPITreeWarning) -> None:
+    """Give `warning`, attributed to the first caller outside kpitree.
+
+    A fixed `stacklevel` would point into kpitree whenever the public call goes through
+    a method or a helper; the warning is about the caller's data, so it names their line.
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is warn's caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(warning, stacklevel=level)
 
 
 class FormulaError(KPITreeError, ValueError):

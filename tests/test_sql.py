@@ -202,7 +202,10 @@ def test_only_requested_metrics_and_star_except() -> None:
     assert "EXCEPT (`calls`, `purchases`)" in to_sql(tree, ["revenue"], dialect="spark")
     with pytest.raises(kt.ArgumentError, match="columns="):
         to_sql(tree, ["revenue"], dialect="postgres")
-    sql = to_sql(tree, ["revenue"], dialect="postgres", columns=["managers", "day"])
+    with pytest.warns(kt.DefaultsWarning):
+        sql = to_sql(
+            tree, ["revenue"], dialect="postgres", columns=["managers", "day"], defaults=True
+        )
     assert "EXCEPT" not in sql and '"day"' in sql and "22.0" in sql  # default as a literal
 
 
@@ -234,11 +237,17 @@ def test_bad_sql_options(kwargs: dict, error: type, words: str) -> None:
 
 
 def test_leaf_without_column_or_default() -> None:
-    """With the table's columns known, a leaf with neither a column nor a default is named."""
+    """With the table's columns known, a leaf without a column is named; defaults=True fills it.
+
+    A leaf with neither a column nor a value is named even with defaults=True.
+    """
     tree = kt.Tree(kt.Metric("m", kt.KPI("a", owner="x", horizon="1 day") * kpi("b")))
     with pytest.raises(kt.MissingValueError, match="`a`"):
-        to_sql(tree, columns=["b"])
-    assert "1.0" in to_sql(tree, columns=["a"])  # b's default, as a literal
+        to_sql(tree, columns=["b"], defaults=True)
+    with pytest.raises(kt.MissingValueError, match="`b`; its columns are `a`"):
+        to_sql(tree, columns=["a"])
+    with pytest.warns(kt.DefaultsWarning, match="`b` = 1.0"):
+        assert "1.0" in to_sql(tree, columns=["a"], defaults=True)  # b's value, as a literal
 
 
 # -- evaluate_sql -------------------------------------------------------------------------------
@@ -270,6 +279,8 @@ def test_gradient_columns_equal_tree_gradient() -> None:
         {"managers": 5.0, "calls_per_day": 40.0, "call_to_purchase": 0.05},
         {"managers": 0.0, "calls_per_day": 12.0, "call_to_purchase": 0.2},
     ]
+    for row in rows:  # every leaf a column: a missing one would be an error
+        row.update(working_days=22.0, avg_order_value=12_000.0)
     con = duck(pd.DataFrame(rows))
     sql = to_sql(tree, ["revenue"], gradient_of="revenue", columns=list(rows[0]))
     out = con.sql(sql).df()

@@ -25,22 +25,27 @@ __all__ = ["evaluate"]
 _NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
 
 
-def evaluate(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None) -> Any:
+def evaluate(
+    tree: Graph, data: Any, metrics: Iterable[str] | str | None = None, *, defaults: bool = False
+) -> Any:
     """Return a Spark DataFrame with a column per metric, computed by Spark.
 
     Args:
         tree: the tree.
-        data: a `pyspark.sql.DataFrame` whose columns include the leaves; a leaf
-            without a column takes its node's default value.
+        data: a `pyspark.sql.DataFrame` whose columns include the leaves.
         metrics: the metrics to add; None adds every metric. The metrics they use are
             computed too but not added.
+        defaults: let a leaf without a column take its model value (with a
+            `DefaultsWarning`); otherwise a missing leaf column is an error naming it.
 
     Returns:
         A new DataFrame: the columns of `data` (a column named like a requested metric
         is replaced) and the metrics; undefined values are NULL.
 
     Raises:
-        MissingValueError: a leaf with neither a column nor a default value.
+        MissingValueError: a leaf without a column (with `defaults=True`, one without
+            a model value either).
+        DuplicateNameError: two columns named like one leaf or metric.
         ValueTypeError: a leaf column that does not hold numbers.
 
     Examples:
@@ -58,7 +63,7 @@ def evaluate(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None)
         kind = types.get(leaf)
         if kind is not None and not kind.startswith(_NUMERIC):
             raise not_numbers(leaf, kind)
-    layers = metric_sql(tree, steps.metrics, dialect="spark", columns=columns)
+    layers = metric_sql(tree, steps.metrics, dialect="spark", columns=columns, defaults=defaults)
     # A column named like an intermediate metric is the user's: set it aside meanwhile.
     aside = {n: free_name(n, columns) for n in steps.intermediate if n in columns}
     frame = data.withColumnsRenamed(aside) if aside else data

@@ -92,6 +92,7 @@ def to_sql(
     group_by: Iterable[str] | str | None = None,
     order_by: str | None = None,
     columns: Iterable[str] | None = None,
+    defaults: bool = False,
     pretty: bool = True,
 ) -> str:
     """Return a SELECT that computes the metrics from a table of leaf columns.
@@ -108,10 +109,12 @@ def to_sql(
             declared aggregation and the metrics computed from the aggregates (a ratio
             of sums, never a mean of ratios). `[]` gives one total row.
         order_by: the column that orders rows for leaves that aggregate as `last`.
-        columns: the table's columns, when known. Leaves missing from them take their
-            node's default value, and the result lists them explicitly. Without it,
-            every leaf the metrics need is a column and the result is `*` plus the
+        columns: the table's columns, when known: a leaf the metrics need must be
+            one of them, and the result lists them explicitly. Without it, every leaf
+            the metrics need is taken to be a column and the result is `*` plus the
             metrics.
+        defaults: with `columns`, let a leaf missing from them take its model value as
+            a literal, with a `DefaultsWarning` naming it (see `evaluate_frame`).
         pretty: format over several lines.
 
     Returns:
@@ -121,7 +124,9 @@ def to_sql(
 
     Raises:
         UnknownNameError: an unknown metric or dialect.
-        MissingValueError: a leaf with neither a column nor a default value.
+        MissingValueError: a leaf missing from `columns` (with `defaults=True`, one
+            without a model value either).
+        DuplicateNameError: `columns` naming one node twice.
         ValueTypeError: something the dialect cannot express (see the message).
 
     Examples:
@@ -150,6 +155,7 @@ def to_sql(
         group_by=group_by,
         order_by=order_by,
         columns=columns,
+        defaults=defaults,
     )
     return _render(query, dialect, pretty=pretty)
 
@@ -160,12 +166,13 @@ def metric_sql(
     *,
     dialect: str = "spark",
     columns: Iterable[str] | None = None,
+    defaults: bool = False,
 ) -> list[list[tuple[str, str]]]:
     """Return the SQL expression of each metric, layer by layer, for an engine's own API.
 
     Each expression uses leaf columns and metrics of earlier layers by name, so adding
     the layers in order as columns (Spark's `withColumns(F.expr(...))`) computes every
-    metric once.
+    metric once. `columns` and `defaults` are checked as in `to_sql`.
 
     Examples:
         >>> from kpitree.examples import sales_revenue
@@ -177,7 +184,7 @@ def metric_sql(
     steps = plan(tree, metrics)
     known = None if columns is None else list(columns)
     if known is not None:
-        check_leaf_columns(tree, steps.leaves, known)
+        check_leaf_columns(tree, steps.leaves, known, defaults=defaults)
     compiler = _Compiler(tree, known)
     return [
         [(name, _render(compiler.metric(name), dialect, pretty=False)) for name in layer]
@@ -193,6 +200,7 @@ def evaluate_sql(
     *,
     group_by: Iterable[str] | str | None = None,
     order_by: str | None = None,
+    defaults: bool = False,
 ) -> pandas.DataFrame:
     """Run the tree's SQL in DuckDB on a table of leaf columns; return a pandas DataFrame.
 
@@ -204,6 +212,8 @@ def evaluate_sql(
         metrics: the metrics to compute; None means all.
         group_by: roll up by these columns (see `to_sql`).
         order_by: orders rows for leaves that aggregate as `last`.
+        defaults: let a leaf without a column take its model value (with a
+            `DefaultsWarning`); otherwise a missing leaf column is an error naming it.
 
     Returns:
         The table's columns (or the groups and aggregated leaves) and a column per
@@ -225,7 +235,9 @@ def evaluate_sql(
 
     if isinstance(con_or_path, str | os.PathLike):
         with duckdb.connect(os.fspath(con_or_path), read_only=True) as con:
-            return evaluate_sql(tree, con, table, metrics, group_by=group_by, order_by=order_by)
+            return evaluate_sql(
+                tree, con, table, metrics, group_by=group_by, order_by=order_by, defaults=defaults
+            )
     con = con_or_path
     from sqlglot import exp
 
@@ -253,6 +265,7 @@ def evaluate_sql(
         group_by=group_by,
         order_by=order_by,
         columns=names,
+        defaults=defaults,
         pretty=False,
     )
     return con.execute(sql).df()
@@ -288,6 +301,7 @@ def _query(
     group_by: Iterable[str] | str | None,
     order_by: str | None,
     columns: Iterable[str] | None,
+    defaults: bool,
 ) -> exp.Select:
     from sqlglot import exp
 
@@ -300,7 +314,7 @@ def _query(
     steps = plan(tree, [*requested.metrics, *(m for m in used if isinstance(tree[m], Metric))])
     leaves = [n for n in tree._order if n in {*steps.leaves, *used} and isinstance(tree[n], Leaf)]
     if known is not None:
-        check_leaf_columns(tree, leaves, known)
+        check_leaf_columns(tree, leaves, known, defaults=defaults)
     compiler = _Compiler(tree, known)
     layers = [[(name, compiler.metric(name)) for name in layer] for layer in steps.layers]
     if derivatives:
@@ -614,7 +628,7 @@ class _Compiler:
         assert isinstance(node, Leaf)
         if self.columns is None or name in self.columns:
             return _double(_quoted_column(name))
-        assert node.value is not None  # checked by check_leaf_columns
+        assert node.value is not None  # filled with defaults=True, see check_leaf_columns
         return _number(node.value)
 
     def expr(self, e: Expr) -> exp.Expr:

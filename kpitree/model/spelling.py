@@ -9,10 +9,9 @@ that letter; two spellings with one skeleton are reported once, when the tree is
 from __future__ import annotations
 
 import unicodedata
-import warnings
 from collections.abc import Iterable
 
-from kpitree.errors import SpellingWarning
+from kpitree.errors import SpellingWarning, warn
 
 __all__ = ["skeleton", "warn_spellings"]
 
@@ -66,7 +65,7 @@ def warn_spellings(names: Iterable[str], roles: Iterable[str]) -> None:
         for group in groups.values():
             if len(group) > 1:
                 # stacklevel 3: the code that called Graph(...) or Tree(...)
-                warnings.warn(SpellingWarning(_message(what, group)), stacklevel=3)
+                warn(SpellingWarning(_message(what, group)))
 
 
 def _message(what: str, group: list[str]) -> str:
