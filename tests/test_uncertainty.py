@@ -641,9 +641,9 @@ def test_too_large_runs_are_refused_before_drawing(call: Callable[[], Any], word
 def test_the_memory_limit_is_one_field_of_limits() -> None:
     """`Limits.max_sample_bytes` bounds simulate and sobol; raising it lets the run through."""
     small = kt.Limits(max_sample_bytes=100_000)
-    with pytest.raises(kt.LimitError, match="limit of 97.7 KiB"):
+    with pytest.raises(kt.LimitError, match=r"limit of 97\.7 KiB"):
         simulate(qualified_leads(), n=10_000, distributions=_LEADS, limits=small)
-    with pytest.raises(kt.LimitError, match="limit of 97.7 KiB"):
+    with pytest.raises(kt.LimitError, match=r"limit of 97\.7 KiB"):
         sobol(qualified_leads(), "qualified_leads", n=4096, distributions=_LEADS, limits=small)
     big = kt.Limits(max_sample_bytes=10**9)
     assert simulate(qualified_leads(), n=10_000, distributions=_LEADS, limits=big).n == 10_000
