@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.backends.frames import free_name, not_numbers, plan
 from kpitree.backends.sql import metric_sql
-from kpitree.errors import require
+from kpitree.errors import ValueTypeError, require
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -41,7 +41,10 @@ def evaluate(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None)
 
     Raises:
         MissingValueError: a leaf with neither a column nor a default value.
-        ValueTypeError: a leaf column that does not hold numbers.
+        ValueTypeError: `data` that is not a Spark DataFrame; a leaf column that does
+            not hold numbers.
+        DuplicateNameError: a metric whose name differs only in case from another
+            metric's or a column's (Spark matches names without regard to case).
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -50,6 +53,14 @@ def evaluate(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None)
     """
     require("pyspark", extra="spark", feature="Spark evaluation")
     from pyspark.sql import functions
+
+    # By what it can do, not its class: Spark Connect's DataFrame is another class.
+    if not all(hasattr(data, a) for a in ("columns", "dtypes", "withColumns", "select")):
+        raise ValueTypeError(
+            f"data must be a Spark DataFrame, got {type(data).__name__}",
+            hint="spark.createDataFrame(pandas_frame) makes one; for pandas or polars "
+            "frames use tree.evaluate_frame(...)",
+        )
 
     steps = plan(tree, metrics)
     columns = list(data.columns)

@@ -124,7 +124,13 @@ def to_sql(
     Raises:
         UnknownNameError: an unknown metric or dialect.
         MissingValueError: a leaf with neither a column nor a default value.
-        ValueTypeError: something the dialect cannot express (see the message).
+        ValueTypeError: a dialect or table that is not text.
+        ArgumentError: a table of more than three parts (`catalog.schema.name`), or
+            something the dialect cannot express (see the message).
+        DuplicateNameError: two columns of the result whose names differ only in case
+            (a metric `X` beside a column `x`): DuckDB, Spark and BigQuery take them
+            for one. Intermediate metrics are computed under internal names and never
+            collide.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -167,7 +173,9 @@ def metric_sql(
 
     Each expression uses leaf columns and metrics of earlier layers by name, so adding
     the layers in order as columns (Spark's `withColumns(F.expr(...))`) computes every
-    metric once.
+    metric once. Metrics whose names differ only in case from each other or from a
+    column are refused (`DuplicateNameError`): Spark matches column names without regard
+    to case.
 
     Examples:
         >>> from kpitree.examples import sales_revenue
@@ -176,10 +184,17 @@ def metric_sql(
         CASE WHEN ABS(CAST(`managers` AS DOUBLE) * ...) <= 1.7976931348623157e+308 THEN ... END
     """
     require("sqlglot", extra="sql", feature="SQL generation")
+    _check_dialect(dialect)
     steps = plan(tree, metrics)
-    known = None if columns is None else list(columns)
+    known = None if columns is None else [_column_name(c) for c in columns]
     if known is not None:
         check_leaf_columns(tree, steps.leaves, known)
+    # Every metric computed becomes a column of its own name beside the data's columns
+    # (the caller sets aside those of exactly the same name): none may differ from
+    # another, or from a column, only in case.
+    computed = [name for layer in steps.layers for name in layer]
+    present = steps.leaves if known is None else [c for c in known if c not in set(computed)]
+    _check_case([*present, *computed])
     compiler = _Compiler(tree, known)
     return [
         [(name, _render(compiler.metric(name), dialect, pretty=False)) for name in layer]
@@ -211,6 +226,12 @@ def evaluate_sql(
         The table's columns (or the groups and aggregated leaves) and a column per
         metric; undefined values (NULL) are NaN.
 
+    Raises:
+        ValueTypeError: `con_or_path` is neither a DuckDB connection nor a path.
+        ArgumentError: no file at the path, a file DuckDB cannot open, a closed
+            connection; and the errors of `to_sql`.
+        UnknownNameError: the database has no such table.
+
     Examples:
         >>> import duckdb
         >>> from kpitree.examples import qualified_leads
@@ -226,14 +247,26 @@ def evaluate_sql(
     import duckdb
 
     if isinstance(con_or_path, str | os.PathLike):
-        with duckdb.connect(os.fspath(con_or_path), read_only=True) as con:
+        with _open_database(os.fspath(con_or_path)) as con:
             return evaluate_sql(tree, con, table, metrics, group_by=group_by, order_by=order_by)
+    if not isinstance(con_or_path, duckdb.DuckDBPyConnection):
+        raise ValueTypeError(
+            "con_or_path must be a DuckDB connection or the path of a DuckDB database file, "
+            f"got {type(con_or_path).__name__}",
+            hint="evaluate_sql(tree, duckdb.connect('kpis.duckdb')) or "
+            "evaluate_sql(tree, 'kpis.duckdb'); for another engine, run to_sql(...) there",
+        )
     con = con_or_path
     from sqlglot import exp
 
     probe = exp.select(exp.Star()).from_(_table(table)).limit(0)
     try:
         relation = con.sql(_render(probe, "duckdb", pretty=False))
+    except duckdb.ConnectionException as exc:
+        raise ArgumentError(
+            f"the DuckDB connection cannot be used: {exc}",
+            hint="pass an open connection (duckdb.connect(...))",
+        ) from None
     except duckdb.CatalogException:
         raise UnknownNameError(
             f"the database has no table `{table}`",
@@ -258,6 +291,28 @@ def evaluate_sql(
         pretty=False,
     )
     return con.execute(sql).df()
+
+
+def _open_database(path: str) -> Any:
+    """Open a DuckDB database file read-only, or say why it cannot be."""
+    import duckdb
+
+    if not os.path.isfile(path):
+        what = "a folder" if os.path.isdir(path) else "no file"
+        raise ArgumentError(
+            f"there is {what} at `{path}`, where a DuckDB database file was expected",
+            hint="give the path of an existing DuckDB file, or an open duckdb connection",
+            names=[path],
+        )
+    try:
+        return duckdb.connect(path, read_only=True)
+    except duckdb.Error as exc:
+        raise ArgumentError(
+            f"`{path}` cannot be opened as a DuckDB database: {exc}",
+            hint="give a file made by DuckDB (a CSV or Parquet file is read with "
+            "duckdb's read_csv or read_parquet into a table first)",
+            names=[path],
+        ) from None
 
 
 def _numeric(duckdb_type: str) -> bool:
