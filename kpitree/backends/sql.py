@@ -390,7 +390,7 @@ def _query(
         keep: list[str] | None = [*keys, *present]
         source = _identifier_table(f"{prefix}0")
         first: list[exp.Expr] = [exp.Star()]
-        shown = [*keep, *added]
+        shown = [*keys, *present, *added]
     else:
         keep = None if known is None else [c for c in known if c not in shown_metrics]
         first = _star_or(keep)

@@ -157,8 +157,8 @@ def _compile_terms(tree: Graph) -> dict[str, list[_Term]]:
         "\n".join(lines) + "\n", codegen.numpy_runtime(), "attribution terms"
     )
     out: dict[str, list[_Term]] = {m.name: [] for m in tree.metrics}
-    for metric_name, names, whole, sign, parts in [*index, *bare]:
-        compiled = namespace[whole] if whole else None
+    for metric_name, names, source, sign, parts in [*index, *bare]:
+        compiled = namespace[source] if source is not None else None
         out[metric_name].append(_Term(names, compiled, sign, tuple(namespace[p] for p in parts)))
     return out
 
