@@ -510,3 +510,12 @@ def test_evaluate_sql_refuses_what_is_not_a_duckdb_database(tmp_path: Path) -> N
         evaluate_sql(tree, closed)
     with pytest.raises(kt.ValueTypeError, match=r"must be a DuckDB connection .* got dict"):
         evaluate_sql(tree, {"managers": [1]})
+
+
+def test_spark_evaluate_refuses_what_is_not_a_spark_dataframe() -> None:
+    """A pandas frame given to the Spark entry point is a ValueTypeError naming its type."""
+    pytest.importorskip("pyspark")
+    from kpitree.spark import evaluate as spark_evaluate
+
+    with pytest.raises(kt.ValueTypeError, match="data must be a Spark DataFrame, got DataFrame"):
+        spark_evaluate(sales_revenue(), pd.DataFrame({"managers": [1.0]}))
