@@ -146,11 +146,12 @@ def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
             is_metric = isinstance(tree[name], Metric)
             below = [level[k] for k in tree._children[name]] if is_metric else []
             level[name] = 1 + max(below, default=0) if is_metric else 0
-    depth = max(level.values(), default=0)
-    layers = tuple(
-        tuple(n for n in tree._topo if level.get(n) == k and isinstance(tree[n], Metric))
-        for k in range(1, depth + 1)
-    )
+    # One pass over the tree, not one per level: a chain of n metrics has n levels.
+    by_level: dict[int, list[str]] = {}
+    for name in tree._topo:
+        if level.get(name, 0) > 0:
+            by_level.setdefault(level[name], []).append(name)
+    layers = tuple(tuple(by_level[k]) for k in sorted(by_level))
     leaves = tuple(leaf.name for leaf in tree.leaves if leaf.name in needed)
     return Plan(wanted, tuple(layer for layer in layers if layer), leaves)
 

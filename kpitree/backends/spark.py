@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.backends.frames import free_name, not_numbers, plan
 from kpitree.backends.sql import metric_sql
-from kpitree.errors import require
+from kpitree.errors import ValueTypeError, require
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -45,8 +45,11 @@ def evaluate(
     Raises:
         MissingValueError: a leaf without a column (with `defaults=True`, one without
             a model value either).
-        DuplicateNameError: two columns named like one leaf or metric.
-        ValueTypeError: a leaf column that does not hold numbers.
+        ValueTypeError: `data` that is not a Spark DataFrame; a leaf column that does
+            not hold numbers.
+        DuplicateNameError: two columns named like one leaf or metric; a metric whose
+            name differs only in case from another metric's or a column's (Spark matches
+            names without regard to case).
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -55,6 +58,14 @@ def evaluate(
     """
     require("pyspark", extra="spark", feature="Spark evaluation")
     from pyspark.sql import functions
+
+    # By what it can do, not its class: Spark Connect's DataFrame is another class.
+    if not all(hasattr(data, a) for a in ("columns", "dtypes", "withColumns", "select")):
+        raise ValueTypeError(
+            f"data must be a Spark DataFrame, got {type(data).__name__}",
+            hint="spark.createDataFrame(pandas_frame) makes one; for pandas or polars "
+            "frames use tree.evaluate_frame(...)",
+        )
 
     steps = plan(tree, metrics)
     columns = list(data.columns)

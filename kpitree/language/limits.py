@@ -24,6 +24,8 @@ class Limits:
         max_exponent: largest constant exponent, in absolute value (`x ** 10000` is refused).
         max_name_chars: longest node name.
         max_file_bytes: largest model file.
+        max_sample_bytes: most memory one uncertainty analysis (`simulate`, `sobol`) may
+            hold in samples, estimated before anything is drawn (bootstrap included).
 
     Examples:
         >>> Limits().max_depth
@@ -38,6 +40,7 @@ class Limits:
     max_exponent: float = 1024.0
     max_name_chars: int = 200
     max_file_bytes: int = 20_000_000
+    max_sample_bytes: int = 2 * 1024**3
 
 
 DEFAULT_LIMITS = Limits()
