@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import math
@@ -11,7 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -710,6 +713,53 @@ def test_existing_scenario_needs_overwrite(client: Client, tmp_path: Path) -> No
     again = {**first, "values": {"managers": 8}, "overwrite": True}
     assert client.call("POST", "/api/scenarios", again)[0] == 200
     assert load_values(tmp_path / "scenarios" / "plan.json") == {"managers": 8.0}
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_concurrent_saves_of_one_new_name_give_one_success(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool
+) -> None:
+    """Eight clients saving one new name at once: one 200, seven 409 naming it, one file."""
+    if not hard_links:
+
+        def no_links(*args: Any, **kwargs: Any) -> None:
+            raise PermissionError(errno.EPERM, "hard links are not supported here")
+
+        monkeypatch.setattr(server_module.os, "link", no_links)
+    make_temporary = tempfile.mkstemp
+
+    def slow_disk(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)  # a slow disk: every save is under way while the others start
+        return make_temporary(*args, **kwargs)
+
+    monkeypatch.setattr(server_module.tempfile, "mkstemp", slow_disk)
+    barrier = threading.Barrier(8)
+    answers: list[tuple[int, Any, int]] = []
+
+    def save(managers: int) -> None:
+        body = {"name": "race", "values": {"managers": managers}}
+        barrier.wait(timeout=30)
+        status, data, _ = client.call("POST", "/api/scenarios", body)
+        answers.append((status, data, managers))
+
+    threads = [threading.Thread(target=save, args=(m,), daemon=True) for m in range(1, 9)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so that a race shows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert sorted(status for status, _, _ in answers) == [200] + [409] * 7
+    for status, data, _ in answers:
+        if status == 409:
+            assert data["error"]["message"] == "a scenario `race` is saved already"
+            assert data["error"]["names"] == ["race"]
+    (winner,) = [managers for status, _, managers in answers if status == 200]
+    assert load_values(tmp_path / "scenarios" / "race.json") == {"managers": float(winner)}
+    assert _files(tmp_path) == {"scenarios", "scenarios/race.json"}  # no temporary files left
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this system")

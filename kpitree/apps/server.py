@@ -47,6 +47,7 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -220,6 +221,7 @@ class Explorer:
     def __init__(self, tree: Tree, values_dir: Path | None = None) -> None:
         self.tree = tree
         self.values_dir = values_dir
+        self._saving = threading.Lock()  # only where hard links are not to be had: `_create`
 
     # -- reading request bodies --------------------------------------------------------------
 
@@ -520,7 +522,10 @@ class Explorer:
 
         The file is a values file (`{"leaf": value}`, read by `load_values` and the
         command line's `--values`), written to a temporary file in the same directory
-        and renamed into place, so a reader never sees half of it.
+        and then put in place in one step, so a reader never sees half of it. A new name
+        is taken by a hard link, which fails if the name exists: of clients saving one
+        name at once, exactly one succeeds and the others get 409, even across servers
+        sharing the directory. `overwrite: true` replaces the file instead.
         """
         fields = self._fields(body, ("name", "values"), ("overwrite",))
         directory = self._directory()
@@ -530,21 +535,27 @@ class Explorer:
         if not isinstance(overwrite, bool):
             raise RequestError(400, f"field 'overwrite' must be true or false, got {overwrite!r}")
         path = _inside(directory, name)
-        if (path.exists() or path.is_symlink()) and not overwrite:
-            raise RequestError(
-                409,
-                f"a scenario `{name}` is saved already",
-                hint="pick another name, or replace it (overwrite: true)",
-            )
+        taken = RequestError(
+            409,
+            f"a scenario `{name}` is saved already",
+            hint="pick another name, or replace it (overwrite: true)",
+            names=[name],
+        )
+        if not overwrite and (path.exists() or path.is_symlink()):
+            raise taken  # the common refusal, before writing anything
         text = json.dumps(values, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
         handle, temporary = tempfile.mkstemp(prefix=".kpitree-", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(text)
-            os.replace(temporary, path)  # replaces a symlink itself, never what it points to
-        except BaseException:
+            if overwrite:
+                os.replace(temporary, path)  # replaces a symlink itself, never what it points to
+            else:
+                _create(temporary, path, self._saving)
+        except FileExistsError:
+            raise taken from None
+        finally:
             Path(temporary).unlink(missing_ok=True)
-            raise
         return {"name": name, "file": path.name, "values": values}
 
     def scenarios(self) -> dict[str, Any]:
@@ -647,6 +658,24 @@ class Explorer:
                 names=[name],
             )
         return path
+
+
+def _create(temporary: str, path: Path, lock: threading.Lock) -> None:
+    """Give the complete file `temporary` the name `path`, failing if `path` exists.
+
+    Raises:
+        FileExistsError: `path` exists (a file, a directory or a symbolic link).
+    """
+    try:
+        os.link(temporary, path, follow_symlinks=False)  # atomic: the name is taken or not
+    except FileExistsError:
+        raise
+    except OSError:
+        # A file system without hard links: check and rename under this server's lock.
+        with lock:
+            if path.exists() or path.is_symlink():
+                raise FileExistsError(path) from None
+            os.replace(temporary, path)
 
 
 def _inside(directory: Path, name: str) -> Path:
