@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.client
 import json
@@ -77,6 +78,7 @@ class Client:
         """Send bytes as they are (no client library fixing them up); return status, body."""
         with socket.create_connection((self.host, self.port), timeout=30) as sock:
             sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)  # all is sent: the server need not wait for more
             chunks = []
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
@@ -562,6 +564,28 @@ def test_body_over_the_limit_is_refused_unread(start: Any) -> None:
         ),
         (b"GET /a b c HTTP/1.1\r\n\r\n", 400, b"Bad request"),
         (b"BREW /api/tree HTTP/1.1\r\nHost: {host}\r\n\r\n", 501, b"error"),
+        *(
+            (
+                b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
+                b"\r\nContent-Length: " + length + b"\r\nConnection: close\r\n\r\n{}",
+                400,
+                b"not a number of bytes",
+            )
+            # Python's int() takes all of these; none is a length in HTTP.
+            for length in (b"+2", b"-0", b"0_2", b"+0002", "\u0662".encode())
+        ),
+        (
+            b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{}",
+            400,
+            b"2 Content-Length headers",
+        ),
+        (
+            b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 20\r\nConnection: close\r\n\r\n{}",
+            400,
+            b"ended after 2 of 20 bytes",
+        ),
     ],
 )
 def test_malformed_http_gets_a_json_error(
@@ -916,3 +940,110 @@ def test_scenario_name_rule(name: str, ok: bool) -> None:
     else:
         with pytest.raises(KPITreeError):
             scenario_name(name)
+
+
+# -- under load: bounded threads, slow clients cut off, bursts answered ----------------------------
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """Read until the server closes the connection (or resets it)."""
+    chunks = []
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_slow_clients_hold_no_thread_and_are_cut_off(start: Any) -> None:
+    """Clients that never finish their headers cost no thread and get 408; others are answered."""
+    client = start(qualified_leads(), request_timeout=1.0, threads=2)
+    threads_before = threading.active_count()
+    head = f"GET /api/tree HTTP/1.1\r\nHost: 127.0.0.1:{client.port}\r\n".encode()
+    slow = [socket.create_connection((client.host, client.port), timeout=10) for _ in range(200)]
+    try:
+        for sock in slow:
+            sock.sendall(head)  # and never the blank line that ends the headers
+        status, data, _ = client.call("GET", "/api/tree")  # answered while they wait
+        assert status == 200 and data["nodes"]
+        assert threading.active_count() <= threads_before + 2  # the two workers at most
+        for sock in slow:
+            answer = _read_all(sock)  # the socket's timeout bounds this: 10 s
+            assert answer.startswith(b"HTTP/1.0 408 ")
+            body = json.loads(answer.partition(b"\r\n\r\n")[2])
+            assert body["error"]["status"] == 408
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def test_trickling_client_is_cut_off_after_the_timeout(start: Any) -> None:
+    """A client sending its headers a byte at a time is disconnected after `request_timeout`."""
+    client = start(qualified_leads(), request_timeout=0.5)
+    with socket.create_connection((client.host, client.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/tree HTTP/1.1\r\nX-Slow: ")
+        cut_off = False
+        for _ in range(100):  # 10 s at most; the server stops it after about 0.5 s
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                cut_off = True
+                break
+            time.sleep(0.1)
+        assert cut_off
+
+
+def test_burst_of_connections_waits_in_the_backlog_and_is_all_answered() -> None:
+    """300 connections made before the server accepts any are all held, then all answered."""
+    server = make_server(qualified_leads(), port=0)
+    host, port = server.server_address[:2]
+    request = f"GET /api/tree HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    socks: list[socket.socket] = []
+    serving = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    try:
+        for _ in range(300):  # the system completes each connection into the listen backlog
+            socks.append(socket.create_connection((host, port), timeout=5))
+            socks[-1].sendall(request)
+        serving.start()
+        deadline = time.monotonic() + 30  # all of them answered within this, or a timeout
+        statuses = []
+        for sock in socks:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            statuses.append(int(_read_all(sock).split(b" ", 2)[1]))
+        assert statuses == [200] * 300
+    finally:
+        for sock in socks:
+            sock.close()
+        if serving.is_alive():
+            server.shutdown()
+        server.server_close()
+
+
+def test_too_many_arriving_connections_drop_the_oldest(start: Any) -> None:
+    """Past `max_waiting` incomplete requests, the one waiting longest is answered 503."""
+    client = start(qualified_leads(), max_waiting=3)
+    socks = [socket.create_connection((client.host, client.port), timeout=10) for _ in range(4)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /api/tree HTTP/1.1\r\n")
+            time.sleep(0.05)  # in order: the first one is the oldest
+        assert _read_all(socks[0]).startswith(b"HTTP/1.0 503 ")
+        status, _, _ = client.call("GET", "/api/tree")
+        assert status == 200
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    ("limits", "words"),
+    [
+        ({"threads": 0}, "`threads` is a whole number"),
+        ({"max_waiting": 1.5}, "`max_waiting` is a whole number"),
+        ({"request_timeout": 0}, "`request_timeout` is a number of seconds"),
+        ({"request_timeout": math.inf}, "`request_timeout` is a number of seconds"),
+    ],
+)
+def test_bad_server_limits_are_refused(limits: dict[str, Any], words: str) -> None:
+    """Limits that cannot work are refused before anything listens."""
+    with pytest.raises(KPITreeError, match=re.escape(words)):
+        make_server(qualified_leads(), port=0, **limits)

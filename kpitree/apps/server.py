@@ -1201,8 +1201,11 @@ class _Arrivals:
             return
         except OSError:
             chunk = b""
-        if not chunk:  # the client went away before sending its request
-            self._drop(connection)
+        if not chunk:  # the client has stopped sending: answer what came, if anything did
+            if arriving.data:
+                self._hand_over(connection)
+            else:
+                self._drop(connection)
             return
         arriving.data += chunk
         if arriving.needed is None:
