@@ -31,7 +31,12 @@ server's log).
 
 Scenarios are written only into the directory given (`values_dir`, `--scenarios DIR`),
 under names that are identifiers (`plan_may`, `план_май`), through a temporary file in
-that directory renamed into place; without a directory, saving is refused.
+that directory put in place in one step (a new name atomically: one of several clients
+saving it at once succeeds); without a directory, saving is refused.
+
+Under load it keeps answering: requests are gathered without a thread each and answered
+by a fixed pool of threads, a client slower than `REQUEST_TIMEOUT` to send its request is
+cut off (408), and the listen backlog is `REQUEST_QUEUE` (see `ExplorerServer`).
 """
 
 from __future__ import annotations
