@@ -1034,6 +1034,16 @@ def test_too_many_arriving_connections_drop_the_oldest(start: Any) -> None:
             sock.close()
 
 
+def test_request_head_over_the_limit_is_refused(start: Any) -> None:
+    """Headers that go on past `MAX_HEAD` bytes are answered 431 without waiting for more."""
+    client = start(qualified_leads())
+    with socket.create_connection((client.host, client.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/tree HTTP/1.1\r\nX-Big: " + b"a" * server_module.MAX_HEAD)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.0 431 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["status"] == 431
+
+
 @pytest.mark.parametrize(
     ("limits", "words"),
     [

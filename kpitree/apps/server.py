@@ -101,6 +101,7 @@ __all__ = [
     "DEFAULT_PORT",
     "MAX_BODY",
     "MAX_COMPARED",
+    "MAX_HEAD",
     "MAX_SCENARIO_NAME",
     "MAX_WAITING",
     "REQUEST_QUEUE",
@@ -133,9 +134,9 @@ REQUEST_TIMEOUT = 10.0
 
 A slower client (one that trickles its headers, say) is answered 408 and cut off."""
 
-MAX_WAITING = 1000
+MAX_WAITING = 512
 """Connections whose request is still arriving; past this, the one waiting longest is cut
-off (503). They cost a buffer each, not a thread."""
+off (503). They cost a buffer each (at most `MAX_HEAD` plus the body limit), not a thread."""
 
 REQUEST_QUEUE = 1024
 """Connections the operating system keeps for the server before it accepts them (the
@@ -1107,8 +1108,8 @@ class ExplorerServer(http.server.HTTPServer):
 
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
-_MAX_HEAD = 65536 + 100 * 8192
-"""Most bytes gathered for a request's head; the handler refuses what is longer (414, 431)."""
+MAX_HEAD = 65536
+"""Largest request head (request line and headers), in bytes; a longer one gets 431."""
 
 
 @attrs.define
@@ -1214,10 +1215,12 @@ class _Arrivals:
             return
         arriving.data += chunk
         if arriving.needed is None:
-            end = _HEAD_END.search(arriving.data)
+            # Search only the new bytes (and the 3 before them): a head sent a byte at a
+            # time costs linear work, not quadratic.
+            end = _HEAD_END.search(arriving.data, max(0, len(arriving.data) - len(chunk) - 3))
             if end is None:
-                if len(arriving.data) > _MAX_HEAD:
-                    self._hand_over(connection)
+                if len(arriving.data) > MAX_HEAD:
+                    self._refuse(connection, 431, f"the request head is over {MAX_HEAD} bytes")
                 return
             arriving.needed = end.end() + self._body_length(bytes(arriving.data[: end.start()]))
         if len(arriving.data) >= arriving.needed:
