@@ -1057,3 +1057,36 @@ def test_bad_server_limits_are_refused(limits: dict[str, Any], words: str) -> No
     """Limits that cannot work are refused before anything listens."""
     with pytest.raises(KPITreeError, match=re.escape(words)):
         make_server(qualified_leads(), port=0, **limits)
+
+
+def test_concurrent_requests_give_the_answers_of_one_at_a_time(start: Any) -> None:
+    """What-ifs of one and several leaves and goal seeks from several clients at once agree."""
+    client = start(sales_revenue(), threads=4)
+    requests = []
+    for i in range(1, 7):
+        requests.append(("/api/evaluate", {"values": {"managers": 5 + i}}))
+        requests.append(("/api/evaluate", {"values": {"managers": 5 + i, "calls_per_day": 20 + i}}))
+        requests.append(
+            ("/api/solve", {"metric": "revenue", "target": 1_000_000 * i, "vary": "managers"})
+        )
+    expected = [client.call("POST", path, body)[:2] for path, body in requests]
+    wrong: list[str] = []
+
+    def ask(offset: int) -> None:
+        for r in range(25):
+            for k in range(len(requests)):
+                i = (k * (offset + 1) + r) % len(requests)
+                if client.call("POST", *requests[i])[:2] != expected[i]:
+                    wrong.append(f"{requests[i]}")
+
+    threads = [threading.Thread(target=ask, args=(t,), daemon=True) for t in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so that a race shows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong, f"{len(wrong)} wrong answers, first for {wrong[0]}"

@@ -120,7 +120,7 @@ def test_random_whatifs_from_several_threads_match_single_threaded(
         tasks.append(lambda t, changes=several: dict(t.whatif(changes).after))
         root = tree.roots[0].name
         tasks.append(lambda t, leaf=leaf, f=factor, r=root: t.solve(r, f"x{f}", vary=leaf))
-    expected = [_outcome(task, Tree._adopt(tree)) for task in tasks]
-    fresh = Tree._adopt(tree)  # same nodes, empty caches
+    expected = [_outcome(task, tree.with_values({})) for task in tasks]
+    fresh = tree.with_values({})  # same nodes, empty caches
     wrong = _run_concurrently(fresh, tasks, expected, rounds=100)
     assert not wrong, f"{len(wrong)} wrong results, first: {wrong[0]}"
