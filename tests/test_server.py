@@ -1047,10 +1047,11 @@ def test_request_head_over_the_limit_is_refused(start: Any) -> None:
 @pytest.mark.parametrize(
     ("limits", "words"),
     [
-        ({"threads": 0}, "`threads` is a whole number"),
-        ({"max_waiting": 1.5}, "`max_waiting` is a whole number"),
-        ({"request_timeout": 0}, "`request_timeout` is a number of seconds"),
-        ({"request_timeout": math.inf}, "`request_timeout` is a number of seconds"),
+        ({"threads": 0}, "`threads` must be a whole number above 0, got 0"),
+        ({"max_waiting": 1.5}, "`max_waiting` must be a whole number, got float"),
+        ({"request_timeout": 0}, "`request_timeout` must be a number above 0, got 0"),
+        ({"request_timeout": math.inf}, "`request_timeout` must be a number above 0, got inf"),
+        ({"request_timeout": "10"}, "`request_timeout` must be a number, got str"),
     ],
 )
 def test_bad_server_limits_are_refused(limits: dict[str, Any], words: str) -> None:

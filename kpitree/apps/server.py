@@ -78,6 +78,7 @@ from kpitree.display.style import (
     signed,
 )
 from kpitree.errors import (
+    ArgumentError,
     InfeasibleGoalError,
     KindError,
     KPITreeError,
@@ -110,6 +111,7 @@ __all__ = [
     "Explorer",
     "ExplorerServer",
     "RequestError",
+    "content_length",
     "error_data",
     "make_server",
     "parse_json",
@@ -701,7 +703,7 @@ def _create(temporary: str, path: Path, lock: threading.Lock) -> None:
         FileExistsError: `path` exists (a file, a directory or a symbolic link).
     """
     try:
-        os.link(temporary, path, follow_symlinks=False)  # atomic: the name is taken or not
+        os.link(temporary, path)  # atomic: the name is taken, or FileExistsError
     except FileExistsError:
         raise
     except OSError:
@@ -1174,8 +1176,14 @@ class _Arrivals:
                 if key.fileobj is self._wake:
                     with contextlib.suppress(OSError):
                         self._wake.recv(4096)
-                else:
-                    self._receive(key.fileobj)  # type: ignore[arg-type]
+                    continue
+                connection: socket.socket = key.fileobj  # type: ignore[assignment]
+                try:
+                    self._receive(connection)
+                except Exception:  # one broken connection must not stop the gathering
+                    _LOG.exception("kpitree explorer: reading a request failed")
+                    if connection in self._waiting:
+                        self._drop(connection)
             self._admit()
             now = time.monotonic()
             while self._waiting:
@@ -1315,6 +1323,19 @@ def _values_dir(values_dir: str | os.PathLike[str] | None) -> Path | None:
     return path
 
 
+def _check_limit(name: str, value: object, default: float, *, whole: bool) -> None:
+    """Refuse a server limit that cannot work: not a number (or not whole), or not above 0."""
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+        raise ValueTypeError(
+            f"`{name}` must be {kind}, got {type(value).__name__}", hint=f"{name}={default!r}"
+        )
+    if not 0 < value < math.inf:
+        raise ArgumentError(
+            f"`{name}` must be {kind} above 0, got {value!r}", hint=f"{name}={default!r}"
+        )
+
+
 def make_server(
     tree_or_path: Any,
     *,
@@ -1356,18 +1377,9 @@ def make_server(
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueTypeError(f"a port is a whole number from 0 to 65535, got {port!r}")
-    for name, limit in (("threads", threads), ("max_waiting", max_waiting)):
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueTypeError(
-                f"`{name}` is a whole number of at least 1, got {limit!r}",
-                hint=f"{name}={THREADS if name == 'threads' else MAX_WAITING}",
-            )
-    timeout_ok = isinstance(request_timeout, int | float) and not isinstance(request_timeout, bool)
-    if not timeout_ok or not 0 < request_timeout < math.inf:
-        raise ValueTypeError(
-            f"`request_timeout` is a number of seconds above 0, got {request_timeout!r}",
-            hint=f"request_timeout={REQUEST_TIMEOUT}",
-        )
+    _check_limit("threads", threads, THREADS, whole=True)
+    _check_limit("max_waiting", max_waiting, MAX_WAITING, whole=True)
+    _check_limit("request_timeout", request_timeout, REQUEST_TIMEOUT, whole=False)
     tree = _tree(tree_or_path)
     app = Explorer(tree, _values_dir(values_dir))
     try:
