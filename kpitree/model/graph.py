@@ -327,8 +327,10 @@ class Graph(Shown):
     def cached(self, key: CacheKey[T], build: Callable[[], T]) -> T:
         """Return what `key` names for this graph, built by `build()` on first use.
 
-        Two threads may both build on a first use; one result is kept and both are correct,
-        since what is cached depends only on the graph.
+        Safe from several threads without a lock: two threads may both build on a first
+        use, but `dict.setdefault` is atomic, so one result is kept and both callers get
+        that one (a cache that is filled in later, like a dict per name, is never lost).
+        What is cached depends only on the graph, so either build is right.
         """
         try:
             return self._cache[key]
