@@ -276,7 +276,7 @@ def run_ascii(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ascii_terminal_shows_russian_model_as_escapes() -> None:
-    """With PYTHONIOENCODING=ascii, `show` writes \\u escapes and one warning, no traceback."""
+    r"""With PYTHONIOENCODING=ascii, `show` writes \u escapes and one warning, no traceback."""
     done = run_ascii("show", RU)
     assert done.returncode == 0, done.stderr
     assert "\\u043b\\u0438\\u0434\\u044b" in done.stdout  # лиды
@@ -286,7 +286,7 @@ def test_ascii_terminal_shows_russian_model_as_escapes() -> None:
 
 
 def test_ascii_json_is_exact_json() -> None:
-    """With an ASCII stdout, --json falls back to JSON's own \\u escapes: the same data."""
+    r"""With an ASCII stdout, --json falls back to JSON's own \u escapes: the same data."""
     done = run_ascii("eval", RU, "--json")
     assert (done.returncode, done.stderr) == (0, "")
     assert set(json.loads(done.stdout)) == {"квал_лиды", "лиды", "конверсия_в_квал"}
@@ -321,7 +321,7 @@ def test_model_text_in_messages_is_neutralised(
 def test_owner_escape_sequence_is_not_sent_to_the_terminal(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """`show`, `status` and `levers` print an owner's ESC and BEL as `\\x1b`, `\\x07`."""
+    r"""`show`, `status` and `levers` print an owner's ESC and BEL as `\x1b`, `\x07`."""
     path = tmp_path / "m.json"
     owner = "sales\x1b]0;pwned\x07\x9b2J"
     model = {
@@ -340,7 +340,7 @@ def test_owner_escape_sequence_is_not_sent_to_the_terminal(
 def test_json_output_escapes_c1_and_bidi(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """--json writes C1 controls and BiDi overrides as \\u escapes; the data is unchanged."""
+    r"""--json writes C1 controls and BiDi overrides as \u escapes; the data is unchanged."""
     path = tmp_path / "m.json"
     owner = "sales\x9b2J\u202e"
     model = {
