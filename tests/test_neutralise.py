@@ -463,3 +463,27 @@ def test_explorer_page_sets_text_never_markup() -> None:
     assert "new Function" not in script and 'setTimeout("' not in script
     page = (static / "explorer.html").read_text("utf-8")
     assert "<script>" not in page.replace(" ", "")  # scripts come from files only (CSP)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_explorer_shows_server_text_as_python_does() -> None:
+    """The page reads every string of the server's JSON through the same `visible` rule."""
+    static = Path(kt.__file__).parent / "apps" / "static"
+    script = (static / "explorer.js").read_text("utf-8")
+    start, end = script.index("  const INVISIBLE"), script.index("  async function api")
+    samples = [*HOSTILE, "".join(HOSTILE), "😀\u2067x"]
+    program = (
+        script[start:end]
+        + "\nconst samples = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        + "\nprocess.stdout.write(JSON.stringify(samples.map((s) =>"
+        + " readJSON(JSON.stringify({ s })).s)));"
+    )
+    done = subprocess.run(
+        ["node", "-e", program],  # the test runs Node.js from PATH
+        input=json.dumps(samples),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout) == [visible(s, newlines=True) for s in samples]
