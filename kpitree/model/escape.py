@@ -153,13 +153,16 @@ def mermaid_text(text: object) -> str:
 
 
 def dot_text(text: object) -> str:
-    """Return text for a Graphviz HTML-like label: entities, no tag, no control character.
+    r"""Return text for a Graphviz HTML-like label: entities, no tag, no control character.
+
+    Graphviz expands `\N` (the node's id), `\G`, `\l` and the like even inside HTML-like
+    labels, and an entity `&#92;` does not stop it: a backslash is doubled, which shows one.
 
     Examples:
-        >>> dot_text("<b>R&D</b>")
-        '&lt;b&gt;R&amp;D&lt;/b&gt;'
+        >>> print(dot_text(r"<b>R&D</b> \N"))
+        &lt;b&gt;R&amp;D&lt;/b&gt; \\N
     """
-    return html_text(text)
+    return html_text(text).replace("\\", "\\\\")
 
 
 def dot_quoted(text: object) -> str:
