@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kpitree.apps.cli import _HELP, main
 from kpitree.examples import EXAMPLES
@@ -249,3 +251,203 @@ def test_help_runs_in_a_subprocess_without_heavy_imports() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "kpitree whatif" in out.stdout
     assert out.stderr.strip() == "[]"
+
+
+# -- text, encodings and inputs that are not models -----------------------------------------------
+
+RU = str(ROOT / "examples" / "qualified_leads_ru.yaml")
+
+
+def run_ascii(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m kpitree` in a subprocess whose stdout and stderr are ASCII."""
+    import os
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    return subprocess.run(
+        [sys.executable, "-m", "kpitree", *argv],
+        capture_output=True,
+        text=True,
+        encoding="ascii",
+        errors="strict",
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_ascii_terminal_shows_russian_model_as_escapes() -> None:
+    r"""With PYTHONIOENCODING=ascii, `show` writes \u escapes and one warning, no traceback."""
+    done = run_ascii("show", RU)
+    assert done.returncode == 0, done.stderr
+    assert "\\u043b\\u0438\\u0434\\u044b" in done.stdout  # лиды
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("kpitree: warning: the output's encoding (ascii)")
+    assert done.stderr.count("\n") == 1
+
+
+def test_ascii_json_is_exact_json() -> None:
+    r"""With an ASCII stdout, --json falls back to JSON's own \u escapes: the same data."""
+    done = run_ascii("eval", RU, "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert set(json.loads(done.stdout)) == {"квал_лиды", "лиды", "конверсия_в_квал"}
+
+
+def test_ascii_export_to_stdout_stops_instead_of_altering_the_model() -> None:
+    """An export that the output's encoding cannot hold exits 2 and suggests -o PATH."""
+    done = run_ascii("export", RU, "--to", "yaml")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("kpitree: the output's encoding (ascii) cannot write")
+    assert "-o PATH" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_model_text_in_messages_is_neutralised(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An error message quoting model text shows its escape sequences as placeholders."""
+    path = tmp_path / "m.json"
+    model = {
+        "tree": "m",
+        "kpis": {"a": {"owner": "x", "horizon": "\x1b[2J\u202eday", "value": 1}},
+        "metrics": {"m": {"formula": "a * 2"}},
+    }
+    path.write_text(json.dumps(model), "utf-8")
+    for command in ("eval", "check"):
+        code, out, err = run(capsys, command, str(path))
+        assert code == 2
+        assert "\x1b" not in err + out and "\u202e" not in err + out
+        assert "\\x1b[2J\\u202eday" in err
+
+
+def test_owner_escape_sequence_is_not_sent_to_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    r"""`show`, `status` and `levers` print an owner's ESC and BEL as `\x1b`, `\x07`."""
+    path = tmp_path / "m.json"
+    owner = "sales\x1b]0;pwned\x07\x9b2J"
+    model = {
+        "tree": "m",
+        "kpis": {"a": {"owner": owner, "horizon": "1 day", "value": 1, "norm": ">= 2"}},
+        "metrics": {"m": {"formula": "a * 2"}},
+    }
+    path.write_text(json.dumps(model), "utf-8")
+    for argv in (["show"], ["status"], ["levers", "--", "m"]):
+        code, out, _ = run(capsys, argv[0], str(path), *argv[2:])
+        assert code == 0
+        assert "sales\\x1b]0;pwned\\x07\\x9b2J" in out
+        assert not any(c in out for c in "\x1b\x07\x9b")
+
+
+def test_json_output_escapes_c1_and_bidi(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    r"""--json writes C1 controls and BiDi overrides as \u escapes; the data is unchanged."""
+    path = tmp_path / "m.json"
+    owner = "sales\x9b2J\u202e"
+    model = {
+        "tree": "m",
+        "kpis": {"a": {"owner": owner, "horizon": "1 day", "value": 1}},
+        "metrics": {"m": {"formula": "a * 2"}},
+    }
+    path.write_text(json.dumps(model), "utf-8")
+    code, out, _ = run(capsys, "show", str(path), "--json")
+    assert code == 0 and "\x9b" not in out and "\u202e" not in out
+    assert json.loads(out)["tree"]["kpis"]["a"]["owner"] == owner
+
+
+def test_huge_toml_integer_gives_one_line_and_no_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A 5,000-digit integer in a TOML model ends in one `kpitree:` line, not a traceback."""
+    path = tmp_path / "big.toml"
+    path.write_text(
+        'tree = "m"\n[kpis.a]\nowner = "x"\nhorizon = "1 day"\nvalue = '
+        + "1" * 5000
+        + '\n[metrics.m]\nformula = "a * 2"\n'
+    )
+    code, out, err = run(capsys, "show", str(path))
+    assert code in (2, 3)  # 2 once the loader reports it as bad input
+    assert out == "" and err.startswith("kpitree: ") and err.count("\n") == 1
+
+
+def test_kpitree_error_exits_2_and_other_errors_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KPITreeError prints its message (exit 2); anything else is an internal error (3)."""
+    import kpitree as kt
+
+    def bad_input(path: str) -> None:
+        raise kt.ValueTypeError("`value` of KPI `a` must be a number", hint="write 1200")
+
+    monkeypatch.setattr("kpitree.tree.load", bad_input)
+    code, _, err = run(capsys, "show", QL)
+    assert (code, err) == (2, "kpitree: `value` of KPI `a` must be a number; write 1200\n")
+
+    def bug(path: str) -> None:
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr("kpitree.tree.load", bug)
+    code, _, err = run(capsys, "show", QL)
+    assert code == 3 and err.count("\n") == 1
+    assert err.startswith("kpitree: internal error: TypeError: unsupported operand;")
+    assert "--debug" in err
+    with pytest.raises(TypeError):
+        main(["show", QL, "--debug"])
+
+
+_JUNK = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.lists(
+        st.sampled_from(
+            [
+                b"tree: m\n",
+                b"kpis:\n",
+                b"  a:\n",
+                b"    owner: ",
+                b"x\n",
+                b"    value: ",
+                b"1e999\n",
+                b"nan\n",
+                b"metrics:\n",
+                b"  m: a * b\n",
+                b"{",
+                b"}",
+                b"[",
+                b"]",
+                b"&x ",
+                b"*x\n",
+                b"<<: *x\n",
+                b'"',
+                b"=",
+                b"[kpis.a]\n",
+                b"value = 1\n",
+                b"\xff\xfe",
+                b"\x00",
+                b"    horizon: 1 day\n",
+                b"!!python/object:os.system\n",
+            ]
+        ),
+        max_size=20,
+    ).map(b"".join),
+)
+
+
+@given(data=_JUNK, suffix=st.sampled_from([".yaml", ".yml", ".toml", ".json", ".txt"]))
+@settings(max_examples=150, deadline=None)
+def test_junk_model_files_never_give_a_traceback(data: bytes, suffix: str) -> None:
+    """Any bytes as a model file: `show` and `check` exit 0 or 2 with `kpitree:` lines only."""
+    import contextlib
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"model{suffix}"
+        path.write_bytes(data)
+        for command in ("show", "check"):
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([command, str(path)])
+            assert code in (0, 2), err.getvalue()
+            assert "Traceback" not in err.getvalue()
+            if code == 2:
+                assert err.getvalue().splitlines()[-1].startswith("kpitree: ")

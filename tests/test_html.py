@@ -301,3 +301,22 @@ def shown_mean(sim: object) -> str:
     from kpitree.display.style import shown
 
     return shown(sim.mean, sim.tree, "qualified_leads")  # type: ignore[attr-defined]
+
+
+def test_markdown_fence_in_an_owner_cannot_end_the_code_block() -> None:
+    """An owner holding a newline, a fence and `<script>` stays inside the Markdown block."""
+    owner = "sales\n```\n<script>alert(1)</script>\n````"
+    tree = kt.Tree(kt.Metric("m", kt.KPI("a", owner=owner, horizon="1 day", value=1) * 2))
+    block = tree._repr_markdown_()
+    lines = block.split("\n")
+    assert lines[0] == "`````text" and lines[-1] == "`````"
+    assert not any(line.lstrip().startswith("```") for line in lines[1:-1])
+    assert "sales\\x0a```\\x0a<script>" in block  # shown, as text, on the owner's line
+
+
+def test_markdown_status_cells_escape_markup() -> None:
+    """A status row keeps its five cells; an owner's `|`, `<b>` and backticks are text."""
+    a = kt.KPI("a", owner="x | <b>`y`</b>", horizon="1 day", value=1, norm=">= 2")
+    tree = kt.Tree(kt.Metric("m", a * 2))
+    row = tree.status()._repr_markdown_().split("\n")[2]
+    assert row == "| ✗ | a | 1 | ≥ 2 | x \\| \\<b\\>\\`y\\`\\</b\\> |"

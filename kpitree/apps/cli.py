@@ -1,9 +1,17 @@
-"""The `kpitree` command line.
+r"""The `kpitree` command line.
 
 Exit codes: 0 success; 1 an analysis failed (an infeasible target, an undefined metric);
-2 bad input or usage. Errors print one line (`kpitree: ...`) and no traceback unless
-`--debug` is given; `kpitree check FILE` prints every problem of a model file. Heavy
-libraries are imported by the commands that use them, so `kpitree --help` starts fast.
+2 bad input or usage; 3 an internal error (a bug of kpitree's). Errors print one line
+(`kpitree: ...`) and no traceback unless `--debug` is given; `kpitree check FILE` prints
+every problem of a model file. Heavy libraries are imported by the commands that use them,
+so `kpitree --help` starts fast.
+
+Text from model files is shown as text: control characters, escape sequences and BiDi
+overrides are written as `\x1b`-style placeholders (`kpitree.model.escape.terminal`). A
+terminal whose encoding cannot show a character (`PYTHONIOENCODING=ascii` and Cyrillic
+names) gets a `\u043b`-style escape and one warning on stderr; the data formats of
+`export` and `--json` stay exact instead (JSON falls back to `\u` escapes, `export` to
+stdout stops with an error and suggests `-o FILE`).
 
 Values come from files and from the command line: `--values FILE` or `--values FILE:PERIOD`
 (a YAML/JSON mapping, or a CSV with a row per period), then `name=value` pairs, which win.
@@ -12,8 +20,11 @@ Values come from files and from the command line: `--values FILE` or `--values F
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,7 +48,8 @@ examples:
   kpitree check examples/qualified_leads.yaml    every problem of a model file
 
 Run `kpitree COMMAND --help` for a command's options and an example.
-exit codes: 0 ok, 1 the analysis failed (e.g. an unreachable target), 2 bad input or usage
+exit codes: 0 ok, 1 the analysis failed (e.g. an unreachable target), 2 bad input or usage,
+  3 an internal error (a bug: please report it with the traceback --debug prints)
 """
 
 _QL = "examples/qualified_leads.yaml"
@@ -170,9 +182,17 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+# JSON escapes C0 controls itself; C1 controls and BiDi overrides are legal in its strings
+# but act on a terminal, so they are written as `\\uXXXX` too (the same data when parsed).
+_JSON_INVISIBLE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def _print_json(payload: Any) -> None:
-    json.dump(_plain(payload), sys.stdout, ensure_ascii=False, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+    text = json.dumps(_plain(payload), ensure_ascii=False, indent=2, allow_nan=False)
+    if not _encodable(text, sys.stdout):  # e.g. PYTHONIOENCODING=ascii: \\u escapes, exact
+        text = json.dumps(_plain(payload), ensure_ascii=True, indent=2, allow_nan=False)
+    text = _JSON_INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(text + "\n")
 
 
 def _emit(args: argparse.Namespace, result: Any, payload: Any = None) -> int:
@@ -185,12 +205,55 @@ def _emit(args: argparse.Namespace, result: Any, payload: Any = None) -> int:
 
 def _out(result: Any) -> None:
     """Print a result's text; on a terminal, norm marks in colour (never in pipes or JSON)."""
-    text = str(result)
     from kpitree.display.terminal import colour, use_colour
 
+    text = _shown(str(result), sys.stdout)
     if use_colour(sys.stdout):
         text = text.replace("✓", colour("✓", "ok", True)).replace("✗", colour("✗", "bad", True))
     print(text)
+
+
+def _err(text: str) -> None:
+    """Print a message on stderr, as text (a model's names and owners end up in messages)."""
+    print(_shown(text, sys.stderr), file=sys.stderr)
+
+
+_WARNED: list[bool] = []  # the encoding warning is given once per run
+
+
+def _shown(text: str, stream: Any) -> str:
+    r"""Return `text` with model text neutralised; warn once if `stream` cannot encode it.
+
+    The streams write what their encoding cannot with `\u043b`-style escapes (`main`
+    sets `errors="backslashreplace"`), so a report is never lost; the warning says why it
+    looks so, and how to get the letters.
+    """
+    from kpitree.model.escape import terminal
+
+    text = terminal(text, newlines=True)
+    if not _encodable(text, stream) and not _WARNED:
+        _WARNED.append(True)
+        encoding = getattr(stream, "encoding", None) or "unknown"
+        print(
+            f"kpitree: warning: the output's encoding ({encoding}) cannot show some "
+            "characters; they are written as \\u escapes. Set PYTHONIOENCODING=utf-8 "
+            "(or a UTF-8 locale) to see them",
+            file=sys.stderr,
+        )
+    return text
+
+
+def _encodable(text: str, stream: Any) -> bool:
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return True
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    except LookupError:  # an encoding Python does not know: let the stream decide
+        return True
+    return True
 
 
 def _indent(text: str) -> str:
@@ -265,7 +328,7 @@ def _show(args: argparse.Namespace) -> int:
             {"tree": tree.to_dict(), "values": tree.evaluate(values, undefined="nan").to_dict()}
         )
         return 0
-    print(render_tree(tree, values))
+    _out(render_tree(tree, values))
     return 0
 
 
@@ -342,6 +405,14 @@ def _export(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         Path(args.output).write_text(text if text.endswith("\n") else text + "\n", "utf-8")
+    elif not _encodable(text, sys.stdout):
+        # A model file or SQL with `\\u` escapes in place of letters would be another model:
+        # stop rather than write it altered.
+        encoding = getattr(sys.stdout, "encoding", None)
+        raise UsageError(
+            f"the output's encoding ({encoding}) cannot write this {args.to} export exactly; "
+            "write it to a file with -o PATH (UTF-8), or set PYTHONIOENCODING=utf-8"
+        )
     else:
         print(text, end="" if text.endswith("\n") else "\n")
     return 0
@@ -359,9 +430,9 @@ def _check(args: argparse.Namespace) -> int:
             _print_json({"file": args.file, "ok": False, "problems": _problem_data(problems)})
         else:
             for problem in problems:
-                print(problem, file=sys.stderr)
+                _err(str(problem))
             noun = "problem" if len(problems) == 1 else "problems"
-            print(f"kpitree: {len(problems)} {noun} in {args.file}", file=sys.stderr)
+            _err(f"kpitree: {len(problems)} {noun} in {args.file}")
         return 2
     counts = {"metrics": len(tree.metrics), "kpis": len(tree.kpis), "inputs": len(tree.inputs)}
     if args.json:
@@ -369,7 +440,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         nouns = {"metrics": "metric", "kpis": "KPI", "inputs": "input"}
         parts = [f"{n} {nouns[k]}{'' if n == 1 else 's'}" for k, n in counts.items()]
-        print(f"{args.file}: ok ({', '.join(parts)})")
+        _out(f"{args.file}: ok ({', '.join(parts)})")
     return 0
 
 
@@ -510,6 +581,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         lead_to_ql       80%
         0
     """
+    _WARNED.clear()
+    restore = _escaping_streams()
+    try:
+        return _run(argv)
+    finally:
+        restore()
+
+
+def _escaping_streams() -> Callable[[], None]:
+    r"""Make stdout and stderr write unencodable characters as `\u` escapes; return undo.
+
+    With `PYTHONIOENCODING=ascii` (or a C locale) a Cyrillic name would otherwise end the
+    run in a UnicodeEncodeError traceback halfway through the output.
+    """
+    undo: list[Callable[[], None]] = []
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        errors = getattr(stream, "errors", None)
+        if not callable(reconfigure) or errors is None:
+            continue
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or detached stream: leave it
+            continue
+        undo.append(functools.partial(reconfigure, errors=errors))
+
+    def restore() -> None:
+        for step in undo:
+            with contextlib.suppress(ValueError, OSError):
+                step()
+
+    return restore
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -542,14 +648,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, OSError):
             reason = exc.strerror or reason
             reason += f": {exc.filename}" if exc.filename else ""
-        print(f"kpitree: {reason}", file=sys.stderr)
+        _err(f"kpitree: {reason}")
         return 2
     except ModuleNotFoundError as exc:
         # An analysis this installation does not have yet (its module is missing).
         if args.debug or not (exc.name or "").startswith("kpitree."):
             raise
-        print(f"kpitree: `{args.command}` is not available in this version", file=sys.stderr)
+        _err(f"kpitree: `{args.command}` is not available in this version")
         return 2
+    except KeyboardInterrupt:
+        return 130  # interrupted: the shell's code for SIGINT, no traceback
+    except Exception as exc:  # the last guard: no traceback for any input
+        # Bad input is a KPITreeError (exit 2); anything else reaching here is a bug of
+        # kpitree's. Say so in one line, and how to get the traceback to report it.
+        if args.debug:
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        _err(
+            f"kpitree: internal error: {type(exc).__name__}"
+            + (f": {reason}" if reason else "")
+            + "; this is a bug in kpitree: run again with --debug and report the traceback"
+        )
+        return 3
 
 
 def _silence_stdout() -> None:
@@ -573,5 +693,5 @@ def _fail(exc: KPITreeError, code: int, debug: bool) -> int:
     line = str(exc).splitlines()[0]
     if exc.hint and "\n" not in exc.hint:
         line += f"; {exc.hint}"
-    print(f"kpitree: {line}{more}", file=sys.stderr)
+    _err(f"kpitree: {line}{more}")
     return code

@@ -1,4 +1,4 @@
-"""Tree diagrams: Mermaid and Graphviz DOT text, and SVG through Graphviz when installed.
+r"""Tree diagrams: Mermaid and Graphviz DOT text, and SVG through Graphviz when installed.
 
 Each node is a box labelled with its name, value (with its unit; `%` for percentages),
 its kind, owner and horizon, and its norm with ✓ or ✗. KPIs are rounded, inputs are
@@ -8,8 +8,9 @@ each node that changes gets a line with its change, green when better and red wh
 (by the norm's direction, not the sign).
 
 Node ids are generated (`n0`, `n1`, ...), never the node names, and every label is escaped
-for its syntax, so Cyrillic names, owners like `"sales" & co` or units like `$` cannot
-break the diagram.
+for its syntax by `kpitree.model.escape`, so Cyrillic names, owners like `"sales" & co`, a
+description with a newline and `click n0 ...`, or a unit like `$` cannot break the diagram
+or add to it; control characters show as `\x1b`-style placeholders.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from kpitree.display.style import (
     shown,
 )
 from kpitree.errors import ArgumentError, KPITreeError
+from kpitree.model.escape import dot_quoted, dot_text, mermaid_text
 from kpitree.model.nodes import KPI, Input
 from kpitree.model.results import format_norm, norm_mark, norm_ok
 
@@ -119,14 +121,7 @@ def _edges(tree: Graph) -> list[tuple[str, str]]:
 
 # -- Mermaid ------------------------------------------------------------------------------------
 
-# Mermaid reads `#code;` as an entity inside a quoted label, so each character that could
-# end the label or start markup is written as its decimal code.
-_MERMAID_ESCAPES: Final = {c: f"#{ord(c)};" for c in '"#&<>`|\\'}
 _MERMAID_SHAPES: Final = {"kpi": ('(["', '"])'), "input": ('[/"', '"/]'), "metric": ('["', '"]')}
-
-
-def _mermaid_text(text: str) -> str:
-    return "".join(_MERMAID_ESCAPES.get(c, c) for c in text)
 
 
 def to_mermaid(
@@ -173,7 +168,7 @@ def to_mermaid(
     lines = [f"flowchart {direction}"]
     for box in boxes:
         opening, closing = _MERMAID_SHAPES[box.kind]
-        label = "<br>".join(_mermaid_text(line) for line in box.lines)
+        label = "<br>".join(mermaid_text(line) for line in box.lines)
         lines.append(f"  {box.id}{opening}{label}{closing}")
     lines += [f"  {parent} --> {child}" for parent, child in _edges(tree)]
     for box in boxes:
@@ -189,10 +184,6 @@ _DOT_SHAPES: Final = {
     "input": 'shape=parallelogram, style="filled"',
     "metric": 'shape=box, style="filled"',
 }
-
-
-def _dot_html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def to_dot(
@@ -234,11 +225,12 @@ def to_dot(
     ]
     for box in boxes:
         # HTML-like labels (<...>) let the change line have its own colour; every piece of
-        # text in them is entity-escaped, so no name, owner or unit can close the label.
-        parts = [_dot_html(line) for line in box.lines]
+        # text in them is entity-escaped (`dot_text`), so no name, owner or unit can close
+        # the label or add a tag of its own: the only tags are the ones written here.
+        parts = [dot_text(line) for line in box.lines]
         if box.change_colour is not None:
             parts[-1] = f'<font color="{box.change_colour}">{parts[-1]}</font>'
-        attributes = [_DOT_SHAPES[box.kind], f'fillcolor="{box.fill}"']
+        attributes = [_DOT_SHAPES[box.kind], f"fillcolor={dot_quoted(box.fill)}"]
         if box.failing:
             attributes.append(f'color="{_FAIL_BORDER}", penwidth=3')
         attributes.append(f"label=<{'<br/>'.join(parts)}>")

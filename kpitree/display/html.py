@@ -15,7 +15,6 @@ their kind here: `tree_html`, `values_html`, `status_html`, `scenario_html`,
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -32,6 +31,7 @@ from kpitree.display.style import (
     verdict,
 )
 from kpitree.language.expr import format_expr
+from kpitree.model.escape import html_text, markdown_block, markdown_text
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import renders
@@ -80,7 +80,7 @@ _BADGES: Final = {
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html_text(text)
 
 
 def _box(*parts: str) -> str:
@@ -228,7 +228,9 @@ def tree_markdown(tree: Graph) -> str:
         >>> print(tree_markdown(qualified_leads()).splitlines()[0])
         ```text
     """
-    return f"```text\n{tree}\n```"
+    # The fence outgrows any run of backticks in the outline: a description or owner
+    # holding ``` cannot close the block and let raw HTML after it through.
+    return markdown_block(str(tree))
 
 
 # -- values and status ----------------------------------------------------------------------------
@@ -307,14 +309,17 @@ def status_html(status: Any) -> str:
 
 @renders("kpitree.analyses.status.Status", "markdown")
 def status_markdown(status: Any) -> str:
-    """Return a `Status` as a Markdown table (GitHub shows it in a notebook).
+    r"""Return a `Status` as a Markdown table (GitHub shows it in a notebook).
+
+    Every cell is `markdown_text`: markup characters are backslash-escaped, so a name's
+    `_` or an owner's `<b>` shows as written.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
         >>> print(status_markdown(qualified_leads().status({"lead_to_ql": 0.75})))
         | | name | value | norm | owner |
         |---|---|---|---|---|
-        | ✗ | lead_to_ql | 75% | ≥ 80% | sales |
+        | ✗ | lead\_to\_ql | 75% | ≥ 80% | sales |
     """
     lines = ["| | name | value | norm | owner |", "|---|---|---|---|---|"]
     for r in status:
@@ -325,12 +330,8 @@ def status_markdown(status: Any) -> str:
             format_norm(r.norm, status.tree.unit(r.name)),
             r.owner or "—",
         ]
-        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(markdown_text(c) for c in cells) + " |")
     return "\n".join(lines)
-
-
-def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 # -- what-if and sensitivity ----------------------------------------------------------------------

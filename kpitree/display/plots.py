@@ -5,7 +5,8 @@ matplotlib is imported inside the functions, so `import kpitree` never loads it;
 here picks a GUI backend, so the charts draw under Agg on a server as well as inline in
 Jupyter. Bars of leaves take their owner's colour (the same as in the tree's HTML and
 diagrams); changes are green when better and red when worse by the node's norm. The
-default font, DejaVu Sans, has Cyrillic letters: `лиды` reads as well as `leads`.
+default font, DejaVu Sans, has Cyrillic letters: `лиды` reads as well as `leads`. Every
+label goes through `mpl_text`: a `$` in a unit or owner is a dollar sign, never mathtext.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kpitree.display.style import (
     verdict,
 )
 from kpitree.errors import ArgumentError, ValueTypeError, require
+from kpitree.model.escape import mpl_text
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import renders
@@ -67,7 +69,10 @@ def _unit_suffix(tree: Graph, name: str) -> str:
 def _owner_legend(ax: Axes, owners: Sequence[str], colours: Mapping[str, str]) -> None:
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=colours.get(o, EXTERNAL_COLOUR), label=o) for o in dict.fromkeys(owners)]
+    handles = [
+        Patch(color=colours.get(o, EXTERNAL_COLOUR), label=mpl_text(o))
+        for o in dict.fromkeys(owners)
+    ]
     if handles:
         # Outside the plot, on the right: bars run up to the edges and a legend inside
         # would cover them.
@@ -134,16 +139,20 @@ def plot_sensitivity(
     positions = list(range(len(rows)))
     if kind == "bars":
         bars = ax.barh(positions, [r.impact_1pct for r in rows], color=bar_colours)
-        ax.bar_label(bars, labels=[signed(r.impact_1pct, tree, s.metric) for r in rows], padding=3)
+        ax.bar_label(
+            bars, labels=[mpl_text(signed(r.impact_1pct, tree, s.metric)) for r in rows], padding=3
+        )
         ax.axvline(0, color=_ENDS_COLOUR, linewidth=0.8)
-        ax.set_xlabel(f"change of {s.metric} when the leaf rises 1%{_unit_suffix(tree, s.metric)}")
-        ax.set_title(f"Sensitivity of {s.metric} = {shown(s.value, tree, s.metric)}")
+        ax.set_xlabel(
+            mpl_text(f"change of {s.metric} when the leaf rises 1%{_unit_suffix(tree, s.metric)}")
+        )
+        ax.set_title(mpl_text(f"Sensitivity of {s.metric} = {shown(s.value, tree, s.metric)}"))
         ax.margins(x=0.4)  # room for the labels at the ends of the bars
     else:
         lows, highs = _tornado(s, swing)
         title = f"{s.metric} when each leaf alone moves ±{format_number(swing, percent=True)}"
         _tornado_bars(ax, tree, s.metric, s.value, lows, highs, bar_colours, title)
-    ax.set_yticks(positions, labels=names)
+    ax.set_yticks(positions, labels=[mpl_text(n) for n in names])
     ax.invert_yaxis()  # the biggest impact on top
     _readable_numbers(ax.xaxis)
     _owner_legend(ax, [r.owner for r in rows], colours)
@@ -165,8 +174,8 @@ def _tornado_bars(
     widths = [abs(hi - lo) for lo, hi in zip(lows, highs, strict=True)]
     ax.barh(list(range(len(lefts))), widths, left=lefts, color=colours)
     ax.axvline(base, color=_ENDS_COLOUR, linewidth=1, linestyle="--")
-    ax.set_xlabel(f"{metric}{_unit_suffix(tree, metric)}")
-    ax.set_title(title)
+    ax.set_xlabel(mpl_text(f"{metric}{_unit_suffix(tree, metric)}"))
+    ax.set_title(mpl_text(title))
 
 
 @renders("kpitree.analyses.uncertainty.swings.Tornado", "plot")
@@ -194,7 +203,7 @@ def plot_tornado(tornado: Any, ax: Axes | None = None) -> Axes:
     lows, highs = [r.at_low for r in rows], [r.at_high for r in rows]
     title = f"{tornado.metric}: swing of each leaf ({tornado.method})"
     _tornado_bars(ax, tree, tornado.metric, tornado.base, lows, highs, fills, title)
-    ax.set_yticks(list(range(len(rows))), labels=[r.name for r in rows])
+    ax.set_yticks(list(range(len(rows))), labels=[mpl_text(r.name) for r in rows])
     ax.invert_yaxis()
     _readable_numbers(ax.xaxis)
     _owner_legend(ax, [r.owner for r in rows], colours)
@@ -240,7 +249,7 @@ def plot_attribution(attribution: Any, ax: Axes | None = None) -> Axes:
     colours = owner_colours(tree)
     moved = [(name, float(v)) for name, v in a.contributions.items() if v]
     ax = _axes(ax, 0)
-    labels = ["before", *(name for name, _ in moved), "after"]
+    labels = [mpl_text(t) for t in ("before", *(name for name, _ in moved), "after")]
     heights = [float(a.before), *(v for _, v in moved), float(a.after)]
     bottoms = [0.0]
     running = float(a.before)
@@ -257,15 +266,15 @@ def plot_attribution(attribution: Any, ax: Axes | None = None) -> Axes:
         *(signed(v, tree, a.metric) for _, v in moved),
         shown(a.after, tree, a.metric),
     ]
-    ax.bar_label(bars, labels=texts, label_type="center", fontsize="small")
+    ax.bar_label(bars, labels=[mpl_text(t) for t in texts], label_type="center", fontsize="small")
     crowded = len(labels) > 5
     ax.set_xticks(
         positions, labels=labels, rotation=30 if crowded else 0, ha="right" if crowded else "center"
     )
-    ax.set_ylabel(f"{a.metric}{_unit_suffix(tree, a.metric)}")
+    ax.set_ylabel(mpl_text(f"{a.metric}{_unit_suffix(tree, a.metric)}"))
     _readable_numbers(ax.yaxis)
     change = signed(float(a.total), tree, a.metric)
-    ax.set_title(f"{a.metric}: {change} from before to after ({a.method})")
+    ax.set_title(mpl_text(f"{a.metric}: {change} from before to after ({a.method})"))
     _owner_legend(ax, owners, colours)
     return ax
 
@@ -348,7 +357,10 @@ def plot_simulation(
     ax.hist(finite * scale, bins=bins, color=EXTERNAL_COLOUR, edgecolor="white")
     mean = float(finite.mean()) if finite.size else math.nan
     ax.axvline(
-        mean * scale, color=_ENDS_COLOUR, linestyle="--", label=f"mean {shown(mean, tree, name)}"
+        mean * scale,
+        color=_ENDS_COLOUR,
+        linestyle="--",
+        label=mpl_text(f"mean {shown(mean, tree, name)}"),
     )
     node = tree[name]
     if target is None and isinstance(node, Metric):
@@ -360,13 +372,16 @@ def plot_simulation(
         reached = float((finite >= goal).sum() / finite.size) if finite.size else math.nan
         colour = VERDICT_COLOURS["worse" if reached < 0.5 else "better"]
         ax.axvline(
-            goal * scale, color=colour, linewidth=2, label=f"target {shown(goal, tree, name)}"
+            goal * scale,
+            color=colour,
+            linewidth=2,
+            label=mpl_text(f"target {shown(goal, tree, name)}"),
         )
         title += f", P(≥ {shown(goal, tree, name)}) = {format_number(reached, percent=True)}"
-    ax.set_xlabel(f"{name}{_unit_suffix(tree, name)}")
+    ax.set_xlabel(mpl_text(f"{name}{_unit_suffix(tree, name)}"))
     _readable_numbers(ax.xaxis)
     ax.set_ylabel("draws")
-    ax.set_title(title)
+    ax.set_title(mpl_text(title))
     ax.legend(loc="best", fontsize="small")
     return ax
 
@@ -400,10 +415,10 @@ def plot_scenario(scenario: Any, ax: Axes | None = None) -> Axes:
     fills = [VERDICT_COLOURS[verdict(tree, n, c)] for n, c in zip(moved, changes, strict=True)]
     bars = ax.barh(positions, [pct[n] * 100 for n in moved], color=fills)
     ax.bar_label(bars, labels=[short_percent(pct[n]) for n in moved], padding=3)
-    ax.set_yticks(positions, labels=moved)
+    ax.set_yticks(positions, labels=[mpl_text(n) for n in moved])
     ax.invert_yaxis()
     ax.axvline(0, color=_ENDS_COLOUR, linewidth=0.8)
     ax.margins(x=0.25)
     ax.set_xlabel("change, %")
-    ax.set_title(f"Scenario: {scenario.label()}")
+    ax.set_title(mpl_text(f"Scenario: {scenario.label()}"))
     return ax

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.display.style import shown
 from kpitree.language.expr import format_expr
+from kpitree.model.escape import terminal
 from kpitree.model.nodes import KPI, Input, Metric, Node
 from kpitree.model.render import renders
 from kpitree.model.results import format_norm, norm_mark, norm_ok
@@ -52,12 +53,14 @@ def render_tree(tree: Graph, values: Mapping[str, Any] | None = None, *, width: 
         node = tree[name]
         again = name in drawn and isinstance(node, Metric)
         drawn.add(name)
-        label = f"{lead}{_label(node, again)}"
+        # Every field is one line of printable text: an owner or unit holding a newline or
+        # an escape sequence shows it as `\x0a`, `\x1b` instead of acting on the terminal.
+        label = f"{lead}{terminal(_label(node, again))}"
         kids = () if again else tree.children(name)
         # Under this node's line: a bar down to its children, if it has any drawn.
         below = indent + ("│   " if kids else "    ")
-        meta = "" if again else _meta(tree, node, found)
-        rows.append((label, _value(tree, name, found), meta, below))
+        meta = "" if again else terminal(_meta(tree, node, found))
+        rows.append((label, terminal(_value(tree, name, found)), meta, below))
         for i in reversed(range(len(kids))):
             last = i == len(kids) - 1
             stack.append(

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.model.escape import terminal
 from kpitree.model.render import Shown
 from kpitree.model.units import Unit, format_change, format_quantity
 
@@ -91,6 +92,10 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None) ->
         align: one letter per column, `l` or `r`; by default a column is right-aligned
             when every non-empty cell in it is a number (`1,200`, `-5%`, `+3 lead`).
     """
+    # Cells hold owners, units and standards from model files: each is one line of
+    # printable text, so an escape sequence or a newline in one cannot act on the terminal.
+    header = [terminal(cell) for cell in header]
+    rows = [[terminal(cell) for cell in row] for row in rows]
     cells = [header, *rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     if align is None:

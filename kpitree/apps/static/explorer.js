@@ -1,6 +1,9 @@
 // kpitree explorer: the page's behaviour, plain JavaScript, no libraries, no network but
 // this page's own server. Every text from the server is put in with textContent, never
-// parsed as markup: node names, formulas and messages are data.
+// parsed as markup: node names, formulas and messages are data. Every string the server
+// sends is read through `visible` first, so control characters and BiDi overrides in a
+// model's owners or descriptions show as placeholders (`\x1b`, `\u202e`), as they do in
+// kpitree's other displays (kpitree.model.escape.visible), instead of reordering the page.
 "use strict";
 
 (() => {
@@ -38,6 +41,24 @@
 
   // -- talking to the server ------------------------------------------------------------------
 
+  // C0 controls but newline, DEL, C1 controls, BiDi marks, embeddings, overrides and
+  // isolates, line separators, lone surrogates: the set of kpitree.model.escape.visible.
+  const INVISIBLE =
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\p{Cs}/gu;
+
+  function visible(text) {
+    return text.replace(INVISIBLE, (c) => {
+      const code = c.codePointAt(0);
+      return code < 0x100
+        ? `\\x${code.toString(16).padStart(2, "0")}`
+        : `\\u${code.toString(16).padStart(4, "0")}`;
+    });
+  }
+
+  function readJSON(text) {
+    return JSON.parse(text, (key, value) => (typeof value === "string" ? visible(value) : value));
+  }
+
   async function api(method, path, body) {
     const init = { method, headers: {} };
     if (body !== undefined) {
@@ -52,7 +73,7 @@
     }
     let data;
     try {
-      data = await response.json();
+      data = readJSON(await response.text());
     } catch (err) {
       data = { error: { message: `the server answered ${response.status} without JSON` } };
     }
