@@ -343,6 +343,25 @@ def test_infinite_values_in_duckdb_are_null() -> None:
     assert all(math.isnan(v) for v in out)
 
 
+def test_infinite_divisors_in_duckdb_are_null() -> None:
+    """DuckDB: `spend / inf` is NULL like every metric of an infinite leaf, not a cost of 0."""
+    out = evaluate_sql(cost_tree(), duck(pd.DataFrame(INFINITE)))
+    for metric in ("cost_per_lead", "cost_per_ql"):
+        assert all(math.isnan(v) for v in out[metric]), (metric, out[metric].tolist())
+
+
+@pytest.mark.spark
+def test_spark_infinite_divisor_is_null(spark: Any) -> None:
+    """Spark: a metric dividing by an infinite leaf value is NULL, as in frames and DuckDB."""
+    from kpitree.spark import evaluate
+
+    frame = spark.createDataFrame(
+        [(100.0, INF, 0.5), (100.0, 10.0, 0.5)], ["spend", "leads", "rate"]
+    )
+    out = [r["cost_per_lead"] for r in evaluate(cost_tree(), frame).collect()]
+    assert out == [None, 10.0]
+
+
 # -- empty tables ---------------------------------------------------------------------------
 
 

@@ -751,11 +751,14 @@ class _Compiler:
     def checked(self, e: Expr) -> exp.Expr:
         """A part where an undefined value could vanish (`1 / inf` is 0): NULL if undefined.
 
-        See `kpitree.engine.codegen.python_code` for where; slots and constants need no
-        test, and NULL then carries on by itself.
+        See `kpitree.engine.codegen.python_code` for where; metrics (finite or NULL when
+        computed) and constants need no test, and NULL then carries on by itself. A leaf's
+        column does: a table may hold an infinity, and `1 / inf` must not become 0.
         """
         value = self.expr(e)
-        if isinstance(e, Ref) or constant_value(e) is not None:
+        if (isinstance(e, Ref) and isinstance(self.tree[e.name], Metric)) or (
+            constant_value(e) is not None
+        ):
             return value
         return _when(_is_finite(value), value.copy())
 

@@ -2,16 +2,58 @@ WITH `_kpitree_1` AS (
   SELECT
     *,
     CASE
-      WHEN ABS(CAST(`net_income` AS FLOAT64) / NULLIF(CAST(`revenue` AS FLOAT64), 0.0)) <= 1.7976931348623157e+308
-      THEN CAST(`net_income` AS FLOAT64) / NULLIF(CAST(`revenue` AS FLOAT64), 0.0)
+      WHEN ABS(
+        CAST(`net_income` AS FLOAT64) / NULLIF(
+          CASE
+            WHEN ABS(CAST(`revenue` AS FLOAT64)) <= 1.7976931348623157e+308
+            THEN CAST(`revenue` AS FLOAT64)
+          END,
+          0.0
+        )
+      ) <= 1.7976931348623157e+308
+      THEN CAST(`net_income` AS FLOAT64) / NULLIF(
+        CASE
+          WHEN ABS(CAST(`revenue` AS FLOAT64)) <= 1.7976931348623157e+308
+          THEN CAST(`revenue` AS FLOAT64)
+        END,
+        0.0
+      )
     END AS `net_margin`,
     CASE
-      WHEN ABS(CAST(`revenue` AS FLOAT64) / NULLIF(CAST(`assets` AS FLOAT64), 0.0)) <= 1.7976931348623157e+308
-      THEN CAST(`revenue` AS FLOAT64) / NULLIF(CAST(`assets` AS FLOAT64), 0.0)
+      WHEN ABS(
+        CAST(`revenue` AS FLOAT64) / NULLIF(
+          CASE
+            WHEN ABS(CAST(`assets` AS FLOAT64)) <= 1.7976931348623157e+308
+            THEN CAST(`assets` AS FLOAT64)
+          END,
+          0.0
+        )
+      ) <= 1.7976931348623157e+308
+      THEN CAST(`revenue` AS FLOAT64) / NULLIF(
+        CASE
+          WHEN ABS(CAST(`assets` AS FLOAT64)) <= 1.7976931348623157e+308
+          THEN CAST(`assets` AS FLOAT64)
+        END,
+        0.0
+      )
     END AS `asset_turnover`,
     CASE
-      WHEN ABS(CAST(`assets` AS FLOAT64) / NULLIF(CAST(`equity` AS FLOAT64), 0.0)) <= 1.7976931348623157e+308
-      THEN CAST(`assets` AS FLOAT64) / NULLIF(CAST(`equity` AS FLOAT64), 0.0)
+      WHEN ABS(
+        CAST(`assets` AS FLOAT64) / NULLIF(
+          CASE
+            WHEN ABS(CAST(`equity` AS FLOAT64)) <= 1.7976931348623157e+308
+            THEN CAST(`equity` AS FLOAT64)
+          END,
+          0.0
+        )
+      ) <= 1.7976931348623157e+308
+      THEN CAST(`assets` AS FLOAT64) / NULLIF(
+        CASE
+          WHEN ABS(CAST(`equity` AS FLOAT64)) <= 1.7976931348623157e+308
+          THEN CAST(`equity` AS FLOAT64)
+        END,
+        0.0
+      )
     END AS `equity_multiplier`
   FROM `kpis`
 ), `_kpitree_2` AS (

@@ -3,21 +3,57 @@ WITH "_kpitree_1" AS (
     *,
     CASE
       WHEN ABS(
-        CAST("net_income" AS DOUBLE PRECISION) / NULLIF(CAST("revenue" AS DOUBLE PRECISION), 0.0)
+        CAST("net_income" AS DOUBLE PRECISION) / NULLIF(
+          CASE
+            WHEN ABS(CAST("revenue" AS DOUBLE PRECISION)) <= 1.7976931348623157e+308
+            THEN CAST("revenue" AS DOUBLE PRECISION)
+          END,
+          0.0
+        )
       ) <= 1.7976931348623157e+308
-      THEN CAST("net_income" AS DOUBLE PRECISION) / NULLIF(CAST("revenue" AS DOUBLE PRECISION), 0.0)
+      THEN CAST("net_income" AS DOUBLE PRECISION) / NULLIF(
+        CASE
+          WHEN ABS(CAST("revenue" AS DOUBLE PRECISION)) <= 1.7976931348623157e+308
+          THEN CAST("revenue" AS DOUBLE PRECISION)
+        END,
+        0.0
+      )
     END AS "net_margin",
     CASE
       WHEN ABS(
-        CAST("revenue" AS DOUBLE PRECISION) / NULLIF(CAST("assets" AS DOUBLE PRECISION), 0.0)
+        CAST("revenue" AS DOUBLE PRECISION) / NULLIF(
+          CASE
+            WHEN ABS(CAST("assets" AS DOUBLE PRECISION)) <= 1.7976931348623157e+308
+            THEN CAST("assets" AS DOUBLE PRECISION)
+          END,
+          0.0
+        )
       ) <= 1.7976931348623157e+308
-      THEN CAST("revenue" AS DOUBLE PRECISION) / NULLIF(CAST("assets" AS DOUBLE PRECISION), 0.0)
+      THEN CAST("revenue" AS DOUBLE PRECISION) / NULLIF(
+        CASE
+          WHEN ABS(CAST("assets" AS DOUBLE PRECISION)) <= 1.7976931348623157e+308
+          THEN CAST("assets" AS DOUBLE PRECISION)
+        END,
+        0.0
+      )
     END AS "asset_turnover",
     CASE
       WHEN ABS(
-        CAST("assets" AS DOUBLE PRECISION) / NULLIF(CAST("equity" AS DOUBLE PRECISION), 0.0)
+        CAST("assets" AS DOUBLE PRECISION) / NULLIF(
+          CASE
+            WHEN ABS(CAST("equity" AS DOUBLE PRECISION)) <= 1.7976931348623157e+308
+            THEN CAST("equity" AS DOUBLE PRECISION)
+          END,
+          0.0
+        )
       ) <= 1.7976931348623157e+308
-      THEN CAST("assets" AS DOUBLE PRECISION) / NULLIF(CAST("equity" AS DOUBLE PRECISION), 0.0)
+      THEN CAST("assets" AS DOUBLE PRECISION) / NULLIF(
+        CASE
+          WHEN ABS(CAST("equity" AS DOUBLE PRECISION)) <= 1.7976931348623157e+308
+          THEN CAST("equity" AS DOUBLE PRECISION)
+        END,
+        0.0
+      )
     END AS "equity_multiplier"
   FROM "kpis"
 ), "_kpitree_2" AS (

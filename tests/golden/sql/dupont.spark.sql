@@ -2,16 +2,58 @@ WITH `_kpitree_1` AS (
   SELECT
     *,
     CASE
-      WHEN ABS(CAST(`net_income` AS DOUBLE) / NULLIF(CAST(`revenue` AS DOUBLE), 0.0)) <= 1.7976931348623157e+308
-      THEN CAST(`net_income` AS DOUBLE) / NULLIF(CAST(`revenue` AS DOUBLE), 0.0)
+      WHEN ABS(
+        CAST(`net_income` AS DOUBLE) / NULLIF(
+          CASE
+            WHEN ABS(CAST(`revenue` AS DOUBLE)) <= 1.7976931348623157e+308
+            THEN CAST(`revenue` AS DOUBLE)
+          END,
+          0.0
+        )
+      ) <= 1.7976931348623157e+308
+      THEN CAST(`net_income` AS DOUBLE) / NULLIF(
+        CASE
+          WHEN ABS(CAST(`revenue` AS DOUBLE)) <= 1.7976931348623157e+308
+          THEN CAST(`revenue` AS DOUBLE)
+        END,
+        0.0
+      )
     END AS `net_margin`,
     CASE
-      WHEN ABS(CAST(`revenue` AS DOUBLE) / NULLIF(CAST(`assets` AS DOUBLE), 0.0)) <= 1.7976931348623157e+308
-      THEN CAST(`revenue` AS DOUBLE) / NULLIF(CAST(`assets` AS DOUBLE), 0.0)
+      WHEN ABS(
+        CAST(`revenue` AS DOUBLE) / NULLIF(
+          CASE
+            WHEN ABS(CAST(`assets` AS DOUBLE)) <= 1.7976931348623157e+308
+            THEN CAST(`assets` AS DOUBLE)
+          END,
+          0.0
+        )
+      ) <= 1.7976931348623157e+308
+      THEN CAST(`revenue` AS DOUBLE) / NULLIF(
+        CASE
+          WHEN ABS(CAST(`assets` AS DOUBLE)) <= 1.7976931348623157e+308
+          THEN CAST(`assets` AS DOUBLE)
+        END,
+        0.0
+      )
     END AS `asset_turnover`,
     CASE
-      WHEN ABS(CAST(`assets` AS DOUBLE) / NULLIF(CAST(`equity` AS DOUBLE), 0.0)) <= 1.7976931348623157e+308
-      THEN CAST(`assets` AS DOUBLE) / NULLIF(CAST(`equity` AS DOUBLE), 0.0)
+      WHEN ABS(
+        CAST(`assets` AS DOUBLE) / NULLIF(
+          CASE
+            WHEN ABS(CAST(`equity` AS DOUBLE)) <= 1.7976931348623157e+308
+            THEN CAST(`equity` AS DOUBLE)
+          END,
+          0.0
+        )
+      ) <= 1.7976931348623157e+308
+      THEN CAST(`assets` AS DOUBLE) / NULLIF(
+        CASE
+          WHEN ABS(CAST(`equity` AS DOUBLE)) <= 1.7976931348623157e+308
+          THEN CAST(`equity` AS DOUBLE)
+        END,
+        0.0
+      )
     END AS `equity_multiplier`
   FROM `kpis`
 ), `_kpitree_2` AS (
