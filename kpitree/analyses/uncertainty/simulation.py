@@ -169,7 +169,7 @@ def _undefined_note(undefined: int, n: int) -> str:
 
 
 @attrs.frozen(eq=False, repr=False)
-class Simulation(Result):
+class Simulation(Mapping[str, "Samples"], Result):
     """Monte Carlo samples of every node; statistics of the chosen metric.
 
     `sim.mean`, `sim.sd`, `sim.quantile(q)`, `sim.prob(target)` are those of `metric`;
@@ -192,7 +192,7 @@ class Simulation(Result):
     tree: Graph
 
     def __getitem__(self, name: str) -> Samples:
-        if name not in self.arrays:
+        if not isinstance(name, str) or name not in self.arrays:
             raise self.tree._unknown(name)
         return Samples(name, self.arrays[name], self.tree, self.distributions.get(name))
 

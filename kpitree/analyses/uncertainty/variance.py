@@ -19,7 +19,7 @@ from kpitree.engine.evaluate import evaluate_arrays, missing_values_error
 from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
-from kpitree.model.results import Result, format_value, table
+from kpitree.model.results import RowTable, format_value, table
 
 if TYPE_CHECKING:
     from kpitree.analyses.uncertainty.sampling import Array
@@ -227,7 +227,7 @@ class SobolRow:
 
 
 @attrs.frozen(repr=False)
-class Sobol(Result):
+class Sobol(RowTable):
     """Sobol indices of a metric per uncertain leaf, and per owner.
 
     `.by_owner` holds *closed-group* indices: the first-order index of an owner is the
@@ -264,11 +264,8 @@ class Sobol(Result):
     def __len__(self) -> int:
         return len(self.leaves_)
 
-    def __getitem__(self, name: str) -> SobolRow:
-        for row in self.leaves_:
-            if row.name == name:
-                return row
-        raise self.tree._unknown(name, f"uncertain leaf of `{self.metric}`")
+    def _row_role(self) -> str:
+        return f"uncertain leaf of `{self.metric}`"
 
     @property
     def first_order(self) -> dict[str, float]:
