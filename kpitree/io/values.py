@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kpitree.errors import (
+    DuplicateNameError,
     KPITreeError,
     LimitError,
     UnknownNameError,
@@ -160,11 +161,36 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
         )
         raise ValidationError([problem.located(file)])
     header = [cell.strip() for cell in rows[0]]
+    # YAML and JSON refuse a key given twice; a CSV column or period given twice is refused
+    # as well, rather than the last one silently winning.
+    problems: list[KPITreeError] = []
+    columns: dict[str, int] = {}
+    for column, name in enumerate(header[1:], start=2):
+        if name and name in columns:
+            problems.append(
+                DuplicateNameError(
+                    f"the column `{name}` is given twice (columns {columns[name]} and {column})",
+                    hint="each leaf has one column; remove or rename one of them",
+                    names=[name],
+                ).located(f"{file}:1")
+            )
+        columns.setdefault(name, column)
     table: dict[str | None, _Row] = {}
+    first_line: dict[str, int] = {}
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         label = row[0].strip()
+        if label in first_line:
+            problems.append(
+                DuplicateNameError(
+                    f"the period `{label}` is given twice (first at line {first_line[label]})",
+                    hint="each period has one row; remove or rename one of them",
+                    names=[label],
+                ).located(f"{file}:{number}")
+            )
+            continue
+        first_line[label] = number
         doc = Document(source=source, found_lines={(label,): number})
         values = {
             name: cell
@@ -172,6 +198,8 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
             if name and cell.strip()
         }
         table[label] = (values, doc, (label,))
+    if problems:
+        raise ValidationError(problems)
     return table
 
 
