@@ -48,6 +48,21 @@ class Samples(Result):
     tree: Graph
     distribution: Distribution | None = None
 
+    def __eq__(self, other: object) -> bool:
+        # `sim[name]` makes a new Samples each time; two are equal when their samples are,
+        # so that a Simulation equals the dict of its items, as a Mapping should.
+        if not isinstance(other, Samples):
+            return NotImplemented
+        import numpy as np
+
+        return (
+            self.name == other.name
+            and self.distribution == other.distribution
+            and bool(np.array_equal(self.values, other.values, equal_nan=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable arrays inside
+
     @property
     def n(self) -> int:
         """How many samples were drawn."""
