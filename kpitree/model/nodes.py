@@ -105,6 +105,7 @@ class Standard:
         else:
             _collect(problems, where, lambda v: _text(v, "a standard's text"), text)
         raise_all(problems)
+        assert text is not None  # else a problem was raised above
         self.__attrs_init__(text, checked, parsed)
 
     def __str__(self) -> str:
@@ -132,9 +133,9 @@ class Node(Arithmetic):
             ...     value=1200).value
             1200.0
         """
-        unknown = [key for key in changes if key not in _parameters(type(self))]
+        unknown = [key for key in changes if key not in _parameters(type(self).__init__)]
         if unknown:
-            fields = _parameters(type(self))
+            fields = _parameters(type(self).__init__)
             raise ArgumentError(
                 f"{type(self).__name__} `{self.name}` has no field `{unknown[0]}` to replace",
                 hint=did_you_mean(unknown[0], fields) or f"the fields are: {', '.join(fields)}",
@@ -147,9 +148,9 @@ class Node(Arithmetic):
 
 
 @functools.cache
-def _parameters(cls: type) -> tuple[str, ...]:
+def _parameters(init: Callable[..., None]) -> tuple[str, ...]:
     """The keywords a node's constructor takes, which are the fields `replace` can change."""
-    return tuple(inspect.signature(cls.__init__).parameters)[1:]
+    return tuple(inspect.signature(init).parameters)[1:]  # after `self`
 
 
 def _collect(
