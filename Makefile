@@ -9,7 +9,7 @@ BIN = $(VENV)/bin
 # diagrams), Java (Spark in local mode). Installed from Debian's packages when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test check lint demo bench clean system-deps
+.PHONY: test check lint demo bench catalog clean system-deps
 
 test: system-deps lint
 	$(BIN)/pytest
@@ -28,6 +28,15 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# Messages marked for translation, merged into each locale's catalog (then translate the
+# new entries: tests/test_i18n.py fails on any message without a translation).
+catalog: $(VENV)/.installed
+	mkdir -p build
+	$(BIN)/pybabel --quiet extract -F pyproject.toml --no-location --sort-output \
+	  --project kpitree -k N_ -o build/kpitree.pot kpitree
+	$(BIN)/pybabel --quiet update --no-fuzzy-matching --ignore-obsolete \
+	  -i build/kpitree.pot -d kpitree/i18n/locales -D kpitree
 
 system-deps:
 	@command -v chromium >/dev/null && command -v dot >/dev/null && command -v java >/dev/null || \

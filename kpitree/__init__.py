@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equal to _PUBLIC
     from kpitree import errors as errors
+    from kpitree import i18n as i18n
     from kpitree.analyses.calculus import Sensitivity as Sensitivity
     from kpitree.analyses.goal import Cascade as Cascade
     from kpitree.analyses.whatif import Comparison as Comparison
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree.errors import ArgumentError as ArgumentError
     from kpitree.errors import BoundsError as BoundsError
     from kpitree.errors import CycleError as CycleError
+    from kpitree.errors import DefaultsWarning as DefaultsWarning
     from kpitree.errors import DuplicateNameError as DuplicateNameError
     from kpitree.errors import EvaluationError as EvaluationError
     from kpitree.errors import FormulaError as FormulaError
@@ -40,10 +42,13 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree.errors import MissingDependencyError as MissingDependencyError
     from kpitree.errors import MissingValueError as MissingValueError
     from kpitree.errors import NormError as NormError
+    from kpitree.errors import SpellingWarning as SpellingWarning
     from kpitree.errors import UnitError as UnitError
     from kpitree.errors import UnknownNameError as UnknownNameError
     from kpitree.errors import ValidationError as ValidationError
     from kpitree.errors import ValueTypeError as ValueTypeError
+    from kpitree.i18n import locale as locale
+    from kpitree.i18n import set_locale as set_locale
     from kpitree.language.functions import abs as abs  # noqa: A004
     from kpitree.language.functions import exp as exp
     from kpitree.language.functions import log as log
@@ -125,9 +130,15 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "kpitree.analyses.calculus": ("Sensitivity",),
     "kpitree.analyses.goal": ("Cascade",),
+    "kpitree.i18n": (
+        "locale",
+        "set_locale",
+    ),
     "kpitree.errors": (
         "KPITreeError",
         "KPITreeWarning",
+        "SpellingWarning",
+        "DefaultsWarning",
         "ValidationError",
         "FormulaError",
         "LimitError",
@@ -149,6 +160,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
 }
 _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
 _WHERE["errors"] = "kpitree"
+_WHERE["i18n"] = "kpitree"
 
 
 def __getattr__(name: str) -> Any:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import os
+import sys
+import warnings
 from collections.abc import Iterable, Sequence
 
 __all__ = [
     "ArgumentError",
     "BoundsError",
     "CycleError",
+    "DefaultsWarning",
     "DuplicateNameError",
     "EvaluationError",
     "FormulaError",
@@ -28,14 +32,17 @@ __all__ = [
     "MissingDependencyError",
     "MissingValueError",
     "NormError",
+    "SpellingWarning",
     "UnitError",
     "UnknownNameError",
     "ValidationError",
     "ValueTypeError",
     "did_you_mean",
     "quoted",
+    "quoted_name",
     "raise_all",
     "require",
+    "warn",
 ]
 
 
@@ -106,6 +113,36 @@ class KPITreeWarning(UserWarning):
 
     Filter them together with `warnings.simplefilter("error", kt.KPITreeWarning)`.
     """
+
+
+class SpellingWarning(KPITreeWarning):
+    """Two spellings in one tree that look alike but differ: `a`/`а`, `Sales`/`sales`.
+
+    Node names or owners that a reader takes for one are two for kpitree; the warning
+    names both spellings and the letters that differ (with their code points).
+    """
+
+
+class DefaultsWarning(KPITreeWarning):
+    """Leaves without a column in a table, filled with their model values (`defaults=True`).
+
+    The numbers computed from them look real but come from the model file, not the data;
+    the message names every filled leaf and the value it took.
+    """
+
+
+def warn(warning: KPITreeWarning) -> None:
+    """Give `warning`, attributed to the first caller outside kpitree.
+
+    A fixed `stacklevel` would point into kpitree whenever the public call goes through
+    a method or a helper; the warning is about the caller's data, so it names their line.
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is warn's caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(warning, stacklevel=level)
 
 
 class FormulaError(KPITreeError, ValueError):
@@ -261,10 +298,18 @@ def caret(source: str, start: int, end: int) -> str:
     line_end = source.find("\n", start)
     if line_end == -1:
         line_end = len(source)
-    line = source[line_start:line_end]
-    col = start - line_start
-    width = max(1, min(end, line_end) - start)
-    return f"  {line}\n  {' ' * col}{'^' * width}"
+    # A long line is cut to a window around the span, so a caret message stays short
+    # whatever the size of the source (a formula may be 100,000 characters on one line).
+    first = max(line_start, min(start - _CARET_WIDTH // 4, line_end - _CARET_WIDTH))
+    last = min(line_end, first + _CARET_WIDTH)
+    head = "..." if first > line_start else ""
+    tail = "..." if last < line_end else ""
+    col = start - first + len(head)
+    width = max(1, min(end, last) - start)
+    return f"  {head}{source[first:last]}{tail}\n  {' ' * col}{'^' * width}"
+
+
+_CARET_WIDTH = 100
 
 
 def quoted(value: object, *, text_as_repr: bool = False) -> str:
@@ -289,6 +334,19 @@ def quoted(value: object, *, text_as_repr: bool = False) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def quoted_name(name: object) -> str:
+    """Show a name as messages do, in backticks, cut to 60 characters like `quoted`.
+
+    Examples:
+        >>> quoted_name("leads"), quoted_name("x" * 100)
+        ('`leads`', '`xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...` (100 characters)')
+    """
+    text = str(name)
+    if len(text) <= 60:
+        return f"`{text}`"
+    return f"`{text[:54]}...` ({len(text):,} characters)"
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Suggest the closest of `candidates` to a misspelt `name`, or None.
 
@@ -296,6 +354,8 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
         >>> did_you_mean("lead_to_q1", ["leads", "lead_to_ql"])
         'did you mean `lead_to_ql`?'
     """
+    if len(name) > 1000:  # no name is this long, and difflib is quadratic in the length
+        return None
     pool = list(candidates)
     close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not close:

@@ -1,6 +1,12 @@
 """Shared test configuration: hypothesis profiles for a small, shared, noisy machine."""
 
+import os
+
 from hypothesis import HealthCheck, settings
+
+# The suite's expected text is English whatever the machine's LANG; tests of other locales
+# choose theirs (and tests of the environment set it themselves).
+os.environ["KPITREE_LANG"] = "en"
 
 # No deadlines: timing belongs to benchmarks/, and this machine is shared.
 settings.register_profile(

@@ -617,3 +617,107 @@ def test_hierarchical_shows_moves_that_cancel_in_the_target() -> None:
     assert shapley.contributions["k0"] < 0 < shapley.contributions["k1"]
     for leaf, value in shapley.contributions.items():
         assert hierarchical.contributions[leaf] == pytest.approx(value, abs=1e-12)
+
+
+# -- products of many KPIs: exact without 2^n ------------------------------------------------
+
+
+def _product_of(count: int) -> tuple[kt.Tree, dict[str, float]]:
+    """A flat product of `count` KPIs (a long funnel), every one of them moving."""
+    rng = np.random.default_rng(count)
+    leaves = [
+        kt.KPI(f"k{i}", owner=f"o{i % 3}", horizon="1 month", value=float(v))
+        for i, v in enumerate(rng.uniform(0.9, 1.1, count))
+    ]
+    formula = leaves[0]
+    for leaf in leaves[1:]:
+        formula = formula * leaf
+    after = {
+        leaf.name: float(v) for leaf, v in zip(leaves, rng.uniform(0.9, 1.1, count), strict=True)
+    }
+    return kt.Tree(kt.Metric("m", formula)), after
+
+
+@pytest.mark.parametrize("method", ["lmdi", "hierarchical"])
+def test_a_product_of_40_kpis_is_not_bound_by_the_shapley_limit(method: str) -> None:
+    """LMDI and hierarchical split a flat product of 40 KPIs; the parts sum to the change."""
+    tree, after = _product_of(40)
+    result = tree.attribute("m", {}, after, method=method)
+    assert len(result.contributions) == 40
+    assert _close(result.total, result.contributions.values(), abs(result.before))
+    assert all(v != 0 for v in result.contributions.values())
+    assert _close(result.total, result.by_node["m"].values(), abs(result.before))
+
+
+def test_exact_shapley_of_40_kpis_is_refused_pointing_to_the_methods_that_work() -> None:
+    """Only exact Shapley is bound by max_changing; its hint names the methods that work."""
+    tree, after = _product_of(40)
+    with pytest.raises(kt.LimitError, match="over 40 changing leaves") as info:
+        tree.attribute("m", {}, after)
+    assert 'method="lmdi"' in str(info.value)
+    tree.attribute("m", {}, after, method="hierarchical")  # which does work
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(3, 9),
+    st.lists(st.sampled_from(["*", "/", "**2", "*2.5*"]), min_size=9, max_size=9),
+    st.integers(0, 2**32 - 1),
+)
+def test_products_split_by_the_closed_form_equal_exact_shapley(
+    count: int, ops: list[str], seed: int
+) -> None:
+    """A product of one-child factors (powers, quotients, constants) gets exact Shapley."""
+    rng = np.random.default_rng(seed)
+    names = [f"k{i}" for i in range(count)]
+    formula = names[0]
+    for name, op in zip(names[1:], ops, strict=False):
+        formula = f"{formula} * {name} ** 2" if op == "**2" else f"{formula} {op} {name}"
+    leaves = [
+        kt.KPI(n, owner="o", horizon="1 day", value=float(v))
+        for n, v in zip(names, rng.uniform(0.5, 2.0, count), strict=True)
+    ]
+    tree = kt.Tree(kt.Metric("m", formula), *leaves)
+    after = {n: float(v) for n, v in zip(names, rng.uniform(0.5, 2.0, count), strict=True)}
+    exact = tree.attribute("m", {}, after, method="shapley")
+    closed = tree.attribute("m", {}, after, method="hierarchical")
+    scale = max(abs(exact.before), abs(exact.after))
+    for name in names:
+        assert closed.contributions[name] == pytest.approx(
+            exact.contributions[name], abs=1e-9 * scale
+        )
+
+
+def test_a_large_term_that_is_no_product_says_so_without_recommending_itself() -> None:
+    """A term mixing many children (not a product of one-child factors) names the real limit."""
+    leaves = [kt.KPI(f"k{i}", owner="o", horizon="1 day", value=1.0) for i in range(6)]
+    tree = kt.Tree(kt.Metric("m", "(k0 + k1 + k2) * (k3 + k4 + k5)"), *leaves)
+    after = {f"k{i}": 2.0 for i in range(6)}
+    with pytest.raises(kt.LimitError, match="splitting the formula of `m`") as info:
+        tree.attribute("m", {}, after, method="hierarchical", max_changing=4)
+    assert 'method="hierarchical"' not in str(info.value)
+    assert "intermediate metrics" in str(info.value)
+
+
+def test_product_rows_of_a_frame_use_the_closed_form_too() -> None:
+    """attribute_frame splits a 30-KPI product per segment, each summing to its change."""
+    tree, after = _product_of(30)
+    before = {leaf.name: leaf.value for leaf in tree.leaves}
+    rows = [
+        {"month": "jan", "seg": "a", **before},
+        {"month": "feb", "seg": "a", **after},
+        {"month": "jan", "seg": "b", **before},
+        {"month": "feb", "seg": "b", **{k: v * 1.01 for k, v in after.items()}},
+    ]
+    out = attribute_frame(
+        tree,
+        pd.DataFrame(rows),
+        "m",
+        period="month",
+        before="jan",
+        after="feb",
+        by=["seg"],
+        method="hierarchical",
+    )
+    parts = out[[f"k{i}" for i in range(30)]].sum(axis=1)
+    np.testing.assert_allclose(parts, out["m_change"], rtol=1e-9)

@@ -145,7 +145,7 @@ def test_scenario_drawn_with_verdicts() -> None:
     tree = saas_mrr()
     text = to_mermaid(tree, scenario=tree.whatif({"churn_rate": "2%"}))
     assert "3% → 2%  ≤ 3% ✓" in text
-    assert "Δ −1% (−33.3%) · better" in text
+    assert "Δ −1 pp (−33.3%) · better" in text
     worse = to_mermaid(tree, scenario=tree.whatif({"churn_rate": "4%"}))
     assert "· worse" in worse and "≤ 3% ✗" in worse
 

@@ -185,9 +185,16 @@ def test_a_column_named_like_a_requested_metric_is_replaced() -> None:
     assert out["conv"].tolist() == [0.5]
 
 
-def test_missing_leaves_take_defaults() -> None:
-    """A leaf without a column takes its node's value; a leaf no metric needs may lack one."""
-    out = sales_revenue().evaluate_frame(pd.DataFrame({"managers": [1, 2]}), ["calls"])
+def test_missing_leaves_take_defaults_only_when_asked() -> None:
+    """A leaf without a column is an error; defaults=True fills its model value, warning.
+
+    A leaf no requested metric needs may lack both a column and a value.
+    """
+    frame = pd.DataFrame({"managers": [1, 2]})
+    with pytest.raises(kt.MissingValueError, match="`calls_per_day`, `working_days`"):
+        sales_revenue().evaluate_frame(frame, ["calls"])
+    with pytest.warns(kt.DefaultsWarning, match="`calls_per_day` = 40.0, `working_days` = 22.0"):
+        out = sales_revenue().evaluate_frame(frame, ["calls"], defaults=True)
     assert out["calls"].tolist() == [1 * 40 * 22, 2 * 40 * 22]
     lone = kt.KPI("lone", owner="x", horizon="1 day")
     tree = kt.Tree(

@@ -127,10 +127,64 @@ def test_accepted_forms(text: str, seconds: float) -> None:
     ],
 )
 def test_canonical_text(text: str, canonical: str) -> None:
-    """str() gives the canonical English form with the largest unit that divides the duration."""
+    """`canonical` is the English form with the largest unit that divides the duration."""
     horizon = Horizon.parse(text)
-    assert str(horizon) == canonical
-    assert repr(horizon) == f"Horizon({canonical!r})"
+    assert horizon.canonical == canonical
+    assert str(Horizon(horizon.seconds)) == canonical
+
+
+@pytest.mark.parametrize(
+    "text", ["1 месяц", "онлайн", "2 Days", "15 минут", "полдня", "ежедневно", "2 нед."]
+)
+def test_a_horizon_keeps_its_text_as_written(text: str) -> None:
+    """`1 месяц` prints as `1 месяц`, not `1 month`; equality still compares durations."""
+    horizon = Horizon.parse(text)
+    assert str(horizon) == text
+    assert repr(horizon) == f"Horizon({text!r})"
+    assert Horizon.parse(str(horizon)) == horizon == Horizon(horizon.seconds)
+
+
+def test_extra_spaces_are_not_part_of_the_text() -> None:
+    """Whitespace is collapsed in the kept text: `"  1   день "` is written `1 день`."""
+    assert str(Horizon.parse("  1   день ")) == "1 день"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("полдня", DAY / 2),
+        ("пол дня", DAY / 2),
+        ("пол-дня", DAY / 2),
+        ("полчаса", 30 * MIN),
+        ("пол часа", 30 * MIN),
+        ("полгода", YEAR / 2),
+        ("полнедели", WEEK / 2),
+        ("полмесяца", MONTH / 2),
+        ("half a day", DAY / 2),
+        ("half an hour", 30 * MIN),
+        ("1д", DAY),
+        ("3 д", 3 * DAY),
+        ("2 нед.", 2 * WEEK),
+        ("3 мес.", 3 * MONTH),
+        ("2 ч.", 2 * HOUR),
+        ("1 дн.", DAY),
+        ("5 мин.", 5 * MIN),
+        ("1 г.", YEAR),
+        ("2 hrs.", 2 * HOUR),
+        ("1 сут.", DAY),
+        ("ежедневно", DAY),
+    ],
+)
+def test_common_russian_and_abbreviated_forms(text: str, seconds: float) -> None:
+    """Half units (`полдня`), one-letter units (`1д`) and abbreviations with a dot read."""
+    assert Horizon.parse(text).seconds == seconds
+
+
+@pytest.mark.parametrize("text", ["пол", "полдняя", "half", "2 нед..", "пол 2 дня"])
+def test_near_misses_of_the_new_forms_are_refused(text: str) -> None:
+    """What only resembles a half unit or an abbreviation is still a HorizonError."""
+    with pytest.raises(HorizonError):
+        Horizon.parse(text)
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def test_values_and_status_html() -> None:
     assert "1,000 lead" in values_html(tree.evaluate())
     page = status_html(tree.status({"lead_to_ql": 0.7, "response_minutes": 20}))
     assert "≥ 80% ✗" in page and "≤ 15 ✗" in page and "1 below norm" in page
-    assert "+10%" in page  # the conversion must rise 10 points to meet its norm
+    assert "+10 pp" in page  # the conversion must rise 10 points to meet its norm
     assert "all norms met" in status_html(tree.status())
 
 
@@ -123,7 +123,7 @@ def test_scenario_colours_follow_the_norm_not_the_sign(change: str, colour_code:
     """Churn (norm ≤ 3%) going down is green and going up is red; ARPA (no norm) is grey."""
     tree = saas_mrr()
     page = scenario_html(tree.whatif({"churn_rate": change, "arpa": "+5%"}))
-    assert cells_of(page, colour_code)[:1] == [("−" if change == "2%" else "+") + "1%"]
+    assert cells_of(page, colour_code)[:1] == [("−" if change == "2%" else "+") + "1 pp"]
     assert "+125 RUB/customer" in cells_of(page, GREY)
     assert_self_contained(page)
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import kpitree as kt
 from kpitree.errors import KPITreeError, ValueTypeError
 from kpitree.model.numbers import format_number, to_number
 
@@ -194,3 +195,47 @@ def test_format_number_is_close(x: float) -> None:
     text = format_number(x)
     back = to_number(text.replace(",", ""), what="formatted")
     assert math.isclose(back, x, rel_tol=5e-6, abs_tol=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0,8", 0.8),
+        ("-0,5", -0.5),
+        ("\u22120,5", -0.5),
+        ("1 000", 1000.0),
+        ("1\u00a0000,25", 1000.25),
+        ("1\u202f234\u202f567,8", 1234567.8),
+        ("12,5%", 0.125),
+        ("12,5 %", 0.125),
+        ("1,000", 1.0),  # a decimal comma, as Russians read it
+        ("0.8", 0.8),  # the dot still reads, as files from other systems write it
+    ],
+)
+def test_russian_numbers_read_with_the_decimal_comma(text: str, expected: float) -> None:
+    """Under `ru` the comma is the decimal sign and spaces group thousands."""
+    with kt.locale("ru"):
+        assert to_number(text, what=WHAT) == expected
+
+
+@pytest.mark.parametrize("text", ["1,000.5", "1.000,5", "1,2,3", "1 00,5"])
+def test_russian_numbers_mixing_signs_are_refused(text: str) -> None:
+    """A text with both signs, or groups not of three, is not a number under `ru` either."""
+    with kt.locale("ru"), pytest.raises(ValueTypeError, match="expected a finite number"):
+        to_number(text, what=WHAT)
+
+
+@given(
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300),
+    st.booleans(),
+)
+def test_russian_numbers_read_back_as_printed(value: float, percent: bool) -> None:
+    """What kpitree prints under `ru` (1 060,66; −5; 80 %) reads back under `ru` as printed."""
+    with kt.locale("ru"):
+        text = format_number(value, percent=percent)
+        assert "-" not in text.split("e")[0]  # a true minus, never a hyphen
+        assert "." not in text
+        back = to_number(text, what=WHAT)
+    with kt.locale("en"):  # the same digits, grouped with commas, which read back as `_`
+        english = to_number(format_number(value, percent=percent).replace(",", "_"), what=WHAT)
+    assert back == english

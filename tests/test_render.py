@@ -14,7 +14,7 @@ def test_russian_tree_reads_well() -> None:
     lines = str(qualified_leads_ru()).splitlines()
     assert lines[0].startswith("квал_лиды = лиды * конверсия_в_квал")
     assert "800 лид" in lines[0]
-    assert "KPI · маркетинг · 1 day" in lines[1]
+    assert "KPI · маркетинг · 1 день" in lines[1]  # the horizon as written
     assert "80%" in lines[2] and "≥ 80% ✓" in lines[2]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import http.client
 import json
 import math
@@ -11,7 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -74,6 +78,7 @@ class Client:
         """Send bytes as they are (no client library fixing them up); return status, body."""
         with socket.create_connection((self.host, self.port), timeout=30) as sock:
             sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)  # all is sent: the server need not wait for more
             chunks = []
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
@@ -559,6 +564,28 @@ def test_body_over_the_limit_is_refused_unread(start: Any) -> None:
         ),
         (b"GET /a b c HTTP/1.1\r\n\r\n", 400, b"Bad request"),
         (b"BREW /api/tree HTTP/1.1\r\nHost: {host}\r\n\r\n", 501, b"error"),
+        *(
+            (
+                b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
+                b"\r\nContent-Length: " + length + b"\r\nConnection: close\r\n\r\n{}",
+                400,
+                b"not a number of bytes",
+            )
+            # Python's int() takes all of these; none is a length in HTTP.
+            for length in (b"+2", b"-0", b"0_2", b"+0002", "\u0662".encode())
+        ),
+        (
+            b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{}",
+            400,
+            b"2 Content-Length headers",
+        ),
+        (
+            b"POST /api/evaluate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 20\r\nConnection: close\r\n\r\n{}",
+            400,
+            b"ended after 2 of 20 bytes",
+        ),
     ],
 )
 def test_malformed_http_gets_a_json_error(
@@ -710,6 +737,53 @@ def test_existing_scenario_needs_overwrite(client: Client, tmp_path: Path) -> No
     again = {**first, "values": {"managers": 8}, "overwrite": True}
     assert client.call("POST", "/api/scenarios", again)[0] == 200
     assert load_values(tmp_path / "scenarios" / "plan.json") == {"managers": 8.0}
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_concurrent_saves_of_one_new_name_give_one_success(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool
+) -> None:
+    """Eight clients saving one new name at once: one 200, seven 409 naming it, one file."""
+    if not hard_links:
+
+        def no_links(*args: Any, **kwargs: Any) -> None:
+            raise PermissionError(errno.EPERM, "hard links are not supported here")
+
+        monkeypatch.setattr(server_module.os, "link", no_links)
+    make_temporary = tempfile.mkstemp
+
+    def slow_disk(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)  # a slow disk: every save is under way while the others start
+        return make_temporary(*args, **kwargs)
+
+    monkeypatch.setattr(server_module.tempfile, "mkstemp", slow_disk)
+    barrier = threading.Barrier(8)
+    answers: list[tuple[int, Any, int]] = []
+
+    def save(managers: int) -> None:
+        body = {"name": "race", "values": {"managers": managers}}
+        barrier.wait(timeout=30)
+        status, data, _ = client.call("POST", "/api/scenarios", body)
+        answers.append((status, data, managers))
+
+    threads = [threading.Thread(target=save, args=(m,), daemon=True) for m in range(1, 9)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so that a race shows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert sorted(status for status, _, _ in answers) == [200] + [409] * 7
+    for status, data, _ in answers:
+        if status == 409:
+            assert data["error"]["message"] == "a scenario `race` is saved already"
+            assert data["error"]["names"] == ["race"]
+    (winner,) = [managers for status, _, managers in answers if status == 200]
+    assert load_values(tmp_path / "scenarios" / "race.json") == {"managers": float(winner)}
+    assert _files(tmp_path) == {"scenarios", "scenarios/race.json"}  # no temporary files left
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this system")
@@ -866,3 +940,154 @@ def test_scenario_name_rule(name: str, ok: bool) -> None:
     else:
         with pytest.raises(KPITreeError):
             scenario_name(name)
+
+
+# -- under load: bounded threads, slow clients cut off, bursts answered ----------------------------
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """Read until the server closes the connection (or resets it)."""
+    chunks = []
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_slow_clients_hold_no_thread_and_are_cut_off(start: Any) -> None:
+    """Clients that never finish their headers cost no thread and get 408; others are answered."""
+    client = start(qualified_leads(), request_timeout=1.0, threads=2)
+    threads_before = threading.active_count()
+    head = f"GET /api/tree HTTP/1.1\r\nHost: 127.0.0.1:{client.port}\r\n".encode()
+    slow = [socket.create_connection((client.host, client.port), timeout=10) for _ in range(200)]
+    try:
+        for sock in slow:
+            sock.sendall(head)  # and never the blank line that ends the headers
+        status, data, _ = client.call("GET", "/api/tree")  # answered while they wait
+        assert status == 200 and data["nodes"]
+        assert threading.active_count() <= threads_before + 2  # the two workers at most
+        for sock in slow:
+            answer = _read_all(sock)  # the socket's timeout bounds this: 10 s
+            assert answer.startswith(b"HTTP/1.0 408 ")
+            body = json.loads(answer.partition(b"\r\n\r\n")[2])
+            assert body["error"]["status"] == 408
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def test_trickling_client_is_cut_off_after_the_timeout(start: Any) -> None:
+    """A client sending its headers a byte at a time is disconnected after `request_timeout`."""
+    client = start(qualified_leads(), request_timeout=0.5)
+    with socket.create_connection((client.host, client.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/tree HTTP/1.1\r\nX-Slow: ")
+        cut_off = False
+        for _ in range(100):  # 10 s at most; the server stops it after about 0.5 s
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                cut_off = True
+                break
+            time.sleep(0.1)
+        assert cut_off
+
+
+def test_burst_of_connections_waits_in_the_backlog_and_is_all_answered() -> None:
+    """300 connections made before the server accepts any are all held, then all answered."""
+    server = make_server(qualified_leads(), port=0)
+    host, port = server.server_address[:2]
+    request = f"GET /api/tree HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    socks: list[socket.socket] = []
+    serving = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    try:
+        for _ in range(300):  # the system completes each connection into the listen backlog
+            socks.append(socket.create_connection((host, port), timeout=5))
+            socks[-1].sendall(request)
+        serving.start()
+        deadline = time.monotonic() + 30  # all of them answered within this, or a timeout
+        statuses = []
+        for sock in socks:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            statuses.append(int(_read_all(sock).split(b" ", 2)[1]))
+        assert statuses == [200] * 300
+    finally:
+        for sock in socks:
+            sock.close()
+        if serving.is_alive():
+            server.shutdown()
+        server.server_close()
+
+
+def test_too_many_arriving_connections_drop_the_oldest(start: Any) -> None:
+    """Past `max_waiting` incomplete requests, the one waiting longest is answered 503."""
+    client = start(qualified_leads(), max_waiting=3)
+    socks = [socket.create_connection((client.host, client.port), timeout=10) for _ in range(4)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /api/tree HTTP/1.1\r\n")
+            time.sleep(0.05)  # in order: the first one is the oldest
+        assert _read_all(socks[0]).startswith(b"HTTP/1.0 503 ")
+        status, _, _ = client.call("GET", "/api/tree")
+        assert status == 200
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_request_head_over_the_limit_is_refused(start: Any) -> None:
+    """Headers that go on past `MAX_HEAD` bytes are answered 431 without waiting for more."""
+    client = start(qualified_leads())
+    with socket.create_connection((client.host, client.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/tree HTTP/1.1\r\nX-Big: " + b"a" * server_module.MAX_HEAD)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.0 431 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["status"] == 431
+
+
+@pytest.mark.parametrize(
+    ("limits", "words"),
+    [
+        ({"threads": 0}, "`threads` must be a whole number above 0, got 0"),
+        ({"max_waiting": 1.5}, "`max_waiting` must be a whole number, got float"),
+        ({"request_timeout": 0}, "`request_timeout` must be a number above 0, got 0"),
+        ({"request_timeout": math.inf}, "`request_timeout` must be a number above 0, got inf"),
+        ({"request_timeout": "10"}, "`request_timeout` must be a number, got str"),
+    ],
+)
+def test_bad_server_limits_are_refused(limits: dict[str, Any], words: str) -> None:
+    """Limits that cannot work are refused before anything listens."""
+    with pytest.raises(KPITreeError, match=re.escape(words)):
+        make_server(qualified_leads(), port=0, **limits)
+
+
+def test_concurrent_requests_give_the_answers_of_one_at_a_time(start: Any) -> None:
+    """What-ifs of one and several leaves and goal seeks from several clients at once agree."""
+    client = start(sales_revenue(), threads=4)
+    requests = []
+    for i in range(1, 7):
+        requests.append(("/api/evaluate", {"values": {"managers": 5 + i}}))
+        requests.append(("/api/evaluate", {"values": {"managers": 5 + i, "calls_per_day": 20 + i}}))
+        requests.append(
+            ("/api/solve", {"metric": "revenue", "target": 1_000_000 * i, "vary": "managers"})
+        )
+    expected = [client.call("POST", path, body)[:2] for path, body in requests]
+    wrong: list[str] = []
+
+    def ask(offset: int) -> None:
+        for r in range(25):
+            for k in range(len(requests)):
+                i = (k * (offset + 1) + r) % len(requests)
+                if client.call("POST", *requests[i])[:2] != expected[i]:
+                    wrong.append(f"{requests[i]}")
+
+    threads = [threading.Thread(target=ask, args=(t,), daemon=True) for t in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so that a race shows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong, f"{len(wrong)} wrong answers, first for {wrong[0]}"

@@ -87,16 +87,18 @@ def test_spark_equals_evaluate_frame(spark: Any, case: tuple) -> None:
 
 
 def test_spark_requested_metrics_defaults_and_cyrillic(spark: Any) -> None:
-    """Only requested metrics are added, missing leaves take defaults, Russian names work."""
+    """Only requested metrics are added, missing leaves take defaults when asked, Russian works."""
     from kpitree.spark import evaluate
 
     frame = spark_frame(spark, {"managers": [1.0, 0.0], "calls": [-1.0, -1.0]})
-    out = evaluate(sales_revenue(), frame, ["revenue"])
+    with pytest.warns(kt.DefaultsWarning, match="`calls_per_day` = 40.0"):
+        out = evaluate(sales_revenue(), frame, ["revenue"], defaults=True)
     assert out.columns == ["managers", "calls", "revenue"]
     got = collected(out)
     assert got["calls"] == [-1.0, -1.0]  # the user's column, not the intermediate metric
     assert got["revenue"] == [1 * 40 * 22 * 0.05 * 12000, 0.0]
-    ru = evaluate(qualified_leads_ru(), spark_frame(spark, {"лиды": [10.0]}))
+    with pytest.warns(kt.DefaultsWarning):
+        ru = evaluate(qualified_leads_ru(), spark_frame(spark, {"лиды": [10.0]}), defaults=True)
     assert collected(ru)["квал_лиды"] == pytest.approx([8.0])
 
 

@@ -9,7 +9,9 @@ regenerate them and review the diff:
 
 import math
 import os
+import warnings
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -196,13 +198,17 @@ def test_any_name_is_an_identifier_never_sql(table: str, column: str) -> None:
 
 
 def test_only_requested_metrics_and_star_except() -> None:
-    """Intermediates are computed once and left out: EXCLUDE where the dialect has it."""
+    """Intermediates are computed once, under internal names, and left out with EXCLUDE."""
     tree = sales_revenue()
-    assert 'EXCLUDE ("calls", "purchases")' in to_sql(tree, ["revenue"])
-    assert "EXCEPT (`calls`, `purchases`)" in to_sql(tree, ["revenue"], dialect="spark")
+    assert 'EXCLUDE ("_kpitree_m1", "_kpitree_m2")' in to_sql(tree, ["revenue"])
+    spark = to_sql(tree, ["revenue"], dialect="spark")
+    assert "EXCEPT (`_kpitree_m1`, `_kpitree_m2`)" in spark and "`calls`" not in spark
     with pytest.raises(kt.ArgumentError, match="columns="):
         to_sql(tree, ["revenue"], dialect="postgres")
-    sql = to_sql(tree, ["revenue"], dialect="postgres", columns=["managers", "day"])
+    with pytest.warns(kt.DefaultsWarning):
+        sql = to_sql(
+            tree, ["revenue"], dialect="postgres", columns=["managers", "day"], defaults=True
+        )
     assert "EXCEPT" not in sql and '"day"' in sql and "22.0" in sql  # default as a literal
 
 
@@ -234,11 +240,17 @@ def test_bad_sql_options(kwargs: dict, error: type, words: str) -> None:
 
 
 def test_leaf_without_column_or_default() -> None:
-    """With the table's columns known, a leaf with neither a column nor a default is named."""
+    """With the table's columns known, a leaf without a column is named; defaults=True fills it.
+
+    A leaf with neither a column nor a value is named even with defaults=True.
+    """
     tree = kt.Tree(kt.Metric("m", kt.KPI("a", owner="x", horizon="1 day") * kpi("b")))
     with pytest.raises(kt.MissingValueError, match="`a`"):
-        to_sql(tree, columns=["b"])
-    assert "1.0" in to_sql(tree, columns=["a"])  # b's default, as a literal
+        to_sql(tree, columns=["b"], defaults=True)
+    with pytest.raises(kt.MissingValueError, match="`b`; its columns are `a`"):
+        to_sql(tree, columns=["a"])
+    with pytest.warns(kt.DefaultsWarning, match="`b` = 1.0"):
+        assert "1.0" in to_sql(tree, columns=["a"], defaults=True)  # b's value, as a literal
 
 
 # -- evaluate_sql -------------------------------------------------------------------------------
@@ -270,6 +282,8 @@ def test_gradient_columns_equal_tree_gradient() -> None:
         {"managers": 5.0, "calls_per_day": 40.0, "call_to_purchase": 0.05},
         {"managers": 0.0, "calls_per_day": 12.0, "call_to_purchase": 0.2},
     ]
+    for row in rows:  # every leaf a column: a missing one would be an error
+        row.update(working_days=22.0, avg_order_value=12_000.0)
     con = duck(pd.DataFrame(rows))
     sql = to_sql(tree, ["revenue"], gradient_of="revenue", columns=list(rows[0]))
     out = con.sql(sql).df()
@@ -343,3 +357,184 @@ def test_last_needs_an_order_in_sql() -> None:
         to_sql(every_aggregate(), group_by="g")
     with pytest.raises(kt.ArgumentError, match="ARG_MAX"):
         to_sql(every_aggregate(), group_by="g", order_by="day", dialect="postgres")
+
+
+# -- assembly is linear ----------------------------------------------------------------------
+
+
+def _chain(levels: int) -> kt.Tree:
+    """A chain of `levels` metrics, each one level above the last: `levels` CTEs."""
+    node: Any = kpi("x0")
+    for i in range(1, levels + 1):
+        node = kt.Metric(f"m{i}", node + kpi(f"x{i}"))
+    return kt.Tree(node)
+
+
+def test_to_sql_builds_work_proportional_to_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sqlglot nodes built per tree node stay constant: no statement copied per CTE."""
+    from sqlglot import exp
+
+    made = [0]
+    init = exp.Expr.__init__
+
+    def counting(self: Any, **args: Any) -> None:
+        made[0] += 1
+        init(self, **args)
+
+    monkeypatch.setattr(exp.Expr, "__init__", counting)
+    per_node = []
+    for levels in (50, 400):
+        tree = _chain(levels)
+        made[0] = 0
+        to_sql(tree, pretty=False)
+        per_node.append(made[0] / len(tree))
+    # Copying the statement for each CTE made this grow with the number of levels (8×).
+    assert per_node[1] < 1.2 * per_node[0]
+
+
+# -- names that differ only in case ----------------------------------------------------------
+
+
+@st.composite
+def case_trees(draw: Any) -> tuple[kt.Tree, list[str]]:
+    """Leaves `a`, `b`, ... and metrics named like them in other cases (`A`, `Ab`, `aB`)."""
+    count = draw(st.integers(1, 3))
+    leaves = [kpi(n) for n in "abc"[:count]]
+    spellings = ["A", "B", "C", "Ab", "aB", "AB", "ab", "x", "X"]
+    names = draw(
+        st.lists(
+            st.sampled_from([n for n in spellings if n not in "abc"[:count]]),
+            min_size=1,
+            max_size=4,
+            unique=True,
+        )
+    )
+    nodes: list[str] = [leaf.name for leaf in leaves]
+    metrics = []
+    for name in names:
+        left, right = draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))
+        op = draw(st.sampled_from(["+", "*", "-", "/"]))
+        metrics.append(kt.Metric(name, f"{left} {op} {right} + 1"))
+        nodes.append(name)
+    with warnings.catch_warnings():  # the names are meant to differ only in case
+        warnings.simplefilter("ignore", kt.SpellingWarning)
+        tree = kt.Tree(*metrics, *leaves)
+    # The result shows the leaves and the requested metrics: those must differ in case.
+    taken = {leaf.name.casefold() for leaf in leaves}
+    requested = []
+    for name in reversed(names):
+        if name.casefold() not in taken:
+            requested.append(name)
+            taken.add(name.casefold())
+    return tree, requested
+
+
+@given(case_trees(), st.lists(st.floats(-3, 3), min_size=3, max_size=3))
+def test_names_differing_only_in_case_evaluate_as_in_python(
+    case: tuple[kt.Tree, list[str]], values: list[float]
+) -> None:
+    """DuckDB folds case even when quoted; intermediate metrics never collide with columns."""
+    tree, requested = case
+    if not requested:
+        return
+    leaves = [leaf.name for leaf in tree.leaves]
+    frame = pd.DataFrame({n: [v] for n, v in zip(leaves, values, strict=False)})
+    out = evaluate_sql(tree, duck(frame), "kpis", requested)
+    assert sorted(out.columns) == sorted([*leaves, *requested])
+    expected = tree.evaluate(dict(zip(leaves, values, strict=False)), undefined="nan")
+    for name in requested:
+        got, want = out[name].iloc[0], expected[name]
+        assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(
+            want, rel=1e-12, abs=1e-12
+        )
+
+
+@pytest.mark.parametrize(
+    ("tree", "columns", "pair"),
+    [
+        (lambda: kt.Tree(kt.Metric("X", "x * 2"), kpi("x")), None, "`x` and `X`"),
+        (lambda: kt.Tree(kt.Metric("m", "a * 2"), kpi("a")), ["a", "M"], "`M` and `m`"),
+        (
+            lambda: kt.Tree(kt.Metric("Rev", "a + 1"), kt.Metric("rev", "a * 2"), kpi("a")),
+            None,
+            "`Rev` and `rev`",
+        ),
+    ],
+)
+def test_result_columns_differing_only_in_case_are_refused(
+    tree: Any, columns: list[str] | None, pair: str
+) -> None:
+    """A metric beside a column (or metric) of the same name in another case is refused."""
+    if columns is None:  # two node names differing only in case: the model warns already
+        with pytest.warns(kt.SpellingWarning):
+            built = tree()
+    else:
+        built = tree()
+    with pytest.raises(kt.DuplicateNameError, match=pair):
+        to_sql(built, columns=columns)
+    with pytest.raises(kt.DuplicateNameError, match=pair):
+        metric_sql(built, columns=columns)
+
+
+def test_a_table_column_named_like_an_intermediate_metric_is_kept() -> None:
+    """An intermediate metric's internal name leaves a column of the same name alone."""
+    tree = kt.Tree(kt.Metric("total", "share * 2"), kt.Metric("share", "a / 2"), kpi("a"))
+    con = duck(pd.DataFrame({"a": [4.0], "share": [99.0]}))
+    out = evaluate_sql(tree, con, "kpis", ["total"])
+    assert out.to_dict("records") == [{"a": 4.0, "share": 99.0, "total": 4.0}]
+
+
+# -- arguments -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        (
+            {"dialect": None},
+            kt.ValueTypeError,
+            "dialect must be the name of a SQL dialect, got None",
+        ),
+        ({"dialect": ""}, kt.ValueTypeError, "dialect must be the name"),
+        ({"table": "a.b.c.d"}, kt.ArgumentError, r"got 'a\.b\.c\.d' \(4 parts\)"),
+        ({"table": None}, kt.ValueTypeError, "table must be text"),
+    ],
+)
+def test_sql_arguments_are_checked(kwargs: dict[str, Any], error: type, words: str) -> None:
+    """A missing dialect or a table of four parts is refused, not silently defaulted or cut."""
+    with pytest.raises(error, match=words):
+        to_sql(sales_revenue(), **kwargs)
+
+
+def test_metric_sql_checks_its_dialect() -> None:
+    """metric_sql (behind Spark) refuses a missing dialect like to_sql."""
+    with pytest.raises(kt.ValueTypeError, match="dialect must be"):
+        metric_sql(sales_revenue(), dialect=None)  # type: ignore[arg-type]
+
+
+def test_evaluate_sql_refuses_what_is_not_a_duckdb_database(tmp_path: Path) -> None:
+    """A missing file, a file of another kind, a closed connection, or another object."""
+    tree = sales_revenue()
+    with pytest.raises(kt.ArgumentError, match=r"there is no file at `.*nope\.duckdb`"):
+        evaluate_sql(tree, tmp_path / "nope.duckdb")
+    with pytest.raises(kt.ArgumentError, match="there is a folder at"):
+        evaluate_sql(tree, tmp_path)
+    text = tmp_path / "kpis.csv"
+    text.write_text("managers,day\n1,2\n", encoding="utf-8")
+    with pytest.raises(kt.ArgumentError, match="cannot be opened as a DuckDB database"):
+        evaluate_sql(tree, text)
+    closed = duckdb.connect()
+    closed.close()
+    with pytest.raises(kt.ArgumentError, match="connection cannot be used"):
+        evaluate_sql(tree, closed)
+    with pytest.raises(kt.ValueTypeError, match=r"must be a DuckDB connection .* got dict"):
+        evaluate_sql(tree, {"managers": [1]})
+
+
+def test_spark_evaluate_refuses_what_is_not_a_spark_dataframe() -> None:
+    """A pandas frame given to the Spark entry point is a ValueTypeError naming its type."""
+    pytest.importorskip("pyspark")
+    from kpitree.spark import evaluate as spark_evaluate
+
+    with pytest.raises(kt.ValueTypeError, match="data must be a Spark DataFrame, got DataFrame"):
+        spark_evaluate(sales_revenue(), pd.DataFrame({"managers": [1.0]}))

@@ -65,6 +65,54 @@ def test_bad_changes_are_refused_with_the_forms(change, error, words):
         assert '"+10%"' in str(info.value) and '"x1.2"' in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("+2pp", 0.82),
+        ("+2 pp", 0.82),
+        ("+2 PP", 0.82),
+        ("+2p.p.", 0.82),
+        ("+2 п.п.", 0.82),
+        ("+2 п. п.", 0.82),
+        ("-3 пп", 0.77),
+        ("−3pp", 0.77),
+        ("+0.5pp", 0.805),
+        ("+10%", 0.88),  # relative, not points: the two never mean the same
+    ],
+)
+def test_percentage_points_add_to_a_rate(change, expected):
+    """`+2pp` (or `+2 п.п.`) of a rate of 80% gives 82%; `+10%` of it stays relative, 88%."""
+    assert apply_change(change, 0.8, what="`rate`", percent=True) == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "percent", "words"),
+    [
+        ("2pp", True, "can only be added or subtracted"),
+        ("=2pp", True, "can only be added or subtracted"),
+        ("+2pp", False, "apply to a `%` quantity only"),
+        ("x2pp", True, "can only be added or subtracted"),
+    ],
+)
+def test_percentage_points_are_refused_where_they_mean_nothing(change, percent, words):
+    """Points are a change of a `%` quantity: as a value, or on leads, they are refused."""
+    with pytest.raises(kt.ArgumentError, match=words):
+        apply_change(change, 0.8, what="`rate`", percent=percent)
+
+
+def test_a_whatif_moves_a_percent_kpi_by_points():
+    """In a what-if, `+2pp` on lead→QL 80% gives 82%, and `+2pp` on leads is refused."""
+    tree = qualified_leads()
+    rate = next(k.name for k in tree.kpis if tree.unit(k.name) and tree.unit(k.name).percent)
+    before = tree.evaluate()[rate]
+    assert tree.whatif({rate: "+2pp"}).after[rate] == pytest.approx(before + 0.02)
+    volume = next(k.name for k in tree.kpis if not tree.unit(k.name).percent)
+    with pytest.raises(kt.ArgumentError, match="`%` quantity only"):
+        tree.whatif({volume: "+2pp"})
+
+
 def test_relative_change_of_a_leaf_without_value_is_a_missing_value():
     """A relative change needs the current value; without one the error says so."""
     with pytest.raises(kt.MissingValueError, match="no value"):

@@ -7,9 +7,12 @@ A change is given per leaf, as a number (the new value) or as text:
 | `1200`, `"1200"`, `"=1200"` | set the value | 1200 |
 | `"80%"`, `"=80%"` | set the value to a fraction | 0.8 |
 | `"+10%"`, `"-5%"` | move by a percentage of the current value | 1100, 950 |
+| `"+2pp"`, `"-3 п.п."` | move a `%` quantity by percentage points | 80% becomes 82%, 77% |
 | `"x1.2"`, `"*1.2"`, `"×1.2"` | multiply | 1200 |
 | `"+200"`, `"-200"` | add or subtract | 1200, 800 |
 
+`"+10%"` of a rate of 80% is relative, 88%; percentage points (`pp`, `p.p.`, `п.п.`,
+`пп`) add to it, `"+2pp"` giving 82%, and apply to `%` quantities only.
 Text with a leading sign is a *change*; a number, or text without a sign, is a *new
 value* (so `-5` as a number sets −5, while `"-5"` subtracts 5). A metric cannot be
 changed: it follows from its formula (`tree.solve` finds the leaf value that gives a
@@ -45,7 +48,7 @@ from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import Leaf, raise_all
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
-from kpitree.model.results import Result, format_value, table
+from kpitree.model.results import Result, format_delta, format_value, table
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -63,19 +66,25 @@ __all__ = [
     "whatif",
 ]
 
-CHANGE_FORMS = '1200, "=1200", "80%", "+10%", "-5%", "x1.2", "*1.2", "+200", "-200"'
+CHANGE_FORMS = '1200, "=1200", "80%", "+10%", "-5%", "+2pp", "x1.2", "*1.2", "+200", "-200"'
 """The forms a change (or a relative target) can take, as listed in error messages."""
 
 _CHANGE = re.compile(r"(?P<op>[-+=x×*−]?)\s*(?P<rest>.*)", re.DOTALL)
+# Percentage points, as English (pp, p.p.) and Russian (п.п., пп) write them.
+_POINTS = re.compile(r"(?P<number>.*?)\s*(?:pp|p\.\s?p\.|п\.\s?п\.|пп)", re.IGNORECASE)
 
 
-def apply_change(change: object, current: float | None, *, what: str) -> float:
+def apply_change(
+    change: object, current: float | None, *, what: str, percent: bool | None = None
+) -> float:
     """Return the value that `change` gives a quantity whose value is `current`.
 
     Args:
         change: a number (the new value) or text in one of `CHANGE_FORMS`.
         current: the value before the change; needed by relative forms only.
         what: names the quantity in error messages (`` "`leads`" ``).
+        percent: whether the quantity is a `%` one (percentage points apply to those
+            only); None when unknown.
 
     Raises:
         ArgumentError: the change is not one of the forms, or the result is not finite.
@@ -87,6 +96,8 @@ def apply_change(change: object, current: float | None, *, what: str) -> float:
         [1200.0, 1100.0, 1500.0, 800.0]
         >>> apply_change("80%", 0.7, what="`rate`")
         0.8
+        >>> [round(apply_change(c, 0.8, what="`rate`"), 12) for c in ("+10%", "+2pp", "-3 п.п.")]
+        [0.88, 0.82, 0.77]
         >>> apply_change("+10 %%", 1000.0, what="`leads`")
         Traceback (most recent call last):
         ...
@@ -101,6 +112,19 @@ def apply_change(change: object, current: float | None, *, what: str) -> float:
         op, rest = "", change.strip()
     if not rest or rest[0] in "+-−=x×*":
         raise _bad_change(change, what)
+    points = _POINTS.fullmatch(rest)
+    if points:
+        if op not in ("+", "-", "−"):
+            raise ArgumentError(
+                f"{what}: percentage points {change!r} can only be added or subtracted",
+                hint=f"write +{points['number']}pp to add them, or the value as a percentage",
+            )
+        if percent is False:
+            raise ArgumentError(
+                f"{what}: percentage points {change!r} apply to a `%` quantity only",
+                hint='change it by a percentage ("+10%") or by an amount ("+200")',
+            )
+        rest = points["number"] + "%"  # a point is one percent of the whole, added
     try:
         number = to_number(rest, what=what)
     except ValueTypeError:
@@ -116,8 +140,8 @@ def apply_change(change: object, current: float | None, *, what: str) -> float:
         result = current * number
     else:
         sign = 1.0 if op == "+" else -1.0
-        percent = rest.endswith("%")
-        result = current * (1 + sign * number) if percent else current + sign * number
+        relative = rest.endswith("%") and not points
+        result = current * (1 + sign * number) if relative else current + sign * number
     if not math.isfinite(result):
         raise ArgumentError(f"{what}: the change {change!r} leaves the float range")
     return result
@@ -308,7 +332,7 @@ class Scenario(Result):
                     format_value(before, self.tree, n),
                     "→",
                     format_value(after, self.tree, n),
-                    _signed(format_value(after - before, self.tree, n)),
+                    format_delta(after - before, self.tree, n),
                     "new" if pct is None else _signed(format_number(pct, percent=True)),
                 ]
             )
@@ -394,7 +418,10 @@ def _new_value(tree: Graph, name: str, change: Any, base: Baseline) -> float:
             f"tree.solve({name!r}, target, vary=...)",
             names=[name],
         )
-    value = apply_change(change, base.values[name], what=f"`{name}`")
+    # Only text can be percentage points: numbers, the fast path, skip the unit lookup.
+    unit = tree.unit(name) if isinstance(change, str) else None
+    percent = None if unit is None else unit.percent
+    value = apply_change(change, base.values[name], what=f"`{name}`", percent=percent)
     check_bounds(tree, name, value)
     return value
 

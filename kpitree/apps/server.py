@@ -31,27 +31,41 @@ server's log).
 
 Scenarios are written only into the directory given (`values_dir`, `--scenarios DIR`),
 under names that are identifiers (`plan_may`, `план_май`), through a temporary file in
-that directory renamed into place; without a directory, saving is refused.
+that directory put in place in one step (a new name atomically: one of several clients
+saving it at once succeeds); without a directory, saving is refused.
+
+Under load it keeps answering: requests are gathered without a thread each and answered
+by a fixed pool of threads, a client slower than `REQUEST_TIMEOUT` to send its request is
+cut off (408), and the listen backlog is `REQUEST_QUEUE` (see `ExplorerServer`).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
+import http
 import http.server
+import io
 import ipaddress
 import json
 import logging
 import math
 import os
+import queue
 import re
+import selectors
 import socket
 import tempfile
+import threading
+import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from kpitree.analyses.whatif import check_bounds, compare, whatif
 from kpitree.display.style import (
@@ -64,6 +78,7 @@ from kpitree.display.style import (
     signed,
 )
 from kpitree.errors import (
+    ArgumentError,
     InfeasibleGoalError,
     KindError,
     KPITreeError,
@@ -87,10 +102,16 @@ __all__ = [
     "DEFAULT_PORT",
     "MAX_BODY",
     "MAX_COMPARED",
+    "MAX_HEAD",
     "MAX_SCENARIO_NAME",
+    "MAX_WAITING",
+    "REQUEST_QUEUE",
+    "REQUEST_TIMEOUT",
+    "THREADS",
     "Explorer",
     "ExplorerServer",
     "RequestError",
+    "content_length",
     "error_data",
     "make_server",
     "parse_json",
@@ -106,6 +127,22 @@ DEFAULT_PORT = 8765
 
 MAX_BODY = 1_000_000
 """Largest request body read, in bytes; a bigger one is refused (413) unread."""
+
+THREADS = 8
+"""Requests answered at once; more complete requests wait in line for a thread."""
+
+REQUEST_TIMEOUT = 10.0
+"""Seconds a client has to send its whole request, and again to take the answer.
+
+A slower client (one that trickles its headers, say) is answered 408 and cut off."""
+
+MAX_WAITING = 512
+"""Connections whose request is still arriving; past this, the one waiting longest is cut
+off (503). They cost a buffer each (at most `MAX_HEAD` plus the body limit), not a thread."""
+
+REQUEST_QUEUE = 1024
+"""Connections the operating system keeps for the server before it accepts them (the
+listen backlog; the system may cap it, on Linux at `net.core.somaxconn`)."""
 
 MAX_COMPARED = 12
 """Most scenarios compared side by side in one request."""
@@ -220,6 +257,7 @@ class Explorer:
     def __init__(self, tree: Tree, values_dir: Path | None = None) -> None:
         self.tree = tree
         self.values_dir = values_dir
+        self._saving = threading.Lock()  # only where hard links are not to be had: `_create`
 
     # -- reading request bodies --------------------------------------------------------------
 
@@ -520,7 +558,10 @@ class Explorer:
 
         The file is a values file (`{"leaf": value}`, read by `load_values` and the
         command line's `--values`), written to a temporary file in the same directory
-        and renamed into place, so a reader never sees half of it.
+        and then put in place in one step, so a reader never sees half of it. A new name
+        is taken by a hard link, which fails if the name exists: of clients saving one
+        name at once, exactly one succeeds and the others get 409, even across servers
+        sharing the directory. `overwrite: true` replaces the file instead.
         """
         fields = self._fields(body, ("name", "values"), ("overwrite",))
         directory = self._directory()
@@ -530,21 +571,27 @@ class Explorer:
         if not isinstance(overwrite, bool):
             raise RequestError(400, f"field 'overwrite' must be true or false, got {overwrite!r}")
         path = _inside(directory, name)
-        if (path.exists() or path.is_symlink()) and not overwrite:
-            raise RequestError(
-                409,
-                f"a scenario `{name}` is saved already",
-                hint="pick another name, or replace it (overwrite: true)",
-            )
+        taken = RequestError(
+            409,
+            f"a scenario `{name}` is saved already",
+            hint="pick another name, or replace it (overwrite: true)",
+            names=[name],
+        )
+        if not overwrite and (path.exists() or path.is_symlink()):
+            raise taken  # the common refusal, before writing anything
         text = json.dumps(values, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
         handle, temporary = tempfile.mkstemp(prefix=".kpitree-", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(text)
-            os.replace(temporary, path)  # replaces a symlink itself, never what it points to
-        except BaseException:
+            if overwrite:
+                os.replace(temporary, path)  # replaces a symlink itself, never what it points to
+            else:
+                _create(temporary, path, self._saving)
+        except FileExistsError:
+            raise taken from None
+        finally:
             Path(temporary).unlink(missing_ok=True)
-            raise
         return {"name": name, "file": path.name, "values": values}
 
     def scenarios(self) -> dict[str, Any]:
@@ -647,6 +694,24 @@ class Explorer:
                 names=[name],
             )
         return path
+
+
+def _create(temporary: str, path: Path, lock: threading.Lock) -> None:
+    """Give the complete file `temporary` the name `path`, failing if `path` exists.
+
+    Raises:
+        FileExistsError: `path` exists (a file, a directory or a symbolic link).
+    """
+    try:
+        os.link(temporary, path)  # atomic: the name is taken, or FileExistsError
+    except FileExistsError:
+        raise
+    except OSError:
+        # A file system without hard links: check and rename under this server's lock.
+        with lock:
+            if path.exists() or path.is_symlink():
+                raise FileExistsError(path) from None
+            os.replace(temporary, path)
 
 
 def _inside(directory: Path, name: str) -> Path:
@@ -783,7 +848,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: ExplorerServer
     server_version = "kpitree"
     sys_version = ""
-    timeout = 30  # a client that stops sending mid-request does not hold a thread for ever
+
+    def __init__(
+        self, request: socket.socket, address: Any, server: ExplorerServer, received: bytes
+    ) -> None:
+        self.received = received
+        super().__init__(request, address, server)
+
+    def setup(self) -> None:
+        """Read the request from the bytes gathered for it; write the answer to the socket.
+
+        One request per connection (HTTP/1.0), already complete: the thread never waits
+        for the client to send, and sending the answer has `request_timeout` seconds.
+        """
+        self.connection = self.request
+        self.connection.settimeout(self.server.request_timeout)
+        self.rfile = io.BytesIO(self.received)
+        self.wfile = self.connection.makefile("wb")
 
     def _answer(self) -> None:
         method = self.command
@@ -859,20 +940,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             )
         if self.headers.get("Transfer-Encoding"):
             raise RequestError(411, "send the body with a Content-Length, not chunked")
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            raise RequestError(411, "the request needs a Content-Length header")
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise RequestError(400, "the Content-Length header is not a number") from None
-        if length < 0:
-            raise RequestError(400, "the Content-Length header is negative")
-        limit = self.server.max_body
-        if length > limit:
-            self.close_connection = True  # the body is not read: the connection cannot be reused
-            raise RequestError(413, f"the request body is {length} bytes; the limit is {limit}")
-        return parse_json(self.rfile.read(length))
+        length = content_length(self.headers.get_all("Content-Length") or [], self.server.max_body)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise RequestError(400, f"the body ended after {len(body)} of {length} bytes")
+        return parse_json(body)
 
     def _send_static(self, path: str) -> None:
         file_name, content_type = _STATIC[path]
@@ -912,6 +984,46 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         _LOG.info("%s %s", self.address_string(), format % args)
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def content_length(values: list[str], limit: int) -> int:
+    """Check the request's `Content-Length` headers; return the length of the body.
+
+    Only ASCII digits are a length (`+30`, `0x1e`, `3_0`, `٣٠` and `-1` are not, though
+    Python's `int` takes some of them), there must be exactly one such header, and the
+    length must be at most `limit`.
+
+    Raises:
+        RequestError: 411 without the header, 400 for a bad or repeated one, 413 over
+            the limit.
+
+    Examples:
+        >>> content_length(["30"], 100)
+        30
+        >>> content_length(["+30"], 100)
+        Traceback (most recent call last):
+        ...
+        kpitree.apps.server.RequestError: the Content-Length header '+30' is not a number of bytes
+        hint: send the body's length in bytes as digits, e.g. Content-Length: 2
+    """
+    if not values:
+        raise RequestError(411, "the request needs a Content-Length header")
+    if len(values) > 1:
+        raise RequestError(400, f"the request has {len(values)} Content-Length headers, not one")
+    text = values[0].strip(" \t")
+    if not _DIGITS.fullmatch(text):
+        raise RequestError(
+            400,
+            f"the Content-Length header {_short(text)!r} is not a number of bytes",
+            hint="send the body's length in bytes as digits, e.g. Content-Length: 2",
+        )
+    length = int(text)
+    if length > limit:
+        raise RequestError(413, f"the request body is {length} bytes; the limit is {limit}")
+    return length
+
+
 def _allowed(path: str) -> list[str]:
     return [m for m, routes in (("GET", {**_STATIC, **_GET}), ("POST", _POST)) if path in routes]
 
@@ -920,8 +1032,13 @@ def _short(text: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-class ExplorerServer(http.server.ThreadingHTTPServer):
+class ExplorerServer(http.server.HTTPServer):
     """The explorer's HTTP server: one tree, bound to the address asked for only.
+
+    Under load it keeps answering: a connection's request is gathered as it arrives,
+    without a thread (`_Arrivals`), and only a complete request is given one of
+    `threads` threads; a client that takes longer than `request_timeout` seconds to send
+    its request is answered 408 and cut off; the listen backlog is `REQUEST_QUEUE`.
 
     Attributes:
         app: the `Explorer` that answers the API.
@@ -929,17 +1046,34 @@ class ExplorerServer(http.server.ThreadingHTTPServer):
         allowed_hosts: the `Host` header values accepted, or None when serving on a
             non-loopback address (where names cannot be known in advance).
         max_body: the largest request body read, in bytes.
+        request_timeout: seconds a client has to send its request, and to take the answer.
         static: the page's files, read once from the package.
     """
 
-    daemon_threads = True
+    request_queue_size = REQUEST_QUEUE
 
-    def __init__(self, app: Explorer, host: str, port: int, *, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: Explorer,
+        host: str,
+        port: int,
+        *,
+        max_body: int = MAX_BODY,
+        threads: int = THREADS,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.app = app
         self.max_body = max_body
+        self.request_timeout = request_timeout
         self.static = {name: _static(name) for name, _ in set(_STATIC.values())}
-        super().__init__((host, port), _Handler)
+        # Made before binding: a failed bind calls `server_close`, which closes them.
+        self._workers = concurrent.futures.ThreadPoolExecutor(
+            threads, thread_name_prefix="kpitree-explorer"
+        )
+        self._arrivals = _Arrivals(self, max_waiting)
+        super().__init__((host, port), _Handler)  # type: ignore[arg-type]  # `received` is ours
         bound_port = self.server_address[1]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{bound_port}/"
@@ -947,6 +1081,202 @@ class ExplorerServer(http.server.ThreadingHTTPServer):
         if _is_loopback(host):
             names = {shown.lower(), "localhost", "127.0.0.1", "[::1]"}
             self.allowed_hosts = {f"{name}:{bound_port}" for name in names}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Gather the request of a connection just accepted (the accepting thread goes on)."""
+        self._arrivals.add(request, client_address)
+
+    def answer(self, request: socket.socket, client_address: Any, received: bytes) -> None:
+        """Answer one complete request in a worker thread, then close the connection."""
+        self._workers.submit(self._answer, request, client_address, received)
+
+    def _answer(self, request: socket.socket, client_address: Any, received: bytes) -> None:
+        try:
+            _Handler(request, client_address, self, received)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a failure outside a request's own handling (a client gone away, mostly)."""
+        _LOG.debug("kpitree explorer: connection from %s failed", client_address, exc_info=True)
+
+    def server_close(self) -> None:
+        """Stop listening, drop connections still arriving, finish the requests under way."""
+        super().server_close()
+        self._arrivals.close()
+        self._workers.shutdown(wait=True)
+
+
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+MAX_HEAD = 65536
+"""Largest request head (request line and headers), in bytes; a longer one gets 431."""
+
+
+@attrs.define
+class _Arriving:
+    """A connection whose request is still arriving."""
+
+    address: Any
+    deadline: float
+    data: bytearray = attrs.Factory(bytearray)
+    needed: int | None = None  # the request's whole length, once its head is in
+
+
+class _Arrivals:
+    """Connections whose request is still arriving, read as bytes come, by one thread.
+
+    A slow client costs a buffer here, not a thread: a request is handed to the server's
+    worker threads once all of it is in (the head and, with a valid `Content-Length`,
+    the body). A connection still incomplete after `request_timeout` seconds is answered
+    408 and closed; past `max_waiting` connections, the oldest is answered 503.
+    """
+
+    def __init__(self, server: ExplorerServer, max_waiting: int) -> None:
+        self._server = server
+        self._max_waiting = max_waiting
+        self._selector = selectors.DefaultSelector()
+        self._wake, self._waker = socket.socketpair()
+        for end in (self._wake, self._waker):
+            end.setblocking(False)
+        self._selector.register(self._wake, selectors.EVENT_READ)
+        self._new: queue.SimpleQueue[tuple[socket.socket, Any]] = queue.SimpleQueue()
+        self._waiting: dict[socket.socket, _Arriving] = {}  # oldest first
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="kpitree-arrivals", daemon=True)
+        self._thread.start()
+
+    def add(self, connection: socket.socket, address: Any) -> None:
+        """Start gathering the request of a new connection."""
+        if self._closing:
+            connection.close()
+            return
+        self._new.put((connection, address))
+        self._wake_up()
+
+    def close(self) -> None:
+        """Stop gathering and close every connection still arriving."""
+        self._closing = True
+        self._wake_up()
+        self._thread.join(timeout=10)
+        self._selector.close()
+        self._wake.close()
+        self._waker.close()
+
+    def _wake_up(self) -> None:
+        with contextlib.suppress(OSError):  # the wake-up is pending already, or closed
+            self._waker.send(b"\0")
+
+    def _run(self) -> None:
+        while not self._closing:
+            oldest = next(iter(self._waiting.values()), None)
+            wait = 1.0 if oldest is None else max(0.0, oldest.deadline - time.monotonic())
+            for key, _ in self._selector.select(wait):
+                if key.fileobj is self._wake:
+                    with contextlib.suppress(OSError):
+                        self._wake.recv(4096)
+                    continue
+                connection: socket.socket = key.fileobj  # type: ignore[assignment]
+                try:
+                    self._receive(connection)
+                except Exception:  # one broken connection must not stop the gathering
+                    _LOG.exception("kpitree explorer: reading a request failed")
+                    if connection in self._waiting:
+                        self._drop(connection)
+            self._admit()
+            now = time.monotonic()
+            while self._waiting:
+                connection, arriving = next(iter(self._waiting.items()))
+                if arriving.deadline > now:
+                    break
+                self._refuse(connection, 408, "the request did not arrive in time")
+        for connection in list(self._waiting):
+            self._drop(connection)
+        while not self._new.empty():
+            connection, _ = self._new.get()
+            connection.close()
+
+    def _admit(self) -> None:
+        while not self._new.empty():
+            connection, address = self._new.get()
+            connection.setblocking(False)
+            deadline = time.monotonic() + self._server.request_timeout
+            self._waiting[connection] = _Arriving(address, deadline)
+            self._selector.register(connection, selectors.EVENT_READ)
+            if len(self._waiting) > self._max_waiting:
+                self._refuse(next(iter(self._waiting)), 503, "the server has too many clients")
+
+    def _receive(self, connection: socket.socket) -> None:
+        arriving = self._waiting[connection]
+        try:
+            chunk = connection.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # the client has stopped sending: answer what came, if anything did
+            if arriving.data:
+                self._hand_over(connection)
+            else:
+                self._drop(connection)
+            return
+        arriving.data += chunk
+        if arriving.needed is None:
+            # Search only the new bytes (and the 3 before them): a head sent a byte at a
+            # time costs linear work, not quadratic.
+            end = _HEAD_END.search(arriving.data, max(0, len(arriving.data) - len(chunk) - 3))
+            if end is None:
+                if len(arriving.data) > MAX_HEAD:
+                    self._refuse(connection, 431, f"the request head is over {MAX_HEAD} bytes")
+                return
+            arriving.needed = end.end() + self._body_length(bytes(arriving.data[: end.start()]))
+        if len(arriving.data) >= arriving.needed:
+            self._hand_over(connection)
+
+    def _body_length(self, head: bytes) -> int:
+        """Return the length of the body to wait for: 0 when it will be refused unread."""
+        lines = head.decode("latin-1").splitlines()[1:]
+        values = [
+            v for n, _, v in (x.partition(":") for x in lines) if n.lower() == "content-length"
+        ]
+        try:
+            return content_length(values, self._server.max_body)
+        except RequestError:
+            return 0
+
+    def _hand_over(self, connection: socket.socket) -> None:
+        arriving = self._forget(connection)
+        self._server.answer(connection, arriving.address, bytes(arriving.data))
+
+    def _refuse(self, connection: socket.socket, status: int, reason: str) -> None:
+        """Answer `status` as far as the socket takes it at once, and close."""
+        self._forget(connection)
+        with contextlib.suppress(OSError):
+            connection.send(_error_answer(status, reason))
+        connection.close()
+
+    def _drop(self, connection: socket.socket) -> None:
+        self._forget(connection)
+        connection.close()
+
+    def _forget(self, connection: socket.socket) -> _Arriving:
+        self._selector.unregister(connection)
+        return self._waiting.pop(connection)
+
+
+def _error_answer(status: int, reason: str) -> bytes:
+    """Return a whole HTTP answer with the JSON error body, for a connection being dropped."""
+    body = json.dumps(error_data(RequestError(status, reason), status)).encode()
+    phrase = http.HTTPStatus(status).phrase
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Content-Length": str(len(body)),
+        "Connection": "close",
+        **_SECURITY_HEADERS,
+    }
+    head = f"HTTP/1.0 {status} {phrase}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (head + "\r\n").encode("latin-1") + body
 
 
 def _static(name: str) -> bytes:
@@ -993,6 +1323,19 @@ def _values_dir(values_dir: str | os.PathLike[str] | None) -> Path | None:
     return path
 
 
+def _check_limit(name: str, value: object, default: float, *, whole: bool) -> None:
+    """Refuse a server limit that cannot work: not a number (or not whole), or not above 0."""
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+        raise ValueTypeError(
+            f"`{name}` must be {kind}, got {type(value).__name__}", hint=f"{name}={default!r}"
+        )
+    if not 0 < value < math.inf:
+        raise ArgumentError(
+            f"`{name}` must be {kind} above 0, got {value!r}", hint=f"{name}={default!r}"
+        )
+
+
 def make_server(
     tree_or_path: Any,
     *,
@@ -1000,6 +1343,9 @@ def make_server(
     port: int = DEFAULT_PORT,
     values_dir: str | os.PathLike[str] | None = None,
     max_body: int = MAX_BODY,
+    threads: int = THREADS,
+    request_timeout: float = REQUEST_TIMEOUT,
+    max_waiting: int = MAX_WAITING,
 ) -> ExplorerServer:
     """Return the explorer's server, bound and ready, without serving yet.
 
@@ -1013,6 +1359,10 @@ def make_server(
         values_dir: the directory scenarios are saved in (made if its parent exists);
             None refuses saving.
         max_body: the largest request body read, in bytes.
+        threads: how many requests are answered at once (`THREADS`).
+        request_timeout: seconds a client has to send its request, and again to take
+            the answer (`REQUEST_TIMEOUT`).
+        max_waiting: most connections whose request is still arriving (`MAX_WAITING`).
 
     Raises:
         KPITreeError: a bad model file or scenarios directory, or an address that cannot
@@ -1027,10 +1377,21 @@ def make_server(
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueTypeError(f"a port is a whole number from 0 to 65535, got {port!r}")
+    _check_limit("threads", threads, THREADS, whole=True)
+    _check_limit("max_waiting", max_waiting, MAX_WAITING, whole=True)
+    _check_limit("request_timeout", request_timeout, REQUEST_TIMEOUT, whole=False)
     tree = _tree(tree_or_path)
     app = Explorer(tree, _values_dir(values_dir))
     try:
-        return ExplorerServer(app, host, port, max_body=max_body)
+        return ExplorerServer(
+            app,
+            host,
+            port,
+            max_body=max_body,
+            threads=threads,
+            request_timeout=request_timeout,
+            max_waiting=max_waiting,
+        )
     except OSError as exc:
         raise KPITreeError(
             f"cannot listen on {host} port {port}: {exc.strerror or exc}",

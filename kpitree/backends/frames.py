@@ -9,7 +9,14 @@ expressions built from the formulas, one `with_columns` per level of the tree, s
 The rule for undefined values is the one of `kpitree.engine.evaluate`: a division by
 zero, a log or square root out of its domain, an overflow give NaN on that row, and so
 does every metric computed from it (through `min` and `max` too). A missing leaf value
-(NaN, or null in polars) is missing for every metric that depends on it: NaN again.
+(NaN, or null in polars) is missing for every metric that depends on it: NaN again, and
+so is an infinite leaf value — it is not a number kpitree computes with, and passing it on
+would turn `x / inf` into a realistic-looking 0.
+
+Every table is read by one rule (`check_leaf_columns`, which SQL, Spark and attribution
+use too): a leaf the metrics need must have exactly one column. A missing column is an
+error naming it and the columns there are, unless the caller passes `defaults=True`; then
+the leaf takes its model value and a `DefaultsWarning` names it.
 
 `rollup` aggregates the leaves per group, each by its declared `aggregate`, and then
 recomputes the metrics from the aggregated leaves: a ratio of sums, never a mean of
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +36,8 @@ import attrs
 from kpitree.engine.evaluate import compile_tree
 from kpitree.errors import (
     ArgumentError,
+    DefaultsWarning,
+    DuplicateNameError,
     KindError,
     KPITreeError,
     MissingValueError,
@@ -35,8 +45,22 @@ from kpitree.errors import (
     UnknownNameError,
     ValueTypeError,
     did_you_mean,
+    quoted,
+    warn,
 )
-from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
+from kpitree.language.expr import (
+    Add,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Pow,
+    Ref,
+    Sub,
+    constant_value,
+)
 from kpitree.language.table import FUNCTIONS
 from kpitree.model.nodes import Leaf, Metric, raise_all
 
@@ -122,11 +146,12 @@ def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
             is_metric = isinstance(tree[name], Metric)
             below = [level[k] for k in tree._children[name]] if is_metric else []
             level[name] = 1 + max(below, default=0) if is_metric else 0
-    depth = max(level.values(), default=0)
-    layers = tuple(
-        tuple(n for n in tree._topo if level.get(n) == k and isinstance(tree[n], Metric))
-        for k in range(1, depth + 1)
-    )
+    # One pass over the tree, not one per level: a chain of n metrics has n levels.
+    by_level: dict[int, list[str]] = {}
+    for name in tree._topo:
+        if level.get(name, 0) > 0:
+            by_level.setdefault(level[name], []).append(name)
+    layers = tuple(tuple(by_level[k]) for k in sorted(by_level))
     leaves = tuple(leaf.name for leaf in tree.leaves if leaf.name in needed)
     return Plan(wanted, tuple(layer for layer in layers if layer), leaves)
 
@@ -134,17 +159,24 @@ def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
 # -- evaluate_frame -----------------------------------------------------------------------
 
 
-def evaluate_frame(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None) -> Any:
+def evaluate_frame(
+    tree: Graph,
+    data: Any,
+    metrics: Iterable[str] | str | None = None,
+    *,
+    defaults: bool = False,
+) -> Any:
     """Return `data` with a column per metric, computed row by row, vectorized.
 
     Args:
         tree: the tree.
         data: a pandas DataFrame, a polars DataFrame or LazyFrame, or a mapping of
-            numpy arrays (or sequences), whose columns include the leaves. Other
-            columns (dates, segments) are kept. A leaf without a column takes its
-            node's default value.
+            numpy arrays (or sequences) of one length, whose columns include the
+            leaves. Other columns (dates, segments) are kept.
         metrics: the metrics to add as columns; None adds every metric. Metrics that
             the requested ones use are computed too but not added.
+        defaults: let a leaf without a column take its model value, with a
+            `DefaultsWarning` naming it; without it a missing leaf column is an error.
 
     Returns:
         The same kind of table (a new one; `data` is not changed), with the metric
@@ -152,8 +184,12 @@ def evaluate_frame(tree: Graph, data: Any, metrics: Iterable[str] | str | None =
         replaced. Undefined values are NaN (see the module doc).
 
     Raises:
-        MissingValueError: a leaf the metrics need has no column and no default value.
-        ValueTypeError: a leaf column that does not hold numbers, or `data` of another kind.
+        MissingValueError: a leaf the metrics need has no column (and, with
+            `defaults=True`, no model value either).
+        DuplicateNameError: two columns named like one leaf or metric.
+        ValueTypeError: a leaf column that does not hold numbers, one that is not one
+            number per row (2-D, ragged), or `data` of another kind.
+        ArgumentError: leaf columns of different lengths.
         UnknownNameError: a requested metric the tree does not have.
 
     Examples:
@@ -169,13 +205,28 @@ def evaluate_frame(tree: Graph, data: Any, metrics: Iterable[str] | str | None =
     """
     kind = frame_kind(data)
     steps = plan(tree, metrics)
+    filled = check_leaf_columns(tree, steps.leaves, _columns(data, kind), defaults=defaults)
+    return _evaluate_checked(tree, data, kind, steps, filled)
+
+
+def _evaluate_checked(
+    tree: Graph, data: Any, kind: str, steps: Plan, filled: Mapping[str, float]
+) -> Any:
+    """`evaluate_frame` once the columns are checked: `filled` are the leaves without one."""
+    import numpy as np
+
     if kind in ("polars", "lazy"):
         return _evaluate_polars(tree, data, steps, lazy=kind == "lazy")
-    columns = _columns(data, kind)
-    check_leaf_columns(tree, steps.leaves, columns)
-    arrays = {name: _leaf_array(data, name, kind) for name in steps.leaves if name in columns}
-    results = _evaluate_arrays(tree, arrays)
+    present = [name for name in steps.leaves if name not in filled]
+    arrays = {name: _leaf_array(data, name, kind) for name in present}
+    rows = check_rows({name: arrays[name] for name in present}) if kind == "mapping" else None
+    results = _evaluate_arrays(tree, arrays, filled)
     added = {name: results[name] for name in steps.metrics}
+    if kind == "mapping" and rows is None:
+        # No leaf column: the metrics still get one value per row of the other columns.
+        rows = next((len(v) for v in data.values() if np.ndim(v) == 1), None)
+        if rows is not None:
+            added = {name: np.full(rows, value) for name, value in added.items()}
     if kind == "pandas":
         return _with_columns(data, added)
     out = dict(data)
@@ -249,16 +300,106 @@ def _columns(data: Any, kind: str) -> list[Any]:
     return list(data.columns) if kind in ("pandas", "polars") else list(data)
 
 
-def check_leaf_columns(tree: Graph, leaves: Sequence[str], columns: Sequence[Any]) -> None:
-    """Refuse leaves that have neither a column nor a default value, naming them all."""
-    missing = [n for n in leaves if n not in columns and _default(tree, n) is None]
-    if missing:
-        listed = ", ".join(f"`{n}`" for n in missing)
-        noun = "leaf has" if len(missing) == 1 else f"{len(missing)} leaves have"
+def check_leaf_columns(
+    tree: Graph, leaves: Sequence[str], columns: Sequence[Any], *, defaults: bool = False
+) -> dict[str, float]:
+    """Check that each leaf has exactly one column; return the model values used instead.
+
+    The one rule for every table kpitree reads — frames, rollups, SQL, Spark and
+    attribution over frames: a model value standing in for a missing column gives
+    realistic numbers from nothing, so a missing leaf column is an error naming it and
+    the columns the table has. With `defaults=True` the leaf takes its model value and a
+    `DefaultsWarning` names every leaf filled and the value it took.
+
+    Args:
+        tree: the tree.
+        leaves: the leaves the computation needs.
+        columns: the table's column names.
+        defaults: fill leaves without a column from their model values.
+
+    Returns:
+        `{leaf: model value}` for the leaves filled (empty when every leaf has a column).
+
+    Raises:
+        DuplicateNameError: two columns named like one node of the tree.
+        MissingValueError: leaves without a column (every one named, with the columns
+            present and a did-you-mean); with `defaults=True`, those without a value.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> check_leaf_columns(tree, ["leads", "lead_to_ql"], ["day", "Leads", "lead_to_ql"])
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.MissingValueError: leaf has no column in the data: `leads`; its columns ...
+        hint: `leads`: did you mean `Leads`?; add the column, or pass defaults=True to use ...
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     check_leaf_columns(tree, ["leads"], ["day"], defaults=True)
+        {'leads': 1000.0}
+        >>> print(caught[0].message)
+        leaf has no column in the data and took the model's value (defaults=True): `leads` = 1000.0
+    """
+    names = [str(c) for c in columns]
+    check_unique(names, [n for n in names if n in tree])
+    present = set(names)
+    missing = [n for n in leaves if n not in present]
+    if not missing:
+        return {}
+    listed = ", ".join(f"`{n}`" for n in missing)
+    noun = "leaf has" if len(missing) == 1 else f"{len(missing)} leaves have"
+    if not defaults:
+        shown = ", ".join(f"`{n}`" for n in names[:20]) + (", ..." if len(names) > 20 else "")
+        there = f"its columns are {shown}" if names else "it has no columns"
+        guesses = [
+            f"`{n}`: {guess}" for n in missing if (guess := did_you_mean(n, names)) is not None
+        ]
+        what = "the column" if len(missing) == 1 else "the columns"
         raise MissingValueError(
-            f"{noun} no column in the data and no default value: {listed}",
-            hint=f"add a column `{missing[0]}`, or give the leaf a value (value=...)",
+            f"{noun} no column in the data: {listed}; {there}",
+            hint="; ".join(
+                [
+                    *guesses,
+                    f"add {what}, or pass defaults=True to use the leaves' model "
+                    "values (a warning names them)",
+                ]
+            ),
             names=missing,
+        )
+    unset = [n for n in missing if _default(tree, n) is None]
+    if unset:
+        raise MissingValueError(
+            f"{'leaf has' if len(unset) == 1 else f'{len(unset)} leaves have'} no column in "
+            f"the data and no model value: {', '.join(f'`{n}`' for n in unset)}",
+            hint=f"add a column `{unset[0]}`, or give the leaf a value (value=...)",
+            names=unset,
+        )
+    filled = {n: v for n in missing if (v := _default(tree, n)) is not None}
+    warn(
+        DefaultsWarning(
+            f"{noun} no column in the data and took the model's value (defaults=True): "
+            + ", ".join(f"`{n}` = {quoted(v)}" for n, v in filled.items())
+        )
+    )
+    return filled
+
+
+def check_unique(columns: Sequence[str], read: Iterable[str]) -> None:
+    """Refuse a table where a column kpitree reads or writes (`read`) appears twice.
+
+    pandas and Spark allow repeated column names; which copy holds the values is then
+    anyone's guess, so kpitree names the column instead of picking one.
+    """
+    wanted = set(read)
+    repeated = [n for n, k in Counter(columns).items() if k > 1 and n in wanted]
+    if repeated:
+        raise DuplicateNameError(
+            "the data has repeated columns named "
+            + ", ".join(f"`{n}`" for n in repeated)
+            + ": kpitree cannot tell which one holds the values",
+            hint="drop or rename the copies (pandas: df.loc[:, ~df.columns.duplicated()])",
+            names=repeated,
         )
 
 
@@ -281,28 +422,134 @@ def _leaf_array(data: Any, name: str, kind: str) -> Any:
     """Return a leaf column as float64 numpy values (NaN where missing), without copying."""
     import numpy as np
 
-    if kind == "pandas":
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-        column = data[name]
-        if not is_numeric_dtype(column.dtype) or is_bool_dtype(column.dtype):
-            raise not_numbers(name, column.dtype)
-        if column.dtype == np.float64:
-            return column.to_numpy()
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
     values = data[name]
-    if np.ndim(values) == 0:
+    if kind == "mapping" and _is_scalar(values):
         from kpitree.model.numbers import to_number
 
         return np.float64(to_number(values, what=f"value of `{name}`"))
-    array = np.asarray(values)
-    if array.dtype.kind not in "iuf":
-        raise not_numbers(name, array.dtype)
-    return array.astype(np.float64, copy=False)
+    return leaf_values(values, name)
 
 
-def _evaluate_arrays(tree: Graph, arrays: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the compiled numpy tree; leaves without a column take defaults (NaN if none)."""
+def _is_scalar(values: Any) -> bool:
+    """Whether a mapping's value is one value for every row (not a column)."""
+    import numpy as np
+
+    try:
+        return bool(np.ndim(values) == 0)
+    except ValueError:  # a ragged sequence: a column, refused as one
+        return False
+
+
+def leaf_values(values: Any, name: str) -> Any:
+    """Return one leaf's column as a 1-D float64 numpy array, NaN where there is no number.
+
+    A missing value (NaN, None, pandas NA) and an infinite one are both NaN: an infinite
+    leaf value is undefined, like a division by zero, so every metric that uses it is
+    NaN on that row instead of a finite number computed from infinity (`x / inf` = 0).
+    An object column is read when every value in it is a number or missing.
+
+    Args:
+        values: a pandas Series, a numpy array or a sequence.
+        name: the leaf, for messages.
+
+    Raises:
+        ValueTypeError: values that are not numbers (text, booleans, dates, objects) or
+            not one number per row (2-D, ragged).
+
+    Examples:
+        >>> leaf_values([1, float("inf"), None, 2.5], "leads").tolist()
+        [1.0, nan, nan, 2.5]
+    """
+    import numpy as np
+
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(values, pandas.Series):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        if values.dtype == object:
+            array = _object_numbers(values.to_numpy(), name, values.dtype)
+        elif not is_numeric_dtype(values.dtype) or is_bool_dtype(values.dtype):
+            raise not_numbers(name, values.dtype)
+        elif values.dtype == np.float64:
+            array = values.to_numpy()
+        else:
+            array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            array = np.asarray(values)
+        except (ValueError, TypeError):  # numpy refuses rows of different lengths
+            raise _not_one_per_row(name, "rows of different lengths") from None
+        if array.ndim != 1:
+            raise _not_one_per_row(name, f"{array.ndim} dimensions (shape {array.shape})")
+        if array.dtype.kind == "O":
+            array = _object_numbers(array, name, array.dtype)
+        elif array.dtype.kind not in "iuf":
+            raise not_numbers(name, array.dtype)
+        array = array.astype(np.float64, copy=False)
+    with np.errstate(all="ignore"):
+        if math.isfinite(array.sum()):  # one pass, no allocation: the common case
+            return array
+    infinite = np.isinf(array)  # a NaN, an infinity, or a sum that overflowed
+    return np.where(infinite, np.nan, array) if infinite.any() else array
+
+
+def _object_numbers(array: Any, name: str, dtype: object) -> Any:
+    """Read an object column of numbers and missing values (None, NaN, pandas NA) as float64."""
+    import numbers
+
+    import numpy as np
+
+    def read(v: object) -> float:
+        if isinstance(v, bool | np.bool_):
+            raise not_numbers(name, f"{dtype} (one of its values is {v})")
+        if isinstance(v, numbers.Real):
+            return float(v)
+        if v is None or type(v).__name__ == "NAType":  # pandas.NA, without importing pandas
+            return math.nan
+        raise not_numbers(name, f"{dtype} (one of its values is {quoted(v)})")
+
+    return np.fromiter((read(v) for v in array), dtype=np.float64, count=len(array))
+
+
+def _not_one_per_row(name: str, got: str) -> ValueTypeError:
+    return ValueTypeError(
+        f"column `{name}` has {got}, but a leaf column holds one number per row",
+        hint=f"give `{name}` as a 1-D array or list of numbers",
+        names=[name],
+    )
+
+
+def check_rows(columns: Mapping[str, Any]) -> int | None:
+    """Return the number of rows of a mapping's 1-D columns; refuse columns of other lengths.
+
+    Scalars (a value for every row) are left out. None when there is no 1-D column.
+    """
+    import numpy as np
+
+    lengths: dict[str, int] = {}
+    for name, values in columns.items():
+        try:
+            shape = np.shape(values)
+        except ValueError:
+            raise _not_one_per_row(str(name), "rows of different lengths") from None
+        if len(shape) > 1:
+            raise _not_one_per_row(str(name), f"{len(shape)} dimensions (shape {shape})")
+        if shape:
+            lengths[str(name)] = shape[0]
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"`{n}` {k}" for n, k in lengths.items())
+        raise ArgumentError(
+            f"the columns have different lengths: {listed}",
+            hint="a table's columns have one value per row: give them the same length",
+            names=list(lengths),
+        )
+    return next(iter(lengths.values()), None)
+
+
+def _evaluate_arrays(
+    tree: Graph, arrays: Mapping[str, Any], filled: Mapping[str, float]
+) -> dict[str, Any]:
+    """Run the compiled numpy tree on the leaf columns and the `filled` model values."""
     import numpy as np
 
     compiled = compile_tree(tree, "numpy")
@@ -311,9 +558,8 @@ def _evaluate_arrays(tree: Graph, arrays: Mapping[str, Any]) -> dict[str, Any]:
         if name in arrays:
             vector.append(arrays[name])
         else:
-            # A leaf no requested metric needs may have no default: NaN stands in.
-            default = _default(tree, name)
-            vector.append(np.float64(math.nan if default is None else default))
+            # A leaf no requested metric needs is NaN: its metrics are not returned.
+            vector.append(np.float64(filled.get(name, math.nan)))
     with np.errstate(all="ignore"):
         results = compiled(vector)
     shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
@@ -329,13 +575,14 @@ def _evaluate_arrays(tree: Graph, arrays: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _evaluate_polars(tree: Graph, data: Any, steps: Plan, *, lazy: bool) -> Any:
+    import polars as pl
+
     schema = data.collect_schema() if lazy else data.schema
     columns = list(schema.names())
-    check_leaf_columns(tree, steps.leaves, columns)
     for name in steps.leaves:
         if name in columns:
             dtype = schema[name]
-            if not dtype.is_numeric():
+            if not dtype.is_numeric() and dtype != pl.Null:  # Null: no values at all
                 raise not_numbers(name, dtype)
     frame = data if lazy else data.lazy()
     # A column named like an intermediate metric is the user's: set it aside meanwhile.
@@ -363,13 +610,10 @@ def free_name(name: str, taken: Sequence[str]) -> str:
 
 
 def _polars_metric(tree: Graph, name: str, columns: Sequence[str]) -> Any:
-    import polars as pl
-
     metric = tree[name]
     assert isinstance(metric, Metric)
-    value = polars_expr(tree, metric.formula, columns)
     # The undefined rule: whatever is not a finite number becomes NaN.
-    return pl.when(value.is_finite()).then(value).otherwise(pl.lit(math.nan))
+    return _defined(polars_expr(tree, metric.formula, columns))
 
 
 def polars_expr(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
@@ -392,9 +636,11 @@ def polars_expr(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
         if isinstance(node, Metric):
             return pl.col(expr.name)
         if expr.name in columns:
-            return pl.col(expr.name).cast(pl.Float64)
+            # An infinite leaf value is undefined, like a missing one (see the module doc).
+            column = pl.col(expr.name).cast(pl.Float64)
+            return pl.when(column.is_finite()).then(column)
         assert isinstance(node, Leaf)
-        assert node.value is not None  # checked by _check_leaves
+        assert node.value is not None  # filled with defaults=True, see check_leaf_columns
         return pl.lit(float(node.value), dtype=pl.Float64)
     if isinstance(expr, Add | Mul):
         parts = [polars_expr(tree, e, columns) for e in _operands(expr)]
@@ -405,14 +651,35 @@ def polars_expr(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
     if isinstance(expr, Sub):
         return polars_expr(tree, expr.left, columns) - polars_expr(tree, expr.right, columns)
     if isinstance(expr, Div):
-        return polars_expr(tree, expr.left, columns) / polars_expr(tree, expr.right, columns)
+        return polars_expr(tree, expr.left, columns) / _checked(tree, expr.right, columns)
     if isinstance(expr, Neg):
         return -polars_expr(tree, expr.operand, columns)
     if isinstance(expr, Pow):
-        return polars_expr(tree, expr.base, columns).pow(polars_expr(tree, expr.exponent, columns))
+        exponent = constant_value(expr.exponent)
+        if exponent is not None and exponent > 0:  # inf ** 2 and nan ** 2 stay undefined
+            return polars_expr(tree, expr.base, columns).pow(exponent)
+        # 1 ** nan, nan ** 0 and inf ** -1 are finite: both parts must be defined.
+        base = polars_expr(tree, expr.base, columns)
+        power = polars_expr(tree, expr.exponent, columns)
+        defined = base.is_finite() & power.is_finite()
+        return pl.when(defined).then(base.pow(power)).otherwise(pl.lit(math.nan))
     assert isinstance(expr, Call)
-    args = [polars_expr(tree, a, columns) for a in expr.args]
-    return FUNCTIONS[expr.func].polars(pl, args)
+    function = FUNCTIONS[expr.func]
+    part = _checked if function.absorbs else polars_expr
+    return function.polars(pl, [part(tree, a, columns) for a in expr.args])
+
+
+def _defined(value: Any) -> Any:
+    """`value` where it is a finite number, NaN where it is undefined (NaN, ±inf, null)."""
+    import polars as pl
+
+    return pl.when(value.is_finite()).then(value).otherwise(pl.lit(math.nan))
+
+
+def _checked(tree: Graph, expr: Expr, columns: Sequence[str]) -> Any:
+    """A part where an undefined value could vanish (see `kpitree.engine.codegen`)."""
+    value = polars_expr(tree, expr, columns)
+    return value if isinstance(expr, Const | Ref) else _defined(value)
 
 
 def _operands(expr: Add | Mul) -> tuple[Expr, ...]:
@@ -506,6 +773,7 @@ def rollup(
     metrics: Iterable[str] | str | None = None,
     *,
     order_by: str | None = None,
+    defaults: bool = False,
 ) -> Any:
     """Aggregate the leaves per group by their declared aggregation, then recompute metrics.
 
@@ -522,11 +790,12 @@ def rollup(
         by: the columns to group by (one name may be a string); `[]` gives one total row.
         metrics: the metrics to compute; None means all.
         order_by: a column that orders rows for `last` (sorted stably before grouping).
+        defaults: let a leaf without a column take its model value (with a
+            `DefaultsWarning`), as in `evaluate_frame`; otherwise that is an error.
 
     Returns:
         The same kind of table: the `by` columns, the aggregated leaves that are in
-        `data`, and the metrics; one row per group, sorted by the group keys. A leaf
-        without a column keeps its default value.
+        `data`, and the metrics; one row per group, sorted by the group keys.
 
     Examples:
         >>> import pandas as pd
@@ -546,8 +815,8 @@ def rollup(
     steps = plan(tree, metrics)
     columns = _columns(data, kind)
     keys = check_keys(tree, by, order_by, columns)
-    check_leaf_columns(tree, steps.leaves, columns)
-    present = [n for n in steps.leaves if n in columns]
+    filled = check_leaf_columns(tree, steps.leaves, columns, defaults=defaults)
+    present = [n for n in steps.leaves if n not in filled]
     ways = aggregations(tree, present)
     weights = [w for a in ways.values() if (w := a.weight) is not None and w not in columns]
     if weights:
@@ -560,14 +829,18 @@ def rollup(
         import pandas
 
         wanted = [*keys, *present, *(a.weight for a in ways.values() if a.weight), *_opt(order_by)]
-        frame = pandas.DataFrame({k: data[k] for k in dict.fromkeys(wanted)})
-        out = rollup(tree, frame, keys, steps.metrics, order_by=order_by)
+        picked = {k: data[k] for k in dict.fromkeys(wanted)}
+        rows = check_rows(picked)
+        frame = pandas.DataFrame(picked, index=None if rows is not None else [0])
+        out = _evaluate_checked(
+            tree, _rollup_pandas(frame, keys, ways, order_by), "pandas", steps, filled
+        )
         return {name: out[name].to_numpy() for name in out.columns}
     if kind == "pandas":
         aggregated = _rollup_pandas(data, keys, ways, order_by)
     else:
         aggregated = _rollup_polars(data, keys, ways, order_by, lazy=kind == "lazy")
-    return evaluate_frame(tree, aggregated, steps.metrics)
+    return _evaluate_checked(tree, aggregated, kind, steps, filled)
 
 
 def _opt(name: str | None) -> list[str]:
@@ -579,6 +852,9 @@ def check_keys(
 ) -> list[str]:
     """Return the group columns as a list; refuse nodes of the tree and unknown columns."""
     keys = [by] if isinstance(by, str) else list(by)
+    if columns is not None:
+        named = [k for k in [*keys, *_opt(order_by)] if isinstance(k, str)]
+        check_unique([str(c) for c in columns], named)
     for key in [*keys, *([] if order_by is None else [order_by])]:
         if not isinstance(key, str) or not key:
             raise ArgumentError(f"rows are grouped and ordered by column names, got {key!r}")

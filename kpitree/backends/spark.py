@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.backends.frames import free_name, not_numbers, plan
 from kpitree.backends.sql import metric_sql
-from kpitree.errors import require
+from kpitree.errors import ValueTypeError, require
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -25,23 +25,31 @@ __all__ = ["evaluate"]
 _NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
 
 
-def evaluate(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None) -> Any:
+def evaluate(
+    tree: Graph, data: Any, metrics: Iterable[str] | str | None = None, *, defaults: bool = False
+) -> Any:
     """Return a Spark DataFrame with a column per metric, computed by Spark.
 
     Args:
         tree: the tree.
-        data: a `pyspark.sql.DataFrame` whose columns include the leaves; a leaf
-            without a column takes its node's default value.
+        data: a `pyspark.sql.DataFrame` whose columns include the leaves.
         metrics: the metrics to add; None adds every metric. The metrics they use are
             computed too but not added.
+        defaults: let a leaf without a column take its model value (with a
+            `DefaultsWarning`); otherwise a missing leaf column is an error naming it.
 
     Returns:
         A new DataFrame: the columns of `data` (a column named like a requested metric
         is replaced) and the metrics; undefined values are NULL.
 
     Raises:
-        MissingValueError: a leaf with neither a column nor a default value.
-        ValueTypeError: a leaf column that does not hold numbers.
+        MissingValueError: a leaf without a column (with `defaults=True`, one without
+            a model value either).
+        ValueTypeError: `data` that is not a Spark DataFrame; a leaf column that does
+            not hold numbers.
+        DuplicateNameError: two columns named like one leaf or metric; a metric whose
+            name differs only in case from another metric's or a column's (Spark matches
+            names without regard to case).
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -51,6 +59,14 @@ def evaluate(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None)
     require("pyspark", extra="spark", feature="Spark evaluation")
     from pyspark.sql import functions
 
+    # By what it can do, not its class: Spark Connect's DataFrame is another class.
+    if not all(hasattr(data, a) for a in ("columns", "dtypes", "withColumns", "select")):
+        raise ValueTypeError(
+            f"data must be a Spark DataFrame, got {type(data).__name__}",
+            hint="spark.createDataFrame(pandas_frame) makes one; for pandas or polars "
+            "frames use tree.evaluate_frame(...)",
+        )
+
     steps = plan(tree, metrics)
     columns = list(data.columns)
     types = dict(data.dtypes)
@@ -58,7 +74,7 @@ def evaluate(tree: Graph, data: Any, metrics: Iterable[str] | str | None = None)
         kind = types.get(leaf)
         if kind is not None and not kind.startswith(_NUMERIC):
             raise not_numbers(leaf, kind)
-    layers = metric_sql(tree, steps.metrics, dialect="spark", columns=columns)
+    layers = metric_sql(tree, steps.metrics, dialect="spark", columns=columns, defaults=defaults)
     # A column named like an intermediate metric is the user's: set it aside meanwhile.
     aside = {n: free_name(n, columns) for n in steps.intermediate if n in columns}
     frame = data.withColumnsRenamed(aside) if aside else data

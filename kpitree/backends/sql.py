@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpitree.backends.frames import (
@@ -45,6 +45,8 @@ from kpitree.backends.frames import (
 )
 from kpitree.errors import (
     ArgumentError,
+    DuplicateNameError,
+    KPITreeError,
     MissingValueError,
     UnknownNameError,
     ValueTypeError,
@@ -65,7 +67,7 @@ from kpitree.language.expr import (
     refs,
 )
 from kpitree.language.table import FUNCTIONS
-from kpitree.model.nodes import Leaf, Metric
+from kpitree.model.nodes import Leaf, Metric, raise_all
 
 if TYPE_CHECKING:
     import pandas
@@ -92,6 +94,7 @@ def to_sql(
     group_by: Iterable[str] | str | None = None,
     order_by: str | None = None,
     columns: Iterable[str] | None = None,
+    defaults: bool = False,
     pretty: bool = True,
 ) -> str:
     """Return a SELECT that computes the metrics from a table of leaf columns.
@@ -108,10 +111,12 @@ def to_sql(
             declared aggregation and the metrics computed from the aggregates (a ratio
             of sums, never a mean of ratios). `[]` gives one total row.
         order_by: the column that orders rows for leaves that aggregate as `last`.
-        columns: the table's columns, when known. Leaves missing from them take their
-            node's default value, and the result lists them explicitly. Without it,
-            every leaf the metrics need is a column and the result is `*` plus the
+        columns: the table's columns, when known: a leaf the metrics need must be
+            one of them, and the result lists them explicitly. Without it, every leaf
+            the metrics need is taken to be a column and the result is `*` plus the
             metrics.
+        defaults: with `columns`, let a leaf missing from them take its model value as
+            a literal, with a `DefaultsWarning` naming it (see `evaluate_frame`).
         pretty: format over several lines.
 
     Returns:
@@ -121,8 +126,15 @@ def to_sql(
 
     Raises:
         UnknownNameError: an unknown metric or dialect.
-        MissingValueError: a leaf with neither a column nor a default value.
-        ValueTypeError: something the dialect cannot express (see the message).
+        MissingValueError: a leaf missing from `columns` (with `defaults=True`, one
+            without a model value either).
+        ValueTypeError: a dialect or table that is not text.
+        ArgumentError: a table of more than three parts (`catalog.schema.name`), or
+            something the dialect cannot express (see the message).
+        DuplicateNameError: `columns` naming one node twice; two columns of the result
+            whose names differ only in case (a metric `X` beside a column `x`): DuckDB,
+            Spark and BigQuery take them for one. Intermediate metrics are computed under
+            internal names and never collide.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -150,6 +162,7 @@ def to_sql(
         group_by=group_by,
         order_by=order_by,
         columns=columns,
+        defaults=defaults,
     )
     return _render(query, dialect, pretty=pretty)
 
@@ -160,12 +173,15 @@ def metric_sql(
     *,
     dialect: str = "spark",
     columns: Iterable[str] | None = None,
+    defaults: bool = False,
 ) -> list[list[tuple[str, str]]]:
     """Return the SQL expression of each metric, layer by layer, for an engine's own API.
 
     Each expression uses leaf columns and metrics of earlier layers by name, so adding
     the layers in order as columns (Spark's `withColumns(F.expr(...))`) computes every
-    metric once.
+    metric once. `columns` and `defaults` are checked as in `to_sql`. Metrics whose names
+    differ only in case from each other or from a column are refused (`DuplicateNameError`):
+    Spark matches column names without regard to case.
 
     Examples:
         >>> from kpitree.examples import sales_revenue
@@ -174,10 +190,17 @@ def metric_sql(
         CASE WHEN ABS(CAST(`managers` AS DOUBLE) * ...) <= 1.7976931348623157e+308 THEN ... END
     """
     require("sqlglot", extra="sql", feature="SQL generation")
+    _check_dialect(dialect)
     steps = plan(tree, metrics)
-    known = None if columns is None else list(columns)
+    known = None if columns is None else [_column_name(c) for c in columns]
     if known is not None:
-        check_leaf_columns(tree, steps.leaves, known)
+        check_leaf_columns(tree, steps.leaves, known, defaults=defaults)
+    # Every metric computed becomes a column of its own name beside the data's columns
+    # (the caller sets aside those of exactly the same name): none may differ from
+    # another, or from a column, only in case.
+    computed = [name for layer in steps.layers for name in layer]
+    present = steps.leaves if known is None else [c for c in known if c not in set(computed)]
+    _check_case([*present, *computed])
     compiler = _Compiler(tree, known)
     return [
         [(name, _render(compiler.metric(name), dialect, pretty=False)) for name in layer]
@@ -193,6 +216,7 @@ def evaluate_sql(
     *,
     group_by: Iterable[str] | str | None = None,
     order_by: str | None = None,
+    defaults: bool = False,
 ) -> pandas.DataFrame:
     """Run the tree's SQL in DuckDB on a table of leaf columns; return a pandas DataFrame.
 
@@ -204,10 +228,18 @@ def evaluate_sql(
         metrics: the metrics to compute; None means all.
         group_by: roll up by these columns (see `to_sql`).
         order_by: orders rows for leaves that aggregate as `last`.
+        defaults: let a leaf without a column take its model value (with a
+            `DefaultsWarning`); otherwise a missing leaf column is an error naming it.
 
     Returns:
         The table's columns (or the groups and aggregated leaves) and a column per
         metric; undefined values (NULL) are NaN.
+
+    Raises:
+        ValueTypeError: `con_or_path` is neither a DuckDB connection nor a path.
+        ArgumentError: no file at the path, a file DuckDB cannot open, a closed
+            connection; and the errors of `to_sql`.
+        UnknownNameError: the database has no such table.
 
     Examples:
         >>> import duckdb
@@ -224,14 +256,28 @@ def evaluate_sql(
     import duckdb
 
     if isinstance(con_or_path, str | os.PathLike):
-        with duckdb.connect(os.fspath(con_or_path), read_only=True) as con:
-            return evaluate_sql(tree, con, table, metrics, group_by=group_by, order_by=order_by)
+        with _open_database(os.fspath(con_or_path)) as con:
+            return evaluate_sql(
+                tree, con, table, metrics, group_by=group_by, order_by=order_by, defaults=defaults
+            )
+    if not isinstance(con_or_path, duckdb.DuckDBPyConnection):
+        raise ValueTypeError(
+            "con_or_path must be a DuckDB connection or the path of a DuckDB database file, "
+            f"got {type(con_or_path).__name__}",
+            hint="evaluate_sql(tree, duckdb.connect('kpis.duckdb')) or "
+            "evaluate_sql(tree, 'kpis.duckdb'); for another engine, run to_sql(...) there",
+        )
     con = con_or_path
     from sqlglot import exp
 
     probe = exp.select(exp.Star()).from_(_table(table)).limit(0)
     try:
         relation = con.sql(_render(probe, "duckdb", pretty=False))
+    except duckdb.ConnectionException as exc:
+        raise ArgumentError(
+            f"the DuckDB connection cannot be used: {exc}",
+            hint="pass an open connection (duckdb.connect(...))",
+        ) from None
     except duckdb.CatalogException:
         raise UnknownNameError(
             f"the database has no table `{table}`",
@@ -253,9 +299,32 @@ def evaluate_sql(
         group_by=group_by,
         order_by=order_by,
         columns=names,
+        defaults=defaults,
         pretty=False,
     )
     return con.execute(sql).df()
+
+
+def _open_database(path: str) -> Any:
+    """Open a DuckDB database file read-only, or say why it cannot be."""
+    import duckdb
+
+    if not os.path.isfile(path):
+        what = "a folder" if os.path.isdir(path) else "no file"
+        raise ArgumentError(
+            f"there is {what} at `{path}`, where a DuckDB database file was expected",
+            hint="give the path of an existing DuckDB file, or an open duckdb connection",
+            names=[path],
+        )
+    try:
+        return duckdb.connect(path, read_only=True)
+    except duckdb.Error as exc:
+        raise ArgumentError(
+            f"`{path}` cannot be opened as a DuckDB database: {exc}",
+            hint="give a file made by DuckDB (a CSV or Parquet file is read with "
+            "duckdb's read_csv or read_parquet into a table first)",
+            names=[path],
+        ) from None
 
 
 def _numeric(duckdb_type: str) -> bool:
@@ -288,28 +357,42 @@ def _query(
     group_by: Iterable[str] | str | None,
     order_by: str | None,
     columns: Iterable[str] | None,
+    defaults: bool,
 ) -> exp.Select:
+    """Build the statement: a CTE per level of the tree, then the final SELECT.
+
+    Built with `copy=False` throughout: sqlglot's builders copy the whole statement on
+    every call by default, which made assembly quadratic in the number of levels.
+    """
     from sqlglot import exp
 
     _check_dialect(dialect)
+    source = _table(table)
     requested = plan(tree, metrics)
     known = None if columns is None else [_column_name(c) for c in columns]
     derivatives = _derivatives(tree, gradient_of) if gradient_of is not None else {}
     # The derivatives use metrics below `gradient_of`: those are computed too.
     used = {r.name for d in derivatives.values() for r in refs(d)}
     steps = plan(tree, [*requested.metrics, *(m for m in used if isinstance(tree[m], Metric))])
-    leaves = [n for n in tree._order if n in {*steps.leaves, *used} and isinstance(tree[n], Leaf)]
+    wanted = {*steps.leaves, *used}
+    leaves = [n for n in tree._order if n in wanted and isinstance(tree[n], Leaf)]
     if known is not None:
-        check_leaf_columns(tree, leaves, known)
-    compiler = _Compiler(tree, known)
-    layers = [[(name, compiler.metric(name)) for name in layer] for layer in steps.layers]
+        check_leaf_columns(tree, leaves, known, defaults=defaults)
+    added = [*requested.metrics, *derivatives]
+    shown_metrics = set(added)
+    hidden = [name for layer in steps.layers for name in layer if name not in shown_metrics]
+    prefix = _free_prefix([*tree.names, *(known or []), *table.split(".")])
+    # Metrics the result does not show are computed under internal names: engines that
+    # fold the case of quoted identifiers (DuckDB, Spark) would take an intermediate `Rev`
+    # and a column `rev` for one column. Only the names the result shows must differ.
+    sql_names = {name: name for name in added}
+    sql_names.update((name, f"{prefix}m{i}") for i, name in enumerate(hidden, start=1))
+    compiler = _Compiler(tree, known, sql_names)
+    layers = [
+        [(sql_names[name], compiler.metric(name)) for name in layer] for layer in steps.layers
+    ]
     if derivatives:
         layers.append([(n, compiler.guarded(d)) for n, d in derivatives.items()])
-    added = [*requested.metrics, *derivatives]
-    computed = [name for layer in layers for name, _ in layer]
-    hidden = [name for name in computed if name not in added]
-    source = _table(table)
-    prefix = f"_{_PREFIX}" if table.split(".")[-1].startswith(_PREFIX) else _PREFIX
 
     keys: list[str] = []
     ctes: list[exp.Select] = []
@@ -320,19 +403,24 @@ def _query(
         keep: list[str] | None = [*keys, *present]
         source = _identifier_table(f"{prefix}0")
         first: list[exp.Expr] = [exp.Star()]
+        shown = [*keys, *present, *added]
     else:
-        keep = None if known is None else [c for c in known if c not in computed]
+        keep = None if known is None else [c for c in known if c not in shown_metrics]
         first = _star_or(keep)
-        ctes.append(exp.select(*first).from_(source))  # unused when there are layers
+        ctes.append(exp.select(*first, copy=False).from_(source, copy=False))
+        # Without the table's columns, the leaves are the columns known to be there.
+        shown = [*(leaves if keep is None else keep), *added]
+    _check_case(shown)
     for i, layer in enumerate(layers, start=1):
         columns_in = first if i == 1 else [exp.Star()]
         frm = source if i == 1 else _identifier_table(f"{prefix}{i - 1}")
-        ctes.append(exp.select(*columns_in, *(_alias(e, n) for n, e in layer)).from_(frm))
+        select = exp.select(*columns_in, *(_alias(e, n) for n, e in layer), copy=False)
+        ctes.append(select.from_(frm, copy=False))
     if not layers and group_by is None:
         return ctes[0]
     last = _identifier_table(f"{prefix}{len(ctes) - 1}")
     if keep is not None:
-        final = exp.select(*_star_or(keep), *(_quoted_column(n) for n in added)).from_(last)
+        picked = [*_star_or(keep), *(_quoted_column(n) for n in added)]
     elif hidden:
         if dialect not in _STAR_EXCEPT:
             raise ArgumentError(
@@ -342,17 +430,62 @@ def _query(
                 "them, or ask for every metric (metrics=None)",
                 names=hidden,
             )
-        final = exp.select(exp.Star(except_=[_quoted_column(n) for n in hidden])).from_(last)
+        picked = [exp.Star(except_=[_quoted_column(sql_names[n]) for n in hidden])]
     else:
-        final = exp.select(exp.Star()).from_(last)
+        picked = [exp.Star()]
+    final = exp.select(*picked, copy=False).from_(last, copy=False)
     if group_by is not None:
         final = final.order_by(
-            *(exp.Ordered(this=_quoted_column(k), nulls_first=False) for k in keys)
+            *(exp.Ordered(this=_quoted_column(k), nulls_first=False) for k in keys), copy=False
         )
     first_cte = 0 if group_by is not None else 1
-    for i in range(first_cte, len(ctes)):
-        final = final.with_(exp.to_identifier(f"{prefix}{i}", quoted=True), as_=ctes[i])
+    with_ = exp.With(
+        expressions=[
+            exp.CTE(
+                this=ctes[i],
+                alias=exp.TableAlias(this=exp.to_identifier(f"{prefix}{i}", quoted=True)),
+            )
+            for i in range(first_cte, len(ctes))
+        ]
+    )
+    final.set("with_", with_)
     return final
+
+
+def _free_prefix(names: Iterable[str]) -> str:
+    """`_kpitree_`, longer by leading underscores until no given name starts with it.
+
+    Internal names (the CTEs, the hidden metrics) then differ from every node, column
+    and table name, in any case.
+    """
+    folded = [name.casefold() for name in names]
+    prefix = _PREFIX
+    while any(name.startswith(prefix) for name in folded):
+        prefix = f"_{prefix}"
+    return prefix
+
+
+def _check_case(names: Iterable[str]) -> None:
+    """Refuse result columns whose names differ only in case, naming both.
+
+    DuckDB, Spark and BigQuery match even quoted identifiers without regard to case, so
+    two such columns are one to them: a metric `X` beside a column `x` would read back
+    the column. The rule holds for every dialect, so the SQL means the same anywhere.
+    """
+    seen: dict[str, str] = {}
+    problems: list[KPITreeError] = []
+    for name in names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            problems.append(
+                DuplicateNameError(
+                    f"`{other}` and `{name}` differ only in case: SQL engines that ignore "
+                    "the case of names (DuckDB, Spark, BigQuery) take them for one column",
+                    hint="rename the metric, or the column (`SELECT x AS x_raw` in a view)",
+                    names=[other, name],
+                )
+            )
+    raise_all(problems)
 
 
 #: Dialects with `SELECT * EXCLUDE/EXCEPT (...)`.
@@ -370,7 +503,7 @@ def _star_or(names: Sequence[str] | None) -> list[exp.Expr]:
 def _alias(expression: exp.Expr, name: str) -> exp.Expr:
     from sqlglot import exp
 
-    return exp.alias_(expression, exp.to_identifier(name, quoted=True))
+    return exp.alias_(expression, exp.to_identifier(name, quoted=True), copy=False)
 
 
 def _quoted_column(name: str) -> exp.Column:
@@ -388,13 +521,20 @@ def _identifier_table(name: str) -> exp.Table:
 def _table(table: str) -> exp.Table:
     from sqlglot import exp
 
-    parts = table.split(".") if isinstance(table, str) else []
-    if not parts or not all(parts):
-        raise ArgumentError(
-            f"table must be a name like `kpis` or `schema.kpis`, got {table!r}",
-            names=[str(table)],
+    if not isinstance(table, str):
+        raise ValueTypeError(
+            f"table must be text, a name like `kpis` or `schema.kpis`, got {type(table).__name__}",
+            hint='table="kpis"',
         )
-    quoted = [exp.to_identifier(p, quoted=True) for p in parts[-3:]]
+    parts = table.split(".")
+    if not all(parts) or len(parts) > 3:
+        raise ArgumentError(
+            f"table must be a name like `kpis`, `schema.kpis` or `catalog.schema.kpis`, "
+            f"got {table!r}" + (f" ({len(parts)} parts)" if all(parts) else ""),
+            hint="each part is quoted as given; a table whose name has a dot needs a view",
+            names=[table],
+        )
+    quoted = [exp.to_identifier(p, quoted=True) for p in parts]
     args = dict(zip(("this", "db", "catalog"), reversed(quoted), strict=False))
     return exp.Table(**args)
 
@@ -408,6 +548,11 @@ def _column_name(name: object) -> str:
 def _check_dialect(dialect: str) -> None:
     from sqlglot.dialects.dialect import Dialect
 
+    if not isinstance(dialect, str) or not dialect:
+        raise ValueTypeError(
+            f"dialect must be the name of a SQL dialect, got {dialect!r:.60}",
+            hint=f"one of {', '.join(DIALECTS)} (any dialect sqlglot knows)",
+        )
     try:
         Dialect.get_or_raise(dialect)
     except ValueError:
@@ -422,7 +567,11 @@ def _render(expression: exp.Expr, dialect: str, *, pretty: bool) -> str:
     from sqlglot.errors import ErrorLevel, UnsupportedError
 
     try:
-        return expression.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
+        # Every statement is built for one rendering: no copy is needed (and copying
+        # the whole statement is the single largest cost of a big tree).
+        return expression.sql(
+            dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE, copy=False
+        )
     except UnsupportedError as exc:
         raise ArgumentError(
             f"the {dialect} dialect cannot express this query: {exc}",
@@ -580,9 +729,12 @@ def _when(condition: exp.Expr | exp.Condition, value: exp.Expr) -> exp.Case:
 class _Compiler:
     """Turns formulas into sqlglot expressions; leaves are columns or default constants."""
 
-    def __init__(self, tree: Graph, columns: Sequence[str] | None) -> None:
+    def __init__(
+        self, tree: Graph, columns: Sequence[str] | None, names: Mapping[str, str] | None = None
+    ) -> None:
         self.tree = tree
         self.columns = None if columns is None else set(columns)
+        self.names = {} if names is None else names  # a metric's column, when not its name
 
     def metric(self, name: str) -> exp.Expr:
         metric = self.tree[name]
@@ -596,14 +748,25 @@ class _Compiler:
             return _double(value)  # checked finite when the metric was made
         return _when(_is_finite(value), value.copy())
 
+    def checked(self, e: Expr) -> exp.Expr:
+        """A part where an undefined value could vanish (`1 / inf` is 0): NULL if undefined.
+
+        See `kpitree.engine.codegen.python_code` for where; slots and constants need no
+        test, and NULL then carries on by itself.
+        """
+        value = self.expr(e)
+        if isinstance(e, Ref) or constant_value(e) is not None:
+            return value
+        return _when(_is_finite(value), value.copy())
+
     def ref(self, name: str) -> exp.Expr:
         node = self.tree[name]
         if isinstance(node, Metric):
-            return _quoted_column(name)
+            return _quoted_column(self.names.get(name, name))
         assert isinstance(node, Leaf)
         if self.columns is None or name in self.columns:
             return _double(_quoted_column(name))
-        assert node.value is not None  # checked by check_leaf_columns
+        assert node.value is not None  # filled with defaults=True, see check_leaf_columns
         return _number(node.value)
 
     def expr(self, e: Expr) -> exp.Expr:
@@ -625,7 +788,7 @@ class _Compiler:
         if isinstance(e, Sub):
             return _binary(exp.Sub, self.expr(e.left), self.expr(e.right), _SUM)
         if isinstance(e, Div):
-            divisor = self.expr(e.right)
+            divisor = self.checked(e.right)
             if not _nonzero_constant(e.right):
                 divisor = exp.Nullif(this=divisor, expression=_number(0))
             return _binary(exp.Div, self.expr(e.left), divisor, _PRODUCT)
@@ -640,8 +803,9 @@ class _Compiler:
     def power(self, e: Pow) -> exp.Expr:
         from sqlglot import exp
 
-        base = self.expr(e.base)
         exponent = constant_value(e.exponent)
+        # inf ** -1 is 0 and nan ** 0 is 1: there the base must be defined first.
+        base = self.expr(e.base) if exponent is not None and exponent > 0 else self.checked(e.base)
         if exponent is not None and exponent.is_integer():
             if exponent < 0:  # 0 ** -n divides by zero
                 base = exp.Nullif(this=base, expression=_number(0))
@@ -652,7 +816,7 @@ class _Compiler:
                 test(this=base.copy(), expression=_number(0)),
                 exp.Pow(this=base, expression=_number(exponent)),
             )
-        power = self.expr(e.exponent)
+        power = self.checked(e.exponent)  # 1 ** nan is 1
         zero = _number(0)
         defined = exp.or_(
             exp.GT(this=base.copy(), expression=zero.copy()),
@@ -671,7 +835,9 @@ class _Compiler:
         from sqlglot import exp
 
         function = FUNCTIONS[e.func]
-        args = [self.expr(a) for a in e.args]
+        # LEAST and GREATEST test all their arguments below; exp tests its own here.
+        part = self.checked if function.absorbs and not function.variadic else self.expr
+        args = [part(a) for a in e.args]
         kind: type[exp.Func] = getattr(exp, function.sql)
         if function.variadic:
             tests = [

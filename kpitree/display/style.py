@@ -18,7 +18,7 @@ import attrs
 from kpitree.errors import ValueTypeError
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.model.numbers import format_number, to_number
-from kpitree.model.results import format_value
+from kpitree.model.results import format_delta, format_value
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -117,17 +117,14 @@ def shown(value: float | None, tree: Graph | None, name: str | None) -> str:
 
 
 def signed(value: float, tree: Graph | None, name: str | None) -> str:
-    """Format a change with its sign and unit (`+80 lead`, `−5%`); `?` when NaN.
+    """Format a change with its sign and unit (`+80 lead`, `−5 pp`); `?` when NaN.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
         >>> signed(80, qualified_leads(), "qualified_leads"), signed(-0.05, None, None)
         ('+80 lead', '−0.05')
     """
-    if math.isnan(value):
-        return "?"
-    text = shown(abs(value), tree, name)
-    return ("+" if value > 0 else "−" if value < 0 else "") + text
+    return format_delta(value, tree, name)
 
 
 def short_percent(fraction: float) -> str:

@@ -34,10 +34,24 @@ from kpitree.language.table import FUNCTIONS
 
 __all__ = ["RUNTIME", "define", "numpy_runtime", "python_code"]
 
+
+def _defined(x: float) -> float:
+    """Return `x` if it is a finite number; raise (the careful path explains why) if not."""
+    if x - x == 0.0:  # False for ±inf and NaN
+        return x
+    raise OverflowError("an undefined part")
+
+
+def _pow(base: float, exponent: float) -> float:
+    # math.pow(nan, 0) and math.pow(1, nan) are 1.0: undefined in, undefined out instead.
+    return math.pow(_defined(base), _defined(exponent))
+
+
 #: The functions generated code calls, for Python floats, by backend-neutral name.
 RUNTIME: dict[str, Any] = {
     **{f"_{name}": function.python for name, function in FUNCTIONS.items()},
-    "_pow": math.pow,
+    "_pow": _pow,
+    "_fix": _defined,
 }
 
 
@@ -52,6 +66,11 @@ def numpy_runtime() -> dict[str, Any]:
             return values
         return np.where(np.isinf(values), np.nan, values)
 
+    def power(base: Any, exponent: Any) -> Any:
+        # np.power(nan, 0) and np.power(1, nan) are 1.0: undefined in, undefined out.
+        defined = np.isfinite(base) & np.isfinite(exponent)
+        return np.where(defined, np.power(base, exponent), np.nan)
+
     def guarded(fast: Callable[..., Any], careful: Callable[..., Any]) -> Callable[..., Any]:
         def run(x: Any) -> Any:
             try:
@@ -65,7 +84,7 @@ def numpy_runtime() -> dict[str, Any]:
 
     return {
         **{f"_{name}": function.numpy(np) for name, function in FUNCTIONS.items()},
-        "_pow": np.power,
+        "_pow": power,
         "_fix": fix,
         "_guarded": guarded,
     }
@@ -76,6 +95,19 @@ def python_code(expr: Expr, slots: Mapping[str, str]) -> str:
 
     Functions become `_min`, `_log`, ... looked up in the runtime namespace of the
     backend; no text from the formula other than these fixed tokens reaches the source.
+
+    The undefined rule (see `kpitree.engine.evaluate`) needs a check only where an
+    undefined part could vanish into a finite value: a divisor (`1 / inf` is 0), the
+    base of a power with an exponent ≤ 0, the arguments of `min`, `max` and `exp` (the
+    table's `absorbs`), and every power with a computed exponent (`1 ** nan` is 1). There
+    a part that is computed (not a slot nor a constant) goes through `_fix`, which
+    raises for floats and gives NaN for arrays; everywhere else NaN and ±inf carry on by
+    themselves to the metric, whose value is checked.
+
+    Examples:
+        >>> from kpitree.language.parser import parse_formula
+        >>> python_code(parse_formula("1 / (x / 0)"), {"x": "x0"})
+        '((1.0) / _fix((x0 / (0.0))))'
     """
     if isinstance(expr, Const):
         return f"({float(expr.value)!r})"
@@ -88,19 +120,28 @@ def python_code(expr: Expr, slots: Mapping[str, str]) -> str:
     if isinstance(expr, Sub):
         return f"({python_code(expr.left, slots)} - {python_code(expr.right, slots)})"
     if isinstance(expr, Div):
-        return f"({python_code(expr.left, slots)} / {python_code(expr.right, slots)})"
+        return f"({python_code(expr.left, slots)} / {_checked(expr.right, slots)})"
     if isinstance(expr, Neg):
         return f"(-{python_code(expr.operand, slots)})"
     if isinstance(expr, Pow):
         exponent = expr.exponent
-        if isinstance(exponent, Const) and float(exponent.value).is_integer():
-            # float ** int is never complex; overflow and 0 ** -n raise.
-            return f"({python_code(expr.base, slots)} ** {int(exponent.value)})"
+        if isinstance(exponent, Const) and float(exponent.value).is_integer() and exponent.value:
+            # float ** int is never complex; overflow and 0 ** -n raise; inf ** -n is 0.
+            base = (
+                python_code(expr.base, slots) if exponent.value > 0 else _checked(expr.base, slots)
+            )
+            return f"({base} ** {int(exponent.value)})"
         return f"_pow({python_code(expr.base, slots)}, {python_code(exponent, slots)})"
     if isinstance(expr, Call):
-        FUNCTIONS[expr.func]  # a KeyError here is a function missing from the table
-        return f"_{expr.func}({', '.join(python_code(a, slots) for a in expr.args)})"
+        code = _checked if FUNCTIONS[expr.func].absorbs else python_code
+        return f"_{expr.func}({', '.join(code(a, slots) for a in expr.args)})"
     raise TypeError(repr(expr))  # pragma: no cover
+
+
+def _checked(expr: Expr, slots: Mapping[str, str]) -> str:
+    """Source for `expr` where an undefined value must not vanish (see `python_code`)."""
+    code = python_code(expr, slots)
+    return code if isinstance(expr, Const | Ref) else f"_fix({code})"
 
 
 # An identifier that is neither a slot (`x0`, `v`), a runtime name with one leading `_`, nor

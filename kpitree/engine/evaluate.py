@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import attrs
 
 from kpitree.engine import codegen
 from kpitree.engine.codegen import RUNTIME
-from kpitree.errors import EvaluationError, MissingValueError
+from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
 from kpitree.language.expr import (
     Add,
     Call,
@@ -225,6 +225,7 @@ def evaluate(
         >>> evaluate(tree, {"leads": 1200})["qualified_leads"]
         960.0
     """
+    _check_mode(undefined)
     compiled = compile_tree(tree)
     vector = list(_defaults(tree, compiled))
     if values:
@@ -239,6 +240,17 @@ def evaluate(
     data = dict(zip(compiled.leaves, vector, strict=True))
     data.update(zip(compiled.metrics, results, strict=True))
     return Values(data, tree, order=tree.names)
+
+
+def _check_mode(undefined: object) -> None:
+    """Refuse an `undefined=` mode other than the accepted ones (`"NaN"` is not `"nan"`)."""
+    accepted = get_args(Undefined)
+    if undefined not in accepted:
+        raise ArgumentError(
+            f"`undefined` must be one of {', '.join(repr(a) for a in accepted)}, not {undefined!r}",
+            where="evaluate(..., undefined=...)",
+            hint=f"use undefined={accepted[1]!r} to get NaN for undefined metrics",
+        )
 
 
 def _defaults(tree: Graph, compiled: Compiled) -> list[Any]:

@@ -45,15 +45,14 @@ class _Engine:
         self.tree = tree
         self.above: dict[str, tuple[int, ...]] = {}
         self.singles: dict[str, tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]] = {}
-        self.lock = threading.Lock()
 
     def ancestors(self, leaf: str) -> tuple[int, ...]:
         """Return the positions of the metrics above `leaf`, children before parents."""
         found = self.above.get(leaf)
         if found is None:
             above = reach(leaf, self.tree._parents) - {leaf}
-            found = tuple(sorted(self.index[n] for n in above))
-            self.above[leaf] = found
+            # Two threads may both work this out; the results are equal, either is kept.
+            found = self.above.setdefault(leaf, tuple(sorted(self.index[n] for n in above)))
         return found
 
     def single(self, leaf: str) -> tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]:
@@ -61,7 +60,7 @@ class _Engine:
 
         The one-leaf what-if, the most common question, as straight-line code made once
         per leaf: the new value is an argument, the other nodes are read from the
-        starting values, nothing is written, so no lock is needed.
+        starting values, nothing is written, so threads can share it without a lock.
         """
         found = self.singles.get(leaf)
         if found is None:
@@ -75,8 +74,8 @@ class _Engine:
                 slots[name] = f"a{i}"
             lines.append(f"    return ({''.join(f'a{i}, ' for i in order)})")
             namespace = codegen.define("\n".join(lines) + "\n", RUNTIME, "one-leaf what-if")
-            found = (tuple(self.names[i] for i in order), namespace["_f"])
-            self.singles[leaf] = found
+            made = (tuple(self.names[i] for i in order), namespace["_f"])
+            found = self.singles.setdefault(leaf, made)
         return found
 
 
@@ -90,6 +89,9 @@ def _engine(tree: Graph) -> _Engine:
 class Baseline:
     """Every node's value at some starting leaf values, and cheap recomputation from it.
 
+    Safe to share between threads: the starting values are only ever read; a change of
+    several leaves is worked out in a buffer of the calling thread's own.
+
     Attributes:
         values: `{node: value}` for every node, in tree order (do not modify).
     """
@@ -98,7 +100,16 @@ class Baseline:
         self.tree = tree
         self.engine = _engine(tree)
         self.values = values
-        self._work = [values[n] for n in self.engine.names]
+        self._start = [values[n] for n in self.engine.names]  # never written
+        self._local = threading.local()
+
+    def _work(self) -> list[float]:
+        """Return this thread's copy of the starting values, to change and put back."""
+        try:
+            work: list[float] = self._local.work
+        except AttributeError:
+            work = self._local.work = list(self._start)
+        return work
 
     def recompute(self, changes: Mapping[str, float]) -> dict[str, float]:
         """Return the new values of the changed leaves and of every node above them.
@@ -107,12 +118,11 @@ class Baseline:
             EvaluationError: a metric becomes undefined (the error names it).
         """
         engine = self.engine
-        index, lines, first, work = engine.index, engine.lines, engine.first_metric, self._work
         if len(changes) == 1:
             ((leaf, x),) = changes.items()
             names, above = engine.single(leaf)
             try:
-                results = above(work, x)
+                results = above(self._start, x)
                 if math.isfinite(sum(results)):
                     moved = {leaf: x}
                     moved.update(zip(names, results, strict=True))
@@ -122,22 +132,22 @@ class Baseline:
             order = engine.ancestors(leaf)  # undefined somewhere: the careful path below
         else:
             order = tuple(sorted({i for n in changes for i in engine.ancestors(n)}))
+        index, lines, first, work = engine.index, engine.lines, engine.first_metric, self._work()
         saved: dict[int, float] = {}
-        with engine.lock:
-            try:
-                for name, value in changes.items():
-                    i = index[name]
-                    saved[i] = work[i]
-                    work[i] = value
-                for i in order:
-                    saved[i] = work[i]
-                    work[i] = lines[i - first](work)
-                out = {engine.names[i]: work[i] for i in saved}
-            except (ArithmeticError, ValueError):
-                out = None
-            finally:
-                for i, old in saved.items():
-                    work[i] = old
+        try:
+            for name, value in changes.items():
+                i = index[name]
+                saved[i] = work[i]
+                work[i] = value
+            for i in order:
+                saved[i] = work[i]
+                work[i] = lines[i - first](work)
+            out = {engine.names[i]: work[i] for i in saved}
+        except (ArithmeticError, ValueError):
+            out = None
+        finally:
+            for i, old in saved.items():
+                work[i] = old
         if out is None or not math.isfinite(sum(out.values())):
             # The one rule for undefined values: let the evaluation name the metric.
             full = evaluate(self.tree, {**self.leaf_values(), **changes})

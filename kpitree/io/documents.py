@@ -38,6 +38,7 @@ from kpitree.errors import (
     ValidationError,
     ValueTypeError,
     did_you_mean,
+    quoted,
     require,
 )
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
@@ -139,6 +140,8 @@ def path_text(path: PathKey) -> str:
     for key in path:
         if isinstance(key, int):
             parts.append(f"[{key}]")
+        elif len(key) > 60:  # a huge key must not make a huge message: shown cut short
+            parts.append(f"[{quoted(key)}]")
         elif key.isidentifier():
             parts.append(f".{key}")
         else:

@@ -18,8 +18,15 @@ from typing import Any, Union
 
 import attrs
 
-from kpitree.errors import ArgumentError, FormulaError, LimitError, ValueTypeError, did_you_mean
-from kpitree.language.limits import DEFAULT_LIMITS, Limits
+from kpitree.errors import (
+    ArgumentError,
+    FormulaError,
+    LimitError,
+    ValueTypeError,
+    did_you_mean,
+    quoted,
+)
+from kpitree.language.limits import DEFAULT_LIMITS, Limits, check_name_length
 from kpitree.language.table import FORMULA_FUNCTIONS, FUNCTIONS
 
 __all__ = [
@@ -312,7 +319,7 @@ def call(func: str, *args: Operand) -> Expr:
     return Call(func, tuple(as_expr(a) for a in args))
 
 
-def check_name(name: object, *, what: str = "a node name") -> str:
+def check_name(name: object, *, what: str = "a node name", limits: Limits = DEFAULT_LIMITS) -> str:
     """Return `name` if it can name a node, else raise `FormulaError` saying why.
 
     A name is a Unicode identifier (`лиды` is fine), not a function of the formula
@@ -328,7 +335,8 @@ def check_name(name: object, *, what: str = "a node name") -> str:
         kpitree.errors.FormulaError: `2x` cannot be a node name: ...
     """
     if not isinstance(name, str):
-        raise ValueTypeError(f"{what} must be text, got {type(name).__name__} {name!r}")
+        raise ValueTypeError(f"{what} must be text, got {type(name).__name__} {quoted(name)}")
+    check_name_length(name, limits, what=what)  # before any message quotes the name
     if not name.isidentifier():
         raise FormulaError(
             f"`{name}` cannot be {what}: use letters, digits and `_`, not starting with a digit",

@@ -11,9 +11,17 @@ from typing import Any
 
 import attrs
 
-from kpitree.errors import ArgumentError, KPITreeError, ValueTypeError, quoted, raise_all
+from kpitree.errors import (
+    ArgumentError,
+    KPITreeError,
+    LimitError,
+    ValueTypeError,
+    quoted,
+    quoted_name,
+    raise_all,
+)
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "check_name_length"]
 
 
 @attrs.frozen
@@ -27,6 +35,8 @@ class Limits:
         max_exponent: largest constant exponent, in absolute value (`x ** 10000` is refused).
         max_name_chars: longest node name.
         max_file_bytes: largest model file.
+        max_sample_bytes: most memory one uncertainty analysis (`simulate`, `sobol`) may
+            hold in samples, estimated before anything is drawn (bootstrap included).
 
     Examples:
         >>> Limits().max_depth
@@ -41,6 +51,7 @@ class Limits:
     max_exponent: float = 1024.0
     max_name_chars: int = 200
     max_file_bytes: int = 20_000_000
+    max_sample_bytes: int = 2 * 1024**3
 
     def __attrs_post_init__(self) -> None:
         # A limit of -1 or "100" would not fail here but far away, or never trip at all.
@@ -76,3 +87,26 @@ def _check_limit(name: str, value: Any, default: Any) -> KPITreeError | None:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def check_name_length(
+    name: str, limits: Limits = DEFAULT_LIMITS, *, what: str = "a node name"
+) -> None:
+    """Raise `LimitError` when `name` is longer than `limits.max_name_chars`.
+
+    The message shows a short prefix and the length, never the whole name: a megabyte of
+    name must not become a megabyte of message.
+
+    Examples:
+        >>> check_name_length("leads")
+        >>> check_name_length("x" * 500)
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.LimitError: a node name `xxx...` (500 characters) is over the limit of 200...
+        hint: ...
+    """
+    if len(name) > limits.max_name_chars:
+        raise LimitError(
+            f"{what} {quoted_name(name)} is over the limit of {limits.max_name_chars:,} characters",
+            hint="use a shorter name, or raise Limits.max_name_chars",
+        )

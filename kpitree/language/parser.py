@@ -39,7 +39,7 @@ from kpitree.language.expr import (
     mul,
     negate,
 )
-from kpitree.language.limits import DEFAULT_LIMITS, Limits
+from kpitree.language.limits import DEFAULT_LIMITS, Limits, check_name_length
 from kpitree.language.table import FORMULA_FUNCTIONS as FUNCTIONS
 
 __all__ = ["parse_formula"]
@@ -82,7 +82,7 @@ class _Token:
     value: float | int = 0
 
 
-def _tokenize(text: str) -> list[_Token]:
+def _tokenize(text: str, limits: Limits) -> list[_Token]:
     tokens: list[_Token] = []
     pos, size = 0, len(text)
     while pos < size:
@@ -103,7 +103,12 @@ def _tokenize(text: str) -> list[_Token]:
             end = pos + 1
             while end < size and ("a" + text[end]).isidentifier():
                 end += 1
-            tokens.append(_Token("name", text[pos:end], pos, end))
+            name = text[pos:end]
+            try:  # here, before any message below quotes the name
+                check_name_length(name, limits)
+            except LimitError as exc:
+                raise LimitError(exc.reason, source=text, span=(pos, end), hint=exc.hint) from None
+            tokens.append(_Token("name", name, pos, end))
             pos = end
         elif op := next((o for o in _OPERATORS if text.startswith(o, pos)), None):
             tokens.append(_Token(_OPERATORS[op], op, pos, pos + len(op)))
@@ -142,7 +147,7 @@ class _Parser:
     def __init__(self, text: str, limits: Limits) -> None:
         self.text = text
         self.limits = limits
-        self.tokens = _tokenize(text)
+        self.tokens = _tokenize(text, limits)
         self.pos = 0
         self.depth = 0
 
@@ -230,7 +235,7 @@ class _Parser:
             if tok.text in FUNCTIONS:
                 self.fail(f"`{tok.text}` is a function: write `{tok.text}(...)`", tok)
             try:
-                check_name(tok.text)
+                check_name(tok.text, limits=self.limits)
             except KPITreeError as exc:
                 self.fail(exc.reason, tok, exc.hint)
             return Ref(tok.text, span=(tok.start, tok.end))

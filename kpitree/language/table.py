@@ -111,6 +111,9 @@ class Function:
             only way is an overflow.
         makes_inf: finite arguments can give an infinite value (log(0) = −inf), so the
             array path must check its result.
+        absorbs: an undefined (infinite) argument can give a finite value (`exp(-inf)`
+            is 0, `min(inf, 1)` is 1), so every backend checks the arguments first: the
+            undefined rule says that nothing computed from an undefined value is defined.
         in_formulas: False for the one function only derivatives use (`sign`).
     """
 
@@ -127,6 +130,7 @@ class Function:
     inverse: Callable[[float], list[float]] | None
     undefined: Callable[[str], str] | None = None
     makes_inf: bool = False
+    absorbs: bool = False
     in_formulas: bool = True
 
     @property
@@ -184,6 +188,7 @@ def _picker(name: str, pick: Callable[..., float], numpy: str, sympy: str, sql: 
         unit="same",
         adjoints=_pick_adjoints(name),
         inverse=None,
+        absorbs=True,
     )
 
 
@@ -241,6 +246,7 @@ FUNCTIONS: dict[str, Function] = {
             unit="plain",
             adjoints=lambda d, args, adj, value: [(args[0], d.times(adj, value))],
             inverse=lambda t: [math.log(t)] if t > 0 else [],
+            absorbs=True,
         ),
         Function(
             "sqrt",
@@ -269,6 +275,7 @@ FUNCTIONS: dict[str, Function] = {
             unit="plain",
             adjoints=lambda d, args, adj, value: [(args[0], d.zero)],
             inverse=None,
+            absorbs=True,
             in_formulas=False,
         ),
     )

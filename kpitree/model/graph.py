@@ -28,6 +28,8 @@ from kpitree.errors import (
     UnknownNameError,
     ValueTypeError,
     did_you_mean,
+    quoted,
+    quoted_name,
 )
 from kpitree.language.expr import (
     Add,
@@ -43,11 +45,13 @@ from kpitree.language.expr import (
     constant_value,
     format_expr,
     refs,
+    walk,
 )
 from kpitree.model import units as _units
 from kpitree.model.nodes import KPI, Input, Leaf, Metric, Node, raise_all
 from kpitree.model.numbers import to_number
 from kpitree.model.render import Shown, render
+from kpitree.model.spelling import warn_spellings as _warn_spellings
 from kpitree.model.units import Unit
 
 __all__ = ["CacheKey", "Graph", "reach"]
@@ -91,7 +95,11 @@ class Graph(Shown):
     _cache: dict[CacheKey[Any], Any]
 
     def __init__(self, *nodes: Node | Graph | Iterable[Node]) -> None:
-        given = list(_flatten(nodes))
+        self._check_and_setup(list(_flatten(nodes)))
+        kpis = self.kpis
+        _warn_spellings(self._order, [r for k in kpis for r in (k.owner, *k.influenced_by)])
+
+    def _check_and_setup(self, given: list[Node]) -> None:
         if not given:
             raise ArgumentError("a Tree needs at least one node", hint="kt.Tree(top_metric)")
         problems: list[KPITreeError] = []
@@ -162,7 +170,7 @@ class Graph(Shown):
 
     def _unknown(self, name: object, role: str = "node") -> UnknownNameError:
         return UnknownNameError(
-            f"the tree has no {role} `{name}`",
+            f"the tree has no {role} {quoted_name(name)}",
             hint=did_you_mean(str(name), self._nodes),
             names=[str(name)],
         )
@@ -306,14 +314,23 @@ class Graph(Shown):
         if found is None:
             names = self.depends_on(metric)
             whole = len(names) == len(self._nodes)
-            found = cache[metric] = self if whole else type(self)(*(self._nodes[n] for n in names))
+            if whole:
+                found = self
+            else:
+                # Checked again (units differ for a part), but not warned again: the spellings
+                # of a part were already reported for the whole.
+                found = object.__new__(type(self))
+                found._check_and_setup([self._nodes[n] for n in names])
+            cache[metric] = found
         return found
 
     def cached(self, key: CacheKey[T], build: Callable[[], T]) -> T:
         """Return what `key` names for this graph, built by `build()` on first use.
 
-        Two threads may both build on a first use; one result is kept and both are correct,
-        since what is cached depends only on the graph.
+        Safe from several threads without a lock: two threads may both build on a first
+        use, but `dict.setdefault` is atomic, so one result is kept and both callers get
+        that one (a cache that is filled in later, like a dict per name, is never lost).
+        What is cached depends only on the graph, so either build is right.
         """
         try:
             return self._cache[key]
@@ -383,36 +400,65 @@ def _child_names(node: Node) -> tuple[str, ...]:
 
 
 def _collect(given: list[Node], problems: list[KPITreeError]) -> dict[str, Node]:
-    """Gather every node reachable from `given` by name, noting names bound twice."""
+    """Gather every node reachable from `given` by name, noting names bound twice.
+
+    Every reference of every formula is followed, not only the first one of each name:
+    `KPI("a", owner="x") * KPI("a", owner="y")` holds two different nodes named `a`. One
+    node object reached twice (a diamond), or two equal copies, is one node.
+    """
     by_name: dict[str, Node] = {}
+    origin: dict[str, str] = {}
+    walked: set[int] = set()  # ids of node objects whose formulas were followed
     clashes: set[str] = set()
-    stack = list(reversed(given))
+    stack = [(node, "given to the Tree") for node in reversed(given)]
     while stack:
-        node = stack.pop()
+        node, where = stack.pop()
         known = by_name.get(node.name)
-        if known is not None:
-            if known is not node and known != node and node.name not in clashes:
+        if known is None:
+            by_name[node.name] = node
+            origin[node.name] = where
+        elif known is not node and known != node:
+            if node.name not in clashes:
                 clashes.add(node.name)
-                problems.append(_clash(known, node))
+                problems.append(_clash(known, origin[node.name], node, where))
             continue
-        by_name[node.name] = node
-        if isinstance(node, Metric):
-            stack.extend(r.node for r in reversed(refs(node.formula)) if isinstance(r.node, Node))
+        # An equal copy is walked too: metrics compare formulas by name, so its nodes may
+        # differ from the first copy's.
+        if isinstance(node, Metric) and id(node) not in walked:
+            walked.add(id(node))
+            inside = f"in the formula of metric `{node.name}`"
+            kids = [r.node for r in walk(node.formula) if isinstance(r, Ref)]
+            stack.extend((kid, inside) for kid in reversed(kids) if isinstance(kid, Node))
     return by_name
 
 
-def _clash(first: Node, second: Node) -> KPITreeError:
-    fields = [
-        f
-        for f in ("kind", "formula", "owner", "horizon", "value", "unit", "norm", "bounds")
-        if getattr(first, f, None) != getattr(second, f, None)
-    ]
-    differ = ", ".join(fields) or "other fields"
+_CLASH_FIELDS = ("kind", "formula", "owner", "horizon", "value", "unit", "norm", "bounds")
+
+
+def _clash(first: Node, first_where: str, second: Node, second_where: str) -> KPITreeError:
+    fields = [f for f in _CLASH_FIELDS if getattr(first, f, None) != getattr(second, f, None)]
+    fields = fields or ["description"]  # no shown field differs: what is left is text
+
+    def shown(node: Node) -> str:
+        parts = [f"{f} {_field_text(node, f)}" for f in fields if f != "kind"]
+        article = "an" if node.kind[0] in "aeiou" else "a"
+        return f"{article} {node.kind}" + (f" with {', '.join(parts)}" if parts else "")
+
     return DuplicateNameError(
-        f"two different nodes are named `{first.name}` (they differ in {differ})",
+        f"two different nodes are named `{first.name}`: {shown(first)} ({first_where}) "
+        f"and {shown(second)} ({second_where})",
         hint="give each node its own name, or use one node object in both places",
         names=[first.name],
     )
+
+
+def _field_text(node: Node, field: str) -> str:
+    value = getattr(node, field, None)
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return quoted(format_expr(value) if field == "formula" else str(value))
 
 
 def _undefined(

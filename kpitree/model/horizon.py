@@ -2,14 +2,19 @@
 
 A `Horizon` is a duration in seconds (0 means online, real time) read from text in
 English or Russian: ``"15 min"``, ``"1 day"``, ``"one day"``, ``"2 дня"``, ``"неделя"``,
-``"онлайн"``. Horizons compare by duration only, so ``"1 day" == "one day" == "1 день"``.
+``"онлайн"``, ``"полдня"``. Horizons compare by duration only, so
+``"1 day" == "one day" == "1 день"``; each keeps its text as written (``str`` gives
+``"1 день"`` back, and so does a model file written from it), `canonical` the English form.
 
 The accepted words are the tables below (`UNIT_SECONDS`, `NUMBER_WORDS`, `PHRASES`), so
 the docs can list them. The rules:
 
 - text is case-insensitive, extra whitespace is ignored, ``ё`` reads as ``е``;
-- a number and a unit word (``"2 days"``, ``"2days"``, ``"2d"``), or a unit word alone
-  (``"day"`` is one day), or a whole phrase from `PHRASES` (``"daily"``, ``"online"``);
+- a number and a unit word (``"2 days"``, ``"2days"``, ``"2d"``, ``"1д"``), or a unit word
+  alone (``"day"`` is one day), or a whole phrase from `PHRASES` (``"daily"``, ``"online"``);
+  an abbreviation may end in a dot (``"2 нед."``, ``"3 мес."``, ``"2 hrs."``);
+- half a unit: ``"пол"`` and the unit (``"полдня"``, ``"пол часа"``, ``"полгода"``), or
+  ``"half a day"``, ``"half an hour"``;
 - the number is a whole or decimal number (``"1.5 hours"``; a decimal comma is accepted here,
   ``"0,5 часа"``, since a horizon has no thousands) or a number word (``"one"``, ``"a"``,
   ``"два"``); it must be positive: zero is written ``"online"``;
@@ -55,7 +60,7 @@ _UNIT_WORDS: dict[int, tuple[str, ...]] = {
     ),
     _DAY: (
         "d", "day", "days",
-        "дн", "день", "дня", "дней", "сутки", "суток",
+        "д", "дн", "день", "дня", "дней", "сутки", "суток", "сут",
     ),
     _WEEK: (
         "w", "wk", "wks", "week", "weeks",
@@ -126,10 +131,12 @@ _CANONICAL: Final = (
 
 _NUMBER_UNIT = re.compile(
     r"(?:(?P<number>[+-]?(?:\d+(?:[.,]\d+)?|[.,]\d+)(?:e[+-]?\d+)?)\s*|(?P<word>[^\W\d_]+)\s+)?"
-    r"(?P<unit>[^\W\d_]+)"
+    r"(?P<unit>[^\W\d_]+)\.?"  # an abbreviation may end in a dot: "2 нед."
 )
 
 _BARE_NUMBER = re.compile(r"[+-]?[\d.,]+")
+# Half a unit: "полдня", "пол часа", "пол-года"; "half a day", "half an hour".
+_HALF = re.compile(r"(?:пол[\s-]?|half\s+(?:an?\s+)?)(?P<unit>[^\W\d_]+)")
 _AMBIGUOUS: Final = {
     "m": '"m" could be minutes or months: write "min" or "month"',
     "м": '"м" could be minutes or months: write "мин" or "мес"',
@@ -164,20 +171,21 @@ def _canonical(seconds: float) -> str:
 class Horizon:
     """How fast a KPI's owner can move it: a duration, 0 for online (real time).
 
-    Equality, hashing and ordering use `seconds` only; `text` is the canonical English
-    form that `str` gives and `parse` reads back.
+    Equality, hashing and ordering use `seconds` only; `text` is what `str` gives and
+    `parse` reads back: the text as written when parsed, else the canonical English form.
 
     Attributes:
         seconds: the duration in seconds (0 is online), rounded to the microsecond.
-        text: the canonical text, such as ``"1 day"``; derived from `seconds` if not given.
+        text: the text as written (``"1 месяц"``), or the canonical text (``"1 month"``)
+            derived from `seconds` if not given.
 
     Examples:
         >>> Horizon.parse("1 день") == Horizon.parse("one day")
         True
         >>> Horizon.parse("2 дня") < Horizon.parse("1 week")
         True
-        >>> str(Horizon(1800))
-        '30 min'
+        >>> str(Horizon(1800)), str(Horizon.parse("1 месяц")), Horizon.parse("1 месяц").canonical
+        ('30 min', '1 месяц', '1 month')
     """
 
     seconds: float = attrs.field(converter=_seconds)
@@ -201,12 +209,10 @@ class Horizon:
             HorizonError: the text is not one of the accepted forms, or not positive.
 
         Examples:
-            >>> Horizon.parse("2 Days")
-            Horizon('2 days')
-            >>> Horizon.parse("ежемесячно")
-            Horizon('1 month')
-            >>> Horizon.parse("real-time")
-            Horizon('online')
+            >>> Horizon.parse("2  Days")
+            Horizon('2 Days')
+            >>> Horizon.parse("полдня").canonical, Horizon.parse("2 нед.").canonical
+            ('12 hours', '2 weeks')
             >>> Horizon.parse("1 dya")
             Traceback (most recent call last):
             ...
@@ -221,37 +227,50 @@ class Horizon:
             raise HorizonError(
                 f"cannot read horizon {quoted(value)}: longer than {MAX_HORIZON_TEXT} characters"
             )
-        text = " ".join(value.lower().replace("ё", "е").split())
-        if text in PHRASES:
-            return cls(PHRASES[text])
-        match = _NUMBER_UNIT.fullmatch(text)
-        if match is None:
-            if _BARE_NUMBER.fullmatch(text):
-                raise _bad(value, hint=f'add a unit: "{text} days", "{text} min"')
-            raise _bad(value, hint=did_you_mean(text, PHRASES) if text else None)
-        unit = match["unit"]
-        if unit in _AMBIGUOUS:
-            raise _bad(value, hint=_AMBIGUOUS[unit])
-        if unit not in UNIT_SECONDS:
-            bare = match["number"] is None and match["word"] is None
-            candidates = [*UNIT_SECONDS, *PHRASES] if bare else UNIT_SECONDS
-            raise _bad(value, hint=did_you_mean(unit, candidates))
-        number = _number(match["number"], match["word"], value)
-        if number <= 0:
-            raise HorizonError(
-                f"cannot read horizon {quoted(value)}: the duration must be positive",
-                hint='write "online" for real time',
-            )
-        seconds = number * UNIT_SECONDS[unit]
-        if not math.isfinite(seconds):
-            raise HorizonError(f"cannot read horizon {quoted(value)}: the duration is too long")
-        return cls(seconds)
+        written = " ".join(value.split())
+        return cls(_parse_seconds(value, written.lower().replace("ё", "е")), written)
+
+    @property
+    def canonical(self) -> str:
+        """The canonical English text: the largest unit that divides it (``"2 weeks"``)."""
+        return _canonical(self.seconds)
 
     def __str__(self) -> str:
         return self.text
 
     def __repr__(self) -> str:
         return f"Horizon({self.text!r})"
+
+
+def _parse_seconds(value: str, text: str) -> float:
+    """Seconds of horizon `text` (lower case, single spaces); `value` as given, for errors."""
+    if text in PHRASES:
+        return PHRASES[text]
+    half = _HALF.fullmatch(text)
+    if half and half["unit"].rstrip(".") in UNIT_SECONDS:
+        return UNIT_SECONDS[half["unit"].rstrip(".")] / 2
+    match = _NUMBER_UNIT.fullmatch(text)
+    if match is None:
+        if _BARE_NUMBER.fullmatch(text):
+            raise _bad(value, hint=f'add a unit: "{text} days", "{text} min"')
+        raise _bad(value, hint=did_you_mean(text, PHRASES) if text else None)
+    unit = match["unit"]
+    if unit in _AMBIGUOUS:
+        raise _bad(value, hint=_AMBIGUOUS[unit])
+    if unit not in UNIT_SECONDS:
+        bare = match["number"] is None and match["word"] is None
+        candidates = [*UNIT_SECONDS, *PHRASES] if bare else UNIT_SECONDS
+        raise _bad(value, hint=did_you_mean(unit, candidates))
+    number = _number(match["number"], match["word"], value)
+    if number <= 0:
+        raise HorizonError(
+            f"cannot read horizon {quoted(value)}: the duration must be positive",
+            hint='write "online" for real time',
+        )
+    seconds = number * UNIT_SECONDS[unit]
+    if not math.isfinite(seconds):
+        raise HorizonError(f"cannot read horizon {quoted(value)}: the duration is too long")
+    return seconds
 
 
 def _number(digits: str | None, word: str | None, original: str) -> float:

@@ -185,7 +185,7 @@ def _bounds(value: Any, what: str) -> Bounds | None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValueTypeError(
-            f"bounds must be a pair (low, high), got {value!r}",
+            f"bounds must be a pair (low, high), got {quoted(value)}",
             hint="use None for an open side: bounds=(0, None)",
         )
     pair = tuple(value)
@@ -273,7 +273,7 @@ def _aggregate(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not _AGGREGATE.fullmatch(value.strip()):
         raise ArgumentError(
-            f"aggregate {value!r} is not one of the forms",
+            f"aggregate {quoted(value, text_as_repr=True)} is not one of the forms",
             hint='use "sum", "mean", "last", "min", "max" or "weighted:<leaf>" '
             '(a rate weighted by what it is a rate of, e.g. "weighted:leads")',
         )
@@ -282,7 +282,7 @@ def _aggregate(value: Any) -> str | None:
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueTypeError(f"{what} must be text, got {value!r}")
+        raise ValueTypeError(f"{what} must be text, got {quoted(value)}")
     return value
 
 
@@ -379,7 +379,7 @@ class KPI(Leaf):
         >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 день", value="80%",
         ...               unit="%", norm=">= 80%")
         >>> rate.value, str(rate.horizon), str(rate.norm)
-        (0.8, '1 day', '>= 0.8')
+        (0.8, '1 день', '>= 0.8')
     """
 
     kind: ClassVar[str] = "kpi"

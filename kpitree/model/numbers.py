@@ -13,6 +13,7 @@ import math
 import numbers
 import re
 
+from kpitree import i18n
 from kpitree.errors import ValueTypeError, quoted
 
 __all__ = ["MAX_NUMBER_TEXT", "format_number", "to_number"]
@@ -53,8 +54,10 @@ def to_number(value: object, *, what: str) -> float:
     Accepts ints, floats and other real-number types (numpy scalars, `Decimal`, `Fraction`)
     and text: ``"1200"``, ``"-5"``, ``"1e3"``, ``"1_000"``, ``"1 000"`` (spaces between
     groups of three digits), ``"80%"`` (read as 0.8), ``"12.5 %"``. Refuses bools, NaN,
-    infinities, complex numbers, bytes, and a decimal comma (``"0,8"``: the hint says to
-    write ``0.8``), since ``"1,000"`` would be a thousand to some readers and one to others.
+    infinities, complex numbers, bytes, and — under a locale whose decimal sign is the dot,
+    such as the default ``"en"`` — a decimal comma (``"0,8"``: the hint says to write
+    ``0.8``), since ``"1,000"`` would be a thousand to some readers and one to others. Under
+    ``"ru"`` the comma is the decimal sign: ``"0,8"`` is 0.8 and ``"1 000,5"`` is 1000.5.
 
     Args:
         value: the value as the user or the file gave it.
@@ -76,6 +79,9 @@ def to_number(value: object, *, what: str) -> float:
         ...
         kpitree.errors.ValueTypeError: value of `rate`: ... got '0,8' (a decimal comma)
         hint: write 0.8
+        >>> with i18n.locale("ru"):
+        ...     to_number("0,8", what="value of `rate`"), to_number("1 000,5", what="x")
+        (0.8, 1000.5)
     """
     # The common cases first, fast: a finite float, an int that a float holds exactly.
     kind = type(value)
@@ -115,8 +121,9 @@ def _parse_text(text: str, *, what: str) -> float:
         raise _error(what, text, note=f"longer than {MAX_NUMBER_TEXT} characters")
     cleaned = text.strip()
     for typographic, ascii_minus in _MINUS_SIGNS.items():
-        if cleaned.startswith(typographic):
-            cleaned = ascii_minus + cleaned[1:]
+        cleaned = cleaned.replace(typographic, ascii_minus)  # −5 and 1e−5, as printed
+    if "," in cleaned and "." not in cleaned and _decimal_sign() == ",":
+        cleaned = cleaned.replace(",", ".")  # 0,8 and 1 000,5 as the locale writes them
     match = _NUMBER.fullmatch(cleaned)
     if match is None:
         if _DECIMAL_COMMA.fullmatch(cleaned):
@@ -145,6 +152,12 @@ def _parse_text(text: str, *, what: str) -> float:
     return number
 
 
+def _decimal_sign() -> str:
+    # The active locale's (CLDR): "," under "ru"; English, the default, needs no lookup.
+    active = i18n.current()
+    return "." if active == "en" else i18n.babel_locale(active).number_symbols["latn"]["decimal"]
+
+
 def _error(
     what: str, got: object, *, note: str | None = None, hint: str | None = None
 ) -> ValueTypeError:
@@ -154,7 +167,7 @@ def _error(
 
 
 def format_number(x: float, *, percent: bool = False) -> str:
-    """Format a number for people: 6 significant digits, thousands separated by commas.
+    r"""Format a number for people: 6 significant digits, thousands separated by commas.
 
     Trailing zeros are dropped and whole numbers have no decimals. Numbers from 1e15 up,
     or below 1e-6 (except zero), are written with an exponent. With ``percent=True`` the
@@ -186,6 +199,12 @@ def format_number(x: float, *, percent: bool = False) -> str:
         '1e+15'
         >>> format_number(float("nan")), format_number(float("-inf"))
         ('NaN', '-inf')
+
+        Under another locale its CLDR symbols write the same digits:
+
+        >>> with i18n.locale("ru"):
+        ...     format_number(-1234567.891), format_number(0.81234, percent=True)
+        ('−1\xa0234\xa0570', '81,234\xa0%')
     """
     suffix = "%" if percent else ""
     value = float(x)
@@ -201,6 +220,27 @@ def format_number(x: float, *, percent: bool = False) -> str:
         return "0" + suffix
     rounded = f"{value:.6g}"
     magnitude = abs(float(rounded))
+    active = i18n.current()
+    if active != "en":
+        return _localised(rounded, percent=percent, exponent=magnitude >= 1e15 or magnitude < 1e-6)
     if magnitude >= 1e15 or magnitude < 1e-6:
         return rounded + suffix
     return f"{decimal.Decimal(rounded):,f}" + suffix
+
+
+def _localised(rounded: str, *, percent: bool, exponent: bool) -> str:
+    # The digits are decided; the locale's CLDR symbols and pattern write them (1 060,66 and
+    # 80 % under "ru"), with a true minus sign, since a hyphen reads as a dash in prose.
+    from babel.numbers import format_decimal
+
+    where = i18n.babel_locale()
+    symbols = where.number_symbols["latn"]
+    if exponent:
+        text = rounded.replace(".", symbols["decimal"])
+    else:
+        text = format_decimal(decimal.Decimal(rounded), locale=where, decimal_quantization=False)
+    text = text.replace(symbols["minusSign"], "\u2212")
+    if percent:
+        pattern = where.percent_formats[None].pattern  # "#,##0 %": the sign and its spacing
+        text = pattern.replace("#,##0", text, 1)
+    return text

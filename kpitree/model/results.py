@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kpitree.errors import UnknownNameError, did_you_mean
 from kpitree.model.render import Shown
-from kpitree.model.units import Unit, format_quantity
+from kpitree.model.units import Unit, format_change, format_quantity
 
 if TYPE_CHECKING:
     import pandas
@@ -35,6 +35,14 @@ def format_value(value: float | None, tree: Graph | None, name: str | None) -> s
         return "—"
     unit = tree.unit(name) if tree is not None and name is not None and name in tree else None
     return format_quantity(value, unit)
+
+
+def format_delta(change: float, tree: Graph | None, name: str | None) -> str:
+    """Format a change of a node with its sign and unit (`+80 lead`, `+2 pp`); `?` if NaN."""
+    if math.isnan(change):
+        return "?"
+    unit = tree.unit(name) if tree is not None and name is not None and name in tree else None
+    return format_change(change, unit)
 
 
 def format_norm(norm: Norm | None, unit: Unit | None) -> str:

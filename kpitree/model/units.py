@@ -42,6 +42,7 @@ from fractions import Fraction
 import attrs
 
 from kpitree.errors import UnitError, did_you_mean
+from kpitree.i18n import _
 from kpitree.language.table import FUNCTIONS
 from kpitree.model.numbers import format_number
 
@@ -596,6 +597,29 @@ def function(name: str, units: Sequence[Unit]) -> Unit:
             hint=f"divide `{unit}` by a quantity in the same unit first, to get a ratio",
         )
     return DIMENSIONLESS
+
+
+def format_change(change: float, unit: Unit | None) -> str:
+    r"""Show a change with its sign and unit: ``+80 lead``, ``−5``; a `%` one in points.
+
+    A change of a percentage is written in percentage points (``+2 pp``, ``+2 п.п.`` under
+    ``ru``), never as a bare ``+2%`` that reads as a relative change.
+
+    Examples:
+        >>> format_change(80, Unit.parse("lead")), format_change(-5, None)
+        ('+80 lead', '−5')
+        >>> format_change(0.02, PERCENT), format_change(-0.125, PERCENT)
+        ('+2 pp', '−12.5 pp')
+        >>> from kpitree.i18n import locale
+        >>> with locale("ru"):
+        ...     format_change(0.02, PERCENT), format_change(-1500, Unit.parse("руб"))
+        ('+2 п.п.', '−1\xa0500 руб')
+    """
+    sign = "+" if change > 0 else "\u2212" if change < 0 else ""
+    size = abs(change)
+    if unit is not None and unit.percent:
+        return sign + _("{points} pp").format(points=format_number(size * 100))
+    return sign + format_quantity(size, unit)
 
 
 def format_quantity(value: float, unit: Unit | None) -> str:

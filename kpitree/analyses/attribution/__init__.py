@@ -10,7 +10,8 @@ into one contribution per leaf, rolled up by owner, with three exact methods:
     is evaluated at once with the tree compiled for numpy, and the standard weights
     ``|S|! (n - |S| - 1)! / n!`` give each leaf its average marginal effect. A leaf that
     did not change is not a player and gets exactly 0. More than `MAX_CHANGING` changing
-    leaves is refused with a `LimitError` that suggests ``"hierarchical"``.
+    leaves is refused with a `LimitError` that suggests ``"hierarchical"`` or ``"lmdi"``;
+    only this method is bound by that limit as a whole.
 
 ``"lmdi"``
     LMDI-I (the logarithmic-mean Divisia index) for metrics that are products, quotients
@@ -38,7 +39,12 @@ into one contribution per leaf, rolled up by owner, with three exact methods:
     used by several metrics adds up what each passes. Every level therefore adds up to
     the change exactly, and the cost grows with the size of the tree, not with 2^leaves:
     a formula that is a sum is split term by term first (the Shapley value is additive),
-    so a sum of 150 segments costs 150 small games.
+    so a sum of 150 segments costs 150 small games; and a term that is a product of
+    factors of one child each (``a * b / c ** 2 * ...``, a funnel of 40 KPIs) is split by
+    the closed form of Shapley for products, exact at n² cost instead of 2^n (see
+    `kpitree.analyses.attribution.hierarchical`). Only a term of any other shape with
+    more than `max_changing` changing children is refused, with a `LimitError` that
+    says so (the same holds for `by_node` under every method).
 
 Exactness: the contributions sum to `.total` (``after - before``, evaluated by the tree)
 up to floating-point rounding. Each method ends with one documented exact step: the

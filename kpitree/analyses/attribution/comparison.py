@@ -270,14 +270,17 @@ def split_change(
             periods = Periods(tree, low, high, changed(tree, low, high), limit, scalar)
             if method == "hierarchical":
                 return hierarchical(periods, metric, total, nodes)
-            by_node = local_splits(periods) if nodes else {}
+            # The method runs first: its own errors come before those of `by_node`.
             if method == "shapley":
-                return Split(shapley(periods, metric, total), by_node)
-            contributions, factors = lmdi(periods, metric, total)
+                contributions, factors = shapley(periods, metric, total), None
+            else:
+                contributions, factors = lmdi(periods, metric, total)
+            by_node = local_splits(periods) if nodes else {}
             return Split(contributions, by_node, factors)
     except MemoryError:
         raise LimitError(
             f"attributing `{metric}` needs more memory than there is",
-            hint=f'use method="hierarchical", or a smaller max_changing (default {MAX_CHANGING})',
+            hint=f'use method="hierarchical" or "lmdi", or a smaller max_changing '
+            f"(default {MAX_CHANGING})",
             names=[metric],
         ) from None

@@ -19,7 +19,7 @@ from kpitree.analyses.attribution.methods import (
     owners_of,
     subtree,
 )
-from kpitree.backends.frames import table_kind
+from kpitree.backends.frames import check_leaf_columns, check_unique, leaf_values, table_kind
 from kpitree.engine.evaluate import evaluate_arrays
 from kpitree.errors import (
     ArgumentError,
@@ -49,13 +49,15 @@ def attribute_frame(
     by: Sequence[str] = (),
     method: str = "shapley",
     max_changing: int = MAX_CHANGING,
+    defaults: bool = False,
 ) -> Any:
     """Attribute the change of `metric` per segment, for a table of periods × segments.
 
     Args:
         tree: the tree.
         data: a pandas or polars DataFrame with a `period` column, the `by` columns and
-            a column per leaf (a leaf without a column takes its node's value).
+            a column per leaf of `metric`. An infinite leaf value is undefined: that
+            segment's row is NaN.
         metric: the metric whose change is attributed.
         period: the name of the period column.
         before: the period label (a value of that column) to start from.
@@ -63,6 +65,8 @@ def attribute_frame(
         by: the columns naming a segment; each segment needs one row in each period.
         method: `"shapley"`, `"lmdi"` or `"hierarchical"`, as in `attribute`.
         max_changing: as in `attribute`; counts leaves changing in any segment.
+        defaults: let a leaf without a column take its model value in both periods
+            (with a `DefaultsWarning`); otherwise a missing leaf column is an error.
 
     Returns:
         A frame of the same library, one row per segment: the `by` columns,
@@ -72,8 +76,8 @@ def attribute_frame(
         gets NaN, as frames do.
 
     Raises:
-        MissingValueError: a segment without a row in one of the two periods, or two
-            rows of one segment in one period.
+        MissingValueError: a segment without a row in one of the two periods, two
+            rows of one segment in one period, or a leaf without a column.
 
     Examples:
         >>> import pandas as pd
@@ -95,12 +99,13 @@ def attribute_frame(
     by = [by] if isinstance(by, str) else list(by)
     leaves = [leaf.name for leaf in sub.leaves]
     library = _library(data)
+    filled = check_leaf_columns(sub, leaves, list(data.columns), defaults=defaults)
     keys, low_leaves, high_leaves = (_align_pandas if library == "pandas" else _align_polars)(
         data, period, before, after, by, leaves
     )
     rows = len(next(iter([*low_leaves.values(), *keys.values()]), [0.0]))
-    low = _all_values(sub, low_leaves, rows)
-    high = _all_values(sub, high_leaves, rows)
+    low = _all_values(sub, {**filled, **low_leaves}, rows)
+    high = _all_values(sub, {**filled, **high_leaves}, rows)
     total = high[metric] - low[metric]
     with np.errstate(all="ignore"):
         split = split_change(
@@ -143,13 +148,11 @@ def _library(data: Any) -> str:
     )
 
 
-def _all_values(tree: Graph, leaves: Mapping[str, Array], rows: int) -> dict[str, Array]:
-    """Every node's values over rows: the leaves given (or their defaults) and the metrics."""
+def _all_values(tree: Graph, leaves: Mapping[str, Any], rows: int) -> dict[str, Array]:
+    """Every node's values over rows, from every leaf's column (or filled model value)."""
     given = {name: np.broadcast_to(column, (rows,)) for name, column in leaves.items()}
-    out = dict(evaluate_arrays(tree, given))  # a leaf without column or value: an error here
-    for leaf in tree.leaves:
-        value = given.get(leaf.name, leaf.value)
-        out[leaf.name] = np.broadcast_to(np.asarray(value, dtype=np.float64), (rows,))
+    out = dict(evaluate_arrays(tree, given))
+    out.update(given)
     return {name: np.broadcast_to(values, (rows,)) for name, values in out.items()}
 
 
@@ -224,6 +227,7 @@ def _align_polars(
 
 
 def _check_columns(names: list[str], needed: list[str], leaves: list[str]) -> None:
+    check_unique([str(n) for n in names], needed)
     for name in needed:
         if name not in names:
             raise UnknownNameError(
@@ -271,10 +275,6 @@ def _absent(key: list[Any], by: list[str], period: str, label: Any) -> MissingVa
 
 
 def _numeric(values: Any, leaf: str) -> Array:
-    if values.dtype.kind not in "iuf":
-        raise ValueTypeError(
-            f"column `{leaf}` must hold numbers, got {values.dtype}",
-            hint="convert it first (percentages as fractions: 0.8 for 80%)",
-            names=[leaf],
-        )
-    return np.asarray(values, dtype=np.float64)
+    # The frames' reading rule: numbers only, and NaN for a missing or infinite value.
+    out: Array = leaf_values(values, leaf)
+    return out

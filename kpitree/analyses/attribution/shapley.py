@@ -23,13 +23,24 @@ if TYPE_CHECKING:
 _BLOCK = 1 << 14  # coalitions x rows per pass: columns that stay in the cache
 
 
-def _too_many(where: str, count: int, limit: int) -> LimitError:
+def _too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitError:
+    if formula:
+        # Inside one formula (method="hierarchical", and `by_node` under every method):
+        # recommending "hierarchical" here would send the user back to this very error.
+        return LimitError(
+            f"splitting the formula of `{where}` over its direct children needs exact "
+            f"Shapley over one term with {count} changing children: 2^{count} = "
+            f"{2**count:,} mixes of before and after values; the limit is {limit}",
+            hint="sums and products of one-child factors are split without that cost: "
+            "write the term through intermediate metrics, or raise max_changing=...",
+            names=[where],
+        )
     return LimitError(
         f"exact Shapley attribution of `{where}` over {count} changing leaves would "
         f"evaluate 2^{count} = {2**count:,} mixes of before and after values; the limit is "
         f"{limit}",
-        hint='use method="hierarchical" (its cost grows with the tree, not with 2^leaves), '
-        "or raise max_changing=...",
+        hint='use method="hierarchical" or method="lmdi" (their cost grows with the tree, '
+        "not with 2^leaves), or raise max_changing=...",
         names=[where],
     )
 
@@ -49,9 +60,17 @@ def shapley(periods: Periods, metric: str, total: Array) -> dict[str, Array]:
 
 
 def game(
-    periods: Periods, where: str, function: Callable[[list[Any]], Any], names: Sequence[str]
+    periods: Periods,
+    where: str,
+    function: Callable[[list[Any]], Any],
+    names: Sequence[str],
+    *,
+    formula: bool = False,
 ) -> tuple[list[str], Array]:
     """Return the changed `names` (the players) and `function`'s value at every coalition.
+
+    `formula`: the game is one term of `where`'s own formula (hierarchical, `by_node`),
+    not the whole tree below it; only the limit's message differs.
 
     Raises:
         LimitError: more players than the limit.
@@ -59,7 +78,7 @@ def game(
     """
     players = [n for n in names if n in periods.changed]
     if len(players) > periods.limit:
-        raise _too_many(where, len(players), periods.limit)
+        raise _too_many(where, len(players), periods.limit, formula=formula)
     values = _coalitions(function, names, players, periods.low, periods.high)
     if periods.scalar and np.isnan(values).any():
         raise _undefined_mix(periods, where, players, values)

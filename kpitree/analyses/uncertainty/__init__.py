@@ -32,12 +32,19 @@ Each leaf draws from its own stream, spawned in tree order, so giving one more l
 distribution leaves the other leaves' samples unchanged. Without a seed, fresh entropy
 is used and recorded on the result (`.seed`): the run can be repeated with it.
 
+**Memory.** Before drawing anything, `simulate` and `sobol` estimate the memory their
+samples need (samples × nodes × 8 bytes, every copy and the bootstrap resamples
+counted) and refuse a run above `Limits.max_sample_bytes` (2 GiB by default;
+``limits=kt.Limits(max_sample_bytes=...)`` raises it) with a `LimitError` naming `n`, the
+estimate and the limit. Sobol's bootstrap resamples in chunks of bounded size, so the
+default 200 resamples fit at any `n` that fits at all.
+
 One module per algorithm: `sampling` (distributions, bounds, seeds and streams, shared by
 the others), `simulation` (`simulate`, `Simulation`, `Samples`), `variance` (`sobol`,
 `sobol_indices` and their results) and `swings` (`tornado`, `Tornado`).
 """
 
-from kpitree.analyses.uncertainty.sampling import MAX_SAMPLE_VALUES, MIN_MASS_IN_BOUNDS
+from kpitree.analyses.uncertainty.sampling import MIN_MASS_IN_BOUNDS
 from kpitree.analyses.uncertainty.simulation import Samples, Simulation, simulate
 from kpitree.analyses.uncertainty.swings import Tornado, TornadoRow, tornado
 from kpitree.analyses.uncertainty.variance import (
@@ -49,7 +56,6 @@ from kpitree.analyses.uncertainty.variance import (
 )
 
 __all__ = [
-    "MAX_SAMPLE_VALUES",
     "MIN_MASS_IN_BOUNDS",
     "Samples",
     "Simulation",

@@ -4,7 +4,8 @@ What `simulate`, `sobol` and `tornado` share: checking their arguments (counts, 
 limit, the seed), finding each leaf's distribution (the node's, or the call's), and
 drawing from it within the leaf's bounds. The package's docstring
 (`kpitree.analyses.uncertainty`) explains the rules: bounds truncate, each leaf draws
-from its own stream.
+from its own stream. Memory is estimated before anything is drawn (`check_memory`,
+against `Limits.max_sample_bytes`): a run too large is refused, not begun.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kpitree.errors import ArgumentError, KindError, KPITreeError, LimitError, ValueTypeError
+from kpitree.language.limits import Limits
 from kpitree.model.bounds import Bounds
 from kpitree.model.distributions import Distribution, Fixed, as_distribution
 from kpitree.model.nodes import KPI, Input, Leaf, raise_all
@@ -29,10 +31,10 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
 
 __all__ = [
-    "MAX_SAMPLE_VALUES",
     "MIN_MASS_IN_BOUNDS",
     "bounded_ppf",
-    "check_size",
+    "check_limits",
+    "check_memory",
     "draw",
     "leaf_distributions",
     "leaf_streams",
@@ -42,9 +44,6 @@ __all__ = [
     "seed_sequence",
     "whole_number",
 ]
-
-MAX_SAMPLE_VALUES = 200_000_000
-"""Most numbers one analysis holds at once (samples × nodes): 1.6 GB of float64."""
 
 MIN_MASS_IN_BOUNDS = 1e-3
 """Least probability a distribution must put within its leaf's bounds to be sampled."""
@@ -64,13 +63,40 @@ def whole_number(value: Any, what: str, *, least: int) -> int:
     return number
 
 
-def check_size(count: int, what: str, hint: str) -> None:
-    """Refuse an analysis that would hold more than `MAX_SAMPLE_VALUES` numbers."""
-    if count > MAX_SAMPLE_VALUES:
+def check_limits(limits: Any) -> Limits:
+    """Return `limits` if it is a `Limits`, else raise `ValueTypeError`."""
+    if not isinstance(limits, Limits):
+        raise ValueTypeError(
+            f"limits must be a kpitree Limits, got {type(limits).__name__}",
+            hint="limits=kt.Limits(max_sample_bytes=4 * 1024**3)",
+        )
+    return limits
+
+
+def _size(count: int) -> str:
+    """`count` bytes in the largest binary unit that keeps it at least 1 (`2.0 GiB`)."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count:,} bytes"
+
+
+def check_memory(
+    what: str, n: int, per_sample: int, limits: Limits, *, hint: str, fixed: int = 0
+) -> None:
+    """Refuse an analysis whose arrays would exceed `limits.max_sample_bytes`.
+
+    `per_sample` is how many float64 numbers the analysis holds per sample at its peak
+    (every copy counted), `fixed` how many more it holds whatever `n` (bootstrap results).
+    It is called before anything is drawn, so a run that cannot fit fails at once with
+    this error instead of a `MemoryError` minutes later.
+    """
+    need = (n * per_sample + fixed) * 8
+    if need > limits.max_sample_bytes:
         raise LimitError(
-            f"{what} would hold {count:,} numbers, more than the limit of "
-            f"{MAX_SAMPLE_VALUES:,} (kpitree.analyses.uncertainty.MAX_SAMPLE_VALUES)",
-            hint=hint,
+            f"{what} with n={n:,} would need about {_size(need)} of memory, more than the "
+            f"limit of {_size(limits.max_sample_bytes)} (Limits.max_sample_bytes)",
+            hint=f"{hint}; or raise the limit: limits=kt.Limits(max_sample_bytes=...)",
         )
 
 

@@ -16,6 +16,7 @@ import attrs
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import evaluate_arrays
 from kpitree.errors import ArgumentError
+from kpitree.language.limits import DEFAULT_LIMITS, Limits
 from kpitree.model.distributions import Distribution
 from kpitree.model.nodes import Leaf
 from kpitree.model.numbers import format_number, to_number
@@ -296,6 +297,7 @@ def simulate(
     *,
     distributions: Mapping[str, Any] | None = None,
     values: Mapping[str, Any] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Simulation:
     """Draw `n` samples of every uncertain leaf and compute every node for each, vectorized.
 
@@ -307,12 +309,14 @@ def simulate(
         distributions: per-call distributions by leaf name, overriding the nodes'
             (`kt.Normal(...)`, a model-file mapping, a number to fix the leaf, None to drop).
         values: values of the leaves that stay fixed, overriding the nodes' defaults.
+        limits: `Limits.max_sample_bytes` bounds the memory of the samples.
 
     Raises:
         MissingValueError: a leaf with neither a value nor a distribution.
         ValueTypeError: a bad distribution, `n` or `seed`; a distribution that puts
             (almost) no probability within its leaf's bounds.
-        LimitError: ``n`` × nodes above `MAX_SAMPLE_VALUES`.
+        LimitError: the samples (``n`` × nodes × 8 bytes, and the evaluation's working
+            copies) would need more than `Limits.max_sample_bytes`.
 
     Examples:
         >>> from kpitree.model.distributions import Uniform
@@ -328,8 +332,13 @@ def simulate(
 
     name = sampling.node_name(tree, metric)
     n = sampling.whole_number(n, "n (the number of samples)", least=1)
-    sampling.check_size(
-        n * len(tree), f"{format_number(n)} samples of {len(tree)} nodes", "use a smaller n"
+    # Every node's samples are kept, plus about two arrays of the evaluation's temporaries.
+    sampling.check_memory(
+        f"simulating {len(tree)} nodes",
+        n,
+        len(tree) + 2,
+        sampling.check_limits(limits),
+        hint="use a smaller n",
     )
     dists = sampling.leaf_distributions(tree, distributions)
     sequence = sampling.seed_sequence(seed)

@@ -17,15 +17,68 @@ import attrs
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import evaluate_arrays, missing_values_error
 from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
+from kpitree.language.limits import DEFAULT_LIMITS, Limits
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.results import RowTable, format_value, table
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from kpitree.analyses.uncertainty.sampling import Array
     from kpitree.model.graph import Graph
 
 __all__ = ["Sobol", "SobolEstimate", "SobolRow", "sobol", "sobol_indices"]
+
+_BOOTSTRAP_CHUNK = 1 << 22
+"""Most resampled row indices drawn at once: a bootstrap holds about 100 MB, whatever n."""
+
+
+def _check_memory(
+    n: int, k: int, sets: int, bootstrap: int, evaluation: int, limits: Limits, *, drawn: bool
+) -> None:
+    """Refuse a Sobol run whose arrays (estimated, every copy counted) exceed the limit.
+
+    Per base sample: the drawn A and B (`2k`, when `sobol` draws them), one mixed copy
+    of each (`2k`), f(A) and f(B), one evaluation (`evaluation` arrays), the two
+    differences per set, and the estimator's `4 + 6 × sets` columns three times (the list,
+    the stacked matrix, its defined rows). The bootstrap adds its chunk of row indices
+    (three copies) and its results, `bootstrap × (4 + 8 × sets)` numbers.
+    """
+    per_sample = (4 * k if drawn else 2 * k) + 2 + evaluation + 2 * sets + 3 * (4 + 6 * sets)
+    fixed = (3 * _BOOTSTRAP_CHUNK + bootstrap * (4 + 8 * sets)) if bootstrap else 0
+    sampling.check_memory(
+        f"Sobol indices of {k} leaves ({sets} sets, {bootstrap:,} bootstrap resamples)",
+        n,
+        per_sample,
+        limits,
+        hint="use a smaller n, or fewer bootstrap resamples (bootstrap=...)",
+        fixed=fixed,
+    )
+
+
+def _bootstrap_means(data: Array, bootstrap: int, seed: np.random.SeedSequence) -> Array:
+    """Means of `data`'s columns over `bootstrap` resamples of its rows, in bounded chunks.
+
+    A resample is drawn as row indices and counted into weights per row; drawing all
+    resamples at once would hold `bootstrap × rows` integers three times (5 GB at the
+    default 200 resamples of 2^20 rows), so they are drawn a few resamples at a time.
+    """
+    import numpy as np
+
+    used = data.shape[0]
+    rng = np.random.default_rng(seed)
+    step = max(1, _BOOTSTRAP_CHUNK // used)
+    means = np.empty((bootstrap, data.shape[1]))
+    for start in range(0, bootstrap, step):
+        count = min(step, bootstrap - start)
+        picks = rng.integers(0, used, size=(count, used))
+        picks += (np.arange(count) * used)[:, None]
+        weights = np.bincount(picks.ravel(), minlength=count * used)
+        del picks
+        means[start : start + count] = weights.reshape(count, used).astype(np.float64) @ data
+    means /= used
+    return means
 
 
 @attrs.frozen(eq=False)
@@ -85,6 +138,7 @@ def sobol_indices(
     bootstrap: int = 200,
     confidence: float = 0.95,
     seed: Any = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> SobolEstimate:
     """Estimate first-order and total Sobol indices of `func` from two sample matrices.
 
@@ -107,6 +161,11 @@ def sobol_indices(
         bootstrap: resamples for the confidence intervals.
         confidence: the intervals' coverage.
         seed: for the bootstrap resamples.
+        limits: `Limits.max_sample_bytes` bounds the estimator's memory.
+
+    Raises:
+        LimitError: the estimator's arrays (every copy and the bootstrap counted) would
+            need more than `Limits.max_sample_bytes`.
 
     Examples:
         >>> import numpy as np
@@ -130,7 +189,8 @@ def sobol_indices(
     level = to_number(confidence, what="confidence")
     if not 0 < level < 1:
         raise ArgumentError(f"confidence must be between 0 and 1, got {format_number(level)}")
-    sampling.check_size(n * (4 + 6 * len(column_sets)), "the Sobol estimator", "use a smaller n")
+    limits = sampling.check_limits(limits)
+    _check_memory(n, k, len(column_sets), bootstrap, 1, limits, drawn=False)
 
     def run(matrix: Array) -> Array:
         return np.broadcast_to(np.asarray(func(matrix), dtype=np.float64), (n,))
@@ -164,11 +224,7 @@ def sobol_indices(
     nan = np.full(len(column_sets), math.nan)
     lows_highs = [nan, nan, nan, nan]
     if bootstrap:
-        rng = np.random.default_rng(sampling.seed_sequence(seed))
-        picks = rng.integers(0, used, size=(bootstrap, used))
-        offsets = (np.arange(bootstrap) * used)[:, None]
-        weights = np.bincount((picks + offsets).ravel(), minlength=bootstrap * used)
-        means = weights.reshape(bootstrap, used).astype(np.float64) @ data / used
+        means = _bootstrap_means(data, bootstrap, sampling.seed_sequence(seed))
         boot_first, boot_total, _, _ = _indices(means, len(column_sets))
         tail = (1 - level) / 2 * 100
         lows_highs = [
@@ -357,6 +413,7 @@ def sobol(
     values: Mapping[str, Any] | None = None,
     bootstrap: int = 200,
     confidence: float = 0.95,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Sobol:
     """Estimate how much of `metric`'s variance each uncertain leaf, and each owner, explains.
 
@@ -375,9 +432,12 @@ def sobol(
         values: values of the leaves that stay fixed.
         bootstrap: resamples for the confidence intervals (0 for none).
         confidence: the intervals' coverage.
+        limits: `Limits.max_sample_bytes` bounds the memory of the samples and the
+            estimator, checked before anything is drawn.
 
     Raises:
         MissingValueError: no leaf below `metric` has a distribution.
+        LimitError: the run would need more memory than `Limits.max_sample_bytes`.
 
     Examples:
         >>> from kpitree.model.distributions import Uniform
@@ -424,12 +484,22 @@ def sobol(
     missing = [k for k, v in constants.items() if v is None]
     if missing:
         raise missing_values_error(missing)
+    subtree = tree.subtree(name)
+    bootstrap = sampling.whole_number(bootstrap, "bootstrap", least=0)
+    _check_memory(
+        n,
+        len(factors),
+        len(sets),
+        bootstrap,
+        len(subtree),
+        sampling.check_limits(limits),
+        drawn=True,
+    )
     sequence = sampling.seed_sequence(seed)
     streams = sampling.leaf_streams(tree, sequence)
     samples = np.column_stack(
         [sampling.draw(dists[leaf.name], leaf, streams[leaf.name], 2 * n) for leaf in factors]
     )
-    subtree = tree.subtree(name)
 
     def func(matrix: Array) -> Array:
         columns: dict[str, Any] = dict(constants)
@@ -446,6 +516,7 @@ def sobol(
         bootstrap=bootstrap,
         confidence=confidence,
         seed=bootstrap_seed,
+        limits=limits,
     )
 
     def row(index: int, label: str, owner: str, cols: Sequence[int]) -> SobolRow:

@@ -1,0 +1,87 @@
+"""Warnings about spellings that look alike but are different names.
+
+`а` (Cyrillic) and `a` (Latin) look the same and are two names, so a tree that holds both
+computes something other than what its author reads. Each name and role is reduced to a
+skeleton, its case folded and each Cyrillic letter that looks like a Latin one replaced by
+that letter; two spellings with one skeleton are reported once, when the tree is made.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from kpitree.errors import SpellingWarning, warn
+
+__all__ = ["skeleton", "warn_spellings"]
+
+# Cyrillic letters drawn like a Latin letter (after case folding), from the Latin/Cyrillic
+# rows of Unicode's confusables.txt. Only these two scripts meet in kpitree's trees (names
+# typed on Russian and English keyboards); the full table would pull in a dependency and
+# flag pairs nobody types by mistake.
+_LOOK_ALIKE = str.maketrans(
+    {
+        "а": "a",
+        "в": "b",
+        "с": "c",
+        "ԁ": "d",
+        "е": "e",
+        "һ": "h",
+        "н": "h",
+        "і": "i",
+        "ј": "j",
+        "к": "k",
+        "м": "m",
+        "о": "o",
+        "р": "p",
+        "ԛ": "q",
+        "ѕ": "s",
+        "т": "t",
+        "ԝ": "w",
+        "х": "x",
+        "у": "y",
+    }
+)
+
+
+def skeleton(text: str) -> str:
+    """Return the form two spellings share when they are easy to mistake for each other.
+
+    Examples:
+        >>> skeleton("а") == skeleton("a"), skeleton("Продажи") == skeleton("продажи")
+        (True, True)
+        >>> skeleton("leads") == skeleton("lead")
+        False
+    """
+    return text.casefold().translate(_LOOK_ALIKE)
+
+
+def warn_spellings(names: Iterable[str], roles: Iterable[str]) -> None:
+    """Give one `SpellingWarning` per group of node names, or of roles, that look alike."""
+    for what, spellings in (("node names", names), ("owners", roles)):
+        groups: dict[str, list[str]] = {}
+        for spelling in dict.fromkeys(spellings):
+            groups.setdefault(skeleton(spelling), []).append(spelling)
+        for group in groups.values():
+            if len(group) > 1:
+                # stacklevel 3: the code that called Graph(...) or Tree(...)
+                warn(SpellingWarning(_message(what, group)))
+
+
+def _message(what: str, group: list[str]) -> str:
+    listed = " and ".join(f"`{s}`" for s in group)
+    # Skeletons match, so the spellings differ letter by letter; only case folding can change
+    # a length (`ß`/`ss`), and then the letters compared are case pairs anyway.
+    pairs = dict.fromkeys(
+        (x, y) for s in group[1:] for x, y in zip(group[0], s, strict=False) if x != y
+    )
+    shown = [f"{_letter(x)} vs {_letter(y)}" for x, y in pairs if x.casefold() != y.casefold()]
+    how = "; ".join(shown) if shown else "they differ only in case"
+    return (
+        f"{what} {listed} look alike but are different spellings ({how}); "
+        "if they are meant to be one, write them the same way"
+    )
+
+
+def _letter(ch: str) -> str:
+    return f"`{ch}` (U+{ord(ch):04X} {unicodedata.name(ch, '?')})"
