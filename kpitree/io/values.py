@@ -152,8 +152,14 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
     sample = text.split("\n", 1)[0]
     # Spreadsheets set to a decimal comma separate fields with `;`.
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     file = source or "<text>"
+    # newline="" leaves line endings to the csv module, which knows `\r` and quoted breaks.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        problem = ValueTypeError(f"cannot read the CSV: {exc}", hint="save the file as CSV again")
+        raise ValidationError([problem.located(f"{file}:{reader.line_num}")]) from None
     if len(rows) < 2 or len(rows[0]) < 2:
         problem = ValueTypeError(
             "a values CSV has a header row and a row per period",
