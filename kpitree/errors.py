@@ -40,6 +40,7 @@ __all__ = [
     "did_you_mean",
     "quoted",
     "quoted_name",
+    "raise_all",
     "require",
     "warn",
 ]
@@ -188,11 +189,15 @@ class CycleError(KPITreeError, ValueError):
     """Metrics that depend on each other in a loop."""
 
 
-class UnknownNameError(KPITreeError, LookupError):
-    """A name that no node of the tree has."""
+class UnknownNameError(KPITreeError, KeyError):
+    """A name that no node of the tree has.
+
+    A `KeyError` (and so a `LookupError`), so that results that are mappings follow the
+    mapping protocol: `name in values` and `values.get(name)` need `[]` to raise KeyError.
+    """
 
     def __str__(self) -> str:
-        # LookupError's str() would repr() the message; keep it readable.
+        # KeyError's str() would repr() the message; keep it readable.
         return self._render()
 
 
@@ -261,6 +266,24 @@ class ValidationError(KPITreeError, ValueError):
     def located(self, where: str) -> KPITreeError:
         """Return a copy with `where` put in front of every problem's location."""
         return ValidationError([p.located(where) for p in self.problems])
+
+
+def raise_all(problems: Sequence[KPITreeError]) -> None:
+    """Raise the one problem found, or a `ValidationError` holding all of them.
+
+    Examples:
+        >>> raise_all([])
+        >>> raise_all([ArgumentError("bad"), ArgumentError("worse")])
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.ValidationError: 2 problems found:
+          - bad
+          - worse
+    """
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ValidationError(problems)
 
 
 def caret(source: str, start: int, end: int) -> str:

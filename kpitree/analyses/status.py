@@ -25,6 +25,9 @@ __all__ = ["StandardCheck", "Status", "StatusRow", "status"]
 def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
     """Check every node that has a norm, and every measurable standard of a KPI.
 
+    A KPI with measurable standards but no norm of its own has a row too: its `norm` and
+    `ok` are None, and its standards are checked.
+
     `values` holds leaf values and, for measurable standards, their measurements under
     the standard's name (`"response_minutes"`) or `"<kpi>.<standard>"`. A leaf without a
     value, or a metric that is undefined, has `ok=None`: unknown, not failing.
@@ -40,13 +43,14 @@ def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
     rows = []
     for node in tree:
         norm = getattr(node, "norm", None)
-        if norm is None:
-            continue
-        value = found[node.name]
-        unknown = math.isnan(value)
         checks: tuple[StandardCheck, ...] = ()
         if isinstance(node, KPI):
             checks = tuple(_check(node, s, measured) for s in node.standards)
+        # A measurable standard has a norm of its own: it is checked even when its KPI has none.
+        if norm is None and not any(s.norm is not None for s in checks):
+            continue
+        value = found[node.name]
+        unknown = math.isnan(value)
         rows.append(
             StatusRow(
                 name=node.name,
@@ -56,7 +60,7 @@ def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
                 value=None if unknown else value,
                 norm=norm,
                 ok=norm_ok(node, value),
-                gap=None if unknown else norm.gap(value),
+                gap=None if unknown or norm is None else norm.gap(value),
                 standards=checks,
             )
         )
@@ -119,10 +123,12 @@ class StandardCheck:
 
 @attrs.frozen
 class StatusRow:
-    """One node with a norm: its value against the norm, and whose it is.
+    """One node with a norm or a measurable standard: its value against them, and whose it is.
 
     Attributes:
-        ok: True when the norm is met, False when not, None when the value is unknown.
+        norm: the node's norm; None for a KPI that has only measurable standards.
+        ok: True when the norm is met, False when not, None when the value is unknown
+            (or the node has no norm).
         gap: how far the value must move to meet the norm (+ up, − down; 0 when met).
     """
 
@@ -131,7 +137,7 @@ class StatusRow:
     owner: str | None
     horizon: str | None
     value: float | None
-    norm: Norm
+    norm: Norm | None
     ok: bool | None
     gap: float | None
     standards: tuple[StandardCheck, ...] = ()
@@ -144,7 +150,7 @@ class StatusRow:
             "owner": self.owner,
             "horizon": self.horizon,
             "value": self.value,
-            "norm": str(self.norm),
+            "norm": None if self.norm is None else str(self.norm),
             "ok": self.ok,
             "gap": self.gap,
             "standards": [s.to_dict() for s in self.standards],
@@ -153,7 +159,7 @@ class StatusRow:
 
 @attrs.frozen(repr=False)
 class Status(RowTable):
-    """Every KPI and metric with a norm, checked; failing ones first in `str`.
+    """Every KPI and metric with a norm or a measurable standard, checked.
 
     Attributes:
         rows_: the checks, in tree order.
@@ -212,7 +218,7 @@ class Status(RowTable):
             unit = self.tree.unit(r.name)
             body.append(
                 [
-                    norm_mark(r.ok),
+                    norm_mark(r.ok) if r.norm is not None else "·",
                     r.name,
                     format_value(r.value, self.tree, r.name),
                     format_norm(r.norm, unit),

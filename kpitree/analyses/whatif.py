@@ -40,7 +40,9 @@ from kpitree.errors import (
     KindError,
     KPITreeError,
     MissingValueError,
+    UnknownNameError,
     ValueTypeError,
+    did_you_mean,
 )
 from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import Leaf, raise_all
@@ -174,7 +176,8 @@ class NodeMap(Mapping[str, Any], Result):
         self._percent = percent
 
     def __getitem__(self, name: str) -> Any:
-        if name not in self._tree:
+        # An unhashable key names no node; UnknownNameError is the KeyError `in` expects.
+        if not isinstance(name, str) or name not in self._tree:
             raise self._tree._unknown(name)
         return self._get(name)
 
@@ -442,9 +445,11 @@ def check_bounds(tree: Graph, name: str, value: float) -> None:
 # -- several scenarios side by side --------------------------------------------------------------
 
 
-@attrs.frozen(repr=False)
-class Comparison(Result):
+@attrs.frozen(repr=False, eq=False)  # a Mapping: equal to the dict of its scenarios
+class Comparison(Mapping[str, "Scenario"], Result):
     """Scenarios side by side, from the same starting values (Excel's Scenario Manager).
+
+    A mapping `{scenario name: Scenario}`, in the order given.
 
     Attributes:
         names: the scenarios' names, in the order given.
@@ -458,7 +463,14 @@ class Comparison(Result):
         for label, scenario in zip(self.names, self.scenarios, strict=True):
             if label == name:
                 return scenario
-        raise KeyError(name)
+        raise UnknownNameError(
+            f"there is no scenario `{name}` in this comparison",
+            hint=did_you_mean(str(name), self.names),
+            names=[str(name)],
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
 
     def __len__(self) -> int:
         return len(self.scenarios)

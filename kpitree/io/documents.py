@@ -23,6 +23,7 @@ import functools
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,25 @@ def _too_big(size: int, limits: Limits) -> LimitError:
     )
 
 
+def _long_number(text: str, doc: Document) -> tuple[LimitError, str]:
+    """Return the problem of a number with more digits than Python reads, and where it is.
+
+    The parsers raise a bare ValueError for it (`sys.get_int_max_str_digits`) and do not
+    say where; the place is the line of the first such run of digits in `text`.
+    """
+    limit = sys.get_int_max_str_digits() or 4300
+    found = re.search(rf"[0-9][0-9_]{{{limit},}}", text)
+    digits = len(found.group().replace("_", "")) if found else None
+    size = f"{digits:,} digits" if digits else f"more than {limit:,} digits"
+    problem = LimitError(
+        f"a number of {size} is too long to read",
+        hint=f"a model file holds finite numbers, written in at most {limit:,} digits",
+    )
+    file = doc.source or "<text>"
+    line = text.count("\n", 0, found.start()) + 1 if found else None
+    return problem, f"{file}:{line}" if line else file
+
+
 def _syntax(what: str, line: int | None, doc: Document, hint: str | None = None) -> None:
     file = doc.source or "<text>"
     where = f"{file}:{line}" if line else file
@@ -428,7 +448,13 @@ class _YamlWalker:
             return str(node.value)  # a date stays the text it was written as
         try:
             value = self.loader.construct_object(node)
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        except ValueError as exc:
+            if "integer string conversion" not in str(exc):
+                self.doc.add(ValueTypeError(f"cannot read `{node.value[:40]}`: {exc}"), path)
+                return None
+            self.doc.add(_long_number(node.value, self.doc)[0], path)
+            return None
+        except (yaml.YAMLError, OverflowError) as exc:
             self.doc.add(ValueTypeError(f"cannot read `{node.value[:40]}`: {exc}"), path)
             return None
         if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
@@ -571,8 +597,11 @@ def _read_json(text: str, doc: Document) -> None:
         doc.add(LimitError("the JSON nests too deeply"), ())
         return
     except ValueError as exc:  # an integer with thousands of digits
-        reason = f"invalid JSON: {' '.join(str(exc).split())[:120]}"
-        doc.problems.append(JSONSyntaxError(reason, detail=str(exc), where=file))
+        problem, where = _long_number(text, doc)
+        # `line` stays None: the json module gave no position (the server words it so).
+        doc.problems.append(
+            JSONSyntaxError(problem.reason, detail=str(exc), where=where, hint=problem.hint)
+        )
         return
     if strict.refused:
         _scan_json(text, doc, report=True)
@@ -693,6 +722,10 @@ def _read_toml(text: str, doc: Document) -> None:
         return
     except RecursionError:
         doc.add(LimitError("the TOML nests too deeply"), ())
+        return
+    except ValueError:  # an integer with thousands of digits
+        problem, where = _long_number(text, doc)
+        doc.problems.append(problem.located(where))
         return
     doc.scan_lines = lambda: _scan_toml(text, doc)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kpitree.errors import (
+    DuplicateNameError,
     KPITreeError,
     LimitError,
     UnknownNameError,
@@ -151,8 +152,14 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
     sample = text.split("\n", 1)[0]
     # Spreadsheets set to a decimal comma separate fields with `;`.
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     file = source or "<text>"
+    # newline="" leaves line endings to the csv module, which knows `\r` and quoted breaks.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        problem = ValueTypeError(f"cannot read the CSV: {exc}", hint="save the file as CSV again")
+        raise ValidationError([problem.located(f"{file}:{reader.line_num}")]) from None
     if len(rows) < 2 or len(rows[0]) < 2:
         problem = ValueTypeError(
             "a values CSV has a header row and a row per period",
@@ -160,11 +167,36 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
         )
         raise ValidationError([problem.located(file)])
     header = [cell.strip() for cell in rows[0]]
+    # YAML and JSON refuse a key given twice; a CSV column or period given twice is refused
+    # as well, rather than the last one silently winning.
+    problems: list[KPITreeError] = []
+    columns: dict[str, int] = {}
+    for column, name in enumerate(header[1:], start=2):
+        if name and name in columns:
+            problems.append(
+                DuplicateNameError(
+                    f"the column `{name}` is given twice (columns {columns[name]} and {column})",
+                    hint="each leaf has one column; remove or rename one of them",
+                    names=[name],
+                ).located(f"{file}:1")
+            )
+        columns.setdefault(name, column)
     table: dict[str | None, _Row] = {}
+    first_line: dict[str, int] = {}
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         label = row[0].strip()
+        if label in first_line:
+            problems.append(
+                DuplicateNameError(
+                    f"the period `{label}` is given twice (first at line {first_line[label]})",
+                    hint="each period has one row; remove or rename one of them",
+                    names=[label],
+                ).located(f"{file}:{number}")
+            )
+            continue
+        first_line[label] = number
         doc = Document(source=source, found_lines={(label,): number})
         values = {
             name: cell
@@ -172,6 +204,8 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
             if name and cell.strip()
         }
         table[label] = (values, doc, (label,))
+    if problems:
+        raise ValidationError(problems)
     return table
 
 

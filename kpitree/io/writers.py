@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kpitree.errors import ValueTypeError, require
-from kpitree.io.documents import format_for, format_name
+from kpitree.errors import ArgumentError, KPITreeError, ValueTypeError, raise_all, require
+from kpitree.io.documents import PathKey, format_for, format_name, path_text
 from kpitree.io.schema import LEAF_FIELDS
 from kpitree.language.expr import format_expr
 from kpitree.model.graph import Graph
@@ -129,6 +129,9 @@ def dumps(tree: Graph, format: str = "yaml") -> str:  # noqa: A002 - the model-f
     """
     data = to_dict(tree)
     name = format_name(format)
+    problems: list[KPITreeError] = []
+    _check_text(data, (), problems)
+    raise_all(problems)
     if name == "json":
         return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     if name == "toml":
@@ -154,6 +157,31 @@ def dump(tree: Graph, path: str | Path) -> Path:
     return target
 
 
+def _check_text(data: Any, path: PathKey, problems: list[KPITreeError]) -> None:
+    """Note each text of `data` that a UTF-8 file cannot hold (a lone surrogate), by path.
+
+    Every other character is written so that it reads back as it was.
+    """
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            _check_text(value, (*path, key), problems)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_text(value, (*path, i), problems)
+    elif isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            problems.append(
+                ArgumentError(
+                    f"{path_text(path)} holds the character {data[exc.start]!r}, a lone "
+                    "surrogate, which a UTF-8 file cannot hold",
+                    hint="a surrogate comes in a pair; remove it, or decode the text with "
+                    "errors='replace' where it came from",
+                )
+            )
+
+
 @functools.cache
 def _yaml_dumper() -> Any:
     import yaml
@@ -171,8 +199,15 @@ def _yaml_dumper() -> Any:
         inline = len(data) <= 2 and plain(data.values())
         return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=inline)
 
+    def represent_str(dumper: Any, text: str) -> Any:
+        # Plain and single-quoted YAML fold line breaks (`\x85`, `\u2028`) and cannot
+        # escape; double quotes escape every character that is not printable.
+        style = None if text.isprintable() else '"'
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
     ModelDumper.add_representer(list, represent_list)
     ModelDumper.add_representer(dict, represent_dict)
+    ModelDumper.add_representer(str, represent_str)
     return ModelDumper
 
 
@@ -199,7 +234,8 @@ def _toml_key_text(key: str) -> str:
 
 def _toml_string(text: str) -> str:
     # JSON string escapes are valid TOML basic-string escapes; keep non-ASCII as it is.
-    return json.dumps(text, ensure_ascii=False)
+    # JSON escapes the control characters below U+0020; TOML also forbids DEL raw.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml_value(value: Any) -> str:

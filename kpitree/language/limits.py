@@ -6,9 +6,20 @@ raises its own `LimitError` naming the limit and how to raise it.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import attrs
 
-from kpitree.errors import LimitError, quoted_name
+from kpitree.errors import (
+    ArgumentError,
+    KPITreeError,
+    LimitError,
+    ValueTypeError,
+    quoted,
+    quoted_name,
+    raise_all,
+)
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "check_name_length"]
 
@@ -41,6 +52,38 @@ class Limits:
     max_name_chars: int = 200
     max_file_bytes: int = 20_000_000
     max_sample_bytes: int = 2 * 1024**3
+
+    def __attrs_post_init__(self) -> None:
+        # A limit of -1 or "100" would not fail here but far away, or never trip at all.
+        problems: list[KPITreeError] = []
+        for field in attrs.fields(Limits):
+            problem = _check_limit(field.name, getattr(self, field.name), field.default)
+            if problem is not None:
+                problems.append(problem)
+        raise_all(problems)
+
+
+def _check_limit(name: str, value: Any, default: Any) -> KPITreeError | None:
+    """Return the problem with one limit's value, or None.
+
+    Counts are whole numbers of at least 1; `max_exponent` is a number of at least 0.
+    """
+    exponent = isinstance(default, float)
+    kinds = (int, float) if exponent else (int,)
+    wanted = "a number" if exponent else "a whole number"
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        return ValueTypeError(
+            f"Limits `{name}` must be {wanted}, got {quoted(value)}",
+            hint=f"the default is {name}={default!r}",
+        )
+    low = 0 if exponent else 1
+    finite = not isinstance(value, float) or math.isfinite(value)  # ints are finite
+    if not (finite and value >= low):
+        return ArgumentError(
+            f"Limits `{name}` must be at least {low} and finite, got {quoted(value)}",
+            hint=f"the default is {name}={default!r}",
+        )
+    return None
 
 
 DEFAULT_LIMITS = Limits()

@@ -8,6 +8,7 @@ nodes fit together.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -17,10 +18,13 @@ import attrs
 from kpitree.errors import (
     ArgumentError,
     BoundsError,
+    DuplicateNameError,
     KPITreeError,
     ValidationError,
     ValueTypeError,
+    did_you_mean,
     quoted,
+    raise_all,
 )
 from kpitree.language.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
 from kpitree.language.limits import DEFAULT_LIMITS
@@ -37,26 +41,72 @@ __all__ = ["KPI", "Input", "Leaf", "Metric", "Node", "Standard", "raise_all"]
 _AGGREGATE = re.compile(r"sum|mean|last|min|max|weighted:(?P<weight>\w+)")
 
 
-def raise_all(problems: list[KPITreeError]) -> None:
-    """Raise the one problem found, or a `ValidationError` holding all of them."""
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise ValidationError(problems)
-
-
-@attrs.frozen
+@attrs.frozen(init=False)
 class Standard:
     """An operational practice that holds a KPI at its norm.
 
     A plain standard is text ("answer every inbound request within 15 minutes"). A
     measurable one has a `name` and a `norm` (`response_minutes <= 15`), and `tree.status`
-    checks it against the value given under that name.
+    checks it against the value given under that name. Its text defaults to
+    `"<name> <norm>"`. Like nodes, a standard checks its fields when it is made and reports
+    every problem at once.
+
+    Examples:
+        >>> import kpitree as kt
+        >>> kt.Standard(name="response_minutes", norm="<= 15").text
+        'response_minutes <= 15'
+        >>> kt.Standard("call back", norm="<= 15")
+        Traceback (most recent call last):
+        ...
+        kpitree.errors.ArgumentError: standard: a standard with a norm needs a name
+        hint: ...
     """
 
     text: str
     name: str | None = None
     norm: Norm | None = None
+
+    def __init__(
+        self, text: str | None = None, name: str | None = None, norm: str | Norm | None = None
+    ) -> None:
+        problems: list[KPITreeError] = []
+        where = f"standard `{name}`" if isinstance(name, str) else "standard"
+        checked = _collect(
+            problems,
+            "standard",
+            lambda v: check_name(v, what="a standard's name"),
+            name,
+            optional=True,
+        )
+        parsed = _collect(problems, where, _norm, norm, optional=True)
+        if (name is None) != (norm is None):
+            # status looks a measurement up by the name and checks it against the norm;
+            # one without the other would be dropped silently on dump.
+            missing = "a name" if name is None else "a norm"
+            problems.append(
+                ArgumentError(
+                    f"a standard with {'a norm' if name is None else 'a name'} needs {missing}",
+                    where=where,
+                    hint='a measurable standard has both: kt.Standard(name="response_minutes", '
+                    'norm="<= 15"); a plain one is only text',
+                )
+            )
+        if text is None and checked is not None and parsed is not None:
+            text = f"{checked} {parsed}"
+        if text is None:
+            if name is None and norm is None:
+                problems.append(
+                    ValueTypeError(
+                        "a standard needs its text",
+                        where=where,
+                        hint='kt.Standard("answer within 15 minutes")',
+                    )
+                )
+        else:
+            _collect(problems, where, lambda v: _text(v, "a standard's text"), text)
+        raise_all(problems)
+        assert text is not None  # else a problem was raised above
+        self.__attrs_init__(text, checked, parsed)
 
     def __str__(self) -> str:
         return self.text
@@ -83,7 +133,24 @@ class Node(Arithmetic):
             ...     value=1200).value
             1200.0
         """
-        return attrs.evolve(self, **changes)  # type: ignore[misc]
+        unknown = [key for key in changes if key not in _parameters(type(self).__init__)]
+        if unknown:
+            fields = _parameters(type(self).__init__)
+            raise ArgumentError(
+                f"{type(self).__name__} `{self.name}` has no field `{unknown[0]}` to replace",
+                hint=did_you_mean(unknown[0], fields) or f"the fields are: {', '.join(fields)}",
+            )
+        return attrs.evolve(self, **self._stale(changes))  # type: ignore[misc]
+
+    def _stale(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Return `changes` with what they make stale reset (a metric's formula text)."""
+        return changes
+
+
+@functools.cache
+def _parameters(init: Callable[..., None]) -> tuple[str, ...]:
+    """The keywords a node's constructor takes, which are the fields `replace` can change."""
+    return tuple(inspect.signature(init).parameters)[1:]  # after `self`
 
 
 def _collect(
@@ -132,19 +199,54 @@ def _bounds(value: Any, what: str) -> Bounds | None:
 
 def _standards(value: Any) -> tuple[Standard, ...]:
     if isinstance(value, str):
-        return (Standard(value),)
+        value = (value,)
+    problems: list[KPITreeError] = []
+    out: list[Standard] = []
+
+    def make(**fields: Any) -> None:
+        try:
+            out.append(Standard(**fields))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        except KPITreeError as exc:
+            problems.append(exc)
+
     if isinstance(value, Mapping):
-        out = []
         for key, norm in value.items():
-            name = check_name(key, what="a standard's name")
-            parsed = parse_norm(norm)
-            out.append(Standard(f"{name} {parsed}", name, parsed))
-        return tuple(out)
-    items = tuple(value)
-    for item in items:
-        if not isinstance(item, str | Standard):
-            raise ValueTypeError(f"a standard must be text, got {quoted(item)}")
-    return tuple(s if isinstance(s, Standard) else Standard(s) for s in items)
+            make(name=key, norm=norm)
+    elif isinstance(value, Iterable):
+        for item in value:
+            if isinstance(item, Standard):
+                out.append(item)
+            elif isinstance(item, str):
+                make(text=item)
+            else:
+                problems.append(
+                    ValueTypeError(
+                        f"a standard must be text or a kt.Standard, got {quoted(item)}",
+                        hint='e.g. standards=["call back within 15 minutes"]',
+                    )
+                )
+    else:
+        raise ValueTypeError(
+            f"standards must be text, a list of standards or a mapping of names to norms, "
+            f"got {quoted(value)}",
+            hint='e.g. standards={"response_minutes": "<= 15"}',
+        )
+    seen: set[str] = set()
+    for standard in out:
+        if standard.name is not None and standard.name in seen:
+            problems.append(
+                DuplicateNameError(
+                    f"two standards are named `{standard.name}`",
+                    hint="status looks a measurement up by its name; rename one of them",
+                    names=[standard.name],
+                )
+            )
+        seen.add(standard.name or "")
+        seen.discard("")
+    raise_all(problems)
+    return tuple(out)
 
 
 def _role(value: Any) -> str:
@@ -156,8 +258,14 @@ def _role(value: Any) -> str:
 
 
 def _roles(value: Any) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else tuple(value)
-    return tuple(_role(item) for item in items)
+    if isinstance(value, str):
+        return (_role(value),)
+    if not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise ValueTypeError(
+            f"influenced_by must be a role or a list of roles, got {quoted(value)}",
+            hint='e.g. influenced_by=["sales", "product"]',
+        )
+    return tuple(_role(item) for item in value)
 
 
 def _aggregate(value: Any) -> str | None:
@@ -406,6 +514,12 @@ class Metric(Node):
         }
         raise_all(problems)
         self.__attrs_init__(**fields)
+
+    def _stale(self, changes: dict[str, Any]) -> dict[str, Any]:
+        # The kept text is the formula as written; a new formula brings its own (or none).
+        if "formula" in changes and "text" not in changes:
+            return {**changes, "text": None}
+        return changes
 
     def __repr__(self) -> str:
         return f"Metric({self.name!r}, {str(self.formula)!r})"

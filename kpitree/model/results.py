@@ -46,8 +46,10 @@ def format_delta(change: float, tree: Graph | None, name: str | None) -> str:
     return format_change(change, unit)
 
 
-def format_norm(norm: Norm, unit: Unit | None) -> str:
+def format_norm(norm: Norm | None, unit: Unit | None) -> str:
     """Return a norm for people, its thresholds written in `unit` (`≥ 80%`, `≤ 15 min`).
+
+    No norm is `—`.
 
     Examples:
         >>> from kpitree.model.norm import AtLeast
@@ -55,6 +57,8 @@ def format_norm(norm: Norm, unit: Unit | None) -> str:
         >>> format_norm(AtLeast(0.8), PERCENT), format_norm(AtLeast(1200), None)
         ('≥ 80%', '≥ 1,200')
     """
+    if norm is None:
+        return "—"
     return norm.format(lambda x: format_quantity(x, unit))
 
 
@@ -160,6 +164,16 @@ class RowTable(Result):
     def __getitem__(self, name: str) -> Any:
         return self.row(name)
 
+    def __contains__(self, item: object) -> bool:
+        """Whether a row has the name `item` (or `item` is one of the rows)."""
+        if isinstance(item, str):
+            return item in self._rows_by_name
+        return any(item == row for row in self)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the row named `name`, or `default` when no row has that name."""
+        return self._rows_by_name.get(name, default) if isinstance(name, str) else default
+
     def row(self, name: str) -> Any:
         """Return the row named `name` (`table[name]` reads the same).
 
@@ -206,6 +220,9 @@ class RowTable(Result):
 class Values(Mapping[str, float], Result):
     """The value of every node, read-only, in tree order.
 
+    A `Mapping`: `in`, `get`, `keys`, `items`, and `==` with a dict all work; `[]` with a
+    name that has no value raises `UnknownNameError` (a `KeyError`).
+
     Examples:
         >>> from kpitree.examples import qualified_leads
         >>> values = qualified_leads().evaluate()
@@ -234,10 +251,14 @@ class Values(Mapping[str, float], Result):
     def __getitem__(self, name: str) -> float:
         try:
             return self._data[name]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable key, which names nothing
             if self._tree is not None:
                 raise self._tree._unknown(name) from None
-            raise
+            raise UnknownNameError(
+                f"there is no value for `{name}`",
+                hint=did_you_mean(str(name), self._data),
+                names=[str(name)],
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data if self._order is None else self._order)

@@ -49,6 +49,21 @@ class Samples(Result):
     tree: Graph
     distribution: Distribution | None = None
 
+    def __eq__(self, other: object) -> bool:
+        # `sim[name]` makes a new Samples each time; two are equal when their samples are,
+        # so that a Simulation equals the dict of its items, as a Mapping should.
+        if not isinstance(other, Samples):
+            return NotImplemented
+        import numpy as np
+
+        return (
+            self.name == other.name
+            and self.distribution == other.distribution
+            and bool(np.array_equal(self.values, other.values, equal_nan=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable arrays inside
+
     @property
     def n(self) -> int:
         """How many samples were drawn."""
@@ -170,7 +185,7 @@ def _undefined_note(undefined: int, n: int) -> str:
 
 
 @attrs.frozen(eq=False, repr=False)
-class Simulation(Result):
+class Simulation(Mapping[str, "Samples"], Result):
     """Monte Carlo samples of every node; statistics of the chosen metric.
 
     `sim.mean`, `sim.sd`, `sim.quantile(q)`, `sim.prob(target)` are those of `metric`;
@@ -193,7 +208,7 @@ class Simulation(Result):
     tree: Graph
 
     def __getitem__(self, name: str) -> Samples:
-        if name not in self.arrays:
+        if not isinstance(name, str) or name not in self.arrays:
             raise self.tree._unknown(name)
         return Samples(name, self.arrays[name], self.tree, self.distributions.get(name))
 

@@ -19,7 +19,7 @@ from kpitree.errors import ArgumentError
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
-from kpitree.model.results import Result, format_value, table
+from kpitree.model.results import RowTable, format_value, table
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -53,7 +53,7 @@ class TornadoRow:
 
 
 @attrs.frozen(repr=False)
-class Tornado(Result):
+class Tornado(RowTable):
     """Leaves ranked by how far the metric swings when each moves alone: a tornado chart.
 
     Attributes:
@@ -75,11 +75,8 @@ class Tornado(Result):
     def __len__(self) -> int:
         return len(self.rows_)
 
-    def __getitem__(self, name: str) -> TornadoRow:
-        for row in self.rows_:
-            if row.name == name:
-                return row
-        raise self.tree._unknown(name, f"leaf in this tornado of `{self.metric}`")
+    def _row_role(self) -> str:
+        return f"leaf in this tornado of `{self.metric}`"
 
     def plot(self, ax: Any = None) -> Any:
         """Draw the tornado: each leaf's low and high swing of the metric; return the Axes."""

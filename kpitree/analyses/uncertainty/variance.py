@@ -20,7 +20,7 @@ from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
-from kpitree.model.results import Result, format_value, table
+from kpitree.model.results import RowTable, format_value, table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -283,7 +283,7 @@ class SobolRow:
 
 
 @attrs.frozen(repr=False)
-class Sobol(Result):
+class Sobol(RowTable):
     """Sobol indices of a metric per uncertain leaf, and per owner.
 
     `.by_owner` holds *closed-group* indices: the first-order index of an owner is the
@@ -320,11 +320,8 @@ class Sobol(Result):
     def __len__(self) -> int:
         return len(self.leaves_)
 
-    def __getitem__(self, name: str) -> SobolRow:
-        for row in self.leaves_:
-            if row.name == name:
-                return row
-        raise self.tree._unknown(name, f"uncertain leaf of `{self.metric}`")
+    def _row_role(self) -> str:
+        return f"uncertain leaf of `{self.metric}`"
 
     @property
     def first_order(self) -> dict[str, float]:
