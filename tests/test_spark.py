@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from test_frames import tree_and_rows
+from test_undefined import FORMULAS, ROWS, _reference, _same, _tree
 
 import kpitree as kt
 from kpitree.backends.frames import evaluate_frame
@@ -109,3 +110,25 @@ def test_spark_refuses_text_leaf_columns(spark: Any) -> None:
     frame = spark.createDataFrame(pd.DataFrame({"leads": ["many"], "lead_to_ql": [0.8]}))
     with pytest.raises(kt.ValueTypeError, match="column `leads` holds string"):
         evaluate(kt.examples.qualified_leads(), frame)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(FORMULAS, FORMULAS, ROWS)
+def test_spark_follows_the_undefined_rule_on_nested_formulas(
+    spark: Any, first: Any, second: Any, rows: list[dict[str, float]]
+) -> None:
+    """Nested random formulas (tests/test_undefined.py): Spark gives the rule's value or NULL."""
+    from kpitree.spark import evaluate
+
+    tree = _tree(first, second)
+    assume(tree is not None and bool(tree.leaves))
+    assert tree is not None
+    leaves = [leaf.name for leaf in tree.leaves]
+    rows = [{k: row[k] for k in leaves} for row in rows]
+    want = [_reference(tree, row) for row in rows]
+    columns = {"row_": [float(i) for i in range(len(rows))]}
+    columns.update({n: [row[n] for row in rows] for n in leaves})
+    got = evaluate(tree, spark_frame(spark, columns)).orderBy("row_").collect()
+    for i, record in enumerate(got):
+        for name in ("m", "n"):
+            assert _same(record[name], want[i][name]), (name, tree[name], rows[i], record[name])
