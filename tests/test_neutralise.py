@@ -38,6 +38,9 @@ from kpitree.model.escape import (
     visible,
 )
 
+# Random owners may look alike (`A` and `a`): the spelling warning is right, and beside the point.
+pytestmark = pytest.mark.filterwarnings("ignore::kpitree.errors.SpellingWarning")
+
 HOSTILE = (
     "```",
     "````",
@@ -365,6 +368,26 @@ def test_text_renderings_have_no_control_characters(tree: kt.Tree) -> None:
     outputs = [render_tree(tree), str(tree), str(tree.status()), table(owners, ["a", "b"])]
     for text in outputs:
         assert not INVISIBLE.search(text), text
+
+
+@given(trees)
+@TEXTS
+def test_every_result_prints_without_control_characters(tree: kt.Tree) -> None:
+    """`print(result)` in a REPL: every analysis's `str` quotes owners only as text."""
+    changed = {"a": 3, "выручка": 0.9}
+    results = [
+        tree.sensitivity("m"),
+        tree.levers("m"),
+        tree.whatif({"a": "+10%"}),
+        tree.solve("m", 200, vary="a"),
+        tree.cascade("m", 200),
+        tree.attribute("m", {}, changed),
+        tree.accountability("m", {}, changed),
+        tree.status(),
+    ]
+    for result in results:
+        text = str(result)
+        assert not INVISIBLE.search(text), (type(result).__name__, text)
 
 
 @pytest.fixture

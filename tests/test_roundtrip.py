@@ -272,6 +272,7 @@ MODEL = st.fixed_dictionaries(
 )
 
 
+@LOOK_ALIKE
 @given(data=MODEL | JSON_LIKE)
 def test_from_dict_raises_only_kpitree_errors(data: Any) -> None:
     """Model data of any shape builds a tree or raises a KPITreeError."""
@@ -279,6 +280,7 @@ def test_from_dict_raises_only_kpitree_errors(data: Any) -> None:
         from_dict(data)
 
 
+@LOOK_ALIKE
 @pytest.mark.parametrize("fmt", FORMATS)
 @given(data=MODEL)
 def test_loads_raises_only_kpitree_errors(fmt: str, data: Any) -> None:
@@ -293,6 +295,7 @@ def _rough_toml(data: Any) -> str:
     return "\n".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in data.items())
 
 
+@LOOK_ALIKE
 @given(text=st.text(max_size=60), fmt=st.sampled_from(["yaml", "json", "csv"]))
 def test_loads_values_raises_only_kpitree_errors(text: str, fmt: str) -> None:
     """Values text of any content reads or raises a KPITreeError."""
@@ -300,6 +303,7 @@ def test_loads_values_raises_only_kpitree_errors(text: str, fmt: str) -> None:
         loads_values(text, fmt)
 
 
+@LOOK_ALIKE
 @given(text=st.text(max_size=60), fmt=st.sampled_from(FORMATS))
 def test_loads_of_random_text_raises_only_kpitree_errors(text: str, fmt: str) -> None:
     """Model text of any characters loads or raises a KPITreeError."""

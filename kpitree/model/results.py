@@ -128,7 +128,19 @@ def _numeric(cell: str) -> bool:
 
 
 class Result(Shown):
-    """Base of analysis results: `to_dict()`, `to_frame()` (pandas) and a readable `str`."""
+    """Base of analysis results: `to_dict()`, `to_frame()` (pandas) and a readable `str`.
+
+    A subclass's `str` is printed in terminals and notebooks, and it quotes model text
+    (owners, names, descriptions): whatever it writes, its output is passed through
+    `kpitree.model.escape.terminal` here, in one place, so an owner holding an escape
+    sequence or a BiDi override cannot act on the terminal.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__str__")
+        if own is not None and not getattr(own, "_terminal_safe", False):
+            cls.__str__ = _terminal_safe(own)  # type: ignore[method-assign]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as plain dicts, lists, strings and numbers (JSON-ready)."""
@@ -143,6 +155,15 @@ class Result(Shown):
         import pandas
 
         return pandas.DataFrame(self.rows())
+
+
+def _terminal_safe(method: Any) -> Any:
+    @functools.wraps(method)
+    def safe(self: Any) -> str:
+        return terminal(method(self), newlines=True)
+
+    safe._terminal_safe = True  # type: ignore[attr-defined]
+    return safe
 
 
 class RowTable(Result):
