@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kpitree import i18n
 from kpitree.apps.cli import _HELP, main
 from kpitree.examples import EXAMPLES
 from kpitree.tree import load
@@ -452,3 +453,25 @@ def test_junk_model_files_never_give_a_traceback(data: bytes, suffix: str) -> No
             assert "Traceback" not in err.getvalue()
             if code == 2:
                 assert err.getvalue().splitlines()[-1].startswith("kpitree: ")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_lang_ru_writes_and_reads_russian_numbers(
+    capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """`--lang ru` (before or after the command): `1 200,5` read and written, points in п.п."""
+    argv = ["whatif", QL, "leads=1200,5", "lead_to_ql=+2pp"]
+    argv = ["--lang", "ru", *argv] if where == "before" else [*argv[:2], "--lang", "ru", *argv[2:]]
+    code, out, err = run(capsys, *argv)
+    assert (code, err) == (0, "")
+    assert "1\u00a0200,5 lead" in out and "+2 п.п." in out and "82\u00a0%" in out
+    assert i18n.current() == "en"  # the flag holds for that run only
+
+
+def test_an_unknown_lang_is_an_error_naming_the_locales(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--lang de` exits 2 with a message listing the locales kpitree speaks."""
+    code, out, err = run(capsys, "--lang", "de", "eval", QL)
+    assert code == 2 and out == ""
+    assert 'unknown locale "de"' in err and "en, ru" in err

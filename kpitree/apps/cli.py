@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kpitree import i18n
 from kpitree.errors import EvaluationError, InfeasibleGoalError, KPITreeError, ValidationError
 
 if TYPE_CHECKING:
@@ -481,11 +482,14 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    language = "the language of the output: en or ru (default: KPITREE_LANG, then LANG)"
+    parser.add_argument("--lang", metavar="LOCALE", help=language)
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's default must not overwrite `kpitree --debug COMMAND`.
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
+    common.add_argument("--lang", metavar="LOCALE", default=argparse.SUPPRESS, help=language)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, run: Command, *, json_flag: bool = True) -> argparse.ArgumentParser:
@@ -632,7 +636,9 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args))
+        # Scoped, not set_locale: `main` may run inside a program that speaks another.
+        with i18n.locale(args.lang) if args.lang else contextlib.nullcontext():
+            return int(args.run(args))
     except (InfeasibleGoalError, EvaluationError) as exc:
         return _fail(exc, 1, args.debug)
     except KPITreeError as exc:
