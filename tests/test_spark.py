@@ -1,12 +1,11 @@
 """Spark: the tree applied by Spark SQL in local mode equals evaluate_frame on the same data.
 
-One local Spark session serves the whole module (starting one takes seconds). Deselect
-with `-m "not spark"`; skipped when pyspark or Java is missing.
+One local Spark session (`spark` in conftest.py) serves every Spark test, since starting
+one takes seconds. Deselect with `-m "not spark"`; skipped when pyspark or Java is missing.
 """
 
 import math
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -28,23 +27,6 @@ pytestmark = [
     # pyspark warns that it has not caught up with pandas 3; kpitree does not use that path.
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
 ]
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    """One small local Spark session for every test in this module."""
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("kpitree-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def spark_frame(spark: Any, columns: dict[str, Any]) -> Any:
