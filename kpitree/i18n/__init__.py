@@ -128,9 +128,10 @@ def locale(name: str) -> Iterator[str]:
     Raises:
         ArgumentError: `name` is not a locale kpitree ships.
     """
-    token = _scoped.set(parse(name))
+    chosen = parse(name)
+    token = _scoped.set(chosen)
     try:
-        yield _scoped.get() or LOCALES[0]
+        yield chosen
     finally:
         _scoped.reset(token)
 
