@@ -2,7 +2,8 @@
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,3 +41,25 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+GOLDEN_TEXT = Path(__file__).parent / "golden" / "text"
+
+
+@pytest.fixture
+def golden() -> Callable[[str, str], None]:
+    """Compare text with the reviewed file ``tests/golden/text/<name>.txt``.
+
+    Names carry the locale and width, e.g. ``"status.seed.ru.80"``. Write the files anew
+    with ``KPITREE_UPDATE_GOLDEN=1``, then review the diff: the files are the expectation.
+    """
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN_TEXT / f"{name}.txt"
+        if os.environ.get("KPITREE_UPDATE_GOLDEN") == "1":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+        assert path.is_file(), f"no golden file {path}: run with KPITREE_UPDATE_GOLDEN=1"
+        assert text + "\n" == path.read_text(encoding="utf-8")
+
+    return check
