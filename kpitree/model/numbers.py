@@ -16,7 +16,7 @@ import re
 from kpitree import i18n
 from kpitree.errors import ValueTypeError, quoted
 
-__all__ = ["MAX_NUMBER_TEXT", "format_number", "to_number"]
+__all__ = ["EXACT", "MAX_NUMBER_TEXT", "SIGNIFICANT", "format_number", "to_number"]
 
 MAX_NUMBER_TEXT = 100
 """Longest text `to_number` reads; anything longer is refused before parsing."""
@@ -166,12 +166,24 @@ def _error(
     return ValueTypeError(f"{what}: expected {_EXPECTED}, got {shown}{detail}", hint=hint)
 
 
-def format_number(x: float, *, percent: bool = False) -> str:
-    r"""Format a number for people: 6 significant digits, thousands separated by commas.
+SIGNIFICANT = 3
+"""Significant digits of a computed value that text output shows (``1.89``, ``0.0533``)."""
 
-    Trailing zeros are dropped and whole numbers have no decimals. Numbers from 1e15 up,
-    or below 1e-6 (except zero), are written with an exponent. With ``percent=True`` the
-    number is a fraction shown as a percentage.
+EXACT = 6
+"""A value written with at most this many significant digits (``0.8``, ``1234.5``) is shown
+exactly: it is most likely a value someone typed, and rounding it would misquote them."""
+
+
+def format_number(x: float, *, percent: bool = False) -> str:
+    r"""Format a number for people, with digits that fit its magnitude.
+
+    One policy for every surface: a whole number, or a value whose shortest decimal form has
+    at most `EXACT` significant digits, is shown exactly; any other value is rounded to
+    `SIGNIFICANT` significant digits, but never inside its whole part (``1,061`` for
+    1060.66017, not ``1,060``; ``1.89`` for 1.88667; ``0.0533`` for 0.0533002). Trailing
+    zeros are dropped. Numbers from 1e15 up, or below 1e-6 (except zero), are written with an
+    exponent. With ``percent=True`` the number is a fraction shown as a percentage, and the
+    policy applies to the percentage (``6.07%`` for 0.060660172).
 
     Args:
         x: the number.
@@ -181,22 +193,18 @@ def format_number(x: float, *, percent: bool = False) -> str:
         The text.
 
     Examples:
-        >>> format_number(1000)
-        '1,000'
-        >>> format_number(800.0)
-        '800'
-        >>> format_number(0.8, percent=True)
-        '80%'
-        >>> format_number(0.81234, percent=True)
-        '81.234%'
-        >>> format_number(1234567.891)
-        '1,234,570'
-        >>> format_number(0.00123)
-        '0.00123'
-        >>> format_number(-1500)
-        '-1,500'
-        >>> format_number(1e15)
-        '1e+15'
+        >>> format_number(1000), format_number(800.0), format_number(1234567)
+        ('1,000', '800', '1,234,567')
+        >>> format_number(0.8, percent=True), format_number(0.81234, percent=True)
+        ('80%', '81.234%')
+        >>> format_number(1060.660172), format_number(1234567.891), format_number(2 / 3)
+        ('1,061', '1,234,568', '0.667')
+        >>> format_number(0.060660172, percent=True), format_number(0.1 + 0.2)
+        ('6.07%', '0.3')
+        >>> format_number(0.00123), format_number(-1500)
+        ('0.00123', '-1,500')
+        >>> format_number(1e15), format_number(1 / 3 * 1e-7)
+        ('1e+15', '3.33e-08')
         >>> format_number(float("nan")), format_number(float("-inf"))
         ('NaN', '-inf')
 
@@ -204,7 +212,7 @@ def format_number(x: float, *, percent: bool = False) -> str:
 
         >>> with i18n.locale("ru"):
         ...     format_number(-1234567.891), format_number(0.81234, percent=True)
-        ('−1\xa0234\xa0570', '81,234\xa0%')
+        ('−1\xa0234\xa0568', '81,234\xa0%')
     """
     suffix = "%" if percent else ""
     value = float(x)
@@ -212,23 +220,42 @@ def format_number(x: float, *, percent: bool = False) -> str:
         return "NaN"
     if math.isinf(value):
         return ("inf" if value > 0 else "-inf") + suffix
-    if percent:
-        value *= 100
-        if math.isinf(value):
-            return ("inf" if value > 0 else "-inf") + suffix
     if value == 0:
         return "0" + suffix
-    rounded = f"{value:.6g}"
-    magnitude = abs(float(rounded))
-    active = i18n.current()
-    if active != "en":
-        return _localised(rounded, percent=percent, exponent=magnitude >= 1e15 or magnitude < 1e-6)
-    if magnitude >= 1e15 or magnitude < 1e-6:
-        return rounded + suffix
-    return f"{decimal.Decimal(rounded):,f}" + suffix
+    digits = _digits(value, percent=percent)
+    if not math.isfinite(digits):  # a percentage of a huge fraction overflows only as text
+        return ("inf" if value > 0 else "-inf") + suffix
+    magnitude = abs(digits)
+    exponent = magnitude >= 1e15 or magnitude < decimal.Decimal("1e-6")
+    if i18n.current() != "en":
+        return _localised(digits, percent=percent, exponent=exponent)
+    if exponent:
+        return _exponent(digits) + suffix
+    return f"{digits:,f}" + suffix
 
 
-def _localised(rounded: str, *, percent: bool, exponent: bool) -> str:
+def _digits(value: float, *, percent: bool) -> decimal.Decimal:
+    # repr is the shortest decimal that reads back as the value: the digits the user typed,
+    # or a computation's full precision (0.30000000000000004).
+    exact = decimal.Decimal(repr(value))
+    if percent:
+        exact = exact.scaleb(2)
+    exact = exact.normalize()
+    if exact == exact.to_integral_value() or len(exact.as_tuple().digits) <= EXACT:
+        return exact
+    places = max(0, SIGNIFICANT - (exact.adjusted() + 1))  # whole digits are never rounded
+    shown = exact.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
+    return shown.normalize()
+
+
+def _exponent(digits: decimal.Decimal) -> str:
+    # 1e+15 and 3.33e-08, as Python writes floats, from the digits already chosen.
+    count = len(digits.as_tuple().digits)
+    significant = min(count, EXACT if count <= EXACT else SIGNIFICANT)
+    return f"{float(digits):.{significant}g}"
+
+
+def _localised(digits: decimal.Decimal, *, percent: bool, exponent: bool) -> str:
     # The digits are decided; the locale's CLDR symbols and pattern write them (1 060,66 and
     # 80 % under "ru"), with a true minus sign, since a hyphen reads as a dash in prose.
     from babel.numbers import format_decimal
@@ -236,9 +263,9 @@ def _localised(rounded: str, *, percent: bool, exponent: bool) -> str:
     where = i18n.babel_locale()
     symbols = where.number_symbols["latn"]
     if exponent:
-        text = rounded.replace(".", symbols["decimal"])
+        text = _exponent(digits).replace(".", symbols["decimal"]).replace("-", "\u2212")
     else:
-        text = format_decimal(decimal.Decimal(rounded), locale=where, decimal_quantization=False)
+        text = format_decimal(digits, locale=where, decimal_quantization=False)
     text = text.replace(symbols["minusSign"], "\u2212")
     if percent:
         pattern = where.percent_formats[None].pattern  # "#,##0 %": the sign and its spacing
