@@ -168,6 +168,10 @@ def test_percent_is_hundredth(n: int) -> None:
         (-0.0, False, "0"),
         (0, True, "0%"),
         (0.1 + 0.2, False, "0.3"),
+        (1200.5 * 0.8, False, "960.4"),  # the noise of arithmetic is not a digit
+        (2 / 3, False, "0.667"),
+        (1060.660172, False, "1,061"),
+        (0.82 * 1000 - 800, False, "20"),
         (2.5, False, "2.5"),
         (-0.05, True, "-5%"),
         (math.nan, False, "NaN"),

@@ -148,7 +148,7 @@ def test_simulation_histogram_with_target() -> None:
     assert sum(p.get_height() for p in ax.patches) == 6
     assert [line.get_xdata()[0] for line in ax.get_lines()] == pytest.approx([825, 900])
     # 2 of the 6 defined draws reach 900; the undefined one does not count.
-    assert ax.get_title() == "qualified_leads: 7 draws, P(≥ 900 lead) = 33.3333%"
+    assert ax.get_title() == "qualified_leads: 7 draws, P(≥ 900 lead) = 33.3%"
 
 
 def test_simulation_in_percent_and_metric_target() -> None:

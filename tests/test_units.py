@@ -311,7 +311,7 @@ def test_spelling_hint_none_for_unrelated_units() -> None:
         (1000, U("lead"), "1,000 lead"),
         (0.8, PERCENT, "80%"),
         (12.0, U("call/day"), "12 call/day"),
-        (1234567.891, U("RUB"), "1,234,570 RUB"),
+        (1234567.891, U("RUB"), "1,234,568 RUB"),
         (2.5, None, "2.5"),
         (0.8, DIMENSIONLESS, "0.8"),
     ],

@@ -177,13 +177,14 @@ exactly: it is most likely a value someone typed, and rounding it would misquote
 def format_number(x: float, *, percent: bool = False) -> str:
     r"""Format a number for people, with digits that fit its magnitude.
 
-    One policy for every surface: a whole number, or a value whose shortest decimal form has
-    at most `EXACT` significant digits, is shown exactly; any other value is rounded to
+    One policy for every surface: a whole number, or a value whose decimal form (to 12
+    significant digits) has at most `EXACT` of them, is shown exactly; any other value is rounded to
     `SIGNIFICANT` significant digits, but never inside its whole part (``1,061`` for
-    1060.66017, not ``1,060``; ``1.89`` for 1.88667; ``0.0533`` for 0.0533002). Trailing
-    zeros are dropped. Numbers from 1e15 up, or below 1e-6 (except zero), are written with an
-    exponent. With ``percent=True`` the number is a fraction shown as a percentage, and the
-    policy applies to the percentage (``6.07%`` for 0.060660172).
+    1060.66017, not ``1,060``; ``1.89`` for 1.88667; ``0.0533`` for 0.0533002), keeping
+    the zeros it rounds to (``80.0%`` for 0.8002931, so it does not read as exactly 80%).
+    Numbers from 1e15 up, or below 1e-6 (except zero), are written with an exponent. With
+    ``percent=True`` the number is a fraction shown as a percentage, and the policy applies
+    to the percentage (``6.07%`` for 0.060660172).
 
     Args:
         x: the number.
@@ -199,8 +200,10 @@ def format_number(x: float, *, percent: bool = False) -> str:
         ('80%', '81.234%')
         >>> format_number(1060.660172), format_number(1234567.891), format_number(2 / 3)
         ('1,061', '1,234,568', '0.667')
-        >>> format_number(0.060660172, percent=True), format_number(0.1 + 0.2)
-        ('6.07%', '0.3')
+        >>> format_number(0.060660172, percent=True), format_number(0.8002931, percent=True)
+        ('6.07%', '80.0%')
+        >>> format_number(0.1 + 0.2), format_number(1200.5 * 0.8)
+        ('0.3', '960.4')
         >>> format_number(0.00123), format_number(-1500)
         ('0.00123', '-1,500')
         >>> format_number(1e15), format_number(1 / 3 * 1e-7)
@@ -235,17 +238,20 @@ def format_number(x: float, *, percent: bool = False) -> str:
 
 
 def _digits(value: float, *, percent: bool) -> decimal.Decimal:
-    # repr is the shortest decimal that reads back as the value: the digits the user typed,
-    # or a computation's full precision (0.30000000000000004).
-    exact = decimal.Decimal(repr(value))
+    if not percent and value.is_integer() and abs(value) < 1e15:
+        return decimal.Decimal(int(value))  # a count: every digit, 123,456,789,012,345
+    # The digits the user typed, without the noise of arithmetic on them: 1200.5 * 0.8 is
+    # 960.4000000000001, and a difference (820.0000000000001 - 800) loses a few more digits
+    # to cancellation, so 12 of a float's 15 reliable digits are taken as the value.
+    exact = decimal.Decimal(f"{value:.12g}")
     if percent:
         exact = exact.scaleb(2)
     exact = exact.normalize()
     if exact == exact.to_integral_value() or len(exact.as_tuple().digits) <= EXACT:
         return exact
     places = max(0, SIGNIFICANT - (exact.adjusted() + 1))  # whole digits are never rounded
-    shown = exact.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
-    return shown.normalize()
+    # Zeros kept: 80.0% is a rounded 80.0293%, where 80% would claim to be exact.
+    return exact.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
 
 
 def _exponent(digits: decimal.Decimal) -> str:
