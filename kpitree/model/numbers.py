@@ -180,7 +180,7 @@ def format_number(x: float, *, percent: bool = False) -> str:
     One policy for every surface: a whole number, or a value whose decimal form (to 12
     significant digits) has at most `EXACT` of them, is shown exactly; any other value is rounded to
     `SIGNIFICANT` significant digits, but never inside its whole part (``1,061`` for
-    1060.66017, not ``1,060``; ``1.89`` for 1.88667; ``0.0533`` for 0.05330021), keeping
+    1060.66017, not ``1,060``; ``1.89`` for 1.886667; ``0.0533`` for 0.05330021), keeping
     the zeros it rounds to (``80.0%`` for 0.8002931, so it does not read as exactly 80%).
     Numbers from 1e15 up, or below 1e-6 (except zero), are written with an exponent. With
     ``percent=True`` the number is a fraction shown as a percentage, and the policy applies
