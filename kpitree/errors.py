@@ -13,7 +13,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "ArgumentError",
@@ -44,6 +44,34 @@ __all__ = [
     "require",
     "warn",
 ]
+
+
+def _(message: str) -> str:
+    """`message` in the active locale: the few words of this module (`hint:`).
+
+    This module is the bottom layer, so it cannot ask `kpitree.i18n`; instead that layer
+    hands its translation functions down with `use_translations` when it is imported.
+    """
+    return _translations[0](message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of a message for a count `n`, in the active locale (see `_`)."""
+    return _translations[1](singular, plural, n)
+
+
+_translations: tuple[Callable[[str], str], Callable[[str, str, int], str]] = (
+    lambda message: message,
+    lambda singular, plural, n: singular if n == 1 else plural,
+)
+
+
+def use_translations(
+    gettext: Callable[[str], str], ngettext: Callable[[str, str, int], str]
+) -> None:
+    """Translate this module's words with `gettext` and `ngettext` (called by kpitree.i18n)."""
+    global _translations
+    _translations = (gettext, ngettext)
 
 
 class KPITreeError(Exception):
@@ -82,7 +110,7 @@ class KPITreeError(Exception):
         if self.source is not None and self.span is not None:
             parts.append(caret(self.source, *self.span))
         if self.hint:
-            parts.append(f"hint: {self.hint}")
+            parts.append(_("hint: {hint}").format(hint=self.hint))
         return "\n".join(parts)
 
     def located(self, where: str) -> KPITreeError:
@@ -228,7 +256,9 @@ def require(module: str, *, extra: str, feature: str) -> None:
     """
     if importlib.util.find_spec(module) is None:
         raise MissingDependencyError(
-            f"{feature} needs the `{module}` package, which is not installed",
+            _("{feature} needs the `{module}` package, which is not installed").format(
+                feature=feature, module=module
+            ),
             hint=f"pip install 'kpitree[{extra}]'",
         )
 
@@ -255,8 +285,8 @@ class ValidationError(KPITreeError, ValueError):
     def __init__(self, problems: Sequence[KPITreeError], *, where: str | None = None) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        lines = [f"{count} {noun} found:"]
+        lines = [ngettext("{count} problem found:", "{count} problems found:", count)]
+        lines[0] = lines[0].format(count=count)
         for problem in self.problems:
             text = str(problem).replace("\n", "\n    ")
             lines.append(f"  - {text}")
@@ -344,7 +374,9 @@ def quoted_name(name: object) -> str:
     text = str(name)
     if len(text) <= 60:
         return f"`{text}`"
-    return f"`{text[:54]}...` ({len(text):,} characters)"
+    count = len(text)
+    shown = ngettext("`{start}...` ({count} character)", "`{start}...` ({count} characters)", count)
+    return shown.format(start=text[:54], count=count)  # no grouping: its sign is the locale's
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
@@ -361,4 +393,4 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     if not close:
         lowered = {c.lower(): c for c in pool}
         close = [lowered[name.lower()]] if name.lower() in lowered else []
-    return f"did you mean `{close[0]}`?" if close else None
+    return _("did you mean `{name}`?").format(name=close[0]) if close else None

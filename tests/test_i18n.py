@@ -248,3 +248,17 @@ def test_the_build_compiles_the_catalog_that_kpitree_reads(tmp_path):
     for entry in _catalog("ru"):
         if entry.id and not isinstance(entry.id, tuple):
             assert built.gettext(entry.id) == read.gettext(entry.id) == entry.string
+
+
+def test_the_words_of_errors_follow_the_locale() -> None:
+    """The errors layer, below i18n, still writes `hint:` and its suggestions in the locale."""
+    from kpitree.errors import ArgumentError, did_you_mean
+
+    with kt.locale("ru"):
+        error = ArgumentError("x", hint="y")
+        suggestion = did_you_mean("lead", ["leads"])
+        problems = str(kt.ValidationError([ArgumentError("a"), ArgumentError("b")]))
+    assert str(error) == "x\nподсказка: y"
+    assert suggestion == "возможно, имелось в виду `leads`?"
+    assert problems.startswith("найдено 2 проблемы:")
+    assert str(ArgumentError("x", hint="y")) == "x\nhint: y"

@@ -39,6 +39,7 @@ from contextvars import ContextVar
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from kpitree import errors
 from kpitree.errors import ArgumentError, quoted
 
 if TYPE_CHECKING:
@@ -215,3 +216,7 @@ def _babel_locale(name: str) -> Locale:
     from babel import Locale
 
     return Locale.parse(name)
+
+
+# The errors module sits below this one and writes a few words of its own (`hint:`).
+errors.use_translations(_, ngettext)
