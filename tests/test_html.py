@@ -154,7 +154,7 @@ def test_attribution_html_judges_by_the_metric_norm() -> None:
     page = attribution_html(a)
     # Shapley for a product: Δleads·(r0 + r1)/2 = 100·0.75 = 75; Δrate·(l0 + l1)/2 = −105.
     assert "+75 lead" in cells_of(page, GREEN) and "−105 lead" in cells_of(page, RED)
-    assert "Attribution of ql: −30 lead (shapley)" in page
+    assert "Attribution of ql: −30 lead (Shapley)" in page
     assert_self_contained(page)
 
 

@@ -100,7 +100,7 @@ class Attribution(Result):
     def headline(self) -> str:
         """The first line of `str`: the metric's move and the method."""
         if self.before:
-            relative = _signed_percent(self.total / abs(self.before))
+            relative = signed_percent(self.total / abs(self.before))
             text = _("{metric}: {before} → {after}, change {change} ({relative}) — {method}")
         else:
             relative = ""
@@ -128,7 +128,7 @@ class Attribution(Result):
                     leaf,
                     owner_label(self.owners[leaf]),
                     self._change(value),
-                    "—" if share is None else _signed_percent(share),
+                    "—" if share is None else signed_percent(share),
                     factor,
                 ]
             )
@@ -345,7 +345,13 @@ def _with_mark(text: str, ok: bool | None) -> str:
     return text if ok is None else f"{text} {norm_mark(ok)}"
 
 
-def _signed_percent(fraction: float) -> str:
+def signed_percent(fraction: float) -> str:
+    """A fraction as a signed percentage: ``+12.5%``, ``−3.75%`` (``−3,75 %`` under ru).
+
+    Examples:
+        >>> signed_percent(0.125), signed_percent(-0.0375), signed_percent(0)
+        ('+12.5%', '−3.75%', '0%')
+    """
     # The sign exactly as format_change writes it next to every contribution (a plus, or a
     # true minus in every locale), on the locale's percentage of the size.
     size = abs(fraction)

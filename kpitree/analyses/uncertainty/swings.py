@@ -99,9 +99,9 @@ class Tornado(RowTable):
 
     def __str__(self) -> str:
         value = format_value(self.base, self.tree, self.metric)
-        title = _(
-            "tornado of {metric} (base {value}; each leaf {method}, others at base)"
-        ).format(metric=self.metric, value=value, method=self.method)
+        title = _("tornado of {metric} (base {value}; each leaf {method}, others at base)").format(
+            metric=self.metric, value=value, method=self.method
+        )
         if not self.rows_:
             return title + "\n" + _("no leaf to move")
 
