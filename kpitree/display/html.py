@@ -77,7 +77,9 @@ _BOX = (
 )
 _TABLE = "border-collapse: collapse; margin: 4px 0"
 _CELL = "padding: 2px 10px; border-bottom: 1px solid #d0d7de; text-align: left"
-_NUMBER = "padding: 2px 10px; border-bottom: 1px solid #d0d7de; text-align: right"
+_NUMBER = (
+    "padding: 2px 10px; border-bottom: 1px solid #d0d7de; text-align: right; white-space: nowrap"
+)
 _HEAD = "padding: 2px 10px; border-bottom: 2px solid #57606a; text-align: left"
 _MUTED = "color: #57606a"
 _BADGES: Final = {
