@@ -43,6 +43,9 @@ def changes(draw: Any, tree: kt.Tree) -> dict[str, float]:
 
 def _attribute_or_skip(tree: kt.Tree, metric: str, after: dict[str, float], method: str) -> Any:
     try:
+        # Both periods: the checks evaluate the whole tree, where another root may be
+        # undefined at the base values even when `metric` is not.
+        tree.evaluate()
         tree.evaluate(after)
         return tree.attribute(metric, {}, after, method=method)
     except kt.EvaluationError:
