@@ -220,3 +220,18 @@ def test_svg_without_graphviz_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(kt.KPITreeError, match="Graphviz"):
         to_svg(qualified_leads())
+
+
+def test_diagram_labels_in_russian() -> None:
+    """Under `ru` the kind words, the external owner, the verdicts and the numbers are Russian."""
+    tree = qualified_leads_ru()
+    change = tree.attribute("квал_лиды", {}, {"лиды": 2000, "конверсия_в_квал": 0.6})
+    with kt.locale("ru"):
+        mermaid = to_mermaid(tree, scenario=change)
+        dot = to_dot(sales_revenue())
+    assert "квал_лиды<br>800 лид → 1\xa0200 лид<br>метрика" in mermaid
+    assert "КПЭ · маркетинг · 1 день" in mermaid
+    assert "−20 п.п." in mermaid and "· хуже" in mermaid
+    assert "вход · внешние факторы" in dot and "2\xa0640\xa0000 RUB" in dot
+    for english in ("metric", "KPI ·", "input ·", "external", "worse", "better"):
+        assert english not in mermaid + dot, english

@@ -154,7 +154,7 @@ def test_attribution_html_judges_by_the_metric_norm() -> None:
     page = attribution_html(a)
     # Shapley for a product: Δleads·(r0 + r1)/2 = 100·0.75 = 75; Δrate·(l0 + l1)/2 = −105.
     assert "+75 lead" in cells_of(page, GREEN) and "−105 lead" in cells_of(page, RED)
-    assert "Attribution of ql: −30 lead (shapley)" in page
+    assert "Attribution of ql: −30 lead (Shapley)" in page
     assert_self_contained(page)
 
 
@@ -320,3 +320,153 @@ def test_markdown_status_cells_escape_markup() -> None:
     tree = kt.Tree(kt.Metric("m", a * 2))
     row = tree.status()._repr_markdown_().split("\n")[2]
     assert row == "| ✗ | a | 1 | ≥ 2 | x \\| \\<b\\>\\`y\\`\\</b\\> |"
+
+
+# -- Russian, headers, every result (issues 14 and 18) ---------------------------------------------
+
+
+def _result_classes() -> list[type]:
+    import importlib
+    import pkgutil
+
+    import kpitree.analyses
+    from kpitree.model.results import Result
+
+    for module in pkgutil.walk_packages(kpitree.analyses.__path__, "kpitree.analyses."):
+        importlib.import_module(module.name)
+    found, todo = [], [Result]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub.__module__.startswith("kpitree."):
+                found.append(sub)
+                todo.append(sub)
+    return found
+
+
+def test_every_result_class_has_an_html_display() -> None:
+    """Each result class draws as HTML: its own table, or its text through `result_html`."""
+    from kpitree.model.render import renderers
+
+    registry = renderers()
+    classes = _result_classes()
+    assert len(classes) >= 12
+    for cls in classes:
+        paths = [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
+        assert any((path, "html") in registry for path in paths), cls
+    for own in ("attribution.results.Accountability", "uncertainty.swings.Tornado"):
+        assert (f"kpitree.analyses.{own}", "html") in registry
+
+
+def test_accountability_tornado_and_other_results_show_as_html() -> None:
+    """`accountability`, a tornado, Sobol indices and a cascade all have an HTML display."""
+    tree = qualified_leads()
+    after = {"leads": 2000, "lead_to_ql": 0.6}
+    pages = {
+        "accountability": tree.accountability("qualified_leads", {}, after)._repr_html_(),
+        "tornado": tree.tornado("qualified_leads", swing="10%")._repr_html_(),
+        "sobol": tree.sobol(
+            "qualified_leads",
+            n=64,
+            seed=1,
+            distributions={"leads": kt.Uniform(900, 1100), "lead_to_ql": kt.Uniform(0.7, 0.9)},
+        )._repr_html_(),
+        "cascade": tree.cascade("qualified_leads", 900)._repr_html_(),
+    }
+    for kind, page in pages.items():
+        assert page and page.startswith('<div class="kpitree"'), kind
+        assert_self_contained(page)
+    # qualified_leads has no norm, so no contribution is judged: grey, both signs.
+    assert {"+700 lead", "−300 lead"} <= set(cells_of(pages["accountability"], GREY))
+    assert "60% ✗" in html.unescape(pages["accountability"])
+    assert "720 lead → 880 lead" in pages["tornado"]
+
+
+@pytest.mark.parametrize(
+    ("make", "english", "russian"),
+    [
+        (qualified_leads, "Tree: 1 metric, 2 KPIs", "Дерево: 1 метрика, 2 КПЭ"),
+        (sales_revenue, "Tree: 3 metrics, 4 KPIs, 1 input", "Дерево: 3 метрики, 4 КПЭ, 1 вход"),
+    ],
+)
+def test_tree_html_header_counts_in_the_right_plural(
+    make: type[kt.Tree], english: str, russian: str
+) -> None:
+    """The header counts each kind with its own plural (never `1 inputs`), in each locale."""
+    tree = make()
+    assert f">{english}<" in tree_html(tree)
+    with kt.locale("ru"):
+        assert f">{russian}<" in tree_html(tree)
+
+
+def test_tree_html_keeps_the_connector_with_the_name() -> None:
+    """Every `└` sits in one unbreakable run with its name, so it cannot wrap onto its own line."""
+    page = tree_html(sales_revenue())
+    runs = re.findall(r'<span class="kpitree-name" style="white-space: nowrap">(.*?)</span>', page)
+    connectors = page.count("└")
+    assert connectors == len(sales_revenue().names) - 1
+    # The connector and the name are inside the nowrap run: the run holds the connector and
+    # the name after a no-break space.
+    inside = re.findall(
+        r'white-space: nowrap">(?:<span style="padding-left: [\d.]+em"></span>)'
+        r'<span class="kpitree-connector">└</span>\u00a0<b>[^<]+</b></span>',
+        page,
+    )
+    assert len(inside) == connectors and runs
+
+
+def test_tree_html_shows_targets() -> None:
+    """A metric's target has its own column, in the metric's unit."""
+    leads = kt.KPI("leads", owner="marketing", horizon="1 day", value=1000, unit="lead")
+    tree = kt.Tree(kt.Metric("ql", leads * 0.8, unit="lead", target=900))
+    page = tree_html(tree)
+    assert ">target<" in page and ">900 lead<" in page
+    with kt.locale("ru"):
+        assert ">цель<" in tree_html(tree)
+    assert ">target<" not in tree_html(qualified_leads())  # no target, no column
+
+
+def test_html_in_russian() -> None:
+    """Under `ru` the tree, attribution, accountability, tornado and status speak Russian."""
+    tree = qualified_leads_ru()
+    after = {"лиды": 2000, "конверсия_в_квал": 0.6}
+    with kt.locale("ru"):
+        pages = {
+            "tree": tree._repr_html_(),
+            "attribution": tree.attribute("квал_лиды", {}, after)._repr_html_(),
+            "accountability": tree.accountability("квал_лиды", {}, after)._repr_html_(),
+            "tornado": tree.tornado("квал_лиды", swing="10%")._repr_html_(),
+            "status": tree.status({"конверсия_в_квал": 0.6})._repr_html_(),
+            "scenario": tree.whatif({"лиды": 1200})._repr_html_(),
+        }
+    words = {
+        "tree": ["узел", "формула", "значение", "ответственный", "горизонт влияния", "КПЭ"],
+        "attribution": ["Факторный анализ квал_лиды: +400 лид (Шепли)", "вклад", "+70 %"],
+        "accountability": ["ответственный / КПЭ", "до", "после", "конверсия_в_квал (совместно)"],
+        "tornado": ["торнадо квал_лиды", "размах", "мин → макс"],
+        "status": ["до нормы", "1 ниже нормы"],
+        "scenario": ["Сценарий", "до → после", "изменение"],
+    }
+    for kind, expected in words.items():
+        text = html.unescape(pages[kind]).replace("\xa0", " ")
+        for word in expected:
+            assert word in text, (kind, word)
+        for english in ("owner", "contribution", "share", "before", "after", "below norm"):
+            assert f">{english}<" not in text, (kind, english)
+
+
+@pytest.mark.parametrize(
+    ("values", "english", "russian"),
+    [
+        ({"churn_rate": "2%"}, "4 other nodes unchanged", "ещё 4 узла без изменений"),
+    ],
+)
+def test_scenario_html_counts_unchanged_nodes_in_the_right_plural(
+    values: dict[str, str], english: str, russian: str
+) -> None:
+    """`9 other node(s) unchanged` is gone: the count takes its plural in each locale."""
+    scenario = saas_mrr().whatif(values)
+    assert "node(s)" not in scenario_html(scenario)
+    assert english in scenario_html(scenario)
+    with kt.locale("ru"):
+        assert russian in scenario_html(scenario)

@@ -7,6 +7,9 @@ node below its norm has a thick red border. A scenario or an attribution can be 
 each node that changes gets a line with its change, green when better and red when worse
 (by the norm's direction, not the sign).
 
+Every word is in the active locale (`kpitree.i18n`), numbers too (`1 000 лид`, `80 %`
+under ``"ru"``); names, owners and units are the model's, as written.
+
 Node ids are generated (`n0`, `n1`, ...), never the node names, and every label is escaped
 for its syntax by `kpitree.model.escape`, so Cyrillic names, owners like `"sales" & co`, a
 description with a newline and `click n0 ...`, or a unit like `$` cannot break the diagram
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from kpitree.analyses.attribution.methods import owner_label
 from kpitree.display.style import (
     VERDICT_COLOURS,
     known,
@@ -33,6 +37,7 @@ from kpitree.display.style import (
     shown,
 )
 from kpitree.errors import ArgumentError, KPITreeError
+from kpitree.i18n import N_, _
 from kpitree.model.escape import dot_quoted, dot_text, mermaid_text
 from kpitree.model.nodes import KPI, Input
 from kpitree.model.results import format_norm, norm_mark, norm_ok
@@ -88,7 +93,9 @@ def _boxes(tree: Graph, values: Mapping[str, Any] | None, scenario: Any) -> list
                 # The verdict is written out too: colour alone is lost on some screens
                 # and to some readers, and Mermaid cannot colour one line of a label.
                 judged = changes.verdict(tree, name)
-                lines.append(f"Δ {text}" + ("" if judged == "neutral" else f" · {judged}"))
+                lines.append(
+                    f"Δ {text}" + ("" if judged == "neutral" else f" · {_(_VERDICTS[judged])}")
+                )
                 change_colour = VERDICT_COLOURS[judged]
         owner = owner_of(tree, name)
         fill = _METRIC_FILL if owner is None else light(colours[owner])
@@ -106,12 +113,17 @@ def _value_line(tree: Graph, name: str, value: float) -> str:
     return f"{text}  {format_norm(norm, tree.unit(name))} {mark}"
 
 
+# The verdict written beside a change: the words of the active locale, at draw time.
+_VERDICTS: Final = {"better": N_("better"), "worse": N_("worse")}
+
+
 def _meta(node: Any) -> str:
+    # Kind words are kpitree's (translated); the owner and the horizon are the model's.
     if isinstance(node, KPI):
-        return f"KPI · {node.owner} · {node.horizon}"
+        return f"{_('KPI')} · {node.owner} · {node.horizon}"
     if isinstance(node, Input):
-        return "input · external"
-    return "metric"
+        return f"{_('input')} · {owner_label(node.owner)}"
+    return _("metric")
 
 
 def _edges(tree: Graph) -> list[tuple[str, str]]:

@@ -10,7 +10,9 @@ is *worse* by the node's norm (`≥` or `≤`), whatever its sign; grey when no 
 
 The result classes' `_repr_html_` methods are one line each, calling the function for
 their kind here: `tree_html`, `values_html`, `status_html`, `scenario_html`,
-`sensitivity_html`, `attribution_html`, `simulation_html`.
+`sensitivity_html`, `attribution_html`, `accountability_html`, `tornado_html`,
+`simulation_html`; any other result shows its text (`result_html`). Every word is in the
+active locale (`kpitree.i18n`); names, owners and units are the model's, as written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from kpitree.analyses.attribution.methods import method_label, owner_label
+from kpitree.analyses.attribution.results import signed_percent
 from kpitree.display.style import (
     VERDICT_COLOURS,
     Verdict,
@@ -30,12 +34,13 @@ from kpitree.display.style import (
     signed,
     verdict,
 )
+from kpitree.i18n import N_, _, ngettext
 from kpitree.language.expr import format_expr
 from kpitree.model.escape import html_text, markdown_block, markdown_text
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import renders
-from kpitree.model.results import format_norm, norm_mark, norm_ok
+from kpitree.model.results import format_norm, format_value, norm_mark, norm_ok
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -43,14 +48,17 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_HTML_ROWS",
     "MAX_LATEX_METRICS",
+    "accountability_html",
     "attribution_html",
     "latex",
     "partial_latex",
+    "result_html",
     "scenario_html",
     "sensitivity_html",
     "simulation_html",
     "status_html",
     "status_markdown",
+    "tornado_html",
     "tree_html",
     "tree_latex",
     "tree_markdown",
@@ -69,7 +77,9 @@ _BOX = (
 )
 _TABLE = "border-collapse: collapse; margin: 4px 0"
 _CELL = "padding: 2px 10px; border-bottom: 1px solid #d0d7de; text-align: left"
-_NUMBER = "padding: 2px 10px; border-bottom: 1px solid #d0d7de; text-align: right"
+_NUMBER = (
+    "padding: 2px 10px; border-bottom: 1px solid #d0d7de; text-align: right; white-space: nowrap"
+)
 _HEAD = "padding: 2px 10px; border-bottom: 2px solid #57606a; text-align: left"
 _MUTED = "color: #57606a"
 _BADGES: Final = {
@@ -114,9 +124,12 @@ def _table(header: list[str], rows: Iterable[list[str]], numeric: Iterable[int] 
             for i, cell in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
-    more = (
-        f'<tr><td colspan="{len(header)}" style="{_MUTED}">… {left} more</td></tr>' if left else ""
-    )
+    more = ""
+    if left:
+        text = ngettext("… {count} more row", "… {count} more rows", left).format(
+            count=format_number(left)
+        )
+        more = f'<tr><td colspan="{len(header)}" style="{_MUTED}">{_e(text)}</td></tr>'
     return f'<table style="{_TABLE}"><tr>{head}</tr>{"".join(body)}{more}</table>'
 
 
@@ -144,15 +157,18 @@ def _coloured(text: str, judged: Verdict) -> str:
 def _owner_cell(owner: str | None, colours: Mapping[str, str]) -> str:
     if owner is None:
         return ""
-    return _swatch(colours.get(owner, colours["external"])) + _e(owner)
+    return _swatch(colours.get(owner, colours["external"])) + _e(owner_label(owner))
 
 
 def _pct(value: float | None) -> str:
-    if value is None:
-        return "new"
-    if not value:
-        return "0%"
-    return ("+" if value > 0 else "−") + format_number(abs(value), percent=True)
+    return _("new") if value is None else signed_percent(value)
+
+
+# Where a name cell starts: the indent, the connector and the name are one unbreakable run,
+# so a narrow column wraps the formula or the owner, never a `└` onto a line of its own.
+_NAME_CELL = "white-space: nowrap"
+
+_KINDS: Final = {"kpi": N_("KPI"), "input": N_("input"), "metric": N_("metric")}
 
 
 # -- the tree -------------------------------------------------------------------------------------
@@ -176,47 +192,56 @@ def tree_html(tree: Graph, values: Mapping[str, Any] | None = None) -> str:
     except Exception:  # a display must not fail on bad values: show what the nodes say
         found = {}
     colours = owner_colours(tree)
-    rows = []
+    targets = any(getattr(tree[n], "target", None) is not None for n in tree.names)
+    rows: list[list[str]] = []
     for name, depth, again in outline(tree):
         node = tree[name]
         pad = f'<span style="padding-left: {1.5 * depth:g}em"></span>'
-        glyph = "└ " if depth else ""
+        glyph = '<span class="kpitree-connector">└</span>\u00a0' if depth else ""
         if again:
-            rows.append(
-                [
-                    f'{pad}{glyph}{_e(name)} <span style="{_MUTED}">(see above)</span>',
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
-            )
+            see = f'<span style="{_MUTED}">{_e(_("(see above)"))}</span>'
+            name_cell = f'<span class="kpitree-name" style="{_NAME_CELL}">{pad}{glyph}{_e(name)}'
+            rows.append([f"{name_cell} {see}</span>"])
             continue
         value = found.get(name, math.nan)
         formula = format_expr(node.formula) if isinstance(node, Metric) else ""
-        kind = "KPI" if isinstance(node, KPI) else "input" if isinstance(node, Input) else "metric"
+        kind = _KINDS[node.kind if isinstance(node, KPI | Input) else "metric"]
         norm = getattr(node, "norm", None)
         badge = ""
         if norm is not None:
             badge = _badge(format_norm(norm, tree.unit(name)), norm_ok(node, value))
         horizon = str(node.horizon) if isinstance(node, KPI) else ""
-        rows.append(
-            [
-                f"{pad}{glyph}<b>{_e(name)}</b>",
-                f'<code style="{_MUTED}">{_e(formula)}</code>' if formula else "",
-                _e(shown(value, tree, name)),
-                _e(kind),
-                _owner_cell(owner_of(tree, name), colours),
-                _e(horizon),
-                badge,
-            ]
-        )
-    header = ["node", "formula", "value", "kind", "owner", "horizon", "norm"]
+        target = getattr(node, "target", None)
+        row = [
+            f'<span class="kpitree-name" style="{_NAME_CELL}">{pad}{glyph}<b>{_e(name)}</b></span>',
+            f'<code style="{_MUTED}">{_e(formula)}</code>' if formula else "",
+            _e(shown(value, tree, name)),
+            _e(_(kind)),
+            _owner_cell(owner_of(tree, name), colours),
+            _e(horizon),
+            badge,
+        ]
+        if targets:
+            row.append("" if target is None else _e(format_value(target, tree, name)))
+        rows.append(row)
+    header = [_("node"), _("formula"), _("value"), _("kind"), _("owner"), _("horizon"), _("norm")]
+    if targets:
+        header.append(_("target"))
     for row in rows:
         row.extend([""] * (len(header) - len(row)))
-    title = f"Tree: {len(tree.metrics)} metrics, {len(tree.kpis)} KPIs, {len(tree.inputs)} inputs"
-    return _box(_title(title), _table(header, rows, numeric=[2]))
+    return _box(_title(_tree_title(tree)), _table(header, rows, numeric=[2, 7]))
+
+
+def _tree_title(tree: Graph) -> str:
+    """The tree's header: how many of each kind, each count with its own plural."""
+    counts = [
+        ngettext("{count} metric", "{count} metrics", len(tree.metrics)),
+        ngettext("{count} KPI", "{count} KPIs", len(tree.kpis)),
+        ngettext("{count} input", "{count} inputs", len(tree.inputs)),
+    ]
+    sizes = (len(tree.metrics), len(tree.kpis), len(tree.inputs))
+    parts = ", ".join(c.format(count=n) for c, n in zip(counts, sizes, strict=True) if n)
+    return _("Tree: {counts}").format(counts=parts)
 
 
 @renders("kpitree.model.graph.Graph", "markdown")
@@ -258,7 +283,7 @@ def values_html(values: Mapping[str, float], tree: Graph | None = None) -> str:
                 _owner_cell(owner, colours) if owner else "",
             ]
         )
-    return _box(_table(["node", "value", "owner"], rows, numeric=[1]))
+    return _box(_table([_("node"), _("value"), _("owner")], rows, numeric=[1]))
 
 
 @renders("kpitree.analyses.status.Status", "html")
@@ -300,10 +325,14 @@ def status_html(status: Any) -> str:
                 ]
             )
     if not rows:
-        return _box(_note("no KPI or metric of this tree has a norm"))
+        return _box(_note(_("no KPI or metric of this tree has a norm")))
     failing = len(status.failing)
-    verdict_text = "all norms met" if failing == 0 else f"{failing} below norm"
-    header = ["name", "value", "norm", "owner", "to meet norm"]
+    verdict_text = (
+        _("all norms met")
+        if failing == 0
+        else ngettext("{count} below norm", "{count} below norm", failing).format(count=failing)
+    )
+    header = [_("name"), _("value"), _("norm"), _("owner"), _("to meet norm")]
     return _box(_table(header, rows, numeric=[1]), _note(verdict_text))
 
 
@@ -321,14 +350,15 @@ def status_markdown(status: Any) -> str:
         |---|---|---|---|---|
         | ✗ | lead\_to\_ql | 75% | ≥ 80% | sales |
     """
-    lines = ["| | name | value | norm | owner |", "|---|---|---|---|---|"]
+    header = [_("name"), _("value"), _("norm"), _("owner")]
+    lines = ["| | " + " | ".join(header) + " |", "|---|---|---|---|---|"]
     for r in status:
         cells = [
             norm_mark(r.ok),
             r.name,
             shown(r.value, status.tree, r.name),
             format_norm(r.norm, status.tree.unit(r.name)),
-            r.owner or "—",
+            "—" if r.owner is None else owner_label(r.owner),
         ]
         lines.append("| " + " | ".join(markdown_text(c) for c in cells) + " |")
     return "\n".join(lines)
@@ -363,12 +393,16 @@ def scenario_html(scenario: Any) -> str:
                 _coloured(_pct(pct[name]), judged),
             ]
         )
-    title = _title(f"Scenario: {scenario.label()}")
+    title = _title(_("Scenario: {label}").format(label=scenario.label()))
     if not rows:
-        return _box(title, _note("no node changes"))
+        return _box(title, _note(_("no node changes")))
     rest = len(tree) - len(rows)
-    notes = [_note(f"{rest} other node(s) unchanged")] if rest else []
-    return _box(title, _table(["node", "before → after", "change", "%"], rows, [2, 3]), *notes)
+    notes = []
+    if rest:
+        text = ngettext("{count} other node unchanged", "{count} other nodes unchanged", rest)
+        notes.append(_note(text.format(count=rest)))
+    header = [_("node"), _("before → after"), _("change"), "%"]
+    return _box(title, _table(header, rows, [2, 3]), *notes)
 
 
 def _bar(size: float, largest: float, colour: str) -> str:
@@ -409,18 +443,21 @@ def sensitivity_html(sensitivity: Any) -> str:
         )
     within = getattr(s, "within", None)
     only = getattr(s, "owner", None)
-    title = f"Sensitivity of {s.metric} = {shown(s.value, tree, s.metric)}"
-    if within or only:
-        where = [f"within {within}"] if within else []
-        where += [f"owned by {only}"] if only else []
-        title = f"Levers of {s.metric} ({', '.join(where)})"
-    if not rows:
-        return _box(_title(title), _note("no leaf to move"))
-    header = ["leaf", "owner", "horizon", "value", "∂/∂x", "elasticity", "+1% →"]
-    owners = ", ".join(f"{o} {signed(t, tree, s.metric)}" for o, t in s.by_owner.items())
-    return _box(
-        _title(title), _table(header, rows, numeric=[3, 4, 5]), _note(f"by owner: {owners}")
+    title = _("Sensitivity of {metric} = {value}").format(
+        metric=s.metric, value=shown(s.value, tree, s.metric)
     )
+    if within or only:
+        where = [_("within {horizon}").format(horizon=within)] if within else []
+        where += [_("owned by {owner}").format(owner=owner_label(only))] if only else []
+        title = _("Levers of {metric} ({where})").format(metric=s.metric, where=", ".join(where))
+    if not rows:
+        return _box(_title(title), _note(_("no leaf to move")))
+    header = [_("leaf"), _("owner"), _("horizon"), _("value"), "∂/∂x", _("elasticity"), "+1% →"]
+    owners = ", ".join(
+        f"{owner_label(o)} {signed(t, tree, s.metric)}" for o, t in s.by_owner.items()
+    )
+    by_owner = _note(_("by owner: {owners}").format(owners=owners))
+    return _box(_title(title), _table(header, rows, numeric=[3, 4, 5]), by_owner)
 
 
 # -- attribution and uncertainty ------------------------------------------------------------------
@@ -432,7 +469,9 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
 
     Written against the public attributes `.metric`, `.total`, `.contributions`,
     `.by_owner`, `.method` (and `.tree` when `tree` is not given). A contribution is
-    green when it moved the metric the way its norm wants, red when the other way.
+    green when it moved the metric the way its norm wants, red when the other way. A
+    share is of the gross change (the sum of the contributions' sizes), as in `str`, so
+    it stays readable when effects offset; owners whose leaves did not move are left out.
 
     Examples:
         >>> from types import SimpleNamespace
@@ -441,7 +480,7 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
         ...     contributions={"leads": 70.0, "lead_to_ql": -100.0},
         ...     by_owner={"marketing": 70.0, "sales": -100.0}, tree=qualified_leads())
         >>> page = attribution_html(a)
-        >>> "−100 lead" in page and "+70 lead" in page and "shapley" in page
+        >>> "−100 lead" in page and "+70 lead" in page and "Shapley" in page
         True
     """
     a = attribution
@@ -453,10 +492,13 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
     }
     total = to_number(a.total, what=f"the change of `{metric}`")
     largest = max((abs(v) for v in contributions.values()), default=0.0)
+    gross = sum(abs(v) for v in contributions.values())
     rows = []
     for name, value in sorted(contributions.items(), key=lambda item: -abs(item[1])):
+        if value == 0:
+            continue
         owner = owner_of(tree, name) or "external"
-        share = "" if not total else format_number(value / total, percent=True)
+        share = "" if not gross else signed_percent(value / gross)
         rows.append(
             [
                 f"<b>{_e(name)}</b>",
@@ -472,15 +514,135 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
             _coloured(signed(float(v), tree, metric), verdict(tree, metric, float(v))),
         ]
         for o, v in a.by_owner.items()
+        if float(v) != 0
     ]
     method = getattr(a, "method", None)
-    title = f"Attribution of {metric}: {signed(total, tree, metric)}"
-    title += f" ({method})" if method else ""
+    change = signed(total, tree, metric)
+    title = (
+        _("Attribution of {metric}: {change} ({method})").format(
+            metric=metric, change=change, method=method_label(method)
+        )
+        if method
+        else _("Attribution of {metric}: {change}").format(metric=metric, change=change)
+    )
+    quiet = sum(1 for v in contributions.values() if v == 0)
+    notes = []
+    if quiet:
+        text = ngettext(
+            "({count} unchanged leaf contributes 0)",
+            "({count} unchanged leaves contribute 0)",
+            quiet,
+        )
+        notes.append(_note(text.format(count=quiet)))
+    header = [_("leaf"), _("owner"), _("contribution"), _("share of gross change")]
     return _box(
         _title(title),
-        _table(["leaf", "owner", "contribution", "share"], rows, numeric=[2, 3]),
-        _table(["owner", "total"], owner_rows, numeric=[1]),
+        _table(header, rows, numeric=[2, 3]),
+        *notes,
+        _table([_("owner"), _("total")], owner_rows, numeric=[1]),
     )
+
+
+@renders("kpitree.analyses.attribution.results.Accountability", "html")
+def accountability_html(report: Any) -> str:
+    """Return an `Accountability` as HTML: per owner, their total, then each KPI's row.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> tree = qualified_leads()
+        >>> page = accountability_html(tree.accountability("qualified_leads", {}, {"leads": 1100}))
+        >>> "+80 lead" in page, "1,100 lead" in page, "(shared)" in page
+        (True, True, True)
+    """
+    a = report.attribution
+    tree = a.tree
+    colours = owner_colours(tree)
+    rows = []
+    for account in report:
+        rows.append(
+            [
+                "<b>" + _owner_cell(account.owner, colours) + "</b>",
+                _coloured(
+                    signed(account.total, tree, a.metric), verdict(tree, a.metric, account.total)
+                ),
+                "",
+                "",
+                "",
+            ]
+        )
+        for row in account.rows:
+            name = _("{name} (shared)").format(name=row.name) if row.shared else row.name
+            norm = getattr(tree[row.name], "norm", None)
+            cells = [
+                _badge(format_value(v, tree, row.name), ok)
+                if ok is not None
+                else _e(format_value(v, tree, row.name))
+                for v, ok in ((row.before, row.ok_before), (row.after, row.ok_after))
+            ]
+            rows.append(
+                [
+                    f'<span style="padding-left: 1.5em; {_NAME_CELL}">{_e(name)}</span>',
+                    _coloured(
+                        signed(row.contribution, tree, a.metric),
+                        verdict(tree, a.metric, row.contribution),
+                    ),
+                    *cells,
+                    _e("" if norm is None else format_norm(norm, tree.unit(row.name))),
+                ]
+            )
+    header = [_("owner / KPI"), _("contribution"), _("before"), _("after"), _("norm")]
+    notes = []
+    if any(r.shared for account in report for r in account.rows):
+        notes.append(_note(_("(shared): influenced here, owned elsewhere; not in the total")))
+    return _box(_title(a.headline()), _table(header, rows, numeric=[1]), *notes)
+
+
+@renders("kpitree.analyses.uncertainty.swings.Tornado", "html")
+def tornado_html(tornado: Any) -> str:
+    """Return a `Tornado` as HTML: each leaf's low → high, the metric's range and a bar.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> page = tornado_html(qualified_leads().tornado("qualified_leads", swing="10%"))
+        >>> "720 lead → 880 lead" in page, "swing" in page
+        (True, True)
+    """
+    t = tornado
+    tree = t.tree
+    colours = owner_colours(tree)
+    title = _("tornado of {metric} (base {value}; each leaf {method}, others at base)").format(
+        metric=t.metric, value=shown(t.base, tree, t.metric), method=t.method
+    )
+    largest = max((abs(r.swing) for r in t if not math.isnan(r.swing)), default=0.0)
+    rows = [
+        [
+            f"<b>{_e(r.name)}</b>",
+            _owner_cell(r.owner, colours),
+            _e(f"{shown(r.low, tree, r.name)} → {shown(r.high, tree, r.name)}"),
+            _e(f"{shown(r.at_low, tree, t.metric)} → {shown(r.at_high, tree, t.metric)}"),
+            _e(shown(r.swing, tree, t.metric))
+            + _bar(r.swing, largest, colours.get(r.owner, colours["external"])),
+        ]
+        for r in t
+    ]
+    if not rows:
+        return _box(_title(title), _note(_("no leaf to move")))
+    header = [_("leaf"), _("owner"), _("low → high"), t.metric, _("swing")]
+    return _box(_title(title), _table(header, rows, numeric=[2, 3, 4]))
+
+
+@renders("kpitree.model.results.Result", "html")
+def result_html(result: Any) -> str:
+    """Return any other result as HTML: its text, in a fixed-width block.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> page = result_html(qualified_leads().cascade("qualified_leads", 900))
+        >>> "qualified_leads" in page and "white-space: pre" in page
+        True
+    """
+    style = "white-space: pre; font-family: ui-monospace, 'DejaVu Sans Mono', monospace"
+    return _box(f'<div style="{style}">{_e(str(result))}</div>')
 
 
 @renders("kpitree.analyses.uncertainty.simulation.Samples", "html")
@@ -504,19 +666,29 @@ def simulation_html(simulation: Any, tree: Graph | None = None) -> str:
     tree = tree if tree is not None else getattr(sim, "tree", None)
     metric = getattr(sim, "metric", None) or getattr(sim, "name", None)
     rows = [
-        ["mean", _e(shown(float(sim.mean), tree, metric))],
-        ["standard deviation", _e(shown(float(sim.sd), tree, metric))],
+        [_e(_("mean")), _e(shown(float(sim.mean), tree, metric))],
+        [_e(_("standard deviation")), _e(shown(float(sim.sd), tree, metric))],
     ]
     rows += [
         [f"p{round(q * 100)}", _e(shown(float(sim.quantile(q)), tree, metric))]
         for q in (0.05, 0.25, 0.5, 0.75, 0.95)
     ]
     n = getattr(sim, "n", None)
-    title = f"Simulation of {metric}" if metric else "Simulation"
-    title += f" ({format_number(n)} draws)" if isinstance(n, int) else ""
+    if isinstance(n, int):
+        title = ngettext(
+            "Simulation of {metric} ({n} draw)", "Simulation of {metric} ({n} draws)", n
+        ).format(metric=metric or "", n=format_number(n))
+    else:
+        title = _("Simulation of {metric}").format(metric=metric or "")
     undefined = getattr(sim, "undefined", 0)
-    notes = [_note(f"{format_number(undefined)} draws undefined, left out")] if undefined else []
-    return _box(_title(title), _table(["statistic", "value"], rows, numeric=[1]), *notes)
+    notes = []
+    if undefined:
+        text = ngettext(
+            "{count} draw undefined, left out", "{count} draws undefined, left out", undefined
+        )
+        notes.append(_note(text.format(count=format_number(undefined))))
+    header = [_("statistic"), _("value")]
+    return _box(_title(title), _table(header, rows, numeric=[1]), *notes)
 
 
 # -- LaTeX ----------------------------------------------------------------------------------------

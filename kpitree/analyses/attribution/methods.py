@@ -13,6 +13,7 @@ import attrs
 import numpy as np
 
 from kpitree.errors import ArgumentError, KindError, did_you_mean
+from kpitree.i18n import N_, _
 from kpitree.model.nodes import KPI, Metric
 
 if TYPE_CHECKING:
@@ -30,8 +31,36 @@ MAX_CHANGING = 22
 """Most changing leaves exact Shapley takes by default: 2^22 evaluations, about 0.1 GB."""
 
 
-EXTERNAL = "external"
+EXTERNAL = N_("external")
 """The owner label of inputs: leaves nobody on the team controls."""
+
+
+_METHOD_LABELS = {
+    "shapley": N_("Shapley"),
+    "lmdi": N_("LMDI"),
+    "hierarchical": N_("hierarchical Shapley"),
+}
+
+
+def method_label(method: str) -> str:
+    """A method as shown in text, in the active locale (`method` itself stays the key)."""
+    label = _METHOD_LABELS.get(method)
+    return method if label is None else _(label)
+
+
+def owner_label(owner: str) -> str:
+    """An owner as shown: a role as the model writes it, `EXTERNAL` in the active locale.
+
+    `EXTERNAL` is kpitree's word (a key in `by_owner` and `to_dict()`, which stay as they
+    are); every other owner is model text, never translated.
+
+    Examples:
+        >>> from kpitree.i18n import locale
+        >>> with locale("ru"):
+        ...     owner_label("external"), owner_label("marketing")
+        ('внешние факторы', 'marketing')
+    """
+    return _(EXTERNAL) if owner == EXTERNAL else owner
 
 
 def check_method(method: Any) -> str:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
+from kpitree.analyses.attribution.methods import method_label, owner_label
 from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.i18n import _, ngettext
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
-from kpitree.model.results import Result, RowTable, format_norm, format_value, norm_mark, table
-from kpitree.model.units import format_quantity
+from kpitree.model.results import (
+    Result,
+    RowTable,
+    format_delta,
+    format_norm,
+    format_value,
+    norm_mark,
+    table,
+)
+from kpitree.model.units import format_change
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -58,10 +69,20 @@ class Attribution(Result):
     factors: Mapping[str, float] | None
     tree: Graph = attrs.field(eq=False)
 
+    @property
+    def gross(self) -> float:
+        """The sum of the contributions' sizes: the change there would be if none offset."""
+        return float(sum(abs(v) for v in self.contributions.values()))
+
     def share(self, leaf: str) -> float | None:
-        """Return a leaf's contribution as a fraction of the change (None if no change)."""
-        value = self.contributions[leaf]
-        return value / self.total if self.total else None
+        """Return a leaf's contribution as a fraction of `gross` (None if nothing moved).
+
+        Shares are of the gross change, so they stay readable when effects offset: their
+        sizes add up to 100%, and the sign says whether the leaf pushed the metric up or
+        down. A share of the net change would blow up (+350% and −250% of a −30 change).
+        """
+        gross = self.gross
+        return self.contributions[leaf] / gross if gross else None
 
     def __repr__(self) -> str:
         return (
@@ -69,47 +90,81 @@ class Attribution(Result):
             f"before={self.before!r}, after={self.after!r}, total={self.total!r})"
         )
 
-    def _quantity(self, value: float, signed: bool = False) -> str:
-        text = format_quantity(abs(value) if signed else value, self.tree.unit(self.metric))
-        if not signed:
-            return text
-        return ("+" if value > 0 else "−" if value < 0 else "") + text
+    def _value(self, value: float) -> str:
+        return format_value(value, self.tree, self.metric)
+
+    def _change(self, change: float) -> str:
+        # One sign policy for every change: format_change's (true minus; points for a `%`).
+        return format_delta(change, self.tree, self.metric)
+
+    def headline(self) -> str:
+        """The first line of `str`: the metric's move and the method."""
+        if self.before:
+            relative = signed_percent(self.total / abs(self.before))
+            text = _("{metric}: {before} → {after}, change {change} ({relative}) — {method}")
+        else:
+            relative = ""
+            text = _("{metric}: {before} → {after}, change {change} — {method}")
+        return text.format(
+            metric=self.metric,
+            before=self._value(self.before),
+            after=self._value(self.after),
+            change=self._change(self.total),
+            relative=relative,
+            method=method_label(self.method),
+        )
 
     def __str__(self) -> str:
-        head = (
-            f"{self.metric}: {self._quantity(self.before)} → {self._quantity(self.after)}, "
-            f"change {self._quantity(self.total, signed=True)}"
-        )
-        if self.before:
-            head += f" ({_signed_percent(self.total / abs(self.before))})"
-        head += f" — {self.method}"
-        body = [["start", "", self._quantity(self.before), "", ""]]
+        body = [[_("start"), "", self._value(self.before), "", ""]]
         quiet = 0
         for leaf, value in self.contributions.items():
             if value == 0:
                 quiet += 1
                 continue
             share = self.share(leaf)
-            factor = "" if self.factors is None else f"×{format_number(self.factors[leaf])}"
+            factor = "" if self.factors is None else "×" + format_number(self.factors[leaf])
             body.append(
                 [
                     leaf,
-                    self.owners[leaf],
-                    self._quantity(value, signed=True),
-                    "—" if share is None else _signed_percent(share),
+                    owner_label(self.owners[leaf]),
+                    self._change(value),
+                    "—" if share is None else signed_percent(share),
                     factor,
                 ]
             )
-        body.append(["end", "", self._quantity(self.after), "", ""])
-        header = ["", "owner", "contribution", "share", "factor" if self.factors else ""]
-        lines = [head, table(body, header)]
+        body.append([_("end"), "", self._value(self.after), "", ""])
+        header = [
+            "",
+            _("owner"),
+            _("contribution"),
+            _("share of gross change"),
+            _("factor") if self.factors else "",
+        ]
+        lines = [self.headline(), table(body, header)]
         if quiet:
-            lines.append(f"({quiet} unchanged leaves contribute 0)")
-        owners = ", ".join(
-            f"{o} {self._quantity(v, signed=True)}" for o, v in self.by_owner.items()
-        )
-        lines.append(f"by owner: {owners}")
+            lines.append(
+                ngettext(
+                    "({count} unchanged leaf contributes 0)",
+                    "({count} unchanged leaves contribute 0)",
+                    quiet,
+                ).format(count=quiet)
+            )
+        if not math.isclose(self.gross, abs(self.total), rel_tol=1e-9, abs_tol=1e-12):
+            lines.append(
+                _(
+                    "effects offset: gross change {gross} (sum of the contributions' sizes), "
+                    "net {net}"
+                ).format(gross=self._value(self.gross), net=self._change(self.total))
+            )
+        lines.append(_("by owner: {owners}").format(owners=self._owner_list()))
         return "\n".join(lines)
+
+    def _owner_list(self) -> str:
+        # An owner whose leaves did not move (often `external`) is not news: left out.
+        moved = [(o, v) for o, v in self.by_owner.items() if v != 0]
+        if not moved:
+            return _("no change")
+        return ", ".join(f"{owner_label(o)} {self._change(v)}" for o, v in moved)
 
     def plot(self, ax: Any = None) -> Any:
         """Draw the waterfall from before to after, bars coloured by owner; return the Axes."""
@@ -238,25 +293,31 @@ class Accountability(RowTable):
     def __str__(self) -> str:
         result = self.attribution
         tree = result.tree
-        lines = [str(result).split("\n", 1)[0]]
+        lines = [result.headline()]
         body = []
         for account in self.accounts:
-            body.append([account.owner, result._quantity(account.total, signed=True), "", "", ""])
+            body.append([owner_label(account.owner), result._change(account.total), "", "", ""])
             for row in account.rows:
                 body.append(
                     [
-                        f"  {row.name} (shared)" if row.shared else f"  {row.name}",
-                        result._quantity(row.contribution, signed=True),
+                        "  "
+                        + (_("{name} (shared)").format(name=row.name) if row.shared else row.name),
+                        result._change(row.contribution),
                         _with_mark(format_value(row.before, tree, row.name), row.ok_before),
                         _with_mark(format_value(row.after, tree, row.name), row.ok_after),
                         _norm_text(tree, row.name),
                     ]
                 )
-        lines.append(table(body, ["owner / KPI", "contribution", "before", "after", ""]))
+        header = [_("owner / KPI"), _("contribution"), _("before"), _("after"), ""]
+        lines.append(table(body, header))
         shared = {r.name: r.owner for a in self.accounts for r in a.rows if r.shared}
         if shared:
-            owned = ", ".join(f"{name}: {owner}" for name, owner in shared.items())
-            lines.append(f"(shared): influenced here, owned elsewhere ({owned}); not in the total")
+            owned = ", ".join(f"{name}: {owner_label(owner)}" for name, owner in shared.items())
+            lines.append(
+                _("(shared): influenced here, owned elsewhere ({owned}); not in the total").format(
+                    owned=owned
+                )
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,13 +338,22 @@ def _norm_text(tree: Graph, name: str) -> str:
     norm = getattr(tree[name], "norm", None)
     if norm is None:
         return ""
-    return "norm " + format_norm(norm, tree.unit(name))
+    return _("norm {norm}").format(norm=format_norm(norm, tree.unit(name)))
 
 
 def _with_mark(text: str, ok: bool | None) -> str:
     return text if ok is None else f"{text} {norm_mark(ok)}"
 
 
-def _signed_percent(fraction: float) -> str:
-    sign = "+" if fraction > 0 else "−" if fraction < 0 else ""
-    return sign + format_number(abs(fraction), percent=True)
+def signed_percent(fraction: float) -> str:
+    """A fraction as a signed percentage: ``+12.5%``, ``−3.75%`` (``−3,75 %`` under ru).
+
+    Examples:
+        >>> signed_percent(0.125), signed_percent(-0.0375), signed_percent(0)
+        ('+12.5%', '−3.75%', '0%')
+    """
+    # The sign exactly as format_change writes it next to every contribution (a plus, or a
+    # true minus in every locale), on the locale's percentage of the size.
+    size = abs(fraction)
+    sign = format_change(fraction, None).removesuffix(format_number(size))
+    return sign + format_number(size, percent=True)

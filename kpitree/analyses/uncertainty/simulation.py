@@ -16,6 +16,7 @@ import attrs
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import evaluate_arrays
 from kpitree.errors import ArgumentError
+from kpitree.i18n import _, ngettext
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
 from kpitree.model.distributions import Distribution
 from kpitree.model.nodes import Leaf
@@ -170,18 +171,23 @@ class Samples(Result):
         return [self.name, dist, *shown]
 
     def __str__(self) -> str:
-        name, _, mean, sd, p5, p50, p95 = self._cells()
-        text = f"{name}: mean {mean}, sd {sd}, p5 {p5}, p50 {p50}, p95 {p95}"
+        name, _distribution, mean, sd, p5, p50, p95 = self._cells()
+        text = _("{name}: mean {mean}, sd {sd}, p5 {p5}, p50 {p50}, p95 {p95}").format(
+            name=name, mean=mean, sd=sd, p5=p5, p50=p50, p95=p95
+        )
         return text + _undefined_note(self.undefined, self.n)
 
 
 def _undefined_note(undefined: int, n: int) -> str:
     if not undefined:
         return ""
-    return (
-        f"\nnote: {format_number(undefined)} of {format_number(n)} samples are undefined "
-        "(division by zero or a similar rule) and left out of the statistics"
-    )
+    return "\n" + ngettext(
+        "note: {undefined} of {n} sample is undefined (division by zero or a similar rule) "
+        "and left out of the statistics",
+        "note: {undefined} of {n} samples are undefined (division by zero or a similar rule) "
+        "and left out of the statistics",
+        n,
+    ).format(undefined=format_number(undefined), n=format_number(n))
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -274,7 +280,13 @@ class Simulation(Mapping[str, "Samples"], Result):
 
     def __str__(self) -> str:
         head = self.samples
-        lines = [f"simulation of {self.metric}: {format_number(self.n)} samples, seed {self.seed}"]
+        lines = [
+            ngettext(
+                "simulation of {metric}: {n} sample, seed {seed}",
+                "simulation of {metric}: {n} samples, seed {seed}",
+                self.n,
+            ).format(metric=self.metric, n=format_number(self.n), seed=self.seed)
+        ]
         node = self.tree[self.metric]
         target = getattr(node, "target", None)
         if target is not None:
@@ -283,9 +295,10 @@ class Simulation(Mapping[str, "Samples"], Result):
             lines.append(f"P({self.metric} ≥ {shown}) = {chance}")
         body = [head._cells()]
         body += [self[name]._cells() for name in self.distributions if name != self.metric]
-        lines.append(table(body, ["node", "distribution", "mean", "sd", "p5", "p50", "p95"]))
+        header = [_("node"), _("distribution"), _("mean"), _("sd"), "p5", "p50", "p95"]
+        lines.append(table(body, header))
         if not self.distributions:
-            lines.append("note: no leaf has a distribution; every sample is the same")
+            lines.append(_("note: no leaf has a distribution; every sample is the same"))
         return "\n".join(lines) + _undefined_note(head.undefined, self.n)
 
 

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kpitree.analyses.attribution.methods import owner_label
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
 from kpitree.errors import ArgumentError
+from kpitree.i18n import _
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import render
@@ -97,24 +99,27 @@ class Tornado(RowTable):
 
     def __str__(self) -> str:
         value = format_value(self.base, self.tree, self.metric)
-        title = f"tornado of {self.metric} (base {value}; each leaf {self.method}, others at base)"
+        title = _("tornado of {metric} (base {value}; each leaf {method}, others at base)").format(
+            metric=self.metric, value=value, method=self.method
+        )
         if not self.rows_:
-            return f"{title}\nno leaf to move"
+            return title + "\n" + _("no leaf to move")
 
         def shown(x: float, name: str) -> str:
-            return "undefined" if math.isnan(x) else format_value(x, self.tree, name)
+            return _("undefined") if math.isnan(x) else format_value(x, self.tree, name)
 
         body = [
             [
                 r.name,
-                r.owner,
+                owner_label(r.owner),
                 f"{shown(r.low, r.name)} → {shown(r.high, r.name)}",
                 f"{shown(r.at_low, self.metric)} → {shown(r.at_high, self.metric)}",
                 shown(r.swing, self.metric),
             ]
             for r in self.rows_
         ]
-        return f"{title}\n{table(body, ['leaf', 'owner', 'low → high', self.metric, 'swing'])}"
+        header = [_("leaf"), _("owner"), _("low → high"), self.metric, _("swing")]
+        return title + "\n" + table(body, header)
 
 
 def tornado(

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kpitree.analyses.attribution.methods import owner_label
 from kpitree.analyses.uncertainty import sampling
 from kpitree.engine.evaluate import evaluate_arrays, missing_values_error
 from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
+from kpitree.i18n import _, ngettext
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
 from kpitree.model.distributions import Fixed
 from kpitree.model.numbers import format_number, to_number
@@ -225,7 +227,7 @@ def sobol_indices(
     lows_highs = [nan, nan, nan, nan]
     if bootstrap:
         means = _bootstrap_means(data, bootstrap, sampling.seed_sequence(seed))
-        boot_first, boot_total, _, _ = _indices(means, len(column_sets))
+        boot_first, boot_total, _low, _high = _indices(means, len(column_sets))
         tail = (1 - level) / 2 * 100
         lows_highs = [
             *np.percentile(boot_first, [tail, 100 - tail], axis=0),
@@ -367,28 +369,47 @@ class Sobol(RowTable):
         sd = format_value(math.sqrt(max(self.variance, 0.0)), self.tree, self.metric)
         level = format_number(self.confidence, percent=True)
         lines = [
-            f"Sobol indices of {self.metric} (mean "
-            f"{format_value(self.mean, self.tree, self.metric)}, sd {sd}; "
-            f"{format_number(self.n)} base samples, {level} intervals)"
+            ngettext(
+                "Sobol indices of {metric} (mean {mean}, sd {sd}; {n} base sample, "
+                "{level} intervals)",
+                "Sobol indices of {metric} (mean {mean}, sd {sd}; {n} base samples, "
+                "{level} intervals)",
+                self.n,
+            ).format(
+                metric=self.metric,
+                mean=format_value(self.mean, self.tree, self.metric),
+                sd=sd,
+                n=format_number(self.n),
+                level=level,
+            )
         ]
-        header = ["leaf", "owner", "first order", "total"]
-        lines.append(table([_sobol_cells(r, r.owner) for r in self.leaves_], header))
-        lines.append("by owner (each owner's leaves together):")
-        owner_rows = [_sobol_cells(r, ", ".join(r.leaves)) for r in self.owners_]
-        lines.append(table(owner_rows, ["owner", "leaves", "first order", "total"]))
+        header = [_("leaf"), _("owner"), _("first order"), _("total")]
+        rows = [_sobol_cells(r, owner_label(r.owner)) for r in self.leaves_]
+        lines.append(table(rows, header))
+        lines.append(_("by owner (each owner's leaves together):"))
+        owner_rows = [
+            _sobol_cells(r, ", ".join(r.leaves), owner_label(r.name)) for r in self.owners_
+        ]
+        header = [_("owner"), _("leaves"), _("first order"), _("total")]
+        lines.append(table(owner_rows, header))
         lines.append(
-            "1 − sum of first-order indices (the share of interactions, up to sampling "
-            f"error): {format_number(round(self.interactions, 3))}"
+            _(
+                "1 − sum of first-order indices (the share of interactions, up to sampling "
+                "error): {share}"
+            ).format(share=format_number(round(self.interactions, 3)))
         )
         if self.undefined:
             lines.append(
-                f"note: {format_number(self.undefined)} base samples left out: "
-                f"{self.metric} was undefined for them"
+                ngettext(
+                    "note: {count} base sample left out: {metric} was undefined for it",
+                    "note: {count} base samples left out: {metric} was undefined for them",
+                    self.undefined,
+                ).format(count=format_number(self.undefined), metric=self.metric)
             )
         return "\n".join(lines)
 
 
-def _sobol_cells(row: SobolRow, second: str) -> list[str]:
+def _sobol_cells(row: SobolRow, second: str, first: str | None = None) -> list[str]:
     def shown(value: float, ci: tuple[float, float]) -> str:
         text = format_number(round(value, 3))
         if math.isnan(ci[0]):
@@ -396,7 +417,7 @@ def _sobol_cells(row: SobolRow, second: str) -> list[str]:
         return f"{text} [{format_number(round(ci[0], 3))}, {format_number(round(ci[1], 3))}]"
 
     return [
-        row.name,
+        row.name if first is None else first,
         second,
         shown(row.first_order, row.first_order_ci),
         shown(row.total, row.total_ci),
