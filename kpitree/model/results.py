@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import functools
 import math
+import shutil
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree import i18n
+from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted
 from kpitree.model.escape import terminal
 from kpitree.model.render import Shown
 from kpitree.model.units import Unit, format_change, format_quantity
@@ -26,8 +31,81 @@ __all__ = [
     "format_value",
     "norm_mark",
     "norm_ok",
+    "shorten",
     "table",
+    "text_width",
+    "text_width_of",
 ]
+
+DEFAULT_WIDTH = 80
+"""The width of text when nothing says otherwise (no `width=`, no `COLUMNS`, no terminal)."""
+
+_width: ContextVar[int | None] = ContextVar("kpitree_text_width", default=None)
+
+
+def text_width(width: int | None = None) -> int:
+    """Return the columns text may take: `width`, else the drawing's, else the terminal's.
+
+    The terminal's is `COLUMNS`, else the size of the terminal, else 80 (in a pipe).
+
+    Raises:
+        ArgumentError: `width` is not a whole number of at least 20 columns.
+
+    Examples:
+        >>> text_width(120)
+        120
+        >>> with text_width_of(100):
+        ...     text_width()
+        100
+    """
+    if width is None:
+        width = _width.get()
+    if width is None:
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
+    if isinstance(width, bool) or not isinstance(width, int) or width < _MIN_WIDTH:
+        raise ArgumentError(
+            i18n._("width {width} is not a number of columns").format(width=quoted(width)),
+            hint=i18n._("give a whole number of at least {least}").format(least=_MIN_WIDTH),
+        )
+    return width
+
+
+_MIN_WIDTH = 20  # narrower than that, no table of kpitree reads at all
+
+
+@contextmanager
+def text_width_of(width: int | None) -> Iterator[None]:
+    """Draw text `width` columns wide inside the block (this thread or task only).
+
+    None keeps the width of the drawing around the block (or the terminal's).
+    """
+    if width is None:
+        yield
+        return
+    token = _width.set(text_width(width))
+    try:
+        yield
+    finally:
+        _width.reset(token)
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut `text` to `width` characters at a word boundary, ending it with `…`.
+
+    A single word longer than `width` is the one thing cut inside a word.
+
+    Examples:
+        >>> shorten("answer every inbound request within 15 minutes", 24)
+        'answer every inbound…'
+        >>> shorten("short", 24), shorten("extraordinarily", 8)
+        ('short', 'extraor…')
+    """
+    if len(text) <= width:
+        return text
+    cut = textwrap.shorten(text, width, placeholder="…")
+    if cut == "…":  # the first word alone is too long
+        return text[: max(0, width - 1)] + "…"
+    return cut
 
 
 def format_value(value: float | None, tree: Graph | None, name: str | None) -> str:
@@ -87,21 +165,36 @@ def norm_mark(ok: bool | None) -> str:
     return "?" if ok is None else "✓" if ok else "✗"
 
 
-def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
-    """Render rows as a plain text table with aligned columns.
+def table(
+    rows: list[list[str]],
+    header: list[str],
+    align: str | None = None,
+    *,
+    width: int | None = None,
+    cut: Sequence[int] = (),
+) -> str:
+    """Render rows as a plain text table with aligned columns, at most `width` wide.
 
     Args:
         rows: the cells, as text.
         header: the column titles.
         align: one letter per column, `l` or `r`; by default a column is right-aligned
             when every non-empty cell in it is a number (`1,200`, `-5%`, `+3 lead`).
+        width: the columns the table may take (see `text_width`); a wider table wraps
+            its widest text column at word boundaries.
+        cut: columns whose text is cut with `…` (at a word boundary) instead of wrapped.
+
+    Examples:
+        >>> print(table([["leads", "answer every inbound request", "1,000"]],
+        ...             ["name", "standard", "value"], width=30))
+        name   standard         value
+        leads  answer every     1,000
+               inbound request
     """
     # Cells hold owners, units and standards from model files: each is one line of
     # printable text, so an escape sequence or a newline in one cannot act on the terminal.
     header = [terminal(cell) for cell in header]
     rows = [[terminal(cell) for cell in row] for row in rows]
-    cells = [header, *rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     if align is None:
         align = "".join(
             "r"
@@ -109,19 +202,48 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None) ->
             else "l"
             for i in range(len(header))
         )
-
-    def line(row: list[str]) -> str:
-        parts = [
-            cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
+    cells = [header, *rows]
+    lines = [[[cell] for cell in r] for r in cells]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    room = text_width(width)
+    total = sum(widths) + 2 * (len(widths) - 1)
+    text_columns = [i for i in range(len(header)) if align[i] == "l" and widths[i]]
+    if total > room and text_columns:
+        # Narrow the widest text column just enough, words kept whole where they can be.
+        i = max(text_columns, key=lambda c: widths[c])
+        narrow = max(len(header[i]), _NARROWEST, widths[i] - (total - room))
+        for r in cells:
+            r[i] = shorten(r[i], narrow) if i in cut else r[i]
+        lines = [
+            [
+                [r[c]] if c != i or c in cut else textwrap.wrap(r[c], narrow) or [""]
+                for c in range(len(r))
+            ]
+            for r in cells
         ]
-        return "  ".join(parts).rstrip()
+        widths[i] = max(len(part) for r in lines for part in r[i])
 
-    return "\n".join([line(header), *(line(r) for r in rows)])
+    def line(row: list[list[str]]) -> list[str]:
+        out = []
+        for k in range(max(len(cell) for cell in row)):
+            parts = []
+            for i, cell in enumerate(row):
+                part = cell[k] if k < len(cell) else ""
+                parts.append(part.rjust(widths[i]) if align[i] == "r" else part.ljust(widths[i]))
+            out.append("  ".join(parts).rstrip())
+        return out
+
+    return "\n".join(text for row in lines for text in line(row))
+
+
+_NARROWEST = 12  # a wrapped column narrower than this reads as a list of syllables
 
 
 def _numeric(cell: str) -> bool:
-    number = cell.split(" ", 1)[0].lstrip("+-−").rstrip("%").replace(",", "")
+    # English `1,060.66`, `-5%`; Russian `1 060,66`, `−5 %` (a no-break space groups).
+    number = cell.replace("\xa0%", "%").replace("\u202f%", "%").split(" ", 1)[0]
+    number = number.lstrip("+-−").rstrip("%").replace("\xa0", "").replace("\u202f", "")
+    number = number.replace(",", "")
     return number.replace(".", "", 1).replace("e+", "", 1).replace("e-", "", 1).isdigit() or (
         number in ("inf", "NaN", "—")
     )
@@ -141,6 +263,27 @@ class Result(Shown):
         own = cls.__dict__.get("__str__")
         if own is not None and not getattr(own, "_terminal_safe", False):
             cls.__str__ = _terminal_safe(own)  # type: ignore[method-assign]
+
+    def to_text(self, *, locale: str | None = None, width: int | None = None) -> str:
+        """Return the result as text in `locale` (the active one by default), `width` wide.
+
+        `str(result)` is `result.to_text()`: the active locale, the terminal's width.
+
+        Raises:
+            ArgumentError: `locale` is not a locale kpitree ships, or `width` no width.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> print(qualified_leads().evaluate().to_text(locale="ru"))
+            qualified_leads  800 lead
+            leads            1 000 lead
+            lead_to_ql       80 %
+        """
+        with (
+            nullcontext() if locale is None else i18n.locale(locale),
+            text_width_of(width),
+        ):
+            return str(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as plain dicts, lists, strings and numbers (JSON-ready)."""
