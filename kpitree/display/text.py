@@ -66,10 +66,10 @@ def render_tree(
         └── lead_to_ql                              80%   KPI · sales · 1 day · ≥ 80% ✓
         >>> print(render_tree(qualified_leads(), locale="ru", width=60))
         qualified_leads = leads * lead_to_ql    800 lead
-        ├── leads                             1 000 lead
+        ├── leads                             1\N{NO-BREAK SPACE}000 lead
         │         КПЭ · marketing · 1 day
-        └── lead_to_ql                           80 %
-              КПЭ · sales · 1 day · ≥ 80 % ✓
+        └── lead_to_ql                           80\N{NO-BREAK SPACE}%
+                  КПЭ · sales · 1 day · ≥ 80\N{NO-BREAK SPACE}% ✓
     """
     with nullcontext() if locale is None else i18n.locale(locale), text_width_of(width):
         return _outline(tree, values, text_width())

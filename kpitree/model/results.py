@@ -276,8 +276,8 @@ class Result(Shown):
             >>> from kpitree.examples import qualified_leads
             >>> print(qualified_leads().evaluate().to_text(locale="ru"))
             qualified_leads  800 lead
-            leads            1 000 lead
-            lead_to_ql       80 %
+            leads            1\N{NO-BREAK SPACE}000 lead
+            lead_to_ql       80\N{NO-BREAK SPACE}%
         """
         with (
             nullcontext() if locale is None else i18n.locale(locale),
