@@ -102,10 +102,13 @@ def shorten(text: str, width: int) -> str:
     """
     if len(text) <= width:
         return text
-    cut = textwrap.shorten(text, width, placeholder="…")
+    body = text.lstrip(" ")
+    indent = text[: len(text) - len(body)]  # an indent (a row under another) stays
+    room = max(1, width - len(indent))
+    cut = textwrap.shorten(body, room, placeholder="…")
     if cut == "…":  # the first word alone is too long
-        return text[: max(0, width - 1)] + "…"
-    return cut
+        cut = body[: room - 1] + "…"
+    return indent + cut
 
 
 def format_value(value: float | None, tree: Graph | None, name: str | None) -> str:
@@ -216,7 +219,7 @@ def table(
             r[i] = shorten(r[i], narrow) if i in cut else r[i]
         lines = [
             [
-                [r[c]] if c != i or c in cut else textwrap.wrap(r[c], narrow) or [""]
+                [r[c]] if c != i or c in cut else _wrap(r[c], narrow)
                 for c in range(len(r))
             ]
             for r in cells
@@ -234,6 +237,13 @@ def table(
         return out
 
     return "\n".join(text for row in lines for text in line(row))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap a cell at word boundaries, each line keeping the cell's indent."""
+    body = text.lstrip(" ")
+    indent = text[: len(text) - len(body)]
+    return textwrap.wrap(body, width, initial_indent=indent, subsequent_indent=indent) or [""]
 
 
 _NARROWEST = 12  # a wrapped column narrower than this reads as a list of syllables
