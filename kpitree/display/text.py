@@ -156,8 +156,8 @@ def _columns(rows: list[tuple[str, str, str, str, str]], width: int) -> str:
     """
     label_width = max(len(r[0]) for r in rows)
     numbers = [_split_unit(r[1]) for r in rows]
-    number_width = max(len(n) for n, _ in numbers)
-    unit_width = max(len(u) for _, u in numbers)
+    number_width = max(len(n) for n, _unit in numbers)
+    unit_width = max(len(u) for _number, u in numbers)
     values = [f"{n.rjust(number_width)}{u.ljust(unit_width)}" for n, u in numbers]
     wide = [
         f"{r[0].ljust(label_width)}  {value}  {r[2]}".rstrip()
@@ -167,7 +167,7 @@ def _columns(rows: list[tuple[str, str, str, str, str]], width: int) -> str:
         return "\n".join(wide)
     column = max(0, min(label_width, width - 2 - max(len(v.rstrip()) for v in values)))
     lines = []
-    for (label, _, _, below, alone), value in zip(rows, values, strict=True):
+    for (label, _cell, _wide, below, alone), value in zip(rows, values, strict=True):
         lines.append(f"{_fit(label, column).ljust(column)}  {value}".rstrip())
         if alone:
             lines.append(f"{below}  {alone}".rstrip())

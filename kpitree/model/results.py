@@ -178,14 +178,18 @@ def table(
 ) -> str:
     """Render rows as a plain text table with aligned columns, at most `width` wide.
 
+    A table wider than `width` (see `text_width`) narrows its widest text column (then
+    the next, while it is still too wide), wrapping its cells at word boundaries; then
+    headers wider than their column wrap. Words are never broken: a table of long names
+    may stay wider than `width`.
+
     Args:
         rows: the cells, as text.
         header: the column titles.
         align: one letter per column, `l` or `r`; by default a column is right-aligned
             when every non-empty cell in it is a number (`1,200`, `-5%`, `+3 lead`).
-        width: the columns the table may take (see `text_width`); a wider table wraps
-            its widest text column at word boundaries.
-        cut: columns whose text is cut with `…` (at a word boundary) instead of wrapped.
+        width: the columns the table may take.
+        cut: columns whose cells are cut with `…` (at a word boundary) instead of wrapped.
 
     Examples:
         >>> print(table([["leads", "answer every inbound request", "1,000"]],
@@ -193,6 +197,10 @@ def table(
         name   standard         value
         leads  answer every     1,000
                inbound request
+        >>> print(table([["leads", "answer every inbound request", "1,000"]],
+        ...             ["name", "standard", "value"], width=30, cut=[1]))
+        name   standard         value
+        leads  answer every…    1,000
     """
     # Cells hold owners, units and standards from model files: each is one line of
     # printable text, so an escape sequence or a newline in one cannot act on the terminal.
@@ -205,45 +213,68 @@ def table(
             else "l"
             for i in range(len(header))
         )
-    cells = [header, *rows]
-    lines = [[[cell] for cell in r] for r in cells]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    room = text_width(width)
-    total = sum(widths) + 2 * (len(widths) - 1)
-    text_columns = [i for i in range(len(header)) if align[i] == "l" and widths[i]]
-    if total > room and text_columns:
-        # Narrow the widest text column just enough, words kept whole where they can be.
-        i = max(text_columns, key=lambda c: widths[c])
-        narrow = max(len(header[i]), _NARROWEST, widths[i] - (total - room))
-        for r in cells:
-            r[i] = shorten(r[i], narrow) if i in cut else r[i]
-        lines = [
-            [
-                [r[c]] if c != i or c in cut else _wrap(r[c], narrow)
-                for c in range(len(r))
+    columns = range(len(header))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in columns]
+    excess = sum(widths) + 2 * (len(widths) - 1) - text_width(width)
+    narrowed: set[int] = set()  # columns whose cells wrap (or are cut), and the header
+    for i in sorted((i for i in columns if align[i] == "l"), key=lambda i: -widths[i]):
+        if excess <= 0:
+            break
+        least = max(_longest_word([header[i], *(r[i] for r in rows)]), _NARROWEST)
+        excess, widths[i] = _narrow(excess, widths[i], least)
+        narrowed.add(i)
+    # Still too wide: headers wider than their column's cells wrap, most room first.
+    least = [max(_longest_word([header[i]]), *(len(r[i]) for r in rows), 0) for i in columns]
+    for i in sorted(columns, key=lambda i: least[i] - widths[i]):
+        if excess <= 0:
+            break
+        excess, widths[i] = _narrow(excess, widths[i], least[i])
+        narrowed.add(i)
+
+    def cell(text: str, i: int, heading: bool) -> list[str]:
+        if i not in narrowed or len(text) <= widths[i]:
+            return [text]
+        if i in cut and not heading:
+            return [shorten(text, widths[i])]
+        return _wrap(text, widths[i])
+
+    out = []
+    for k, row in enumerate([header, *rows]):
+        parts = [cell(text, i, k == 0) for i, text in enumerate(row)]
+        for n in range(max(len(p) for p in parts)):
+            line = [
+                (p[n] if n < len(p) else "").rjust(widths[i])
+                if align[i] == "r"
+                else (p[n] if n < len(p) else "").ljust(widths[i])
+                for i, p in enumerate(parts)
             ]
-            for r in cells
-        ]
-        widths[i] = max(len(part) for r in lines for part in r[i])
+            out.append("  ".join(line).rstrip())
+    return "\n".join(out)
 
-    def line(row: list[list[str]]) -> list[str]:
-        out = []
-        for k in range(max(len(cell) for cell in row)):
-            parts = []
-            for i, cell in enumerate(row):
-                part = cell[k] if k < len(cell) else ""
-                parts.append(part.rjust(widths[i]) if align[i] == "r" else part.ljust(widths[i]))
-            out.append("  ".join(parts).rstrip())
-        return out
 
-    return "\n".join(text for row in lines for text in line(row))
+def _narrow(excess: int, width: int, least: int) -> tuple[int, int]:
+    """Take what a column can give of `excess` columns: its new width, what is left over."""
+    new = max(min(least, width), width - excess)
+    return excess - (width - new), new
+
+
+def _longest_word(cells: list[str]) -> int:
+    """The longest word of the cells, an indent counted with the word it starts."""
+    longest = 0
+    for text in cells:
+        body = text.lstrip(" ")
+        words = body.split() or [""]
+        longest = max(longest, len(text) - len(body) + len(words[0]), *map(len, words))
+    return longest
 
 
 def _wrap(text: str, width: int) -> list[str]:
     """Wrap a cell at word boundaries, each line keeping the cell's indent."""
     body = text.lstrip(" ")
     indent = text[: len(text) - len(body)]
-    return textwrap.wrap(body, width, initial_indent=indent, subsequent_indent=indent) or [""]
+    return textwrap.wrap(
+        body, width, initial_indent=indent, subsequent_indent=indent, break_long_words=False
+    ) or [""]
 
 
 _NARROWEST = 12  # a wrapped column narrower than this reads as a list of syllables
