@@ -334,7 +334,7 @@ class Scenario(Result):
                     "→",
                     format_value(after, self.tree, n),
                     format_delta(after - before, self.tree, n),
-                    _("new") if pct is None else _signed(format_number(pct, percent=True)),
+                    _("new") if pct is None else _signed(pct),
                 ]
             )
         text = table(body, [_("node"), _("before"), "", _("after"), _("change"), "%"])
@@ -345,9 +345,10 @@ class Scenario(Result):
         return f"{title}\n{text}\n{unchanged.format(n=rest)}"
 
 
-def _signed(text: str) -> str:
-    """`+` before a rise; a fall has its minus (ASCII or true) and nothing is `+0`."""
-    return text if text.startswith(("-", "−", "0")) else f"+{text}"
+def _signed(pct: float) -> str:
+    """A relative change as a signed percentage: `+` before a rise, however small."""
+    text = format_number(pct, percent=True)
+    return f"+{text}" if pct > 0 else text
 
 
 def _shown(change: Any) -> str:
@@ -392,7 +393,7 @@ def whatif(
         node             before      after       change     %
         leads            1,000 lead  →  1,100 lead  +100 lead  +10%
         qualified_leads    800 lead  →    880 lead   +80 lead  +10%
-        1 other node(s) unchanged
+        1 other node unchanged
     """
     if not isinstance(changes, Mapping):
         raise ValueTypeError(
@@ -513,7 +514,7 @@ class Comparison(Mapping[str, "Scenario"], Result):
             for s in self.scenarios:
                 after, pct = s.after[n], s.pct[n]
                 change = "" if pct == 0 else _("new") if pct is None else (
-                    _signed(format_number(pct, percent=True))
+                    _signed(pct)
                 )  # fmt: skip
                 shown = format_value(after, tree, n)
                 cells.append(f"{shown} ({change})" if change else shown)
