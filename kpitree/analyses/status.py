@@ -10,10 +10,10 @@ import attrs
 
 from kpitree.engine.evaluate import known_values
 from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.i18n import _, ngettext
 from kpitree.model.nodes import KPI, Standard
 from kpitree.model.norm import Norm
 from kpitree.model.numbers import format_number, to_number
-from kpitree.i18n import _, ngettext
 from kpitree.model.results import (
     RowTable,
     format_norm,

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from kpitree import i18n
 from kpitree.display.style import shown
 from kpitree.i18n import _
+from kpitree.i18n import locale as speaking
 from kpitree.language.expr import format_expr
 from kpitree.model.escape import terminal
 from kpitree.model.nodes import KPI, Input, Metric, Node
@@ -32,7 +32,6 @@ __all__ = ["render_tree"]
 _FORMULA_WIDTH = 48
 
 
-@renders("kpitree.model.graph.Graph", "text")
 def render_tree(
     tree: Graph,
     values: Mapping[str, Any] | None = None,
@@ -71,8 +70,14 @@ def render_tree(
         └── lead_to_ql                           80\N{NO-BREAK SPACE}%
                   КПЭ · sales · 1 day · ≥ 80\N{NO-BREAK SPACE}% ✓
     """
-    with nullcontext() if locale is None else i18n.locale(locale), text_width_of(width):
+    with nullcontext() if locale is None else speaking(locale), text_width_of(width):
         return _outline(tree, values, text_width())
+
+
+# Registered by a call rather than a decorator: `Tree.render` is this very function, and
+# mypy cannot infer a decorated function's type across the import cycle between the
+# `kpitree` package and its modules.
+renders("kpitree.model.graph.Graph", "text")(render_tree)
 
 
 def _outline(tree: Graph, values: Mapping[str, Any] | None, width: int) -> str:

@@ -11,8 +11,9 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kpitree import i18n
 from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted
+from kpitree.i18n import _
+from kpitree.i18n import locale as speaking
 from kpitree.model.escape import terminal
 from kpitree.model.render import Shown
 from kpitree.model.units import Unit, format_change, format_quantity
@@ -64,8 +65,8 @@ def text_width(width: int | None = None) -> int:
         return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
     if isinstance(width, bool) or not isinstance(width, int) or width < _MIN_WIDTH:
         raise ArgumentError(
-            i18n._("width {width} is not a number of columns").format(width=quoted(width)),
-            hint=i18n._("give a whole number of at least {least}").format(least=_MIN_WIDTH),
+            _("width {width} is not a number of columns").format(width=quoted(width)),
+            hint=_("give a whole number of at least {least}").format(least=_MIN_WIDTH),
         )
     return width
 
@@ -224,11 +225,11 @@ def table(
         excess, widths[i] = _narrow(excess, widths[i], least)
         narrowed.add(i)
     # Still too wide: headers wider than their column's cells wrap, most room first.
-    least = [max(_longest_word([header[i]]), *(len(r[i]) for r in rows), 0) for i in columns]
-    for i in sorted(columns, key=lambda i: least[i] - widths[i]):
+    header_least = [max(_longest_word([header[i]]), *(len(r[i]) for r in rows), 0) for i in columns]
+    for i in sorted(columns, key=lambda i: header_least[i] - widths[i]):
         if excess <= 0:
             break
-        excess, widths[i] = _narrow(excess, widths[i], least[i])
+        excess, widths[i] = _narrow(excess, widths[i], header_least[i])
         narrowed.add(i)
 
     def cell(text: str, i: int, heading: bool) -> list[str]:
@@ -321,7 +322,7 @@ class Result(Shown):
             lead_to_ql       80\N{NO-BREAK SPACE}%
         """
         with (
-            nullcontext() if locale is None else i18n.locale(locale),
+            nullcontext() if locale is None else speaking(locale),
             text_width_of(width),
         ):
             return str(self)
