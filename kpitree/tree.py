@@ -147,7 +147,7 @@ class Tree(Graph):
     dump = _delegate(lambda: _model.dump)
 
     # -- pictures
-    render = _delegate(lambda: _text.render_tree)
+    render = _delegate(lambda: _text.render)
     to_mermaid = _delegate(lambda: _diagrams.to_mermaid)
     to_dot = _delegate(lambda: _diagrams.to_dot)
     latex = _delegate(lambda: _html.latex)

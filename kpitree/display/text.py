@@ -27,12 +27,12 @@ from kpitree.model.units import format_quantity
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
 
-__all__ = ["render_tree"]
+__all__ = ["render", "render_tree"]
 
 _FORMULA_WIDTH = 48
 
 
-def render_tree(
+def render(
     tree: Graph,
     values: Mapping[str, Any] | None = None,
     *,
@@ -59,11 +59,11 @@ def render_tree(
 
     Examples:
         >>> from kpitree.examples import qualified_leads
-        >>> print(render_tree(qualified_leads()))
+        >>> print(render(qualified_leads()))
         qualified_leads = leads * lead_to_ql    800 lead  metric
         ├── leads                             1,000 lead  KPI · marketing · 1 day
         └── lead_to_ql                              80%   KPI · sales · 1 day · ≥ 80% ✓
-        >>> print(render_tree(qualified_leads(), locale="ru", width=60))
+        >>> print(render(qualified_leads(), locale="ru", width=60))
         qualified_leads = leads * lead_to_ql    800 lead
         ├── leads                             1\N{NO-BREAK SPACE}000 lead
         │         КПЭ · marketing · 1 day
@@ -74,10 +74,13 @@ def render_tree(
         return _outline(tree, values, text_width())
 
 
+render_tree = render
+"""`render` by the name it had before trees had `tree.render`."""
+
 # Registered by a call rather than a decorator: `Tree.render` is this very function, and
 # mypy cannot infer a decorated function's type across the import cycle between the
 # `kpitree` package and its modules.
-renders("kpitree.model.graph.Graph", "text")(render_tree)
+renders("kpitree.model.graph.Graph", "text")(render)
 
 
 def _outline(tree: Graph, values: Mapping[str, Any] | None, width: int) -> str:
