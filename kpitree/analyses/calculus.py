@@ -7,7 +7,6 @@ The derivatives come from one reverse-mode algorithm in `kpitree.engine.derivati
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -330,15 +329,31 @@ class Sensitivity(RowTable):
         header = [_("name"), _("owner"), _("horizon"), _("value"), "∂/∂x", _("elasticity")]
         header.append(_("+1% →"))
         external = _("external")
-        owners = ", ".join(
+        owners = [
             f"{external if owner == 'external' else owner} "
             f"{format_delta(total, self.tree, self.metric)}"
             for owner, total in self.by_owner.items()
-        )
-        footer = _("by owner (+1% each): {owners}").format(owners=owners)
-        # The footer wraps to the table's width, its later lines indented under the first.
-        footer = textwrap.fill(footer, text_width(), subsequent_indent="  ")
+        ]
+        footer = _("by owner (+1% each): {owners}").format(owners=", ".join(owners))
+        footer = _wrap_list(footer, owners, text_width())
         return f"{title}\n{table(body, header)}\n{footer}"
+
+
+def _wrap_list(line: str, items: list[str], width: int) -> str:
+    """Break a line that ends in a list of `items` between them, to fit `width` columns.
+
+    An item (`sales +1,020 RUB`) is never split; later lines are indented by two.
+    """
+    if len(line) <= width or not items:
+        return line
+    lines = [line[: len(line) - len(", ".join(items))] + items[0]]
+    for item in items[1:]:
+        if len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += f", {item}"
+        else:
+            lines[-1] += ","
+            lines.append(f"  {item}")
+    return "\n".join(lines)
 
 
 def sensitivity(tree: Graph, metric: str, values: Mapping[str, Any] | None = None) -> Sensitivity:

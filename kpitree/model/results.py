@@ -181,8 +181,8 @@ def table(
 
     A table wider than `width` (see `text_width`) narrows its widest text column (then
     the next, while it is still too wide), wrapping its cells at word boundaries; then
-    headers wider than their column wrap. Words are never broken: a table of long names
-    may stay wider than `width`.
+    headers wider than their column wrap. Words are never broken: a table that cannot fit
+    without breaking them is drawn at its full width, unwrapped (its `cut` columns cut).
 
     Args:
         rows: the cells, as text.
@@ -231,6 +231,12 @@ def table(
             break
         excess, widths[i] = _narrow(excess, widths[i], header_least[i])
         narrowed.add(i)
+    if excess > 0:
+        # It cannot fit without breaking words: wrapping would only blur it, but text cut
+        # short still saves what it can.
+        for i in narrowed - set(cut):
+            widths[i] = max(len(r[i]) for r in [header, *rows])
+        narrowed &= set(cut)
 
     def cell(text: str, i: int, heading: bool) -> list[str]:
         if i not in narrowed or len(text) <= widths[i]:
