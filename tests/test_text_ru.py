@@ -56,9 +56,7 @@ def _rounded(tree: kt.Tree, cascade):
     formatter's digits policy for values a hair away from exact.
     """
     new = {k: round(v, 9) for k, v in cascade.new.items()}
-    return attrs.evolve(
-        cascade, effort=round(cascade.effort, 9), new=new, after=tree.evaluate(new)
-    )
+    return attrs.evolve(cascade, effort=round(cascade.effort, 9), new=new, after=tree.evaluate(new))
 
 
 @pytest.mark.parametrize("width", WIDTHS)
