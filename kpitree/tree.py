@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from kpitree.backends import symbolic as _symbolic
     from kpitree.display import diagrams as _diagrams
     from kpitree.display import html as _html
+    from kpitree.display import text as _text
     from kpitree.engine import evaluate as _evaluate
     from kpitree.io import model as _model
 else:
@@ -52,6 +53,7 @@ else:
     _symbolic = _Lazy("kpitree.backends.symbolic")
     _diagrams = _Lazy("kpitree.display.diagrams")
     _html = _Lazy("kpitree.display.html")
+    _text = _Lazy("kpitree.display.text")
     _evaluate = _Lazy("kpitree.engine.evaluate")
     _model = _Lazy("kpitree.io.model")
 
@@ -145,6 +147,7 @@ class Tree(Graph):
     dump = _delegate(lambda: _model.dump)
 
     # -- pictures
+    render = _delegate(lambda: _text.render)
     to_mermaid = _delegate(lambda: _diagrams.to_mermaid)
     to_dot = _delegate(lambda: _diagrams.to_dot)
     latex = _delegate(lambda: _html.latex)

@@ -231,7 +231,7 @@ def test_status_checks_a_measurable_standard_of_a_kpi_without_a_norm() -> None:
     assert row.norm is None and row.ok is None and row.gap is None
     assert row.standards[0].ok is False
     assert tree.status({"resp": 10}).ok
-    assert "resp <= 15" in str(failing)
+    assert "✗    resp     20  ≤ 15  sales            −5" in str(failing)
     assert failing.to_dict()["rows"][0]["norm"] is None
 
 

@@ -23,6 +23,7 @@ from kpitree.engine.evaluate import (
     compile_tree,
 )
 from kpitree.errors import EvaluationError, KindError
+from kpitree.i18n import _
 from kpitree.language.expr import (
     Add,
     Call,
@@ -39,7 +40,14 @@ from kpitree.language.expr import (
 from kpitree.model.nodes import KPI, Input, Leaf, Metric
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
-from kpitree.model.results import RowTable, Values, format_value, table
+from kpitree.model.results import (
+    RowTable,
+    Values,
+    format_delta,
+    format_value,
+    table,
+    text_width,
+)
 
 if TYPE_CHECKING:
     import sympy
@@ -169,7 +177,7 @@ def partial(tree: Graph, metric: str, wrt: str) -> sympy.Expr:
         inner = to_sympy(_replace_signs(arg, signs))
         replacements[symbol(placeholder)] = sympy.sign(inner)
     # Signs may nest; substitute until no stand-in is left (at most one round per level).
-    for _ in range(len(signs) + 1):
+    for _round in range(len(signs) + 1):
         expr = expr.xreplace(replacements)
         if not any(str(s).startswith("sign#") for s in expr.free_symbols):
             break
@@ -294,17 +302,22 @@ class Sensitivity(RowTable):
         return [r.to_dict() for r in self.rows_]
 
     def __str__(self) -> str:
-        title = f"sensitivity of {self.metric} = {format_value(self.value, self.tree, self.metric)}"
+        value = format_value(self.value, self.tree, self.metric)
+        title = _("sensitivity of {metric} = {value}").format(metric=self.metric, value=value)
         if self.levers:
-            where = [f"within {self.within}"] if self.within else []
-            where += [f"owned by {self.owner}"] if self.owner else []
-            title = f"levers of {self.metric}" + (f" ({', '.join(where)})" if where else "")
+            where = [_("within {horizon}").format(horizon=self.within)] if self.within else []
+            where += [_("owned by {owner}").format(owner=self.owner)] if self.owner else []
+            title = (
+                _("levers of {metric} ({where})").format(metric=self.metric, where=", ".join(where))
+                if where
+                else _("levers of {metric}").format(metric=self.metric)
+            )
         if not self.rows_:
-            return f"{title}\nno leaf to move"
+            return "\n".join([title, _("no leaf to move")])
         body = [
             [
                 r.name,
-                r.owner,
+                _("external") if r.external else r.owner,
                 r.horizon or "—",
                 format_value(r.value, self.tree, r.name),
                 format_number(r.derivative),
@@ -313,12 +326,34 @@ class Sensitivity(RowTable):
             ]
             for r in self.rows_
         ]
-        header = ["name", "owner", "horizon", "value", "∂/∂x", "elasticity", "+1% →"]
-        owners = ", ".join(
-            f"{owner} {'+' if total >= 0 else ''}{format_value(total, self.tree, self.metric)}"
+        header = [_("name"), _("owner"), _("horizon"), _("value"), "∂/∂x", _("elasticity")]
+        header.append(_("+1% →"))
+        external = _("external")
+        owners = [
+            f"{external if owner == 'external' else owner} "
+            f"{format_delta(total, self.tree, self.metric)}"
             for owner, total in self.by_owner.items()
-        )
-        return f"{title}\n{table(body, header)}\nby owner (+1% each): {owners}"
+        ]
+        footer = _("by owner (+1% each): {owners}").format(owners=", ".join(owners))
+        footer = _wrap_list(footer, owners, text_width())
+        return f"{title}\n{table(body, header)}\n{footer}"
+
+
+def _wrap_list(line: str, items: list[str], width: int) -> str:
+    """Break a line that ends in a list of `items` between them, to fit `width` columns.
+
+    An item (`sales +1,020 RUB`) is never split; later lines are indented by two.
+    """
+    if len(line) <= width or not items:
+        return line
+    lines = [line[: len(line) - len(", ".join(items))] + items[0]]
+    for item in items[1:]:
+        if len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += f", {item}"
+        else:
+            lines[-1] += ","
+            lines.append(f"  {item}")
+    return "\n".join(lines)
 
 
 def sensitivity(tree: Graph, metric: str, values: Mapping[str, Any] | None = None) -> Sensitivity:

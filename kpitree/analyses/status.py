@@ -10,11 +10,20 @@ import attrs
 
 from kpitree.engine.evaluate import known_values
 from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.i18n import _, ngettext
 from kpitree.model.nodes import KPI, Standard
 from kpitree.model.norm import Norm
 from kpitree.model.numbers import format_number, to_number
-from kpitree.model.results import RowTable, format_norm, format_value, norm_mark, norm_ok, table
-from kpitree.model.units import format_quantity
+from kpitree.model.results import (
+    RowTable,
+    format_norm,
+    format_value,
+    norm_mark,
+    norm_ok,
+    shorten,
+    table,
+)
+from kpitree.model.units import format_change
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -212,7 +221,7 @@ class Status(RowTable):
 
     def __str__(self) -> str:
         if not self.rows_:
-            return "no KPI or metric of this tree has a norm"
+            return _("no KPI or metric of this tree has a norm")
         body = []
         for r in self.rows_:
             unit = self.tree.unit(r.name)
@@ -223,22 +232,54 @@ class Status(RowTable):
                     format_value(r.value, self.tree, r.name),
                     format_norm(r.norm, unit),
                     r.owner or "—",
-                    _gap(r, unit),
+                    _to_meet(r.gap, unit),
                 ]
             )
-            for s in r.standards:
-                value = "—" if s.value is None else format_number(s.value)
-                # Long standards are cut, so that the table fits 80 columns; to_dict has them.
-                text = s.text if len(s.text) <= 40 else s.text[:39] + "…"
-                body.append([norm_mark(s.ok) if s.norm else "·", f"  {text}", value, "", "", ""])
-        text = table(body, ["", "name", "value", "norm", "owner", "to meet norm"])
-        failing = len(self.failing)
-        verdict = "all norms met" if failing == 0 else f"{failing} below norm"
-        return f"{text}\n{verdict}"
+            # Each standard is a row of its own under its KPI: the KPI's owner keeps it,
+            # the rule goes in the norm column. Text is cut to fit; to_dict() has it whole.
+            for c in r.standards:
+                measured = c.norm is not None and c.value is not None
+                body.append(
+                    [
+                        norm_mark(c.ok) if c.norm is not None else "·",
+                        f"  {shorten(_standard_label(c), _STANDARD_WIDTH)}",
+                        "—" if c.value is None else format_number(c.value),
+                        format_norm(c.norm, None) if c.norm is not None else "",
+                        r.owner or "—",
+                        _to_meet(c.norm.gap(c.value), None) if measured else "",  # type: ignore[union-attr, arg-type]
+                    ]
+                )
+        header = ["", _("name"), _("value"), _("norm"), _("owner"), _("to meet norm")]
+        return f"{table(body, header, cut=(1,))}\n{self._verdict()}"
+
+    def _verdict(self) -> str:
+        """Count every failure: nodes below their norm, and standards not met."""
+        below = sum(r.ok is False for r in self.rows_)
+        unmet = sum(c.ok is False for r in self.rows_ for c in r.standards)
+        parts = []
+        if below:
+            parts.append(ngettext("{n} below norm", "{n} below norm", below).format(n=below))
+        if unmet:
+            parts.append(
+                ngettext("{n} standard not met", "{n} standards not met", unmet).format(n=unmet)
+            )
+        if len(parts) == 2:
+            return _("{below}, {standards}").format(below=parts[0], standards=parts[1])
+        return parts[0] if parts else _("all norms met")
 
 
-def _gap(row: StatusRow, unit: Any) -> str:
-    if not row.gap:
+_STANDARD_WIDTH = 60  # a standard is a line of a table, not a paragraph
+
+
+def _standard_label(check: StandardCheck) -> str:
+    """A measurable standard by its name (its rule has a column); other text as written."""
+    if check.name is not None and check.text == f"{check.name} {check.norm}":
+        return check.name
+    return check.text
+
+
+def _to_meet(gap: float | None, unit: Any) -> str:
+    """What it takes to meet a norm, signed: `+12 pp` for a `%` KPI, `−5` for an upper limit."""
+    if not gap or math.isnan(gap):
         return ""
-    sign = "+" if row.gap > 0 else "−"
-    return sign + format_quantity(abs(row.gap), unit)
+    return format_change(gap, unit)

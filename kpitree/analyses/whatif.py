@@ -44,6 +44,7 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.i18n import _, ngettext
 from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import Leaf, raise_all
 from kpitree.model.numbers import format_number, to_number
@@ -285,7 +286,7 @@ class Scenario(Result):
         """Return the scenario's name, or its changes written out (`leads +10%`)."""
         if self.name:
             return self.name
-        return ", ".join(f"{n} {_shown(c)}" for n, c in self.requested.items()) or "no change"
+        return ", ".join(f"{n} {_shown(c)}" for n, c in self.requested.items()) or _("no change")
 
     def plot(self, ax: Any = None) -> Any:
         """Draw the changed nodes' relative changes as bars (matplotlib); return the Axes."""
@@ -319,9 +320,9 @@ class Scenario(Result):
 
     def __str__(self) -> str:
         moved = self.moved()
-        title = f"scenario: {self.label()}"
+        title = _("scenario: {label}").format(label=self.label())
         if not moved:
-            return f"{title}\nno node changes"
+            return "\n".join([title, _("no node changes")])
         body = []
         for n in moved:
             before, after = self.base.values[n], self._after(n)
@@ -333,16 +334,21 @@ class Scenario(Result):
                     "→",
                     format_value(after, self.tree, n),
                     format_delta(after - before, self.tree, n),
-                    "new" if pct is None else _signed(format_number(pct, percent=True)),
+                    _("new") if pct is None else _signed(pct),
                 ]
             )
-        text = table(body, ["node", "before", "", "after", "change", "%"])
+        text = table(body, [_("node"), _("before"), "", _("after"), _("change"), "%"])
         rest = len(self.tree) - len(moved)
-        return f"{title}\n{text}" + (f"\n{rest} other node(s) unchanged" if rest else "")
+        if not rest:
+            return f"{title}\n{text}"
+        unchanged = ngettext("{n} other node unchanged", "{n} other nodes unchanged", rest)
+        return f"{title}\n{text}\n{unchanged.format(n=rest)}"
 
 
-def _signed(text: str) -> str:
-    return text if text.startswith(("-", "0")) else f"+{text}"
+def _signed(pct: float) -> str:
+    """A relative change as a signed percentage: `+` before a rise, however small."""
+    text = format_number(pct, percent=True)
+    return f"+{text}" if pct > 0 else text
 
 
 def _shown(change: Any) -> str:
@@ -387,7 +393,7 @@ def whatif(
         node             before      after       change     %
         leads            1,000 lead  →  1,100 lead  +100 lead  +10%
         qualified_leads    800 lead  →    880 lead   +80 lead  +10%
-        1 other node(s) unchanged
+        1 other node unchanged
     """
     if not isinstance(changes, Mapping):
         raise ValueTypeError(
@@ -507,12 +513,13 @@ class Comparison(Mapping[str, "Scenario"], Result):
             cells = [n, format_value(record["before"], tree, n)]
             for s in self.scenarios:
                 after, pct = s.after[n], s.pct[n]
-                change = "" if pct == 0 else " (new)" if pct is None else (
-                    f" ({_signed(format_number(pct, percent=True))})"
+                change = "" if pct == 0 else _("new") if pct is None else (
+                    _signed(pct)
                 )  # fmt: skip
-                cells.append(format_value(after, tree, n) + change)
+                shown = format_value(after, tree, n)
+                cells.append(f"{shown} ({change})" if change else shown)
             body.append(cells)
-        return table(body, ["node", "current", *self.names])
+        return table(body, [_("node"), _("current"), *self.names])
 
 
 def compare(*scenarios: Scenario, names: list[str] | tuple[str, ...] | None = None) -> Comparison:

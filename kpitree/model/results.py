@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import functools
 import math
+import shutil
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted
+from kpitree.i18n import _
+from kpitree.i18n import locale as speaking
 from kpitree.model.escape import terminal
 from kpitree.model.render import Shown
 from kpitree.model.units import Unit, format_change, format_quantity
@@ -26,8 +32,84 @@ __all__ = [
     "format_value",
     "norm_mark",
     "norm_ok",
+    "shorten",
     "table",
+    "text_width",
+    "text_width_of",
 ]
+
+DEFAULT_WIDTH = 80
+"""The width of text when nothing says otherwise (no `width=`, no `COLUMNS`, no terminal)."""
+
+_width: ContextVar[int | None] = ContextVar("kpitree_text_width", default=None)
+
+
+def text_width(width: int | None = None) -> int:
+    """Return the columns text may take: `width`, else the drawing's, else the terminal's.
+
+    The terminal's is `COLUMNS`, else the size of the terminal, else 80 (in a pipe).
+
+    Raises:
+        ArgumentError: `width` is not a whole number of at least 20 columns.
+
+    Examples:
+        >>> text_width(120)
+        120
+        >>> with text_width_of(100):
+        ...     text_width()
+        100
+    """
+    if width is None:
+        width = _width.get()
+    if width is None:
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
+    if isinstance(width, bool) or not isinstance(width, int) or width < _MIN_WIDTH:
+        raise ArgumentError(
+            _("width {width} is not a number of columns").format(width=quoted(width)),
+            hint=_("give a whole number of at least {least}").format(least=_MIN_WIDTH),
+        )
+    return width
+
+
+_MIN_WIDTH = 20  # narrower than that, no table of kpitree reads at all
+
+
+@contextmanager
+def text_width_of(width: int | None) -> Iterator[None]:
+    """Draw text `width` columns wide inside the block (this thread or task only).
+
+    None keeps the width of the drawing around the block (or the terminal's).
+    """
+    if width is None:
+        yield
+        return
+    token = _width.set(text_width(width))
+    try:
+        yield
+    finally:
+        _width.reset(token)
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut `text` to `width` characters at a word boundary, ending it with `…`.
+
+    A single word longer than `width` is the one thing cut inside a word.
+
+    Examples:
+        >>> shorten("answer every inbound request within 15 minutes", 24)
+        'answer every inbound…'
+        >>> shorten("short", 24), shorten("extraordinarily", 8)
+        ('short', 'extraor…')
+    """
+    if len(text) <= width:
+        return text
+    body = text.lstrip(" ")
+    indent = text[: len(text) - len(body)]  # an indent (a row under another) stays
+    room = max(1, width - len(indent))
+    cut = textwrap.shorten(body, room, placeholder="…")
+    if cut == "…":  # the first word alone is too long
+        cut = body[: room - 1] + "…"
+    return indent + cut
 
 
 def format_value(value: float | None, tree: Graph | None, name: str | None) -> str:
@@ -87,21 +169,44 @@ def norm_mark(ok: bool | None) -> str:
     return "?" if ok is None else "✓" if ok else "✗"
 
 
-def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
-    """Render rows as a plain text table with aligned columns.
+def table(
+    rows: list[list[str]],
+    header: list[str],
+    align: str | None = None,
+    *,
+    width: int | None = None,
+    cut: Sequence[int] = (),
+) -> str:
+    """Render rows as a plain text table with aligned columns, at most `width` wide.
+
+    A table wider than `width` (see `text_width`) narrows its widest text column (then
+    the next, while it is still too wide), wrapping its cells at word boundaries; then
+    headers wider than their column wrap. Words are never broken: a table that cannot fit
+    without breaking them is drawn at its full width, unwrapped (its `cut` columns cut).
 
     Args:
         rows: the cells, as text.
         header: the column titles.
         align: one letter per column, `l` or `r`; by default a column is right-aligned
             when every non-empty cell in it is a number (`1,200`, `-5%`, `+3 lead`).
+        width: the columns the table may take.
+        cut: columns whose cells are cut with `…` (at a word boundary) instead of wrapped.
+
+    Examples:
+        >>> print(table([["leads", "answer every inbound request", "1,000"]],
+        ...             ["name", "standard", "value"], width=30))
+        name   standard         value
+        leads  answer every     1,000
+               inbound request
+        >>> print(table([["leads", "answer every inbound request", "1,000"]],
+        ...             ["name", "standard", "value"], width=30, cut=[1]))
+        name   standard         value
+        leads  answer every…    1,000
     """
     # Cells hold owners, units and standards from model files: each is one line of
     # printable text, so an escape sequence or a newline in one cannot act on the terminal.
     header = [terminal(cell) for cell in header]
     rows = [[terminal(cell) for cell in row] for row in rows]
-    cells = [header, *rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     if align is None:
         align = "".join(
             "r"
@@ -109,19 +214,84 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None) ->
             else "l"
             for i in range(len(header))
         )
+    columns = range(len(header))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in columns]
+    excess = sum(widths) + 2 * (len(widths) - 1) - text_width(width)
+    narrowed: set[int] = set()  # columns whose cells wrap (or are cut), and the header
+    for i in sorted((i for i in columns if align[i] == "l"), key=lambda i: -widths[i]):
+        if excess <= 0:
+            break
+        least = max(_longest_word([header[i], *(r[i] for r in rows)]), _NARROWEST)
+        excess, widths[i] = _narrow(excess, widths[i], least)
+        narrowed.add(i)
+    # Still too wide: headers wider than their column's cells wrap, most room first.
+    header_least = [max(_longest_word([header[i]]), *(len(r[i]) for r in rows), 0) for i in columns]
+    for i in sorted(columns, key=lambda i: header_least[i] - widths[i]):
+        if excess <= 0:
+            break
+        excess, widths[i] = _narrow(excess, widths[i], header_least[i])
+        narrowed.add(i)
+    if excess > 0:
+        # It cannot fit without breaking words: wrapping would only blur it, but text cut
+        # short still saves what it can.
+        for i in narrowed - set(cut):
+            widths[i] = max(len(r[i]) for r in [header, *rows])
+        narrowed &= set(cut)
 
-    def line(row: list[str]) -> str:
-        parts = [
-            cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        return "  ".join(parts).rstrip()
+    def cell(text: str, i: int, heading: bool) -> list[str]:
+        if i not in narrowed or len(text) <= widths[i]:
+            return [text]
+        if i in cut and not heading:
+            return [shorten(text, widths[i])]
+        return _wrap(text, widths[i])
 
-    return "\n".join([line(header), *(line(r) for r in rows)])
+    out = []
+    for k, row in enumerate([header, *rows]):
+        parts = [cell(text, i, k == 0) for i, text in enumerate(row)]
+        for n in range(max(len(p) for p in parts)):
+            line = [
+                (p[n] if n < len(p) else "").rjust(widths[i])
+                if align[i] == "r"
+                else (p[n] if n < len(p) else "").ljust(widths[i])
+                for i, p in enumerate(parts)
+            ]
+            out.append("  ".join(line).rstrip())
+    return "\n".join(out)
+
+
+def _narrow(excess: int, width: int, least: int) -> tuple[int, int]:
+    """Take what a column can give of `excess` columns: its new width, what is left over."""
+    new = max(min(least, width), width - excess)
+    return excess - (width - new), new
+
+
+def _longest_word(cells: list[str]) -> int:
+    """The longest word of the cells, an indent counted with the word it starts."""
+    longest = 0
+    for text in cells:
+        body = text.lstrip(" ")
+        words = body.split() or [""]
+        longest = max(longest, len(text) - len(body) + len(words[0]), *map(len, words))
+    return longest
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap a cell at word boundaries, each line keeping the cell's indent."""
+    body = text.lstrip(" ")
+    indent = text[: len(text) - len(body)]
+    return textwrap.wrap(
+        body, width, initial_indent=indent, subsequent_indent=indent, break_long_words=False
+    ) or [""]
+
+
+_NARROWEST = 12  # a wrapped column narrower than this reads as a list of syllables
 
 
 def _numeric(cell: str) -> bool:
-    number = cell.split(" ", 1)[0].lstrip("+-−").rstrip("%").replace(",", "")
+    # English `1,060.66`, `-5%`; Russian `1 060,66`, `−5 %` (a no-break space groups).
+    number = cell.replace("\xa0%", "%").replace("\u202f%", "%").split(" ", 1)[0]
+    number = number.lstrip("+-−").rstrip("%").replace("\xa0", "").replace("\u202f", "")
+    number = number.replace(",", "")
     return number.replace(".", "", 1).replace("e+", "", 1).replace("e-", "", 1).isdigit() or (
         number in ("inf", "NaN", "—")
     )
@@ -141,6 +311,27 @@ class Result(Shown):
         own = cls.__dict__.get("__str__")
         if own is not None and not getattr(own, "_terminal_safe", False):
             cls.__str__ = _terminal_safe(own)  # type: ignore[method-assign]
+
+    def to_text(self, *, locale: str | None = None, width: int | None = None) -> str:
+        """Return the result as text in `locale` (the active one by default), `width` wide.
+
+        `str(result)` is `result.to_text()`: the active locale, the terminal's width.
+
+        Raises:
+            ArgumentError: `locale` is not a locale kpitree ships, or `width` no width.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> print(qualified_leads().evaluate().to_text(locale="ru"))
+            qualified_leads  800 lead
+            leads            1\N{NO-BREAK SPACE}000 lead
+            lead_to_ql       80\N{NO-BREAK SPACE}%
+        """
+        with (
+            nullcontext() if locale is None else speaking(locale),
+            text_width_of(width),
+        ):
+            return str(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as plain dicts, lists, strings and numbers (JSON-ready)."""

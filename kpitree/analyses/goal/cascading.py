@@ -14,6 +14,7 @@ from kpitree.analyses.goal.solving import TOLERANCE, target_value, tolerance_sca
 from kpitree.analyses.whatif import baseline
 from kpitree.engine.derivatives import below_set, metric_node
 from kpitree.errors import ArgumentError, EvaluationError, InfeasibleGoalError, KindError
+from kpitree.i18n import _
 from kpitree.model.bounds import Bounds
 from kpitree.model.horizon import Horizon
 from kpitree.model.nodes import KPI, Input
@@ -106,15 +107,21 @@ class Cascade(Mapping[str, float], Result):
 
     def __str__(self) -> str:
         tree, m = self.tree, self.metric
-        head = (
-            f"cascade: {m} {format_value(self.before[m], tree, m)} → "
-            f"{format_value(self.after[m], tree, m)}"
+        head = _("cascade: {metric} {before} → {after}").format(
+            metric=m,
+            before=format_value(self.before[m], tree, m),
+            after=format_value(self.after[m], tree, m),
         )
         if not self.new:
-            return f"{head}\nno KPI chosen"
-        sign = "-" if self.effort < 0 else ""
-        lines = [head, f"equal effort: {sign}{format_number(abs(self.effort), percent=True)} of "
-                 "each KPI's current value, in the direction that helps"]  # fmt: skip
+            return "\n".join([head, _("no KPI chosen")])
+        effort = format_number(abs(self.effort), percent=True)
+        effort = f"−{effort}" if self.effort < 0 else effort
+        lines = [
+            head,
+            _("equal effort: {effort} of each KPI's current value, in the direction that helps")
+            .format(effort=effort),
+        ]  # fmt: skip
+        states = {"pinned": _("pinned"), "idle": _("idle")}
         body = []
         for row in sorted(self.rows(), key=lambda r: r["owner"]):
             pct = row["pct"]
@@ -126,10 +133,11 @@ class Cascade(Mapping[str, float], Result):
                     "→",
                     format_value(row["after"], tree, row["name"]),
                     "" if pct is None else format_number(pct, percent=True),
-                    "" if row["state"] == "moved" else row["state"],
+                    states.get(row["state"], ""),
                 ]
             )
-        lines.append(table(body, ["owner", "KPI", "before", "", "after", "change", ""]))
+        header = [_("owner"), _("KPI"), _("before"), "", _("after"), _("change"), ""]
+        lines.append(table(body, header))
         return "\n".join(lines)
 
 
