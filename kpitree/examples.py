@@ -84,14 +84,7 @@ def qualified_leads_ru() -> Tree:
         description="продажи квалифицируют каждый лид (BANT); маркетинг влияет на конверсию, "
         "пока ищет каналы с целевым трафиком",
     )
-    return Tree(
-        Metric(
-            "квал_лиды",
-            leads * rate,
-            unit="лид",
-            description="квалифицированные лиды: лиды, которые продажи взяли в работу",
-        )
-    )
+    return Tree(Metric("квал_лиды", leads * rate, unit="лид"))
 
 
 def sales_revenue() -> Tree:
