@@ -481,11 +481,12 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"file": args.file, "ok": True, "problems": [], **counts})
     else:
-        n = counts
+        # Literal ngettext calls, so that extraction finds each pair of forms.
+        metrics, kpis, inputs = counts["metrics"], counts["kpis"], counts["inputs"]
         parts = (
-            ngettext("{n} metric", "{n} metrics", n["metrics"]).format(n=n["metrics"]),
-            ngettext("{n} KPI", "{n} KPIs", n["kpis"]).format(n=n["kpis"]),
-            ngettext("{n} input", "{n} inputs", n["inputs"]).format(n=n["inputs"]),
+            ngettext("{n} metric", "{n} metrics", metrics).format(n=metrics),
+            ngettext("{n} KPI", "{n} KPIs", kpis).format(n=kpis),
+            ngettext("{n} input", "{n} inputs", inputs).format(n=inputs),
         )
         _out(_("{file}: ok ({counts})").format(file=args.file, counts=", ".join(parts)))
     return 0
@@ -525,8 +526,9 @@ def _problem_data(problems: Sequence[KPITreeError]) -> list[dict[str, Any]]:
 _USAGE = N_("usage: ")
 _SECTIONS = (N_("positional arguments"), N_("options"))
 _HELP_ACTION = N_("show this help message and exit")
-# The messages argparse reports usage errors with (Python's Lib/argparse.py), the
-# innermost last: `argument --to: invalid choice: ...` is one inside another.
+# The messages argparse reports usage errors with (Python's Lib/argparse.py). The first
+# wraps the others (`argument --to: invalid choice: ...`), so it is tried first; a message
+# worded otherwise (another Python version) is shown as argparse wrote it.
 _ARGPARSE_ERRORS = (
     N_("argument %(argument_name)s: %(message)s"),
     N_("the following arguments are required: %s"),
