@@ -56,14 +56,20 @@ def qualified_leads() -> Tree:
 
 
 def qualified_leads_ru() -> Tree:
-    """The qualified-leads tree with Russian names, owners and horizons.
+    """The qualified-leads tree in Russian: names, owners, horizons, units and descriptions.
 
     Examples:
         >>> qualified_leads_ru().evaluate()["квал_лиды"]
         800.0
     """
     leads = KPI(
-        "лиды", owner="маркетинг", horizon="1 день", value=1000, unit="лид", bounds=(0, None)
+        "лиды",
+        owner="маркетинг",
+        horizon="1 день",
+        value=1000,
+        unit="лид",
+        bounds=(0, None),
+        description="запустить или настроить рекламу и креативы, сделать рассылку по базе",
     )
     rate = KPI(
         "конверсия_в_квал",
@@ -75,6 +81,8 @@ def qualified_leads_ru() -> Tree:
         norm=">= 80%",
         influenced_by=["маркетинг"],
         standards=["отвечать на каждую входящую заявку в течение 15 минут"],
+        description="продажи квалифицируют каждый лид (BANT); маркетинг влияет на конверсию, "
+        "пока ищет каналы с целевым трафиком",
     )
     return Tree(Metric("квал_лиды", leads * rate, unit="лид"))
 

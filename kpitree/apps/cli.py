@@ -15,6 +15,11 @@ stdout stops with an error and suggests `-o FILE`).
 
 Values come from files and from the command line: `--values FILE` or `--values FILE:PERIOD`
 (a YAML/JSON mapping, or a CSV with a row per period), then `name=value` pairs, which win.
+
+The language of the run (`--lang`, else `KPITREE_LANG`, then `LANG`) is known before the
+parser is built, so that help, usage errors and output all speak it; argparse's own words
+(`usage:`, `options`, `the following arguments are required`) are passed through kpitree's
+catalog by `_Parser` and `_Formatter`, not by changing argparse for the whole process.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from kpitree import i18n
 from kpitree.errors import EvaluationError, InfeasibleGoalError, KPITreeError, ValidationError
+from kpitree.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from kpitree.tree import Tree
@@ -39,7 +45,7 @@ __all__ = ["main"]
 
 Command = Callable[[argparse.Namespace], int]
 
-_EPILOG = """\
+_EPILOG = N_("""\
 examples:
   kpitree demo                                   the qualified-leads tree, no file needed
   kpitree show examples/qualified_leads.yaml
@@ -51,70 +57,72 @@ examples:
 Run `kpitree COMMAND --help` for a command's options and an example.
 exit codes: 0 ok, 1 the analysis failed (e.g. an unreachable target), 2 bad input or usage,
   3 an internal error (a bug: please report it with the traceback --debug prints)
-"""
+""")
 
 _QL = "examples/qualified_leads.yaml"
 
 # name: (one-line help, example lines for the command's --help)
 _HELP: dict[str, tuple[str, str]] = {
     "demo": (
-        "show a bundled example tree",
+        N_("show a bundled example tree"),
         "kpitree demo --example sales_revenue",
     ),
     "show": (
-        "show a model file as an indented tree with values, owners and norms",
+        N_("show a model file as an indented tree with values, owners and norms"),
         f"kpitree show {_QL}\n  kpitree show {_QL} --values examples/values/october.yaml",
     ),
     "eval": (
-        "compute every metric from leaf values",
+        N_("compute every metric from leaf values"),
         f"kpitree eval {_QL} leads=1200 lead_to_ql=75%\n"
         "  kpitree eval examples/sales_revenue.yaml "
         "--values examples/values/sales_revenue.yaml:2026-10",
     ),
     "whatif": (
-        "compare every node before and after changes to leaves",
-        f"kpitree whatif {_QL} leads=+10% lead_to_ql=-5%\n"
-        "  (a change is a new value 1200, or +10%, -5%, x1.2, +200, =1200)",
+        N_("compare every node before and after changes to leaves"),
+        f"kpitree whatif {_QL} leads=+10% lead_to_ql=-5%",
     ),
     "sensitivity": (
-        "rank the leaves by the impact of a 1% move on a metric",
+        N_("rank the leaves by the impact of a 1% move on a metric"),
         f"kpitree sensitivity {_QL} qualified_leads",
     ),
     "solve": (
-        "find the value of one leaf that makes a metric reach a target",
+        N_("find the value of one leaf that makes a metric reach a target"),
         f"kpitree solve {_QL} qualified_leads 900 --vary leads",
     ),
     "cascade": (
-        "split a metric's target into KPI targets with equal relative effort",
+        N_("split a metric's target into KPI targets with equal relative effort"),
         f"kpitree cascade {_QL} qualified_leads 900 --within '1 week'",
     ),
     "levers": (
-        "list the KPIs that move a metric within a horizon, by impact",
+        N_("list the KPIs that move a metric within a horizon, by impact"),
         f"kpitree levers {_QL} qualified_leads --within '1 day' --owner sales",
     ),
     "status": (
-        "check KPIs and metrics against their norms, and who owns them",
+        N_("check KPIs and metrics against their norms, and who owns them"),
         f"kpitree status {_QL} --values examples/values/october.yaml",
     ),
     "attribute": (
-        "split the change of a metric between two periods over leaves and owners",
+        N_("split the change of a metric between two periods over leaves and owners"),
         f"kpitree attribute {_QL} qualified_leads "
         "--before examples/values/qualified_leads.csv:2026-09 "
         "--after examples/values/qualified_leads.csv:2026-10",
     ),
     "export": (
-        "write the tree as yaml, toml, json, SQL, mermaid, dot or svg",
+        N_("write the tree as yaml, toml, json, SQL, mermaid, dot or svg"),
         f"kpitree export {_QL} --to toml\n  kpitree export {_QL} --to sql --dialect postgres",
     ),
     "check": (
-        "validate a model file and print every problem (exit 2 if any)",
+        N_("validate a model file and print every problem (exit 2 if any)"),
         f"kpitree check {_QL}",
     ),
     "serve": (
-        "explore the tree in a local web page: sliders, levers, goal seek, scenarios",
+        N_("explore the tree in a local web page: sliders, levers, goal seek, scenarios"),
         f"kpitree serve {_QL} --scenarios scenarios",
     ),
 }
+
+# More about a command's examples, shown below them.
+_NOTES = {"whatif": N_("(a change is a new value 1200, or +10%, -5%, +2pp, x1.2, +200, =1200)")}
 
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
 _EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg")
@@ -146,7 +154,11 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise UsageError(f"{what} must be name=value (e.g. leads=1200), got {item!r}")
+            raise UsageError(
+                _("{what} must be name=value (e.g. leads=1200), got {item}").format(
+                    what=what, item=repr(item)
+                )
+            )
         out[name.strip()] = value.strip()
     return out
 
@@ -155,7 +167,7 @@ def _values(args: argparse.Namespace, pairs: Sequence[str] = ()) -> dict[str, An
     values: dict[str, Any] = {}
     if getattr(args, "values", None):
         values.update(_read_values(args.values))
-    values.update(_pairs(pairs, "a value"))
+    values.update(_pairs(pairs, _("a value")))
     return values or None
 
 
@@ -235,10 +247,12 @@ def _shown(text: str, stream: Any) -> str:
     if not _encodable(text, stream) and not _WARNED:
         _WARNED.append(True)
         encoding = getattr(stream, "encoding", None) or "unknown"
+        warning = _(
+            "the output's encoding ({encoding}) cannot show some characters; they are "
+            "written as \\u escapes. Set PYTHONIOENCODING=utf-8 (or a UTF-8 locale) to see them"
+        )
         print(
-            f"kpitree: warning: the output's encoding ({encoding}) cannot show some "
-            "characters; they are written as \\u escapes. Set PYTHONIOENCODING=utf-8 "
-            "(or a UTF-8 locale) to see them",
+            "kpitree: " + _("warning: {text}").format(text=warning.format(encoding=encoding)),
             file=sys.stderr,
         )
     return text
@@ -267,50 +281,74 @@ def _indent(text: str) -> str:
 def _demo(args: argparse.Namespace) -> int:
     from kpitree.examples import EXAMPLES
 
-    if args.example not in EXAMPLES:
+    # No example named: the one in the language of the run (a Russian user gets the
+    # Russian tree, not English names under Russian headings).
+    name = args.example or ("qualified_leads_ru" if i18n.current() == "ru" else "qualified_leads")
+    if name not in EXAMPLES:
         from kpitree.errors import did_you_mean
 
-        hint = did_you_mean(args.example, EXAMPLES) or f"the examples are: {_DEMO_NAMES}"
-        raise UsageError(f"there is no example `{args.example}`; {hint}")
-    tree = EXAMPLES[args.example]()
+        hint = did_you_mean(name, EXAMPLES) or _("the examples are: {names}").format(
+            names=_DEMO_NAMES
+        )
+        raise UsageError(
+            _("there is no example {name}; {hint}").format(name=f"`{name}`", hint=hint)
+        )
+    tree = EXAMPLES[name]()
     if args.json:
         payload = {
-            "example": args.example,
+            "example": name,
             "values": tree.evaluate().to_dict(),
             "owners": tree.owners(),
             "status": tree.status().to_dict(),
         }
         _print_json(payload)
         return 0
+    # The Russian example's story is told in Russian unless `--lang` asks for another.
+    speaks = "ru" if name.endswith("_ru") and args.lang is None else i18n.current()
+    with i18n.locale(speaks):
+        _story(name, tree)
+    return 0
+
+
+def _story(name: str, tree: Tree) -> None:
+    """Tell the demo: the tree, its owners, status, levers, a what-if, a goal, a month later."""
+    from kpitree.model.numbers import format_number
+
     metric = tree.roots[0].name
     kpis = [k.name for k in tree.kpis]
     # A month later: the KPIs move one way and the other (+10%, -12.5%, ...), as in the
     # qualified-leads story: leads 1,000 → 1,100, conversion 80% → 70%, QLs 800 → 770.
     later = tree.whatif({k: "+10%" if i % 2 == 0 else "-12.5%" for i, k in enumerate(kpis)})
-    _out(f"kpitree demo: {args.example}\n")
+    _out(_("kpitree demo: {example}").format(example=name) + "\n")
     _out(tree)
-    _out("\nOwners and their KPIs:")
+    _out("\n" + _("Owners and their KPIs:"))
     for owner, names in tree.owners().items():
         _out(f"  {owner}: {', '.join(names)}")
-    _out("\nStatus against norms:")
+    _out("\n" + _("Status against norms:"))
     _out(_indent(str(tree.status())))
-    _out(f"\nWhat is each lever worth? ({metric})")
+    _out("\n" + _("What is each lever worth? ({metric})").format(metric=metric))
     _out(_indent(str(tree.sensitivity(metric))))
-    _out(f"\nWhat if {kpis[0]} grows 10%?")
+    grows = format_number(0.1, percent=True)
+    _out("\n" + _("What if {kpi} grows {percent}?").format(kpi=kpis[0], percent=grows))
     _out(_indent(str(tree.whatif({kpis[0]: "+10%"}))))
     lever = tree.levers(metric).rows_[0].name  # the KPI with the biggest impact
-    _out(f"\nGoal: {metric} +12.5%. How much {lever}, all else equal?")
+    goal = "+" + format_number(0.125, percent=True)
+    _out(
+        "\n"
+        + _("Goal: {metric} {change}. How much {lever}, all else equal?").format(
+            metric=metric, change=goal, lever=lever
+        )
+    )
     try:
         needed = tree.solve(metric, tree.evaluate()[metric] * 1.125, vary=lever)
         _out(f"  {lever} = {_quantity(tree, lever, needed)}")
     except InfeasibleGoalError as exc:
-        _out(f"  not reachable: {exc.reason}")
-    _out("\nA month later, who moved it?")
+        _out("  " + _("not reachable: {reason}").format(reason=exc.reason))
+    _out("\n" + _("A month later, who moved it?"))
     after = {k: later.after[k] for k in kpis}
     _out(_indent(str(tree.accountability(metric, {}, after))))
-    _out("\nStatus a month later:")
+    _out("\n" + _("Status a month later:"))
     _out(_indent(str(tree.status(after))))
-    return 0
 
 
 def _quantity(tree: Any, name: str, value: float) -> str:
@@ -340,7 +378,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _whatif(args: argparse.Namespace) -> int:
     tree = _tree(args)
-    changes = _pairs(args.changes, "a change")
+    changes = _pairs(args.changes, _("a change"))
     return _emit(args, tree.whatif(changes, _values(args)))
 
 
@@ -353,19 +391,21 @@ def _solve(args: argparse.Namespace) -> int:
     from kpitree.model.results import format_value
 
     tree = _tree(args)
-    target = _number(args.target, "target")
+    target = _number(args.target, _("target"))
     value = tree.solve(args.metric, target, args.vary, _values(args))
     payload = {"metric": args.metric, "target": target, "vary": args.vary, "value": value}
-    shown = (
-        f"{args.vary} = {format_value(value, tree, args.vary)} makes {args.metric} = "
-        f"{format_value(target, tree, args.metric)}"
+    shown = _("{leaf} = {value} makes {metric} = {target}").format(
+        leaf=args.vary,
+        value=format_value(value, tree, args.vary),
+        metric=args.metric,
+        target=format_value(target, tree, args.metric),
     )
     return _emit(args, shown, payload)
 
 
 def _cascade(args: argparse.Namespace) -> int:
     tree = _tree(args)
-    target = _number(args.target, "target")
+    target = _number(args.target, _("target"))
     result = tree.cascade(
         args.metric, target, _values(args), among=args.among or None, within=args.within
     )
@@ -411,8 +451,10 @@ def _export(args: argparse.Namespace) -> int:
         # stop rather than write it altered.
         encoding = getattr(sys.stdout, "encoding", None)
         raise UsageError(
-            f"the output's encoding ({encoding}) cannot write this {args.to} export exactly; "
-            "write it to a file with -o PATH (UTF-8), or set PYTHONIOENCODING=utf-8"
+            _(
+                "the output's encoding ({encoding}) cannot write this {format} export exactly; "
+                "write it to a file with -o PATH (UTF-8), or set PYTHONIOENCODING=utf-8"
+            ).format(encoding=encoding, format=args.to)
         )
     else:
         print(text, end="" if text.endswith("\n") else "\n")
@@ -432,16 +474,21 @@ def _check(args: argparse.Namespace) -> int:
         else:
             for problem in problems:
                 _err(str(problem))
-            noun = "problem" if len(problems) == 1 else "problems"
-            _err(f"kpitree: {len(problems)} {noun} in {args.file}")
+            found = ngettext("{n} problem in {file}", "{n} problems in {file}", len(problems))
+            _err("kpitree: " + found.format(n=len(problems), file=args.file))
         return 2
     counts = {"metrics": len(tree.metrics), "kpis": len(tree.kpis), "inputs": len(tree.inputs)}
     if args.json:
         _print_json({"file": args.file, "ok": True, "problems": [], **counts})
     else:
-        nouns = {"metrics": "metric", "kpis": "KPI", "inputs": "input"}
-        parts = [f"{n} {nouns[k]}{'' if n == 1 else 's'}" for k, n in counts.items()]
-        _out(f"{args.file}: ok ({', '.join(parts)})")
+        # Literal ngettext calls, so that extraction finds each pair of forms.
+        metrics, kpis, inputs = counts["metrics"], counts["kpis"], counts["inputs"]
+        parts = (
+            ngettext("{n} metric", "{n} metrics", metrics).format(n=metrics),
+            ngettext("{n} KPI", "{n} KPIs", kpis).format(n=kpis),
+            ngettext("{n} input", "{n} inputs", inputs).format(n=inputs),
+        )
+        _out(_("{file}: ok ({counts})").format(file=args.file, counts=", ".join(parts)))
     return 0
 
 
@@ -473,105 +520,250 @@ def _problem_data(problems: Sequence[KPITreeError]) -> list[dict[str, Any]]:
 
 # -- the parser -------------------------------------------------------------------------------
 
+# argparse's own words, which it looks up in gettext's default domain (English unless the
+# whole process is set up otherwise): marked here so that the catalog has them, and passed
+# through kpitree's catalog by `_Formatter` (help) and `_Parser.error` (usage errors).
+_USAGE = N_("usage: ")
+_SECTIONS = (N_("positional arguments"), N_("options"))
+_HELP_ACTION = N_("show this help message and exit")
+# The messages argparse reports usage errors with (Python's Lib/argparse.py). The first
+# wraps the others (`argument --to: invalid choice: ...`), so it is tried first; a message
+# worded otherwise (another Python version) is shown as argparse wrote it.
+_ARGPARSE_ERRORS = (
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+    N_("unexpected option string: %s"),
+    N_("can't open '%(filename)s': %(error)s"),
+)
+_FIELD = re.compile(r"%(?:\((\w+)\))?[rs]")
+
+
+@functools.cache
+def _error_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each argparse error message as a pattern with a group per field, and the message."""
+    patterns = []
+    for template in _ARGPARSE_ERRORS:
+        # split: literal text, then a field's name (None for a bare `%s`), and so on.
+        parts = _FIELD.split(template)
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part or '_'}>.+?)"
+            for i, part in enumerate(parts)
+        )
+        patterns.append((re.compile(regex + r"\Z", re.DOTALL), template))
+    return tuple(patterns)
+
+
+def _argparse_text(message: str) -> str:
+    """Argparse's English `message` in the active locale: its template's translation, filled.
+
+    The fields are what argparse filled in (names of arguments, the value given, the
+    choices) and stay as they are, except an inner `message`, translated in turn.
+    """
+    for pattern, template in _error_patterns():
+        found = pattern.match(message)
+        if found is not None:
+            fields = found.groupdict()
+            if "message" in fields:
+                fields["message"] = _argparse_text(fields["message"])
+            return _FIELD.sub(functools.partial(_field, fields), _(template))
+    return message
+
+
+def _field(fields: Mapping[str, str], match: re.Match[str]) -> str:
+    return fields[match.group(1) or "_"]
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help as written (examples keep their lines), with argparse's headings translated."""
+
+    def add_usage(
+        self,
+        usage: str | None,
+        actions: Any,
+        groups: Any,
+        prefix: str | None = None,
+    ) -> None:
+        super().add_usage(usage, actions, groups, _(_USAGE) if prefix is None else prefix)
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(_(heading) if heading else heading)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` that speaks the active locale in its help and usage errors."""
+
+    def __init__(self, *, add_help: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(add_help=False, **kwargs)
+        if add_help:  # argparse's own `-h`, with its help in the active locale
+            self.add_argument(
+                "-h", "--help", action="help", default=argparse.SUPPRESS, help=_(_HELP_ACTION)
+            )
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the error in the active locale; exit 2 (as argparse does)."""
+        self.print_usage(sys.stderr)
+        text = _("{prog}: error: {message}").format(prog=self.prog, message=_argparse_text(message))
+        self.exit(2, text + "\n")
+
+
+def _help(text: str) -> str:
+    """`text` in the active locale, for argparse's help (which %-formats it)."""
+    return _(text).replace("%", "%%")
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The command line's parser, worded in the active locale (so built once it is known)."""
+    parser = _Parser(
         prog="kpitree",
-        description="Metric trees of KPIs with owners and influence horizons.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_("Metric trees of KPIs with owners and influence horizons."),
+        epilog=_(_EPILOG),
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    language = "the language of the output: en or ru (default: KPITREE_LANG, then LANG)"
-    parser.add_argument("--lang", metavar="LOCALE", help=language)
-    common = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--debug", action="store_true", help=_help(N_("show tracebacks on errors")))
+    language = _help(N_("the language of the output: en or ru (default: KPITREE_LANG, then LANG)"))
+    parser.add_argument("--lang", metavar=_("LOCALE"), help=language)
+    common = _Parser(add_help=False)
     # SUPPRESS: a subcommand's default must not overwrite `kpitree --debug COMMAND`.
     common.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=_help(N_("show tracebacks"))
     )
-    common.add_argument("--lang", metavar="LOCALE", default=argparse.SUPPRESS, help=language)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common.add_argument("--lang", metavar=_("LOCALE"), default=argparse.SUPPRESS, help=language)
+    commands = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
 
     def command(name: str, run: Command, *, json_flag: bool = True) -> argparse.ArgumentParser:
         summary, example = _HELP[name]
+        summary = _(summary)
+        note = f"\n  {_(_NOTES[name])}" if name in _NOTES else ""
         sub = commands.add_parser(
             name,
             help=summary.replace("%", "%%"),
             description=summary[0].upper() + summary[1:] + ".",
-            epilog=f"example:\n  {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=_("example:") + f"\n  {example}{note}",
             parents=[common],
         )
         sub.set_defaults(run=run)
         if json_flag:
-            sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
+            sub.add_argument(
+                "--json", action="store_true", help=_help(N_("machine-readable JSON output"))
+            )
         return sub
 
     def model(sub: argparse.ArgumentParser, values: bool = True) -> None:
-        sub.add_argument("file", metavar="FILE", help="model file (.yaml, .yml, .toml, .json)")
+        sub.add_argument(
+            "file", metavar=_("FILE"), help=_help(N_("model file (.yaml, .yml, .toml, .json)"))
+        )
         if values:
             sub.add_argument(
                 "--values",
-                metavar="FILE[:PERIOD]",
-                help="leaf values: a YAML/JSON mapping or a CSV with a row per period",
+                metavar=_("FILE[:PERIOD]"),
+                help=_help(N_("leaf values: a YAML/JSON mapping or a CSV with a row per period")),
             )
 
     demo = command("demo", _demo)
     # Checked by the command, so that `--help` does not import the example trees.
-    demo.add_argument("--example", default="qualified_leads", metavar="NAME", help=_DEMO_NAMES)
+    demo.add_argument(
+        "--example",
+        metavar=_("NAME"),
+        help=_help(
+            N_("{names} (default: qualified_leads_ru in Russian, else qualified_leads)")
+        ).format(names=_DEMO_NAMES),
+    )
     model(command("show", _show))
     sub = command("eval", _eval)
     model(sub)
-    sub.add_argument("pairs", nargs="*", metavar="NAME=VALUE", help="leaf values, e.g. leads=1200")
+    sub.add_argument(
+        "pairs", nargs="*", metavar=_("NAME=VALUE"), help=_help(N_("leaf values, e.g. leads=1200"))
+    )
     sub = command("whatif", _whatif)
     model(sub)
-    sub.add_argument("changes", nargs="+", metavar="NAME=CHANGE", help="e.g. leads=+10%%")
+    sub.add_argument(
+        "changes", nargs="+", metavar=_("NAME=CHANGE"), help=_help(N_("e.g. leads=+10%"))
+    )
     sub = command("sensitivity", _sensitivity)
     model(sub)
-    sub.add_argument("metric", metavar="METRIC")
+    sub.add_argument("metric", metavar=_("METRIC"))
     sub = command("solve", _solve)
     model(sub)
-    sub.add_argument("metric", metavar="METRIC")
-    sub.add_argument("target", metavar="TARGET", help='a number, e.g. 900 or "85%%"')
-    sub.add_argument("--vary", required=True, metavar="LEAF", help="the leaf to solve for")
+    sub.add_argument("metric", metavar=_("METRIC"))
+    sub.add_argument("target", metavar=_("TARGET"), help=_help(N_('a number, e.g. 900 or "85%"')))
+    sub.add_argument(
+        "--vary", required=True, metavar=_("LEAF"), help=_help(N_("the leaf to solve for"))
+    )
     sub = command("cascade", _cascade)
     model(sub)
-    sub.add_argument("metric", metavar="METRIC")
-    sub.add_argument("target", metavar="TARGET")
-    sub.add_argument("--within", metavar="HORIZON", help="only KPIs movable within it")
-    sub.add_argument("--among", nargs="+", metavar="KPI", help="only these KPIs")
+    sub.add_argument("metric", metavar=_("METRIC"))
+    sub.add_argument("target", metavar=_("TARGET"))
+    sub.add_argument(
+        "--within", metavar=_("HORIZON"), help=_help(N_("only KPIs movable within it"))
+    )
+    sub.add_argument("--among", nargs="+", metavar=_("KPI"), help=_help(N_("only these KPIs")))
     sub = command("levers", _levers)
     model(sub)
-    sub.add_argument("metric", metavar="METRIC")
-    sub.add_argument("--within", metavar="HORIZON", help='e.g. "1 day", "1 week"')
-    sub.add_argument("--owner", metavar="OWNER", help="only this owner's KPIs")
+    sub.add_argument("metric", metavar=_("METRIC"))
+    sub.add_argument("--within", metavar=_("HORIZON"), help=_help(N_('e.g. "1 day", "1 week"')))
+    sub.add_argument("--owner", metavar=_("OWNER"), help=_help(N_("only this owner's KPIs")))
     sub = command("status", _status)
     model(sub)
-    sub.add_argument("pairs", nargs="*", metavar="NAME=VALUE", help="values and measurements")
+    sub.add_argument(
+        "pairs", nargs="*", metavar=_("NAME=VALUE"), help=_help(N_("values and measurements"))
+    )
     sub = command("attribute", _attribute)
     model(sub, values=False)
-    sub.add_argument("metric", metavar="METRIC")
-    sub.add_argument("--before", required=True, metavar="FILE[:PERIOD]")
-    sub.add_argument("--after", required=True, metavar="FILE[:PERIOD]")
+    sub.add_argument("metric", metavar=_("METRIC"))
+    sub.add_argument("--before", required=True, metavar=_("FILE[:PERIOD]"))
+    sub.add_argument("--after", required=True, metavar=_("FILE[:PERIOD]"))
     sub.add_argument("--method", default="shapley", choices=("shapley", "lmdi", "hierarchical"))
     sub = command("export", _export, json_flag=False)
     model(sub, values=False)
-    sub.add_argument("--to", required=True, choices=_EXPORTS, help="the output format")
-    sub.add_argument("--dialect", default="duckdb", help="SQL dialect (sqlglot's names)")
-    sub.add_argument("--table", default="kpis", help="SQL: the table of leaf columns")
-    sub.add_argument("-o", "--output", metavar="PATH", help="write to a file, not stdout")
+    sub.add_argument("--to", required=True, choices=_EXPORTS, help=_help(N_("the output format")))
+    sub.add_argument(
+        "--dialect",
+        default="duckdb",
+        metavar=_("DIALECT"),
+        help=_help(N_("SQL dialect (sqlglot's names)")),
+    )
+    sub.add_argument(
+        "--table",
+        default="kpis",
+        metavar=_("TABLE"),
+        help=_help(N_("SQL: the table of leaf columns")),
+    )
+    sub.add_argument(
+        "-o", "--output", metavar=_("PATH"), help=_help(N_("write to a file, not stdout"))
+    )
     sub = command("check", _check)
     model(sub, values=False)
     sub = command("serve", _serve, json_flag=False)
     model(sub, values=False)
     sub.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
+        "--host",
+        default="127.0.0.1",
+        metavar=_("HOST"),
+        help=_help(N_("address to listen on (default: this machine only)")),
     )
     sub.add_argument(
-        "--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free)"
+        "--port",
+        type=int,
+        default=8765,
+        metavar=_("PORT"),
+        help=_help(N_("port to listen on (default 8765; 0: any free)")),
     )
-    sub.add_argument("--scenarios", metavar="DIR", help="directory where named scenarios are saved")
-    sub.add_argument("--open", action="store_true", help="open the page in the default browser")
+    sub.add_argument(
+        "--scenarios", metavar=_("DIR"), help=_help(N_("directory where named scenarios are saved"))
+    )
+    sub.add_argument(
+        "--open", action="store_true", help=_help(N_("open the page in the default browser"))
+    )
     return parser
 
 
@@ -620,6 +812,34 @@ def _escaping_streams() -> Callable[[], None]:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        lang = _lang_option(argv)
+        chosen = i18n.parse(lang) if lang is not None else i18n.current()
+    except KPITreeError as exc:  # `--lang de`, or a misspelt KPITREE_LANG
+        return _fail(exc, 2, "--debug" in argv)
+    # Scoped, not set_locale: `main` may run inside a program that speaks another.
+    with i18n.locale(chosen):
+        return _run_parsed(argv)
+
+
+def _lang_option(argv: Sequence[str]) -> str | None:
+    """The value of the last `--lang X` or `--lang=X` in `argv` (argparse's choice), if any.
+
+    Read before parsing, since the parser's help and errors are worded in that language.
+    """
+    lang = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            lang = argv[i + 1]
+        elif arg.startswith("--lang="):
+            lang = arg.partition("=")[2]
+    return lang
+
+
+def _run_parsed(argv: list[str]) -> int:
     parser = _parser()
     try:
         args, extra = parser.parse_known_args(argv)
@@ -636,9 +856,7 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return 2
     try:
-        # Scoped, not set_locale: `main` may run inside a program that speaks another.
-        with i18n.locale(args.lang) if args.lang else contextlib.nullcontext():
-            return int(args.run(args))
+        return int(args.run(args))
     except (InfeasibleGoalError, EvaluationError) as exc:
         return _fail(exc, 1, args.debug)
     except KPITreeError as exc:
@@ -660,7 +878,10 @@ def _run(argv: Sequence[str] | None) -> int:
         # An analysis this installation does not have yet (its module is missing).
         if args.debug or not (exc.name or "").startswith("kpitree."):
             raise
-        _err(f"kpitree: `{args.command}` is not available in this version")
+        _err(
+            "kpitree: "
+            + _("{command} is not available in this version").format(command=f"`{args.command}`")
+        )
         return 2
     except KeyboardInterrupt:
         return 130  # interrupted: the shell's code for SIGINT, no traceback
@@ -670,10 +891,13 @@ def _run(argv: Sequence[str] | None) -> int:
         if args.debug:
             raise
         reason = str(exc).splitlines()[0] if str(exc) else ""
+        error = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
         _err(
-            f"kpitree: internal error: {type(exc).__name__}"
-            + (f": {reason}" if reason else "")
-            + "; this is a bug in kpitree: run again with --debug and report the traceback"
+            "kpitree: "
+            + _(
+                "internal error: {error}; this is a bug in kpitree: run again with --debug "
+                "and report the traceback"
+            ).format(error=error)
         )
         return 3
 
@@ -694,7 +918,12 @@ def _fail(exc: KPITreeError, code: int, debug: bool) -> int:
     more = ""
     if isinstance(exc, ValidationError) and exc.problems:
         if len(exc.problems) > 1:
-            more = f" (and {len(exc.problems) - 1} more: `kpitree check FILE` lists them)"
+            others = len(exc.problems) - 1
+            more = " " + ngettext(
+                "(and {n} more: `kpitree check FILE` lists it)",
+                "(and {n} more: `kpitree check FILE` lists them)",
+                others,
+            ).format(n=others)
         exc = exc.problems[0]
     line = str(exc).splitlines()[0]
     if exc.hint and "\n" not in exc.hint:
