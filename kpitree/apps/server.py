@@ -282,7 +282,6 @@ _PAGE_WORDS = (
     N_("target {value}"),
     N_("{name}: slider"),
     N_("{name}: value"),
-    N_("bounds {low} … {high}"),
     N_("range {low} … {high}"),
     N_("norm {norm} {mark}"),
     N_("standard"),
