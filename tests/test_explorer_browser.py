@@ -291,8 +291,10 @@ def test_cyrillic_tree_displays_and_shows_norm_status(open_page: Any, shot: Any)
 
 
 def _english_left(page: Any, english: dict[str, str], russian: dict[str, str]) -> list[str]:
-    """Return the English words of the page's messages still in its visible text, and any
-    other Latin word (the Russian tree has none of its own)."""
+    """Return English words left in the page's visible text.
+
+    Those of the page's messages, and any other Latin word (the Russian tree has none).
+    """
     text = page.evaluate("document.body.innerText")
     left = []
     for source, translated in russian.items():
@@ -316,8 +318,11 @@ def _no_sideways_scroll(page: Any) -> None:
 
 
 def test_the_page_speaks_russian_and_fits_1280_px(open_page: Any, shot: Any) -> None:
-    """In Russian at 1,280 px: no English left, decimal-comma inputs move the metric, the
-    goal box starts at the target, standards and owners are shown, nothing scrolls sideways."""
+    """In Russian at 1,280 px the page has no English left and no sideways scroll.
+
+    Decimal-comma inputs move the metric, the goal box starts at the target, standards
+    and owners are shown.
+    """
     import json
     import urllib.request
 
@@ -365,7 +370,8 @@ def test_the_page_speaks_russian_and_fits_1280_px(open_page: Any, shot: Any) -> 
     shot(page, "2-decimal-comma")
 
     page.click("#goal-solve")
-    expect(page.locator("#goal-text")).to_contain_text("получится квал_лиды = 900 лид", timeout=WAIT)
+    goal = page.locator("#goal-text")
+    expect(goal).to_contain_text("получится квал_лиды = 900 лид", timeout=WAIT)
     page.select_option("#levers-within", "1 день")
     expect(page.locator("#levers-summary")).to_contain_text("горизонт ≤ 1 день", timeout=WAIT)
     page.fill("#scenario-name", "план_май")

@@ -1106,7 +1106,7 @@ def test_every_word_the_page_shows_is_in_the_catalog() -> None:
     page = (STATIC / "explorer.html").read_text(encoding="utf-8")
     used = set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', script))
     used |= set(re.findall(r'data-i18n(?:-placeholder|-label)?="([^"]*)"', page))
-    used |= set(re.findall(r'KIND = \{([^}]*)\}', script)[0].split('"')[3::4])
+    used |= set(re.findall(r"KIND = \{([^}]*)\}", script)[0].split('"')[3::4])
     assert used and used <= set(server_module._PAGE_WORDS)
     assert set(re.findall(r'\btn\("(\w+)"', script)) <= set(server_module._page_plurals())
 
