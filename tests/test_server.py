@@ -1257,3 +1257,17 @@ def test_evaluate_sums_up_each_owner(client: Client) -> None:
     )
     owners = {o["owner"]: (o["kpis"], o["moved"], o["below"]) for o in data["owners"]}
     assert owners == {"head_of_sales": (1, 1, 0), "sales": (2, 1, 1), "marketing": (1, 0, 0)}
+
+
+def test_refusals_the_page_shows_are_worded_in_the_request_locale(client: Client) -> None:
+    """A bad scenario name or a taken one is refused in Russian for `?lang=ru`."""
+    status, data, _ = client.call("POST", "/api/scenarios?lang=ru", {"name": "../x", "values": {}})
+    assert status == 400
+    assert data["error"]["message"] == "название сценария '../x' не идентификатор"
+    assert data["error"]["hint"].startswith("используйте буквы, цифры")
+    body = {"name": "план", "values": {"managers": 6}}
+    assert client.call("POST", "/api/scenarios", body)[0] == 200
+    status, data, _ = client.call("POST", "/api/scenarios?lang=ru", body)
+    assert status == 409 and data["error"]["message"] == "сценарий `план` уже сохранён"
+    status, data, _ = client.call("POST", "/api/scenarios", body)
+    assert data["error"]["message"] == "a scenario `план` is saved already"

@@ -222,17 +222,22 @@ def scenario_name(name: object) -> str:
     shown = name if len(name) <= 40 else name[:37] + "..."
     if len(name) > MAX_SCENARIO_NAME:
         raise RequestError(
-            400, f"scenario name {shown!r} is longer than {MAX_SCENARIO_NAME} characters"
+            400,
+            _("scenario name {name} is longer than {limit} characters").format(
+                name=repr(shown), limit=MAX_SCENARIO_NAME
+            ),
         )
     if not _NAME.fullmatch(name) or unicodedata.normalize("NFKC", name) != name:
         raise RequestError(
             400,
-            f"scenario name {shown!r} is not an identifier",
-            hint="use letters, digits, _ and -, starting with a letter (e.g. plan_may)",
+            _("scenario name {name} is not an identifier").format(name=repr(shown)),
+            hint=_("use letters, digits, _ and -, starting with a letter (e.g. plan_may)"),
         )
     if name.lower() in _RESERVED:
         raise RequestError(
-            400, f"scenario name {name!r} is a reserved device name", hint="add a word: con_q3"
+            400,
+            _("scenario name {name} is a reserved device name").format(name=repr(name)),
+            hint=_("add a word: con_q3"),
         )
     return name
 
@@ -740,8 +745,8 @@ class Explorer:
         if self.values_dir is None:
             raise RequestError(
                 403,
-                "saving scenarios is off: the server was started without a scenarios directory",
-                hint="start it with `kpitree serve FILE --scenarios DIR`",
+                _("saving scenarios is off: the server was started without a scenarios directory"),
+                hint=_("start it with `kpitree serve FILE --scenarios DIR`"),
             )
         return self.values_dir
 
@@ -765,8 +770,8 @@ class Explorer:
         path = _inside(directory, name)
         taken = RequestError(
             409,
-            f"a scenario `{name}` is saved already",
-            hint="pick another name, or replace it (overwrite: true)",
+            _("a scenario `{name}` is saved already").format(name=name),
+            hint=_("pick another name, or replace it (overwrite: true)"),
             names=[name],
         )
         if not overwrite and (path.exists() or path.is_symlink()):
@@ -881,7 +886,7 @@ class Explorer:
         if path.is_symlink() or not path.is_file():
             listed = [s["name"] for s in self.scenarios()["scenarios"]]
             raise UnknownNameError(
-                f"no scenario `{name}` is saved",
+                _("no scenario `{name}` is saved").format(name=name),
                 hint=did_you_mean(name, listed),
                 names=[name],
             )
@@ -1140,7 +1145,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     "error": {
                         "status": 500,
                         "type": "InternalError",
-                        "message": "the server could not answer this request (see its log)",
+                        "message": _("the server could not answer this request (see its log)"),
                         "hint": None,
                         "names": [],
                     }
