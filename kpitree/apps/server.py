@@ -68,7 +68,7 @@ import threading
 import time
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -953,7 +953,7 @@ def _verdict(tree: Tree, changes: Changes, name: str) -> str:
 
 
 def _by_owner(
-    tree: Tree, moved: Any, rows: Mapping[str, Mapping[str, Any]]
+    tree: Tree, moved: Iterable[str], rows: Mapping[str, Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """Return each owner's KPIs in the current scenario: how many moved, how many fail."""
     moving = set(moved)
@@ -1675,13 +1675,18 @@ def serve(
         kpitree.errors.KPITreeError: the scenarios directory '...' cannot be made: ...
     """
     server = make_server(tree_or_path, host=host, port=port, values_dir=values_dir, locale=locale)
-    print(f"kpitree explorer: {server.url} (Ctrl+C stops it)", flush=True)
-    if server.allowed_hosts is None:
-        print(
-            f"warning: listening on {host}: anyone who can reach it can read the tree"
-            + (" and save scenarios" if values_dir is not None else ""),
-            flush=True,
-        )
+    with i18n.locale(server.app.locale):
+        print(_("kpitree explorer: {url} (Ctrl+C stops it)").format(url=server.url), flush=True)
+        if server.allowed_hosts is None:
+            warning = (
+                _("warning: listening on {host}: anyone who can reach it can read the tree")
+                if values_dir is None
+                else _(
+                    "warning: listening on {host}: anyone who can reach it can read the tree "
+                    "and save scenarios"
+                )
+            )
+            print(warning.format(host=host), flush=True)
     if open_browser:
         import webbrowser
 
