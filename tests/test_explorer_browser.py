@@ -1,7 +1,7 @@
 """The explorer page driven in a real headless Chromium (Debian's), through Playwright.
 
-Each step saves a screenshot under the test's `tmp_path` and under `test-artifacts/` at
-the repository root.
+Each step saves a screenshot under the test's `tmp_path` and under `tests/artifacts/`
+(ignored by git).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kpitree.tree import Tree
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
+ARTIFACTS = ROOT / "tests" / "artifacts"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -57,24 +57,27 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def open_page(browser: Any, tmp_path: Path) -> Iterator[Callable[[Tree], Any]]:
-    """Serve a tree on an ephemeral loopback port and open the explorer page on it."""
+def open_page(browser: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Serve a tree on an ephemeral loopback port and open the explorer page on it.
+
+    `lang` is put on the page's address (`?lang=ru`); `width` is the window's, in pixels.
+    """
     servers: list[ExplorerServer] = []
     pages: list[Any] = []
     problems: list[str] = []
 
-    def _open(tree: Tree) -> Any:
+    def _open(tree: Tree, *, lang: str | None = None, width: int = 1400) -> Any:
         server = make_server(tree, port=0, values_dir=tmp_path / "scenarios")
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
-        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page = browser.new_page(viewport={"width": width, "height": 950})
         pages.append(page)
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
         page.on(
             "console",
             lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
         )
-        page.goto(server.url)
+        page.goto(server.url + (f"?lang={lang}" if lang else ""))
         page.wait_for_selector("body[data-ready=true]", timeout=WAIT)
         return page
 
@@ -90,7 +93,7 @@ def open_page(browser: Any, tmp_path: Path) -> Iterator[Callable[[Tree], Any]]:
 
 @pytest.fixture
 def shot(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
-    """Save a full-page screenshot of a step, in tmp_path and in test-artifacts/."""
+    """Save a full-page screenshot of a step, in tmp_path and in tests/artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     test = re.sub(r"[^\w-]+", "_", request.node.name)
 
@@ -285,3 +288,117 @@ def test_cyrillic_tree_displays_and_shows_norm_status(open_page: Any, shot: Any)
     expect(norm).to_contain_text("✗", timeout=WAIT)
     expect(page.locator("#legend")).to_contain_text("маркетинг")
     shot(page, "cyrillic")
+
+
+def _english_left(page: Any, english: dict[str, str], russian: dict[str, str]) -> list[str]:
+    """Return English words left in the page's visible text.
+
+    Those of the page's messages, and any other Latin word (the Russian tree has none).
+    """
+    text = page.evaluate("document.body.innerText")
+    left = []
+    for source, translated in russian.items():
+        if translated == english[source]:
+            continue
+        for piece in re.split(r"\{\w+\}", source):
+            if re.search(r"[A-Za-z]{3}", piece) and piece.strip() in text:
+                left.append(piece.strip())
+    left += [w for w in re.findall(r"[A-Za-z]{2,}", text) if w != "kpitree"]
+    return left
+
+
+def _no_sideways_scroll(page: Any) -> None:
+    """Neither the page nor any panel or table scrolls sideways."""
+    wide = page.evaluate(
+        """[document.documentElement, ...document.querySelectorAll('.panel, table')]
+        .filter((e) => e.scrollWidth > e.clientWidth)
+        .map((e) => `${e.id || e.tagName}: ${e.scrollWidth} > ${e.clientWidth}`)"""
+    )
+    assert wide == []
+
+
+def test_the_page_speaks_russian_and_fits_1280_px(open_page: Any, shot: Any) -> None:
+    """In Russian at 1,280 px the page has no English left and no sideways scroll.
+
+    Decimal-comma inputs move the metric, the goal box starts at the target, standards
+    and owners are shown.
+    """
+    import json
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    from kpitree import KPI, Metric
+
+    base = qualified_leads_ru()
+    leads, rate = base["лиды"], base["конверсия_в_квал"]
+    assert isinstance(leads, KPI) and isinstance(rate, KPI)
+    tree = Tree(Metric("квал_лиды", leads * rate, unit="лид", target=900))
+    page = open_page(tree, lang="ru", width=1280)
+    words = {}
+    for lang in ("en", "ru"):
+        address = page.url.split("?")[0] + f"api/messages?lang={lang}"
+        with urllib.request.urlopen(address, timeout=30) as answer:  # noqa: S310 - loopback
+            words[lang] = json.loads(answer.read())["messages"]
+    assert page.evaluate("document.documentElement.lang") == "ru"
+    expect(page.locator("#levers-panel h2")).to_have_text("Рычаги")
+    expect(page.locator("#reset")).to_have_text("Сбросить всё")
+    expect(page.locator("#levers-table thead th").last).to_have_text("+1 % →")
+    expect(page.locator("#goal-target")).to_have_value("900")
+    standard = page.locator('#tree .node[data-name="конверсия_в_квал"] .standards li')
+    expect(standard).to_contain_text("отвечать на каждую входящую заявку в течение 15 минут")
+    expect(standard).to_contain_text("не измерен")
+    expect(page.locator('#owners-table tr[data-owner="продажи"]')).to_contain_text("0 / 1")
+    shot(page, "1-start")
+    assert _english_left(page, words["en"], words["ru"]) == []
+    _no_sideways_scroll(page)
+
+    box = page.locator('input[type=text][data-leaf="конверсия_в_квал"]')
+    box.fill("0,85")
+    box.press("Enter")
+    expect(_after(page, "квал_лиды")).to_have_text("850 лид", timeout=WAIT)
+    box = page.locator('input[type=text][data-leaf="лиды"]')
+    box.fill("1 200")
+    box.press("Enter")
+    expect(_after(page, "квал_лиды")).to_have_text("1\u00a0020 лид", timeout=WAIT)
+    top = page.locator('#tree .node[data-name="квал_лиды"]:not(.again) .change')
+    expect(top).to_have_class(re.compile(r"\bbetter\b"))
+    rate_change = page.locator('#tree .node[data-name="конверсия_в_квал"]:not(.again) .change')
+    expect(rate_change).to_contain_text("+5 п.п.")
+    expect(box).to_have_value("1200")
+    expect(page.locator('#owners-table tr[data-owner="маркетинг"]')).to_contain_text("1 / 1")
+    shot(page, "2-decimal-comma")
+
+    page.click("#goal-solve")
+    goal = page.locator("#goal-text")
+    expect(goal).to_contain_text("получится квал_лиды = 900 лид", timeout=WAIT)
+    page.select_option("#levers-within", "1 день")
+    expect(page.locator("#levers-summary")).to_contain_text("горизонт ≤ 1 день", timeout=WAIT)
+    page.fill("#scenario-name", "план_май")
+    page.click("#scenario-save")
+    expect(page.locator('#scenario-list li[data-name="план_май"]')).to_contain_text("2 значения")
+    page.click("#compare")
+    expect(page.locator("#compare-table")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#compare-table thead th").first).to_have_text("узел")
+    shot(page, "3-everything-open")
+    assert _english_left(page, words["en"], words["ru"]) == []
+    _no_sideways_scroll(page)
+
+    box.fill("900")
+    box.press("Enter")
+    expect(_after(page, "квал_лиды")).to_have_text("765 лид", timeout=WAIT)
+    expect(top).to_have_class(re.compile(r"\bworse\b"))  # a metric's drop is red
+    shot(page, "4-drop-is-red")
+
+
+def test_the_levers_table_fits_1280_px_with_its_impact_column(open_page: Any, shot: Any) -> None:
+    """The seven-column levers table of a bigger tree shows `+1% →` without sideways scroll."""
+    from playwright.sync_api import expect
+
+    page = open_page(sales_revenue(), width=1280)
+    page.select_option("#levers-metric", "revenue")
+    impact = page.locator("#levers-table tbody tr[data-name] td.impact")
+    expect(impact).to_have_count(5, timeout=WAIT)
+    assert impact.first.is_visible() and impact.first.bounding_box()["x"] + 20 < 1280
+    _no_sideways_scroll(page)
+    shot(page, "levers-1280")

@@ -159,12 +159,14 @@ def test_tree_describes_every_node(client: Client) -> None:
         (0, None, -1.0, 1.0),  # zero and unbounded: one unit either way
         (0, (0, None), 0.0, 1.0),
         (5, (3, None), 3.0, 10.0),
+        (0.05, (0, 1), 0.0, 0.1),  # a 5% conversion: where its moves are, not 0..100%
+        (0.8, (0.5, 1), 0.5, 1.0),
     ],
 )
 def test_slider_ranges(
     value: float, bounds: tuple[float, float] | None, low: float, high: float
 ) -> None:
-    """A leaf's slider spans its bounds; open sides reach twice the current value."""
+    """A slider spans 0..2× the value (±1 around 0), cut to the leaf's bounds."""
     from kpitree import KPI, Metric
 
     leaf = KPI("x", owner="o", horizon="1 day", value=value, bounds=bounds)
@@ -1091,3 +1093,181 @@ def test_concurrent_requests_give_the_answers_of_one_at_a_time(start: Any) -> No
     finally:
         sys.setswitchinterval(interval)
     assert not wrong, f"{len(wrong)} wrong answers, first for {wrong[0]}"
+
+
+# -- the page's language ---------------------------------------------------------------------------
+
+STATIC = ROOT / "kpitree" / "apps" / "static"
+
+
+def test_every_word_the_page_shows_is_in_the_catalog() -> None:
+    """The page's words (`t("...")` in the script, `data-i18n` in the page) are all declared."""
+    script = (STATIC / "explorer.js").read_text(encoding="utf-8")
+    page = (STATIC / "explorer.html").read_text(encoding="utf-8")
+    used = set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', script))
+    used |= set(re.findall(r'data-i18n(?:-placeholder|-label)?="([^"]*)"', page))
+    used |= set(re.findall(r"KIND = \{([^}]*)\}", script)[0].split('"')[3::4])
+    assert used and used <= set(server_module._PAGE_WORDS)
+    assert set(re.findall(r'\btn\("(\w+)"', script)) <= set(server_module._page_plurals())
+
+
+def test_messages_speak_the_request_locale(client: Client) -> None:
+    """`/api/messages` is English by default and Russian for `?lang=ru`, every word of it."""
+    status, english, _ = client.call("GET", "/api/messages")
+    assert status == 200 and english["locale"] == "en" and english["decimal"] == "."
+    assert english["messages"] == {w: w for w in server_module._PAGE_WORDS}
+    assert english["plurals"]["values"] == {"one": "{n} value", "other": "{n} values"}
+    status, russian, _ = client.call("GET", "/api/messages?lang=ru-RU")
+    assert status == 200 and (russian["locale"], russian["tag"], russian["decimal"]) == (
+        "ru",
+        "ru",
+        ",",
+    )
+    same = {w for w, text in russian["messages"].items() if text == w}
+    assert same == {"{name} ({owner})"}  # nothing left in English but punctuation
+    assert russian["messages"]["Goal seek"] == "Подбор цели"
+    assert russian["plurals"]["values"] == {
+        "one": "{n} значение",
+        "few": "{n} значения",
+        "many": "{n} значений",
+    }
+
+
+def test_an_unknown_lang_is_refused_in_the_server_locale(client: Client) -> None:
+    """`?lang=de` is a 400 that names the locales there are, worded in the server's locale."""
+    status, data, _ = client.call("GET", "/api/tree?lang=de")
+    assert status == 400
+    assert data["error"]["message"] == '?lang=: unknown locale "de"'
+    assert data["error"]["hint"] == "kpitree speaks en, ru"
+
+
+def test_numbers_and_changes_are_written_in_the_request_locale(start: Any) -> None:
+    """Under ru: `1 200 лид`, `+2 п.п.` for a rate, true minus; English stays as it was."""
+    client = start(qualified_leads_ru())
+    body = {"values": {"лиды": 1200, "конверсия_в_квал": 0.78}}
+    _, english, _ = client.call("POST", "/api/evaluate", body)
+    _, russian, _ = client.call("POST", "/api/evaluate?lang=ru", body)
+    en = {n["name"]: n for n in english["nodes"]}
+    ru = {n["name"]: n for n in russian["nodes"]}
+    assert en["лиды"]["after_text"] == "1,200 лид"
+    assert ru["лиды"]["after_text"] == "1\u00a0200 лид"
+    assert ru["конверсия_в_квал"]["change_text"].startswith("\u22122 п.п.")
+    assert en["конверсия_в_квал"]["change_text"].startswith("\u22122 pp")
+    _, tree, _ = client.call("GET", "/api/tree?lang=ru")
+    assert tree["locale"] == "ru"
+    assert tree["nodes"]["конверсия_в_квал"]["range"]["max_text"] == "100\u00a0%"
+
+
+def test_the_server_speaks_the_locale_active_when_it_was_made(start: Any) -> None:
+    """`kpitree serve --lang ru` sets the locale around making the server: its threads keep it."""
+    from kpitree import i18n
+
+    with i18n.locale("ru"):
+        client = start(qualified_leads_ru())
+    _, data, _ = client.call("GET", "/api/messages")
+    assert data["locale"] == "ru" and data["messages"]["Levers"] == "Рычаги"
+    _, data, _ = client.call("GET", "/api/messages?lang=en")
+    assert data["messages"]["Levers"] == "Levers"
+    explicit = start(qualified_leads_ru(), locale="ru")
+    assert explicit.call("GET", "/api/messages")[1]["locale"] == "ru"
+
+
+def test_requests_in_two_locales_at_once_never_mix(start: Any) -> None:
+    """Two clients, one Russian and one English, asking at once: each gets its own language."""
+    client = start(qualified_leads_ru(), threads=4)
+    body = {"values": {"лиды": "1200"}}
+    expected = {
+        lang: client.call("POST", f"/api/evaluate{suffix}", body)[1]["nodes"][1]["after_text"]
+        for lang, suffix in (("en", "?lang=en"), ("ru", "?lang=ru"))
+    }
+    assert expected == {"en": "1,200 лид", "ru": "1\u00a0200 лид"}
+    wrong: list[str] = []
+    start_together = threading.Barrier(2, timeout=30)
+
+    def ask(lang: str) -> None:
+        start_together.wait()
+        for _ in range(40):
+            answer = client.call("POST", f"/api/evaluate?lang={lang}", body)[1]
+            words = client.call("GET", f"/api/messages?lang={lang}")[1]
+            if answer["nodes"][1]["after_text"] != expected[lang] or words["locale"] != lang:
+                wrong.append(lang)
+
+    threads = [threading.Thread(target=ask, args=(lang,), daemon=True) for lang in expected]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert wrong == []
+
+
+def test_values_typed_under_ru_take_the_decimal_comma_and_space_grouping(start: Any) -> None:
+    """`0,85` and `1 200` are numbers under ru; under en the comma is refused, saying why."""
+    client = start(qualified_leads_ru())
+    typed = {"values": {"конверсия_в_квал": "0,85", "лиды": "1 200"}}
+    status, data, _ = client.call("POST", "/api/evaluate?lang=ru", typed)
+    assert status == 200 and data["values"] == {"конверсия_в_квал": 0.85, "лиды": 1200.0}
+    assert data["nodes"][0]["after_text"] == "1\u00a0020 лид"
+    status, data, _ = client.call("POST", "/api/evaluate", typed)
+    assert status == 422 and "decimal comma" in json.dumps(data["error"])
+    goal = {"metric": "квал_лиды", "target": "1 200", "vary": "лиды"}
+    status, data, _ = client.call("POST", "/api/solve?lang=ru", goal)
+    assert status == 200 and data["value"] == pytest.approx(1500)
+
+
+# -- what the page shows beside the values ---------------------------------------------------------
+
+
+def test_tree_gives_targets_standards_and_slider_ends_as_text() -> None:
+    """A metric's target, a KPI's standards with their rule, the slider's ends written out."""
+    from kpitree.examples import dupont
+
+    data = Explorer(dupont()).tree_data()
+    assert (data["nodes"]["roe"]["target"], data["nodes"]["roe"]["target_text"]) == (0.2, "20%")
+    data = Explorer(qualified_leads()).tree_data()
+    standards = data["nodes"]["lead_to_ql"]["standards"]
+    assert standards[1] == {
+        "text": "response_minutes <= 15",
+        "name": "response_minutes",
+        "norm": "≤ 15",
+        "ok": None,
+    }
+    assert data["nodes"]["leads"]["range"]["max_text"] == "2,000 lead"
+
+
+def test_a_metric_without_a_norm_is_better_up_and_worse_down(client: Client) -> None:
+    """Revenue has no norm: a drop is worse (red), a rise better; a `<=` norm flips it."""
+    _, down, _ = client.call("POST", "/api/evaluate", {"values": {"managers": 4}})
+    _, up, _ = client.call("POST", "/api/evaluate", {"values": {"managers": 6}})
+    verdicts = [
+        {n["name"]: n["verdict"] for n in answer["nodes"]}["revenue"] for answer in (down, up)
+    ]
+    assert verdicts == ["worse", "better"]
+    from kpitree.examples import saas_mrr
+
+    app = Explorer(saas_mrr())
+    churn = {n["name"]: n for n in app.evaluate({"values": {"churn_rate": 0.05}})["nodes"]}
+    assert churn["churn_rate"]["verdict"] == "worse"  # `<=` norm: lower is better
+
+
+def test_evaluate_sums_up_each_owner(client: Client) -> None:
+    """The by-owner summary counts each owner's KPIs, those moved and those below norm."""
+    _, data, _ = client.call(
+        "POST", "/api/evaluate", {"values": {"calls_per_day": 30, "managers": 6}}
+    )
+    owners = {o["owner"]: (o["kpis"], o["moved"], o["below"]) for o in data["owners"]}
+    assert owners == {"head_of_sales": (1, 1, 0), "sales": (2, 1, 1), "marketing": (1, 0, 0)}
+
+
+def test_refusals_the_page_shows_are_worded_in_the_request_locale(client: Client) -> None:
+    """A bad scenario name or a taken one is refused in Russian for `?lang=ru`."""
+    status, data, _ = client.call("POST", "/api/scenarios?lang=ru", {"name": "../x", "values": {}})
+    assert status == 400
+    assert data["error"]["message"] == "название сценария '../x' не идентификатор"
+    assert data["error"]["hint"].startswith("используйте буквы, цифры")
+    body = {"name": "план", "values": {"managers": 6}}
+    assert client.call("POST", "/api/scenarios", body)[0] == 200
+    status, data, _ = client.call("POST", "/api/scenarios?lang=ru", body)
+    assert status == 409 and data["error"]["message"] == "сценарий `план` уже сохранён"
+    status, data, _ = client.call("POST", "/api/scenarios", body)
+    assert data["error"]["message"] == "a scenario `план` is saved already"

@@ -5,6 +5,8 @@ address. The page (`static/explorer.html`, plain JavaScript, no network) draws t
 gives each leaf a slider, ranks levers, seeks goals and compares scenarios, asking the
 server through a small JSON API:
 
+- `GET /api/messages`: the page's words in the request's locale (`messages`, `plurals`
+  by CLDR plural category), its decimal sign and the locale itself;
 - `GET /api/tree`: the nodes (formula, owner, horizon, bounds, norm, unit, value, slider
   range), owners and their colours, horizons, norm status, and the diagram's rows;
 - `POST /api/evaluate` `{"values": {leaf: value}}`: every node before and after
@@ -18,6 +20,12 @@ server through a small JSON API:
   file, in that directory;
 - `POST /api/compare` `{"scenarios": [name, or {"name", "values"}, ...]}`: the scenarios
   side by side (`compare`).
+
+Every request is answered in one locale: `?lang=ru` on the request, else the server's
+(`i18n.current()` when it was made: `kpitree serve --lang`, `KPITREE_LANG`). The choice is a
+context variable set for the request only (`i18n.locale`), so requests answered at once in
+other threads never mix languages; values typed under `ru` take the decimal comma and
+space grouping (`0,85`, `1 200`), and every number is written by kpitree's formatters.
 
 Every request is checked before anything runs: the path against a fixed list, the
 method, the `Host` and `Origin` headers (against DNS rebinding and cross-site requests),
@@ -43,7 +51,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import functools
 import http
 import http.server
 import io
@@ -60,13 +67,15 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kpitree import i18n
 from kpitree.analyses.whatif import check_bounds, compare, whatif
 from kpitree.display.style import (
     Changes,
@@ -87,6 +96,7 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.i18n import N_, _, ngettext
 from kpitree.io.documents import JSONRefusal, JSONSyntaxError, read_json
 from kpitree.language.expr import format_expr
 from kpitree.model.bounds import Bounds
@@ -212,19 +222,126 @@ def scenario_name(name: object) -> str:
     shown = name if len(name) <= 40 else name[:37] + "..."
     if len(name) > MAX_SCENARIO_NAME:
         raise RequestError(
-            400, f"scenario name {shown!r} is longer than {MAX_SCENARIO_NAME} characters"
+            400,
+            _("scenario name {name} is longer than {limit} characters").format(
+                name=repr(shown), limit=MAX_SCENARIO_NAME
+            ),
         )
     if not _NAME.fullmatch(name) or unicodedata.normalize("NFKC", name) != name:
         raise RequestError(
             400,
-            f"scenario name {shown!r} is not an identifier",
-            hint="use letters, digits, _ and -, starting with a letter (e.g. plan_may)",
+            _("scenario name {name} is not an identifier").format(name=repr(shown)),
+            hint=_("use letters, digits, _ and -, starting with a letter (e.g. plan_may)"),
         )
     if name.lower() in _RESERVED:
         raise RequestError(
-            400, f"scenario name {name!r} is a reserved device name", hint="add a word: con_q3"
+            400,
+            _("scenario name {name} is a reserved device name").format(name=repr(name)),
+            hint=_("add a word: con_q3"),
         )
     return name
+
+
+# Every word the page shows, as English source text: the page asks `/api/messages` for them
+# in the request's locale and puts them in with textContent (`{name}` fields it fills in).
+_PAGE_WORDS = (
+    N_("kpitree explorer"),
+    N_("owners"),
+    N_("Tree"),
+    N_("move a KPI: every metric is recomputed"),
+    N_("Reset all"),
+    N_("By owner"),
+    N_("owner"),
+    N_("KPIs moved"),
+    N_("below norm"),
+    N_("Levers"),
+    N_("metric"),
+    N_("anyone"),
+    N_("within"),
+    N_("any horizon"),
+    N_("lever"),
+    N_("horizon"),
+    N_("value"),
+    N_("elasticity"),
+    N_("+1% →"),
+    N_("Goal seek"),
+    N_("target"),
+    N_("vary"),
+    N_("Solve"),
+    N_("Apply"),
+    N_("Scenarios"),
+    N_("name"),
+    N_("plan_may"),
+    N_("replace"),
+    N_("Save current"),
+    N_("current (unsaved)"),
+    N_("Compare side by side"),
+    N_("metric (computed)"),
+    N_("input (external, nobody's lever)"),
+    N_("↑ shown above"),
+    N_("KPI"),
+    N_("input"),
+    N_("external"),
+    N_("horizon {horizon}"),
+    N_("influenced by {names}"),
+    N_("target {value}"),
+    N_("{name}: slider"),
+    N_("{name}: value"),
+    N_("range {low} … {high}"),
+    N_("norm {norm} {mark}"),
+    N_("standard"),
+    N_("not measured"),
+    N_("met"),
+    N_("not met"),
+    N_("the server cannot be reached: is `kpitree serve` still running?"),
+    N_("the server answered {status} without JSON"),
+    N_("the server answered {status}"),
+    N_("hint: {hint}"),
+    N_("within {horizon}"),
+    N_("owned by {owner}"),
+    N_("levers of {metric} ({filters})"),
+    N_("sensitivity of {metric}"),
+    N_("no lever matches these filters"),
+    N_("by owner (each +1%): {list}"),
+    N_("{name} ({owner})"),
+    N_("{vary} = {value} gives {metric} = {reached} (now {current}: {change})"),
+    N_("no change"),
+    N_("Infeasible: {message}"),
+    N_("needed: {vary} = {value}"),
+    N_("no scenario saved yet"),
+    N_("saving is off: start the server with --scenarios DIR to save scenarios as values files"),
+    N_("Load"),
+    N_("saved scenario {name} ({file})"),
+    N_("choose scenarios to compare (tick them in the list)"),
+    N_("node"),
+    N_("model"),
+    N_("current"),
+    N_("no node changes in these scenarios"),
+    N_("leaves without a value: {names}; set them to see the metrics"),
+)
+
+
+def _page_plurals() -> dict[str, dict[str, str]]:
+    """Return the page's counted messages, each by CLDR plural category of the locale."""
+    return {
+        "values": _forms(lambda n: ngettext("{n} value", "{n} values", n)),
+        "ranked": _forms(
+            lambda n: ngettext(
+                "{what} = {value}: {n} lever ranked by the impact of a +1% move",
+                "{what} = {value}: {n} levers ranked by the impact of a +1% move",
+                n,
+            )
+        ),
+    }
+
+
+def _forms(form: Callable[[int], str]) -> dict[str, str]:
+    """Return `{category: form(n)}` for the counts 0..99, the first count of each category."""
+    rule = i18n.babel_locale().plural_form
+    forms: dict[str, str] = {}
+    for n in range(100):
+        forms.setdefault(rule(n), form(n))
+    return forms
 
 
 def _kind(value: object) -> str:
@@ -245,6 +362,8 @@ class Explorer:
     Args:
         tree: the tree to explore.
         values_dir: the directory scenarios are saved in and read from; None refuses saving.
+        locale: the locale requests are answered in unless they ask for another
+            (`request_locale`); None takes the one active when the explorer is made.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -254,10 +373,59 @@ class Explorer:
         [('qualified_leads', '880 lead'), ('leads', '1,100 lead'), ('lead_to_ql', '80%')]
     """
 
-    def __init__(self, tree: Tree, values_dir: Path | None = None) -> None:
+    def __init__(
+        self, tree: Tree, values_dir: Path | None = None, *, locale: str | None = None
+    ) -> None:
         self.tree = tree
         self.values_dir = values_dir
+        # Read now: the server's threads do not inherit the caller's `with i18n.locale`.
+        self.locale = i18n.current() if locale is None else i18n.parse(locale)
         self._saving = threading.Lock()  # only where hard links are not to be had: `_create`
+        self._unchanged_rows: dict[str, dict[str, dict[str, Any]]] = {}  # by locale
+
+    def request_locale(self, query: Mapping[str, list[str]]) -> str:
+        """Return the locale to answer a request in: its `?lang=`, else the server's.
+
+        A model's own locale, once trees carry one, goes between the two: here only.
+
+        Raises:
+            ArgumentError: `?lang=` names a locale kpitree does not ship.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> app = Explorer(qualified_leads(), locale="en")
+            >>> app.request_locale({"lang": ["ru-RU"]}), app.request_locale({})
+            ('ru', 'en')
+        """
+        asked = query.get("lang")
+        if asked and asked[-1]:
+            return i18n.parse(asked[-1], what="?lang=")
+        return self.locale
+
+    def messages(self) -> dict[str, Any]:
+        """Answer `GET /api/messages`: every word of the page in the active locale.
+
+        `messages` maps each English source text (declared with `N_` in `_PAGE_WORDS`)
+        to its translation; `plurals` gives each counted message by CLDR plural category
+        (`one`, `few`, `many`, `other`), for the page's `Intl.PluralRules`.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> with i18n.locale("ru"):
+            ...     answer = Explorer(qualified_leads()).messages()
+            >>> answer["locale"], answer["messages"]["Levers"], answer["decimal"]
+            ('ru', 'Рычаги', ',')
+            >>> answer["plurals"]["values"]["few"]
+            '{n} значения'
+        """
+        where = i18n.babel_locale()
+        return {
+            "locale": i18n.current(),
+            "tag": str(where).replace("_", "-"),
+            "decimal": where.number_symbols["latn"]["decimal"],
+            "messages": {word: _(word) for word in _PAGE_WORDS},
+            "plurals": _page_plurals(),
+        }
 
     # -- reading request bodies --------------------------------------------------------------
 
@@ -324,15 +492,16 @@ class Explorer:
             >>> [(row["name"], row["depth"]) for row in data["layout"]]
             [('qualified_leads', 0), ('leads', 1), ('lead_to_ql', 1)]
             >>> data["nodes"]["lead_to_ql"]["range"]
-            {'min': 0.0, 'max': 1.0, 'step': 0.001}
+            {'min': 0.0, 'max': 1.0, 'step': 0.001, 'min_text': '0%', 'max_text': '100%'}
         """
         tree = self.tree
         nodes = {
             name: self._node_data(name, row["before"], row["ok"])
-            for name, row in self._unchanged.items()
+            for name, row in self._unchanged().items()
         }
         horizons = sorted({kpi.horizon for kpi in tree.kpis})
         return {
+            "locale": i18n.current(),
             "title": ", ".join(r.name for r in tree.roots),
             "roots": [r.name for r in tree.roots],
             "nodes": nodes,
@@ -369,14 +538,28 @@ class Explorer:
         }
         if isinstance(node, Metric):
             data["formula"] = format_expr(node.formula)
+            data["target"] = node.target
+            data["target_text"] = None if node.target is None else shown(node.target, tree, name)
         if isinstance(node, Leaf):
             data["owner"] = node.owner if isinstance(node, KPI) else "external"
             data["bounds"] = list(node.bounds) if node.bounds is not None else None
-            data["range"] = _slider(node.value, Bounds.of(node))
+            data["range"] = slider = _slider(node.value, Bounds.of(node))
+            slider["min_text"] = shown(slider["min"], tree, name)
+            slider["max_text"] = shown(slider["max"], tree, name)
         if isinstance(node, KPI):
             data["horizon"] = str(node.horizon)
             data["influenced_by"] = list(node.influenced_by)
-            data["standards"] = [str(s) for s in node.standards]
+            # Measurements of standards are not leaves: the page cannot set them, so a
+            # measurable standard shows its rule with `ok` unknown (None).
+            data["standards"] = [
+                {
+                    "text": s.text,
+                    "name": s.name,
+                    "norm": None if s.norm is None else format_norm(s.norm, None),
+                    "ok": None,
+                }
+                for s in node.standards
+            ]
         return data
 
     def evaluate(self, body: object) -> dict[str, Any]:
@@ -399,7 +582,7 @@ class Explorer:
         # Only the moved nodes are worked out; the others keep their rows at the model's
         # values, made once (a slider move on a big tree touches a few ancestors).
         drawn = Changes({n: scenario.delta[n] for n in moved}, {n: scenario.pct[n] for n in moved})
-        rows = dict(self._unchanged)
+        rows = dict(self._unchanged())
         for name in moved:
             after = scenario.after[name]
             rows[name] = {
@@ -409,14 +592,28 @@ class Explorer:
                 "pct": scenario.pct[name],
                 "after_text": shown(after, tree, name),
                 "change_text": drawn.text(tree, name),
-                "verdict": drawn.verdict(tree, name),
+                "verdict": _verdict(tree, drawn, name),
                 "ok": norm_ok(tree[name], after),
             }
-        return {"values": values, "nodes": list(rows.values()), "moved": moved}
+        return {
+            "values": values,
+            "nodes": list(rows.values()),
+            "moved": moved,
+            "owners": _by_owner(tree, moved, rows),
+        }
 
-    @functools.cached_property
     def _unchanged(self) -> dict[str, dict[str, Any]]:
-        """Return every node's row of `evaluate` when nothing moves, in tree order."""
+        """Return every node's row of `evaluate` when nothing moves, in tree order.
+
+        Made once per locale (its texts are written in it); two threads making the same
+        one at once make equal rows, so no lock is needed.
+        """
+        made = self._unchanged_rows.get(i18n.current())
+        if made is None:
+            made = self._unchanged_rows[i18n.current()] = self._unchanged_now()
+        return made
+
+    def _unchanged_now(self) -> dict[str, dict[str, Any]]:
         tree = self.tree
         found = known(tree, None)
         return {
@@ -548,8 +745,8 @@ class Explorer:
         if self.values_dir is None:
             raise RequestError(
                 403,
-                "saving scenarios is off: the server was started without a scenarios directory",
-                hint="start it with `kpitree serve FILE --scenarios DIR`",
+                _("saving scenarios is off: the server was started without a scenarios directory"),
+                hint=_("start it with `kpitree serve FILE --scenarios DIR`"),
             )
         return self.values_dir
 
@@ -573,8 +770,8 @@ class Explorer:
         path = _inside(directory, name)
         taken = RequestError(
             409,
-            f"a scenario `{name}` is saved already",
-            hint="pick another name, or replace it (overwrite: true)",
+            _("a scenario `{name}` is saved already").format(name=name),
+            hint=_("pick another name, or replace it (overwrite: true)"),
             names=[name],
         )
         if not overwrite and (path.exists() or path.is_symlink()):
@@ -669,7 +866,7 @@ class Explorer:
                         "after": scenario.after[name],
                         "after_text": shown(scenario.after[name], tree, name),
                         "change_text": changes.text(tree, name),
-                        "verdict": changes.verdict(tree, name),
+                        "verdict": _verdict(tree, changes, name),
                     }
                 )
             before = made[0].before[name]
@@ -689,7 +886,7 @@ class Explorer:
         if path.is_symlink() or not path.is_file():
             listed = [s["name"] for s in self.scenarios()["scenarios"]]
             raise UnknownNameError(
-                f"no scenario `{name}` is saved",
+                _("no scenario `{name}` is saved").format(name=name),
                 hint=did_you_mean(name, listed),
                 names=[name],
             )
@@ -723,17 +920,53 @@ def _inside(directory: Path, name: str) -> Path:
 
 
 def _slider(value: float | None, bounds: Bounds) -> dict[str, Any]:
-    """Return a slider's range: the bounds, and where open 0..2× the value (or ±1 around 0)."""
+    """Return a slider's range: the value's magnitude either way (0..2× it), within bounds.
+
+    The magnitude decides, not the bounds alone: a 5% conversion bounded 0..100% slides
+    over 0..10%, where its moves are; ±1 around 0. The page widens the range when a value
+    typed or solved for falls outside it.
+    """
     low, high = bounds
     start = value if value is not None else (low if low is not None else 0.0)
     span = abs(start) if start else 1.0
-    if low is None:
-        low = min(start - span, 0.0) if start <= 0 else 0.0
-    if high is None:
-        high = max(start + span, low + span) if start >= 0 else 0.0
+    low = start - span if low is None else max(low, start - span)
+    high = start + span if high is None else min(high, start + span)
     if high <= low:
         high = low + 1.0
     return {"min": low, "max": high, "step": _nice_step((high - low) / 1000)}
+
+
+def _verdict(tree: Tree, changes: Changes, name: str) -> str:
+    """Return better/worse/neutral for a node's change, as the page colours it.
+
+    The norm decides where there is one (`<=`: lower is better); a metric without a norm
+    is taken as "higher is better", so a drop of revenue shows red.
+    """
+    judged = changes.verdict(tree, name)
+    node = tree[name]
+    change = changes.delta.get(name, 0.0)
+    if judged != "neutral" or not isinstance(node, Metric) or node.norm is not None:
+        return judged
+    if not change or math.isnan(change):
+        return "neutral"
+    return "better" if change > 0 else "worse"
+
+
+def _by_owner(
+    tree: Tree, moved: Iterable[str], rows: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Return each owner's KPIs in the current scenario: how many moved, how many fail."""
+    moving = set(moved)
+    return [
+        {
+            "owner": owner,
+            "kpis": len(names),
+            "moved": sum(1 for n in names if n in moving),
+            "below": sum(1 for n in names if rows[n]["ok"] is False),
+            "names": list(names),
+        }
+        for owner, names in tree.owners().items()
+    ]
 
 
 def _nice_step(raw: float) -> float:
@@ -830,6 +1063,7 @@ def error_data(exc: KPITreeError, status: int) -> dict[str, Any]:
 Route = Callable[[Explorer, object], dict[str, Any]]
 
 _GET: dict[str, Callable[[Explorer], dict[str, Any]]] = {
+    "/api/messages": Explorer.messages,
     "/api/tree": Explorer.tree_data,
     "/api/scenarios": Explorer.scenarios,
 }
@@ -867,6 +1101,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile = self.connection.makefile("wb")
 
     def _answer(self) -> None:
+        """Answer in the request's locale, set for this request (and thread) only."""
+        app = self.server.app
+        with i18n.locale(app.locale):  # a refused `?lang=` is worded in the server's
+            try:
+                chosen = app.request_locale(urllib.parse.parse_qs(self._query()))
+            except KPITreeError as exc:
+                self._send_error(exc, 400)
+                return
+        with i18n.locale(chosen):
+            self._respond()
+
+    def _respond(self) -> None:
         method = self.command
         try:
             self._check_host()
@@ -899,7 +1145,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     "error": {
                         "status": 500,
                         "type": "InternalError",
-                        "message": "the server could not answer this request (see its log)",
+                        "message": _("the server could not answer this request (see its log)"),
                         "hint": None,
                         "names": [],
                     }
@@ -912,6 +1158,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _route(self) -> str:
         """Return the request's path without its query; it is only ever looked up."""
         return self.path.split("?", 1)[0]
+
+    def _query(self) -> str:
+        return self.path.partition("?")[2]
 
     def _check_host(self) -> None:
         """Refuse requests addressed to another host (DNS rebinding) or from another site."""
@@ -1172,7 +1421,7 @@ class _Arrivals:
         while not self._closing:
             oldest = next(iter(self._waiting.values()), None)
             wait = 1.0 if oldest is None else max(0.0, oldest.deadline - time.monotonic())
-            for key, _ in self._selector.select(wait):
+            for key, _events in self._selector.select(wait):
                 if key.fileobj is self._wake:
                     with contextlib.suppress(OSError):
                         self._wake.recv(4096)
@@ -1194,7 +1443,7 @@ class _Arrivals:
         for connection in list(self._waiting):
             self._drop(connection)
         while not self._new.empty():
-            connection, _ = self._new.get()
+            connection, _address = self._new.get()
             connection.close()
 
     def _admit(self) -> None:
@@ -1346,6 +1595,7 @@ def make_server(
     threads: int = THREADS,
     request_timeout: float = REQUEST_TIMEOUT,
     max_waiting: int = MAX_WAITING,
+    locale: str | None = None,
 ) -> ExplorerServer:
     """Return the explorer's server, bound and ready, without serving yet.
 
@@ -1363,6 +1613,8 @@ def make_server(
         request_timeout: seconds a client has to send its request, and again to take
             the answer (`REQUEST_TIMEOUT`).
         max_waiting: most connections whose request is still arriving (`MAX_WAITING`).
+        locale: the locale the page speaks unless a request asks `?lang=`; None takes
+            the active one (`kpitree serve --lang`, `KPITREE_LANG`).
 
     Raises:
         KPITreeError: a bad model file or scenarios directory, or an address that cannot
@@ -1381,7 +1633,7 @@ def make_server(
     _check_limit("max_waiting", max_waiting, MAX_WAITING, whole=True)
     _check_limit("request_timeout", request_timeout, REQUEST_TIMEOUT, whole=False)
     tree = _tree(tree_or_path)
-    app = Explorer(tree, _values_dir(values_dir))
+    app = Explorer(tree, _values_dir(values_dir), locale=locale)
     try:
         return ExplorerServer(
             app,
@@ -1406,6 +1658,7 @@ def serve(
     port: int = DEFAULT_PORT,
     values_dir: str | os.PathLike[str] | None = None,
     open_browser: bool = False,
+    locale: str | None = None,
 ) -> None:
     """Serve the what-if explorer of a tree until interrupted (Ctrl+C).
 
@@ -1421,14 +1674,19 @@ def serve(
         ...
         kpitree.errors.KPITreeError: the scenarios directory '...' cannot be made: ...
     """
-    server = make_server(tree_or_path, host=host, port=port, values_dir=values_dir)
-    print(f"kpitree explorer: {server.url} (Ctrl+C stops it)", flush=True)
-    if server.allowed_hosts is None:
-        print(
-            f"warning: listening on {host}: anyone who can reach it can read the tree"
-            + (" and save scenarios" if values_dir is not None else ""),
-            flush=True,
-        )
+    server = make_server(tree_or_path, host=host, port=port, values_dir=values_dir, locale=locale)
+    with i18n.locale(server.app.locale):
+        print(_("kpitree explorer: {url} (Ctrl+C stops it)").format(url=server.url), flush=True)
+        if server.allowed_hosts is None:
+            warning = (
+                _("warning: listening on {host}: anyone who can reach it can read the tree")
+                if values_dir is None
+                else _(
+                    "warning: listening on {host}: anyone who can reach it can read the tree "
+                    "and save scenarios"
+                )
+            )
+            print(warning.format(host=host), flush=True)
     if open_browser:
         import webbrowser
 

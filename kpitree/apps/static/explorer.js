@@ -1,5 +1,7 @@
 // kpitree explorer: the page's behaviour, plain JavaScript, no libraries, no network but
-// this page's own server. Every text from the server is put in with textContent, never
+// this page's own server. Every word it shows comes from the server's catalog in the page's
+// locale (`/api/messages`, asked with the page's own `?lang=`), and every number is written
+// by the server's formatters (`*_text` fields): the page only writes numbers to edit them. Every text from the server is put in with textContent, never
 // parsed as markup: node names, formulas and messages are data. Every string the server
 // sends is read through `visible` first, so control characters and BiDi overrides in a
 // model's owners or descriptions show as placeholders (`\x1b`, `\u202e`), as they do in
@@ -9,6 +11,45 @@
 (() => {
   const EXTERNAL = "#9aa0a6";
   const KIND = { metric: "metric", kpi: "KPI", input: "input" };
+  // The page's `?lang=`, passed on to every request so the answers speak it too.
+  const LANG = new URLSearchParams(window.location.search).get("lang");
+  const words = { messages: {}, plurals: {}, decimal: ".", tag: "en" };
+
+  // `text` (English source) in the page's locale, its `{field}`s filled in from `fields`.
+  function t(text, fields) {
+    const translated = words.messages[text] ?? text;
+    return fill(translated, fields);
+  }
+
+  // A counted message (`key` of the server's `plurals`) by the locale's plural rules.
+  function tn(key, n, fields) {
+    const forms = words.plurals[key] || {};
+    const category = new Intl.PluralRules(words.tag).select(n);
+    const form = forms[category] ?? forms.other ?? Object.values(forms)[0] ?? "";
+    return fill(form, { n: String(n), ...fields });
+  }
+
+  function fill(text, fields) {
+    if (!fields) return text;
+    return text.replace(/\{(\w+)\}/g, (whole, key) => (key in fields ? String(fields[key]) : whole));
+  }
+
+  function translatePage() {
+    document.documentElement.lang = words.locale || "en";
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+      node.placeholder = t(node.dataset.i18nPlaceholder);
+    }
+    for (const node of document.querySelectorAll("[data-i18n-label]")) {
+      node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+    }
+    document.title = t("kpitree explorer");
+  }
+
+  // An owner's name as shown: "external" (inputs, nobody's lever) is a word, not a name.
+  function ownerLabel(owner, kind) {
+    return kind === "input" || owner === "external" ? t("external") : owner;
+  }
 
   const state = {
     tree: null,
@@ -30,6 +71,17 @@
     const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // A name that may break after each `_` when its column is narrow (`<wbr>`: copied
+  // text stays the name).
+  function breakable(tag, className, name) {
+    const node = el(tag, className);
+    String(name).split(/(?<=_)/).forEach((part, i) => {
+      if (i) node.append(el("wbr"));
+      node.append(part);
+    });
     return node;
   }
 
@@ -60,6 +112,7 @@
   }
 
   async function api(method, path, body) {
+    if (LANG) path += `?lang=${encodeURIComponent(LANG)}`;
     const init = { method, headers: {} };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -69,16 +122,16 @@
     try {
       response = await fetch(path, init);
     } catch (err) {
-      throw { message: "the server cannot be reached: is `kpitree serve` still running?" };
+      throw { message: t("the server cannot be reached: is `kpitree serve` still running?") };
     }
     let data;
     try {
       data = readJSON(await response.text());
     } catch (err) {
-      data = { error: { message: `the server answered ${response.status} without JSON` } };
+      data = { error: { message: t("the server answered {status} without JSON", { status: response.status }) } };
     }
     if (!response.ok) {
-      const error = data.error || { message: `the server answered ${response.status}` };
+      const error = data.error || { message: t("the server answered {status}", { status: response.status }) };
       error.status = response.status;
       throw error;
     }
@@ -87,7 +140,7 @@
 
   function errorText(err) {
     let text = (err && err.message) || String(err);
-    if (err && err.hint) text += `\nhint: ${err.hint}`;
+    if (err && err.hint) text += `\n${t("hint: {hint}", { hint: err.hint })}`;
     return text;
   }
 
@@ -100,10 +153,12 @@
 
   // -- numbers as people edit them --------------------------------------------------------------
 
+  // A value as typed back into a box: plain digits with the locale's decimal sign (`0,85`
+  // under ru), which the server reads in the same locale. Shown values are the server's.
   function editable(value, percent) {
     if (value === null || value === undefined) return "";
     const x = percent ? value * 100 : value;
-    const text = String(Number(x.toPrecision(12)));
+    const text = String(Number(x.toPrecision(12))).replace(".", words.decimal).replace("-", "−");
     return percent ? `${text}%` : text;
   }
 
@@ -125,9 +180,9 @@
       legend.append(item);
     });
     const metric = el("li");
-    metric.append(el("span", "swatch metric"), el("span", null, "metric (computed)"));
+    metric.append(el("span", "swatch metric"), el("span", null, t("metric (computed)")));
     const input = el("li");
-    input.append(el("span", "swatch external"), el("span", null, "input (external, nobody's lever)"));
+    input.append(el("span", "swatch external"), el("span", null, t("input (external, nobody's lever)")));
     legend.append(metric, input);
   }
 
@@ -146,20 +201,23 @@
       box.append(card);
       card.append(head);
       if (row.again) {
-        head.append(el("span", "badge", "↑ shown above"));
+        head.append(el("span", "badge", t("↑ shown above")));
         continue;
       }
-      head.append(el("span", "badge kind", KIND[node.kind] || node.kind));
+      head.append(el("span", "badge kind", t(KIND[node.kind] || node.kind)));
       if (node.kind === "metric") head.append(el("span", "formula", `= ${node.formula}`));
+      if (node.kind === "metric" && node.target_text) {
+        head.append(el("span", "badge target", t("target {value}", { value: node.target_text })));
+      }
       if (node.kind === "kpi") {
         const owner = el("span", "badge owner", node.owner);
         owner.style.setProperty("--owner", colorOf(node.owner));
-        head.append(owner, el("span", "badge horizon", `horizon ${node.horizon}`));
+        head.append(owner, el("span", "badge horizon", t("horizon {horizon}", { horizon: node.horizon })));
         if (node.influenced_by.length) {
-          head.append(el("span", "badge", `influenced by ${node.influenced_by.join(", ")}`));
+          head.append(el("span", "badge", t("influenced by {names}", { names: node.influenced_by.join(", ") })));
         }
       }
-      if (node.kind === "input") head.append(el("span", "badge", "external"));
+      if (node.kind === "input") head.append(el("span", "badge", t("external")));
       const view = { card, node };
       if (node.norm) {
         view.norm = el("span", "badge norm");
@@ -174,12 +232,30 @@
       values.append(view.before, view.arrow, view.after, view.change);
       card.append(values);
       if (node.kind !== "metric") addControl(card, node, view);
+      if (node.standards && node.standards.length) addStandards(card, node);
       state.views[node.name] = view;
       showNode(view, {
         before: node.value, after: node.value, delta: 0,
         before_text: node.value_text, after_text: node.value_text, ok: node.ok,
       });
     }
+  }
+
+  // A KPI's standards, under it: the practice as written, its rule and whether it is met
+  // (a measurement is not a leaf, so the page has none: "not measured").
+  function addStandards(card, node) {
+    const list = el("ul", "standards");
+    list.setAttribute("aria-label", t("standard"));
+    for (const standard of node.standards) {
+      const item = el("li", "standard");
+      const mark = standard.ok === true ? "✓" : standard.ok === false ? "✗" : "?";
+      const verdict = standard.ok === true ? t("met") : standard.ok === false ? t("not met") : t("not measured");
+      item.append(el("span", `mark ${standard.ok === true ? "ok" : standard.ok === false ? "bad" : ""}`, mark));
+      item.append(el("span", "standard-text", standard.name ? `${standard.name} ${standard.norm}` : standard.text));
+      item.append(el("span", "note", verdict));
+      list.append(item);
+    }
+    card.append(list);
   }
 
   function addControl(card, node, view) {
@@ -190,18 +266,16 @@
     slider.max = String(node.range.max);
     slider.step = String(node.range.step);
     slider.value = String(node.value ?? node.range.min);
-    slider.setAttribute("aria-label", `${node.name}: slider`);
+    slider.setAttribute("aria-label", t("{name}: slider", { name: node.name }));
     slider.dataset.leaf = node.name;
     const box = el("input");
     box.type = "text";
     box.inputMode = "decimal";
     box.value = editable(node.value, node.percent);
-    box.setAttribute("aria-label", `${node.name}: value`);
+    box.setAttribute("aria-label", t("{name}: value", { name: node.name }));
     box.dataset.leaf = node.name;
-    const low = editable(node.range.min, node.percent);
-    const high = editable(node.range.max, node.percent);
-    const bounded = node.bounds ? "bounds" : "range";
-    const note = el("span", "range-note", `${bounded} ${low} … ${high}`);
+    const ends = { low: node.range.min_text, high: node.range.max_text };
+    const note = el("span", "range-note", t("range {low} … {high}", ends));
     control.append(slider, box, note);
     const error = el("div", "field-error");
     error.hidden = true;
@@ -231,7 +305,7 @@
     view.card.classList.toggle("moved", moved);
     if (view.norm) {
       const mark = row.ok === true ? "✓" : row.ok === false ? "✗" : "?";
-      view.norm.textContent = `norm ${view.node.norm} ${mark}`;
+      view.norm.textContent = t("norm {norm} {mark}", { norm: view.node.norm, mark });
       view.norm.className = `badge norm ${row.ok === true ? "ok" : row.ok === false ? "bad" : ""}`;
     }
     if (view.slider && row.after !== null && row.after !== undefined) {
@@ -277,6 +351,7 @@
         const view = state.views[row.name];
         if (view) showNode(view, row);
       }
+      showOwners(data.owners);
       refreshLevers();
     } catch (err) {
       let bad = (err.names || []).filter((n) => n in sent && sent[n] !== state.accepted[n]);
@@ -302,6 +377,23 @@
     }
   }
 
+  // Each owner's KPIs in the current scenario: how many moved, how many are below norm.
+  function showOwners(owners) {
+    const rows = $("owners-table").tBodies[0];
+    rows.replaceChildren();
+    for (const item of owners) {
+      const tr = el("tr");
+      tr.dataset.owner = item.owner;
+      const who = el("td", "owner-cell");
+      const swatch = el("span", "swatch");
+      swatch.style.setProperty("--owner", colorOf(item.owner));
+      who.append(swatch, document.createTextNode(` ${item.owner}`));
+      const below = el("td", item.below ? "bad" : null, String(item.below));
+      tr.append(who, el("td", item.moved ? "moved" : null, `${item.moved} / ${item.kpis}`), below);
+      rows.append(tr);
+    }
+  }
+
   function resetAll() {
     state.values = {};
     for (const name of Object.keys(state.views)) fieldError(name, "");
@@ -317,7 +409,7 @@
     const owner = $("levers-owner");
     for (const name of Object.keys(tree.owners)) owner.append(option(name, name));
     const within = $("levers-within");
-    for (const h of tree.horizons) within.append(option(h.text, `within ${h.text}`));
+    for (const h of tree.horizons) within.append(option(h.text, t("within {horizon}", { horizon: h.text })));
     $("levers-form").addEventListener("change", refreshLevers);
     $("levers-form").addEventListener("submit", (event) => event.preventDefault());
   }
@@ -336,11 +428,12 @@
       const data = await api("POST", "/api/sensitivity", body);
       if (seq !== state.seq.levers) return;
       const filters = [];
-      if (data.within) filters.push(`within ${data.within}`);
-      if (data.owner) filters.push(`owned by ${data.owner}`);
-      const what = filters.length ? `levers of ${data.metric} (${filters.join(", ")})` : `sensitivity of ${data.metric}`;
-      $("levers-summary").textContent =
-        `${what} = ${data.value_text}: ${data.rows.length} ranked by the impact of a +1% move`;
+      if (data.within) filters.push(t("within {horizon}", { horizon: data.within }));
+      if (data.owner) filters.push(t("owned by {owner}", { owner: data.owner }));
+      const what = filters.length
+        ? t("levers of {metric} ({filters})", { metric: data.metric, filters: filters.join(", ") })
+        : t("sensitivity of {metric}", { metric: data.metric });
+      $("levers-summary").textContent = tn("ranked", data.rows.length, { what, value: data.value_text });
       rows.replaceChildren();
       data.rows.forEach((row, i) => {
         const tr = el("tr");
@@ -348,23 +441,25 @@
         const who = el("td", "owner-cell");
         const swatch = el("span", "swatch");
         swatch.style.setProperty("--owner", colorOf(row.owner));
-        who.append(swatch, document.createTextNode(` ${row.owner}`));
+        who.append(swatch, " ", breakable("span", null, ownerLabel(row.owner, row.kind)));
         tr.append(
-          el("td", null, i + 1), el("td", "lever", row.name), who,
+          el("td", null, i + 1), breakable("td", "lever", row.name), who,
           el("td", null, row.horizon || "—"), el("td", null, row.value_text),
-          el("td", null, row.elasticity_text), el("td", "impact", row.impact_text),
+          el("td", "elasticity", row.elasticity_text), el("td", "impact", row.impact_text),
         );
         rows.append(tr);
       });
       if (!data.rows.length) {
         const tr = el("tr");
-        const td = el("td", null, "no lever matches these filters");
+        const td = el("td", null, t("no lever matches these filters"));
         td.colSpan = 7;
         tr.append(td);
         rows.append(tr);
       }
       $("levers-owners").textContent = data.by_owner.length
-        ? `by owner (+1% each): ${data.by_owner.map((o) => `${o.owner} ${o.text}`).join(" · ")}`
+        ? t("by owner (each +1%): {list}", {
+          list: data.by_owner.map((o) => `${ownerLabel(o.owner)} ${o.text}`).join(" · "),
+        })
         : "";
     } catch (err) {
       if (seq !== state.seq.levers) return;
@@ -394,18 +489,28 @@
   function setupGoal(tree) {
     const metric = $("goal-metric");
     for (const name of tree.metrics) metric.append(option(name, name));
+    // The box starts at the metric's target when the tree sets one, else it is left empty.
+    const fillTarget = () => {
+      const node = tree.nodes[metric.value];
+      $("goal-target").value = node && node.target !== null && node.target !== undefined
+        ? editable(node.target, node.percent) : "";
+    };
     const fillVary = () => {
       const vary = $("goal-vary");
       const kept = vary.value;
       vary.replaceChildren();
       for (const name of leavesUnder(tree, metric.value)) {
         const node = tree.nodes[name];
-        vary.append(option(name, node.kind === "kpi" ? `${name} (${node.owner})` : `${name} (external)`));
+        vary.append(option(name, t("{name} ({owner})", { name, owner: ownerLabel(node.owner, node.kind) })));
       }
       if ([...vary.options].some((o) => o.value === kept)) vary.value = kept;
     };
-    metric.addEventListener("change", fillVary);
+    metric.addEventListener("change", () => {
+      fillVary();
+      fillTarget();
+    });
     fillVary();
+    fillTarget();
     $("goal-form").addEventListener("submit", (event) => {
       event.preventDefault();
       solve();
@@ -434,15 +539,16 @@
       result.hidden = false;
       if (data.feasible) {
         result.className = "result feasible";
-        text.textContent =
-          `${data.vary} = ${data.value_text} gives ${data.metric} = ${data.reached_text}` +
-          ` (now ${data.current_text}: ${data.change_text || "no change"})`;
+        text.textContent = t("{vary} = {value} gives {metric} = {reached} (now {current}: {change})", {
+          vary: data.vary, value: data.value_text, metric: data.metric, reached: data.reached_text,
+          current: data.current_text, change: data.change_text || t("no change"),
+        });
         state.solved = data;
         apply.hidden = false;
       } else {
         result.className = "result infeasible";
-        let message = `Infeasible: ${data.message}`;
-        if (data.needed_text) message += `\nneeded: ${data.vary} = ${data.needed_text}`;
+        let message = t("Infeasible: {message}", { message: data.message });
+        if (data.needed_text) message += `\n${t("needed: {vary} = {value}", { vary: data.vary, value: data.needed_text })}`;
         text.textContent = message;
         apply.hidden = true;
       }
@@ -468,8 +574,8 @@
     state.scenarios = data.scenarios;
     $("scenario-save").disabled = !data.saving;
     $("saving-note").textContent = data.saving
-      ? (data.scenarios.length ? "" : "no scenario saved yet")
-      : "saving is off: start the server with --scenarios DIR to save scenarios as values files";
+      ? (data.scenarios.length ? "" : t("no scenario saved yet"))
+      : t("saving is off: start the server with --scenarios DIR to save scenarios as values files");
     const list = $("scenario-list");
     list.replaceChildren();
     for (const scenario of data.scenarios) {
@@ -484,14 +590,14 @@
         box.value = scenario.name;
         label.append(box, document.createTextNode(` ${scenario.name}`));
         const count = Object.keys(scenario.values).length;
-        const load = el("button", null, "Load");
+        const load = el("button", null, t("Load"));
         load.type = "button";
         load.addEventListener("click", () => {
           state.values = { ...scenario.values };
           state.lastEdited = null;
           requestEvaluate();
         });
-        item.append(label, el("span", "note", `${count} value${count === 1 ? "" : "s"}`), load);
+        item.append(label, el("span", "note", tn("values", count)), load);
       }
       list.append(item);
     }
@@ -503,7 +609,7 @@
     const body = { name, values: state.accepted, overwrite: $("scenario-overwrite").checked };
     try {
       const data = await api("POST", "/api/scenarios", body);
-      showMessage(`saved scenario ${data.name} (${data.file})`, "info");
+      showMessage(t("saved scenario {name} ({file})", { name: data.name, file: data.file }), "info");
       await loadScenarios();
     } catch (err) {
       showMessage(errorText(err));
@@ -513,16 +619,16 @@
   async function compareScenarios() {
     const chosen = [...document.querySelectorAll("#scenario-list input:checked")].map((b) => b.value);
     const items = [...chosen];
-    if ($("compare-current").checked) items.unshift({ name: "current", values: state.accepted });
+    if ($("compare-current").checked) items.unshift({ name: t("current"), values: state.accepted });
     const table = $("compare-table");
     if (!items.length) {
-      showMessage("choose scenarios to compare (tick them in the list)");
+      showMessage(t("choose scenarios to compare (tick them in the list)"));
       return;
     }
     try {
       const data = await api("POST", "/api/compare", { scenarios: items });
       const head = table.tHead.rows[0];
-      head.replaceChildren(el("th", null, "node"), el("th", null, "model"));
+      head.replaceChildren(el("th", null, t("node")), el("th", null, t("model")));
       for (const name of data.names) head.append(el("th", null, name));
       const body = table.tBodies[0];
       body.replaceChildren();
@@ -539,7 +645,7 @@
       }
       if (!data.rows.length) {
         const tr = el("tr");
-        const td = el("td", null, "no node changes in these scenarios");
+        const td = el("td", null, t("no node changes in these scenarios"));
         td.colSpan = data.names.length + 2;
         tr.append(td);
         body.append(tr);
@@ -556,6 +662,8 @@
   async function init() {
     let tree;
     try {
+      Object.assign(words, await api("GET", "/api/messages"));
+      translatePage();
       tree = await api("GET", "/api/tree");
     } catch (err) {
       showMessage(errorText(err));
@@ -572,9 +680,9 @@
     $("save-form").addEventListener("submit", saveScenario);
     $("compare").addEventListener("click", compareScenarios);
     if (tree.missing.length) {
-      showMessage(`leaves without a value: ${tree.missing.join(", ")}; set them to see the metrics`);
+      showMessage(t("leaves without a value: {names}; set them to see the metrics", { names: tree.missing.join(", ") }));
     }
-    await Promise.all([refreshLevers(), loadScenarios()]);
+    await Promise.all([requestEvaluate(), loadScenarios()]);
     document.body.dataset.ready = "true";
   }
 
