@@ -104,14 +104,18 @@ class KPITreeError(Exception):
         self.span = span
         super().__init__(self._render())
 
-    def _render(self) -> str:
+    @property
+    def detail(self) -> str:
+        """The message without its hint: where, what, and the caret under the text."""
         head = f"{self.where}: {self.reason}" if self.where else self.reason
-        parts = [head]
         if self.source is not None and self.span is not None:
-            parts.append(caret(self.source, *self.span))
+            return f"{head}\n{caret(self.source, *self.span)}"
+        return head
+
+    def _render(self) -> str:
         if self.hint:
-            parts.append(_("hint: {hint}").format(hint=self.hint))
-        return "\n".join(parts)
+            return self.detail + "\n" + _("hint: {hint}").format(hint=self.hint)
+        return self.detail
 
     def located(self, where: str) -> KPITreeError:
         """Return a copy of this error placed at `where` (an outer location goes first)."""

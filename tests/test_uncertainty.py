@@ -407,7 +407,7 @@ def test_simulation_result_forms() -> None:
     rate = leaf("conv", owner="sales", value=0.8, unit="%", uncertainty=Uniform(0.75, 0.85))
     tree = kt.Tree(kt.Metric("ql", leads * rate, unit="lead", target=800))
     sim = tree.simulate(n=1000, seed=1)
-    text = str(sim)
+    text = sim.to_text(width=120)  # wide enough for each distribution on one line
     assert text.startswith("simulation of ql: 1,000 samples, seed 1")
     assert "P(ql ≥ 800 lead) = " in text
     for word in ("p5", "p50", "p95", "Uniform(900, 1200)", "lead"):
