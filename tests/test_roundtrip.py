@@ -39,6 +39,15 @@ def _name(text: str) -> bool:
 
 
 NAME = st.from_regex(r"[^\W\d]\w{0,6}", fullmatch=True).filter(_name)
+# Units as written: an order that is not canonical, plural forms in any order given.
+PLURAL = st.permutations(
+    [("one", "лид"), ("few", "лида"), ("many", "лидов"), ("other", "лида")]
+).flatmap(lambda pairs: st.integers(1, 4).map(lambda n: dict(pairs[:n])))
+UNIT = st.one_of(
+    st.sampled_from([None, "lead", "RUB/day", "%", "звонок/менеджер/день", "RUB per lead"]),
+    PLURAL,
+    st.just({"one": "lead/day", "other": "leads/day"}),
+)
 THRESHOLD = st.sampled_from(["80%", "0.8", "15", "12.5 %", "0", "1e3", "1 000"])
 NORM = st.one_of(
     st.builds(
@@ -68,7 +77,7 @@ def described_trees(draw: Any) -> kt.Tree:
         influenced_by=draw(st.lists(ROLE, max_size=2)),
         standards=draw(st.sampled_from([standards, standards[:1], []])),
         description=draw(TEXT),
-        unit=draw(st.sampled_from([None, "lead", "RUB/day", "%"])),
+        unit=draw(UNIT),
         norm=draw(st.none() | NORM),
     )
     leaf = kt.Input(names[1], value=2, description=draw(TEXT))
@@ -116,6 +125,9 @@ def test_every_text_field_round_trips(fmt: str, tree: kt.Tree) -> None:
         assert getattr(again, "standards", ()) == getattr(node, "standards", ())
         assert getattr(again, "influenced_by", ()) == getattr(node, "influenced_by", ())
         assert str(getattr(again, "norm", None)) == str(getattr(node, "norm", None))
+        unit, unit_back = getattr(node, "unit", None), getattr(again, "unit", None)
+        assert str(unit_back) == str(unit)
+        assert getattr(unit_back, "forms", ()) == getattr(unit, "forms", ())
 
 
 @LOOK_ALIKE

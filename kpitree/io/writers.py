@@ -70,6 +70,11 @@ def _quantity(x: float, unit: Unit | None) -> int | float | str:
     return text if to_number(text, what="a percentage") == x else _number(x)
 
 
+def _unit_data(unit: Unit) -> str | dict[str, str]:
+    """A unit as written: its text, or its plural forms in the order given."""
+    return dict(unit.forms) if unit.forms else str(unit)
+
+
 def _leaf_data(leaf: Leaf) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(leaf, KPI):
@@ -78,7 +83,7 @@ def _leaf_data(leaf: Leaf) -> dict[str, Any]:
     if leaf.value is not None:
         out["value"] = _quantity(leaf.value, leaf.unit)
     if leaf.unit is not None:
-        out["unit"] = str(leaf.unit)
+        out["unit"] = _unit_data(leaf.unit)
     if leaf.bounds is not None:
         low, high = leaf.bounds
         if low is not None and high is not None:
@@ -123,7 +128,7 @@ def _metric_data(metric: Metric) -> Any:
     formula = metric.text if metric.text is not None else format_expr(metric.formula)
     extra: dict[str, Any] = {}
     if metric.unit is not None:
-        extra["unit"] = str(metric.unit)
+        extra["unit"] = _unit_data(metric.unit)
     if metric.target is not None:
         extra["target"] = _quantity(metric.target, metric.unit)
     if metric.norm is not None:

@@ -167,11 +167,11 @@ class _Parser:
 
     def decimal_comma(self, index: int) -> None:
         """Raise the decimal-comma error if the `,` at `index` sits between digits, unspaced."""
-        before, comma, after = self.tokens[index - 1 : index + 2] if index else (None,) * 3
+        if not 0 < index < len(self.tokens) - 1:
+            return
+        before, comma, after = self.tokens[index - 1 : index + 2]
         if (
-            before is not None
-            and after is not None
-            and before.kind == after.kind == "number"
+            before.kind == after.kind == "number"
             and before.end == comma.start
             and comma.end == after.start
             and before.text.isdigit()
