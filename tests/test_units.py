@@ -510,3 +510,10 @@ def test_a_unit_prints_as_written_and_compares_by_meaning(
     other = "/".join([names[0], *shuffled])
     assert str(U(text)) == text
     assert U(text) == U(other) and U(text).canonical == U(other).canonical
+
+
+def test_a_plural_form_used_as_a_unit_gets_a_hint() -> None:
+    """`лидов` against `{one: лид, many: лидов}` hints that units are named by `one`."""
+    hint = spelling_hint(U("лидов"), U(LEADS))
+    assert hint is not None and "`лидов` is a plural form of `лид`" in hint
+    assert spelling_hint(U(LEADS), U("лид")) is None

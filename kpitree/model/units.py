@@ -573,6 +573,12 @@ def spelling_hint(first: Unit, second: Unit) -> str | None:
     """
     mine = {n for n, _ in first.factors} - {n for n, _ in second.factors}
     theirs = {n for n, _ in second.factors} - {n for n, _ in first.factors}
+    for unit, other in ((first, second), (second, first)):
+        if other != unit and str(other) in dict(unit.forms).values():
+            return (
+                f"`{other}` is a plural form of `{unit}`: a unit is named by its `one` form, "
+                f"so write `{unit}` (or the same plural forms) in both places"
+            )
     for a in sorted(mine):
         for b in sorted(theirs):
             if a + "s" == b or b + "s" == a:
