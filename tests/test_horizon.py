@@ -173,6 +173,10 @@ def test_extra_spaces_are_not_part_of_the_text() -> None:
         ("2 hrs.", 2 * HOUR),
         ("1 сут.", DAY),
         ("ежедневно", DAY),
+        ("еженедельно", WEEK),
+        ("ежемесячно", MONTH),
+        ("полсуток", DAY / 2),
+        ("полдн", DAY / 2),
     ],
 )
 def test_common_russian_and_abbreviated_forms(text: str, seconds: float) -> None:
@@ -216,6 +220,24 @@ def test_refused_text(text: str, words: list[str]) -> None:
         assert word in str(info.value)
     assert isinstance(info.value, ValueError)
     assert isinstance(info.value, KPITreeError)
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("пол дя", "полдня"),
+        ("полдяя", "полдня"),
+        ("полнеде", "полнедели"),
+        ("полгда", "полгода"),
+        ("полмесца", "полмесяца"),
+        ("half a dya", "half a day"),
+    ],
+)
+def test_a_misspelt_half_unit_suggests_the_whole_word(text: str, suggestion: str) -> None:
+    """`пол дя` suggests `полдня`, never the fragment `дня` or an unrelated `полчаса`."""
+    with pytest.raises(HorizonError) as info:
+        Horizon.parse(text)
+    assert info.value.hint == f"did you mean `{suggestion}`?"
 
 
 @pytest.mark.parametrize("value", [5, 86400.0, None, b"1 day"])

@@ -664,3 +664,43 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes("kpis: {é: 1}".encode("latin-1"))
     with pytest.raises(kt.ValidationError, match="not UTF-8"):
         load(path)
+
+
+def test_plural_units_in_a_model_file() -> None:
+    """`unit: {one: лид, few: лида, many: лидов}` reads, prints by number and dumps as given."""
+    tree = kt.loads(
+        "kpis:\n"
+        "  лиды: {owner: маркетинг, horizon: 1 день, value: 800,"
+        " unit: {many: лидов, one: лид, few: лида}}\n"
+        "metrics:\n"
+        "  в_день: лиды / 2\n"
+    )
+    assert tree.unit("лиды") == kt.Unit.parse("лид")
+    with kt.locale("ru"):
+        assert "800 лидов" in str(tree) and "400 лидов" in str(tree)
+    assert tree.to_dict()["kpis"]["лиды"]["unit"] == {"many": "лидов", "one": "лид", "few": "лида"}
+
+
+def test_a_bad_plural_form_is_located_at_the_unit() -> None:
+    """An unknown plural category is a problem at `$.kpis.<name>.unit` with a did-you-mean."""
+    with pytest.raises(kt.ValidationError) as info:
+        kt.loads("kpis:\n  лиды: {owner: m, horizon: 1 day, unit: {one: лид, mnay: лидов}}\n")
+    text = str(info.value)
+    assert "<text>:2 @ $.kpis.лиды.unit" in text and "did you mean `many`?" in text
+
+
+def test_a_tree_keeps_a_description_and_locale_given_in_python() -> None:
+    """`kt.Tree(..., description=, locale=)` keeps both; `with_values` keeps them too."""
+    tree = kt.Tree(
+        kt.Metric("m", "2 * a"),
+        kt.KPI("a", owner="x", horizon="1 day", value=1),
+        description="Удвоение",
+        locale="ru_RU.UTF-8",
+    )
+    assert (tree.description, tree.locale) == ("Удвоение", "ru")
+    again = tree.with_values({"a": 2})
+    assert (again.description, again.locale) == ("Удвоение", "ru")
+    with pytest.raises(kt.ArgumentError, match='unknown locale "de"'):
+        kt.Tree(kt.Metric("m", 1), locale="de")
+    with pytest.raises(kt.ValueTypeError, match="description must be text"):
+        kt.Tree(kt.Metric("m", 1), description=5)  # type: ignore[arg-type]

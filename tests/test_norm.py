@@ -201,3 +201,21 @@ def test_arbitrary_text_gives_a_norm_or_norm_error(text: str) -> None:
     except NormError:
         return
     assert isinstance(norm, Norm)
+
+
+@pytest.mark.parametrize(
+    "text", [">= 80%", "≥0.8", "не менее 80 %", "70%..90%", "<= 15", "at most 1 000"]
+)
+def test_a_norm_keeps_its_text_as_written(text: str) -> None:
+    """`>= 80%` prints (and dumps) as `>= 80%`, not `>= 0.8`; equality compares meaning."""
+    norm = parse_norm(text)
+    assert str(norm) == text
+    assert parse_norm(str(norm)) == norm
+    assert hash(parse_norm(text)) == hash(norm)
+
+
+def test_written_and_canonical_norms_are_equal() -> None:
+    """`>= 80%` equals `>= 0.8` and `AtLeast(0.8)`, which prints in its canonical form."""
+    assert parse_norm(">= 80%") == parse_norm(">= 0.8") == AtLeast(0.8)
+    assert str(AtLeast(0.8)) == ">= 0.8"
+    assert str(parse_norm("  >=   80% ")) == ">= 80%"

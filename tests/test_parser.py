@@ -226,3 +226,49 @@ def test_bad_names(name: str, words: str) -> None:
 def test_good_names(name: str) -> None:
     """Unicode identifiers, including ones sympy treats specially, are valid names."""
     assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "hint"),
+    [
+        ("leads * 0,8", "`0,8`", "write 0.8"),
+        ("0,8 * leads", "`0,8`", "write 0.8"),
+        ("leads * 12,5%", "`12,5%`", "write 12.5%"),
+        ("sqrt(0,25)", "`0,25`", "write 0.25"),
+        ("log(1,5) + 1", "`1,5`", "write 1.5"),
+    ],
+)
+def test_a_decimal_comma_in_a_formula_is_named(text: str, written: str, hint: str) -> None:
+    """`leads * 0,8` says it has a decimal comma and hints the dot, not "unexpected `,`"."""
+    with pytest.raises(kt.FormulaError) as info:
+        parse_formula(text)
+    assert f"{written} has a decimal comma" in str(info.value)
+    assert info.value.hint == hint
+
+
+def test_the_decimal_comma_error_is_in_russian_under_ru() -> None:
+    """Under `ru` the message and hint are Russian; the number stays as written."""
+    with kt.locale("ru"), pytest.raises(kt.FormulaError) as info:
+        parse_formula("лиды * 0,8")
+    assert "`0,8`" in info.value.reason and "запят" in info.value.reason
+    assert info.value.hint is not None and "0.8" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("min(a, 0.8)", (a, Const(0.8))),
+        ("max(a,1)", (a, Const(1))),
+        ("min(a,0,8)", (a, Const(0), Const(8))),  # commas that can separate arguments do
+    ],
+)
+def test_commas_between_arguments_stay_valid(text: str, args: tuple[Expr, ...]) -> None:
+    """A comma a call can read as a separator is one, digits on both sides or not."""
+    call = parse_formula(text)
+    assert isinstance(call, Call) and call.args == args
+
+
+def test_a_spaced_comma_is_not_taken_for_a_decimal_one() -> None:
+    """`0, 8` outside a call is a stray separator, reported as such."""
+    with pytest.raises(kt.FormulaError, match="unexpected `,`"):
+        parse_formula("leads * 0, 8")

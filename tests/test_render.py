@@ -60,5 +60,5 @@ def test_narrow_outline_keeps_every_detail() -> None:
     """The two-line layout still shows each node's owner, horizon and norm status."""
     text = render_tree(EXAMPLES["sales_revenue"](), width=60)
     assert "│   │   ├── managers" in text
-    assert "KPI · sales · 1 day · ≥ 40 call/day/manager ✓" in text
+    assert "KPI · sales · 1 day · ≥ 40 call/manager/day ✓" in text
     assert "input · external" in text

@@ -39,6 +39,25 @@ def _name(text: str) -> bool:
 
 
 NAME = st.from_regex(r"[^\W\d]\w{0,6}", fullmatch=True).filter(_name)
+# Units as written: an order that is not canonical, plural forms in any order given.
+PLURAL = st.permutations(
+    [("one", "лид"), ("few", "лида"), ("many", "лидов"), ("other", "лида")]
+).flatmap(lambda pairs: st.integers(1, 4).map(lambda n: dict(pairs[:n])))
+UNIT = st.one_of(
+    st.sampled_from([None, "lead", "RUB/day", "%", "звонок/менеджер/день", "RUB per lead"]),
+    PLURAL,
+    st.just({"one": "lead/day", "other": "leads/day"}),
+)
+THRESHOLD = st.sampled_from(["80%", "0.8", "15", "12.5 %", "0", "1e3", "1 000"])
+NORM = st.one_of(
+    st.builds(
+        "{}{}{}".format,
+        st.sampled_from([">=", "≥", "<=", "≤", "не менее", "не более", "at least", "At most"]),
+        st.sampled_from(["", " ", "  "]),
+        THRESHOLD,
+    ),
+    st.sampled_from(["70%..90%", "0.7 .. 0.9", "5..15"]),
+)
 
 
 @st.composite
@@ -58,12 +77,20 @@ def described_trees(draw: Any) -> kt.Tree:
         influenced_by=draw(st.lists(ROLE, max_size=2)),
         standards=draw(st.sampled_from([standards, standards[:1], []])),
         description=draw(TEXT),
-        unit=draw(st.sampled_from([None, "lead", "RUB/day", "%"])),
+        unit=draw(UNIT),
+        norm=draw(st.none() | NORM),
     )
     leaf = kt.Input(names[1], value=2, description=draw(TEXT))
     metric = kt.Metric(names[2], kpi * leaf, description=draw(TEXT))
     top = kt.Metric(names[3], f"{names[2]} + 1", description=draw(TEXT))
-    return kt.Tree(top, metric, kpi, leaf)
+    return kt.Tree(
+        top,
+        metric,
+        kpi,
+        leaf,
+        description=draw(st.none() | TEXT),
+        locale=draw(st.sampled_from([None, "en", "ru", "ru_RU.UTF-8"])),
+    )
 
 
 def _has_surrogate(tree: kt.Tree) -> bool:
@@ -90,12 +117,17 @@ def test_every_text_field_round_trips(fmt: str, tree: kt.Tree) -> None:
         return
     back = loads(dumps(tree, fmt), fmt)
     assert back == tree
+    assert (back.description, back.locale) == (tree.description, tree.locale)
     for node in tree:
         again = back[node.name]
         assert again.description == node.description
         assert getattr(again, "owner", None) == getattr(node, "owner", None)
         assert getattr(again, "standards", ()) == getattr(node, "standards", ())
         assert getattr(again, "influenced_by", ()) == getattr(node, "influenced_by", ())
+        assert str(getattr(again, "norm", None)) == str(getattr(node, "norm", None))
+        unit, unit_back = getattr(node, "unit", None), getattr(again, "unit", None)
+        assert str(unit_back) == str(unit)
+        assert getattr(unit_back, "forms", ()) == getattr(unit, "forms", ())
 
 
 @LOOK_ALIKE
@@ -111,7 +143,51 @@ def test_every_text_field_round_trips_through_a_file(
         with pytest.raises(kt.KPITreeError, match="lone surrogate"):
             dump(tree, path)
         return
-    assert load(dump(tree, path)) == tree
+    back = load(dump(tree, path))
+    assert back == tree
+    assert (back.description, back.locale) == (tree.description, tree.locale)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_model_file_is_written_back_as_its_author_wrote_it(fmt: str) -> None:
+    """Description, locale, horizons, norms and percentages dump as written, not normalised."""
+    tree = loads(
+        "locale: ru\n"
+        "description: Квалифицированные лиды по ответственным\n"
+        "kpis:\n"
+        "  лиды: {owner: маркетинг, horizon: 1 день, value: 1000}\n"
+        "  конверсия: {owner: продажи, horizon: 2 нед., value: 80%, unit: '%', norm: '>= 80%'}\n"
+        "metrics:\n"
+        "  квал: {formula: лиды * конверсия, norm: не менее 700}\n"
+    )
+    data = to_dict(loads(dumps(tree, fmt), fmt))
+    assert data["locale"] == "ru"
+    assert data["description"] == "Квалифицированные лиды по ответственным"
+    assert data["kpis"]["конверсия"] == {
+        "owner": "продажи",
+        "horizon": "2 нед.",
+        "value": "80%",
+        "unit": "%",
+        "norm": ">= 80%",
+    }
+    assert data["kpis"]["лиды"]["horizon"] == "1 день"
+    assert data["metrics"]["квал"]["norm"] == "не менее 700"
+
+
+def test_an_unknown_locale_names_its_line_and_the_locales() -> None:
+    """`locale: de` is a located problem whose hint lists the locales kpitree speaks."""
+    with pytest.raises(kt.ValidationError) as info:
+        loads("kpis:\n  a: {owner: x, horizon: 1 day}\nlocale: de\n")
+    text = str(info.value)
+    assert '<text>:3 @ $.locale: unknown locale "de"' in text
+    assert "kpitree speaks en, ru" in text
+
+
+def test_a_tree_without_locale_or_description_has_none() -> None:
+    """`tree.locale` and `tree.description` are None when the file does not give them."""
+    tree = loads("kpis:\n  a: {owner: x, horizon: 1 day}\n")
+    assert (tree.locale, tree.description) == (None, None)
+    assert "locale" not in to_dict(tree) and "description" not in to_dict(tree)
 
 
 def _described(text: str) -> kt.Tree:

@@ -61,7 +61,7 @@ def test_status_text_and_dict() -> None:
     assert "✗" in text and "1 below norm" in text and "≥ 80%" in text
     data = json.loads(json.dumps(status.to_dict()))
     assert data["ok"] is False
-    assert data["rows"][0]["norm"] == ">= 0.8"
+    assert data["rows"][0]["norm"] == ">= 80%"  # the norm as the model writes it
     assert status.to_frame()["name"].tolist()[0] == "lead_to_ql"
 
 

@@ -76,9 +76,14 @@ PARSE_CASES = [
 
 @pytest.mark.parametrize(("text", "canonical"), PARSE_CASES)
 def test_parse_gives_canonical_text(text: str, canonical: str) -> None:
-    """Unit text parses to the expected canonical text, which parses back to an equal unit."""
+    """Unit text parses to the expected canonical text, which parses back to an equal unit.
+
+    `str` is the text as written (spaces collapsed), which parses back to an equal unit too.
+    """
     unit = U(text)
-    assert str(unit) == canonical
+    assert unit.canonical == canonical
+    assert U(unit.canonical) == unit
+    assert str(unit) == " ".join(text.split())
     assert U(str(unit)) == unit
 
 
@@ -379,3 +384,136 @@ def test_per_inside_a_name_is_not_an_operator() -> None:
     assert U("lead per person") == U("lead/person")
     assert U("person per day") == U("person/day")
     assert U("call per day²") == U("call/day^2")
+
+
+# -- plural forms and units as written ---------------------------------------------------------
+
+LEADS = {"one": "лид", "few": "лида", "many": "лидов"}
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (1, "1 лид"),
+        (2, "2 лида"),
+        (4, "4 лида"),
+        (5, "5 лидов"),
+        (11, "11 лидов"),
+        (21, "21 лид"),
+        (22, "22 лида"),
+        (800, "800 лидов"),
+        (1.5, "1,5 лида"),  # a fraction: CLDR "other", written with the few form
+        (0, "0 лидов"),
+    ],
+)
+def test_plural_forms_agree_with_the_number_under_ru(value: float, shown: str) -> None:
+    """`{one: лид, few: лида, many: лидов}` gives 1 лид, 2 лида, 800 лидов, 21 лид, 1,5 лида."""
+    import kpitree as kt
+
+    with kt.locale("ru"):
+        assert format_quantity(value, U(LEADS)) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(1, "1 лид"), (3, "3 лида"), (800, "800 лидов"), (1.5, "1.5 лида")]
+)
+def test_russian_forms_under_en_follow_russian_rules(value: float, shown: str) -> None:
+    """Under `en` the Russian forms still agree by Russian rules; only the digits are English."""
+    assert format_quantity(value, U(LEADS)) == shown
+
+
+def test_english_forms_and_the_other_category() -> None:
+    """`{one: lead, other: leads}` gives 1 lead and 2 leads, in either locale."""
+    import kpitree as kt
+
+    leads = U({"one": "lead", "other": "leads"})
+    assert [format_quantity(n, leads) for n in (1, 2, 1.5)] == ["1 lead", "2 leads", "1.5 leads"]
+    with kt.locale("ru"):
+        assert [format_quantity(n, leads) for n in (1, 2, 5)] == ["1 lead", "2 leads", "5 leads"]
+
+
+def test_the_form_follows_the_number_as_shown() -> None:
+    """A change prints its form for the size shown: −1 лид, +2 лида, +5 лидов."""
+    import kpitree as kt
+    from kpitree.model.units import format_change
+
+    with kt.locale("ru"):
+        assert [format_change(x, U(LEADS)) for x in (-1, 2, 5)] == [
+            "\u22121 лид",
+            "+2 лида",
+            "+5 лидов",
+        ]
+
+
+def test_a_plural_unit_is_named_by_its_one_form_and_equals_the_plain_unit() -> None:
+    """The `one` form names the unit: `str` is `лид` and it equals `Unit.parse("лид")`."""
+    unit = U(LEADS)
+    assert str(unit) == "лид" and unit == U("лид") and hash(unit) == hash(U("лид"))
+    assert unit.forms == (("one", "лид"), ("few", "лида"), ("many", "лидов"))
+    assert str(U({"other": "leads", "few": "x"})) == "leads"
+    assert str(U({"many": "лидов"})) == "лидов"
+
+
+def test_compound_plural_units_inflect_as_a_whole() -> None:
+    """`{one: лид/день, few: лида/день, many: лидов/день}` gives `5 лидов/день`."""
+    import kpitree as kt
+
+    unit = U({"one": "лид/день", "few": "лида/день", "many": "лидов/день"})
+    assert unit == U("лид/день")
+    with kt.locale("ru"):
+        assert format_quantity(5, unit) == "5 лидов/день"
+
+
+def test_division_keeps_the_forms_of_the_numerator() -> None:
+    """`лиды / дни` is `лид/день` with forms `лидов/день`; `лиды * %` keeps the forms."""
+    import kpitree as kt
+
+    per_day = U(LEADS) / U("день")
+    assert per_day == U("лид/день") and str(per_day) == "лид/день"
+    with kt.locale("ru"):
+        assert format_quantity(400, per_day) == "400 лидов/день"
+        assert format_quantity(2, U(LEADS) * PERCENT) == "2 лида"
+        assert format_quantity(2, PERCENT * U(LEADS)) == "2 лида"
+    assert (U(LEADS) * U("день")).forms == ()  # a product of two named units: no forms
+    assert (U("руб") / U(LEADS)).forms == ()  # the number counts roubles, not leads
+
+
+@pytest.mark.parametrize(
+    ("forms", "words"),
+    [
+        ({}, "at least one form"),
+        ({"one": "лид", "several": "лидов"}, "`several` is not a plural category"),
+        ({"one": "лид", "mnay": "лидов"}, "did you mean `many`?"),
+        ({"one": "лид", "many": 5}, "must be text"),
+        ({"one": "%"}, "plural forms are for named units"),
+        ({"one": "лид/день", "many": "лидов"}, "different kinds of unit"),
+        ({"one": "лид//день"}, "cannot read unit"),
+    ],
+)
+def test_bad_plural_forms_are_refused(forms: dict[str, object], words: str) -> None:
+    """Unknown categories, non-text, unitless or mismatched forms raise UnitError."""
+    with pytest.raises(UnitError) as info:
+        U(forms)  # type: ignore[arg-type]
+    assert words in str(info.value)
+
+
+@given(
+    st.lists(st.sampled_from(["звонок", "менеджер", "день", "лид", "руб"]), min_size=1, max_size=4),
+    st.data(),
+)
+def test_a_unit_prints_as_written_and_compares_by_meaning(
+    names: list[str], data: st.DataObject
+) -> None:
+    """Any order of the same factors prints as written and equals every other order."""
+    text = "/".join(names)
+    shuffled = data.draw(st.permutations(names[1:]))
+    other = "/".join([names[0], *shuffled])
+    assert str(U(text)) == text
+    assert U(text) == U(other) and U(text).canonical == U(other).canonical
+
+
+def test_a_plural_form_used_as_a_unit_gets_a_hint() -> None:
+    """`лидов` against `{one: лид, many: лидов}` hints that units are named by `one`."""
+    hint = spelling_hint(U("лидов"), U(LEADS))
+    assert hint is not None and "`лидов` is a plural form of `лид`" in hint
+    assert spelling_hint(U(LEADS), U("лид")) is None

@@ -102,3 +102,38 @@ def test_values_file_size_limit(tmp_path: Path) -> None:
         path.write_text("period,x\n" + "2026-09,1\n" * 100)
         with pytest.raises(kt.ValidationError, match="over the limit"):
             load_values(path, limits=kt.Limits(max_file_bytes=50))
+
+
+RUSSIAN_EXCEL = "период;лиды;конверсия\r\n2026-09;1\u00a0000;0,8\r\n2026-10;1 200,5;82,5 %\r\n"
+
+
+@pytest.mark.parametrize(
+    ("period", "expected"),
+    [
+        ("2026-09", {"лиды": 1000.0, "конверсия": 0.8}),
+        ("2026-10", {"лиды": 1200.5, "конверсия": 0.825}),
+    ],
+)
+def test_a_russian_excel_csv_reads_under_ru(period: str, expected: dict[str, float]) -> None:
+    """`;` between fields, `0,8` and `1 000` (as Russian Excel exports) read under `ru`."""
+    with kt.locale("ru"):
+        assert loads_values(RUSSIAN_EXCEL, "csv", period) == expected
+
+
+def test_a_russian_excel_csv_under_en_hints_the_russian_locale() -> None:
+    """Under `en` the decimal comma of a `;` CSV is refused, pointing to `--lang ru`."""
+    with pytest.raises(kt.ValidationError) as info:
+        loads_values(RUSSIAN_EXCEL, "csv", "2026-09")
+    (problem,) = info.value.problems
+    assert "'0,8' (a decimal comma)" in problem.reason
+    assert problem.hint is not None
+    assert "`--lang ru`" in problem.hint and "`locale: ru`" in problem.hint
+
+
+def test_a_comma_csv_keeps_the_plain_decimal_comma_hint() -> None:
+    """In a `,` CSV a quoted `"0,8"` under `en` keeps the hint to write `0.8`."""
+    with pytest.raises(kt.ValidationError) as info:
+        loads_values('period,rate\n2026-09,"0,8"\n', "csv")
+    assert info.value.problems[0].hint == "write 0.8"
+    with kt.locale("ru"):
+        assert loads_values('period,rate\n2026-09,"0,8"\n', "csv") == {"rate": 0.8}

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from kpitree import i18n
 from kpitree.errors import (
     ArgumentError,
     DuplicateNameError,
@@ -73,7 +74,7 @@ _KPI_FIELDS = (
 )
 _INPUT_FIELDS = ("value", "unit", "bounds", "aggregate", "description")
 _METRIC_FIELDS = ("formula", "unit", "target", "norm", "description")
-_TOP_KEYS = ("tree", "description", "kpis", "inputs", "metrics")
+_TOP_KEYS = ("tree", "locale", "description", "kpis", "inputs", "metrics")
 _INPUT_HINTS = dict.fromkeys(
     ("owner", "horizon", "norm", "influenced_by", "standards"),
     "an input is nobody's lever; a leaf that someone owns goes under `kpis`",
@@ -111,8 +112,17 @@ def build(doc: Document) -> Graph:
         )
         raise ValidationError(doc.problems)
     _unknown_keys(doc, data, _TOP_KEYS, (), "top-level key")
-    if "description" in data and not isinstance(data["description"], str):
-        doc.add(ValueTypeError(f"description must be text, got {data['description']!r}"), ())
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        doc.add(ValueTypeError(f"description must be text, got {description!r}"), ("description",))
+        description = None
+    locale = data.get("locale")
+    if locale is not None:
+        try:
+            locale = i18n.parse(locale)
+        except KPITreeError as exc:
+            doc.add(exc, ("locale",))
+            locale = None
     builder = _Builder(doc)
     for section, make in (("kpis", KPI), ("inputs", Input), ("metrics", Metric)):
         specs = data.get(section)
@@ -145,7 +155,7 @@ def build(doc: Document) -> Graph:
     # A node that failed stands in as a bare input, so the rest is still checked as a tree.
     nodes += [Input(name) for name in builder.failed]
     try:
-        tree = Graph(*nodes) if nodes else None
+        tree = Graph(*nodes, description=description, locale=locale) if nodes else None
     except KPITreeError as exc:
         for problem in iter_problems(exc):
             builder.locate_tree_problem(problem)

@@ -10,12 +10,18 @@ Three shapes (docs/model-files.md has examples):
 A period is chosen with `period=`, or on the command line as ``FILE:PERIOD``
 (``values.csv:2026-10``). A file with one period needs no choice. Values are read with
 `to_number` (``80%``, ``1e3``, ``1 000``); names are checked by the tree that uses them.
+
+A CSV from a spreadsheet set to Russian (Excel's export) has ``;`` between fields and
+decimal commas: ``период;лиды;конверсия`` then ``2026-10;1 000;0,8``. The delimiter is
+sniffed from the header line; under ``ru`` such a file reads as written, and under a
+locale with a decimal dot a decimal comma is refused with a hint to read it under ``ru``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,13 @@ from kpitree.model.numbers import to_number
 __all__ = ["load_values", "loads_values", "periods", "split_spec"]
 
 _CSV = ".csv"
+# A number written with a decimal comma (`0,8`, `1 000,5`, `12,5 %`), as Russian Excel does.
+_DECIMAL_COMMA = re.compile(r"[+\-−]?\d[\d \u00a0\u202f]*,\d+\s*%?")
+_RUSSIAN_CSV_HINT = (
+    "the file has `;` between fields and decimal commas, as a spreadsheet set to Russian "
+    "writes it: read it under the Russian locale (`--lang ru`, `locale: ru` in the model "
+    'file, or `with kt.locale("ru"):`)'
+)
 
 
 def split_spec(spec: str) -> tuple[Path, str | None]:
@@ -122,6 +135,8 @@ def loads_values(
     """
     if format == "csv":
         table = _csv_table(text, source)
+        if _delimiter(text) == ";":
+            return _choose(table, period, source, comma_hint=_RUSSIAN_CSV_HINT)
     else:
         doc = read_document(text, format, source=source, limits=limits)
         if doc.problems:
@@ -148,10 +163,15 @@ def _mapping_table(doc: Document) -> dict[str | None, _Row]:
     return {None: (data, doc, ())}
 
 
-def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
+def _delimiter(text: str) -> str:
+    """The CSV's field delimiter, sniffed from its header line: `;` or `,`."""
     sample = text.split("\n", 1)[0]
     # Spreadsheets set to a decimal comma separate fields with `;`.
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    return ";" if sample.count(";") > sample.count(",") else ","
+
+
+def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
+    delimiter = _delimiter(text)
     file = source or "<text>"
     # newline="" leaves line endings to the csv module, which knows `\r` and quoted breaks.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -210,7 +230,11 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
 
 
 def _choose(
-    table: dict[str | None, _Row], period: str | None, source: str | None
+    table: dict[str | None, _Row],
+    period: str | None,
+    source: str | None,
+    *,
+    comma_hint: str | None = None,
 ) -> dict[str, float]:
     file = source or "<text>"
     labels = [p for p in table if p is not None]
@@ -230,16 +254,24 @@ def _choose(
             hint=did_you_mean(period, labels) or f"the periods are: {', '.join(labels[:10])}",
             names=[period],
         )
-    return _numbers(values, doc, path)
+    return _numbers(values, doc, path, comma_hint)
 
 
-def _numbers(values: Mapping[str, Any], doc: Document, path: tuple[str, ...]) -> dict[str, float]:
+def _numbers(
+    values: Mapping[str, Any],
+    doc: Document,
+    path: tuple[str, ...],
+    comma_hint: str | None = None,
+) -> dict[str, float]:
+    """Read each value with `to_number`; `comma_hint` replaces the hint of a decimal comma."""
     out: dict[str, float] = {}
     for name, value in values.items():
         here = (*path, name)
         try:
             out[str(name)] = to_number(value, what=f"value of `{name}`")
         except KPITreeError as exc:
+            if comma_hint and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value.strip()):
+                exc = ValueTypeError(exc.reason, hint=comma_hint)
             doc.add(exc, here)
     if doc.problems:
         raise ValidationError(doc.problems)

@@ -7,6 +7,7 @@ null, gets an open side of `bounds` as a mapping without it.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
 import re
@@ -20,6 +21,8 @@ from kpitree.io.schema import LEAF_FIELDS
 from kpitree.language.expr import format_expr
 from kpitree.model.graph import Graph
 from kpitree.model.nodes import KPI, Leaf, Metric, Standard
+from kpitree.model.numbers import to_number
+from kpitree.model.units import Unit
 
 __all__ = ["dump", "dumps", "to_dict"]
 
@@ -40,6 +43,10 @@ def to_dict(tree: Graph) -> dict[str, Any]:
     """
     roots = [node.name for node in tree.roots]
     out: dict[str, Any] = {"tree": roots[0] if len(roots) == 1 else roots}
+    if tree.locale is not None:
+        out["locale"] = tree.locale
+    if tree.description is not None:
+        out["description"] = tree.description
     kpis = {kpi.name: _leaf_data(kpi) for kpi in tree.kpis}
     inputs = {leaf.name: _leaf_data(leaf) for leaf in tree.inputs}
     metrics = {metric.name: _metric_data(metric) for metric in tree.metrics}
@@ -54,15 +61,29 @@ def _number(x: float) -> int | float:
     return int(x) if x.is_integer() and abs(x) < 2**53 else x
 
 
+def _quantity(x: float, unit: Unit | None) -> int | float | str:
+    """A value as the file writes it: a value in `%` as a percentage (``80%``), if exact."""
+    if unit is None or not unit.percent:
+        return _number(x)
+    points = format(decimal.Decimal(repr(x)).scaleb(2).normalize(), "f")
+    text = f"{points}%"
+    return text if to_number(text, what="a percentage") == x else _number(x)
+
+
+def _unit_data(unit: Unit) -> str | dict[str, str]:
+    """A unit as written: its text, or its plural forms in the order given."""
+    return dict(unit.forms) if unit.forms else str(unit)
+
+
 def _leaf_data(leaf: Leaf) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(leaf, KPI):
         out["owner"] = leaf.owner
         out["horizon"] = str(leaf.horizon)
     if leaf.value is not None:
-        out["value"] = _number(leaf.value)
+        out["value"] = _quantity(leaf.value, leaf.unit)
     if leaf.unit is not None:
-        out["unit"] = str(leaf.unit)
+        out["unit"] = _unit_data(leaf.unit)
     if leaf.bounds is not None:
         low, high = leaf.bounds
         if low is not None and high is not None:
@@ -107,9 +128,9 @@ def _metric_data(metric: Metric) -> Any:
     formula = metric.text if metric.text is not None else format_expr(metric.formula)
     extra: dict[str, Any] = {}
     if metric.unit is not None:
-        extra["unit"] = str(metric.unit)
+        extra["unit"] = _unit_data(metric.unit)
     if metric.target is not None:
-        extra["target"] = _number(metric.target)
+        extra["target"] = _quantity(metric.target, metric.unit)
     if metric.norm is not None:
         extra["norm"] = str(metric.norm)
     if metric.description:

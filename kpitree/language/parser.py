@@ -25,6 +25,7 @@ from typing import NoReturn
 import attrs
 
 from kpitree.errors import FormulaError, KPITreeError, LimitError, did_you_mean
+from kpitree.i18n import _
 from kpitree.language.expr import (
     Call,
     Const,
@@ -157,8 +158,33 @@ class _Parser:
 
     def fail(self, reason: str, token: _Token | None = None, hint: str | None = None) -> NoReturn:
         tok = token or self.token
+        if tok.kind == ",":
+            # Parsing stopped at a comma between digits: `leads * 0,8` is a decimal comma,
+            # which says more than "unexpected `,`".
+            self.decimal_comma(self.tokens.index(tok))
         span = (tok.start, max(tok.end, tok.start + 1))
         raise FormulaError(reason, source=self.text, span=span, hint=hint)
+
+    def decimal_comma(self, index: int) -> None:
+        """Raise the decimal-comma error if the `,` at `index` sits between digits, unspaced."""
+        if not 0 < index < len(self.tokens) - 1:
+            return
+        before, comma, after = self.tokens[index - 1 : index + 2]
+        if (
+            before.kind == after.kind == "number"
+            and before.end == comma.start
+            and comma.end == after.start
+            and before.text.isdigit()
+        ):
+            written = self.text[before.start : after.end]
+            raise FormulaError(
+                _("`{written}` has a decimal comma: numbers in formulas use a dot").format(
+                    written=written
+                ),
+                source=self.text,
+                span=(before.start, after.end),
+                hint=_("write {number}").format(number=f"{before.text}.{after.text}"),
+            )
 
     def take(self, kind: str) -> _Token:
         tok = self.token
@@ -260,7 +286,9 @@ class _Parser:
         self.take("(")
         self.enter()
         args = [self.sum()]
+        commas = []  # token indexes, to explain a wrong count by a decimal comma
         while self.token.kind == ",":
+            commas.append(self.pos)
             self.take(",")
             args.append(self.sum())
         self.depth -= 1
@@ -272,6 +300,8 @@ class _Parser:
         low, high = FUNCTIONS[name.text]
         if len(args) < low or (high is not None and len(args) > high):
             want = f"exactly {low}" if low == high else f"at least {low}"
+            for index in commas:  # `sqrt(0,25)` is one number written with a decimal comma
+                self.decimal_comma(index)
             self.fail(f"`{name.text}` takes {want} argument(s), got {len(args)}", name)
         return Call(name.text, tuple(args))
 

@@ -18,6 +18,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import attrs
 
+from kpitree import i18n
 from kpitree.errors import (
     ArgumentError,
     CycleError,
@@ -83,7 +84,18 @@ class Graph(Shown):
         (('qualified_leads', 'leads', 'lead_to_ql'), ['qualified_leads'])
     """
 
-    __slots__ = ("_cache", "_children", "_nodes", "_order", "_parents", "_roots", "_topo", "_units")
+    __slots__ = (
+        "_cache",
+        "_children",
+        "_description",
+        "_locale",
+        "_nodes",
+        "_order",
+        "_parents",
+        "_roots",
+        "_topo",
+        "_units",
+    )
 
     _nodes: dict[str, Node]
     _order: tuple[str, ...]
@@ -93,8 +105,16 @@ class Graph(Shown):
     _parents: dict[str, tuple[str, ...]]
     _units: dict[str, Unit | None]
     _cache: dict[CacheKey[Any], Any]
+    _description: str | None
+    _locale: str | None
 
-    def __init__(self, *nodes: Node | Graph | Iterable[Node]) -> None:
+    def __init__(
+        self,
+        *nodes: Node | Graph | Iterable[Node],
+        description: str | None = None,
+        locale: str | None = None,
+    ) -> None:
+        self._description, self._locale = _about(description, locale)
         self._check_and_setup(list(_flatten(nodes)))
         kpis = self.kpis
         _warn_spellings(self._order, [r for k in kpis for r in (k.owner, *k.influenced_by)])
@@ -121,7 +141,10 @@ class Graph(Shown):
         """Make a graph of the same shape as `like` with some nodes replaced (no re-checks)."""
         tree = object.__new__(cls)
         tree._nodes = nodes
-        for slot in ("_order", "_topo", "_roots", "_children", "_parents", "_units"):
+        for slot in (
+            *("_order", "_topo", "_roots", "_children", "_parents", "_units"),
+            *("_description", "_locale"),
+        ):
             setattr(tree, slot, getattr(like, slot))
         tree._cache = {}
         return tree
@@ -174,6 +197,25 @@ class Graph(Shown):
             hint=did_you_mean(str(name), self._nodes),
             names=[str(name)],
         )
+
+    @property
+    def description(self) -> str | None:
+        """The tree's description as written (a model file's top-level `description`), or None.
+
+        Like the locale it is about the tree, not part of it: equality ignores both.
+        """
+        return self._description
+
+    @property
+    def locale(self) -> str | None:
+        """The locale the model is written for (`locale: ru` in a model file), or None.
+
+        Examples:
+            >>> from kpitree.examples import qualified_leads
+            >>> Graph(*qualified_leads().roots, locale="ru_RU").locale
+            'ru'
+        """
+        return self._locale
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -320,6 +362,7 @@ class Graph(Shown):
                 # Checked again (units differ for a part), but not warned again: the spellings
                 # of a part were already reported for the whole.
                 found = object.__new__(type(self))
+                found._description, found._locale = None, self._locale
                 found._check_and_setup([self._nodes[n] for n in names])
             cache[metric] = found
         return found
@@ -353,6 +396,16 @@ class Graph(Shown):
 
     def __str__(self) -> str:
         return str(render(self, "text"))
+
+
+def _about(description: object, locale: object) -> tuple[str | None, str | None]:
+    """Check a tree's description and locale; the locale as `kpitree.i18n.parse` names it."""
+    if description is not None and not isinstance(description, str):
+        raise ValueTypeError(
+            f"a tree's description must be text, got {quoted(description)}",
+            hint='e.g. description="Qualified leads, by owner"',
+        )
+    return description, None if locale is None else i18n.parse(locale)
 
 
 _DEPENDS_ON: CacheKey[dict[str, tuple[str, ...]]] = CacheKey("depends_on")

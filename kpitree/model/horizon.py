@@ -18,6 +18,7 @@ the docs can list them. The rules:
 - the number is a whole or decimal number (``"1.5 hours"``; a decimal comma is accepted here,
   ``"0,5 часа"``, since a horizon has no thousands) or a number word (``"one"``, ``"a"``,
   ``"два"``); it must be positive: zero is written ``"online"``;
+- a misspelt word gets a did-you-mean with a whole word (``"пол дя"`` → ``полдня``);
 - grammatical agreement is not checked (``"5 день"`` is five days);
 - a minute is 60 s, a day 86 400 s, a week 7 days, a month 30 days, a quarter 90 days,
   a year 365 days; durations are kept to the microsecond.
@@ -137,6 +138,13 @@ _NUMBER_UNIT = re.compile(
 _BARE_NUMBER = re.compile(r"[+-]?[\d.,]+")
 # Half a unit: "полдня", "пол часа", "пол-года"; "half a day", "half an hour".
 _HALF = re.compile(r"(?:пол[\s-]?|half\s+(?:an?\s+)?)(?P<unit>[^\W\d_]+)")
+# Whole half-unit words, for a did-you-mean: a misspelt "пол дя" is "пол дня", never "дня"
+# alone, which would be a fragment of what was meant.
+_HALF_WORDS: Final = (
+    "полминуты", "полчаса", "полдня", "полсуток", "полнедели", "полмесяца", "полквартала",
+    "полгода", "half a minute", "half an hour", "half a day", "half a week", "half a month",
+    "half a quarter", "half a year",
+)  # fmt: skip
 _AMBIGUOUS: Final = {
     "m": '"m" could be minutes or months: write "min" or "month"',
     "м": '"м" could be minutes or months: write "мин" or "мес"',
@@ -247,8 +255,14 @@ def _parse_seconds(value: str, text: str) -> float:
     if text in PHRASES:
         return PHRASES[text]
     half = _HALF.fullmatch(text)
-    if half and half["unit"].rstrip(".") in UNIT_SECONDS:
-        return UNIT_SECONDS[half["unit"].rstrip(".")] / 2
+    if half:
+        if half["unit"].rstrip(".") in UNIT_SECONDS:
+            return UNIT_SECONDS[half["unit"].rstrip(".")] / 2
+        # Compare the whole word: the unit alone would suggest a fragment ("дня").
+        joined = re.sub(r"^пол[\s-]", "пол", text)
+        suggestion = did_you_mean(joined, [*_HALF_WORDS, *PHRASES])
+        if suggestion:
+            raise _bad(value, hint=suggestion)
     match = _NUMBER_UNIT.fullmatch(text)
     if match is None:
         if _BARE_NUMBER.fullmatch(text):

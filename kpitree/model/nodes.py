@@ -364,7 +364,8 @@ class KPI(Leaf):
         owner: the role accountable for the KPI (`"marketing"`).
         horizon: how fast the owner can move it (`"1 day"`, `"онлайн"`, a `Horizon`).
         value: the current (default) value; `"80%"` reads as 0.8.
-        unit: `"lead"`, `"RUB"`, `"call/day"`, `"%"` (stored as a fraction, shown as %).
+        unit: `"lead"`, `"RUB"`, `"call/day"`, `"%"` (stored as a fraction, shown as %), or
+            plural forms `{"one": "лид", "few": "лида", "many": "лидов"}` (`kt.Unit`).
         bounds: `(low, high)`, None for an open side; goal seek stays inside them.
         norm: the threshold that keeps the economics working: `">= 0.8"`, `kt.AtLeast(0.8)`.
         influenced_by: roles with a secondary, indirect effect on the KPI.
@@ -379,7 +380,7 @@ class KPI(Leaf):
         >>> rate = kt.KPI("lead_to_ql", owner="sales", horizon="1 день", value="80%",
         ...               unit="%", norm=">= 80%")
         >>> rate.value, str(rate.horizon), str(rate.norm)
-        (0.8, '1 день', '>= 0.8')
+        (0.8, '1 день', '>= 80%')
     """
 
     kind: ClassVar[str] = "kpi"
@@ -396,7 +397,7 @@ class KPI(Leaf):
         owner: str | None = None,
         horizon: str | Horizon | None = None,
         value: Any = None,
-        unit: str | Unit | None = None,
+        unit: str | Mapping[str, str] | Unit | None = None,
         bounds: Iterable[Any] | None = None,
         norm: str | Norm | None = None,
         influenced_by: Iterable[str] = (),
@@ -429,7 +430,7 @@ class Input(Leaf):
         name: str,
         *,
         value: Any = None,
-        unit: str | Unit | None = None,
+        unit: str | Mapping[str, str] | Unit | None = None,
         bounds: Iterable[Any] | None = None,
         description: str = "",
         aggregate: str | None = None,
@@ -479,7 +480,7 @@ class Metric(Node):
         name: str,
         formula: Expr | Node | str | float,
         *,
-        unit: str | Unit | None = None,
+        unit: str | Mapping[str, str] | Unit | None = None,
         target: Any = None,
         norm: str | Norm | None = None,
         description: str = "",

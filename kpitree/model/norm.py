@@ -4,7 +4,10 @@ A norm is held, so meeting it exactly counts as met: ``">= 0.8"`` (`AtLeast`, hi
 better), ``"<= 15"`` (`AtMost`, lower is better), ``"0.7..0.9"`` (`Between`, a range).
 Strict ``>`` and ``<`` are refused with a hint. Thresholds are read with `to_number`, so
 ``">= 80%"`` is ``AtLeast(0.8)``. ``str(norm)`` gives text that `parse_norm` reads back to
-an equal norm; ``norm.format(...)`` gives text for people (``≥ 80%``).
+an equal norm: the text as written when the norm was read from text (``">= 80%"`` stays
+``">= 80%"``, so a model file is written back as its author wrote it), else the exact
+canonical form (``">= 0.8"``). Equality compares meaning only: ``">= 80%"`` equals
+``">= 0.8"``. ``norm.format(...)`` gives text for people (``≥ 80%``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ def _exact(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _written() -> str | None:
+    """The field of the text a norm was read from: kept for writing back, not its meaning."""
+    return attrs.field(default=None, eq=False, repr=False, kw_only=True)  # type: ignore[no-any-return]
+
+
 def _threshold(value: object) -> float:
     return to_number(value, what="norm threshold")
 
@@ -89,6 +97,7 @@ class AtLeast(Norm):
     """
 
     threshold: float = attrs.field(converter=_threshold)
+    text: str | None = _written()
     sense: ClassVar[int] = 1
 
     def ok(self, value: float) -> bool:
@@ -106,7 +115,7 @@ class AtLeast(Norm):
         return f"≥ {fmt(self.threshold)}"
 
     def __str__(self) -> str:
-        return f">= {_exact(self.threshold)}"
+        return self.text or f">= {_exact(self.threshold)}"
 
 
 @attrs.frozen
@@ -122,6 +131,7 @@ class AtMost(Norm):
     """
 
     threshold: float = attrs.field(converter=_threshold)
+    text: str | None = _written()
     sense: ClassVar[int] = -1
 
     def ok(self, value: float) -> bool:
@@ -139,7 +149,7 @@ class AtMost(Norm):
         return f"≤ {fmt(self.threshold)}"
 
     def __str__(self) -> str:
-        return f"<= {_exact(self.threshold)}"
+        return self.text or f"<= {_exact(self.threshold)}"
 
 
 @attrs.frozen
@@ -159,6 +169,7 @@ class Between(Norm):
 
     low: float = attrs.field(converter=_low)
     high: float = attrs.field(converter=_high)
+    text: str | None = _written()
     sense: ClassVar[int] = 0
 
     def __attrs_post_init__(self) -> None:
@@ -187,7 +198,7 @@ class Between(Norm):
         return f"{fmt(self.low)}..{fmt(self.high)}"
 
     def __str__(self) -> str:
-        return f"{_exact(self.low)}..{_exact(self.high)}"
+        return self.text or f"{_exact(self.low)}..{_exact(self.high)}"
 
 
 # Prefixes that start a one-sided norm, and the kind of norm each starts.
@@ -231,8 +242,8 @@ def parse_norm(value: str | Norm) -> Norm:
         NormError: the text is not a norm; the message quotes it and lists the forms.
 
     Examples:
-        >>> parse_norm(">= 80%")
-        AtLeast(threshold=0.8)
+        >>> parse_norm(">= 80%"), str(parse_norm(">=  80%"))
+        (AtLeast(threshold=0.8), '>= 80%')
         >>> parse_norm("0.7 .. 0.9")
         Between(low=0.7, high=0.9)
         >>> parse_norm("> 0.8")
@@ -252,10 +263,10 @@ def parse_norm(value: str | Norm) -> Norm:
     try:
         for prefix, kind in _PREFIXES:
             if lowered.startswith(prefix):
-                return kind(text[len(prefix) :].strip())
+                return kind(text[len(prefix) :].strip(), text=text)
         if ".." in text:
             low, high = text.split("..", 1)
-            return Between(low.strip(), high.strip())
+            return Between(low.strip(), high.strip(), text=text)
     except ValueTypeError as error:
         raise NormError(
             f"cannot read norm {quoted(value)}: {error.reason}; {_EXPECTED}", hint=error.hint

@@ -22,9 +22,26 @@ text               meaning
 Parentheses are refused except around a rational exponent (``m^(1/2)``). The empty text is
 refused: leave the unit out (``None``) for "not declared", or write ``1`` for a plain number.
 
-`str(unit)` is canonical and parses back to an equal unit: names sorted, numerator joined by
-``*``, each denominator factor after its own ``/`` (``day*lead/month``, ``RUB/call/day``),
-``1`` for dimensionless, ``%`` for percent.
+`str(unit)` is the text as the user wrote it (``звонок/менеджер/день`` stays in that order,
+extra spaces collapsed), and parses back to an equal unit: equality compares meaning, so
+``call/manager/day == call/day/manager``. A unit made by algebra has no written text and
+prints in the canonical form, `Unit.canonical`: names sorted, numerator joined by ``*``,
+each denominator factor after its own ``/`` (``day*lead/month``, ``RUB/call/day``), ``1``
+for dimensionless, ``%`` for percent.
+
+Plural forms: a unit may be given as a mapping of CLDR plural categories (``zero``,
+``one``, ``two``, ``few``, ``many``, ``other``) to unit text,
+``{"one": "лид", "few": "лида", "many": "лидов"}``, so that quantities agree with their
+number: ``1 лид``, ``2 лида``, ``800 лидов``, ``21 лид``, ``1,5 лида``. The ``one`` form (else
+``other``, else the first given) names the unit: it is what is compared and what `str`
+gives. `Unit.form` picks the form for a number as it is shown (``1 060,66`` is a fraction,
+``1 061`` a whole number), by the plural rules of the active locale. Forms written for
+another language's rules (Russian forms shown under English) are chosen by the rules of the
+shipped locale that has all their categories; a category the forms lack falls back to a
+near one (a fraction, ``other``, to ``few``: ``1,5 лида``). Compound units inflect as a whole
+(``{one: лид/день, few: лида/день, many: лидов/день}``); dividing a unit with forms by a
+unit without (``лиды / дни``) keeps the forms with the divisor after each (``лидов/день``),
+and multiplying by a plain number or ``%`` keeps them; other products have no forms.
 
 The functions `add`, `multiply`, `divide`, `power` and `function` are the rules a formula
 checker applies node by node; each returns the result unit or raises `UnitError` naming both
@@ -37,10 +54,12 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from fractions import Fraction
 
 import attrs
 
+from kpitree import i18n
 from kpitree.errors import UnitError, did_you_mean
 from kpitree.i18n import _
 from kpitree.language.table import FUNCTIONS
@@ -50,6 +69,7 @@ __all__ = [
     "DIMENSIONLESS",
     "MAX_UNIT_TEXT",
     "PERCENT",
+    "PLURAL_CATEGORIES",
     "Unit",
     "add",
     "divide",
@@ -78,6 +98,21 @@ _MAX_DENOMINATOR = 1000
 
 Factors = tuple[tuple[str, Fraction], ...]
 Exponent = Fraction | int | float
+Forms = tuple[tuple[str, str], ...]
+
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+"""CLDR's plural categories, the keys of a unit's plural forms."""
+
+# A category the forms lack → the nearest ones, first to last. Russian writes a fraction
+# (CLDR "other") with the genitive singular, which is the "few" form: 1,5 лида.
+_FALLBACK = {
+    "other": ("few", "many", "one"),
+    "few": ("other", "many", "one"),
+    "many": ("other", "few", "one"),
+    "one": ("other", "few", "many"),
+    "zero": ("many", "other", "few", "one"),
+    "two": ("few", "other", "many", "one"),
+}
 
 
 def _is_name(name: str) -> bool:
@@ -146,15 +181,20 @@ class Unit:
 
     factors: Factors = attrs.field(default=(), converter=_canonical)
     percent: bool = attrs.field(default=False, validator=_percent_only_without_dimension)
+    text: str | None = attrs.field(default=None, eq=False, kw_only=True)
+    """The text as written (`parse` sets it), or None for the canonical text."""
+    forms: Forms = attrs.field(default=(), eq=False, kw_only=True)
+    """Plural forms, ``(category, text)`` pairs in the order given; empty for a plain unit."""
 
     @classmethod
-    def parse(cls, text: str | Unit) -> Unit:
+    def parse(cls, text: str | Unit | Mapping[str, str]) -> Unit:
         """Read unit text such as ``"lead"``, ``"call/day"``, ``"RUB per lead"`` or ``"%"``.
 
-        A `Unit` is returned as it is. See the module docstring for the grammar.
+        A `Unit` is returned as it is; a mapping gives plural forms (module docstring).
+        See the module docstring for the grammar.
 
         Args:
-            text: the unit text, or a Unit.
+            text: the unit text, a mapping of plural categories to unit text, or a Unit.
 
         Returns:
             The unit.
@@ -163,10 +203,12 @@ class Unit:
             UnitError: the text is not a unit; the message points at the offending piece.
 
         Examples:
-            >>> Unit.parse("calls per day")
-            Unit('calls/day')
-            >>> Unit.parse("m²/s")
-            Unit('m^2/s')
+            >>> Unit.parse("calls per day"), Unit.parse("calls per day").canonical
+            (Unit('calls per day'), 'calls/day')
+            >>> Unit.parse("звонок/менеджер/день") == Unit.parse("звонок/день/менеджер")
+            True
+            >>> Unit.parse({"one": "лид", "few": "лида", "many": "лидов"})
+            Unit('лид')
             >>> Unit.parse("%").is_dimensionless
             True
             >>> Unit.parse("lead//day")
@@ -179,6 +221,8 @@ class Unit:
         """
         if isinstance(text, Unit):
             return text
+        if isinstance(text, Mapping):
+            return _plural(text)
         if not isinstance(text, str):
             raise UnitError(f"a unit must be text, got {type(text).__name__} {text!r}: {_EXPECTED}")
         if len(text) > MAX_UNIT_TEXT:
@@ -192,7 +236,56 @@ class Unit:
                 "cannot read unit: the text is empty",
                 hint='leave the unit out if it is not known, or write "1" for a plain number',
             )
-        return _Reader(text).read()
+        read = _Reader(text).read()
+        return Unit(read.factors, percent=read.percent, text=" ".join(text.split()))
+
+    @property
+    def canonical(self) -> str:
+        """The canonical text: names sorted, each denominator after its own ``/``.
+
+        Examples:
+            >>> Unit.parse("звонок/менеджер/день").canonical
+            'звонок/день/менеджер'
+        """
+        if self.percent:
+            return "%"
+        top = [_factor_text(n, e) for n, e in self.factors if e > 0]
+        bottom = [_factor_text(n, -e) for n, e in self.factors if e < 0]
+        return "*".join(top or ["1"]) + "".join(f"/{b}" for b in bottom)
+
+    def form(self, count: float | Decimal) -> str:
+        """The unit's text for a quantity of `count`, as it is shown, in the active locale.
+
+        Pass the number as shown (a `Decimal` of the shown digits: ``Decimal("1.5")``), since
+        plural rules tell ``1`` from ``1.0``. A unit without forms is its text.
+
+        Examples:
+            >>> leads = Unit.parse({"one": "лид", "few": "лида", "many": "лидов"})
+            >>> [leads.form(n) for n in (1, 2, 5, 21, Decimal("1.5"))]
+            ['лид', 'лида', 'лидов', 'лид', 'лида']
+            >>> Unit.parse("lead").form(800)
+            'lead'
+        """
+        if not self.forms:
+            return str(self)
+        forms = dict(self.forms)
+        number = -count if count < 0 else count
+        category = i18n.babel_locale().plural_form(number)
+        if category in forms:
+            return forms[category]
+        # The forms follow another language's rules: take the shipped locale that has all
+        # their categories, the one with the fewest first (English's one/other before ru's).
+        fitting = []
+        for name in i18n.LOCALES:
+            tags = i18n.babel_locale(name).plural_form.tags | {"other"}
+            if set(forms) <= tags:
+                fitting.append((len(tags), name))
+        for _size, name in sorted(fitting):
+            category = i18n.babel_locale(name).plural_form(number)
+            if category in forms:
+                return forms[category]
+        near = next((c for c in _FALLBACK[category] if c in forms), None)
+        return forms[near] if near else str(self)
 
     @property
     def is_dimensionless(self) -> bool:
@@ -216,26 +309,95 @@ class Unit:
     def __mul__(self, other: object) -> Unit:
         if not isinstance(other, Unit):
             return NotImplemented
+        # A count times a rate or a plain number is the same count, written as it was.
+        if other.is_dimensionless and self.factors:
+            return Unit(self.factors, text=self.text, forms=self.forms)
+        if self.is_dimensionless and other.factors:
+            return Unit(other.factors, text=other.text, forms=other.forms)
         return Unit(self.factors + other.factors)
 
     def __truediv__(self, other: object) -> Unit:
         if not isinstance(other, Unit):
             return NotImplemented
-        return Unit(self.factors + tuple((n, -e) for n, e in other.factors))
+        factors = self.factors + tuple((n, -e) for n, e in other.factors)
+        if other.is_dimensionless and self.factors:
+            return Unit(self.factors, text=self.text, forms=self.forms)
+        if self.forms and other.factors and all(e > 0 for _, e in other.factors):
+            # The number agrees with the numerator: 800 лидов/день, 2 лида/день.
+            after = "".join(f"/{_factor_text(n, e)}" for n, e in other.factors)
+            return Unit(
+                factors,
+                text=f"{self}{after}",
+                forms=tuple((category, f"{form}{after}") for category, form in self.forms),
+            )
+        return Unit(factors)
 
     def __pow__(self, exponent: Exponent) -> Unit:
         power = _as_exponent(exponent)
+        if power == 1 and not self.percent:
+            return self
         return Unit((n, e * power) for n, e in self.factors)
 
     def __str__(self) -> str:
-        if self.percent:
-            return "%"
-        top = [_factor_text(n, e) for n, e in self.factors if e > 0]
-        bottom = [_factor_text(n, -e) for n, e in self.factors if e < 0]
-        return "*".join(top or ["1"]) + "".join(f"/{b}" for b in bottom)
+        return self.canonical if self.text is None else self.text
 
     def __repr__(self) -> str:
         return f"Unit({str(self)!r})"
+
+
+def _plural(given: Mapping[str, str]) -> Unit:
+    """A unit from its plural forms; the `one` form (else `other`, else the first) names it."""
+    if not given:
+        raise UnitError(
+            "a unit with plural forms needs at least one form",
+            hint='e.g. {"one": "лид", "few": "лида", "many": "лидов"}',
+        )
+    forms: list[tuple[str, str]] = []
+    units: dict[str, Unit] = {}
+    for category, text in given.items():
+        if category not in PLURAL_CATEGORIES:
+            raise UnitError(
+                f"`{category}` is not a plural category; the categories are "
+                f"{', '.join(PLURAL_CATEGORIES)}",
+                hint=did_you_mean(str(category), PLURAL_CATEGORIES)
+                or 'e.g. {"one": "лид", "few": "лида", "many": "лидов"}',
+            )
+        if not isinstance(text, str):
+            raise UnitError(f"the `{category}` form of a unit must be text, got {text!r}")
+        unit = Unit.parse(text)
+        if unit.is_dimensionless:
+            raise UnitError(
+                f"the `{category}` form `{unit}` has no unit name: plural forms are for named "
+                "units, such as `лид`",
+                hint="write a plain number or % as text: unit: '%'",
+            )
+        units[category] = unit
+        forms.append((category, str(unit)))
+    naming = next((c for c in ("one", "other") if c in units), forms[0][0])
+    named = units[naming]
+    for category, unit in units.items():
+        if _shape(unit) != _shape(named):
+            raise UnitError(
+                f"the plural forms `{named}` ({naming}) and `{unit}` ({category}) are "
+                "different kinds of unit",
+                hint="every form is the same unit, inflected: lead/day, leads/day",
+            )
+    return Unit(named.factors, text=str(named), forms=tuple(forms))
+
+
+def _shape(unit: Unit) -> list[Fraction]:
+    return sorted(e for _, e in unit.factors)
+
+
+def _shown_number(shown: str, value: float) -> float | Decimal:
+    """The number a reader sees in `shown` (`format_number`'s text), for plural rules."""
+    from babel.numbers import NumberFormatError, parse_decimal
+
+    digits = shown.lstrip("+-\u2212")
+    try:
+        return parse_decimal(digits, locale=i18n.babel_locale())
+    except (NumberFormatError, ValueError):
+        return abs(value)  # an exponent form (1e+20): the value itself
 
 
 def _factor_text(name: str, exponent: Fraction) -> str:
@@ -411,6 +573,12 @@ def spelling_hint(first: Unit, second: Unit) -> str | None:
     """
     mine = {n for n, _ in first.factors} - {n for n, _ in second.factors}
     theirs = {n for n, _ in second.factors} - {n for n, _ in first.factors}
+    for unit, other in ((first, second), (second, first)):
+        if other != unit and str(other) in dict(unit.forms).values():
+            return (
+                f"`{other}` is a plural form of `{unit}`: a unit is named by its `one` form, "
+                f"so write `{unit}` (or the same plural forms) in both places"
+            )
     for a in sorted(mine):
         for b in sorted(theirs):
             if a + "s" == b or b + "s" == a:
@@ -634,7 +802,12 @@ def format_quantity(value: float, unit: Unit | None) -> str:
         '80%'
         >>> format_quantity(12.0, Unit.parse("call/day")), format_quantity(2.5, None)
         ('12 call/day', '2.5')
+        >>> leads = Unit.parse({"one": "лид", "few": "лида", "many": "лидов"})
+        >>> [format_quantity(n, leads) for n in (1, 2, 800, 21)]
+        ['1 лид', '2 лида', '800 лидов', '21 лид']
     """
     if unit is None or unit.is_dimensionless:
         return format_number(value, percent=unit is not None and unit.percent)
-    return f"{format_number(value)} {unit}"
+    shown = format_number(value)
+    written = unit.form(_shown_number(shown, value)) if unit.forms else str(unit)
+    return f"{shown} {written}"
