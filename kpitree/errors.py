@@ -105,7 +105,7 @@ class KPITreeError(Exception):
         super().__init__(self._render())
 
     @property
-    def detail(self) -> str:
+    def message(self) -> str:
         """The message without its hint: where, what, and the caret under the text."""
         head = f"{self.where}: {self.reason}" if self.where else self.reason
         if self.source is not None and self.span is not None:
@@ -114,8 +114,8 @@ class KPITreeError(Exception):
 
     def _render(self) -> str:
         if self.hint:
-            return self.detail + "\n" + _("hint: {hint}").format(hint=self.hint)
-        return self.detail
+            return self.message + "\n" + _("hint: {hint}").format(hint=self.hint)
+        return self.message
 
     def located(self, where: str) -> KPITreeError:
         """Return a copy of this error placed at `where` (an outer location goes first)."""

@@ -253,7 +253,8 @@ def test_bad_pairs_and_unknown_examples_are_worded_in_russian(
         "kpitree: изменение задаётся как имя=значение (например лиды=1200), получено 'лиды'"
     )
     code, _, err = run(capsys, "--lang", "ru", "demo", "--example", "dupnt")
-    assert code == 2 and err.strip() == "kpitree: примера `dupnt` нет; возможно, имелось в виду `dupont`?"
+    expected = "kpitree: примера `dupnt` нет; возможно, имелось в виду `dupont`?"
+    assert code == 2 and err.strip() == expected
 
 
 def test_solve_says_its_result_in_russian(capsys: pytest.CaptureFixture[str]) -> None:

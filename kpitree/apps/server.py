@@ -1051,7 +1051,7 @@ def error_data(exc: KPITreeError, status: int) -> dict[str, Any]:
     data: dict[str, Any] = {
         "status": status,
         "type": type(exc).__name__,
-        "message": exc.detail,
+        "message": exc.message,
         "hint": exc.hint,
         "names": list(exc.names),
     }
