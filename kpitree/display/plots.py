@@ -29,7 +29,7 @@ from kpitree.display.style import (
     signed,
 )
 from kpitree.errors import ArgumentError, ValueTypeError, require
-from kpitree.i18n import _, babel_locale, ngettext
+from kpitree.i18n import _, babel_locale, current, locale, ngettext
 from kpitree.model.escape import mpl_text
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number, to_number
@@ -38,7 +38,7 @@ from kpitree.model.render import renders
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.axis import Axis
-    from matplotlib.text import Text
+    from matplotlib.text import Annotation, Text
 
     from kpitree.model.graph import Graph
     from kpitree.model.units import Unit
@@ -176,12 +176,14 @@ def _value_axis(axis: Axis, *, percent: bool = False, ticks: int = 6) -> None:
     """Tick a value axis at round numbers, written compact: `2.4M`, `2,45 млн`, `80%`."""
     from matplotlib.ticker import Formatter, MaxNLocator
 
-    class CompactTicks(Formatter):  # type: ignore[misc]
+    language = current()  # ticks are written at each draw: in the chart's locale, not the then
+
+    class CompactTicks(Formatter):
         # The fewest significant digits that write every tick exactly: 2.4M and 2.45M side
         # by side, never 2.4M twice, nor 105 rounded to 110.
         digits = 3
 
-        def set_locs(self, locs: Sequence[float]) -> None:
+        def set_locs(self, locs: Any) -> None:
             super().set_locs(locs)
             values = [x * 100 if percent else x for x in locs]
             step = min((abs(b - a) for a, b in itertools.pairwise(values)), default=1)
@@ -199,23 +201,25 @@ def _value_axis(axis: Axis, *, percent: bool = False, ticks: int = 6) -> None:
         def __call__(self, x: float, pos: int | None = None) -> str:
             if abs(x) <= getattr(self, "tolerance", 0.0):
                 x = 0.0  # 5.6e-17 from float steps is the zero tick
-            if percent:
-                return format_number(float(f"{x * 100:.{self.digits}g}") / 100, percent=True)
-            return compact_number(x, digits=self.digits)
+            with locale(language):
+                if percent:
+                    return format_number(float(f"{x * 100:.{self.digits}g}") / 100, percent=True)
+                return compact_number(x, digits=self.digits)
 
     axis.set_major_locator(MaxNLocator(nbins=ticks, steps=[1, 2, 2.5, 5, 10]))
     axis.set_major_formatter(CompactTicks())
 
 
-def _visible_texts(ax: Axes) -> list[Text]:
-    from matplotlib.text import Text
+def _draw(ax: Axes) -> Any:
+    """Draw the figure of `ax` (to know where its texts land) and return its renderer."""
+    canvas: Any = ax.figure.canvas
+    canvas.draw()
+    return canvas.get_renderer()
 
-    return [t for t in ax.figure.findobj(Text) if t.get_visible() and t.get_text()]
 
-
-def _drop_overlaps(texts: Sequence[Text], renderer: Any) -> None:
-    """Hide each text that overlaps one kept before it: the last resort of a crowded chart."""
-    kept: list[Any] = []
+def _drop_overlaps(texts: Sequence[Text], renderer: Any, fixed: Sequence[Text] = ()) -> None:
+    """Hide each text that overlaps a `fixed` one or one kept before it: the last resort."""
+    kept = [t.get_window_extent(renderer) for t in fixed if t.get_visible() and t.get_text()]
     for text in texts:
         box = text.get_window_extent(renderer)
         if any(_overlap(box, other) for other in kept):
@@ -227,6 +231,19 @@ def _drop_overlaps(texts: Sequence[Text], renderer: Any) -> None:
 def _overlap(a: Any, b: Any) -> bool:
     """Whether two window boxes share more than a hairline (touching is not overlapping)."""
     return bool(min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5)
+
+
+def _fit_title(ax: Axes) -> None:
+    """Wrap a title wider than its Axes at spaces, so it stays over the chart, off the ticks."""
+    import textwrap
+
+    title = ax.title
+    renderer = _draw(ax)
+    text = title.get_text().replace("\n", " ")
+    width = title.get_window_extent(renderer).width
+    room = ax.get_window_extent(renderer).width
+    if text and width > room:
+        title.set_text(textwrap.fill(text, max(12, int(len(text) * room / width) - 2)))
 
 
 def _scale(tree: Graph, name: str) -> float:
@@ -242,10 +259,10 @@ def _percent(tree: Graph, name: str) -> bool:
 
 def _readable_ticks(ax: Axes, axis: Axis, *, percent: bool) -> None:
     """Tick a value axis compactly, with fewer ticks until their labels stop colliding."""
-    renderer = ax.figure.canvas.get_renderer()
+    _fit_title(ax)
     for ticks in (6, 5, 4, 3, 2):
         _value_axis(axis, percent=percent, ticks=ticks)
-        ax.figure.canvas.draw()
+        renderer = _draw(ax)
         labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
         boxes = [t.get_window_extent(renderer) for t in labels]
         if not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]):
@@ -524,17 +541,17 @@ def _span(levels: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def _fit_bridge(ax: Axes, labels: Sequence[Text], levels: Sequence[float], *, owned: bool) -> None:
+def _fit_bridge(
+    ax: Axes, labels: Sequence[Annotation], levels: Sequence[float], *, owned: bool
+) -> None:
     """Make room for every label: widen the figure, turn labels upright, pad the value axis."""
-    fig = ax.figure
-    canvas = fig.canvas
-    renderer = canvas.get_renderer()
+    fig: Any = ax.figure  # a Figure when `owned`: only then is it resized
     low, high = _span(levels)
     ax.set_ylim(low, high)
     ticks = ax.get_xticklabels()
     bars = len(labels)
     for _attempt in range(3):
-        canvas.draw()
+        renderer = _draw(ax)  # anew each time: a resized figure has a new renderer
         slot = ax.get_window_extent(renderer).width / (bars + 0.2)
         widest = max(t.get_window_extent(renderer).width for t in [*labels, *ticks])
         if widest <= 0.92 * slot:
@@ -547,30 +564,35 @@ def _fit_bridge(ax: Axes, labels: Sequence[Text], levels: Sequence[float], *, ow
         if max(t.get_window_extent(renderer).width for t in group) > 0.92 * slot:
             for t in group:
                 t.set_rotation(90)
+    _fit_title(ax)
     _pad_values(ax, labels, low, high)
-    canvas.draw()
+    renderer = _draw(ax)
     # The last resort, for an Axes too small for its bars: leave out what still collides.
-    _drop_overlaps(labels, renderer)
-    _drop_overlaps(ticks, renderer)
+    frame = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_yticklabels()]
+    _drop_overlaps(labels, renderer, frame)
+    _drop_overlaps(ticks, renderer, [*frame, *labels])
 
 
-def _pad_values(ax: Axes, labels: Sequence[Text], low: float, high: float) -> None:
+def _pad_values(ax: Axes, labels: Sequence[Annotation], low: float, high: float) -> None:
     """Widen the value axis just enough that every label at a bar's end lies inside it."""
-    canvas = ax.figure.canvas
-    renderer = canvas.get_renderer()
-    for _attempt in range(4):
-        canvas.draw()
+    for _attempt in range(6):
+        renderer = _draw(ax)
         box = ax.get_window_extent(renderer)
-        top = max(t.get_window_extent(renderer).y1 for t in labels)
-        bottom = min(t.get_window_extent(renderer).y0 for t in labels)
-        per_pixel = (high - low) / box.height
-        over = max(0.0, top - box.y1 + 4) * per_pixel
-        under = max(0.0, box.y0 - bottom + 4) * per_pixel
-        if not over and not under:
+        span = high - low
+        new_low, new_high = low, high
+        for label in labels:
+            level = label.xy[1]  # the bar's end, in data
+            at = box.y0 + (level - low) / span * box.height  # ... and in pixels
+            extent = label.get_window_extent(renderer)
+            above, below = extent.y1 - at + 4, at - extent.y0 + 4
+            # The fraction of the axis beyond the level that the label needs, kept free.
+            if label.get_verticalalignment() == "bottom" and above < box.height:
+                new_high = max(new_high, low + (level - low) * box.height / (box.height - above))
+            elif label.get_verticalalignment() == "top" and below < box.height:
+                new_low = min(new_low, high - (high - level) * box.height / (box.height - below))
+        if math.isclose(new_low, low) and math.isclose(new_high, high):
             return
-        # Each widening shrinks the pixels per unit, so pad by a little more than the gap.
-        high += over * 1.15 + (high - low) * 0.02 * bool(over)
-        low -= under * 1.15 + (high - low) * 0.02 * bool(under)
+        low, high = new_low, new_high
         ax.set_ylim(low, high)
 
 
