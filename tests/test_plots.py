@@ -374,7 +374,7 @@ moves = st.lists(
 @given(
     moves, st.floats(1e6, 1e9), st.sampled_from(["leaf", "owner"]), st.sampled_from(kt.i18n.LOCALES)
 )
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 def test_bridge_texts_never_overlap(
     moves: list[float], before: float, by: str, language: str
 ) -> None:

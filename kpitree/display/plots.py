@@ -211,10 +211,13 @@ def _value_axis(axis: Axis, *, percent: bool = False, ticks: int = 6) -> None:
 
 
 def _draw(ax: Axes) -> Any:
-    """Draw the figure of `ax` (to know where its texts land) and return its renderer."""
-    canvas: Any = ax.figure.canvas
-    canvas.draw()
-    return canvas.get_renderer()
+    """Lay out the figure of `ax` (to know where its texts land) and return its renderer.
+
+    Without rendering: the layout and the texts' extents are all that is measured.
+    """
+    figure: Any = ax.figure
+    figure.draw_without_rendering()
+    return figure.canvas.get_renderer()
 
 
 def _drop_overlaps(texts: Sequence[Text], renderer: Any, fixed: Sequence[Text] = ()) -> None:
@@ -233,12 +236,15 @@ def _overlap(a: Any, b: Any) -> bool:
     return bool(min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5)
 
 
-def _fit_title(ax: Axes) -> None:
-    """Wrap a title wider than its Axes at spaces, so it stays over the chart, off the ticks."""
+def _fit_title(ax: Axes, renderer: Any = None) -> None:
+    """Wrap a title wider than its Axes at spaces, so it stays over the chart, off the ticks.
+
+    Measured with `renderer` from the last layout, or a new layout when None.
+    """
     import textwrap
 
     title = ax.title
-    renderer = _draw(ax)
+    renderer = renderer or _draw(ax)
     text = title.get_text().replace("\n", " ")
     width = title.get_window_extent(renderer).width
     room = ax.get_window_extent(renderer).width
@@ -564,7 +570,7 @@ def _fit_bridge(
         if max(t.get_window_extent(renderer).width for t in group) > 0.92 * slot:
             for t in group:
                 t.set_rotation(90)
-    _fit_title(ax)
+    _fit_title(ax, renderer)
     _pad_values(ax, labels, low, high)
     renderer = _draw(ax)
     # The last resort, for an Axes too small for its bars: leave out what still collides.
@@ -574,26 +580,41 @@ def _fit_bridge(
 
 
 def _pad_values(ax: Axes, labels: Sequence[Annotation], low: float, high: float) -> None:
-    """Widen the value axis just enough that every label at a bar's end lies inside it."""
-    for _attempt in range(6):
+    """Widen the value axis from the data's `low`/`high` just enough for the bars' labels.
+
+    A label above a bar's end at level L, needing the fraction p of the axis' height,
+    asks for `top ≥ L + p·span`; one below, `bottom ≤ L − q·span`. The span is solved for
+    by fixed-point steps, and measured again once the layout has moved.
+    """
+    for _attempt in range(3):
         renderer = _draw(ax)
         box = ax.get_window_extent(renderer)
-        span = high - low
-        new_low, new_high = low, high
+        shown_low, shown_high = ax.get_ylim()
+        above: list[tuple[float, float]] = []
+        below: list[tuple[float, float]] = []
         for label in labels:
-            level = label.xy[1]  # the bar's end, in data
-            at = box.y0 + (level - low) / span * box.height  # ... and in pixels
+            level = label.xy[1]  # the bar's end, in data; and in pixels:
+            at = box.y0 + (level - shown_low) / (shown_high - shown_low) * box.height
             extent = label.get_window_extent(renderer)
-            above, below = extent.y1 - at + 4, at - extent.y0 + 4
-            # The fraction of the axis beyond the level that the label needs, kept free.
-            if label.get_verticalalignment() == "bottom" and above < box.height:
-                new_high = max(new_high, low + (level - low) * box.height / (box.height - above))
-            elif label.get_verticalalignment() == "top" and below < box.height:
-                new_low = min(new_low, high - (high - level) * box.height / (box.height - below))
-        if math.isclose(new_low, low) and math.isclose(new_high, high):
+            if label.get_verticalalignment() == "bottom":
+                above.append((level, (extent.y1 - at + 3) / box.height))
+            else:
+                below.append((level, (at - extent.y0 + 3) / box.height))
+        reach = max((p for _l, p in above), default=0) + max((q for _l, q in below), default=0)
+        if reach >= 0.9:
+            return  # labels taller than the axes: `_drop_overlaps` has the last word
+        span = high - low
+        top, bottom = high, low
+        for _step in range(200):
+            top = max([high, *(level + p * span for level, p in above)])
+            bottom = min([low, *(level - q * span for level, q in below)])
+            if math.isclose(top - bottom, span, rel_tol=1e-6):
+                break
+            span = top - bottom
+        ax.set_ylim(bottom, top)
+        tolerance = 1e-3 * span
+        if abs(bottom - shown_low) <= tolerance and abs(top - shown_high) <= tolerance:
             return
-        low, high = new_low, new_high
-        ax.set_ylim(low, high)
 
 
 # -- uncertainty ----------------------------------------------------------------------------------
