@@ -57,6 +57,7 @@ KINDS: Final = ("bars", "tornado")
 GROUPINGS: Final = ("leaf", "owner")
 _ENDS_COLOUR: Final = "#57606a"
 _MAX_WIDTH: Final = 18.0  # inches: a bridge grows with its bars up to this, then turns labels
+_MAX_HEIGHT: Final = 12.0  # inches: ... and taller for its upright labels, up to this
 
 Direction = Literal["higher", "lower"]
 
@@ -566,10 +567,21 @@ def _fit_bridge(
         if not owned or width >= _MAX_WIDTH:
             break
         fig.set_figwidth(min(_MAX_WIDTH, width * widest / (0.92 * slot) + 0.2))
+    turned = False
     for group in (labels, ticks):
         if max(t.get_window_extent(renderer).width for t in group) > 0.92 * slot:
+            turned = True
             for t in group:
                 t.set_rotation(90)
+    if turned and owned:
+        # Upright labels are tall: a figure of ours grows taller too, so that the bars
+        # keep room for four labels' heights (their ends carry a label each way).
+        renderer = _draw(ax)
+        tallest = max(t.get_window_extent(renderer).height for t in labels)
+        need = max(4 * tallest, 2.5 * fig.dpi) - ax.get_window_extent(renderer).height
+        if need > 0:
+            fig.set_figheight(min(_MAX_HEIGHT, fig.get_figheight() + need / fig.dpi))
+            renderer = _draw(ax)
     _fit_title(ax, renderer)
     _pad_values(ax, labels, low, high)
     renderer = _draw(ax)
