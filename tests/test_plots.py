@@ -3,12 +3,16 @@
 import io
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kpitree as kt
 from kpitree.display.plots import (
+    compact_number,
+    node_direction,
     plot_attribution,
     plot_scenario,
     plot_sensitivity,
@@ -38,6 +42,22 @@ def png(ax: object) -> bytes:
     data = buffer.getvalue()
     assert data.startswith(b"\x89PNG")
     return data
+
+
+def assert_no_overlap(ax: object) -> None:
+    """Draw the figure and check that no two visible texts of it overlap (by their extents)."""
+    from matplotlib.text import Text
+
+    figure = ax.figure  # type: ignore[attr-defined]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    for i, (text, a) in enumerate(boxes):
+        for other, b in boxes[i + 1 :]:
+            width = min(a.x1, b.x1) - max(a.x0, b.x0)
+            height = min(a.y1, b.y1) - max(a.y0, b.y0)
+            assert width <= 0.5 or height <= 0.5, f"{text!r} overlaps {other!r}"
 
 
 def hex_of(patch: object) -> str:
@@ -93,7 +113,7 @@ def test_sensitivity_bad_options(kind: str, swing: float, words: str) -> None:
 
 
 def test_attribution_waterfall() -> None:
-    """Before, each moved leaf floating on the running total in its owner's colour, after."""
+    """Before, each moved leaf floating on the running total (owner under its name), after."""
     tree = qualified_leads_ru()
     a = tree.attribute("квал_лиды", {}, {"лиды": 1100, "конверсия_в_квал": 0.7})
     ax = plot_attribution(a)
@@ -104,10 +124,12 @@ def test_attribution_waterfall() -> None:
     assert [b.get_height() for b in bars] == pytest.approx([800, *contributions, 770])
     assert [b.get_y() for b in bars] == pytest.approx([0, 800, 800 + contributions[0], 0])
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels == ["before", "лиды", "конверсия_в_квал", "after"]
-    colours = owner_colours(tree)
-    assert hex_of(bars[1]) == colours["маркетинг"] and hex_of(bars[2]) == colours["продажи"]
+    assert labels == ["before", "лиды\nмаркетинг", "конверсия_в_квал\nпродажи", "after"]
+    assert [t.get_text() for t in ax.texts] == ["800 лид", "+75 лид", "−105 лид", "770 лид"]
+    # квал_лиды has a norm ≥: more leads is a better move, a lower conversion a worse one.
+    assert [hex_of(b) for b in bars[1:3]] == [VERDICT_COLOURS["better"], VERDICT_COLOURS["worse"]]
     assert "(лид)" in ax.get_ylabel()
+    assert_no_overlap(ax)
 
 
 @given(trees(max_leaves=6, operators=("+", "*", "/")))  # positive, so always defined
@@ -136,7 +158,9 @@ def test_scenario_bars_by_verdict() -> None:
     churn = ax.patches[names.index("churn_rate")]
     assert churn.get_width() == pytest.approx(100 / 3)  # 3% → 4% is a third more
     assert hex_of(churn) == VERDICT_COLOURS["worse"]
-    assert hex_of(ax.patches[names.index("mrr")]) == VERDICT_COLOURS["neutral"]
+    # mrr has no norm: higher is better, so its drop is red too (it was grey).
+    assert sc.after["mrr"] < sc.before["mrr"]
+    assert hex_of(ax.patches[names.index("mrr")]) == VERDICT_COLOURS["worse"]
 
 
 def test_simulation_histogram_with_target() -> None:
@@ -208,3 +232,226 @@ def test_uncertainty_tornado_matches_the_sensitivity_tornado() -> None:
     s_ax = plot_sensitivity(tree.sensitivity("revenue"), kind="tornado")
     for label, patch in zip(s_ax.get_yticklabels(), s_ax.patches, strict=True):
         assert patch.get_width() == pytest.approx(by_name[label.get_text()].swing)
+
+
+# -- charts a lead puts in a deck -------------------------------------------------------------
+
+
+def revenue_bridge() -> Any:
+    """A month of revenue: 2.64M RUB moved by a few hundred thousand either way."""
+    after = {"managers": 6, "calls_per_day": 36, "working_days": 21, "call_to_purchase": 0.052}
+    return sales_revenue().attribute("revenue", {}, after)
+
+
+def fake_bridge(moves: list[float], before: float) -> SimpleNamespace:
+    """An attribution of `revenue` with the given moves, one leaf each, three owners."""
+    names = [f"lever_{i}{'_with_a_longer_name' * (i % 3 == 0)}" for i in range(len(moves))]
+    owners = {n: ("sales", "marketing", "external")[i % 3] for i, n in enumerate(names)}
+    by_owner: dict[str, float] = {}
+    for name, move in zip(names, moves, strict=True):
+        by_owner[owners[name]] = by_owner.get(owners[name], 0.0) + move
+    return SimpleNamespace(
+        tree=sales_revenue(),
+        metric="revenue",
+        method="shapley",
+        before=before,
+        after=before + sum(moves),
+        total=sum(moves),
+        contributions=dict(zip(names, moves, strict=True)),
+        owners=owners,
+        by_owner=by_owner,
+    )
+
+
+def test_bridge_axis_spans_the_data() -> None:
+    """Large totals, small moves: the axis starts a little below the lowest running total."""
+    a = revenue_bridge()
+    ax = plot_attribution(a)
+    levels = [a.before, a.after]
+    running = a.before
+    for move in a.contributions.values():
+        running += move
+        levels.append(running)
+    low, high = ax.get_ylim()
+    assert 0 < low < min(levels) and high > max(levels)
+    assert min(levels) - low < 0.2 * (max(levels) - min(levels))  # a little, not to zero
+    assert high - max(levels) < 0.35 * (max(levels) - min(levels))
+    assert_no_overlap(ax)
+
+
+def test_bridge_from_zero_when_zero_is_near() -> None:
+    """When the moves are as large as the totals, the axis starts at zero."""
+    ax = plot_attribution(fake_bridge([900.0, -300.0, 400.0, 100.0, 200.0], before=100.0))
+    assert ax.get_ylim()[0] == 0
+
+
+def test_bridge_colours_by_direction() -> None:
+    """Revenue has no norm, so higher is better: its drops are red, its rises green."""
+    a = revenue_bridge()
+    ax = plot_attribution(a)
+    moves = [v for v in a.contributions.values() if v]
+    expected = [VERDICT_COLOURS["better" if v > 0 else "worse"] for v in moves]
+    assert [hex_of(b) for b in ax.patches[1:-1]] == expected
+    assert "worse" in {"better" if v > 0 else "worse" for v in moves}  # both kinds drawn
+
+
+def test_bridge_colours_of_lower_is_better() -> None:
+    """For a metric whose norm is `<=`, a rise is the bad move: red."""
+    cost = kt.KPI("cost", owner="ops", horizon="1 month", value=100)
+    extra = kt.KPI("extra", owner="ops", horizon="1 month", value=10)
+    tree = kt.Tree(kt.Metric("spend", cost + extra, norm="<= 150"))
+    assert node_direction(tree, "spend") == "lower"
+    ax = plot_attribution(tree.attribute("spend", {}, {"cost": 120, "extra": 5}))
+    assert [hex_of(b) for b in ax.patches[1:-1]] == [
+        VERDICT_COLOURS["worse"],
+        VERDICT_COLOURS["better"],
+    ]
+
+
+def test_bridge_by_owner() -> None:
+    """`by="owner"` draws a bar per owner, their leaves summed, inputs as external factors."""
+    a = revenue_bridge()
+    ax = plot_attribution(a, by="owner")
+    moved = {o: v for o, v in a.by_owner.items() if v}
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["before", *moved, "after"]
+    assert [b.get_height() for b in ax.patches[1:-1]] == pytest.approx(list(moved.values()))
+    with kt.locale("ru"):
+        ru = plot_attribution(a, by="owner")
+    assert [t.get_text() for t in ru.get_xticklabels()] == [
+        "до",
+        *(("внешние факторы" if o == "external" else o) for o in moved),
+        "после",
+    ]
+    assert_no_overlap(ru)
+
+
+def test_bridge_unknown_grouping() -> None:
+    """An unknown `by` is an ArgumentError saying what would be right."""
+    with pytest.raises(kt.ArgumentError, match="unknown grouping") as caught:
+        plot_attribution(revenue_bridge(), by="team")
+    assert "by=" in str(caught.value)
+
+
+def test_bridge_labels_are_compact_in_both_locales() -> None:
+    """Bar labels are short (`+510K RUB`, `+510 тыс. RUB`), the title in the locale."""
+    a = revenue_bridge()
+    en = plot_attribution(a)
+    assert en.texts[1].get_text() == "+500K RUB"
+    assert en.get_title().startswith("revenue: 2,640,000 RUB → ") and "change" in en.get_title()
+    with kt.locale("ru"):
+        ru = plot_attribution(a)
+    assert ru.texts[1].get_text() == "+500\xa0тыс. RUB"
+    assert "изменение" in ru.get_title() and "2\xa0640\xa0000 RUB" in ru.get_title()
+    low, high = ru.get_ylim()
+    ticks = [t.get_text() for t in ru.get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert ticks and all("млн" in t for t in ticks), ticks
+    assert_no_overlap(ru)
+
+
+def test_bridge_grows_with_its_bars() -> None:
+    """A new figure is wider for more bars."""
+    few = plot_attribution(fake_bridge([1e5, -2e5, 3e5, -1e5, 2e5], before=3e6))
+    many = plot_attribution(fake_bridge([1e5, -2e5, 3e5, -1e5, 2e5] * 4, before=3e6))
+    assert many.figure.get_figwidth() > few.figure.get_figwidth()
+
+
+def test_bridge_on_a_small_axes_never_overlaps() -> None:
+    """On a small Axes it cannot grow: labels turn upright, or as a last resort are left out."""
+    _, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
+    plot_attribution(fake_bridge([123_456.0, -654_321.0] * 12, before=2_500_000), ax)
+    assert ax.figure.get_figwidth() == 6  # not the chart's to resize
+    assert_no_overlap(ax)
+
+
+moves = st.lists(
+    st.floats(1e3, 9e6).flatmap(lambda size: st.sampled_from([size, -size])),
+    min_size=5,
+    max_size=30,
+)
+
+
+@given(
+    moves, st.floats(1e6, 1e9), st.sampled_from(["leaf", "owner"]), st.sampled_from(kt.i18n.LOCALES)
+)
+@settings(max_examples=8, deadline=None)
+def test_bridge_texts_never_overlap(
+    moves: list[float], before: float, by: str, language: str
+) -> None:
+    """Any bridge of 5–30 mixed moves of large size: no two texts drawn overlap."""
+    with kt.locale(language):
+        ax = plot_attribution(fake_bridge(moves, before), by=by)
+        assert_no_overlap(ax)
+    plt.close("all")
+
+
+@pytest.mark.parametrize(("language", "million"), [("en", "M"), ("ru", "млн")])
+def test_tornado_ticks_are_readable(language: str, million: str) -> None:
+    """The tornado of revenue ticks at a few round values, compact, none colliding."""
+    pytest.importorskip("numpy")
+    from kpitree.analyses.uncertainty import tornado
+    from kpitree.display.plots import plot_tornado
+
+    with kt.locale(language):
+        ax = plot_tornado(tornado(sales_revenue(), "revenue", swing="10%"))
+        ax.figure.canvas.draw()
+        low, high = ax.get_xlim()
+        shown = [t for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+        ticks = [t.get_text() for t in shown]
+        assert 3 <= len(ticks) <= 7 and len(set(ticks)) == len(ticks)
+        assert all(million in t for t in ticks)
+        assert_no_overlap(ax)
+        title = ax.get_title()
+    assert ("swing of each leaf" in title) == (language == "en")
+    assert ("размах по каждому входу" in title) == (language == "ru")
+
+
+def test_sensitivity_tornado_ticks_do_not_collide() -> None:
+    """The sensitivity tornado of a large metric, on a narrow Axes, thins its ticks."""
+    _, ax = plt.subplots(figsize=(3.5, 3), layout="constrained")
+    plot_sensitivity(sales_revenue().sensitivity("revenue"), ax, kind="tornado")
+    assert_no_overlap(ax)
+
+
+def test_every_chart_speaks_russian() -> None:
+    """Titles, axis labels and legends are Russian under ru, numbers in its format."""
+    tree = qualified_leads_ru()
+    with kt.locale("ru"):
+        s = plot_sensitivity(tree.sensitivity("квал_лиды"))
+        assert s.get_title() == "Чувствительность квал_лиды = 800 лид"
+        assert s.get_xlabel().startswith("изменение квал_лиды при росте входа на 1\xa0%")
+        assert s.get_legend().get_title().get_text() == "ответственный"
+        t = plot_sensitivity(tree.sensitivity("квал_лиды"), kind="tornado")
+        assert "в отдельности на ±10\xa0%" in t.get_title().replace("\n", " ")
+        sc = plot_scenario(tree.whatif({"лиды": 900}))
+        assert sc.get_title().startswith("Сценарий: ") and sc.get_xlabel() == "изменение, %"
+        sim = SimpleNamespace(
+            metric="квал_лиды", tree=tree, samples=[760.0, 800.0, 840.0, 900.0, 950.0]
+        )
+        h = plot_simulation(sim, target=900, bins=4)
+        assert h.get_title() == "квал_лиды: 5 прогонов, P(≥ 900 лид) = 40\xa0%"
+        assert h.get_ylabel() == "число прогонов"
+        legend = [x.get_text() for x in h.get_legend().get_texts()]
+        assert legend == ["среднее 850 лид", "цель 900 лид"]
+        for ax in (s, t, sc, h):
+            png(ax)
+            assert_no_overlap(ax)
+    with kt.locale("ru"):
+        one = SimpleNamespace(metric="квал_лиды", tree=tree, samples=[800.0])
+        assert plot_simulation(one, bins=1).get_title() == "квал_лиды: 1 прогон"
+
+
+def test_compact_numbers() -> None:
+    """Compact numbers in both locales, exact below a thousand, with a true minus."""
+    assert [compact_number(x) for x in (494_766, 1_234, 2_500_000, 999, 0.8, -30)] == [
+        "495K",
+        "1.23K",
+        "2.5M",
+        "999",
+        "0.8",
+        "−30",
+    ]
+    with kt.locale("ru"):
+        assert compact_number(494_766, sign=True) == "+495\xa0тыс."
+        assert compact_number(-30) == "−30"
+        assert compact_number(1060.66, digits=6) == "1,06066\xa0тыс."
