@@ -204,12 +204,12 @@ def format_number(x: float, *, percent: bool = False) -> str:
         ('6.07%', '80.0%')
         >>> format_number(0.1 + 0.2), format_number(1200.5 * 0.8)
         ('0.3', '960.4')
-        >>> format_number(0.00123), format_number(-1500)
-        ('0.00123', '-1,500')
-        >>> format_number(1e15), format_number(1 / 3 * 1e-7)
-        ('1e+15', '3.33e-08')
+        >>> format_number(0.00123), format_number(-1500), format_number(-0.0)
+        ('0.00123', '−1,500', '0')
+        >>> format_number(1e15), format_number(-1 / 3 * 1e-7)
+        ('1e+15', '−3.33e-08')
         >>> format_number(float("nan")), format_number(float("-inf"))
-        ('NaN', '-inf')
+        ('NaN', '−inf')
 
         Under another locale its CLDR symbols write the same digits:
 
@@ -222,19 +222,23 @@ def format_number(x: float, *, percent: bool = False) -> str:
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
-        return ("inf" if value > 0 else "-inf") + suffix
-    if value == 0:
-        return "0" + suffix
-    digits = _digits(value, percent=percent)
+        return ("inf" if value > 0 else "\u2212inf") + suffix
+    digits = _digits(value, percent=percent) if value else decimal.Decimal(0)
     if not math.isfinite(digits):  # a percentage of a huge fraction overflows only as text
-        return ("inf" if value > 0 else "-inf") + suffix
+        return ("inf" if value > 0 else "\u2212inf") + suffix
     magnitude = abs(digits)
-    exponent = magnitude >= 1e15 or magnitude < decimal.Decimal("1e-6")
+    exponent = magnitude >= 1e15 or 0 < magnitude < decimal.Decimal("1e-6")
     if i18n.current() != "en":
         return _localised(digits, percent=percent, exponent=exponent)
+    # A true minus sign in every locale: a hyphen reads as a dash in prose, and changes
+    # (format_change) write it too, so a table never mixes the two.
     if exponent:
-        return _exponent(digits) + suffix
-    return f"{digits:,f}" + suffix
+        return _signed(_exponent(digits)) + suffix
+    return _signed(f"{digits:,f}") + suffix
+
+
+def _signed(text: str) -> str:
+    return "\u2212" + text[1:] if text.startswith("-") else text
 
 
 def _digits(value: float, *, percent: bool) -> decimal.Decimal:
@@ -269,10 +273,10 @@ def _localised(digits: decimal.Decimal, *, percent: bool, exponent: bool) -> str
     where = i18n.babel_locale()
     symbols = where.number_symbols["latn"]
     if exponent:
-        text = _exponent(digits).replace(".", symbols["decimal"]).replace("-", "\u2212")
+        text = _signed(_exponent(digits).replace(".", symbols["decimal"]))
     else:
         text = format_decimal(digits, locale=where, decimal_quantization=False)
-    text = text.replace(symbols["minusSign"], "\u2212")
+        text = text.replace(symbols["minusSign"], "\u2212")
     if percent:
         pattern = where.percent_formats[None].pattern  # "#,##0 %": the sign and its spacing
         text = pattern.replace("#,##0", text, 1)
