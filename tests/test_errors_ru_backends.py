@@ -156,6 +156,7 @@ def _is_russian(message: str, english: str) -> None:
 
 @pytest.mark.parametrize(("call", "english"), [c[1:] for c in CASES], ids=IDS)
 def test_the_error_is_russian_under_ru(call: Callable[[], object], english: str) -> None:
+    """Under ru the message is Russian, its placeholders filled, no English prose left."""
     with kt.locale("ru"):
         message = _raised(call)
     _is_russian(message, english)
@@ -163,11 +164,13 @@ def test_the_error_is_russian_under_ru(call: Callable[[], object], english: str)
 
 @pytest.mark.parametrize(("call", "english"), [c[1:] for c in CASES], ids=IDS)
 def test_the_error_is_the_same_english_under_en(call: Callable[[], object], english: str) -> None:
+    """Under en the message is the English kpitree wrote before, word for word."""
     with kt.locale("en"):
         assert _raised(call) == english
 
 
 def test_a_russian_error_reads_naturally() -> None:
+    """The whole Russian text of one error: the count agrees with its noun (2 входа)."""
     with kt.locale("ru"):
         message = _raised(lambda: kt.Tree(kt.Metric("m", kt.Input("a") * kt.Input("b"))).evaluate())
     assert message == (
@@ -193,6 +196,7 @@ def test_a_russian_error_reads_naturally() -> None:
     ids=["en", "ru"],
 )
 def test_the_defaults_warning_speaks_the_locale(locale: str, expected: str) -> None:
+    """The `DefaultsWarning` of a leaf filled from the model is worded in the locale."""
     with kt.locale(locale), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         evaluate_frame(qualified_leads(), {"lead_to_ql": np.array([0.8])}, defaults=True)
