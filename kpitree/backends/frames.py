@@ -48,6 +48,7 @@ from kpitree.errors import (
     quoted,
     warn,
 )
+from kpitree.i18n import N_, _, ngettext
 from kpitree.language.expr import (
     Add,
     Call,
@@ -124,9 +125,12 @@ def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
             elif not isinstance(tree[name], Metric):
                 problems.append(
                     KindError(
-                        f"`{name}` is a leaf, not a metric: its values come from the data",
-                        hint="name the metrics to compute: "
-                        + ", ".join(m.name for m in tree.metrics[:5]),
+                        _("`{name}` is a leaf, not a metric: its values come from the data").format(
+                            name=name
+                        ),
+                        hint=_("name the metrics to compute: {metrics}").format(
+                            metrics=", ".join(m.name for m in tree.metrics[:5])
+                        ),
                         names=[name],
                     )
                 )
@@ -287,9 +291,11 @@ def frame_kind(data: Any) -> str:
     if kind is not None and kind != "series":
         return kind
     raise ValueTypeError(
-        f"expected a table of leaf columns, got {type(data).__name__}",
-        hint="give a pandas DataFrame, a polars DataFrame or LazyFrame, "
-        "or a mapping of column names to numpy arrays",
+        _("expected a table of leaf columns, got {type}").format(type=type(data).__name__),
+        hint=_(
+            "give a pandas DataFrame, a polars DataFrame or LazyFrame, "
+            "or a mapping of column names to numpy arrays"
+        ),
     )
 
 
@@ -348,38 +354,58 @@ def check_leaf_columns(
     if not missing:
         return {}
     listed = ", ".join(f"`{n}`" for n in missing)
-    noun = "leaf has" if len(missing) == 1 else f"{len(missing)} leaves have"
     if not defaults:
         shown = ", ".join(f"`{n}`" for n in names[:20]) + (", ..." if len(names) > 20 else "")
-        there = f"its columns are {shown}" if names else "it has no columns"
+        there = (
+            _("its columns are {columns}").format(columns=shown)
+            if names
+            else _("it has no columns")
+        )
         guesses = [
             f"`{n}`: {guess}" for n in missing if (guess := did_you_mean(n, names)) is not None
         ]
-        what = "the column" if len(missing) == 1 else "the columns"
+        add = ngettext(
+            "add the column, or pass defaults=True to use the leaves' model values "
+            "(a warning names them)",
+            "add the columns, or pass defaults=True to use the leaves' model values "
+            "(a warning names them)",
+            len(missing),
+        )
         raise MissingValueError(
-            f"{noun} no column in the data: {listed}; {there}",
-            hint="; ".join(
-                [
-                    *guesses,
-                    f"add {what}, or pass defaults=True to use the leaves' model "
-                    "values (a warning names them)",
-                ]
-            ),
+            ngettext(
+                "leaf has no column in the data: {listed}; {there}",
+                "{n} leaves have no column in the data: {listed}; {there}",
+                len(missing),
+            ).format(n=len(missing), listed=listed, there=there),
+            hint="; ".join([*guesses, add]),
             names=missing,
         )
     unset = [n for n in missing if _default(tree, n) is None]
     if unset:
         raise MissingValueError(
-            f"{'leaf has' if len(unset) == 1 else f'{len(unset)} leaves have'} no column in "
-            f"the data and no model value: {', '.join(f'`{n}`' for n in unset)}",
-            hint=f"add a column `{unset[0]}`, or give the leaf a value (value=...)",
+            ngettext(
+                "leaf has no column in the data and no model value: {listed}",
+                "{n} leaves have no column in the data and no model value: {listed}",
+                len(unset),
+            ).format(n=len(unset), listed=", ".join(f"`{n}`" for n in unset)),
+            hint=_("add a column `{name}`, or give the leaf a value (value=...)").format(
+                name=unset[0]
+            ),
             names=unset,
         )
     filled = {n: v for n in missing if (v := _default(tree, n)) is not None}
     warn(
         DefaultsWarning(
-            f"{noun} no column in the data and took the model's value (defaults=True): "
-            + ", ".join(f"`{n}` = {quoted(v)}" for n, v in filled.items())
+            ngettext(
+                "leaf has no column in the data and took the model's value "
+                "(defaults=True): {values}",
+                "{n} leaves have no column in the data and took the model's value "
+                "(defaults=True): {values}",
+                len(missing),
+            ).format(
+                n=len(missing),
+                values=", ".join(f"`{n}` = {quoted(v)}" for n, v in filled.items()),
+            )
         )
     )
     return filled
@@ -395,10 +421,13 @@ def check_unique(columns: Sequence[str], read: Iterable[str]) -> None:
     repeated = [n for n, k in Counter(columns).items() if k > 1 and n in wanted]
     if repeated:
         raise DuplicateNameError(
-            "the data has repeated columns named "
-            + ", ".join(f"`{n}`" for n in repeated)
-            + ": kpitree cannot tell which one holds the values",
-            hint="drop or rename the copies (pandas: df.loc[:, ~df.columns.duplicated()])",
+            _(
+                "the data has repeated columns named {names}: "
+                "kpitree cannot tell which one holds the values"
+            ).format(names=", ".join(f"`{n}`" for n in repeated)),
+            hint=_("drop or rename the copies (pandas: {code})").format(
+                code="df.loc[:, ~df.columns.duplicated()]"
+            ),
             names=repeated,
         )
 
@@ -412,8 +441,10 @@ def _default(tree: Graph, leaf: str) -> float | None:
 def not_numbers(name: str, dtype: object) -> ValueTypeError:
     """The error for a leaf column that does not hold numbers."""
     return ValueTypeError(
-        f"column `{name}` holds {dtype}, but `{name}` is a leaf: its column must hold numbers",
-        hint="convert the column to numbers (floats or integers) first",
+        _(
+            "column `{name}` holds {dtype}, but `{name}` is a leaf: its column must hold numbers"
+        ).format(name=name, dtype=dtype),
+        hint=_("convert the column to numbers (floats or integers) first"),
         names=[name],
     )
 
@@ -426,7 +457,7 @@ def _leaf_array(data: Any, name: str, kind: str) -> Any:
     if kind == "mapping" and _is_scalar(values):
         from kpitree.model.numbers import to_number
 
-        return np.float64(to_number(values, what=f"value of `{name}`"))
+        return np.float64(to_number(values, what=_("value of `{name}`").format(name=name)))
     return leaf_values(values, name)
 
 
@@ -478,9 +509,9 @@ def leaf_values(values: Any, name: str) -> Any:
         try:
             array = np.asarray(values)
         except (ValueError, TypeError):  # numpy refuses rows of different lengths
-            raise _not_one_per_row(name, "rows of different lengths") from None
+            raise _not_one_per_row(name, _ragged()) from None
         if array.ndim != 1:
-            raise _not_one_per_row(name, f"{array.ndim} dimensions (shape {array.shape})")
+            raise _not_one_per_row(name, _dimensions(array.shape))
         if array.dtype.kind == "O":
             array = _object_numbers(array, name, array.dtype)
         elif array.dtype.kind not in "iuf":
@@ -501,20 +532,34 @@ def _object_numbers(array: Any, name: str, dtype: object) -> Any:
 
     def read(v: object) -> float:
         if isinstance(v, bool | np.bool_):
-            raise not_numbers(name, f"{dtype} (one of its values is {v})")
+            raise not_numbers(name, _one_value(dtype, str(v)))
         if isinstance(v, numbers.Real):
             return float(v)
         if v is None or type(v).__name__ == "NAType":  # pandas.NA, without importing pandas
             return math.nan
-        raise not_numbers(name, f"{dtype} (one of its values is {quoted(v)})")
+        raise not_numbers(name, _one_value(dtype, quoted(v)))
 
     return np.fromiter((read(v) for v in array), dtype=np.float64, count=len(array))
 
 
+def _one_value(dtype: object, value: str) -> str:
+    return _("{dtype} (one of its values is {value})").format(dtype=dtype, value=value)
+
+
+def _ragged() -> str:
+    return _("rows of different lengths")
+
+
+def _dimensions(shape: tuple[int, ...]) -> str:
+    return _("{n} dimensions (shape {shape})").format(n=len(shape), shape=shape)
+
+
 def _not_one_per_row(name: str, got: str) -> ValueTypeError:
     return ValueTypeError(
-        f"column `{name}` has {got}, but a leaf column holds one number per row",
-        hint=f"give `{name}` as a 1-D array or list of numbers",
+        _("column `{name}` has {got}, but a leaf column holds one number per row").format(
+            name=name, got=got
+        ),
+        hint=_("give `{name}` as a 1-D array or list of numbers").format(name=name),
         names=[name],
     )
 
@@ -531,16 +576,16 @@ def check_rows(columns: Mapping[str, Any]) -> int | None:
         try:
             shape = np.shape(values)
         except ValueError:
-            raise _not_one_per_row(str(name), "rows of different lengths") from None
+            raise _not_one_per_row(str(name), _ragged()) from None
         if len(shape) > 1:
-            raise _not_one_per_row(str(name), f"{len(shape)} dimensions (shape {shape})")
+            raise _not_one_per_row(str(name), _dimensions(shape))
         if shape:
             lengths[str(name)] = shape[0]
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"`{n}` {k}" for n, k in lengths.items())
         raise ArgumentError(
-            f"the columns have different lengths: {listed}",
-            hint="a table's columns have one value per row: give them the same length",
+            _("the columns have different lengths: {listed}").format(listed=listed),
+            hint=_("a table's columns have one value per row: give them the same length"),
             names=list(lengths),
         )
     return next(iter(lengths.values()), None)
@@ -734,13 +779,16 @@ def aggregations(tree: Graph, leaves: Iterable[str] | None = None) -> dict[str, 
         assert isinstance(leaf, Leaf)
         declared = leaf.aggregate
         if declared is not None:
-            how, _, weight = declared.partition(":")
+            how, _colon, weight = declared.partition(":")
             if weight and (weight not in tree or not isinstance(tree[weight], Leaf)):
                 problems.append(
                     UnknownNameError(
-                        f"leaf `{name}` is weighted by `{weight}`, which is not a leaf of the tree",
+                        _(
+                            "leaf `{name}` is weighted by `{weight}`, "
+                            "which is not a leaf of the tree"
+                        ).format(name=name, weight=weight),
                         hint=did_you_mean(weight, [x.name for x in tree.leaves])
-                        or "a rate is weighted by the leaf it is a rate of",
+                        or _("a rate is weighted by the leaf it is a rate of"),
                         names=[name, weight],
                     )
                 )
@@ -748,17 +796,32 @@ def aggregations(tree: Graph, leaves: Iterable[str] | None = None) -> dict[str, 
             out[name] = Aggregation(how, weight or None)
             continue
         unit = tree.unit(name)
-        if unit is not None and not unit.is_dimensionless and all(e > 0 for _, e in unit.factors):
+        if (
+            unit is not None
+            and not unit.is_dimensionless
+            and all(e > 0 for _base, e in unit.factors)
+        ):
             out[name] = Aggregation("sum")
             continue
-        what = "has no unit" if unit is None else f"is a rate (unit `{unit}`)"
+        message = (
+            _(
+                "leaf `{name}` has no unit and no declared aggregation: kpitree will not "
+                "guess how it combines across rows"
+            )
+            if unit is None
+            else _(
+                "leaf `{name}` is a rate (unit `{unit}`) and no declared aggregation: "
+                "kpitree will not guess how it combines across rows"
+            )
+        )
         problems.append(
             UnitError(
-                f"leaf `{name}` {what} and no declared aggregation: kpitree will not "
-                "guess how it combines across rows",
-                hint=f'declare aggregate="weighted:<leaf>" on `{name}` with the leaf it is a '
-                'rate of (e.g. "weighted:leads"), "sum" for a count or money, '
-                'or "mean"/"last" if that is meant',
+                message.format(name=name, unit=unit),
+                hint=_(
+                    'declare aggregate="weighted:<leaf>" on `{name}` with the leaf it is a '
+                    'rate of (e.g. "weighted:leads"), "sum" for a count or money, '
+                    'or "mean"/"last" if that is meant'
+                ).format(name=name),
                 names=[name],
             )
         )
@@ -821,8 +884,10 @@ def rollup(
     weights = [w for a in ways.values() if (w := a.weight) is not None and w not in columns]
     if weights:
         raise MissingValueError(
-            f"the weight `{weights[0]}` has no column in the data",
-            hint=f"a weighted rollup needs the weight per row: add a column `{weights[0]}`",
+            _("the weight `{name}` has no column in the data").format(name=weights[0]),
+            hint=_("a weighted rollup needs the weight per row: add a column `{name}`").format(
+                name=weights[0]
+            ),
             names=weights,
         )
     if kind == "mapping":
@@ -847,6 +912,23 @@ def _opt(name: str | None) -> list[str]:
     return [] if name is None else [name]
 
 
+# By node kind: the kind is a word of the message, worded whole for each.
+_KEY_IS_NODE = {
+    "kpi": N_(
+        "`{key}` is a kpi of the tree; rows are grouped and ordered "
+        "by other columns (a date, a segment)"
+    ),
+    "input": N_(
+        "`{key}` is a input of the tree; rows are grouped and ordered "
+        "by other columns (a date, a segment)"
+    ),
+    "metric": N_(
+        "`{key}` is a metric of the tree; rows are grouped and ordered "
+        "by other columns (a date, a segment)"
+    ),
+}
+
+
 def check_keys(
     tree: Graph, by: Iterable[str] | str, order_by: str | None, columns: Sequence[Any] | None
 ) -> list[str]:
@@ -857,16 +939,14 @@ def check_keys(
         check_unique([str(c) for c in columns], named)
     for key in [*keys, *([] if order_by is None else [order_by])]:
         if not isinstance(key, str) or not key:
-            raise ArgumentError(f"rows are grouped and ordered by column names, got {key!r}")
-        if key in tree:
             raise ArgumentError(
-                f"`{key}` is a {tree[key].kind} of the tree; rows are grouped and ordered "
-                "by other columns (a date, a segment)",
-                names=[key],
+                _("rows are grouped and ordered by column names, got {key}").format(key=repr(key))
             )
+        if key in tree:
+            raise ArgumentError(_(_KEY_IS_NODE[tree[key].kind]).format(key=key), names=[key])
         if columns is not None and key not in columns:
             raise UnknownNameError(
-                f"the data has no column `{key}`",
+                _("the data has no column `{key}`").format(key=key),
                 hint=did_you_mean(key, [str(c) for c in columns]),
                 names=[key],
             )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kpitree.backends.frames import free_name, not_numbers, plan
 from kpitree.backends.sql import metric_sql
 from kpitree.errors import ValueTypeError, require
+from kpitree.i18n import _
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -62,9 +63,10 @@ def evaluate(
     # By what it can do, not its class: Spark Connect's DataFrame is another class.
     if not all(hasattr(data, a) for a in ("columns", "dtypes", "withColumns", "select")):
         raise ValueTypeError(
-            f"data must be a Spark DataFrame, got {type(data).__name__}",
-            hint="spark.createDataFrame(pandas_frame) makes one; for pandas or polars "
-            "frames use tree.evaluate_frame(...)",
+            _("data must be a Spark DataFrame, got {type}").format(type=type(data).__name__),
+            hint=_("{call} makes one; for pandas or polars frames use {frames}").format(
+                call="spark.createDataFrame(pandas_frame)", frames="tree.evaluate_frame(...)"
+            ),
         )
 
     steps = plan(tree, metrics)

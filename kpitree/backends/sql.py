@@ -53,6 +53,7 @@ from kpitree.errors import (
     did_you_mean,
     require,
 )
+from kpitree.i18n import _
 from kpitree.language.expr import (
     Add,
     Call,
@@ -262,10 +263,15 @@ def evaluate_sql(
             )
     if not isinstance(con_or_path, duckdb.DuckDBPyConnection):
         raise ValueTypeError(
-            "con_or_path must be a DuckDB connection or the path of a DuckDB database file, "
-            f"got {type(con_or_path).__name__}",
-            hint="evaluate_sql(tree, duckdb.connect('kpis.duckdb')) or "
-            "evaluate_sql(tree, 'kpis.duckdb'); for another engine, run to_sql(...) there",
+            _(
+                "con_or_path must be a DuckDB connection or the path of a DuckDB database "
+                "file, got {type}"
+            ).format(type=type(con_or_path).__name__),
+            hint=_("{connection} or {path}; for another engine, run {call} there").format(
+                connection="evaluate_sql(tree, duckdb.connect('kpis.duckdb'))",
+                path="evaluate_sql(tree, 'kpis.duckdb')",
+                call="to_sql(...)",
+            ),
         )
     con = con_or_path
     from sqlglot import exp
@@ -275,13 +281,13 @@ def evaluate_sql(
         relation = con.sql(_render(probe, "duckdb", pretty=False))
     except duckdb.ConnectionException as exc:
         raise ArgumentError(
-            f"the DuckDB connection cannot be used: {exc}",
-            hint="pass an open connection (duckdb.connect(...))",
+            _("the DuckDB connection cannot be used: {reason}").format(reason=exc),
+            hint=_("pass an open connection ({call})").format(call="duckdb.connect(...)"),
         ) from None
     except duckdb.CatalogException:
         raise UnknownNameError(
-            f"the database has no table `{table}`",
-            hint="create it first, or pass table=... with its name",
+            _("the database has no table `{table}`").format(table=table),
+            hint=_("create it first, or pass table=... with its name"),
             names=[table],
         ) from None
     names = [str(c) for c in relation.columns]
@@ -310,19 +316,27 @@ def _open_database(path: str) -> Any:
     import duckdb
 
     if not os.path.isfile(path):
-        what = "a folder" if os.path.isdir(path) else "no file"
+        message = (
+            _("there is a folder at `{path}`, where a DuckDB database file was expected")
+            if os.path.isdir(path)
+            else _("there is no file at `{path}`, where a DuckDB database file was expected")
+        )
         raise ArgumentError(
-            f"there is {what} at `{path}`, where a DuckDB database file was expected",
-            hint="give the path of an existing DuckDB file, or an open duckdb connection",
+            message.format(path=path),
+            hint=_("give the path of an existing DuckDB file, or an open duckdb connection"),
             names=[path],
         )
     try:
         return duckdb.connect(path, read_only=True)
     except duckdb.Error as exc:
         raise ArgumentError(
-            f"`{path}` cannot be opened as a DuckDB database: {exc}",
-            hint="give a file made by DuckDB (a CSV or Parquet file is read with "
-            "duckdb's read_csv or read_parquet into a table first)",
+            _("`{path}` cannot be opened as a DuckDB database: {reason}").format(
+                path=path, reason=exc
+            ),
+            hint=_(
+                "give a file made by DuckDB (a CSV or Parquet file is read with "
+                "duckdb's read_csv or read_parquet into a table first)"
+            ),
             names=[path],
         ) from None
 
@@ -424,10 +438,14 @@ def _query(
     elif hidden:
         if dialect not in _STAR_EXCEPT:
             raise ArgumentError(
-                f"the {dialect} dialect cannot leave out the intermediate metrics "
-                f"{', '.join(f'`{n}`' for n in hidden)} from `SELECT *`",
-                hint="give the table's columns (columns=[...]) so that the result lists "
-                "them, or ask for every metric (metrics=None)",
+                _(
+                    "the {dialect} dialect cannot leave out the intermediate metrics "
+                    "{names} from `SELECT *`"
+                ).format(dialect=dialect, names=", ".join(f"`{n}`" for n in hidden)),
+                hint=_(
+                    "give the table's columns (columns=[...]) so that the result lists "
+                    "them, or ask for every metric (metrics=None)"
+                ),
                 names=hidden,
             )
         picked = [exp.Star(except_=[_quoted_column(sql_names[n]) for n in hidden])]
@@ -479,9 +497,13 @@ def _check_case(names: Iterable[str]) -> None:
         if other != name:
             problems.append(
                 DuplicateNameError(
-                    f"`{other}` and `{name}` differ only in case: SQL engines that ignore "
-                    "the case of names (DuckDB, Spark, BigQuery) take them for one column",
-                    hint="rename the metric, or the column (`SELECT x AS x_raw` in a view)",
+                    _(
+                        "`{other}` and `{name}` differ only in case: SQL engines that ignore "
+                        "the case of names (DuckDB, Spark, BigQuery) take them for one column"
+                    ).format(other=other, name=name),
+                    hint=_("rename the metric, or the column ({code} in a view)").format(
+                        code="`SELECT x AS x_raw`"
+                    ),
                     names=[other, name],
                 )
             )
@@ -523,15 +545,26 @@ def _table(table: str) -> exp.Table:
 
     if not isinstance(table, str):
         raise ValueTypeError(
-            f"table must be text, a name like `kpis` or `schema.kpis`, got {type(table).__name__}",
+            _("table must be text, a name like `kpis` or `schema.kpis`, got {type}").format(
+                type=type(table).__name__
+            ),
             hint='table="kpis"',
         )
     parts = table.split(".")
     if not all(parts) or len(parts) > 3:
         raise ArgumentError(
-            f"table must be a name like `kpis`, `schema.kpis` or `catalog.schema.kpis`, "
-            f"got {table!r}" + (f" ({len(parts)} parts)" if all(parts) else ""),
-            hint="each part is quoted as given; a table whose name has a dot needs a view",
+            (
+                _(
+                    "table must be a name like `kpis`, `schema.kpis` or "
+                    "`catalog.schema.kpis`, got {table} ({n} parts)"
+                )
+                if all(parts)
+                else _(
+                    "table must be a name like `kpis`, `schema.kpis` or "
+                    "`catalog.schema.kpis`, got {table}"
+                )
+            ).format(table=repr(table), n=len(parts)),
+            hint=_("each part is quoted as given; a table whose name has a dot needs a view"),
             names=[table],
         )
     quoted = [exp.to_identifier(p, quoted=True) for p in parts]
@@ -541,7 +574,9 @@ def _table(table: str) -> exp.Table:
 
 def _column_name(name: object) -> str:
     if not isinstance(name, str) or not name:
-        raise ValueTypeError(f"a column name must be non-empty text, got {name!r}")
+        raise ValueTypeError(
+            _("a column name must be non-empty text, got {name}").format(name=repr(name))
+        )
     return name
 
 
@@ -550,15 +585,20 @@ def _check_dialect(dialect: str) -> None:
 
     if not isinstance(dialect, str) or not dialect:
         raise ValueTypeError(
-            f"dialect must be the name of a SQL dialect, got {dialect!r:.60}",
-            hint=f"one of {', '.join(DIALECTS)} (any dialect sqlglot knows)",
+            _("dialect must be the name of a SQL dialect, got {dialect}").format(
+                dialect=f"{dialect!r:.60}"
+            ),
+            hint=_("one of {dialects} (any dialect sqlglot knows)").format(
+                dialects=", ".join(DIALECTS)
+            ),
         )
     try:
         Dialect.get_or_raise(dialect)
     except ValueError:
         raise UnknownNameError(
-            f"`{dialect}` is not a SQL dialect sqlglot knows",
-            hint=did_you_mean(str(dialect), DIALECTS) or f"try one of {', '.join(DIALECTS)}",
+            _("`{dialect}` is not a SQL dialect sqlglot knows").format(dialect=dialect),
+            hint=did_you_mean(str(dialect), DIALECTS)
+            or _("try one of {dialects}").format(dialects=", ".join(DIALECTS)),
             names=[str(dialect)],
         ) from None
 
@@ -574,8 +614,10 @@ def _render(expression: exp.Expr, dialect: str, *, pretty: bool) -> str:
         )
     except UnsupportedError as exc:
         raise ArgumentError(
-            f"the {dialect} dialect cannot express this query: {exc}",
-            hint="see the message for the construct; another dialect may have it",
+            _("the {dialect} dialect cannot express this query: {reason}").format(
+                dialect=dialect, reason=exc
+            ),
+            hint=_("see the message for the construct; another dialect may have it"),
         ) from None
 
 
@@ -595,21 +637,27 @@ def _aggregate(
     for way in ways.values():
         if way.weight is not None and known is not None and way.weight not in known:
             raise MissingValueError(
-                f"the weight `{way.weight}` has no column in the table",
-                hint=f"a weighted rollup needs the weight per row: add `{way.weight}`",
+                _("the weight `{name}` has no column in the table").format(name=way.weight),
+                hint=_("a weighted rollup needs the weight per row: add `{name}`").format(
+                    name=way.weight
+                ),
                 names=[way.weight],
             )
     if order_by is None and any(w.how == "last" for w in ways.values()):
         lasts = [n for n, w in ways.items() if w.how == "last"]
         raise ArgumentError(
-            f"`{lasts[0]}` aggregates as `last`, and SQL rows have no order",
-            hint="pass order_by=<a date or time column>",
+            _("`{name}` aggregates as `last`, and SQL rows have no order").format(name=lasts[0]),
+            hint=_("pass order_by=<a date or time column>"),
             names=lasts,
         )
     if any(w.how == "last" for w in ways.values()) and dialect not in _ARG_MAX:
         raise ArgumentError(
-            f"a `last` rollup needs ARG_MAX or MAX_BY, which the {dialect} dialect lacks",
-            hint=f"use one of {', '.join(sorted(_ARG_MAX))}, or declare another aggregation",
+            _("a `last` rollup needs ARG_MAX or MAX_BY, which the {dialect} dialect lacks").format(
+                dialect=dialect
+            ),
+            hint=_("use one of {dialects}, or declare another aggregation").format(
+                dialects=", ".join(sorted(_ARG_MAX))
+            ),
         )
     columns = [_aggregate_leaf(name, way, order_by) for name, way in ways.items()]
     select = exp.select(
@@ -874,8 +922,10 @@ def _derivatives(tree: Graph, metric: str) -> dict[str, Expr]:
         name = f"d_{metric}_d_{leaf}"
         if name in tree:
             raise ArgumentError(
-                f"the gradient column `{name}` has the name of a node",
-                hint="rename the node, or compute the gradient with tree.gradient",
+                _("the gradient column `{name}` has the name of a node").format(name=name),
+                hint=_("rename the node, or compute the gradient with {call}").format(
+                    call="tree.gradient"
+                ),
                 names=[name],
             )
         out[name] = derivative

@@ -51,6 +51,7 @@ from kpitree.engine import codegen
 from kpitree.engine.codegen import RUNTIME
 from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
 from kpitree.errors import EvaluationError, KindError
+from kpitree.i18n import _
 from kpitree.language.expr import (
     Add,
     Call,
@@ -230,10 +231,16 @@ def metric_node(tree: Graph, name: str) -> Metric:
     """Return the metric `name`, or raise naming it when it is a leaf."""
     node = tree[name]
     if not isinstance(node, Metric):
+        message = (
+            _("`{name}` is a KPI, not a metric: derivatives are taken of metrics")
+            if isinstance(node, KPI)
+            else _("`{name}` is a input, not a metric: derivatives are taken of metrics")
+        )
         raise KindError(
-            f"`{name}` is a {'KPI' if isinstance(node, KPI) else 'input'}, not a metric: "
-            "derivatives are taken of metrics",
-            hint=f"pick a metric: {', '.join(m.name for m in tree.metrics[:5])}",
+            message.format(name=name),
+            hint=_("pick a metric: {metrics}").format(
+                metrics=", ".join(m.name for m in tree.metrics[:5])
+            ),
             names=[name],
         )
     return node
@@ -328,8 +335,10 @@ def gradient_at(tree: Graph, metric: str, vector: list[float], forward: tuple[fl
     except (ArithmeticError, ValueError):
         pass
     raise EvaluationError(
-        f"the derivative of `{metric}` is undefined at these values",
-        hint="a formula on the way has a kink or a vertical slope here (sqrt or a "
-        "fractional power at 0, log of a base that is not positive); move a leaf slightly",
+        _("the derivative of `{metric}` is undefined at these values").format(metric=metric),
+        hint=_(
+            "a formula on the way has a kink or a vertical slope here (sqrt or a "
+            "fractional power at 0, log of a base that is not positive); move a leaf slightly"
+        ),
         names=[metric],
     )

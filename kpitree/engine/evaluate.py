@@ -30,6 +30,7 @@ import attrs
 from kpitree.engine import codegen
 from kpitree.engine.codegen import RUNTIME
 from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
+from kpitree.i18n import _, ngettext
 from kpitree.language.expr import (
     Add,
     Call,
@@ -247,9 +248,13 @@ def _check_mode(undefined: object) -> None:
     accepted = get_args(Undefined)
     if undefined not in accepted:
         raise ArgumentError(
-            f"`undefined` must be one of {', '.join(repr(a) for a in accepted)}, not {undefined!r}",
+            _("`undefined` must be one of {accepted}, not {given}").format(
+                accepted=", ".join(repr(a) for a in accepted), given=repr(undefined)
+            ),
             where="evaluate(..., undefined=...)",
-            hint=f"use undefined={accepted[1]!r} to get NaN for undefined metrics",
+            hint=_("use {option} to get NaN for undefined metrics").format(
+                option=f"undefined={accepted[1]!r}"
+            ),
         )
 
 
@@ -327,9 +332,13 @@ def _undefined_error(
         f"{c.name} = {format_number(env[c.name])}" for c in tree.children(metric.name)
     )
     return EvaluationError(
-        f"`{metric.name}` is undefined: {reason}",
-        where=f"metric `{metric.name}` = {format_expr(metric.formula)}",
-        hint=f"with {inputs}; evaluate(..., undefined='nan') gives NaN instead",
+        _("`{name}` is undefined: {reason}").format(name=metric.name, reason=reason),
+        where=_("metric `{name}` = {formula}").format(
+            name=metric.name, formula=format_expr(metric.formula)
+        ),
+        hint=_("with {inputs}; {call} gives NaN instead").format(
+            inputs=inputs, call="evaluate(..., undefined='nan')"
+        ),
         names=[metric.name],
     )
 
@@ -348,17 +357,19 @@ def interpret(expr: Expr, env: Mapping[str, float]) -> float:
     if isinstance(expr, Ref):
         value = env[expr.name]
         if value != value:
-            raise UndefinedValue(f"`{expr.name}` is undefined")
+            raise UndefinedValue(_("`{name}` is undefined").format(name=expr.name))
         return value
     args = [interpret(a, env) for a in children(expr)]
     try:
         result = _apply(expr, args)
     except ZeroDivisionError:
-        raise UndefinedValue(f"division by zero in `{format_expr(expr)}`") from None
+        raise UndefinedValue(
+            _("division by zero in `{formula}`").format(formula=format_expr(expr))
+        ) from None
     except (ValueError, OverflowError) as exc:
         raise UndefinedValue(_domain_reason(expr, args, exc)) from None
     if not math.isfinite(result):
-        raise UndefinedValue(f"`{format_expr(expr)}` overflows the float range")
+        raise UndefinedValue(_overflows(expr))
     return result
 
 
@@ -386,22 +397,27 @@ def _domain_reason(expr: Expr, args: list[float], exc: Exception) -> str:
     if explain is not None:
         return explain(format_number(args[0]))
     if isinstance(expr, Pow) and args[0] < 0:
-        return (
-            f"a negative number ({format_number(args[0])}) to the fractional power "
-            f"{format_number(args[1])}"
+        return _("a negative number ({base}) to the fractional power {power}").format(
+            base=format_number(args[0]), power=format_number(args[1])
         )
     if isinstance(exc, OverflowError):
-        return f"`{format_expr(expr)}` overflows the float range"
-    return f"`{format_expr(expr)}` has no real value"
+        return _overflows(expr)
+    return _("`{formula}` has no real value").format(formula=format_expr(expr))
+
+
+def _overflows(expr: Expr) -> str:
+    return _("`{formula}` overflows the float range").format(formula=format_expr(expr))
 
 
 def missing_values_error(names: list[str]) -> MissingValueError:
     """Return the one error for leaves without a value, naming every one of them."""
     listed = ", ".join(f"`{n}`" for n in names)
-    noun = "leaf has" if len(names) == 1 else f"{len(names)} leaves have"
     return MissingValueError(
-        f"{noun} no value: {listed}",
-        hint="give a value on the node (value=...) or in the call: "
-        f"evaluate({{{names[0]!r}: ...}})",
+        ngettext(
+            "leaf has no value: {listed}", "{n} leaves have no value: {listed}", len(names)
+        ).format(n=len(names), listed=listed),
+        hint=_("give a value on the node (value=...) or in the call: {call}").format(
+            call=f"evaluate({{{names[0]!r}: ...}})"
+        ),
         names=names,
     )
