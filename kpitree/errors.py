@@ -229,22 +229,23 @@ class UnknownNameError(KPITreeError, KeyError):
     """
 
     def __str__(self) -> str:
-        # KeyError's str() would repr() the message; keep it readable.
-        return self._render()
+        # KeyError's str() would repr() the message; keep it readable, and as rendered
+        # when raised (in that moment's locale).
+        return str(self.args[0])
 
 
 class MissingValueError(KPITreeError, LookupError):
     """Leaves without a value where one is needed."""
 
     def __str__(self) -> str:
-        return self._render()
+        return str(self.args[0])  # as rendered when raised, in that moment's locale
 
 
 class MissingDependencyError(KPITreeError, ImportError):
     """An optional library that a feature needs is not installed."""
 
     def __str__(self) -> str:
-        return self._render()
+        return str(self.args[0])  # as rendered when raised, in that moment's locale
 
 
 def require(module: str, *, extra: str, feature: str) -> None:

@@ -262,3 +262,14 @@ def test_the_words_of_errors_follow_the_locale() -> None:
     assert suggestion == "возможно, имелось в виду `leads`?"
     assert problems.startswith("найдено 2 проблемы:")
     assert str(ArgumentError("x", hint="y")) == "x\nhint: y"
+
+
+def test_an_error_keeps_the_words_of_the_locale_it_was_raised_in() -> None:
+    """A KeyError-like error printed after its `with kt.locale` block still reads as raised."""
+    tree = kt.Tree(kt.Metric("m", kt.Input("a") * kt.Input("b")))
+    with kt.locale("ru"), pytest.raises(kt.MissingValueError) as caught:
+        tree.evaluate()
+    with kt.locale("ru"), pytest.raises(kt.UnknownNameError) as unknown:
+        tree["c"]
+    assert "подсказка:" in str(caught.value) and "hint:" not in str(caught.value)
+    assert "hint:" not in str(unknown.value)
