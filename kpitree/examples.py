@@ -84,7 +84,11 @@ def qualified_leads_ru() -> Tree:
         description="продажи квалифицируют каждый лид (BANT); маркетинг влияет на конверсию, "
         "пока ищет каналы с целевым трафиком",
     )
-    return Tree(Metric("квал_лиды", leads * rate, unit="лид"))
+    return Tree(
+        Metric("квал_лиды", leads * rate, unit="лид"),
+        description="распределение ответственности между маркетингом и продажами",
+        locale="ru",
+    )
 
 
 def sales_revenue() -> Tree:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -365,3 +366,47 @@ def test_a_decimal_comma_in_english_is_refused_with_the_reason(
     code, out, err = run(capsys, "whatif", QL, "lead_to_ql=0,85")
     assert (code, out) == (2, "")
     assert err.startswith("kpitree: `lead_to_ql`: ") and "'0,85'" in err
+
+
+@pytest.fixture
+def system_language(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No choice made for kpitree: only LANG (English) speaks, as on a fresh machine."""
+    for variable in ("KPITREE_LANG", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    kt.set_locale(None)
+    yield
+    monkeypatch.undo()
+    kt.set_locale(None)
+
+
+RU_MODEL = str(Path(__file__).resolve().parent.parent / "examples" / "qualified_leads_ru.yaml")
+
+
+def test_a_model_file_speaks_its_own_locale(capsys: Any, system_language: None) -> None:
+    """`locale: ru` in the file makes the CLI speak Russian for it, unless a choice was made."""
+    code, out, _ = run(capsys, "status", RU_MODEL, "конверсия_в_квал=0,7")
+    assert code == 0 and "ниже нормы" in out and "below norm" not in out
+    code, out, _ = run(capsys, "--lang", "en", "status", RU_MODEL, "конверсия_в_квал=0.7")
+    assert code == 0 and "below norm" in out
+
+
+def test_kpitree_lang_wins_over_the_model_locale(
+    capsys: Any, system_language: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KPITREE_LANG is a choice for kpitree: it speaks over the file's `locale:`."""
+    monkeypatch.setenv("KPITREE_LANG", "en")
+    kt.set_locale(None)
+    code, out, _ = run(capsys, "status", RU_MODEL, "конверсия_в_квал=0.7")
+    assert code == 0 and "below norm" in out and "ниже нормы" not in out
+
+
+def test_the_explorer_speaks_the_model_locale(system_language: None) -> None:
+    """The explorer of a `locale: ru` model answers in Russian unless asked otherwise."""
+    from kpitree.apps.server import Explorer
+
+    app = Explorer(kt.load(RU_MODEL))
+    assert app.request_locale({}) == "ru"
+    assert app.request_locale({"lang": ["en"]}) == "en"
+    with kt.locale("en"):
+        assert Explorer(kt.load(RU_MODEL)).request_locale({}) == "en"

@@ -138,7 +138,17 @@ class UsageError(Exception):
 def _tree(args: argparse.Namespace) -> Tree:
     from kpitree.tree import load
 
-    return load(args.file)
+    if getattr(args, "tree", None) is None:
+        args.tree = load(args.file)
+    return args.tree  # type: ignore[no-any-return]
+
+
+def _speaking(args: argparse.Namespace) -> contextlib.AbstractContextManager[object]:
+    """Speak the model's `locale:` for a command on one model file, unless one was chosen."""
+    if getattr(args, "file", None) is None or args.command == "check" or i18n.chosen():
+        return contextlib.nullcontext()
+    own = _tree(args).locale
+    return i18n.locale(own) if own else contextlib.nullcontext()
 
 
 def _read_values(spec: str) -> dict[str, float]:
@@ -818,6 +828,8 @@ def _run(argv: Sequence[str] | None) -> int:
         chosen = i18n.parse(lang) if lang is not None else i18n.current()
     except KPITreeError as exc:  # `--lang de`, or a misspelt KPITREE_LANG
         return _fail(exc, 2, "--debug" in argv)
+    if lang is None:  # the model's own `locale:` may speak, unless KPITREE_LANG chose
+        return _run_parsed(argv)
     # Scoped, not set_locale: `main` may run inside a program that speaks another.
     with i18n.locale(chosen):
         return _run_parsed(argv)
@@ -856,7 +868,8 @@ def _run_parsed(argv: list[str]) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args))
+        with _speaking(args):
+            return int(args.run(args))
     except (InfeasibleGoalError, EvaluationError) as exc:
         return _fail(exc, 1, args.debug)
     except KPITreeError as exc:

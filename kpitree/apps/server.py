@@ -363,7 +363,8 @@ class Explorer:
         tree: the tree to explore.
         values_dir: the directory scenarios are saved in and read from; None refuses saving.
         locale: the locale requests are answered in unless they ask for another
-            (`request_locale`); None takes the one active when the explorer is made.
+            (`request_locale`); None takes the one chosen when the explorer is made, else
+            the model's ``locale:``, else the system's (`i18n.for_model`).
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -379,14 +380,15 @@ class Explorer:
         self.tree = tree
         self.values_dir = values_dir
         # Read now: the server's threads do not inherit the caller's `with i18n.locale`.
-        self.locale = i18n.current() if locale is None else i18n.parse(locale)
+        self.locale = i18n.for_model(tree.locale) if locale is None else i18n.parse(locale)
         self._saving = threading.Lock()  # only where hard links are not to be had: `_create`
         self._unchanged_rows: dict[str, dict[str, dict[str, Any]]] = {}  # by locale
 
     def request_locale(self, query: Mapping[str, list[str]]) -> str:
-        """Return the locale to answer a request in: its `?lang=`, else the server's.
+        """Return the locale to answer a request in: its `?lang=`, else the explorer's.
 
-        A model's own locale, once trees carry one, goes between the two: here only.
+        The explorer's is the one given, else the one chosen for kpitree (`--lang`,
+        ``KPITREE_LANG``), else the model's own ``locale:`` (`i18n.for_model`).
 
         Raises:
             ArgumentError: `?lang=` names a locale kpitree does not ship.

@@ -49,7 +49,9 @@ __all__ = [
     "LOCALES",
     "N_",
     "babel_locale",
+    "chosen",
     "current",
+    "for_model",
     "locale",
     "ngettext",
     "parse",
@@ -140,6 +142,35 @@ def locale(name: str) -> Iterator[str]:
 def current() -> str:
     """The active locale, as the module docstring orders the choices."""
     return _scoped.get() or _chosen or _environment()
+
+
+def chosen() -> str | None:
+    """The locale chosen for kpitree itself, or None when only the system's language speaks.
+
+    A choice is a `locale` block, `set_locale` or ``KPITREE_LANG``; ``LANG`` and the default
+    are not, so a model's own ``locale:`` may still speak (`for_model`).
+    """
+    if _scoped.get() or _chosen:
+        return _scoped.get() or _chosen
+    _environment()  # reads KPITREE_LANG, refusing a misspelt one
+    return _from_environment if os.environ.get("KPITREE_LANG") else None
+
+
+def for_model(model_locale: str | None) -> str:
+    """The locale to show a model in: kpitree's `chosen` one, else the model's ``locale:``.
+
+    Without either, the active locale (the system's language, or ``"en"``). The command line
+    and the explorer show each model file this way, so a Russian model speaks Russian
+    unless the user asked otherwise.
+
+    Examples:
+        >>> for_model("ru") if chosen() is None else "ru"
+        'ru'
+        >>> with locale("en"):
+        ...     for_model("ru")
+        'en'
+    """
+    return chosen() or model_locale or current()
 
 
 def _environment() -> str:
