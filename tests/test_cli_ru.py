@@ -410,3 +410,20 @@ def test_the_explorer_speaks_the_model_locale(system_language: None) -> None:
     assert app.request_locale({"lang": ["en"]}) == "en"
     with kt.locale("en"):
         assert Explorer(kt.load(RU_MODEL)).request_locale({}) == "en"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_width_sets_the_columns_of_text_output(capsys: Any, where: str) -> None:
+    """`--width N` (before or after the command) draws tables and outlines N columns wide."""
+    flags = ["--width", "60"]
+    argv = [*flags, "status", RU_MODEL] if where == "before" else ["status", RU_MODEL, *flags]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 60
+    code, wide, _ = run(capsys, "--width", "140", "status", RU_MODEL)
+    assert max(len(line) for line in wide.splitlines()) > 60
+
+
+def test_a_width_too_small_is_refused(capsys: Any) -> None:
+    """A width below what any table needs is an error naming it, not a broken table."""
+    code, _, err = run(capsys, "--width", "5", "show", RU_MODEL)
+    assert code == 2 and "width 5" in err

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from kpitree import i18n
 from kpitree.errors import EvaluationError, InfeasibleGoalError, KPITreeError, ValidationError
 from kpitree.i18n import N_, _, ngettext
+from kpitree.model.results import text_width_of
 
 if TYPE_CHECKING:
     from kpitree.tree import Tree
@@ -642,12 +643,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help=_help(N_("show tracebacks on errors")))
     language = _help(N_("the language of the output: en or ru (default: KPITREE_LANG, then LANG)"))
     parser.add_argument("--lang", metavar=_("LOCALE"), help=language)
+    width = _help(N_("the columns text output may take (default: COLUMNS, then the terminal's)"))
+    parser.add_argument("--width", metavar=_("COLUMNS"), type=int, help=width)
     common = _Parser(add_help=False)
     # SUPPRESS: a subcommand's default must not overwrite `kpitree --debug COMMAND`.
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=_help(N_("show tracebacks"))
     )
     common.add_argument("--lang", metavar=_("LOCALE"), default=argparse.SUPPRESS, help=language)
+    common.add_argument(
+        "--width", metavar=_("COLUMNS"), type=int, default=argparse.SUPPRESS, help=width
+    )
     commands = parser.add_subparsers(dest="command", metavar=_("COMMAND"))
 
     def command(name: str, run: Command, *, json_flag: bool = True) -> argparse.ArgumentParser:
@@ -868,7 +874,7 @@ def _run_parsed(argv: list[str]) -> int:
         parser.print_help()
         return 2
     try:
-        with _speaking(args):
+        with _speaking(args), text_width_of(args.width):
             return int(args.run(args))
     except (InfeasibleGoalError, EvaluationError) as exc:
         return _fail(exc, 1, args.debug)
