@@ -64,3 +64,18 @@ def test_goal_seek_answers(executed: Any) -> None:
     """900 QLs need 900 / 0.7 ≈ 1,286 leads at 70% and 900 / 0.8 = 1,125 at the 80% norm."""
     (result,) = outputs(executed, "at_70 =")
     assert result.data["text/plain"] == "(1286, 1125)"
+
+
+def test_the_russian_section_speaks_russian(executed: Any) -> None:
+    """The Russian cells show the tree, status, attribution and what-if in Russian."""
+    (tree,) = outputs(executed, 'kt.set_locale("ru")')
+    assert "КПЭ" in tree.data["text/html"] and "маркетинг" in tree.data["text/html"]
+    (status,) = outputs(executed, "факт = ")
+    assert "ниже нормы" in status.data["text/html"] and "70\u00a0%" in status.data["text/html"]
+    (attribution,) = outputs(executed, "прошлый_месяц = ")
+    assert "вклад" in attribution.data["text/html"] and "below" not in attribution.data["text/html"]
+    assert any(
+        "image/png" in o.get("data", {}) for o in outputs(executed, "plot_attribution(вклад)")
+    )
+    (whatif,) = outputs(executed, "print(ru.whatif(")
+    assert "сценарий" in whatif.text and "+5 п.п." in whatif.text
