@@ -481,7 +481,7 @@ def sobol(
     import numpy as np
 
     name = sampling.node_name(tree, metric)
-    n = sampling.whole_number(n, "n (the number of base samples)", least=2)
+    n = sampling.whole_number(n, _("n (the number of base samples)"), least=2)
     dists = sampling.leaf_distributions(tree, distributions)
     below = set(tree.depends_on(name))
     factors = [
