@@ -197,12 +197,20 @@ def _undefined_mix(
             evaluate(tree, mix)
         except EvaluationError as exc:
             reason = f": {exc.reason}"
-    after = ", ".join(f"`{p}`" for p in moved) or _("no leaf")
-    return EvaluationError(
+    # Two sentences, not "no leaf" in a slot: Russian words the empty case differently.
+    message = (
         _(
             "`{metric}` is undefined when {after} take(s) the after value and the other "
             "changing leaves the before value{reason}; exact Shapley needs every such mix"
-        ).format(metric=metric, after=after, reason=reason),
+        )
+        if moved
+        else _(
+            "`{metric}` is undefined when no leaf take(s) the after value and the other "
+            "changing leaves the before value{reason}; exact Shapley needs every such mix"
+        )
+    )
+    return EvaluationError(
+        message.format(metric=metric, after=", ".join(f"`{p}`" for p in moved), reason=reason),
         hint=_('method="hierarchical" mixes values only inside one formula at a time'),
         names=[metric, *players],
     )
