@@ -124,8 +124,10 @@ def elasticities(tree: Graph, metric: str, values: Mapping[str, Any] | None = No
     level = _value_of(tree, metric, vector, forward)
     if level == 0:
         raise EvaluationError(
-            f"elasticities of `{metric}` are undefined: `{metric}` is 0 at these values",
-            hint="use tree.gradient for absolute changes",
+            _("elasticities of `{metric}` are undefined: `{metric}` is 0 at these values").format(
+                metric=metric
+            ),
+            hint=_("use tree.gradient for absolute changes"),
             names=[metric],
         )
     leaves = compile_tree(tree).leaves
@@ -155,9 +157,12 @@ def partial(tree: Graph, metric: str, wrt: str) -> sympy.Expr:
     metric_node(tree, metric)
     if not isinstance(tree[wrt], Leaf):
         raise KindError(
-            f"`{wrt}` is a metric: partial derivatives are taken with respect to leaves",
-            hint=f"pick a leaf of `{metric}`, e.g. one of "
-            f"{', '.join(n.name for n in tree.children(wrt)[:3])}",
+            _("`{name}` is a metric: partial derivatives are taken with respect to leaves").format(
+                name=wrt
+            ),
+            hint=_("pick a leaf of `{metric}`, e.g. one of {leaves}").format(
+                metric=metric, leaves=", ".join(n.name for n in tree.children(wrt)[:3])
+            ),
             names=[wrt],
         )
     derivative = gradient_exprs(tree, metric)[wrt]

@@ -91,10 +91,14 @@ def _split(tree: Graph, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict
         if key in tree:
             leaves[key] = value
         elif key in standards:
-            measured[key] = to_number(value, what=f"measurement of standard `{key}`")
+            measured[key] = to_number(
+                value, what=_("measurement of standard `{name}`").format(name=key)
+            )
         else:
             raise UnknownNameError(
-                f"`{key}` is neither a leaf of the tree nor a measurable standard",
+                _("`{name}` is neither a leaf of the tree nor a measurable standard").format(
+                    name=key
+                ),
                 hint=did_you_mean(key, [*tree.names, *standards]),
                 names=[key],
             )

@@ -117,13 +117,19 @@ def apply_change(
     if points:
         if op not in ("+", "-", "−"):
             raise ArgumentError(
-                f"{what}: percentage points {change!r} can only be added or subtracted",
-                hint=f"write +{points['number']}pp to add them, or the value as a percentage",
+                _("{what}: percentage points {change} can only be added or subtracted").format(
+                    what=what, change=repr(change)
+                ),
+                hint=_("write +{number}pp to add them, or the value as a percentage").format(
+                    number=points["number"]
+                ),
             )
         if percent is False:
             raise ArgumentError(
-                f"{what}: percentage points {change!r} apply to a `%` quantity only",
-                hint='change it by a percentage ("+10%") or by an amount ("+200")',
+                _("{what}: percentage points {change} apply to a `%` quantity only").format(
+                    what=what, change=repr(change)
+                ),
+                hint=_('change it by a percentage ("+10%") or by an amount ("+200")'),
             )
         rest = points["number"] + "%"  # a point is one percent of the whole, added
     try:
@@ -134,8 +140,10 @@ def apply_change(
         return number
     if current is None:
         raise MissingValueError(
-            f"{what} has no value to apply the change {change!r} to",
-            hint="give its value in values=..., or set a new value (=1200)",
+            _("{what} has no value to apply the change {change} to").format(
+                what=what, change=repr(change)
+            ),
+            hint=_("give its value in values=..., or set a new value (=1200)"),
         )
     if op in ("x", "×", "*"):
         result = current * number
@@ -144,15 +152,19 @@ def apply_change(
         relative = rest.endswith("%") and not points
         result = current * (1 + sign * number) if relative else current + sign * number
     if not math.isfinite(result):
-        raise ArgumentError(f"{what}: the change {change!r} leaves the float range")
+        raise ArgumentError(
+            _("{what}: the change {change} leaves the float range").format(
+                what=what, change=repr(change)
+            )
+        )
     return result
 
 
 def _bad_change(change: str, what: str) -> ArgumentError:
     shown = change if len(change) <= 40 else change[:37] + "..."
     return ArgumentError(
-        f"{what}: cannot read the change {shown!r}",
-        hint=f"write a number or one of {CHANGE_FORMS}",
+        _("{what}: cannot read the change {change}").format(what=what, change=repr(shown)),
+        hint=_("write a number or one of {forms}").format(forms=CHANGE_FORMS),
     )
 
 
@@ -397,8 +409,10 @@ def whatif(
     """
     if not isinstance(changes, Mapping):
         raise ValueTypeError(
-            f"changes must be a mapping of leaf names to changes, got {type(changes).__name__}",
-            hint='e.g. {"leads": "+10%"}',
+            _("changes must be a mapping of leaf names to changes, got {type}").format(
+                type=type(changes).__name__
+            ),
+            hint=_("e.g. {example}").format(example='{"leads": "+10%"}'),
         )
     base = baseline(tree, values)
     problems: list[KPITreeError] = []
@@ -419,9 +433,12 @@ def _new_value(tree: Graph, name: str, change: Any, base: Baseline) -> float:
         raise tree._unknown(name, "leaf")
     if not isinstance(node, Leaf):
         raise KindError(
-            f"`{name}` is a metric, computed from its formula; a what-if changes leaves",
-            hint=f"to find the leaf value that gives {name} a value, use "
-            f"tree.solve({name!r}, target, vary=...)",
+            _("`{name}` is a metric, computed from its formula; a what-if changes leaves").format(
+                name=name
+            ),
+            hint=_("to find the leaf value that gives {name} a value, use {call}").format(
+                name=name, call=f"tree.solve({name!r}, target, vary=...)"
+            ),
             names=[name],
         )
     # Only text can be percentage points: numbers, the fast path, skip the unit lookup.
@@ -441,9 +458,12 @@ def check_bounds(tree: Graph, name: str, value: float) -> None:
     bounds = Bounds.of(tree[name])
     if not bounds.contains(value):
         raise BoundsError(
-            f"`{name}` would be {format_value(value, tree, name)}, outside its bounds "
-            f"{bounds.format(lambda x: format_value(x, tree, name))}",
-            hint="bounds are declared on the leaf: change them there if they are wrong",
+            _("`{name}` would be {value}, outside its bounds {bounds}").format(
+                name=name,
+                value=format_value(value, tree, name),
+                bounds=bounds.format(lambda x: format_value(x, tree, name)),
+            ),
+            hint=_("bounds are declared on the leaf: change them there if they are wrong"),
             names=[name],
         )
 
@@ -470,7 +490,7 @@ class Comparison(Mapping[str, "Scenario"], Result):
             if label == name:
                 return scenario
         raise UnknownNameError(
-            f"there is no scenario `{name}` in this comparison",
+            _("there is no scenario `{name}` in this comparison").format(name=name),
             hint=did_you_mean(str(name), self.names),
             names=[str(name)],
         )
@@ -545,24 +565,30 @@ def compare(*scenarios: Scenario, names: list[str] | tuple[str, ...] | None = No
         qualified_leads  800 lead    880 lead (+10%)      900 lead (+12.5%)
     """
     if not scenarios:
-        raise ArgumentError("compare needs at least one scenario", hint="compare(s1, s2)")
+        raise ArgumentError(_("compare needs at least one scenario"), hint="compare(s1, s2)")
     for s in scenarios:
         if not isinstance(s, Scenario):
             raise ValueTypeError(
-                f"compare takes scenarios from tree.whatif, got {type(s).__name__}"
+                _("compare takes scenarios from tree.whatif, got {type}").format(
+                    type=type(s).__name__
+                )
             )
     if names is None:
         labels = tuple(s.label() for s in scenarios)
     else:
         labels = tuple(str(n) for n in names)
         if len(labels) != len(scenarios):
-            raise ArgumentError(f"{len(labels)} name(s) given for {len(scenarios)} scenario(s)")
+            raise ArgumentError(
+                _("{names} name(s) given for {scenarios} scenario(s)").format(
+                    names=len(labels), scenarios=len(scenarios)
+                )
+            )
     first = scenarios[0]
     for s in scenarios[1:]:
         same_tree = s.tree is first.tree or s.tree == first.tree
         if not same_tree or s.base.leaf_values() != first.base.leaf_values():
             raise ArgumentError(
-                "scenarios compared side by side must start from the same tree and values",
-                hint="make each with tree.whatif(changes, values) on one tree and one `values`",
+                _("scenarios compared side by side must start from the same tree and values"),
+                hint=_("make each with tree.whatif(changes, values) on one tree and one `values`"),
             )
     return Comparison(labels, tuple(scenarios))

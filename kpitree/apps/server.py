@@ -185,9 +185,19 @@ _NAME = re.compile(r"[^\W\d][\w-]*")
 # Device names Windows reserves in every directory (`con.json` cannot be made there).
 _RESERVED = {"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(10)}
 
+_KINDS = {"kpi": N_("kpi"), "input": N_("input"), "metric": N_("metric")}  # a node's `kind`
+
 
 class RequestError(KPITreeError, ValueError):
     """A request the explorer's server refuses, with the HTTP status it answers.
+
+    Refusals a person can meet (a scenario name, a file, a node of the wrong kind, too
+    many scenarios) speak the request's locale. The HTTP protocol group stays English:
+    a body that is not a JSON object of the right fields and types, the JSON syntax,
+    the headers (Host, Origin, Content-Type, Content-Length), the path and method, and
+    the connection's timeouts and sizes. Only a client other than the explorer's page
+    can cause those (the page always sends well-formed requests), and they are for its
+    developer; each such site is marked ``# HTTP protocol (English, see RequestError)``.
 
     Attributes:
         status: the HTTP status code (4xx).
@@ -218,6 +228,7 @@ def scenario_name(name: object) -> str:
         hint: use letters, digits, _ and -, starting with a letter (e.g. plan_may)
     """
     if not isinstance(name, str):
+        # HTTP protocol (English, see RequestError)
         raise RequestError(400, f"a scenario name must be text, got {_kind(name)}")
     shown = name if len(name) <= 40 else name[:37] + "..."
     if len(name) > MAX_SCENARIO_NAME:
@@ -435,10 +446,12 @@ class Explorer:
         self, body: object, required: tuple[str, ...], optional: tuple[str, ...] = ()
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
+            # HTTP protocol (English, see RequestError)
             raise RequestError(400, f"the request body must be a JSON object, got {_kind(body)}")
         known = required + optional
         unknown = [key for key in body if key not in known]
         if unknown:
+            # HTTP protocol (English, see RequestError)
             raise RequestError(
                 400,
                 f"unknown field {unknown[0]!r} in the request",
@@ -446,12 +459,14 @@ class Explorer:
             )
         missing = [key for key in required if key not in body]
         if missing:
+            # HTTP protocol (English, see RequestError)
             raise RequestError(400, f"the request needs the field {missing[0]!r}")
         return body
 
     def _text(self, body: Mapping[str, Any], key: str) -> str:
         value = body[key]
         if not isinstance(value, str):
+            # HTTP protocol (English, see RequestError)
             raise RequestError(400, f"field {key!r} must be text, got {_kind(value)}")
         return value
 
@@ -459,8 +474,14 @@ class Explorer:
         name = self._text(body, key)
         node = self.tree[name]  # UnknownNameError with a did-you-mean
         if not isinstance(node, kind):
-            noun = "a metric" if kind is Metric else "a leaf"
-            raise KindError(f"`{name}` is a {node.kind}, {key!r} must name {noun}", names=[name])
+            message = (
+                _("`{name}` is a {kind}, {key} must name a metric")
+                if kind is Metric
+                else _("`{name}` is a {kind}, {key} must name a leaf")
+            )
+            raise KindError(
+                message.format(name=name, kind=_(_KINDS[node.kind]), key=repr(key)), names=[name]
+            )
         return name
 
     def _values(self, body: Mapping[str, Any], key: str = "values") -> dict[str, float]:
@@ -469,6 +490,7 @@ class Explorer:
         if raw is None:
             return {}
         if not isinstance(raw, dict):
+            # HTTP protocol (English, see RequestError)
             raise RequestError(400, f"field {key!r} must be an object of leaf values")
         checked = self.tree.check_values(raw)
         problems: list[KPITreeError] = []
@@ -768,6 +790,7 @@ class Explorer:
         values = self._values(fields)
         overwrite = fields.get("overwrite", False)
         if not isinstance(overwrite, bool):
+            # HTTP protocol (English, see RequestError)
             raise RequestError(400, f"field 'overwrite' must be true or false, got {overwrite!r}")
         path = _inside(directory, name)
         taken = RequestError(
@@ -821,7 +844,10 @@ class Explorer:
         try:
             values = load_values(path)
         except OSError as exc:
-            raise RequestError(422, f"{path.name} cannot be read: {exc.strerror}") from None
+            raise RequestError(
+                422,
+                _("{file} cannot be read: {reason}").format(file=path.name, reason=exc.strerror),
+            ) from None
         try:
             return self._values({"values": values})
         except KPITreeError as exc:
@@ -840,9 +866,13 @@ class Explorer:
         fields = self._fields(body, ("scenarios",))
         items = fields["scenarios"]
         if not isinstance(items, list) or not items:
+            # HTTP protocol (English, see RequestError)
             raise RequestError(400, "field 'scenarios' must be a non-empty list")
         if len(items) > MAX_COMPARED:
-            raise RequestError(400, f"at most {MAX_COMPARED} scenarios are compared at once")
+            raise RequestError(
+                400,
+                _("at most {limit} scenarios are compared at once").format(limit=MAX_COMPARED),
+            )
         names: list[str] = []
         made = []
         for item in items:
@@ -917,7 +947,10 @@ def _inside(directory: Path, name: str) -> Path:
     """Return `directory/<name>.json`, after checking it really is inside `directory`."""
     path = directory / f"{name}.json"
     if path.parent != directory or os.path.dirname(os.path.abspath(path)) != str(directory):
-        raise RequestError(400, f"scenario name {name!r} does not name a file in the directory")
+        raise RequestError(
+            400,
+            _("scenario name {name} does not name a file in the directory").format(name=repr(name)),
+        )
     return path
 
 
@@ -1000,6 +1033,7 @@ def parse_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
+        # HTTP protocol (English, see RequestError)
         raise RequestError(400, "the request body is not UTF-8 text") from None
     try:
         return read_json(text)
@@ -1009,6 +1043,7 @@ def parse_json(raw: bytes) -> Any:
 
 def _refused(problem: KPITreeError) -> RequestError:
     """Return the answer to a body `read_json` refused, worded for the client."""
+    # HTTP protocol (English, see RequestError)
     if isinstance(problem, JSONRefusal):
         if problem.duplicate:
             return RequestError(400, f"duplicate key {problem.piece!r} in the JSON")
@@ -1131,9 +1166,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             allowed = _allowed(path)
             if allowed:
+                # HTTP protocol (English, see RequestError)
                 raise RequestError(
                     405, f"{method} is not allowed on {path}", hint=f"use {' or '.join(allowed)}"
                 )
+            # HTTP protocol (English, see RequestError)
             raise RequestError(404, f"no such path: {_short(path)}")
         except RequestError as exc:
             self._send_error(exc, exc.status)
@@ -1169,12 +1206,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         host = self.headers.get("Host")
         allowed = self.server.allowed_hosts
         if allowed is not None and host is not None and host.lower() not in allowed:
+            # HTTP protocol (English, see RequestError)
             raise RequestError(
                 403,
                 f"this server answers requests to {self.server.url} only, not to {_short(host)}",
             )
         origin = self.headers.get("Origin")
         if origin is not None and host is not None and origin.lower() != f"http://{host.lower()}":
+            # HTTP protocol (English, see RequestError)
             raise RequestError(403, f"requests from {_short(origin)} are not accepted")
 
     def _read_body(self) -> object:
@@ -1185,15 +1224,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             p.startswith("charset=") and p not in ("charset=utf-8", 'charset="utf-8"')
             for p in params
         ):
+            # HTTP protocol (English, see RequestError)
             raise RequestError(
                 415,
                 f"the body must be JSON (Content-Type: application/json), got {_short(media)!r}",
             )
         if self.headers.get("Transfer-Encoding"):
+            # HTTP protocol (English, see RequestError)
             raise RequestError(411, "send the body with a Content-Length, not chunked")
         length = content_length(self.headers.get_all("Content-Length") or [], self.server.max_body)
         body = self.rfile.read(length)
         if len(body) < length:
+            # HTTP protocol (English, see RequestError)
             raise RequestError(400, f"the body ended after {len(body)} of {length} bytes")
         return parse_json(body)
 
@@ -1225,6 +1267,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a request the base class could not parse with a JSON error, not HTML."""
+        # HTTP protocol (English, see RequestError)
         self.close_connection = True
         reason = message or self.responses.get(code, ("error",))[0]
         with contextlib.suppress(OSError):  # the client went away
@@ -1259,11 +1302,14 @@ def content_length(values: list[str], limit: int) -> int:
         hint: send the body's length in bytes as digits, e.g. Content-Length: 2
     """
     if not values:
+        # HTTP protocol (English, see RequestError)
         raise RequestError(411, "the request needs a Content-Length header")
     if len(values) > 1:
+        # HTTP protocol (English, see RequestError)
         raise RequestError(400, f"the request has {len(values)} Content-Length headers, not one")
     text = values[0].strip(" \t")
     if not _DIGITS.fullmatch(text):
+        # HTTP protocol (English, see RequestError)
         raise RequestError(
             400,
             f"the Content-Length header {_short(text)!r} is not a number of bytes",
@@ -1271,6 +1317,7 @@ def content_length(values: list[str], limit: int) -> int:
         )
     length = int(text)
     if length > limit:
+        # HTTP protocol (English, see RequestError)
         raise RequestError(413, f"the request body is {length} bytes; the limit is {limit}")
     return length
 
@@ -1441,6 +1488,7 @@ class _Arrivals:
                 connection, arriving = next(iter(self._waiting.items()))
                 if arriving.deadline > now:
                     break
+                # HTTP protocol (English, see RequestError)
                 self._refuse(connection, 408, "the request did not arrive in time")
         for connection in list(self._waiting):
             self._drop(connection)
@@ -1479,6 +1527,7 @@ class _Arrivals:
             end = _HEAD_END.search(arriving.data, max(0, len(arriving.data) - len(chunk) - 3))
             if end is None:
                 if len(arriving.data) > MAX_HEAD:
+                    # HTTP protocol (English, see RequestError)
                     self._refuse(connection, 431, f"the request head is over {MAX_HEAD} bytes")
                 return
             arriving.needed = end.end() + self._body_length(bytes(arriving.data[: end.start()]))
@@ -1554,7 +1603,9 @@ def _tree(tree_or_path: Any) -> Tree:
         loaded: Tree = load(Path(tree_or_path))
         return loaded
     raise ValueTypeError(
-        f"serve takes a Tree or the path of a model file, got {type(tree_or_path).__name__}"
+        _("serve takes a Tree or the path of a model file, got {type}").format(
+            type=type(tree_or_path).__name__
+        )
     )
 
 
@@ -1564,11 +1615,14 @@ def _values_dir(values_dir: str | os.PathLike[str] | None) -> Path | None:
     path = Path(os.path.abspath(values_dir))  # absolute, `..` resolved: see `_inside`
     if path.exists() and not path.is_dir():
         raise KPITreeError(
-            f"the scenarios directory {str(path)!r} is a file", hint="give a directory"
+            _("the scenarios directory {path} is a file").format(path=repr(str(path))),
+            hint=_("give a directory"),
         )
     if not path.parent.is_dir():
         raise KPITreeError(
-            f"the scenarios directory {str(path)!r} cannot be made: its parent does not exist"
+            _("the scenarios directory {path} cannot be made: its parent does not exist").format(
+                path=repr(str(path))
+            )
         )
     path.mkdir(exist_ok=True)
     return path
@@ -1576,14 +1630,23 @@ def _values_dir(values_dir: str | os.PathLike[str] | None) -> Path | None:
 
 def _check_limit(name: str, value: object, default: float, *, whole: bool) -> None:
     """Refuse a server limit that cannot work: not a number (or not whole), or not above 0."""
-    kind = "a whole number" if whole else "a number"
     if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+        message = (
+            _("`{name}` must be a whole number, got {type}")
+            if whole
+            else _("`{name}` must be a number, got {type}")
+        )
         raise ValueTypeError(
-            f"`{name}` must be {kind}, got {type(value).__name__}", hint=f"{name}={default!r}"
+            message.format(name=name, type=type(value).__name__), hint=f"{name}={default!r}"
         )
     if not 0 < value < math.inf:
+        message = (
+            _("`{name}` must be a whole number above 0, got {value}")
+            if whole
+            else _("`{name}` must be a number above 0, got {value}")
+        )
         raise ArgumentError(
-            f"`{name}` must be {kind} above 0, got {value!r}", hint=f"{name}={default!r}"
+            message.format(name=name, value=repr(value)), hint=f"{name}={default!r}"
         )
 
 
@@ -1630,7 +1693,9 @@ def make_server(
         >>> server.server_close()
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueTypeError(f"a port is a whole number from 0 to 65535, got {port!r}")
+        raise ValueTypeError(
+            _("a port is a whole number from 0 to 65535, got {port}").format(port=repr(port))
+        )
     _check_limit("threads", threads, THREADS, whole=True)
     _check_limit("max_waiting", max_waiting, MAX_WAITING, whole=True)
     _check_limit("request_timeout", request_timeout, REQUEST_TIMEOUT, whole=False)
@@ -1648,8 +1713,10 @@ def make_server(
         )
     except OSError as exc:
         raise KPITreeError(
-            f"cannot listen on {host} port {port}: {exc.strerror or exc}",
-            hint="choose another port with --port" if port else None,
+            _("cannot listen on {host} port {port}: {reason}").format(
+                host=host, port=port, reason=exc.strerror or exc
+            ),
+            hint=_("choose another port with --port") if port else None,
         ) from None
 
 

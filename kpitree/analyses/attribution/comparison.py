@@ -38,7 +38,9 @@ from kpitree.analyses.status import status
 from kpitree.backends.frames import table_kind
 from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
 from kpitree.errors import KPITreeError, LimitError, ValueTypeError
+from kpitree.i18n import _, ngettext
 from kpitree.model.nodes import KPI
+from kpitree.model.numbers import format_number
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -212,20 +214,26 @@ def _period_values(tree: Graph, given: Any, label: str) -> dict[str, float]:
             row = given.iloc[0].to_dict() if kind == "pandas" else given.row(0, named=True)
         elif height is not None:
             raise ValueTypeError(
-                f"`{label}` must be one row of values, got a frame of {height} rows",
-                hint="pick one row, or use tree.attribute_frame(...) for a row per segment",
+                ngettext(
+                    "`{label}` must be one row of values, got a frame of {rows} row",
+                    "`{label}` must be one row of values, got a frame of {rows} rows",
+                    height,
+                ).format(label=label, rows=format_number(height)),
+                hint=_("pick one row, or use tree.attribute_frame(...) for a row per segment"),
             )
         else:
             raise ValueTypeError(
-                f"`{label}` must be a mapping of leaf values or one row of a DataFrame, "
-                f"got {type(given).__name__}"
+                _(
+                    "`{label}` must be a mapping of leaf values or one row of a DataFrame, "
+                    "got {type}"
+                ).format(label=label, type=type(given).__name__)
             )
         leaves = {leaf.name for leaf in tree.leaves}
         values = {k: v for k, v in row.items() if k in leaves}
     try:
         return tree.check_values(values)
     except KPITreeError as exc:
-        raise exc.located(f"the `{label}` values") from None
+        raise exc.located(_("the `{label}` values").format(label=label)) from None
 
 
 def _node_values(tree: Graph, given: Mapping[str, float], label: str) -> dict[str, Array]:
@@ -238,7 +246,7 @@ def _node_values(tree: Graph, given: Mapping[str, float], label: str) -> dict[st
             evaluate(tree, {k: v for k, v in given.items() if k in tree})  # names the missing
         results = evaluate_vector(tree, vector, undefined="raise")  # type: ignore[arg-type]  # no None left
     except KPITreeError as exc:
-        raise exc.located(f"the `{label}` values") from None
+        raise exc.located(_("the `{label}` values").format(label=label)) from None
     out = {name: np.array([value]) for name, value in zip(compiled.leaves, vector, strict=True)}
     out.update((name, np.array([v])) for name, v in zip(compiled.metrics, results, strict=True))
     return out
@@ -279,8 +287,9 @@ def split_change(
             return Split(contributions, by_node, factors)
     except MemoryError:
         raise LimitError(
-            f"attributing `{metric}` needs more memory than there is",
-            hint=f'use method="hierarchical" or "lmdi", or a smaller max_changing '
-            f"(default {MAX_CHANGING})",
+            _("attributing `{metric}` needs more memory than there is").format(metric=metric),
+            hint=_(
+                'use method="hierarchical" or "lmdi", or a smaller max_changing (default {default})'
+            ).format(default=MAX_CHANGING),
             names=[metric],
         ) from None

@@ -29,6 +29,7 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.i18n import _
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -125,9 +126,11 @@ def attribute_frame(
     clash = len(columns) != len(keys) + 3 + len(leaves) + len(set(owners.values()))
     if clash:
         raise ArgumentError(
-            f"the result columns of `{metric}` would repeat a name: the `by` columns, "
-            f"leaf names and owner columns must differ",
-            hint="rename the segment columns",
+            _(
+                "the result columns of `{metric}` would repeat a name: the `by` columns, "
+                "leaf names and owner columns must differ"
+            ).format(metric=metric),
+            hint=_("rename the segment columns"),
         )
     if library == "pandas":
         import pandas
@@ -143,8 +146,8 @@ def _library(data: Any) -> str:
     if kind in ("pandas", "polars"):
         return kind
     raise ValueTypeError(
-        f"data must be a pandas or polars DataFrame, got {type(data).__name__}",
-        hint="for two sets of values, use tree.attribute(metric, before, after)",
+        _("data must be a pandas or polars DataFrame, got {type}").format(type=type(data).__name__),
+        hint=_("for two sets of values, use tree.attribute(metric, before, after)"),
     )
 
 
@@ -231,13 +234,15 @@ def _check_columns(names: list[str], needed: list[str], leaves: list[str]) -> No
     for name in needed:
         if name not in names:
             raise UnknownNameError(
-                f"the data has no column `{name}`",
+                _("the data has no column `{name}`").format(name=name),
                 hint=did_you_mean(name, names),
                 names=[name],
             )
         if name in leaves:
             raise KindError(
-                f"`{name}` is a leaf of the tree; it cannot also name the period or a segment",
+                _(
+                    "`{name}` is a leaf of the tree; it cannot also name the period or a segment"
+                ).format(name=name),
                 names=[name],
             )
 
@@ -246,8 +251,10 @@ def _check_periods(heights: list[int], period: str, labels: tuple[Any, Any], by:
     for height, label in zip(heights, labels, strict=True):
         if height == 0:
             raise MissingValueError(
-                f"no row has `{period}` equal to {label!r}",
-                hint="before= and after= take values of the period column",
+                _("no row has `{period}` equal to {label}").format(
+                    period=period, label=repr(label)
+                ),
+                hint=_("before= and after= take values of the period column"),
                 names=[period],
             )
         if not by and height > 1:
@@ -257,10 +264,12 @@ def _check_periods(heights: list[int], period: str, labels: tuple[Any, Any], by:
 def _repeated(
     key: list[Any], by: list[str], period: str, label: Any, rows: int = 2
 ) -> MissingValueError:
-    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True)) or "the table"
+    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True)) or _("the table")
     return MissingValueError(
-        f"{segment} has {rows} or more rows for `{period}` = {label!r}; each segment needs one",
-        hint="name every segment column in by=[...], or aggregate first with tree.rollup(...)",
+        _(
+            "{segment} has {rows} or more rows for `{period}` = {label}; each segment needs one"
+        ).format(segment=segment, rows=rows, period=period, label=repr(label)),
+        hint=_("name every segment column in by=[...], or aggregate first with tree.rollup(...)"),
         names=[period, *by],
     )
 
@@ -268,8 +277,10 @@ def _repeated(
 def _absent(key: list[Any], by: list[str], period: str, label: Any) -> MissingValueError:
     segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True))
     return MissingValueError(
-        f"segment {segment} has no row for `{period}` = {label!r}",
-        hint="add a row with its leaf values (zeros for a new segment), or filter it out",
+        _("segment {segment} has no row for `{period}` = {label}").format(
+            segment=segment, period=period, label=repr(label)
+        ),
+        hint=_("add a row with its leaf values (zeros for a new segment), or filter it out"),
         names=[period, *by],
     )
 

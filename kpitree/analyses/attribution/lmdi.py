@@ -9,6 +9,7 @@ import numpy as np
 
 from kpitree.analyses.attribution.methods import Periods, exact_step
 from kpitree.errors import EvaluationError, FormulaError, LimitError
+from kpitree.i18n import _
 from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number
@@ -29,9 +30,11 @@ _Poly = dict[tuple[tuple[str, float], ...], float]  # monomial (leaf, exponent)s
 
 def _lmdi_formula_error(metric: str, node: str, why: str) -> FormulaError:
     return FormulaError(
-        f"LMDI takes products, quotients and sums of products; `{node}` {why}",
-        where=f"attributing `{metric}`",
-        hint='use method="shapley" or method="hierarchical", which take any formula',
+        _("LMDI takes products, quotients and sums of products; `{node}` {why}").format(
+            node=node, why=why
+        ),
+        where=_("attributing `{metric}`").format(metric=metric),
+        hint=_('use method="shapley" or method="hierarchical", which take any formula'),
         names=[metric, node],
     )
 
@@ -71,7 +74,7 @@ def _expand(expr: Expr, memo: Mapping[str, _Poly], metric: str, node: str) -> _P
     if isinstance(expr, Div):
         right = _expand(expr.right, memo, metric, node)
         if len(right) != 1:
-            raise _lmdi_formula_error(metric, node, "divides by a sum")
+            raise _lmdi_formula_error(metric, node, _("divides by a sum"))
         ((key, coef),) = right.items()
         inverse = {tuple((leaf, -e) for leaf, e in key): 1.0 / coef}
         return _times(_expand(expr.left, memo, metric, node), inverse, metric, node)
@@ -81,15 +84,19 @@ def _expand(expr: Expr, memo: Mapping[str, _Poly], metric: str, node: str) -> _P
         if len(base) == 1:
             ((key, coef),) = base.items()
             if coef < 0 and not power.is_integer():
-                raise _lmdi_formula_error(metric, node, "takes a fractional power of a negative")
+                raise _lmdi_formula_error(metric, node, _("takes a fractional power of a negative"))
             return {_key({leaf: e * power for leaf, e in key}): coef**power}
         if power.is_integer() and 0 < power <= 8:
             out = {(): 1.0}
-            for _ in range(int(power)):
+            for _step in range(int(power)):
                 out = _times(out, base, metric, node)
             return out
-        raise _lmdi_formula_error(metric, node, "raises a sum to a power")
-    what = f"uses {expr.func}()" if isinstance(expr, Call) else "has a variable exponent"
+        raise _lmdi_formula_error(metric, node, _("raises a sum to a power"))
+    what = (
+        _("uses {function}()").format(function=expr.func)
+        if isinstance(expr, Call)
+        else _("has a variable exponent")
+    )
     raise _lmdi_formula_error(metric, node, what)
 
 
@@ -107,9 +114,11 @@ def _plus(left: _Poly, right: _Poly) -> _Poly:
 def _times(left: _Poly, right: _Poly, metric: str, node: str) -> _Poly:
     if len(left) * len(right) > _MAX_TERMS:
         raise LimitError(
-            f"`{metric}` expands into more than {_MAX_TERMS:,} products of leaves at `{node}`, "
-            "too many for LMDI",
-            hint='use method="hierarchical"',
+            _(
+                "`{metric}` expands into more than {limit} products of leaves at `{node}`, "
+                "too many for LMDI"
+            ).format(metric=metric, limit=format_number(_MAX_TERMS), node=node),
+            hint=_('use method="hierarchical"'),
             names=[metric, node],
         )
     out: _Poly = {}
@@ -140,16 +149,30 @@ def lmdi(periods: Periods, metric: str, total: Array) -> tuple[dict[str, Array],
     poly = _monomials(tree, metric)
     leaves = [leaf.name for leaf in tree.leaves]
     rows = total.shape[0]
-    for leaf in dict.fromkeys(name for key in poly for name, _ in key):
+    for leaf in dict.fromkeys(name for key in poly for name, _power in key):
         flips = (low[leaf] * high[leaf]) < 0
         if flips.any():
-            where = "" if periods.scalar else f" in {int(flips.sum())} segment(s)"
+            numbers = {
+                "leaf": leaf,
+                "before": format_number(low[leaf][flips][0]),
+                "after": format_number(high[leaf][flips][0]),
+                "segments": format_number(int(flips.sum())),
+            }
+            message = (
+                _(
+                    "`{leaf}` changes sign (from {before} to {after}): LMDI takes logarithms "
+                    "of after/before ratios, which need the same sign"
+                )
+                if periods.scalar
+                else _(
+                    "`{leaf}` changes sign in {segments} segment(s) (from {before} to {after}): "
+                    "LMDI takes logarithms of after/before ratios, which need the same sign"
+                )
+            )
             raise EvaluationError(
-                f"`{leaf}` changes sign{where} (from {format_number(low[leaf][flips][0])} to "
-                f"{format_number(high[leaf][flips][0])}): LMDI takes logarithms of "
-                "after/before ratios, which need the same sign",
-                where=f"attributing `{metric}`",
-                hint='use method="shapley" or method="hierarchical"',
+                message.format(**numbers),
+                where=_("attributing `{metric}`").format(metric=metric),
+                hint=_('use method="shapley" or method="hierarchical"'),
                 names=[metric, leaf],
             )
     parts = {leaf: np.zeros(rows) for leaf in leaves}

@@ -68,8 +68,10 @@ def check_method(method: Any) -> str:
     if method in METHODS:
         return str(method)
     raise ArgumentError(
-        f"attribution method {method!r} is not one of {', '.join(METHODS)}",
-        hint=did_you_mean(str(method), METHODS) or 'method="shapley" is exact and the default',
+        _("attribution method {method} is not one of {methods}").format(
+            method=repr(method), methods=", ".join(METHODS)
+        ),
+        hint=did_you_mean(str(method), METHODS) or _('method="shapley" is exact and the default'),
     )
 
 
@@ -77,8 +79,10 @@ def check_limit_option(value: Any) -> int:
     """Return `max_changing` if it is a positive whole number, else raise `ArgumentError`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ArgumentError(
-            f"max_changing must be a positive whole number, got {value!r}",
-            hint=f"the default is {MAX_CHANGING}",
+            _("max_changing must be a positive whole number, got {value}").format(
+                value=repr(value)
+            ),
+            hint=_("the default is {default}").format(default=MAX_CHANGING),
         )
     return value
 
@@ -88,8 +92,12 @@ def subtree(tree: Graph, metric: str) -> Graph:
     node = tree[metric]
     if not isinstance(node, Metric):
         raise KindError(
-            f"`{metric}` is a leaf: its change is all its own, there is nothing to attribute",
-            hint="attribute a metric: one of " + ", ".join(f"`{m.name}`" for m in tree.metrics[:5]),
+            _(
+                "`{metric}` is a leaf: its change is all its own, there is nothing to attribute"
+            ).format(metric=metric),
+            hint=_("attribute a metric: one of {metrics}").format(
+                metrics=", ".join(f"`{m.name}`" for m in tree.metrics[:5])
+            ),
             names=[metric],
         )
     return tree.subtree(metric)

@@ -275,7 +275,9 @@ class Accountability(RowTable):
 
     def _no_row(self, name: object) -> UnknownNameError:
         return UnknownNameError(
-            f"no KPI under `{self.attribution.metric}` is owned or influenced by `{name}`",
+            _("no KPI under `{metric}` is owned or influenced by `{name}`").format(
+                metric=self.attribution.metric, name=name
+            ),
             hint=did_you_mean(str(name), [a.owner for a in self.accounts]),
             names=[str(name)],
         )

@@ -12,7 +12,9 @@ import numpy as np
 from kpitree.analyses.attribution.methods import Periods, exact_step
 from kpitree.engine.evaluate import compile_tree, evaluate
 from kpitree.errors import EvaluationError, LimitError
+from kpitree.i18n import _
 from kpitree.model.nodes import Metric
+from kpitree.model.numbers import format_number
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -28,19 +30,27 @@ def _too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitErro
         # Inside one formula (method="hierarchical", and `by_node` under every method):
         # recommending "hierarchical" here would send the user back to this very error.
         return LimitError(
-            f"splitting the formula of `{where}` over its direct children needs exact "
-            f"Shapley over one term with {count} changing children: 2^{count} = "
-            f"{2**count:,} mixes of before and after values; the limit is {limit}",
-            hint="sums and products of one-child factors are split without that cost: "
-            "write the term through intermediate metrics, or raise max_changing=...",
+            _(
+                "splitting the formula of `{where}` over its direct children needs exact "
+                "Shapley over one term with {count} changing children: 2^{count} = "
+                "{mixes} mixes of before and after values; the limit is {limit}"
+            ).format(where=where, count=count, mixes=format_number(2**count), limit=limit),
+            hint=_(
+                "sums and products of one-child factors are split without that cost: "
+                "write the term through intermediate metrics, or raise max_changing=..."
+            ),
             names=[where],
         )
     return LimitError(
-        f"exact Shapley attribution of `{where}` over {count} changing leaves would "
-        f"evaluate 2^{count} = {2**count:,} mixes of before and after values; the limit is "
-        f"{limit}",
-        hint='use method="hierarchical" or method="lmdi" (their cost grows with the tree, '
-        "not with 2^leaves), or raise max_changing=...",
+        _(
+            "exact Shapley attribution of `{where}` over {count} changing leaves would "
+            "evaluate 2^{count} = {mixes} mixes of before and after values; the limit is "
+            "{limit}"
+        ).format(where=where, count=count, mixes=format_number(2**count), limit=limit),
+        hint=_(
+            'use method="hierarchical" or method="lmdi" (their cost grows with the tree, '
+            "not with 2^leaves), or raise max_changing=..."
+        ),
         names=[where],
     )
 
@@ -187,10 +197,20 @@ def _undefined_mix(
             evaluate(tree, mix)
         except EvaluationError as exc:
             reason = f": {exc.reason}"
-    after = ", ".join(f"`{p}`" for p in moved) or "no leaf"
+    # Two sentences, not "no leaf" in a slot: Russian words the empty case differently.
+    message = (
+        _(
+            "`{metric}` is undefined when {after} take(s) the after value and the other "
+            "changing leaves the before value{reason}; exact Shapley needs every such mix"
+        )
+        if moved
+        else _(
+            "`{metric}` is undefined when no leaf take(s) the after value and the other "
+            "changing leaves the before value{reason}; exact Shapley needs every such mix"
+        )
+    )
     return EvaluationError(
-        f"`{metric}` is undefined when {after} take(s) the after value and the other "
-        f"changing leaves the before value{reason}; exact Shapley needs every such mix",
-        hint='method="hierarchical" mixes values only inside one formula at a time',
+        message.format(metric=metric, after=", ".join(f"`{p}`" for p in moved), reason=reason),
+        hint=_('method="hierarchical" mixes values only inside one formula at a time'),
         names=[metric, *players],
     )

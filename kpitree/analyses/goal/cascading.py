@@ -153,23 +153,34 @@ def _choose(tree: Graph, metric: str, among: Iterable[str] | None, within: Any) 
             node = tree[name]
             if isinstance(node, Input):
                 raise KindError(
-                    f"`{name}` is an input: nobody moves it, so it takes no target",
-                    hint="choose KPIs",
+                    _("`{name}` is an input: nobody moves it, so it takes no target").format(
+                        name=name
+                    ),
+                    hint=_("choose KPIs"),
                     names=[name],
                 )
             if not isinstance(node, KPI):
-                raise KindError(f"`{name}` is a metric: a cascade moves KPIs", names=[name])
+                raise KindError(
+                    _("`{name}` is a metric: a cascade moves KPIs").format(name=name),
+                    names=[name],
+                )
             if name not in below:
-                raise ArgumentError(f"`{metric}` does not depend on `{name}`", names=[metric, name])
+                raise ArgumentError(
+                    _("`{metric}` does not depend on `{name}`").format(metric=metric, name=name),
+                    names=[metric, name],
+                )
             chosen.append(name)
     if within is not None:
         horizon = Horizon.parse(within)
         chosen = [k for k in chosen if tree[k].horizon <= horizon]  # type: ignore[attr-defined]
     if not chosen:
         raise InfeasibleGoalError(
-            f"no KPI of `{metric}` to move"
-            + (f" within {Horizon.parse(within)}" if within is not None else ""),
-            hint="widen `within`, or name KPIs in `among`",
+            _("no KPI of `{metric}` to move").format(metric=metric)
+            if within is None
+            else _("no KPI of `{metric}` to move within {horizon}").format(
+                metric=metric, horizon=Horizon.parse(within)
+            ),
+            hint=_("widen `within`, or name KPIs in `among`"),
             names=[metric],
         )
     return list(dict.fromkeys(chosen))
@@ -229,8 +240,10 @@ def cascade(
         s = 0.0
         if abs(f0 - t) > aim:
             raise InfeasibleGoalError(
-                f"none of the chosen KPIs moves `{metric}` at these values",
-                hint=f"they are {', '.join(chosen)}; each has a derivative or a value of 0",
+                _("none of the chosen KPIs moves `{metric}` at these values").format(metric=metric),
+                hint=_("they are {names}; each has a derivative or a value of 0").format(
+                    names=", ".join(chosen)
+                ),
                 names=[metric, *chosen],
             )
     else:
@@ -261,16 +274,23 @@ def _out_of_reach(
 ) -> InfeasibleGoalError:
     if math.isfinite(high):
         r = residual(high)
-        reach = "" if r is None else f", reaching only {format_value(r + t, tree, metric)}"
+        shown = format_value(t, tree, metric)
         return InfeasibleGoalError(
-            f"`{metric}` cannot reach {format_value(t, tree, metric)} even with every chosen "
-            f"KPI at its bound{reach}",
-            hint="add KPIs (among=...), widen `within`, or lower the target",
+            _("`{metric}` cannot reach {target} even with every chosen KPI at its bound").format(
+                metric=metric, target=shown
+            )
+            if r is None
+            else _(
+                "`{metric}` cannot reach {target} even with every chosen KPI at its bound, "
+                "reaching only {reached}"
+            ).format(metric=metric, target=shown, reached=format_value(r + t, tree, metric)),
+            hint=_("add KPIs (among=...), widen `within`, or lower the target"),
             names=[metric],
         )
     return InfeasibleGoalError(
-        f"`{metric}` cannot reach {format_value(t, tree, metric)} by moving the chosen KPIs "
-        "by a common percentage",
-        hint="choose other KPIs (among=...), or lower the target",
+        _(
+            "`{metric}` cannot reach {target} by moving the chosen KPIs by a common percentage"
+        ).format(metric=metric, target=format_value(t, tree, metric)),
+        hint=_("choose other KPIs (among=...), or lower the target"),
         names=[metric],
     )

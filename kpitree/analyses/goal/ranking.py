@@ -9,6 +9,7 @@ import attrs
 
 from kpitree.analyses.calculus import Sensitivity, sensitivity
 from kpitree.errors import UnknownNameError, did_you_mean
+from kpitree.i18n import _
 from kpitree.model.horizon import Horizon
 from kpitree.model.nodes import KPI
 
@@ -40,8 +41,9 @@ def levers(
     owners = tree.owners()
     if owner is not None and owner not in owners:
         raise UnknownNameError(
-            f"nobody called `{owner}` owns a KPI of this tree",
-            hint=did_you_mean(str(owner), owners) or f"owners: {', '.join(owners)}",
+            _("nobody called `{owner}` owns a KPI of this tree").format(owner=owner),
+            hint=did_you_mean(str(owner), owners)
+            or _("owners: {owners}").format(owners=", ".join(owners)),
             names=[str(owner)],
         )
     table_ = sensitivity(tree, metric, values)

@@ -18,6 +18,7 @@ from kpitree.errors import (
     KindError,
     KPITreeError,
 )
+from kpitree.i18n import _
 from kpitree.model.bounds import Bounds
 from kpitree.model.nodes import Leaf
 from kpitree.model.numbers import format_number
@@ -42,12 +43,13 @@ def tolerance_scale(target: float, current: float) -> float:
 def target_value(tree: Graph, metric: str, target: object, current: float) -> float:
     """Return the target of `metric`: a number, or a change (`"+10%"`) applied to `current`."""
     try:
-        return apply_change(target, current, what=f"target of `{metric}`")
+        return apply_change(target, current, what=_("target of `{metric}`").format(metric=metric))
     except KPITreeError as exc:
         raise type(exc)(
             exc.reason,
-            hint=f"a number ({format_number(current)} now) or a change such as "
-            '"+10%", "x1.2", "+200"',
+            hint=_("a number ({current} now) or a change such as {examples}").format(
+                current=format_number(current), examples='"+10%", "x1.2", "+200"'
+            ),
             names=[metric],
         ) from None
 
@@ -56,14 +58,18 @@ def _leaf(tree: Graph, metric: str, vary: str) -> Leaf:
     node = tree[vary]
     if not isinstance(node, Leaf):
         raise KindError(
-            f"`{vary}` is a metric: solve varies a leaf (a KPI or an input)",
-            hint=f"vary one of the leaves below it: {_leaves_below(tree, vary)}",
+            _("`{vary}` is a metric: solve varies a leaf (a KPI or an input)").format(vary=vary),
+            hint=_("vary one of the leaves below it: {leaves}").format(
+                leaves=_leaves_below(tree, vary)
+            ),
             names=[vary],
         )
     if vary not in below_set(tree, metric):
         raise ArgumentError(
-            f"`{metric}` does not depend on `{vary}`: no value of it changes `{metric}`",
-            hint=f"vary one of {_leaves_below(tree, metric)}",
+            _("`{metric}` does not depend on `{vary}`: no value of it changes `{metric}`").format(
+                metric=metric, vary=vary
+            ),
+            hint=_("vary one of {leaves}").format(leaves=_leaves_below(tree, metric)),
             names=[metric, vary],
         )
     return node
@@ -178,9 +184,13 @@ def _check_elasticity(
 ) -> None:
     if abs(elasticity) < MIN_ELASTICITY:
         raise InfeasibleGoalError(
-            f"`{metric}` barely moves with `{vary}` (elasticity {elasticity:.2g}): "
-            "the goal is ill-conditioned, and not reachable by a plausible value",
-            hint=f"vary a leaf with more influence: see tree.sensitivity({metric!r})",
+            _(
+                "`{metric}` barely moves with `{vary}` (elasticity {elasticity}): "
+                "the goal is ill-conditioned, and not reachable by a plausible value"
+            ).format(metric=metric, vary=vary, elasticity=f"{elasticity:.2g}"),
+            hint=_("vary a leaf with more influence: see {call}").format(
+                call=f"tree.sensitivity({metric!r})"
+            ),
             needed=needed,
             names=[metric, vary],
         )
@@ -191,14 +201,19 @@ def _unreachable(
 ) -> InfeasibleGoalError:
     shown = format_value(t, tree, metric)
     why = (
-        "its formulas cannot reach that value"
+        _("its formulas cannot reach that value")
         if exact
-        else "no value found within its bounds, searching outward from its current value"
+        else _("no value found within its bounds, searching outward from its current value")
     )
     return InfeasibleGoalError(
-        f"no value of `{vary}` gives `{metric}` = {shown}: {why}",
-        hint=f"`{metric}` is {format_value(base.values[metric], tree, metric)} now; "
-        f"see tree.sensitivity({metric!r}) for other levers",
+        _("no value of `{vary}` gives `{metric}` = {target}: {why}").format(
+            vary=vary, metric=metric, target=shown, why=why
+        ),
+        hint=_("`{metric}` is {value} now; see {call} for other levers").format(
+            metric=metric,
+            value=format_value(base.values[metric], tree, metric),
+            call=f"tree.sensitivity({metric!r})",
+        ),
         names=[metric, vary],
     )
 
@@ -224,11 +239,19 @@ def _pick(
 
 def _outside(tree: Graph, leaf: Leaf, needed: float) -> InfeasibleGoalError:
     low, high = Bounds.of(leaf).span
-    side, bound = ("above its upper", high) if needed > high else ("below its lower", low)
+    above = needed > high
+    message = (
+        _("`{name}` would need to be {value}, above its upper bound {bound}")
+        if above
+        else _("`{name}` would need to be {value}, below its lower bound {bound}")
+    )
     return InfeasibleGoalError(
-        f"`{leaf.name}` would need to be {format_value(needed, tree, leaf.name)}, "
-        f"{side} bound {format_value(bound, tree, leaf.name)}",
-        hint="move other leaves too (tree.cascade), or lower the target",
+        message.format(
+            name=leaf.name,
+            value=format_value(needed, tree, leaf.name),
+            bound=format_value(high if above else low, tree, leaf.name),
+        ),
+        hint=_("move other leaves too (tree.cascade), or lower the target"),
         needed=needed,
         names=[leaf.name],
     )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kpitree.errors import ArgumentError, KindError, KPITreeError, LimitError, ValueTypeError
+from kpitree.i18n import N_, _, babel_locale
 from kpitree.language.limits import Limits
 from kpitree.model.bounds import Bounds
 from kpitree.model.distributions import Distribution, Fixed, as_distribution
@@ -56,10 +57,18 @@ def whole_number(value: Any, what: str, *, least: int) -> int:
     """Return `value` as an int of at least `least`, or raise naming `what`."""
     # numpy integers are Integral too; bools are refused like everywhere else.
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueTypeError(f"{what} must be a whole number, got {value!r:.60}")
+        raise ValueTypeError(
+            _("{what} must be a whole number, got {value}").format(
+                what=what, value=f"{value!r:.60}"
+            )
+        )
     number = int(value)
     if number < least:
-        raise ArgumentError(f"{what} must be at least {least}, got {number}")
+        raise ArgumentError(
+            _("{what} must be at least {least}, got {number}").format(
+                what=what, least=least, number=number
+            )
+        )
     return number
 
 
@@ -67,7 +76,7 @@ def check_limits(limits: Any) -> Limits:
     """Return `limits` if it is a `Limits`, else raise `ValueTypeError`."""
     if not isinstance(limits, Limits):
         raise ValueTypeError(
-            f"limits must be a kpitree Limits, got {type(limits).__name__}",
+            _("limits must be a kpitree Limits, got {type}").format(type=type(limits).__name__),
             hint="limits=kt.Limits(max_sample_bytes=4 * 1024**3)",
         )
     return limits
@@ -75,10 +84,15 @@ def check_limits(limits: Any) -> Limits:
 
 def _size(count: int) -> str:
     """`count` bytes in the largest binary unit that keeps it at least 1 (`2.0 GiB`)."""
-    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+    from babel.numbers import format_decimal
+
+    units = ((N_("{size} TiB"), 1024**4), (N_("{size} GiB"), 1024**3), (N_("{size} MiB"), 1024**2))
+    for unit, scale in (*units, (N_("{size} KiB"), 1024)):
         if count >= scale:
-            return f"{count / scale:,.1f} {unit}"
-    return f"{count:,} bytes"
+            # One decimal, grouped, in the locale's digits ("2.0 GiB", "2,0 ГиБ").
+            size = format_decimal(count / scale, format="#,##0.0", locale=babel_locale())
+            return _(unit).format(size=size)
+    return _("{size} bytes").format(size=format_number(count))
 
 
 def check_memory(
@@ -94,9 +108,18 @@ def check_memory(
     need = (n * per_sample + fixed) * 8
     if need > limits.max_sample_bytes:
         raise LimitError(
-            f"{what} with n={n:,} would need about {_size(need)} of memory, more than the "
-            f"limit of {_size(limits.max_sample_bytes)} (Limits.max_sample_bytes)",
-            hint=f"{hint}; or raise the limit: limits=kt.Limits(max_sample_bytes=...)",
+            _(
+                "{what} with n={n} would need about {need} of memory, more than the "
+                "limit of {limit} (Limits.max_sample_bytes)"
+            ).format(
+                what=what,
+                n=format_number(n),
+                need=_size(need),
+                limit=_size(limits.max_sample_bytes),
+            ),
+            hint=_("{hint}; or raise the limit: limits=kt.Limits(max_sample_bytes=...)").format(
+                hint=hint
+            ),
         )
 
 
@@ -118,8 +141,10 @@ def seed_sequence(seed: Any) -> np.random.SeedSequence:
         return np.random.SeedSequence()
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
         raise ValueTypeError(
-            f"seed must be a whole number ≥ 0 or a numpy SeedSequence, got {seed!r:.60}",
-            hint="seed=42 makes the run reproducible",
+            _("seed must be a whole number ≥ 0 or a numpy SeedSequence, got {seed}").format(
+                seed=f"{seed!r:.60}"
+            ),
+            hint=_("seed=42 makes the run reproducible"),
         )
     return np.random.SeedSequence(int(seed))
 
@@ -153,8 +178,9 @@ def leaf_distributions(tree: Graph, overrides: Mapping[str, Any] | None) -> dict
     if overrides is not None:
         if not isinstance(overrides, Mapping):
             raise ValueTypeError(
-                "distributions must be a mapping of leaf names to distributions, "
-                f"got {type(overrides).__name__}"
+                _(
+                    "distributions must be a mapping of leaf names to distributions, got {type}"
+                ).format(type=type(overrides).__name__)
             )
         for name, given in overrides.items():
             node = tree[name] if isinstance(name, str) and name in tree else None
@@ -164,8 +190,10 @@ def leaf_distributions(tree: Graph, overrides: Mapping[str, Any] | None) -> dict
                 else:
                     problems.append(
                         KindError(
-                            f"`{name}` is a metric: its uncertainty follows from its formula",
-                            hint="give distributions to the leaves it is computed from",
+                            _(
+                                "`{name}` is a metric: its uncertainty follows from its formula"
+                            ).format(name=name),
+                            hint=_("give distributions to the leaves it is computed from"),
                             names=[name],
                         )
                     )
@@ -190,10 +218,19 @@ def _mass(dist: Distribution, leaf: Leaf) -> float:
     if mass < MIN_MASS_IN_BOUNDS:
         shown = f"[{format_number(low)}, {format_number(high)}]"
         raise ArgumentError(
-            f"{dist} puts {format_number(mass, percent=True)} of its probability within the "
-            f"bounds {shown} of `{leaf.name}`",
-            hint="samples outside the bounds are drawn again; give a distribution that "
-            "fits the bounds",
+            _(
+                "{distribution} puts {mass} of its probability within the bounds {bounds} "
+                "of `{name}`"
+            ).format(
+                distribution=dist,
+                mass=format_number(mass, percent=True),
+                bounds=shown,
+                name=leaf.name,
+            ),
+            hint=_(
+                "samples outside the bounds are drawn again; give a distribution that "
+                "fits the bounds"
+            ),
             names=[leaf.name],
         )
     return mass

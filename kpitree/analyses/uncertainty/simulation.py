@@ -109,11 +109,13 @@ class Samples(Result):
         """
         import numpy as np
 
-        p = to_number(q, what="a quantile's probability")
+        p = to_number(q, what=_("a quantile's probability"))
         if not 0 <= p <= 1:
             raise ArgumentError(
-                f"a quantile's probability must be between 0 and 1, got {format_number(p)}",
-                hint="write 0.05 or '5%' for the 5th percentile",
+                _("a quantile's probability must be between 0 and 1, got {value}").format(
+                    value=format_number(p)
+                ),
+                hint=_("write 0.05 or '5%' for the 5th percentile"),
             )
         defined = self.defined
         return float(np.quantile(defined, p)) if defined.size else math.nan
@@ -122,7 +124,7 @@ class Samples(Result):
         """Return the share of defined samples at or above `target`: P(value ≥ target)."""
         import numpy as np
 
-        level = to_number(target, what=f"target of `{self.name}`")
+        level = to_number(target, what=_("target of `{metric}`").format(metric=self.name))
         defined = self.defined
         return (
             float(np.count_nonzero(defined >= level) / defined.size) if defined.size else math.nan
@@ -344,14 +346,14 @@ def simulate(
     import numpy as np
 
     name = sampling.node_name(tree, metric)
-    n = sampling.whole_number(n, "n (the number of samples)", least=1)
+    n = sampling.whole_number(n, _("n (the number of samples)"), least=1)
     # Every node's samples are kept, plus about two arrays of the evaluation's temporaries.
     sampling.check_memory(
-        f"simulating {len(tree)} nodes",
+        _("simulating {count} nodes").format(count=len(tree)),
         n,
         len(tree) + 2,
         sampling.check_limits(limits),
-        hint="use a smaller n",
+        hint=_("use a smaller n"),
     )
     dists = sampling.leaf_distributions(tree, distributions)
     sequence = sampling.seed_sequence(seed)

@@ -173,16 +173,18 @@ def tornado(
         relative = to_number(swing, what="swing")
         if relative <= 0:
             raise ArgumentError(
-                f"swing must be above 0, got {format_number(relative)}",
-                hint='swing=0.1 (or "10%") moves every leaf 10% down and up',
+                _("swing must be above 0, got {value}").format(value=format_number(relative)),
+                hint=_('swing=0.1 (or "10%") moves every leaf 10% down and up'),
             )
         method = f"±{format_number(relative, percent=True)}"
     else:
-        low_q, high_q = (to_number(q, what="a tornado quantile") for q in quantiles)
+        low_q, high_q = (to_number(q, what=_("a tornado quantile")) for q in quantiles)
         if not 0 <= low_q < high_q <= 1:
             raise ArgumentError(
-                f"quantiles must be two probabilities, low below high, got {quantiles!r}",
-                hint="quantiles=(0.1, 0.9) moves each leaf from its p10 to its p90",
+                _("quantiles must be two probabilities, low below high, got {value}").format(
+                    value=repr(quantiles)
+                ),
+                hint=_("quantiles=(0.1, 0.9) moves each leaf from its p10 to its p90"),
             )
         method = f"p{format_number(low_q * 100)}–p{format_number(high_q * 100)}"
     rows = []

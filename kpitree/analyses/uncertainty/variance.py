@@ -50,11 +50,13 @@ def _check_memory(
     per_sample = (4 * k if drawn else 2 * k) + 2 + evaluation + 2 * sets + 3 * (4 + 6 * sets)
     fixed = (3 * _BOOTSTRAP_CHUNK + bootstrap * (4 + 8 * sets)) if bootstrap else 0
     sampling.check_memory(
-        f"Sobol indices of {k} leaves ({sets} sets, {bootstrap:,} bootstrap resamples)",
+        _("Sobol indices of {leaves} leaves ({sets} sets, {bootstrap} bootstrap resamples)").format(
+            leaves=k, sets=sets, bootstrap=format_number(bootstrap)
+        ),
         n,
         per_sample,
         limits,
-        hint="use a smaller n, or fewer bootstrap resamples (bootstrap=...)",
+        hint=_("use a smaller n, or fewer bootstrap resamples (bootstrap=...)"),
         fixed=fixed,
     )
 
@@ -183,14 +185,18 @@ def sobol_indices(
     b = np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or a.shape != b.shape:
         raise ArgumentError(
-            f"a and b must be two matrices of one shape (n, k), got {a.shape} and {b.shape}"
+            _("a and b must be two matrices of one shape (n, k), got {a} and {b}").format(
+                a=a.shape, b=b.shape
+            )
         )
     n, k = a.shape
     column_sets = [tuple(s) for s in sets] if sets is not None else [(j,) for j in range(k)]
     bootstrap = sampling.whole_number(bootstrap, "bootstrap", least=0)
     level = to_number(confidence, what="confidence")
     if not 0 < level < 1:
-        raise ArgumentError(f"confidence must be between 0 and 1, got {format_number(level)}")
+        raise ArgumentError(
+            _("confidence must be between 0 and 1, got {value}").format(value=format_number(level))
+        )
     limits = sampling.check_limits(limits)
     _check_memory(n, k, len(column_sets), bootstrap, 1, limits, drawn=False)
 
@@ -211,8 +217,10 @@ def sobol_indices(
     used = int(np.count_nonzero(ok))
     if used < 2:
         raise EvaluationError(
-            f"the output is undefined for {n - used:,} of {n:,} base samples: no indices",
-            hint="check the distributions against the formulas (division by zero?)",
+            _("the output is undefined for {undefined} of {n} base samples: no indices").format(
+                undefined=format_number(n - used), n=format_number(n)
+            ),
+            hint=_("check the distributions against the formulas (division by zero?)"),
         )
     # The indices do not change when a constant is added to the output; taking the mean
     # out first keeps f(B)·d and f(A)² from cancelling digits when the mean dwarfs the sd.
@@ -473,7 +481,7 @@ def sobol(
     import numpy as np
 
     name = sampling.node_name(tree, metric)
-    n = sampling.whole_number(n, "n (the number of base samples)", least=2)
+    n = sampling.whole_number(n, _("n (the number of base samples)"), least=2)
     dists = sampling.leaf_distributions(tree, distributions)
     below = set(tree.depends_on(name))
     factors = [
@@ -483,9 +491,11 @@ def sobol(
     ]
     if not factors:
         raise MissingValueError(
-            f"no leaf that `{name}` is computed from has a distribution",
-            hint="give leaves a distribution: KPI(..., uncertainty=kt.Normal(1000, 100)) or "
-            "sobol(..., distributions={'leads': kt.Uniform(900, 1200)})",
+            _("no leaf that `{name}` is computed from has a distribution").format(name=name),
+            hint=_("give leaves a distribution: {example} or {other}").format(
+                example="KPI(..., uncertainty=kt.Normal(1000, 100))",
+                other="sobol(..., distributions={'leads': kt.Uniform(900, 1200)})",
+            ),
             names=[name],
         )
     owners: dict[str, list[int]] = {}
