@@ -49,7 +49,16 @@ from kpitree.language.expr import (
     walk,
 )
 from kpitree.model import units as _units
-from kpitree.model.nodes import KPI, Direction, Input, Leaf, Metric, Node, raise_all
+from kpitree.model.nodes import (
+    KPI,
+    Direction,
+    Input,
+    Leaf,
+    Metric,
+    Node,
+    implied_direction,
+    raise_all,
+)
 from kpitree.model.numbers import to_number
 from kpitree.model.render import Shown, render
 from kpitree.model.spelling import warn_spellings as _warn_spellings
@@ -297,9 +306,7 @@ class Graph(Shown):
         if given is not None:
             return given
         norm = getattr(node, "norm", None)
-        if norm is None or norm.sense > 0:
-            return "higher"
-        return "lower" if norm.sense < 0 else None
+        return "higher" if norm is None else implied_direction(norm)
 
     def owners(self) -> dict[str, tuple[str, ...]]:
         """Return `{owner: (KPI names...)}`, owners in order of their first KPI."""

@@ -46,6 +46,7 @@ __all__ = [
     "Metric",
     "Node",
     "Standard",
+    "implied_direction",
     "raise_all",
 ]
 
@@ -318,14 +319,24 @@ def _direction(value: Any) -> Direction:
     )
 
 
+def implied_direction(norm: Norm) -> Direction | None:
+    """Return the direction a norm implies: `>=` higher, `<=` lower, None for a range.
+
+    Examples:
+        >>> from kpitree.model.norm import parse_norm
+        >>> [implied_direction(parse_norm(n)) for n in (">= 80%", "<= 15", "5..15")]
+        ['higher', 'lower', None]
+    """
+    return "higher" if norm.sense > 0 else "lower" if norm.sense < 0 else None
+
+
 def _agreeing(direction: Direction | None, norm: Norm | None, where: str) -> KPITreeError | None:
     """Return the problem of a direction the norm contradicts (`lower` with `>= 80%`), if any.
 
     A range norm says neither way, so any direction agrees with it.
     """
-    if direction is None or norm is None or not norm.sense:
-        return None
-    if (norm.sense > 0) == (direction == "higher"):
+    implied = None if norm is None else implied_direction(norm)
+    if direction is None or implied is None or implied == direction:
         return None
     return ArgumentError(
         _("direction `{direction}` contradicts the norm `{norm}`").format(
