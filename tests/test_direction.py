@@ -184,9 +184,10 @@ def test_explorer_verdict_of_a_lower_is_better_cost(cost: float, judged: str) ->
 def test_explorer_verdict_without_a_norm_is_higher_is_better_for_kpis_too() -> None:
     """A KPI without norm or direction falling is `worse` (before: neutral, metrics only)."""
     from kpitree.apps.server import Explorer
+    from kpitree.examples import qualified_leads
 
-    answer = Explorer(cost_tree()).evaluate({"values": {"extra": 200}})
-    assert {row["name"]: row["verdict"] for row in answer["nodes"]}["extra"] == "worse"
+    answer = Explorer(qualified_leads()).evaluate({"values": {"leads": 900}})
+    assert {row["name"]: row["verdict"] for row in answer["nodes"]}["leads"] == "worse"
 
 
 @MOVES
