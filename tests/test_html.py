@@ -120,11 +120,14 @@ def test_values_and_status_html() -> None:
     [("2%", GREEN), ("4%", RED)],
 )
 def test_scenario_colours_follow_the_norm_not_the_sign(change: str, colour_code: str) -> None:
-    """Churn (norm ≤ 3%) going down is green and going up is red; ARPA (no norm) is grey."""
+    """Churn (norm ≤ 3%) going down is green and going up is red; ARPA (no norm) rising green.
+
+    A node without direction or norm is higher-is-better (`Graph.direction`), no longer grey.
+    """
     tree = saas_mrr()
     page = scenario_html(tree.whatif({"churn_rate": change, "arpa": "+5%"}))
     assert cells_of(page, colour_code)[:1] == [("−" if change == "2%" else "+") + "1 pp"]
-    assert "+125 RUB/customer" in cells_of(page, GREY)
+    assert "+125 RUB/customer" in cells_of(page, GREEN)
     assert_self_contained(page)
 
 
@@ -376,8 +379,9 @@ def test_accountability_tornado_and_other_results_show_as_html() -> None:
     for kind, page in pages.items():
         assert page and page.startswith('<div class="kpitree"'), kind
         assert_self_contained(page)
-    # qualified_leads has no norm, so no contribution is judged: grey, both signs.
-    assert {"+700 lead", "−300 lead"} <= set(cells_of(pages["accountability"], GREY))
+    # qualified_leads has no norm, so higher is better: a rise is green, a drop red.
+    assert "+700 lead" in cells_of(pages["accountability"], GREEN)
+    assert "−300 lead" in cells_of(pages["accountability"], RED)
     assert "60% ✗" in html.unescape(pages["accountability"])
     assert "720 lead → 880 lead" in pages["tornado"]
 

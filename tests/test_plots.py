@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 import kpitree as kt
 from kpitree.display.plots import (
     compact_number,
-    node_direction,
     plot_attribution,
     plot_scenario,
     plot_sensitivity,
@@ -300,7 +299,7 @@ def test_bridge_colours_of_lower_is_better() -> None:
     cost = kt.KPI("cost", owner="ops", horizon="1 month", value=100)
     extra = kt.KPI("extra", owner="ops", horizon="1 month", value=10)
     tree = kt.Tree(kt.Metric("spend", cost + extra, norm="<= 150"))
-    assert node_direction(tree, "spend") == "lower"
+    assert tree.direction("spend") == "lower"
     ax = plot_attribution(tree.attribute("spend", {}, {"cost": 120, "extra": 5}))
     assert [hex_of(b) for b in ax.patches[1:-1]] == [
         VERDICT_COLOURS["worse"],

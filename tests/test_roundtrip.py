@@ -18,6 +18,7 @@ from kpitree.apps.cli import main as cli_main
 from kpitree.io.documents import JSONSyntaxError, read_json
 from kpitree.io.model import dump, dumps, from_dict, load, loads, to_dict
 from kpitree.io.values import loads_values
+from kpitree.model.norm import parse_norm
 
 FORMATS = ("yaml", "json", "toml")
 # Characters that broke a format once: DEL (TOML), NEL and line/paragraph separators (YAML),
@@ -59,6 +60,8 @@ NORM = st.one_of(
     st.sampled_from(["70%..90%", "0.7 .. 0.9", "5..15"]),
 )
 
+DIRECTION = st.sampled_from([None, "higher", "lower"])
+
 
 @st.composite
 def described_trees(draw: Any) -> kt.Tree:
@@ -69,6 +72,10 @@ def described_trees(draw: Any) -> kt.Tree:
         draw(TEXT),
         kt.Standard(draw(TEXT), standard_name, draw(st.sampled_from(["<= 15", ">= 0.5"]))),
     ]
+    norm = draw(st.none() | NORM)
+    sense = 0 if norm is None else parse_norm(norm).sense
+    # A direction the norm contradicts is refused, so only agreeing ones (or none) are drawn.
+    agreeing = [d for d in ("higher", "lower") if not sense or (sense > 0) == (d == "higher")]
     kpi = kt.KPI(
         names[0],
         owner=draw(ROLE),
@@ -78,10 +85,11 @@ def described_trees(draw: Any) -> kt.Tree:
         standards=draw(st.sampled_from([standards, standards[:1], []])),
         description=draw(TEXT),
         unit=draw(UNIT),
-        norm=draw(st.none() | NORM),
+        norm=norm,
+        direction=draw(st.sampled_from([None, *agreeing])),
     )
-    leaf = kt.Input(names[1], value=2, description=draw(TEXT))
-    metric = kt.Metric(names[2], kpi * leaf, description=draw(TEXT))
+    leaf = kt.Input(names[1], value=2, description=draw(TEXT), direction=draw(DIRECTION))
+    metric = kt.Metric(names[2], kpi * leaf, description=draw(TEXT), direction=draw(DIRECTION))
     top = kt.Metric(names[3], f"{names[2]} + 1", description=draw(TEXT))
     return kt.Tree(
         top,
@@ -125,6 +133,7 @@ def test_every_text_field_round_trips(fmt: str, tree: kt.Tree) -> None:
         assert getattr(again, "standards", ()) == getattr(node, "standards", ())
         assert getattr(again, "influenced_by", ()) == getattr(node, "influenced_by", ())
         assert str(getattr(again, "norm", None)) == str(getattr(node, "norm", None))
+        assert again.direction == node.direction  # kept only when given: None stays None
         unit, unit_back = getattr(node, "unit", None), getattr(again, "unit", None)
         assert str(unit_back) == str(unit)
         assert getattr(unit_back, "forms", ()) == getattr(unit, "forms", ())

@@ -10,7 +10,7 @@ server through a small JSON API:
 - `GET /api/tree`: the nodes (formula, owner, horizon, bounds, norm, unit, value, slider
   range), owners and their colours, horizons, norm status, and the diagram's rows;
 - `POST /api/evaluate` `{"values": {leaf: value}}`: every node before and after
-  (`tree.whatif`), its change, better or worse by its norm, and norm status after;
+  (`tree.whatif`), its change, better or worse by its direction, and norm status after;
 - `POST /api/sensitivity` `{"metric", "owner"?, "within"?, "values"?}`: the leaves ranked
   by the impact of a +1% move; `tree.levers` when filtered by owner or horizon;
 - `POST /api/solve` `{"metric", "target", "vary", "values"?}`: the value needed, or why
@@ -589,7 +589,8 @@ class Explorer:
     def evaluate(self, body: object) -> dict[str, Any]:
         """Answer `POST /api/evaluate`: every node before and after the leaf values given.
 
-        Each node's change is better, worse or neutral by its norm's direction.
+        Each node's change is better, worse or neutral by its direction (`tree.direction`:
+        as given, else by its norm, else higher), so a drop of revenue shows red.
 
         Examples:
             >>> from kpitree.examples import qualified_leads
@@ -616,7 +617,7 @@ class Explorer:
                 "pct": scenario.pct[name],
                 "after_text": shown(after, tree, name),
                 "change_text": drawn.text(tree, name),
-                "verdict": _verdict(tree, drawn, name),
+                "verdict": drawn.verdict(tree, name),
                 "ok": norm_ok(tree[name], after),
             }
         return {
@@ -898,7 +899,7 @@ class Explorer:
                         "after": scenario.after[name],
                         "after_text": shown(scenario.after[name], tree, name),
                         "change_text": changes.text(tree, name),
-                        "verdict": _verdict(tree, changes, name),
+                        "verdict": changes.verdict(tree, name),
                     }
                 )
             before = made[0].before[name]
@@ -969,22 +970,6 @@ def _slider(value: float | None, bounds: Bounds) -> dict[str, Any]:
     if high <= low:
         high = low + 1.0
     return {"min": low, "max": high, "step": _nice_step((high - low) / 1000)}
-
-
-def _verdict(tree: Tree, changes: Changes, name: str) -> str:
-    """Return better/worse/neutral for a node's change, as the page colours it.
-
-    The norm decides where there is one (`<=`: lower is better); a metric without a norm
-    is taken as "higher is better", so a drop of revenue shows red.
-    """
-    judged = changes.verdict(tree, name)
-    node = tree[name]
-    change = changes.delta.get(name, 0.0)
-    if judged != "neutral" or not isinstance(node, Metric) or node.norm is not None:
-        return judged
-    if not change or math.isnan(change):
-        return "neutral"
-    return "better" if change > 0 else "worse"
 
 
 def _by_owner(

@@ -5,7 +5,7 @@ its kind, owner and horizon, and its norm with ✓ or ✗. KPIs are rounded, inp
 parallelograms, metrics are plain boxes; leaves are filled with their owner's colour and a
 node below its norm has a thick red border. A scenario or an attribution can be drawn on:
 each node that changes gets a line with its change, green when better and red when worse
-(by the norm's direction, not the sign).
+(by the node's direction, `Graph.direction`, not the sign).
 
 Every word is in the active locale (`kpitree.i18n`), numbers too (`1 000 лид`, `80 %`
 under ``"ru"``); names, owners and units are the model's, as written.

@@ -6,7 +6,8 @@ blocks. Every piece of text from a tree (names, owners, units, standards) is esc
 
 Colours carry meaning in one way everywhere: each owner has a colour (the same in the
 tree, the diagrams and the charts); a change is green when it is *better* and red when it
-is *worse* by the node's norm (`≥` or `≤`), whatever its sign; grey when no norm says.
+is *worse* by the node's direction (`Graph.direction`: as given, else by its norm `≥` or
+`≤`, else higher), whatever its sign; grey when a range norm says neither.
 
 The result classes' `_repr_html_` methods are one line each, calling the function for
 their kind here: `tree_html`, `values_html`, `status_html`, `scenario_html`,
@@ -371,7 +372,7 @@ def status_markdown(status: Any) -> str:
 def scenario_html(scenario: Any) -> str:
     """Return a `Scenario` as an HTML table of the nodes that moved, biggest change first.
 
-    Changes are green when better and red when worse by each node's norm.
+    Changes are green when better and red when worse by each node's direction.
 
     Examples:
         >>> from kpitree.examples import saas_mrr
@@ -469,7 +470,7 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
 
     Written against the public attributes `.metric`, `.total`, `.contributions`,
     `.by_owner`, `.method` (and `.tree` when `tree` is not given). A contribution is
-    green when it moved the metric the way its norm wants, red when the other way. A
+    green when it moved the metric the better way (its direction), red when the other way. A
     share is of the gross change (the sum of the contributions' sizes), as in `str`, so
     it stays readable when effects offset; owners whose leaves did not move are left out.
 

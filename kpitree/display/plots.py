@@ -5,7 +5,7 @@ matplotlib is imported inside the functions, so `import kpitree` never loads it;
 here picks a GUI backend, so the charts draw under Agg on a server as well as inline in
 Jupyter. Bars of leaves take their owner's colour (the same as in the tree's HTML and
 diagrams); changes are green when better and red when worse by the node's direction
-(`node_direction`). The default font, DejaVu Sans, has Cyrillic letters: `лиды` reads as
+(`Graph.direction`). The default font, DejaVu Sans, has Cyrillic letters: `лиды` reads as
 well as `leads`. Every label goes through `mpl_text`: a `$` in a unit or owner is a dollar
 sign, never mathtext. Every word goes through the locale, every number through kpitree's
 formatters: value axes and bar labels are compact (`495K`, `495 тыс.`), and labels that
@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 from kpitree.display.style import (
     EXTERNAL_COLOUR,
@@ -27,6 +27,7 @@ from kpitree.display.style import (
     short_percent,
     shown,
     signed,
+    verdict,
 )
 from kpitree.errors import ArgumentError, ValueTypeError, require
 from kpitree.i18n import _, babel_locale, current, locale, ngettext
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "compact_number",
-    "node_direction",
     "plot_attribution",
     "plot_scenario",
     "plot_sensitivity",
@@ -59,34 +59,10 @@ _ENDS_COLOUR: Final = "#57606a"
 _MAX_WIDTH: Final = 18.0  # inches: a bridge grows with its bars up to this, then turns labels
 _MAX_HEIGHT: Final = 12.0  # inches: ... and taller for its upright labels, up to this
 
-Direction = Literal["higher", "lower"]
-
-
-def node_direction(tree: Graph, name: str) -> Direction | None:
-    """Return which way node `name` is better: `"higher"`, `"lower"`, or None for a range.
-
-    A norm `>=`/`>` says higher, `<=`/`<` lower; a node without a norm is taken as higher
-    is better (a drop of revenue is bad news), and a range norm says neither, since both
-    ways can leave it.
-
-    Examples:
-        >>> from kpitree.examples import saas_mrr
-        >>> tree = saas_mrr()
-        >>> node_direction(tree, "churn_rate"), node_direction(tree, "mrr")
-        ('lower', 'higher')
-    """
-    norm = getattr(tree[name], "norm", None)
-    if norm is None or norm.sense > 0:
-        return "higher"
-    return "lower" if norm.sense < 0 else None
-
 
 def _move_colour(tree: Graph, name: str, change: float) -> str:
     """Return green for a change of `name` in its better direction, red against it, else grey."""
-    direction = node_direction(tree, name)
-    if not change or math.isnan(change) or direction is None:
-        return VERDICT_COLOURS["neutral"]
-    return VERDICT_COLOURS["better" if (change > 0) == (direction == "higher") else "worse"]
+    return VERDICT_COLOURS[verdict(tree, name, change)]
 
 
 def compact_number(x: float, *, digits: int = 3, sign: bool = False) -> str:
@@ -419,7 +395,7 @@ def plot_attribution(attribution: Any, ax: Axes | None = None, *, by: str = "lea
     """Draw an `Attribution` as a bridge (waterfall): before, each contribution, after.
 
     Each contribution floats from the running total, green when it moves the metric the
-    better way (`node_direction`: up, unless the metric's norm says lower is better) and
+    better way (`tree.direction`: up, unless the metric's direction or norm says lower) and
     red when the worse way; parts that contributed nothing are left out. The grey
     `before` and `after` bars are totals. The value axis spans the data, from a little
     below the lowest running total to a little above the highest (from zero when zero is
@@ -756,7 +732,7 @@ def plot_scenario(scenario: Any, ax: Axes | None = None) -> Axes:
     """Draw a `Scenario`: the relative change of each node that moved, in %.
 
     Bars are green when the change is better and red when worse by the node's direction
-    (`node_direction`: a node without a norm is better higher; grey for a range norm). A
+    (`tree.direction`: without direction or norm, higher; grey for a range norm). A
     node that moved from 0 has no relative change and is
     left out.
 

@@ -3,8 +3,8 @@
 Diagrams, HTML and charts draw the same facts, so they take them from here: each owner's
 colour (the same owner gets the same colour in every picture of one tree), the change of
 each node in a scenario or an attribution, and whether a change is *better* or *worse* —
-which follows the node's norm (`norm.sense`), not the sign of the change: fewer missed
-chats is better.
+which follows the node's direction (`Graph.direction`: given, else by its norm, else
+higher), not the sign of the change: fewer missed chats is better.
 """
 
 from __future__ import annotations
@@ -141,22 +141,23 @@ def short_percent(fraction: float) -> str:
 def verdict(tree: Graph, name: str, change: float) -> Verdict:
     """Return whether a change of node `name` is better, worse or neutral.
 
-    The node's norm decides: `>=` (higher is better) or `<=` (lower is better). A node
-    with a range norm or no norm gives `"neutral"`, as does no change at all.
+    The node's direction decides (`tree.direction`: as given, else by its norm, else
+    higher is better). A node with a range norm and no direction gives `"neutral"`, as
+    does no change at all. Every colouring of a move (charts, HTML, diagrams, the
+    explorer) asks this.
 
     Examples:
         >>> from kpitree.examples import saas_mrr
         >>> tree = saas_mrr()
         >>> verdict(tree, "churn_rate", -0.01), verdict(tree, "churn_rate", 0.01)
         ('better', 'worse')
-        >>> verdict(tree, "arpa", 100.0)
-        'neutral'
+        >>> verdict(tree, "arpa", -100.0), verdict(tree, "arpa", 0.0)
+        ('worse', 'neutral')
     """
-    norm = getattr(tree[name], "norm", None)
-    sense = 0 if norm is None else norm.sense
-    if not change or math.isnan(change) or not sense:
+    direction = tree.direction(name)
+    if not change or math.isnan(change) or direction is None:
         return "neutral"
-    return "better" if (change > 0) == (sense > 0) else "worse"
+    return "better" if (change > 0) == (direction == "higher") else "worse"
 
 
 @attrs.frozen
@@ -167,7 +168,7 @@ class Changes:
         delta: `{node: after - before}`, each in the node's own unit.
         pct: `{node: relative change}` where known, else missing or None.
         contribution: for an attribution, `{leaf: its part of the change of metric}`, in
-            the metric's unit and better or worse by the metric's norm; else empty.
+            the metric's unit and better or worse by the metric's direction; else empty.
         metric: the metric an attribution splits, else None.
         title: a caption (`"leads +10%"`, `"attribution of qualified_leads (shapley)"`).
         before, after: every node's value before and after, when the change carries
@@ -200,7 +201,7 @@ class Changes:
         return text
 
     def verdict(self, tree: Graph, name: str) -> Verdict:
-        """Return better/worse/neutral: a leaf's part by the metric's norm, else its own."""
+        """Return better/worse/neutral: a leaf's part by the metric's direction, else its own."""
         if name in self.contribution and self.metric is not None:
             judged = verdict(tree, self.metric, self.contribution[name])
             if judged != "neutral":

@@ -70,10 +70,11 @@ _KPI_FIELDS = (
     "influenced_by",
     "standards",
     "aggregate",
+    "direction",
     "description",
 )
-_INPUT_FIELDS = ("value", "unit", "bounds", "aggregate", "description")
-_METRIC_FIELDS = ("formula", "unit", "target", "norm", "description")
+_INPUT_FIELDS = ("value", "unit", "bounds", "aggregate", "direction", "description")
+_METRIC_FIELDS = ("formula", "unit", "target", "norm", "direction", "description")
 _TOP_KEYS = ("tree", "locale", "description", "kpis", "inputs", "metrics")
 _INPUT_HINTS = dict.fromkeys(
     ("owner", "horizon", "norm", "influenced_by", "standards"),

@@ -101,6 +101,8 @@ def _leaf_data(leaf: Leaf) -> dict[str, Any]:
             out["standards"] = _standards_data(leaf.standards)
     if leaf.aggregate is not None:
         out["aggregate"] = leaf.aggregate
+    if leaf.direction is not None:  # written only when given; else the norm implies it
+        out["direction"] = leaf.direction
     if leaf.description:
         out["description"] = leaf.description
     for field, codec in LEAF_FIELDS.items():
@@ -133,6 +135,8 @@ def _metric_data(metric: Metric) -> Any:
         extra["target"] = _quantity(metric.target, metric.unit)
     if metric.norm is not None:
         extra["norm"] = str(metric.norm)
+    if metric.direction is not None:
+        extra["direction"] = metric.direction
     if metric.description:
         extra["description"] = metric.description
     return {"formula": formula, **extra} if extra else formula

@@ -49,7 +49,16 @@ from kpitree.language.expr import (
     walk,
 )
 from kpitree.model import units as _units
-from kpitree.model.nodes import KPI, Input, Leaf, Metric, Node, raise_all
+from kpitree.model.nodes import (
+    KPI,
+    Direction,
+    Input,
+    Leaf,
+    Metric,
+    Node,
+    implied_direction,
+    raise_all,
+)
 from kpitree.model.numbers import to_number
 from kpitree.model.render import Shown, render
 from kpitree.model.spelling import warn_spellings as _warn_spellings
@@ -277,6 +286,27 @@ class Graph(Shown):
         """Return the unit of a node: declared, or derived from its formula (None if unknown)."""
         self[name]
         return self._units.get(name)
+
+    def direction(self, name: str) -> Direction | None:
+        """Return which way node `name` is better: `"higher"`, `"lower"`, or None.
+
+        The node's own `direction` if given; else its norm's (`>=` higher, `<=` lower); else
+        higher, so that a drop of revenue is bad news. A range norm says neither way (both
+        can leave it): None unless the node gives one. Every colouring of a good or bad move
+        (text, HTML, charts, diagrams, the explorer) asks this.
+
+        Examples:
+            >>> from kpitree.examples import saas_mrr
+            >>> tree = saas_mrr()
+            >>> tree.direction("churn_rate"), tree.direction("mrr")
+            ('lower', 'higher')
+        """
+        node = self[name]
+        given: Direction | None = getattr(node, "direction", None)
+        if given is not None:
+            return given
+        norm = getattr(node, "norm", None)
+        return "higher" if norm is None else implied_direction(norm)
 
     def owners(self) -> dict[str, tuple[str, ...]]:
         """Return `{owner: (KPI names...)}`, owners in order of their first KPI."""

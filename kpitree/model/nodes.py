@@ -11,7 +11,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, Literal
 
 import attrs
 
@@ -26,6 +26,7 @@ from kpitree.errors import (
     quoted,
     raise_all,
 )
+from kpitree.i18n import _
 from kpitree.language.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
 from kpitree.language.limits import DEFAULT_LIMITS
 from kpitree.language.parser import parse_formula
@@ -36,7 +37,23 @@ from kpitree.model.norm import Norm, parse_norm
 from kpitree.model.numbers import to_number
 from kpitree.model.units import Unit
 
-__all__ = ["KPI", "Input", "Leaf", "Metric", "Node", "Standard", "raise_all"]
+__all__ = [
+    "DIRECTIONS",
+    "KPI",
+    "Direction",
+    "Input",
+    "Leaf",
+    "Metric",
+    "Node",
+    "Standard",
+    "implied_direction",
+    "raise_all",
+]
+
+Direction = Literal["higher", "lower"]
+"""Which way a node's value is better: `"higher"` (revenue) or `"lower"` (cost)."""
+
+DIRECTIONS: Final[tuple[Direction, ...]] = ("higher", "lower")
 
 _AGGREGATE = re.compile(r"sum|mean|last|min|max|weighted:(?P<weight>\w+)")
 
@@ -286,6 +303,53 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
+def _direction(value: Any) -> Direction:
+    if isinstance(value, str) and value.strip() in DIRECTIONS:
+        return value.strip()  # type: ignore[return-value]
+    hint = (did_you_mean(value, DIRECTIONS) if isinstance(value, str) else None) or _(
+        'use "higher" (more is better, as for revenue) or "lower" (less is better, as for cost)'
+    )
+    # Text that is not one of the two words is a wrong value; anything else a wrong type.
+    error = ArgumentError if isinstance(value, str) else ValueTypeError
+    raise error(
+        _("direction {value} is neither `higher` nor `lower`").format(
+            value=quoted(value, text_as_repr=True)
+        ),
+        hint=hint,
+    )
+
+
+def implied_direction(norm: Norm) -> Direction | None:
+    """Return the direction a norm implies: `>=` higher, `<=` lower, None for a range.
+
+    Examples:
+        >>> from kpitree.model.norm import parse_norm
+        >>> [implied_direction(parse_norm(n)) for n in (">= 80%", "<= 15", "5..15")]
+        ['higher', 'lower', None]
+    """
+    return "higher" if norm.sense > 0 else "lower" if norm.sense < 0 else None
+
+
+def _agreeing(direction: Direction | None, norm: Norm | None, where: str) -> KPITreeError | None:
+    """Return the problem of a direction the norm contradicts (`lower` with `>= 80%`), if any.
+
+    A range norm says neither way, so any direction agrees with it.
+    """
+    implied = None if norm is None else implied_direction(norm)
+    if direction is None or implied is None or implied == direction:
+        return None
+    return ArgumentError(
+        _("direction `{direction}` contradicts the norm `{norm}`").format(
+            direction=direction, norm=norm
+        ),
+        where=where,
+        hint=_(
+            "a `>=` norm means higher is better and a `<=` norm lower is better: "
+            "drop `direction` (the norm implies it) or correct the norm"
+        ),
+    )
+
+
 def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Check and convert the fields every leaf has; report all problems at once."""
     problems: list[KPITreeError] = []
@@ -310,6 +374,7 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         "uncertainty": _collect(
             problems, where, as_distribution, fields["uncertainty"], optional=True
         ),
+        "direction": _collect(problems, where, _direction, fields["direction"], optional=True),
     }
     value, bounds = out["value"], out["bounds"]
     if value is not None and bounds is not None and not bounds.contains(value):
@@ -326,6 +391,9 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         out["norm"] = _collect(problems, where, _norm, fields["norm"], optional=True)
         out["influenced_by"] = _collect(problems, where, _roles, fields["influenced_by"])
         out["standards"] = _collect(problems, where, _standards, fields["standards"])
+        contradiction = _agreeing(out["direction"], out["norm"], where)
+        if contradiction is not None:
+            problems.append(contradiction)
     raise_all(problems)
     return out
 
@@ -353,6 +421,7 @@ class Leaf(Node):
     description: str = ""
     aggregate: str | None = None
     uncertainty: Distribution | None = None
+    direction: Direction | None = None
 
 
 @attrs.frozen(init=False)
@@ -374,6 +443,8 @@ class KPI(Leaf):
         aggregate: how the KPI combines across rows: `"sum"`, `"mean"`, `"last"`,
             `"weighted:<leaf>"`; None picks a default from the unit.
         uncertainty: a distribution for simulation.
+        direction: which way is better, `"higher"` or `"lower"`; None takes it from the
+            norm (higher without one). A direction the norm contradicts is refused.
 
     Examples:
         >>> import kpitree as kt
@@ -405,6 +476,7 @@ class KPI(Leaf):
         description: str = "",
         aggregate: str | None = None,
         uncertainty: Any = None,
+        direction: str | None = None,
     ) -> None:
         fields = _leaf_fields("KPI", name, locals())
         self.__attrs_init__(**fields)
@@ -415,7 +487,8 @@ class Input(Leaf):
     """A leaf nobody on the team controls: market size, seasonality, a price set elsewhere.
 
     It takes part in formulas but is nobody's lever; attribution reports it under the
-    owner label `"external"`.
+    owner label `"external"`. `direction="lower"` says less of it is better (a price paid);
+    without it higher is better.
 
     Examples:
         >>> import kpitree as kt
@@ -435,6 +508,7 @@ class Input(Leaf):
         description: str = "",
         aggregate: str | None = None,
         uncertainty: Any = None,
+        direction: str | None = None,
     ) -> None:
         fields = _leaf_fields("input", name, locals())
         self.__attrs_init__(**fields)
@@ -456,6 +530,7 @@ class Metric(Node):
         unit: the declared unit; checked against the unit derived from the formula.
         target: a goal value for the metric.
         norm: a threshold, as for KPIs.
+        direction: which way is better, as for KPIs (`"lower"` for a cost).
         description: free text.
 
     Examples:
@@ -474,6 +549,7 @@ class Metric(Node):
     norm: Norm | None = None
     description: str = ""
     text: str | None = attrs.field(default=None, eq=False, repr=False)
+    direction: Direction | None = None
 
     def __init__(
         self,
@@ -485,6 +561,7 @@ class Metric(Node):
         norm: str | Norm | None = None,
         description: str = "",
         text: str | None = None,
+        direction: str | None = None,
     ) -> None:
         problems: list[KPITreeError] = []
         where = f"metric `{name}`" if isinstance(name, str) else "metric"
@@ -512,7 +589,11 @@ class Metric(Node):
                 problems, where, lambda v: _text(v, "description"), description
             ),
             "text": text,
+            "direction": _collect(problems, where, _direction, direction, optional=True),
         }
+        contradiction = _agreeing(fields["direction"], fields["norm"], where)
+        if contradiction is not None:
+            problems.append(contradiction)
         raise_all(problems)
         self.__attrs_init__(**fields)
 
