@@ -98,12 +98,12 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     (
         "plots",
         lambda: plot_sensitivity(None, kind="pie"),
-        "unknown sensitivity chart 'pie'\nhint: use \"bars\" or \"tornado\"",
+        'unknown sensitivity chart \'pie\'\nhint: use "bars" or "tornado"',
     ),
     (
         "plots",
         lambda: plot_attribution(None, by="team"),
-        "unknown grouping 'team' of an attribution chart\nhint: use by=\"leaf\" or by=\"owner\"",
+        'unknown grouping \'team\' of an attribution chart\nhint: use by="leaf" or by="owner"',
     ),
     (
         "style",
@@ -144,6 +144,7 @@ def _unquoted(text: str) -> str:
 def test_english_messages_are_unchanged(
     file: str, call: Callable[[], object], english: str | None
 ) -> None:
+    """Under `en` the message is word for word what it was."""
     text, _ = _message(call, "en")
     if english is None:
         assert text.startswith("unknown colour kind 'sparkly'\nhint: use one of ")
@@ -156,6 +157,7 @@ def test_english_messages_are_unchanged(
 def test_russian_messages_are_russian(
     file: str, call: Callable[[], object], english: str | None
 ) -> None:
+    """Under `ru` the reason and hint are Russian, the English gone, no placeholder left."""
     _, in_english = _message(call, "en")
     text, error = _message(call, "ru")
     for reason, russian in zip(_reasons(in_english), _reasons(error), strict=True):
@@ -179,6 +181,7 @@ def test_russian_messages_fill_their_placeholders() -> None:
 
 @pytest.mark.parametrize(("count", "word"), [(2, "периода"), (5, "периодов"), (21, "период;")])
 def test_russian_period_counts_take_their_plural_form(count: int, word: str) -> None:
+    """A count of periods takes the Russian form for that count: 2 периода, 5 периодов."""
     rows = "".join(f"2026-{i:02d},{i}\n" for i in range(1, count + 1))
     text, _ = _message(lambda: loads_values("period,leads\n" + rows, "csv"), "ru")
     assert f"в `<text>` {count} {word}" in text

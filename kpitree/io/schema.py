@@ -117,8 +117,8 @@ def build(doc: Document) -> Graph:
     _unknown_keys(doc, data, _TOP_KEYS, (), N_("unknown top-level key `{key}`"))
     description = data.get("description")
     if description is not None and not isinstance(description, str):
-        problem = _("description must be text, got {value}").format(value=repr(description))
-        doc.add(ValueTypeError(problem), ("description",))
+        reason = _("description must be text, got {value}").format(value=repr(description))
+        doc.add(ValueTypeError(reason), ("description",))
         description = None
     locale = data.get("locale")
     if locale is not None:
@@ -317,8 +317,8 @@ class _Builder:
                 hint = _("write `{name}: {{formula: ...}}`, or just `{name}: <formula>`").format(
                     name=name
                 )
-                problem = _("metric `{name}` has no `formula`").format(name=name)
-                doc.add(ArgumentError(problem, hint=hint), path)
+                reason = _("metric `{name}` has no `formula`").format(name=name)
+                doc.add(ArgumentError(reason, hint=hint), path)
                 return None, False
             return {k: v for k, v in spec.items() if k not in bad}, not bad
         if spec is None:
