@@ -70,8 +70,8 @@ def _boxes(tree: Graph, values: Mapping[str, Any] | None, scenario: Any) -> list
     if changes is not None and changes.after:
         if values is not None:
             raise ArgumentError(
-                "give either `values` or a scenario or attribution, which carries its own",
-                hint="the diagram shows the values before → after the change",
+                _("give either `values` or a scenario or attribution, which carries its own"),
+                hint=_("the diagram shows the values before → after the change"),
             )
         found = dict(changes.after)
     else:
@@ -173,8 +173,8 @@ def to_mermaid(
     """
     if direction not in DIRECTIONS:
         raise ArgumentError(
-            f"unknown diagram direction {direction!r}",
-            hint=f"use one of {', '.join(DIRECTIONS)}",
+            _("unknown diagram direction {direction}").format(direction=repr(direction)),
+            hint=_("use one of {choices}").format(choices=", ".join(DIRECTIONS)),
         )
     boxes = _boxes(tree, values, scenario)
     lines = [f"flowchart {direction}"]
@@ -272,9 +272,11 @@ def to_svg(
     program = shutil.which("dot")
     if program is None:
         raise KPITreeError(
-            "cannot draw SVG: Graphviz's `dot` program is not installed",
-            hint="install Graphviz (apt-get install graphviz, brew install graphviz), "
-            "or use to_dot() / to_mermaid() and render the text elsewhere",
+            _("cannot draw SVG: Graphviz's `dot` program is not installed"),
+            hint=_(
+                "install Graphviz (apt-get install graphviz, brew install graphviz), "
+                "or use to_dot() / to_mermaid() and render the text elsewhere"
+            ),
         )
     source = to_dot(tree, values, scenario=scenario)
     try:
@@ -286,8 +288,11 @@ def to_svg(
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KPITreeError(f"cannot draw SVG: `dot` did not run ({exc})") from None
+        raise KPITreeError(
+            _("cannot draw SVG: `dot` did not run ({reason})").format(reason=exc)
+        ) from None
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[:1]
-        raise KPITreeError(f"cannot draw SVG: `dot` failed: {' '.join(reason) or 'no message'}")
+        said = " ".join(reason) or _("no message")
+        raise KPITreeError(_("cannot draw SVG: `dot` failed: {reason}").format(reason=said))
     return done.stdout.decode()

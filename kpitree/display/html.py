@@ -489,9 +489,10 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
     metric = a.metric
     colours = owner_colours(tree)
     contributions = {
-        n: to_number(v, what=f"contribution of `{n}`") for n, v in a.contributions.items()
+        n: to_number(v, what=_("contribution of `{name}`").format(name=n))
+        for n, v in a.contributions.items()
     }
-    total = to_number(a.total, what=f"the change of `{metric}`")
+    total = to_number(a.total, what=_("the change of `{name}`").format(name=metric))
     largest = max((abs(v) for v in contributions.values()), default=0.0)
     gross = sum(abs(v) for v in contributions.values())
     rows = []

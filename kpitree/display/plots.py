@@ -283,7 +283,10 @@ def plot_sensitivity(
         >>> matplotlib.pyplot.close("all")
     """
     if kind not in KINDS:
-        raise ArgumentError(f"unknown sensitivity chart {kind!r}", hint='use "bars" or "tornado"')
+        raise ArgumentError(
+            _("unknown sensitivity chart {kind}").format(kind=repr(kind)),
+            hint=_('use "bars" or "tornado"'),
+        )
     s = sensitivity
     tree = s.tree
     rows = list(s)
@@ -377,7 +380,10 @@ def plot_tornado(tornado: Any, ax: Axes | None = None) -> Axes:
 def _tornado(s: Any, swing: float) -> tuple[list[float], list[float]]:
     """Return the metric's exact value with each leaf at (1 − swing) and (1 + swing)."""
     if not (isinstance(swing, int | float) and 0 < swing < 1):
-        raise ArgumentError(f"swing must be between 0 and 1, got {swing!r}", hint="0.1 is ±10%")
+        raise ArgumentError(
+            _("swing must be between 0 and 1, got {swing}").format(swing=repr(swing)),
+            hint=_("0.1 is ±10%"),
+        )
     point = {r.name: r.value for r in s}
     lows: list[float] = []
     highs: list[float] = []
@@ -431,7 +437,8 @@ def plot_attribution(attribution: Any, ax: Axes | None = None, *, by: str = "lea
     """
     if by not in GROUPINGS:
         raise ArgumentError(
-            f"unknown grouping {by!r} of an attribution chart", hint='use by="leaf" or by="owner"'
+            _("unknown grouping {by} of an attribution chart").format(by=repr(by)),
+            hint=_('use by="leaf" or by="owner"'),
         )
     a = attribution
     tree = a.tree
@@ -624,15 +631,15 @@ def _samples(simulation: Any, metric: str | None) -> Any:
     samples = getattr(simulation, "samples", simulation)
     if isinstance(samples, Mapping):
         if metric is None:
-            raise ArgumentError("this simulation holds several nodes: say which to draw")
+            raise ArgumentError(_("this simulation holds several nodes: say which to draw"))
         samples = samples[metric]
     inner = getattr(samples, "values", None)
     if inner is not None and not callable(inner):  # a `Samples` keeps its array in .values
         samples = inner
     if samples is None or samples is simulation:
         raise ValueTypeError(
-            f"cannot draw a {type(simulation).__name__}: it has no samples",
-            hint="draw the result of tree.simulate(metric, n=..., seed=...)",
+            _("cannot draw a {type}: it has no samples").format(type=type(simulation).__name__),
+            hint=_("draw the result of tree.simulate(metric, n=..., seed=...)"),
         )
     return numpy.asarray(samples, dtype=float)
 
@@ -674,7 +681,7 @@ def plot_simulation(
     name = metric or getattr(simulation, "metric", None) or getattr(simulation, "name", None)
     values = _samples(simulation, name)
     if name is None:
-        raise ArgumentError("say which metric the simulation is of", hint="metric=...")
+        raise ArgumentError(_("say which metric the simulation is of"), hint="metric=...")
     import numpy
 
     finite = values[numpy.isfinite(values)]  # an undefined draw (NaN) is not drawn

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 
 from kpitree.errors import ValueTypeError
+from kpitree.i18n import N_, _
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.model.numbers import format_number, to_number
 from kpitree.model.results import format_delta, format_value
@@ -233,7 +234,7 @@ def node_changes(tree: Graph, change: Any) -> Changes | None:
     if change is None:
         return None
     if isinstance(change, Mapping):
-        return Changes(_numbers(tree, change, "change"))
+        return Changes(_numbers(tree, change, N_("change of `{name}`")))
     contributions = getattr(change, "contributions", None)
     if isinstance(contributions, Mapping):
         metric = str(change.metric)
@@ -243,7 +244,7 @@ def node_changes(tree: Graph, change: Any) -> Changes | None:
         pct = {n: (delta[n] / abs(before[n]) if before[n] else None) for n in tree.names}
         method = getattr(change, "method", None)
         title = f"attribution of {metric}" + (f" ({method})" if method else "")
-        part = _numbers(tree, contributions, "contribution")
+        part = _numbers(tree, contributions, N_("contribution of `{name}`"))
         return Changes(delta, pct, part, metric=metric, title=title, before=before, after=after)
     delta_map = getattr(change, "delta", None)
     if isinstance(delta_map, Mapping):
@@ -256,20 +257,25 @@ def node_changes(tree: Graph, change: Any) -> Changes | None:
         ends: dict[str, Any] = {}
         if isinstance(before_map, Mapping) and isinstance(after_map, Mapping):
             ends = {"before": dict(before_map), "after": dict(after_map)}
-        return Changes(_numbers(tree, delta_map, "change"), pct, title=str(title), **ends)
+        return Changes(
+            _numbers(tree, delta_map, N_("change of `{name}`")), pct, title=str(title), **ends
+        )
     raise ValueTypeError(
-        f"cannot draw a {type(change).__name__} onto a tree",
-        hint="give a mapping {node: change}, a Scenario (tree.whatif) or an Attribution "
-        "(tree.attribute)",
+        _("cannot draw a {type} onto a tree").format(type=type(change).__name__),
+        hint=_(
+            "give a mapping {node: change}, a Scenario (tree.whatif) or an Attribution "
+            "(tree.attribute)"
+        ),
     )
 
 
 def _numbers(tree: Graph, mapping: Mapping[Any, Any], what: str) -> dict[str, float]:
+    """Each value of `mapping` as a number; `what` (an `N_` text) names one, with `{name}`."""
     out: dict[str, float] = {}
     for name, value in mapping.items():
         if name not in tree:
             raise tree._unknown(name)
-        out[name] = to_number(value, what=f"{what} of `{name}`")
+        out[name] = to_number(value, what=_(what).format(name=name))
     return out
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from kpitree.errors import ArgumentError
+from kpitree.i18n import _
 
 __all__ = ["KINDS", "colour", "use_colour", "visible_width"]
 
@@ -74,7 +75,10 @@ def colour(text: str, kind: str, enabled: bool) -> str:
     """
     code = KINDS.get(kind)
     if code is None:
-        raise ArgumentError(f"unknown colour kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+        raise ArgumentError(
+            _("unknown colour kind {kind}").format(kind=repr(kind)),
+            hint=_("use one of {choices}").format(choices=", ".join(KINDS)),
+        )
     if not enabled or not text:
         return text
     return f"\x1b[{code}m{text}{_RESET}"

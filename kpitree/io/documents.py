@@ -41,7 +41,9 @@ from kpitree.errors import (
     quoted,
     require,
 )
+from kpitree.i18n import _
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
+from kpitree.model.numbers import format_number
 
 __all__ = [
     "FORMATS",
@@ -192,8 +194,10 @@ def format_for(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise UnknownNameError(
-            f"cannot tell the format of `{path}` from its extension `{suffix}`",
-            hint="model and values files end in .yaml, .yml, .toml or .json",
+            _("cannot tell the format of `{path}` from its extension `{suffix}`").format(
+                path=path, suffix=suffix
+            ),
+            hint=_("model and values files end in .yaml, .yml, .toml or .json"),
         )
     return FORMATS[suffix]
 
@@ -212,8 +216,8 @@ def format_name(format: str) -> str:  # noqa: A002 - the model-file format name
     name = "yaml" if name == "yml" else name
     if name not in _FORMAT_NAMES:
         raise UnknownNameError(
-            f"`{format}` is not a model-file format",
-            hint=did_you_mean(str(format), _FORMAT_NAMES) or "use yaml, toml or json",
+            _("`{format}` is not a model-file format").format(format=format),
+            hint=did_you_mean(str(format), _FORMAT_NAMES) or _("use yaml, toml or json"),
         )
     return str(name)
 
@@ -240,7 +244,9 @@ def read_document(
     if name == "yaml":
         require("yaml", extra="yaml", feature="reading YAML")
     if not isinstance(text, str):
-        raise ValueTypeError(f"model-file text must be str, got {type(text).__name__}")
+        raise ValueTypeError(
+            _("model-file text must be str, got {type}").format(type=type(text).__name__)
+        )
     size = len(text)
     if size * 4 > limits.max_file_bytes:  # only then can the UTF-8 size exceed the limit
         size = len(text.encode("utf-8", "surrogatepass"))
@@ -270,15 +276,18 @@ def read_text(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[str, s
         return raw.decode("utf-8-sig"), name
     except UnicodeDecodeError as exc:
         problem = KPITreeError(
-            f"the file is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8"
+            _("the file is not UTF-8 text (byte {byte})").format(byte=exc.start),
+            hint=_("save it as UTF-8"),
         )
         raise ValidationError([problem.located(str(path))]) from None
 
 
 def _too_big(size: int, limits: Limits) -> LimitError:
     return LimitError(
-        f"the file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}",
-        hint="split the model, or raise Limits.max_file_bytes",
+        _("the file is {size} bytes, over the limit of {limit}").format(
+            size=format_number(size), limit=format_number(limits.max_file_bytes)
+        ),
+        hint=_("split the model, or raise Limits.max_file_bytes"),
     )
 
 
@@ -291,10 +300,15 @@ def _long_number(text: str, doc: Document) -> tuple[LimitError, str]:
     limit = sys.get_int_max_str_digits() or 4300
     found = re.search(rf"[0-9][0-9_]{{{limit},}}", text)
     digits = len(found.group().replace("_", "")) if found else None
-    size = f"{digits:,} digits" if digits else f"more than {limit:,} digits"
     problem = LimitError(
-        f"a number of {size} is too long to read",
-        hint=f"a model file holds finite numbers, written in at most {limit:,} digits",
+        _("a number of {digits} digits is too long to read").format(digits=format_number(digits))
+        if digits
+        else _("a number of more than {limit} digits is too long to read").format(
+            limit=format_number(limit)
+        ),
+        hint=_("a model file holds finite numbers, written in at most {limit} digits").format(
+            limit=format_number(limit)
+        ),
     )
     file = doc.source or "<text>"
     line = text.count("\n", 0, found.start()) + 1 if found else None
@@ -344,13 +358,13 @@ def _read_yaml(text: str, doc: Document) -> None:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        _syntax(f"invalid YAML: {problem}", line, doc)
+        _syntax(_("invalid YAML: {problem}").format(problem=problem), line, doc)
         return
     except yaml.YAMLError as exc:
-        _syntax(f"invalid YAML: {' '.join(str(exc).split())}", None, doc)
+        _syntax(_("invalid YAML: {problem}").format(problem=" ".join(str(exc).split())), None, doc)
         return
     except RecursionError:
-        doc.add(LimitError(f"the YAML nests deeper than {_MAX_NESTING} levels"), ())
+        doc.add(_too_deep(), ())
         return
     finally:
         loader.dispose()
@@ -363,6 +377,12 @@ def _read_yaml(text: str, doc: Document) -> None:
         doc.data = walker.value(root, ())
     except _Stop:
         doc.data = None
+
+
+def _too_deep() -> LimitError:
+    return LimitError(
+        _("the YAML nests deeper than {levels} levels").format(levels=format_number(_MAX_NESTING))
+    )
 
 
 class _Stop(Exception):
@@ -384,20 +404,20 @@ class _YamlWalker:
         if self.budget < 0:
             self.doc.add(
                 LimitError(
-                    "YAML aliases expand the document beyond twice its size",
-                    hint="a model file does not need aliases; write the values out",
+                    _("YAML aliases expand the document beyond twice its size"),
+                    hint=_("a model file does not need aliases; write the values out"),
                 ),
                 (),
             )
             raise _Stop
         if len(path) > _MAX_NESTING:
-            self.doc.add(LimitError(f"the YAML nests deeper than {_MAX_NESTING} levels"), path)
+            self.doc.add(_too_deep(), path)
             raise _Stop
         if node.tag not in _YAML_TAGS:
             self.doc.add(
                 ValueTypeError(
-                    f"the YAML tag `{node.tag}` is not allowed in a model file",
-                    hint="model files hold plain text, numbers, lists and mappings",
+                    _("the YAML tag `{tag}` is not allowed in a model file").format(tag=node.tag),
+                    hint=_("model files hold plain text, numbers, lists and mappings"),
                 ),
                 path,
             )
@@ -420,7 +440,7 @@ class _YamlWalker:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 self.doc.add(
-                    ValueTypeError("a key must be plain text, not a list or mapping"), path
+                    ValueTypeError(_("a key must be plain text, not a list or mapping")), path
                 )
                 self.doc.found_lines.setdefault(path, line)
                 continue
@@ -431,8 +451,8 @@ class _YamlWalker:
                 first = self.doc.lines.get(here)
                 self.doc.problems.append(
                     DuplicateNameError(
-                        f"duplicate key `{key}` (first at line {first})",
-                        hint="each key may appear once; remove or rename one of them",
+                        _duplicate_key(key, first),
+                        hint=_("each key may appear once; remove or rename one of them"),
                     ).located(f"{self.doc.source or '<text>'}:{line} @ {path_text(here)}")
                 )
                 continue
@@ -450,19 +470,26 @@ class _YamlWalker:
             value = self.loader.construct_object(node)
         except ValueError as exc:
             if "integer string conversion" not in str(exc):
-                self.doc.add(ValueTypeError(f"cannot read `{node.value[:40]}`: {exc}"), path)
+                self.doc.add(ValueTypeError(_cannot_read(node.value, exc)), path)
                 return None
             self.doc.add(_long_number(node.value, self.doc)[0], path)
             return None
         except (yaml.YAMLError, OverflowError) as exc:
-            self.doc.add(ValueTypeError(f"cannot read `{node.value[:40]}`: {exc}"), path)
+            self.doc.add(ValueTypeError(_cannot_read(node.value, exc)), path)
             return None
         if isinstance(value, bool) and node.value.lower() not in ("true", "false"):
-            self.doc.hints[path] = (
-                f'YAML reads `{node.value}` as {str(value).lower()}; write "{node.value}" in '
-                "quotes for text"
-            )
+            self.doc.hints[path] = _(
+                'YAML reads `{text}` as {value}; write "{text}" in quotes for text'
+            ).format(text=node.value, value=str(value).lower())
         return value
+
+
+def _duplicate_key(key: str, first: int | None) -> str:
+    return _("duplicate key `{key}` (first at line {line})").format(key=key, line=first)
+
+
+def _cannot_read(text: str, exc: Exception) -> str:
+    return _("cannot read `{text}`: {reason}").format(text=text[:40], reason=exc)
 
 
 # JSON ----------------------------------------------------------------------------------------
@@ -585,7 +612,9 @@ def _read_json(text: str, doc: Document) -> None:
     except json.JSONDecodeError as exc:
         doc.problems.append(
             JSONSyntaxError(
-                f"invalid JSON: {exc.msg} (column {exc.colno})",
+                _("invalid JSON: {reason} (column {column})").format(
+                    reason=exc.msg, column=exc.colno
+                ),
                 detail=exc.msg,
                 line=exc.lineno,
                 column=exc.colno,
@@ -594,7 +623,7 @@ def _read_json(text: str, doc: Document) -> None:
         )
         return
     except RecursionError:
-        doc.add(LimitError("the JSON nests too deeply"), ())
+        doc.add(LimitError(_("the JSON nests too deeply")), ())
         return
     except ValueError as exc:  # an integer with thousands of digits
         problem, where = _long_number(text, doc)
@@ -642,8 +671,8 @@ def _scan_json(text: str, doc: Document, *, report: bool) -> None:
             if key in frame[3] and report:
                 doc.problems.append(
                     JSONDuplicateKey(
-                        f"duplicate key `{key}` (first at line {doc.lines.get(here)})",
-                        hint="each key may appear once; remove or rename one of them",
+                        _duplicate_key(key, doc.lines.get(here)),
+                        hint=_("each key may appear once; remove or rename one of them"),
                         piece=key,
                     ).located(f"{doc.source or '<text>'}:{line_of(pos)} @ {path_text(here)}")
                 )
@@ -676,8 +705,8 @@ def _scan_json(text: str, doc: Document, *, report: bool) -> None:
             if not finite:
                 doc.add(
                     JSONNotFinite(
-                        f"`{piece}` is not a finite number",
-                        hint="model files hold finite numbers; leave the value out if unknown",
+                        _("`{piece}` is not a finite number").format(piece=piece),
+                        hint=_("model files hold finite numbers; leave the value out if unknown"),
                         piece=piece,
                     ),
                     path,
@@ -718,10 +747,11 @@ def _read_toml(text: str, doc: Document) -> None:
         message = str(exc)
         found = _TOML_LINE.search(message)
         reason = _TOML_LINE.sub("", message).replace("(, column", "(column").strip()
-        _syntax(f"invalid TOML: {reason}", int(found.group(1)) if found else None, doc)
+        line = int(found.group(1)) if found else None
+        _syntax(_("invalid TOML: {reason}").format(reason=reason), line, doc)
         return
     except RecursionError:
-        doc.add(LimitError("the TOML nests too deeply"), ())
+        doc.add(LimitError(_("the TOML nests too deeply")), ())
         return
     except ValueError:  # an integer with thousands of digits
         problem, where = _long_number(text, doc)

@@ -25,6 +25,7 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.i18n import N_, _
 from kpitree.io.documents import Document, PathKey, iter_problems, rebuilt
 from kpitree.language.expr import check_name
 from kpitree.model.distributions import as_distribution
@@ -78,12 +79,12 @@ _METRIC_FIELDS = ("formula", "unit", "target", "norm", "direction", "description
 _TOP_KEYS = ("tree", "locale", "description", "kpis", "inputs", "metrics")
 _INPUT_HINTS = dict.fromkeys(
     ("owner", "horizon", "norm", "influenced_by", "standards"),
-    "an input is nobody's lever; a leaf that someone owns goes under `kpis`",
+    N_("an input is nobody's lever; a leaf that someone owns goes under `kpis`"),
 )
 _SECTION_HINTS = {
-    "kpis": "a KPI needs an owner and a horizon: `leads: {owner: marketing, horizon: 1 day}`",
-    "inputs": "an input is a leaf nobody controls: `market_size: {value: 2000000}`",
-    "metrics": "a metric is its formula (`ql: leads * rate`) or a mapping with `formula`",
+    "kpis": N_("a KPI needs an owner and a horizon: `leads: {owner: marketing, horizon: 1 day}`"),
+    "inputs": N_("an input is a leaf nobody controls: `market_size: {value: 2000000}`"),
+    "metrics": N_("a metric is its formula (`ql: leads * rate`) or a mapping with `formula`"),
 }
 
 
@@ -103,19 +104,22 @@ def build(doc: Document) -> Graph:
         raise ValidationError(doc.problems)
     data = doc.data
     if not isinstance(data, Mapping):
-        got = "an empty file" if data is None else f"{_kind(data)}"
+        got = _("an empty file") if data is None else f"{_kind(data)}"
         doc.add(
             ValueTypeError(
-                f"a model file is a mapping with `kpis`, `inputs` and `metrics`, got {got}",
-                hint="start the file with `kpis:` and `metrics:` sections",
+                _(
+                    "a model file is a mapping with `kpis`, `inputs` and `metrics`, got {got}"
+                ).format(got=got),
+                hint=_("start the file with `kpis:` and `metrics:` sections"),
             ),
             (),
         )
         raise ValidationError(doc.problems)
-    _unknown_keys(doc, data, _TOP_KEYS, (), "top-level key")
+    _unknown_keys(doc, data, _TOP_KEYS, (), N_("unknown top-level key `{key}`"))
     description = data.get("description")
     if description is not None and not isinstance(description, str):
-        doc.add(ValueTypeError(f"description must be text, got {description!r}"), ("description",))
+        reason = _("description must be text, got {value}").format(value=repr(description))
+        doc.add(ValueTypeError(reason), ("description",))
         description = None
     locale = data.get("locale")
     if locale is not None:
@@ -132,8 +136,10 @@ def build(doc: Document) -> Graph:
         if not isinstance(specs, Mapping):
             doc.add(
                 ValueTypeError(
-                    f"`{section}` must be a mapping of names to {section}, got {_kind(specs)}",
-                    hint=_SECTION_HINTS[section],
+                    _("`{section}` must be a mapping of names to {section}, got {got}").format(
+                        section=section, got=_kind(specs)
+                    ),
+                    hint=_(_SECTION_HINTS[section]),
                 ),
                 (section,),
             )
@@ -144,8 +150,8 @@ def build(doc: Document) -> Graph:
     if not builder.nodes and not doc.problems:
         doc.add(
             ArgumentError(
-                "the model defines no nodes",
-                hint="add `kpis`, `inputs` and `metrics` sections",
+                _("the model defines no nodes"),
+                hint=_("add `kpis`, `inputs` and `metrics` sections"),
             ),
             (),
         )
@@ -173,13 +179,13 @@ def _line(problem: KPITreeError) -> int:
 
 def _kind(value: Any) -> str:
     if isinstance(value, Mapping):
-        return "a mapping"
+        return _("a mapping")
     if isinstance(value, list | tuple):
-        return "a list"
+        return _("a list")
     if isinstance(value, str):
-        return f"text {value[:40]!r}"
+        return _("text {text}").format(text=repr(value[:40]))
     if value is None:
-        return "nothing"
+        return _("nothing")
     return f"{type(value).__name__} {value!r}"
 
 
@@ -188,17 +194,19 @@ def _unknown_keys(
     spec: Mapping[Any, Any],
     allowed: Sequence[str],
     path: PathKey,
-    what: str,
+    message: str,
     hints: Mapping[str, str] | None = None,
 ) -> list[str]:
+    """Note each key of `spec` not in `allowed`; `message` (an `N_` text) says `{key}`."""
     unknown = [k for k in spec if k not in allowed]
     for key in unknown:
+        own = (hints or {}).get(key)
         hint = (
-            (hints or {}).get(key)
+            (_(own) if own else None)
             or did_you_mean(str(key), allowed)
-            or f"the keys are: {', '.join(allowed)}"
+            or _("the keys are: {keys}").format(keys=", ".join(allowed))
         )
-        problem = UnknownNameError(f"unknown {what} `{key}`", hint=hint, names=[str(key)])
+        problem = UnknownNameError(_(message).format(key=key), hint=hint, names=[str(key)])
         doc.add(problem, (*path, key))
     return unknown
 
@@ -210,7 +218,9 @@ def _roots(doc: Document, given: Any, builder: _Builder) -> list[str]:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         doc.add(
             ValueTypeError(
-                f"`tree` names the top metric(s): text or a list of text, got {_kind(given)}"
+                _("`tree` names the top metric(s): text or a list of text, got {got}").format(
+                    got=_kind(given)
+                )
             ),
             ("tree",),
         )
@@ -222,8 +232,8 @@ def _roots(doc: Document, given: Any, builder: _Builder) -> list[str]:
         elif name not in builder.failed:
             doc.add(
                 UnknownNameError(
-                    f"`tree` names `{name}`, which no node defines",
-                    hint=did_you_mean(name, builder.nodes) or "name a metric of the file",
+                    _("`tree` names `{name}`, which no node defines").format(name=name),
+                    hint=did_you_mean(name, builder.nodes) or _("name a metric of the file"),
                     names=[name],
                 ),
                 ("tree",),
@@ -253,8 +263,10 @@ class _Builder:
             first = self.paths[name]
             doc.add(
                 DuplicateNameError(
-                    f"`{name}` is defined twice: under `{first[0]}` and under `{section}`",
-                    hint="every node has one name; rename one of them",
+                    _("`{name}` is defined twice: under `{first}` and under `{section}`").format(
+                        name=name, first=first[0], section=section
+                    ),
+                    hint=_("every node has one name; rename one of them"),
                     names=[name],
                 ),
                 path,
@@ -292,33 +304,42 @@ class _Builder:
             if not isinstance(spec, Mapping):
                 doc.add(
                     ValueTypeError(
-                        f"metric `{name}` must be a formula or a mapping with `formula`, "
-                        f"got {_kind(spec)}",
-                        hint=_SECTION_HINTS[section],
+                        _(
+                            "metric `{name}` must be a formula or a mapping with `formula`, "
+                            "got {got}"
+                        ).format(name=name, got=_kind(spec)),
+                        hint=_(_SECTION_HINTS[section]),
                     ),
                     path,
                 )
                 return None, False
-            bad = _unknown_keys(doc, spec, _METRIC_FIELDS, path, "metric field")
+            bad = _unknown_keys(doc, spec, _METRIC_FIELDS, path, N_("unknown metric field `{key}`"))
             if "formula" not in spec:
-                hint = f"write `{name}: {{formula: ...}}`, or just `{name}: <formula>`"
-                doc.add(ArgumentError(f"metric `{name}` has no `formula`", hint=hint), path)
+                hint = _("write `{name}: {{formula: ...}}`, or just `{name}: <formula>`").format(
+                    name=name
+                )
+                reason = _("metric `{name}` has no `formula`").format(name=name)
+                doc.add(ArgumentError(reason, hint=hint), path)
                 return None, False
             return {k: v for k, v in spec.items() if k not in bad}, not bad
         if spec is None:
             spec = {}
         if not isinstance(spec, Mapping):
-            kind = "KPI" if make is KPI else "input"
+            message = (
+                _("KPI `{name}` must be a mapping of its fields, got {got}")
+                if make is KPI
+                else _("input `{name}` must be a mapping of its fields, got {got}")
+            )
             doc.add(
                 ValueTypeError(
-                    f"{kind} `{name}` must be a mapping of its fields, got {_kind(spec)}",
-                    hint=_SECTION_HINTS[section],
+                    message.format(name=name, got=_kind(spec)),
+                    hint=_(_SECTION_HINTS[section]),
                 ),
                 path,
             )
             return None, False
         allowed = (*(_KPI_FIELDS if make is KPI else _INPUT_FIELDS), *LEAF_FIELDS)
-        what = "KPI field" if make is KPI else "input field"
+        what = N_("unknown KPI field `{key}`") if make is KPI else N_("unknown input field `{key}`")
         bad = _unknown_keys(doc, spec, allowed, path, what, _INPUT_HINTS if make is Input else None)
         kwargs: dict[str, Any] = {}
         for key, value in spec.items():
@@ -390,8 +411,8 @@ def _read_field(key: str, value: Any) -> Any:
         unknown = [k for k in value if k not in ("low", "high")]
         if unknown:
             raise UnknownNameError(
-                f"unknown key `{unknown[0]}` in bounds",
-                hint="bounds are [low, high] or {low: ..., high: ...}",
+                _("unknown key `{key}` in bounds").format(key=unknown[0]),
+                hint=_("bounds are [low, high] or {low: ..., high: ...}"),
             )
         return (value.get("low"), value.get("high"))
     if key == "standards" and isinstance(value, list):
@@ -407,13 +428,17 @@ def _standard(item: Any) -> Any:
     unknown = [k for k in item if k not in ("name", "norm", "text")]
     if unknown or "name" not in item or "norm" not in item:
         raise ValueTypeError(
-            f"a standard is text, or a mapping with `name`, `norm` and optional `text`, "
-            f"got keys {', '.join(map(str, item))}",
-            hint='e.g. standards: {response_minutes: "<= 15"}',
+            _(
+                "a standard is text, or a mapping with `name`, `norm` and optional `text`, "
+                "got keys {keys}"
+            ).format(keys=", ".join(map(str, item))),
+            hint=_('e.g. standards: {response_minutes: "<= 15"}'),
         )
-    name = check_name(item["name"], what="a standard's name")
+    name = check_name(item["name"], what=_("a standard's name"))
     norm = parse_norm(item["norm"])
     text = item.get("text", f"{name} {norm}")
     if not isinstance(text, str):
-        raise ValueTypeError(f"a standard's text must be text, got {text!r}")
+        raise ValueTypeError(
+            _("a standard's text must be text, got {value}").format(value=repr(text))
+        )
     return Standard(text, name, norm)

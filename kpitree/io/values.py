@@ -35,16 +35,17 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.i18n import N_, _, ngettext
 from kpitree.io.documents import Document, read_document, read_text
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
-from kpitree.model.numbers import to_number
+from kpitree.model.numbers import format_number, to_number
 
 __all__ = ["load_values", "loads_values", "periods", "split_spec"]
 
 _CSV = ".csv"
 # A number written with a decimal comma (`0,8`, `1 000,5`, `12,5 %`), as Russian Excel does.
 _DECIMAL_COMMA = re.compile(r"[+\-−]?\d[\d \u00a0\u202f]*,\d+\s*%?")
-_RUSSIAN_CSV_HINT = (
+_RUSSIAN_CSV_HINT = N_(
     "the file has `;` between fields and decimal commas, as a spreadsheet set to Russian "
     "writes it: read it under the Russian locale (`--lang ru`, `locale: ru` in the model "
     'file, or `with kt.locale("ru"):`)'
@@ -108,12 +109,16 @@ def _read_csv_text(path: str | Path, limits: Limits) -> str:
         raw = file.read(limits.max_file_bytes + 1)
     if len(raw) > limits.max_file_bytes:
         limit = limits.max_file_bytes
-        problem: KPITreeError = LimitError(f"the file is over the limit of {limit:,} bytes")
+        problem: KPITreeError = LimitError(
+            _("the file is over the limit of {limit} bytes").format(limit=format_number(limit))
+        )
         raise ValidationError([problem.located(str(path))])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problem = ValueTypeError(f"the file is not UTF-8 text (byte {exc.start})")
+        problem = ValueTypeError(
+            _("the file is not UTF-8 text (byte {byte})").format(byte=exc.start)
+        )
         raise ValidationError([problem.located(str(path))]) from None
 
 
@@ -152,10 +157,10 @@ _Row = tuple[Mapping[str, Any], Document, tuple[str, ...]]
 def _mapping_table(doc: Document) -> dict[str | None, _Row]:
     data = doc.data
     if not isinstance(data, Mapping) or not data:
-        got = "nothing" if not data else type(data).__name__
+        got = _("nothing") if not data else type(data).__name__
         problem = ValueTypeError(
-            f"a values file is a mapping of names to values, got {got}",
-            hint="write one `name: value` per line, e.g. `leads: 1200`",
+            _("a values file is a mapping of names to values, got {got}").format(got=got),
+            hint=_("write one `name: value` per line, e.g. `leads: 1200`"),
         )
         raise ValidationError([problem.located(doc.where(()))])
     if all(isinstance(v, Mapping) for v in data.values()):
@@ -178,12 +183,15 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
     try:
         rows = list(reader)
     except csv.Error as exc:
-        problem = ValueTypeError(f"cannot read the CSV: {exc}", hint="save the file as CSV again")
+        problem = ValueTypeError(
+            _("cannot read the CSV: {reason}").format(reason=exc),
+            hint=_("save the file as CSV again"),
+        )
         raise ValidationError([problem.located(f"{file}:{reader.line_num}")]) from None
     if len(rows) < 2 or len(rows[0]) < 2:
         problem = ValueTypeError(
-            "a values CSV has a header row and a row per period",
-            hint="e.g. `period,leads,lead_to_ql` then `2026-10,1000,80%`",
+            _("a values CSV has a header row and a row per period"),
+            hint=_("e.g. `period,leads,lead_to_ql` then `2026-10,1000,80%`"),
         )
         raise ValidationError([problem.located(file)])
     header = [cell.strip() for cell in rows[0]]
@@ -195,8 +203,10 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
         if name and name in columns:
             problems.append(
                 DuplicateNameError(
-                    f"the column `{name}` is given twice (columns {columns[name]} and {column})",
-                    hint="each leaf has one column; remove or rename one of them",
+                    _("the column `{name}` is given twice (columns {first} and {second})").format(
+                        name=name, first=columns[name], second=column
+                    ),
+                    hint=_("each leaf has one column; remove or rename one of them"),
                     names=[name],
                 ).located(f"{file}:1")
             )
@@ -210,8 +220,10 @@ def _csv_table(text: str, source: str | None) -> dict[str | None, _Row]:
         if label in first_line:
             problems.append(
                 DuplicateNameError(
-                    f"the period `{label}` is given twice (first at line {first_line[label]})",
-                    hint="each period has one row; remove or rename one of them",
+                    _("the period `{label}` is given twice (first at line {line})").format(
+                        label=label, line=first_line[label]
+                    ),
+                    hint=_("each period has one row; remove or rename one of them"),
                     names=[label],
                 ).located(f"{file}:{number}")
             )
@@ -242,16 +254,23 @@ def _choose(
         if len(table) != 1:
             shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
             raise UnknownNameError(
-                f"`{file}` has {len(labels)} periods; choose one",
-                hint=f"write FILE:PERIOD, e.g. `{file}:{labels[-1]}` (periods: {shown})",
+                ngettext(
+                    "`{file}` has {count} period; choose one",
+                    "`{file}` has {count} periods; choose one",
+                    len(labels),
+                ).format(file=file, count=len(labels)),
+                hint=_("write FILE:PERIOD, e.g. `{example}` (periods: {periods})").format(
+                    example=f"{file}:{labels[-1]}", periods=shown
+                ),
             )
         values, doc, path = next(iter(table.values()))
     elif period in table:
         values, doc, path = table[period]
     else:
         raise UnknownNameError(
-            f"`{file}` has no period `{period}`",
-            hint=did_you_mean(period, labels) or f"the periods are: {', '.join(labels[:10])}",
+            _("`{file}` has no period `{period}`").format(file=file, period=period),
+            hint=did_you_mean(period, labels)
+            or _("the periods are: {periods}").format(periods=", ".join(labels[:10])),
             names=[period],
         )
     return _numbers(values, doc, path, comma_hint)
@@ -268,10 +287,10 @@ def _numbers(
     for name, value in values.items():
         here = (*path, name)
         try:
-            out[str(name)] = to_number(value, what=f"value of `{name}`")
+            out[str(name)] = to_number(value, what=_("value of `{name}`").format(name=name))
         except KPITreeError as exc:
             if comma_hint and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value.strip()):
-                exc = ValueTypeError(exc.reason, hint=comma_hint)
+                exc = ValueTypeError(exc.reason, hint=_(comma_hint))
             doc.add(exc, here)
     if doc.problems:
         raise ValidationError(doc.problems)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kpitree.errors import ArgumentError, KPITreeError, ValueTypeError, raise_all, require
+from kpitree.i18n import _
 from kpitree.io.documents import PathKey, format_for, format_name, path_text
 from kpitree.io.schema import LEAF_FIELDS
 from kpitree.language.expr import format_expr
@@ -67,7 +68,7 @@ def _quantity(x: float, unit: Unit | None) -> int | float | str:
         return _number(x)
     points = format(decimal.Decimal(repr(x)).scaleb(2).normalize(), "f")
     text = f"{points}%"
-    return text if to_number(text, what="a percentage") == x else _number(x)
+    return text if to_number(text, what=_("a percentage")) == x else _number(x)
 
 
 def _unit_data(unit: Unit) -> str | dict[str, str]:
@@ -199,10 +200,14 @@ def _check_text(data: Any, path: PathKey, problems: list[KPITreeError]) -> None:
         except UnicodeEncodeError as exc:
             problems.append(
                 ArgumentError(
-                    f"{path_text(path)} holds the character {data[exc.start]!r}, a lone "
-                    "surrogate, which a UTF-8 file cannot hold",
-                    hint="a surrogate comes in a pair; remove it, or decode the text with "
-                    "errors='replace' where it came from",
+                    _(
+                        "{path} holds the character {character}, a lone surrogate, which a "
+                        "UTF-8 file cannot hold"
+                    ).format(path=path_text(path), character=repr(data[exc.start])),
+                    hint=_(
+                        "a surrogate comes in a pair; remove it, or decode the text with "
+                        "errors='replace' where it came from"
+                    ),
                 )
             )
 
@@ -277,7 +282,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, Mapping):
         inner = ", ".join(f"{_toml_key_text(k)} = {_toml_value(v)}" for k, v in value.items())
         return "{ " + inner + " }" if inner else "{}"
-    raise ValueTypeError(f"cannot write {type(value).__name__} to TOML")  # pragma: no cover
+    raise ValueTypeError(  # pragma: no cover
+        _("cannot write {type} to TOML").format(type=type(value).__name__)
+    )
 
 
 def _toml(data: dict[str, Any]) -> str:
