@@ -373,7 +373,9 @@ def test_the_page_speaks_russian_and_fits_1280_px(open_page: Any, shot: Any) -> 
     goal = page.locator("#goal-text")
     expect(goal).to_contain_text("получится квал_лиды = 900 лид", timeout=WAIT)
     page.select_option("#levers-within", "1 день")
-    expect(page.locator("#levers-summary")).to_contain_text("горизонт влияния ≤ 1 день", timeout=WAIT)
+    expect(page.locator("#levers-summary")).to_contain_text(
+        "горизонт влияния ≤ 1 день", timeout=WAIT
+    )
     page.fill("#scenario-name", "план_май")
     page.click("#scenario-save")
     expect(page.locator('#scenario-list li[data-name="план_май"]')).to_contain_text("2 значения")

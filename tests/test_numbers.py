@@ -261,3 +261,13 @@ def test_russian_numbers_read_back_as_printed(value: float, percent: bool) -> No
     with kt.locale("en"):  # the same digits, grouped with commas, which read back as `_`
         english = to_number(format_number(value, percent=percent).replace(",", "_"), what=WHAT)
     assert back == english
+
+
+def test_signed_numbers_carry_their_sign() -> None:
+    """`signed=True` writes `+` on a rise however small, and the true minus on a fall."""
+    assert format_number(0.000286, percent=True, signed=True) == "+0.0286%"
+    assert format_number(-0.05, percent=True, signed=True) == "\u22125%"
+    assert format_number(0, percent=True, signed=True) == "0%"
+    with kt.locale("ru"):
+        assert format_number(0.125, percent=True, signed=True) == "+12,5\u00a0%"
+        assert format_number(0, percent=True) == "0\u00a0%"

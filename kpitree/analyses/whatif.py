@@ -346,7 +346,7 @@ class Scenario(Result):
                     "→",
                     format_value(after, self.tree, n),
                     format_delta(after - before, self.tree, n),
-                    _("new") if pct is None else _signed(pct),
+                    _("new") if pct is None else format_number(pct, percent=True, signed=True),
                 ]
             )
         text = table(body, [_("node"), _("before"), "", _("after"), _("change"), "%"])
@@ -355,12 +355,6 @@ class Scenario(Result):
             return f"{title}\n{text}"
         unchanged = ngettext("{n} other node unchanged", "{n} other nodes unchanged", rest)
         return f"{title}\n{text}\n{unchanged.format(n=rest)}"
-
-
-def _signed(pct: float) -> str:
-    """A relative change as a signed percentage: `+` before a rise, however small."""
-    text = format_number(pct, percent=True)
-    return f"+{text}" if pct > 0 else text
 
 
 def _shown(change: Any) -> str:
@@ -534,7 +528,7 @@ class Comparison(Mapping[str, "Scenario"], Result):
             for s in self.scenarios:
                 after, pct = s.after[n], s.pct[n]
                 change = "" if pct == 0 else _("new") if pct is None else (
-                    _signed(pct)
+                    format_number(pct, percent=True, signed=True)
                 )  # fmt: skip
                 shown = format_value(after, tree, n)
                 cells.append(f"{shown} ({change})" if change else shown)

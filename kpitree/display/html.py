@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from kpitree.analyses.attribution.methods import method_label, owner_label
-from kpitree.analyses.attribution.results import signed_percent
 from kpitree.display.style import (
     VERDICT_COLOURS,
     Verdict,
@@ -162,7 +161,7 @@ def _owner_cell(owner: str | None, colours: Mapping[str, str]) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return _("new") if value is None else signed_percent(value)
+    return _("new") if value is None else format_number(value, percent=True, signed=True)
 
 
 # Where a name cell starts: the indent, the connector and the name are one unbreakable run,
@@ -500,7 +499,7 @@ def attribution_html(attribution: Any, tree: Graph | None = None) -> str:
         if value == 0:
             continue
         owner = owner_of(tree, name) or "external"
-        share = "" if not gross else signed_percent(value / gross)
+        share = "" if not gross else format_number(value / gross, percent=True, signed=True)
         rows.append(
             [
                 f"<b>{_e(name)}</b>",

@@ -135,8 +135,7 @@ def short_percent(fraction: float) -> str:
         >>> short_percent(-1 / 3), short_percent(0.1), short_percent(0.0)
         ('−33.3%', '+10%', '0%')
     """
-    sign = "+" if fraction > 0 else "−" if fraction < 0 else ""
-    return sign + format_number(float(f"{abs(fraction):.3g}"), percent=True)
+    return format_number(float(f"{fraction:.3g}"), percent=True, signed=True)
 
 
 def verdict(tree: Graph, name: str, change: float) -> Verdict:

@@ -174,7 +174,7 @@ EXACT = 6
 exactly: it is most likely a value someone typed, and rounding it would misquote them."""
 
 
-def format_number(x: float, *, percent: bool = False) -> str:
+def format_number(x: float, *, percent: bool = False, signed: bool = False) -> str:
     r"""Format a number for people, with digits that fit its magnitude.
 
     One policy for every surface: a whole number, or a value whose decimal form (to 12
@@ -189,6 +189,8 @@ def format_number(x: float, *, percent: bool = False) -> str:
     Args:
         x: the number.
         percent: show ``x`` (a fraction such as 0.8) as a percentage (``80%``).
+        signed: write ``+`` before a positive number, however small (``+0.0286%``), as
+            changes are shown; a negative one always has its minus.
 
     Returns:
         The text.
@@ -204,6 +206,8 @@ def format_number(x: float, *, percent: bool = False) -> str:
         ('6.07%', '80.0%')
         >>> format_number(0.1 + 0.2), format_number(1200.5 * 0.8)
         ('0.3', '960.4')
+        >>> format_number(0.05, percent=True, signed=True), format_number(-2, signed=True)
+        ('+5%', '−2')
         >>> format_number(0.00123), format_number(-1500), format_number(-0.0)
         ('0.00123', '−1,500', '0')
         >>> format_number(1e15), format_number(-1 / 3 * 1e-7)
@@ -217,8 +221,13 @@ def format_number(x: float, *, percent: bool = False) -> str:
         ...     format_number(-1234567.891), format_number(0.81234, percent=True)
         ('−1\xa0234\xa0568', '81,234\xa0%')
     """
-    suffix = "%" if percent else ""
     value = float(x)
+    text = _format(value, percent)
+    return "+" + text if signed and value > 0 else text
+
+
+def _format(value: float, percent: bool) -> str:
+    suffix = "%" if percent else ""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

@@ -23,7 +23,6 @@ from kpitree.model.results import (
     norm_mark,
     table,
 )
-from kpitree.model.units import format_change
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -100,7 +99,7 @@ class Attribution(Result):
     def headline(self) -> str:
         """The first line of `str`: the metric's move and the method."""
         if self.before:
-            relative = signed_percent(self.total / abs(self.before))
+            relative = format_number(self.total / abs(self.before), percent=True, signed=True)
             text = _("{metric}: {before} → {after}, change {change} ({relative}) — {method}")
         else:
             relative = ""
@@ -128,7 +127,7 @@ class Attribution(Result):
                     leaf,
                     owner_label(self.owners[leaf]),
                     self._change(value),
-                    "—" if share is None else signed_percent(share),
+                    "—" if share is None else format_number(share, percent=True, signed=True),
                     factor,
                 ]
             )
@@ -345,17 +344,3 @@ def _norm_text(tree: Graph, name: str) -> str:
 
 def _with_mark(text: str, ok: bool | None) -> str:
     return text if ok is None else f"{text} {norm_mark(ok)}"
-
-
-def signed_percent(fraction: float) -> str:
-    """A fraction as a signed percentage: ``+12.5%``, ``−3.75%`` (``−3,75 %`` under ru).
-
-    Examples:
-        >>> signed_percent(0.125), signed_percent(-0.0375), signed_percent(0)
-        ('+12.5%', '−3.75%', '0%')
-    """
-    # The sign exactly as format_change writes it next to every contribution (a plus, or a
-    # true minus in every locale), on the locale's percentage of the size.
-    size = abs(fraction)
-    sign = format_change(fraction, None).removesuffix(format_number(size))
-    return sign + format_number(size, percent=True)
