@@ -7,27 +7,18 @@ explorer's screenshots.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ARTIFACTS, needs_chromium
 
 import kpitree as kt
 from kpitree.examples import qualified_leads_ru, sales_revenue
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's chromium is not at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = needs_chromium
 
 # For each `└` in the page: the top of the connector's own box and the top of the name
 # beside it (the next <b>), measured by the browser. A connector that wrapped away from
@@ -51,17 +42,6 @@ _CONNECTORS = """() => {
   }
   return out;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module (Playwright never downloads a browser here)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _open(browser: Any, body: str, path: Path, width: int) -> Any:
