@@ -1,7 +1,7 @@
 """The notebook HTML of a tree and of an attribution, laid out by a real headless Chromium.
 
 Each page is written to a file, opened at a narrow width that makes cells wrap, and
-screenshotted under `test-artifacts/` at the repository root (gitignored), like the
+screenshotted under `tests/artifacts/` (gitignored), like the
 explorer's screenshots.
 """
 
