@@ -495,7 +495,7 @@ def _collect(given: list[Node], problems: list[KPITreeError]) -> dict[str, Node]
 
 
 _CLASH_FIELDS = ("kind", "formula", "owner", "horizon", "value", "unit", "norm", "bounds")
-_A_KIND = {"KPI": N_("a KPI"), "input": N_("an input"), "metric": N_("a metric")}
+_A_KIND = {"kpi": N_("a kpi"), "input": N_("an input"), "metric": N_("a metric")}
 _NO_SUCH = {"node": N_("the tree has no node {name}"), "leaf": N_("the tree has no leaf {name}")}
 
 
