@@ -507,7 +507,7 @@ def _float_value(e: Expr) -> float:
     else:  # pragma: no cover - every expression type is handled above
         raise TypeError(repr(e))
     if not math.isfinite(result):
-        raise OverflowError("constant out of the float range")
+        raise OverflowError(_("constant out of the float range"))  # shown as the cause
     return result
 
 
