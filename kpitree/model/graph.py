@@ -192,9 +192,10 @@ class Graph(Shown):
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def _unknown(self, name: object, role: str = "node") -> UnknownNameError:
+    def _unknown(self, name: object, role: str = N_("node")) -> UnknownNameError:
+        # `role` is an N_-marked noun phrase ("leaf", "metric"), translated here.
         return UnknownNameError(
-            _(_NO_SUCH[role]).format(name=quoted_name(name)),
+            _("the tree has no {role} {name}").format(role=_(role), name=quoted_name(name)),
             hint=did_you_mean(str(name), self._nodes),
             names=[str(name)],
         )
@@ -313,7 +314,7 @@ class Graph(Shown):
         for name, value in values.items():
             node = self._nodes.get(name)
             if node is None:
-                problems.append(self._unknown(name, "leaf"))
+                problems.append(self._unknown(name, N_("leaf")))
             elif isinstance(node, Metric):
                 problems.append(
                     KindError(
@@ -496,7 +497,6 @@ def _collect(given: list[Node], problems: list[KPITreeError]) -> dict[str, Node]
 
 _CLASH_FIELDS = ("kind", "formula", "owner", "horizon", "value", "unit", "norm", "bounds")
 _A_KIND = {"kpi": N_("a kpi"), "input": N_("an input"), "metric": N_("a metric")}
-_NO_SUCH = {"node": N_("the tree has no node {name}"), "leaf": N_("the tree has no leaf {name}")}
 
 
 def _clash(first: Node, first_where: str, second: Node, second_where: str) -> KPITreeError:

@@ -11,7 +11,7 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted
+from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted, quoted_name
 from kpitree.i18n import _
 from kpitree.i18n import locale as speaking
 from kpitree.model.escape import terminal
@@ -419,7 +419,9 @@ class RowTable(Result):
     def _no_row(self, name: object) -> UnknownNameError:
         """Return the error about a name with no row."""
         return UnknownNameError(
-            _("the tree has no {role} `{name}`").format(role=self._row_role(), name=name),
+            _("the tree has no {role} {name}").format(
+                role=self._row_role(), name=quoted_name(name)
+            ),
             hint=did_you_mean(str(name), self._rows_by_name),
             names=[str(name)],
         )
