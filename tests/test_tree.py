@@ -151,7 +151,7 @@ def test_tree_reports_every_problem_at_once() -> None:
     text = str(info.value)
     assert "2 problems" in text  # units are checked once names and structure are sound
     assert (
-        "two different nodes are named `leads`: a kpi with value 1000 (in the formula of "
+        "two different nodes are named `leads`: a kpi with value 1,000 (in the formula of "
         "metric `bad`) and a kpi with value 5 (in the formula of metric `clash`)" in text
     )
     assert "uses `lead_to_q1`, which no node defines" in text

@@ -26,7 +26,8 @@ from kpitree.errors import (
     did_you_mean,
     quoted,
 )
-from kpitree.language.limits import DEFAULT_LIMITS, Limits, check_name_length
+from kpitree.i18n import N_, _, ngettext
+from kpitree.language.limits import DEFAULT_LIMITS, Limits, check_name_length, shown
 from kpitree.language.table import FORMULA_FUNCTIONS, FUNCTIONS
 
 __all__ = [
@@ -41,10 +42,12 @@ __all__ = [
     "Pow",
     "Ref",
     "Sub",
+    "arity_reason",
     "as_expr",
     "check_formula",
     "check_name",
     "constant_value",
+    "depth_error",
     "format_expr",
     "refs",
     "walk",
@@ -256,24 +259,34 @@ def as_expr(value: object) -> Expr:
         return value._as_expr()
     if isinstance(value, bool):
         raise ValueTypeError(
-            f"`{value}` is not a number; a formula takes numbers, nodes and kt functions"
+            _("`{value}` is not a number; a formula takes numbers, nodes and kt functions").format(
+                value=value
+            )
         )
     if isinstance(value, int):
         return Const(value)
     if isinstance(value, float) or _is_real_scalar(value):
         number = float(value)  # type: ignore[arg-type]
         if not math.isfinite(number):
-            raise ArgumentError(f"a formula constant must be finite, got {number!r}")
+            raise ArgumentError(
+                _("a formula constant must be finite, got {number}").format(number=repr(number))
+            )
         return Const(number)
     if isinstance(value, str):
         raise ValueTypeError(
-            f"text {value[:40]!r} cannot be part of a formula built in Python",
-            hint='write numbers as numbers (0.8, not "80%"), or give the whole formula as text: '
-            'kt.Metric("ql", "leads * 80%")',
+            _("text {text} cannot be part of a formula built in Python").format(
+                text=repr(value[:40])
+            ),
+            hint=_(
+                'write numbers as numbers (0.8, not "80%"), or give the whole formula as text: '
+                "{example}"
+            ).format(example='kt.Metric("ql", "leads * 80%")'),
         )
     raise ValueTypeError(
-        f"a {type(value).__name__} cannot be part of a formula",
-        hint="formulas combine KPIs, inputs, metrics and numbers with + - * / ** and kt functions",
+        _("a {type} cannot be part of a formula").format(type=type(value).__name__),
+        hint=_(
+            "formulas combine KPIs, inputs, metrics and numbers with + - * / ** and kt functions"
+        ),
     )
 
 
@@ -308,18 +321,37 @@ def call(func: str, *args: Operand) -> Expr:
     if func not in FORMULA_FUNCTIONS:
         hint = did_you_mean(func, FORMULA_FUNCTIONS)
         raise FormulaError(
-            f"`{func}` is not a function of the formula language; "
-            f"the functions are {', '.join(FORMULA_FUNCTIONS)}",
+            _(
+                "`{func}` is not a function of the formula language; the functions are {functions}"
+            ).format(func=func, functions=", ".join(FORMULA_FUNCTIONS)),
             hint=hint,
         )
     low, high = FORMULA_FUNCTIONS[func]
     if len(args) < low or (high is not None and len(args) > high):
-        want = f"exactly {low}" if low == high else f"at least {low}"
-        raise FormulaError(f"`{func}` takes {want} argument(s), got {len(args)}")
+        raise FormulaError(arity_reason(func, low, high, len(args)))
     return Call(func, tuple(as_expr(a) for a in args))
 
 
-def check_name(name: object, *, what: str = "a node name", limits: Limits = DEFAULT_LIMITS) -> str:
+def arity_reason(func: str, low: int, high: int | None, got: int) -> str:
+    """Say that `func` takes `low` (to `high`) arguments, not `got`: for calls built and parsed."""
+    if low == high:
+        text = ngettext(
+            "`{func}` takes exactly {low} argument(s), got {got}",
+            "`{func}` takes exactly {low} argument(s), got {got}",
+            low,
+        )
+    else:
+        text = ngettext(
+            "`{func}` takes at least {low} argument(s), got {got}",
+            "`{func}` takes at least {low} argument(s), got {got}",
+            low,
+        )
+    return text.format(func=func, low=low, got=got)
+
+
+def check_name(
+    name: object, *, what: str = N_("a node name"), limits: Limits = DEFAULT_LIMITS
+) -> str:
     """Return `name` if it can name a node, else raise `FormulaError` saying why.
 
     A name is a Unicode identifier (`лиды` is fine), not a function of the formula
@@ -334,26 +366,37 @@ def check_name(name: object, *, what: str = "a node name", limits: Limits = DEFA
         ...
         kpitree.errors.FormulaError: `2x` cannot be a node name: ...
     """
+    what = _(what)  # an N_-marked phrase (or one already translated, which stays as it is)
     if not isinstance(name, str):
-        raise ValueTypeError(f"{what} must be text, got {type(name).__name__} {quoted(name)}")
+        raise ValueTypeError(
+            _("{what} must be text, got {type} {value}").format(
+                what=what, type=type(name).__name__, value=quoted(name)
+            )
+        )
     check_name_length(name, limits, what=what)  # before any message quotes the name
     if not name.isidentifier():
         raise FormulaError(
-            f"`{name}` cannot be {what}: use letters, digits and `_`, not starting with a digit",
-            hint=f"try `{_identifier_like(name)}`",
+            _(
+                "`{name}` cannot be {what}: use letters, digits and `_`, not starting with a digit"
+            ).format(name=name, what=what),
+            hint=_("try `{name}`").format(name=_identifier_like(name)),
             names=[name],
         )
     normal = unicodedata.normalize("NFKC", name)
     if normal != name:
         raise FormulaError(
-            f"`{name}` cannot be {what}: it has compatibility characters that read as `{normal}`",
-            hint=f"write `{normal}`",
+            _(
+                "`{name}` cannot be {what}: it has compatibility characters that read as `{normal}`"
+            ).format(name=name, what=what, normal=normal),
+            hint=_("write `{normal}`").format(normal=normal),
             names=[name],
         )
     if name in FORMULA_FUNCTIONS:
         raise FormulaError(
-            f"`{name}` cannot be {what}: it is a function of the formula language",
-            hint=f"try `{name}_value`",
+            _("`{name}` cannot be {what}: it is a function of the formula language").format(
+                name=name, what=what
+            ),
+            hint=_("try `{name}`").format(name=f"{name}_value"),
             names=[name],
         )
     return name
@@ -464,7 +507,7 @@ def _float_value(e: Expr) -> float:
     else:  # pragma: no cover - every expression type is handled above
         raise TypeError(repr(e))
     if not math.isfinite(result):
-        raise OverflowError("constant out of the float range")
+        raise OverflowError(_("constant out of the float range"))  # shown as the cause
     return result
 
 
@@ -488,16 +531,18 @@ def check_formula(expr: Expr, limits: Limits = DEFAULT_LIMITS, *, where: str | N
         order.append(node)
         if len(order) > limits.max_formula_nodes:
             raise LimitError(
-                f"the formula has more than {limits.max_formula_nodes:,} parts",
+                ngettext(
+                    "the formula has more than {count} parts",
+                    "the formula has more than {count} parts",
+                    limits.max_formula_nodes,
+                ).format(count=shown(limits.max_formula_nodes)),
                 where=where,
-                hint="split it into intermediate metrics, or raise Limits.max_formula_nodes",
+                hint=_("split it into intermediate metrics, or raise {limit}").format(
+                    limit="Limits.max_formula_nodes"
+                ),
             )
         if depth > limits.max_depth:
-            raise LimitError(
-                f"the formula nests deeper than {limits.max_depth} levels",
-                where=where,
-                hint="split it into intermediate metrics, or raise Limits.max_depth",
-            )
+            raise depth_error(limits.max_depth, where=where)
         stack.extend((child, depth + 1) for child in children(node))
     # Children before parents: which parts hold a reference.
     has_ref: dict[int, bool] = {}
@@ -511,11 +556,14 @@ def check_formula(expr: Expr, limits: Limits = DEFAULT_LIMITS, *, where: str | N
                 exponent = math.inf
             if abs(exponent) > limits.max_exponent:
                 raise LimitError(
-                    f"the exponent `{format_expr(node.exponent)}` is larger than "
-                    f"{limits.max_exponent:g}",
+                    _("the exponent `{exponent}` is larger than {limit}").format(
+                        exponent=format_expr(node.exponent),
+                        limit=shown(limits.max_exponent, grouped=False),
+                    ),
                     where=where,
-                    hint="business formulas use small exponents; raise Limits.max_exponent "
-                    "if this one is meant",
+                    hint=_(
+                        "business formulas use small exponents; raise {limit} if this one is meant"
+                    ).format(limit="Limits.max_exponent"),
                 )
     # Every largest part without references must have a finite value.
     parts = [expr]
@@ -528,7 +576,23 @@ def check_formula(expr: Expr, limits: Limits = DEFAULT_LIMITS, *, where: str | N
             _float_value(node)
         except (OverflowError, ValueError, ZeroDivisionError) as exc:
             raise FormulaError(
-                f"a constant part of the formula has no finite value ({exc})",
+                _("a constant part of the formula has no finite value ({cause})").format(cause=exc),
                 where=where,
-                hint="numbers must stay within ±1.8e308, and constants cannot divide by zero",
+                hint=_("numbers must stay within ±1.8e308, and constants cannot divide by zero"),
             ) from None
+
+
+def depth_error(limit: int, *, where: str | None = None, **kwargs: Any) -> LimitError:
+    """The error for a formula nested deeper than `limit`: for formulas built and parsed."""
+    return LimitError(
+        ngettext(
+            "the formula nests deeper than {limit} levels",
+            "the formula nests deeper than {limit} levels",
+            limit,
+        ).format(limit=limit),
+        where=where,
+        hint=_("split it into intermediate metrics, or raise {limit}").format(
+            limit="Limits.max_depth"
+        ),
+        **kwargs,
+    )

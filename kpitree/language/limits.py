@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from kpitree import i18n
 from kpitree.errors import (
     ArgumentError,
     KPITreeError,
@@ -20,8 +21,9 @@ from kpitree.errors import (
     quoted_name,
     raise_all,
 )
+from kpitree.i18n import N_, _, ngettext
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "check_name_length"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "check_name_length", "shown"]
 
 
 @attrs.frozen
@@ -70,18 +72,24 @@ def _check_limit(name: str, value: Any, default: Any) -> KPITreeError | None:
     """
     exponent = isinstance(default, float)
     kinds = (int, float) if exponent else (int,)
-    wanted = "a number" if exponent else "a whole number"
+    default_hint = _("the default is {setting}").format(setting=f"{name}={default!r}")
     if isinstance(value, bool) or not isinstance(value, kinds):
         return ValueTypeError(
-            f"Limits `{name}` must be {wanted}, got {quoted(value)}",
-            hint=f"the default is {name}={default!r}",
+            (
+                _("Limits `{name}` must be a number, got {value}")
+                if exponent
+                else _("Limits `{name}` must be a whole number, got {value}")
+            ).format(name=name, value=quoted(value)),
+            hint=default_hint,
         )
     low = 0 if exponent else 1
     finite = not isinstance(value, float) or math.isfinite(value)  # ints are finite
     if not (finite and value >= low):
         return ArgumentError(
-            f"Limits `{name}` must be at least {low} and finite, got {quoted(value)}",
-            hint=f"the default is {name}={default!r}",
+            _("Limits `{name}` must be at least {low} and finite, got {value}").format(
+                name=name, low=low, value=quoted(value)
+            ),
+            hint=default_hint,
         )
     return None
 
@@ -90,7 +98,7 @@ DEFAULT_LIMITS = Limits()
 
 
 def check_name_length(
-    name: str, limits: Limits = DEFAULT_LIMITS, *, what: str = "a node name"
+    name: str, limits: Limits = DEFAULT_LIMITS, *, what: str = N_("a node name")
 ) -> None:
     """Raise `LimitError` when `name` is longer than `limits.max_name_chars`.
 
@@ -107,6 +115,25 @@ def check_name_length(
     """
     if len(name) > limits.max_name_chars:
         raise LimitError(
-            f"{what} {quoted_name(name)} is over the limit of {limits.max_name_chars:,} characters",
-            hint="use a shorter name, or raise Limits.max_name_chars",
+            ngettext(
+                "{what} {name} is over the limit of {limit} characters",
+                "{what} {name} is over the limit of {limit} characters",
+                limits.max_name_chars,
+            ).format(what=_(what), name=quoted_name(name), limit=shown(limits.max_name_chars)),
+            hint=_("use a shorter name, or raise {limit}").format(limit="Limits.max_name_chars"),
         )
+
+
+def shown(number: float, *, grouped: bool = True) -> str:
+    """`number` (a limit) as the active locale writes it: `100,000`, or `100 000` in Russian.
+
+    Limits sit below the model's number formatting; they are exact whole numbers or short
+    values (`1024`), so the locale's grouping and decimal sign are all they need.
+
+    Examples:
+        >>> shown(100_000), shown(1024.0, grouped=False)
+        ('100,000', '1024')
+    """
+    from babel.numbers import format_decimal  # only when a message shows a limit
+
+    return format_decimal(number, locale=i18n.babel_locale(), group_separator=grouped)

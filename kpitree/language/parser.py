@@ -25,7 +25,7 @@ from typing import NoReturn
 import attrs
 
 from kpitree.errors import FormulaError, KPITreeError, LimitError, did_you_mean
-from kpitree.i18n import _
+from kpitree.i18n import N_, _, ngettext
 from kpitree.language.expr import (
     Call,
     Const,
@@ -35,12 +35,14 @@ from kpitree.language.expr import (
     Ref,
     Sub,
     add,
+    arity_reason,
     check_formula,
     check_name,
+    depth_error,
     mul,
     negate,
 )
-from kpitree.language.limits import DEFAULT_LIMITS, Limits, check_name_length
+from kpitree.language.limits import DEFAULT_LIMITS, Limits, check_name_length, shown
 from kpitree.language.table import FORMULA_FUNCTIONS as FUNCTIONS
 
 __all__ = ["parse_formula"]
@@ -62,15 +64,15 @@ _OPERATORS = {
     ")": ")",
     ",": ",",
 }
-_MISTAKES = {
-    "=": "a formula is a right-hand side only: write `leads * rate`, not `ql = leads * rate`",
-    "<": 'comparisons are not formulas; a threshold is a norm (`norm: ">= 0.8"`)',
-    ">": 'comparisons are not formulas; a threshold is a norm (`norm: ">= 0.8"`)',
-    "%": "`%` only follows a number (`80%` is 0.8); there is no remainder operator",
-    ".": "there are no attributes or methods in formulas; names are plain identifiers",
-    "[": "there is no indexing in formulas",
-    "'": "there is no text in formulas; names are written without quotes",
-    '"': "there is no text in formulas; names are written without quotes",
+_MISTAKES = {  # hints, translated where shown
+    "=": N_("a formula is a right-hand side only: write `leads * rate`, not `ql = leads * rate`"),
+    "<": N_('comparisons are not formulas; a threshold is a norm (`norm: ">= 0.8"`)'),
+    ">": N_('comparisons are not formulas; a threshold is a norm (`norm: ">= 0.8"`)'),
+    "%": N_("`%` only follows a number (`80%` is 0.8); there is no remainder operator"),
+    ".": N_("there are no attributes or methods in formulas; names are plain identifiers"),
+    "[": N_("there is no indexing in formulas"),
+    "'": N_("there is no text in formulas; names are written without quotes"),
+    '"': N_("there is no text in formulas; names are written without quotes"),
 }
 
 
@@ -115,28 +117,31 @@ def _tokenize(text: str, limits: Limits) -> list[_Token]:
             tokens.append(_Token(_OPERATORS[op], op, pos, pos + len(op)))
             pos += len(op)
         else:
-            reason = f"unexpected character {ch!r}"
-            raise FormulaError(
-                reason, source=text, span=(pos, pos + 1), hint=_MISTAKES.get(ch, _GRAMMAR)
-            )
+            reason = _("unexpected character {character}").format(character=repr(ch))
+            hint = _(_MISTAKES[ch]) if ch in _MISTAKES else _grammar()
+            raise FormulaError(reason, source=text, span=(pos, pos + 1), hint=hint)
     tokens.append(_Token("end", "", size, size))
     return tokens
 
 
-_GRAMMAR = "a formula combines names and numbers with + - * / ** and " + ", ".join(FUNCTIONS)
+def _grammar() -> str:
+    """The hint that sums up the grammar, in the active locale."""
+    return _("a formula combines names and numbers with + - * / ** and {functions}").format(
+        functions=", ".join(FUNCTIONS)
+    )
 
 
 def _number(text: str, start: int, end: int) -> float | int:
     literal = text[start:end].replace("_", "")
     if end - start > 100:
         raise LimitError(
-            "a number is written with more than 100 characters", source=text, span=(start, end)
+            _("a number is written with more than 100 characters"), source=text, span=(start, end)
         )
     is_int = literal.isdigit()
     number = float(literal)
     if not math.isfinite(number):
         raise FormulaError(
-            "the number is out of the float range (about ±1.8e308)",
+            _("the number is out of the float range (about ±1.8e308)"),
             source=text,
             span=(start, end),
         )
@@ -189,29 +194,37 @@ class _Parser:
     def take(self, kind: str) -> _Token:
         tok = self.token
         if tok.kind != kind:
-            self.fail(f"expected `{kind}` here, got {_describe(tok)}")
+            self.fail(
+                _("expected `{kind}` here, got {token}").format(kind=kind, token=_describe(tok))
+            )
         self.pos += 1
         return tok
 
     def enter(self) -> None:
         self.depth += 1
         if self.depth > self.limits.max_depth:
-            raise LimitError(
-                f"the formula nests deeper than {self.limits.max_depth} levels",
+            raise depth_error(
+                self.limits.max_depth,
                 source=self.text,
                 span=(self.token.start, self.token.end + 1),
-                hint="split it into intermediate metrics, or raise Limits.max_depth",
             )
 
     def formula(self) -> Expr:
         if self.token.kind == "end":
-            self.fail("the formula is empty", hint=_GRAMMAR)
+            self.fail(_("the formula is empty"), hint=_grammar())
         expr = self.sum()
         if self.token.kind != "end":
             hint = (
-                "a `(` closes with `)`" if self.token.kind == ")" else "join parts with an operator"
+                _("a `(` closes with `)`")
+                if self.token.kind == ")"
+                else _("join parts with an operator")
             )
-            self.fail(f"unexpected {_describe(self.token)} after a complete formula", hint=hint)
+            self.fail(
+                _("unexpected {token} after a complete formula").format(
+                    token=_describe(self.token)
+                ),
+                hint=hint,
+            )
         return expr
 
     def sum(self) -> Expr:
@@ -259,7 +272,9 @@ class _Parser:
             if self.token.kind == "(":
                 return self.call(tok)
             if tok.text in FUNCTIONS:
-                self.fail(f"`{tok.text}` is a function: write `{tok.text}(...)`", tok)
+                self.fail(
+                    _("`{name}` is a function: write `{name}(...)`").format(name=tok.text), tok
+                )
             try:
                 check_name(tok.text, limits=self.limits)
             except KPITreeError as exc:
@@ -272,17 +287,27 @@ class _Parser:
             self.depth -= 1
             if self.token.kind != ")":
                 self.fail(
-                    f"expected `)` to close the `(` at column {tok.start + 1}, "
-                    f"got {_describe(self.token)}"
+                    _("expected `)` to close the `(` at column {column}, got {token}").format(
+                        column=tok.start + 1, token=_describe(self.token)
+                    )
                 )
             self.take(")")
             return inner
-        self.fail(f"expected a number, a name or `(`, got {_describe(tok)}", hint=_GRAMMAR)
+        self.fail(
+            _("expected a number, a name or `(`, got {token}").format(token=_describe(tok)),
+            hint=_grammar(),
+        )
 
     def call(self, name: _Token) -> Expr:
         if name.text not in FUNCTIONS:
-            hint = did_you_mean(name.text, FUNCTIONS) or f"the functions are {', '.join(FUNCTIONS)}"
-            self.fail(f"`{name.text}` is not a function of the formula language", name, hint)
+            hint = did_you_mean(name.text, FUNCTIONS) or _("the functions are {functions}").format(
+                functions=", ".join(FUNCTIONS)
+            )
+            self.fail(
+                _("`{name}` is not a function of the formula language").format(name=name.text),
+                name,
+                hint,
+            )
         self.take("(")
         self.enter()
         args = [self.sum()]
@@ -294,21 +319,22 @@ class _Parser:
         self.depth -= 1
         if self.token.kind != ")":
             self.fail(
-                f"expected `,` or `)` in the call of `{name.text}`, got {_describe(self.token)}"
+                _("expected `,` or `)` in the call of `{name}`, got {token}").format(
+                    name=name.text, token=_describe(self.token)
+                )
             )
         self.take(")")
         low, high = FUNCTIONS[name.text]
         if len(args) < low or (high is not None and len(args) > high):
-            want = f"exactly {low}" if low == high else f"at least {low}"
             for index in commas:  # `sqrt(0,25)` is one number written with a decimal comma
                 self.decimal_comma(index)
-            self.fail(f"`{name.text}` takes {want} argument(s), got {len(args)}", name)
+            self.fail(arity_reason(name.text, low, high, len(args)), name)
         return Call(name.text, tuple(args))
 
 
 def _describe(tok: _Token) -> str:
     if tok.kind == "end":
-        return "the end of the formula"
+        return _("the end of the formula")
     return f"`{tok.text}`"
 
 
@@ -336,13 +362,20 @@ def parse_formula(text: str, *, limits: Limits = DEFAULT_LIMITS, where: str | No
         hint: ...
     """
     if not isinstance(text, str):
-        raise FormulaError(f"a formula must be text, got {type(text).__name__}", where=where)
+        raise FormulaError(
+            _("a formula must be text, got {type}").format(type=type(text).__name__), where=where
+        )
     if len(text) > limits.max_formula_chars:
         raise LimitError(
-            f"the formula is {len(text):,} characters long, over the limit of "
-            f"{limits.max_formula_chars:,}",
+            ngettext(
+                "the formula is {length} characters long, over the limit of {limit}",
+                "the formula is {length} characters long, over the limit of {limit}",
+                len(text),
+            ).format(length=shown(len(text)), limit=shown(limits.max_formula_chars)),
             where=where,
-            hint="split it into intermediate metrics, or raise Limits.max_formula_chars",
+            hint=_("split it into intermediate metrics, or raise {limit}").format(
+                limit="Limits.max_formula_chars"
+            ),
         )
     try:
         expr = _Parser(text, limits).formula()

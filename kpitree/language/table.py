@@ -7,9 +7,10 @@ and how to say why it is undefined. Each backend reads its column of this table 
 no list of functions of its own, so a function is added by adding one entry here (a test
 checks that every backend covers every entry).
 
-The table imports nothing from the rest of kpitree: backends hand their own library to
-an entry (`entry.numpy(numpy)`, `entry.sympy(sympy)`), and derivative rules are written
-against the small algebra the engine passes in (`Algebra`).
+The table imports nothing from the rest of kpitree but its words (`kpitree.i18n`):
+backends hand their own library to an entry (`entry.numpy(numpy)`, `entry.sympy(sympy)`),
+and derivative rules are written against the small algebra the engine passes in
+(`Algebra`).
 
 Examples:
     >>> FUNCTIONS["log"].arity, FUNCTIONS["min"].arity
@@ -29,6 +30,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol
 
 import attrs
+
+from kpitree.i18n import _
 
 __all__ = ["EXP_MAX", "FORMULA_FUNCTIONS", "FUNCTIONS", "Algebra", "Domain", "Function"]
 
@@ -231,7 +234,7 @@ FUNCTIONS: dict[str, Function] = {
             unit="plain",
             adjoints=lambda d, args, adj, value: [(args[0], d.over(adj, args[0]))],
             inverse=lambda t: [math.exp(t)] if t < 709 else [],
-            undefined=lambda x: f"log of {x}, which is not positive",
+            undefined=lambda x: _("log of {x}, which is not positive").format(x=x),
             makes_inf=True,
         ),
         Function(
@@ -260,7 +263,7 @@ FUNCTIONS: dict[str, Function] = {
             unit="root",
             adjoints=lambda d, args, adj, value: [(args[0], d.over(d.times(adj, d.half), value))],
             inverse=lambda t: [t * t] if t >= 0 else [],
-            undefined=lambda x: f"square root of a negative number ({x})",
+            undefined=lambda x: _("square root of a negative number ({x})").format(x=x),
         ),
         # The kinks of abs, min and max in derivative expressions; not in formulas.
         Function(

@@ -46,6 +46,7 @@ from kpitree.errors import (
     ValueTypeError,
     did_you_mean,
 )
+from kpitree.i18n import _
 from kpitree.model.numbers import to_number
 
 if TYPE_CHECKING:
@@ -101,11 +102,13 @@ class Distribution:
             >>> round(Normal(1000, 100).ppf("90%"), 3)
             1128.155
         """
-        p = to_number(q, what="a quantile's probability")
+        p = to_number(q, what=_("a quantile's probability"))
         if not 0 <= p <= 1:
             raise ArgumentError(
-                f"a quantile's probability must be between 0 and 1, got {_short(p)}",
-                hint="write 0.1 or '10%' for the 10th percentile",
+                _("a quantile's probability must be between 0 and 1, got {value}").format(
+                    value=_short(p)
+                ),
+                hint=_("write 0.1 or '10%' for the 10th percentile"),
             )
         return self._ppf(p)
 
@@ -191,22 +194,29 @@ class _Checker:
 
 def _positive(check: _Checker, value: float, param: str, hint: str) -> None:
     if value == value:
-        check.require(value > 0, f"`{param}` must be above 0, got {_short(value)}", hint)
+        check.require(
+            value > 0,
+            _("`{param}` must be above 0, got {value}").format(param=param, value=_short(value)),
+            hint,
+        )
 
 
 def _ordered(check: _Checker, lo: float, hi: float, mode: float | None = None) -> None:
     if lo == lo and hi == hi:
         check.require(
             lo < hi,
-            f"`lo` must be below `hi`, got lo={_short(lo)}, hi={_short(hi)}",
-            "for a value known exactly, use kt.Fixed(value)",
+            _("`lo` must be below `hi`, got {values}").format(
+                values=f"lo={_short(lo)}, hi={_short(hi)}"
+            ),
+            _("for a value known exactly, use kt.Fixed(value)"),
         )
         if mode is not None and mode == mode and lo < hi:
             check.require(
                 lo <= mode <= hi,
-                f"`mode` must lie within [lo, hi] = [{_short(lo)}, {_short(hi)}], "
-                f"got {_short(mode)}",
-                "mode is the most likely value, between the low and the high one",
+                _("`mode` must lie within [lo, hi] = [{lo}, {hi}], got {mode}").format(
+                    lo=_short(lo), hi=_short(hi), mode=_short(mode)
+                ),
+                _("mode is the most likely value, between the low and the high one"),
             )
 
 
@@ -284,7 +294,7 @@ def _beta_ppf(a: float, b: float, q: float) -> float:
     low, high = 0.0, 1.0
     x = a / (a + b)
     log_b = _log_beta(a, b)
-    for _ in range(200):
+    for _step in range(200):
         error = _beta_cdf(a, b, x) - q
         if error == 0:
             return x
@@ -323,7 +333,7 @@ class Normal(Distribution):
     def __init__(self, mean: Any, sd: Any) -> None:
         check = _Checker("Normal")
         m, s = check.number(mean, "mean"), check.number(sd, "sd")
-        _positive(check, s, "sd", "for a value known exactly, use kt.Fixed(value)")
+        _positive(check, s, "sd", _("for a value known exactly, use kt.Fixed(value)"))
         check.done()
         self.__attrs_init__(m, s)
 
@@ -364,8 +374,8 @@ class LogNormal(Distribution):
     def __init__(self, mean: Any, sd: Any) -> None:
         check = _Checker("LogNormal")
         m, s = check.number(mean, "mean"), check.number(sd, "sd")
-        _positive(check, m, "mean", "a log-normal value is positive; for any sign use kt.Normal")
-        _positive(check, s, "sd", "for a value known exactly, use kt.Fixed(value)")
+        _positive(check, m, "mean", _("a log-normal value is positive; for any sign use kt.Normal"))
+        _positive(check, s, "sd", _("for a value known exactly, use kt.Fixed(value)"))
         check.done()
         self.__attrs_init__(m, s)
 
@@ -383,12 +393,12 @@ class LogNormal(Distribution):
         """
         check = _Checker("LogNormal")
         med, f = check.number(median, "median"), check.number(factor, "factor")
-        _positive(check, med, "median", "a log-normal value is positive")
+        _positive(check, med, "median", _("a log-normal value is positive"))
         if f == f:
             check.require(
                 f > 1,
-                f"`factor` must be above 1, got {_short(f)}",
-                "factor 1.5 means the value is within ×/÷ 1.5 of the median 68% of the time",
+                _("`factor` must be above 1, got {value}").format(value=_short(f)),
+                _("factor 1.5 means the value is within ×/÷ 1.5 of the median 68% of the time"),
             )
         check.done()
         sigma2 = math.log(f) ** 2
@@ -546,7 +556,7 @@ class Beta(Distribution):
         check = _Checker("Beta")
         a, b = check.number(alpha, "alpha"), check.number(beta, "beta")
         for value, param in ((a, "alpha"), (b, "beta")):
-            _positive(check, value, param, "Beta.from_mean(mean, sd) takes a mean and an sd")
+            _positive(check, value, param, _("Beta.from_mean(mean, sd) takes a mean and an sd"))
         check.done()
         self.__attrs_init__(a, b)
 
@@ -563,15 +573,19 @@ class Beta(Distribution):
         m, s = check.number(mean, "mean"), check.number(sd, "sd")
         if m == m:
             check.require(
-                0 < m < 1, f"`mean` must lie strictly between 0 and 1, got {_short(m)}", "a rate"
+                0 < m < 1,
+                _("`mean` must lie strictly between 0 and 1, got {value}").format(value=_short(m)),
+                _("a rate"),
             )
-        _positive(check, s, "sd", "for a value known exactly, use kt.Fixed(value)")
+        _positive(check, s, "sd", _("for a value known exactly, use kt.Fixed(value)"))
         if 0 < m < 1 and s > 0:
             limit = math.sqrt(m * (1 - m))
             check.require(
                 s < limit,
-                f"`sd` must be below sqrt(mean * (1 - mean)) = {_short(limit)}, got {_short(s)}",
-                "no distribution on [0, 1] with this mean spreads that wide",
+                _("`sd` must be below sqrt(mean * (1 - mean)) = {limit}, got {value}").format(
+                    limit=_short(limit), value=_short(s)
+                ),
+                _("no distribution on [0, 1] with this mean spreads that wide"),
             )
         check.done()
         size = m * (1 - m) / s**2 - 1
@@ -624,7 +638,7 @@ class PERT(Distribution):
         low, most, high = (check.number(v, p) for v, p in ((lo, "lo"), (mode, "mode"), (hi, "hi")))
         lam = check.number(shape, "shape")
         _ordered(check, low, high, most)
-        _positive(check, lam, "shape", "the usual PERT has shape 4")
+        _positive(check, lam, "shape", _("the usual PERT has shape 4"))
         check.done()
         self.__attrs_init__(low, most, high, lam)
 
@@ -751,7 +765,7 @@ def _forms(kind: str) -> str:
     forms = [", ".join([*required, *(f"[{o}]" for o in optional)])]
     if kind in _ALTERNATIVES:
         forms.append(", ".join(_ALTERNATIVES[kind][0]))
-    return " or ".join(f"{{{kind}: {{{f}}}}}" for f in forms)
+    return _(" or ").join(f"{{{kind}: {{{f}}}}}" for f in forms)
 
 
 def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
@@ -778,8 +792,8 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
     """
     if not isinstance(data, Mapping):
         raise ValueTypeError(
-            f"a distribution must be a mapping, got {type(data).__name__}",
-            hint='e.g. {"normal": {"mean": 1000, "sd": 100}}',
+            _("a distribution must be a mapping, got {type}").format(type=type(data).__name__),
+            hint=_("e.g. {example}").format(example='{"normal": {"mean": 1000, "sd": 100}}'),
         )
     if "dist" in data:
         kind = data["dist"]
@@ -788,16 +802,21 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
         kind, params = next(iter(data.items()))
     else:
         raise ArgumentError(
-            "a distribution is one kind with its parameters, "
-            f"got the keys {sorted(map(str, data))}",
-            hint='e.g. {"normal": {"mean": 1000, "sd": 100}} or '
-            '{"dist": "normal", "mean": 1000, "sd": 100}',
+            _("a distribution is one kind with its parameters, got the keys {keys}").format(
+                keys=sorted(map(str, data))
+            ),
+            hint=_("e.g. {example} or {other}").format(
+                example='{"normal": {"mean": 1000, "sd": 100}}',
+                other='{"dist": "normal", "mean": 1000, "sd": 100}',
+            ),
         )
     if not isinstance(kind, str) or kind.strip().lower() not in _KINDS:
         raise ArgumentError(
-            f"unknown distribution {kind!r}; kinds are {', '.join(_KINDS)}",
+            _("unknown distribution {kind}; kinds are {kinds}").format(
+                kind=repr(kind), kinds=", ".join(_KINDS)
+            ),
             hint=(
-                f"did you mean `{_ALIASES[str(kind).lower()]}`?"
+                _("did you mean `{name}`?").format(name=_ALIASES[str(kind).lower()])
                 if str(kind).lower() in _ALIASES
                 else did_you_mean(str(kind).lower(), _KINDS)
             ),
@@ -805,8 +824,10 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
     kind = kind.strip().lower()
     if not isinstance(params, Mapping):
         raise ValueTypeError(
-            f"the parameters of a {kind} distribution must be a mapping, got {params!r}",
-            hint=f"write {_forms(kind)}",
+            _("the parameters of a {kind} distribution must be a mapping, got {value}").format(
+                kind=kind, value=repr(params)
+            ),
+            hint=_("write {forms}").format(forms=_forms(kind)),
         )
     given = {str(k) for k in params}
     cls = _KINDS[kind]
@@ -818,11 +839,13 @@ def distribution_from_dict(data: Mapping[str, Any]) -> Distribution:
     missing = [p for p in required if p not in given]
     unknown = sorted(given - set(required) - set(optional))
     if missing or unknown:
-        parts = [f"missing {', '.join(missing)}"] if missing else []
-        parts += [f"unknown {', '.join(unknown)}"] if unknown else []
+        parts = [_("missing {names}").format(names=", ".join(missing))] if missing else []
+        parts += [_("unknown {names}").format(names=", ".join(unknown))] if unknown else []
         raise ArgumentError(
-            f"a {kind} distribution's parameters: {'; '.join(parts)}",
-            hint=f"write {_forms(kind)}",
+            _("a {kind} distribution's parameters: {problems}").format(
+                kind=kind, problems="; ".join(parts)
+            ),
+            hint=_("write {forms}").format(forms=_forms(kind)),
         )
     return build(**{str(k): v for k, v in params.items()})
 
@@ -853,7 +876,11 @@ def as_distribution(value: Any) -> Distribution | None:
     if hasattr(value, "__float__") and not hasattr(value, "__len__"):
         return Fixed(value)  # numpy scalars, Decimal, Fraction: to_number checks them
     raise ValueTypeError(
-        f"uncertainty must be a distribution, got {type(value).__name__} {value!r:.60}",
-        hint="e.g. kt.Normal(1000, 100), kt.Uniform(900, 1200), kt.PERT(900, 1000, 1200), "
-        "or a mapping {'normal': {'mean': 1000, 'sd': 100}}",
+        _("uncertainty must be a distribution, got {type} {value}").format(
+            type=type(value).__name__, value=f"{value!r:.60}"
+        ),
+        hint=_("e.g. {examples}, or a mapping {mapping}").format(
+            examples="kt.Normal(1000, 100), kt.Uniform(900, 1200), kt.PERT(900, 1000, 1200)",
+            mapping="{'normal': {'mean': 1000, 'sd': 100}}",
+        ),
     )

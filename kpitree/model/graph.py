@@ -32,6 +32,7 @@ from kpitree.errors import (
     quoted,
     quoted_name,
 )
+from kpitree.i18n import N_, _
 from kpitree.language.expr import (
     Add,
     Call,
@@ -59,7 +60,7 @@ from kpitree.model.nodes import (
     implied_direction,
     raise_all,
 )
-from kpitree.model.numbers import to_number
+from kpitree.model.numbers import format_number, to_number
 from kpitree.model.render import Shown, render
 from kpitree.model.spelling import warn_spellings as _warn_spellings
 from kpitree.model.units import Unit
@@ -130,7 +131,7 @@ class Graph(Shown):
 
     def _check_and_setup(self, given: list[Node]) -> None:
         if not given:
-            raise ArgumentError("a Tree needs at least one node", hint="kt.Tree(top_metric)")
+            raise ArgumentError(_("a Tree needs at least one node"), hint="kt.Tree(top_metric)")
         problems: list[KPITreeError] = []
         by_name = _collect(given, problems)
         children = {name: _child_names(node) for name, node in by_name.items()}
@@ -200,9 +201,10 @@ class Graph(Shown):
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def _unknown(self, name: object, role: str = "node") -> UnknownNameError:
+    def _unknown(self, name: object, role: str = N_("node")) -> UnknownNameError:
+        # `role` is an N_-marked noun phrase ("leaf", "metric"), translated here.
         return UnknownNameError(
-            f"the tree has no {role} {quoted_name(name)}",
+            _("the tree has no {role} {name}").format(role=_(role), name=quoted_name(name)),
             hint=did_you_mean(str(name), self._nodes),
             names=[str(name)],
         )
@@ -333,20 +335,25 @@ class Graph(Shown):
             return {}
         if not isinstance(values, Mapping):
             raise ValueTypeError(
-                f"values must be a mapping of leaf names to numbers, got {type(values).__name__}"
+                _("values must be a mapping of leaf names to numbers, got {type}").format(
+                    type=type(values).__name__
+                )
             )
         problems: list[KPITreeError] = []
         out: dict[str, float] = {}
         for name, value in values.items():
             node = self._nodes.get(name)
             if node is None:
-                problems.append(self._unknown(name, "leaf"))
+                problems.append(self._unknown(name, N_("leaf")))
             elif isinstance(node, Metric):
                 problems.append(
                     KindError(
-                        f"`{name}` is a metric, computed from its formula; it cannot be set",
-                        hint=f"to find the leaf value that gives {name} a target, use "
-                        f"tree.solve({name!r}, target, vary=...)",
+                        _(
+                            "`{name}` is a metric, computed from its formula; it cannot be set"
+                        ).format(name=name),
+                        hint=_(
+                            "to find the leaf value that gives {name} a target, use {call}"
+                        ).format(name=name, call=f"tree.solve({name!r}, target, vary=...)"),
                         names=[name],
                     )
                 )
@@ -354,7 +361,7 @@ class Graph(Shown):
                 out[name] = value  # a finite float, the common case: no message to prepare
             else:
                 try:
-                    out[name] = to_number(value, what=f"value of `{name}`")
+                    out[name] = to_number(value, what=_("value of {name}").format(name=f"`{name}`"))
                 except KPITreeError as exc:
                     problems.append(exc)
         raise_all(problems)
@@ -432,8 +439,8 @@ def _about(description: object, locale: object) -> tuple[str | None, str | None]
     """Check a tree's description and locale; the locale as `kpitree.i18n.parse` names it."""
     if description is not None and not isinstance(description, str):
         raise ValueTypeError(
-            f"a tree's description must be text, got {quoted(description)}",
-            hint='e.g. description="Qualified leads, by owner"',
+            _("a tree's description must be text, got {value}").format(value=quoted(description)),
+            hint=_("e.g. {example}").format(example='description="Qualified leads, by owner"'),
         )
     return description, None if locale is None else i18n.parse(locale)
 
@@ -452,7 +459,9 @@ def _flatten(nodes: Iterable[Any]) -> Iterator[Node]:
             yield from _flatten(item)
         else:
             raise ValueTypeError(
-                f"a Tree is made of KPI, Input and Metric nodes, got {type(item).__name__}"
+                _("a Tree is made of KPI, Input and Metric nodes, got {type}").format(
+                    type=type(item).__name__
+                )
             )
 
 
@@ -493,7 +502,8 @@ def _collect(given: list[Node], problems: list[KPITreeError]) -> dict[str, Node]
     origin: dict[str, str] = {}
     walked: set[int] = set()  # ids of node objects whose formulas were followed
     clashes: set[str] = set()
-    stack = [(node, "given to the Tree") for node in reversed(given)]
+    given_here = _("given to the Tree")
+    stack = [(node, given_here) for node in reversed(given)]
     while stack:
         node, where = stack.pop()
         known = by_name.get(node.name)
@@ -509,13 +519,14 @@ def _collect(given: list[Node], problems: list[KPITreeError]) -> dict[str, Node]
         # differ from the first copy's.
         if isinstance(node, Metric) and id(node) not in walked:
             walked.add(id(node))
-            inside = f"in the formula of metric `{node.name}`"
+            inside = _("in the formula of metric `{name}`").format(name=node.name)
             kids = [r.node for r in walk(node.formula) if isinstance(r, Ref)]
             stack.extend((kid, inside) for kid in reversed(kids) if isinstance(kid, Node))
     return by_name
 
 
 _CLASH_FIELDS = ("kind", "formula", "owner", "horizon", "value", "unit", "norm", "bounds")
+_A_KIND = {"kpi": N_("a kpi"), "input": N_("an input"), "metric": N_("a metric")}
 
 
 def _clash(first: Node, first_where: str, second: Node, second_where: str) -> KPITreeError:
@@ -524,13 +535,23 @@ def _clash(first: Node, first_where: str, second: Node, second_where: str) -> KP
 
     def shown(node: Node) -> str:
         parts = [f"{f} {_field_text(node, f)}" for f in fields if f != "kind"]
-        article = "an" if node.kind[0] in "aeiou" else "a"
-        return f"{article} {node.kind}" + (f" with {', '.join(parts)}" if parts else "")
+        kind = _(_A_KIND[node.kind])
+        if not parts:
+            return kind
+        return _("{kind} with {fields}").format(kind=kind, fields=", ".join(parts))
 
     return DuplicateNameError(
-        f"two different nodes are named `{first.name}`: {shown(first)} ({first_where}) "
-        f"and {shown(second)} ({second_where})",
-        hint="give each node its own name, or use one node object in both places",
+        _(
+            "two different nodes are named `{name}`: {first} ({first_where}) "
+            "and {second} ({second_where})"
+        ).format(
+            name=first.name,
+            first=shown(first),
+            first_where=first_where,
+            second=shown(second),
+            second_where=second_where,
+        ),
+        hint=_("give each node its own name, or use one node object in both places"),
         names=[first.name],
     )
 
@@ -538,9 +559,9 @@ def _clash(first: Node, first_where: str, second: Node, second_where: str) -> KP
 def _field_text(node: Node, field: str) -> str:
     value = getattr(node, field, None)
     if value is None:
-        return "none"
+        return _("none")
     if isinstance(value, float):
-        return f"{value:g}"
+        return format_number(value)
     return quoted(format_expr(value) if field == "formula" else str(value))
 
 
@@ -560,9 +581,13 @@ def _undefined(
             source = metric.text if ref.span is not None else None
             problems.append(
                 UnknownNameError(
-                    f"metric `{name}` uses `{ref.name}`, which no node defines",
+                    _("metric `{name}` uses `{ref}`, which no node defines").format(
+                        name=name, ref=ref.name
+                    ),
                     hint=did_you_mean(ref.name, by_name)
-                    or f"add a KPI, Input or Metric named `{ref.name}` to the tree",
+                    or _("add a KPI, Input or Metric named `{ref}` to the tree").format(
+                        ref=ref.name
+                    ),
                     names=[name, ref.name],
                     source=source,
                     span=ref.span if source is not None else None,
@@ -593,9 +618,13 @@ def _cycles(children: dict[str, tuple[str, ...]]) -> list[KPITreeError]:
                 loop = [*path[path.index(kid) :], kid]
                 problems.append(
                     CycleError(
-                        f"metrics depend on each other in a loop: {' → '.join(loop)}",
-                        hint="a metric cannot be computed from itself; break the loop by "
-                        "making one of them a KPI or an Input",
+                        _("metrics depend on each other in a loop: {loop}").format(
+                            loop=" → ".join(loop)
+                        ),
+                        hint=_(
+                            "a metric cannot be computed from itself; break the loop by "
+                            "making one of them a KPI or an Input"
+                        ),
                         names=loop[:-1],
                     )
                 )
@@ -644,7 +673,9 @@ def _check_units(tree: Graph) -> list[KPITreeError]:
         if not isinstance(node, Metric):
             found[name] = node.unit
             continue
-        where = f"metric `{name}` = {format_expr(node.formula)}"
+        where = _("metric `{name}` = {formula}").format(
+            name=name, formula=format_expr(node.formula)
+        )
         try:
             derived = _derive(node.formula, found)
         except UnitError as exc:
@@ -653,13 +684,15 @@ def _check_units(tree: Graph) -> list[KPITreeError]:
             continue
         declared = node.unit
         if isinstance(derived, Unit) and declared and not derived.same_dimension(declared):
-            hint = _units.spelling_hint(declared, derived) or (
-                f'declare unit="{derived}", or check the formula'
-            )
+            hint = _units.spelling_hint(declared, derived) or _(
+                "declare {setting}, or check the formula"
+            ).format(setting=f'unit="{derived}"')
             problems.append(
                 UnitError(
-                    f"metric `{name}` is declared in `{declared}` but its formula gives "
-                    f"`{derived}`",
+                    _(
+                        "metric `{name}` is declared in `{declared}` "
+                        "but its formula gives `{derived}`"
+                    ).format(name=name, declared=declared, derived=derived),
                     where=where,
                     hint=hint,
                     names=[name],

@@ -34,6 +34,7 @@ from typing import Final
 import attrs
 
 from kpitree.errors import HorizonError, did_you_mean, quoted
+from kpitree.i18n import N_, _
 
 __all__ = ["MAX_HORIZON_TEXT", "NUMBER_WORDS", "ONLINE", "PHRASES", "UNIT_SECONDS", "Horizon"]
 
@@ -113,7 +114,7 @@ PHRASES: Final = MappingProxyType(
 MAX_HORIZON_TEXT: Final = 100
 """Longest horizon text read; anything longer is refused before parsing."""
 
-_EXPECTED: Final = (
+_EXPECTED: Final = N_(  # translated where shown
     'expected a duration like "15 min", "1 hour", "1 day", "2 days", "1 week", "1 month", '
     '"1 quarter", "online" (or Russian: "1 день", "неделя", "онлайн")'
 )
@@ -145,21 +146,25 @@ _HALF_WORDS: Final = (
     "полгода", "half a minute", "half an hour", "half a day", "half a week", "half a month",
     "half a quarter", "half a year",
 )  # fmt: skip
-_AMBIGUOUS: Final = {
-    "m": '"m" could be minutes or months: write "min" or "month"',
-    "м": '"м" could be minutes or months: write "мин" or "мес"',
+_AMBIGUOUS: Final = {  # hints, translated where shown
+    "m": N_('"m" could be minutes or months: write "min" or "month"'),
+    "м": N_('"м" could be minutes or months: write "мин" or "мес"'),
 }
 
 
 def _seconds(value: float) -> float:
     if isinstance(value, str | bool) or not isinstance(value, int | float):
         raise HorizonError(
-            f"a horizon is a number of seconds, got {quoted(value)}",
-            hint="use Horizon.parse() to read text such as '1 day'",
+            _("a horizon is a number of seconds, got {value}").format(value=quoted(value)),
+            hint=_("use Horizon.parse() to read text such as '1 day'"),
         )
     seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0:
-        raise HorizonError(f"a horizon is a duration of zero or more seconds, got {value!r}")
+        raise HorizonError(
+            _("a horizon is a duration of zero or more seconds, got {value}").format(
+                value=repr(value)
+            )
+        )
     return round(seconds, 6)
 
 
@@ -230,10 +235,16 @@ class Horizon:
         if isinstance(value, Horizon):
             return value
         if not isinstance(value, str):
-            raise HorizonError(f"a horizon must be text, got {quoted(value)}: {_EXPECTED}")
+            raise HorizonError(
+                _("a horizon must be text, got {value}: {expected}").format(
+                    value=quoted(value), expected=_(_EXPECTED)
+                )
+            )
         if len(value) > MAX_HORIZON_TEXT:
             raise HorizonError(
-                f"cannot read horizon {quoted(value)}: longer than {MAX_HORIZON_TEXT} characters"
+                _("cannot read horizon {value}: longer than {limit} characters").format(
+                    value=quoted(value), limit=MAX_HORIZON_TEXT
+                )
             )
         written = " ".join(value.split())
         return cls(_parse_seconds(value, written.lower().replace("ё", "е")), written)
@@ -266,11 +277,13 @@ def _parse_seconds(value: str, text: str) -> float:
     match = _NUMBER_UNIT.fullmatch(text)
     if match is None:
         if _BARE_NUMBER.fullmatch(text):
-            raise _bad(value, hint=f'add a unit: "{text} days", "{text} min"')
+            raise _bad(
+                value, hint=_('add a unit: "{number} days", "{number} min"').format(number=text)
+            )
         raise _bad(value, hint=did_you_mean(text, PHRASES) if text else None)
     unit = match["unit"]
     if unit in _AMBIGUOUS:
-        raise _bad(value, hint=_AMBIGUOUS[unit])
+        raise _bad(value, hint=_(_AMBIGUOUS[unit]))
     if unit not in UNIT_SECONDS:
         bare = match["number"] is None and match["word"] is None
         candidates = [*UNIT_SECONDS, *PHRASES] if bare else UNIT_SECONDS
@@ -278,12 +291,16 @@ def _parse_seconds(value: str, text: str) -> float:
     number = _number(match["number"], match["word"], value)
     if number <= 0:
         raise HorizonError(
-            f"cannot read horizon {quoted(value)}: the duration must be positive",
-            hint='write "online" for real time',
+            _("cannot read horizon {value}: the duration must be positive").format(
+                value=quoted(value)
+            ),
+            hint=_('write "online" for real time'),
         )
     seconds = number * UNIT_SECONDS[unit]
     if not math.isfinite(seconds):
-        raise HorizonError(f"cannot read horizon {quoted(value)}: the duration is too long")
+        raise HorizonError(
+            _("cannot read horizon {value}: the duration is too long").format(value=quoted(value))
+        )
     return seconds
 
 
@@ -298,7 +315,12 @@ def _number(digits: str | None, word: str | None, original: str) -> float:
 
 
 def _bad(value: str, *, hint: str | None) -> HorizonError:
-    return HorizonError(f"cannot read horizon {quoted(value)}: {_EXPECTED}", hint=hint)
+    return HorizonError(
+        _("cannot read horizon {value}: {expected}").format(
+            value=quoted(value), expected=_(_EXPECTED)
+        ),
+        hint=hint,
+    )
 
 
 ONLINE: Final = Horizon(0, "online")

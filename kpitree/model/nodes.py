@@ -26,7 +26,7 @@ from kpitree.errors import (
     quoted,
     raise_all,
 )
-from kpitree.i18n import _
+from kpitree.i18n import N_, _
 from kpitree.language.expr import Arithmetic, Expr, Ref, as_expr, check_formula, check_name
 from kpitree.language.limits import DEFAULT_LIMITS
 from kpitree.language.parser import parse_formula
@@ -34,7 +34,7 @@ from kpitree.model.bounds import Bounds
 from kpitree.model.distributions import Distribution, as_distribution
 from kpitree.model.horizon import Horizon
 from kpitree.model.norm import Norm, parse_norm
-from kpitree.model.numbers import to_number
+from kpitree.model.numbers import format_number, to_number
 from kpitree.model.units import Unit
 
 __all__ = [
@@ -54,6 +54,21 @@ Direction = Literal["higher", "lower"]
 """Which way a node's value is better: `"higher"` (revenue) or `"lower"` (cost)."""
 
 DIRECTIONS: Final[tuple[Direction, ...]] = ("higher", "lower")
+
+# Where a node's problems are, by its kind: without a name, and with one.
+_WHERE = {
+    "KPI": (N_("KPI"), N_("KPI `{name}`")),
+    "input": (N_("input"), N_("input `{name}`")),
+    "metric": (N_("metric"), N_("metric `{name}`")),
+    "standard": (N_("standard"), N_("standard `{name}`")),
+}
+
+
+def _where(kind: str, name: object) -> str:
+    """The location of a `kind` node's problems, in the active locale: ``KPI `leads```."""
+    bare, named = _WHERE[kind]
+    return _(named).format(name=name) if isinstance(name, str) else _(bare)
+
 
 _AGGREGATE = re.compile(r"sum|mean|last|min|max|weighted:(?P<weight>\w+)")
 
@@ -87,11 +102,11 @@ class Standard:
         self, text: str | None = None, name: str | None = None, norm: str | Norm | None = None
     ) -> None:
         problems: list[KPITreeError] = []
-        where = f"standard `{name}`" if isinstance(name, str) else "standard"
+        where = _where("standard", name)
         checked = _collect(
             problems,
-            "standard",
-            lambda v: check_name(v, what="a standard's name"),
+            _where("standard", None),
+            lambda v: check_name(v, what=N_("a standard's name")),
             name,
             optional=True,
         )
@@ -99,13 +114,15 @@ class Standard:
         if (name is None) != (norm is None):
             # status looks a measurement up by the name and checks it against the norm;
             # one without the other would be dropped silently on dump.
-            missing = "a name" if name is None else "a norm"
             problems.append(
                 ArgumentError(
-                    f"a standard with {'a norm' if name is None else 'a name'} needs {missing}",
+                    _("a standard with a norm needs a name")
+                    if name is None
+                    else _("a standard with a name needs a norm"),
                     where=where,
-                    hint='a measurable standard has both: kt.Standard(name="response_minutes", '
-                    'norm="<= 15"); a plain one is only text',
+                    hint=_(
+                        "a measurable standard has both: {example}; a plain one is only text"
+                    ).format(example='kt.Standard(name="response_minutes", norm="<= 15")'),
                 )
             )
         if text is None and checked is not None and parsed is not None:
@@ -114,13 +131,13 @@ class Standard:
             if name is None and norm is None:
                 problems.append(
                     ValueTypeError(
-                        "a standard needs its text",
+                        _("a standard needs its text"),
                         where=where,
                         hint='kt.Standard("answer within 15 minutes")',
                     )
                 )
         else:
-            _collect(problems, where, lambda v: _text(v, "a standard's text"), text)
+            _collect(problems, where, lambda v: _text(v, _("a standard's text")), text)
         raise_all(problems)
         assert text is not None  # else a problem was raised above
         self.__attrs_init__(text, checked, parsed)
@@ -154,8 +171,11 @@ class Node(Arithmetic):
         if unknown:
             fields = _parameters(type(self).__init__)
             raise ArgumentError(
-                f"{type(self).__name__} `{self.name}` has no field `{unknown[0]}` to replace",
-                hint=did_you_mean(unknown[0], fields) or f"the fields are: {', '.join(fields)}",
+                _("{kind} `{name}` has no field `{field}` to replace").format(
+                    kind=type(self).__name__, name=self.name, field=unknown[0]
+                ),
+                hint=did_you_mean(unknown[0], fields)
+                or _("the fields are: {fields}").format(fields=", ".join(fields)),
             )
         return attrs.evolve(self, **self._stale(changes))  # type: ignore[misc]
 
@@ -202,15 +222,22 @@ def _bounds(value: Any, what: str) -> Bounds | None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValueTypeError(
-            f"bounds must be a pair (low, high), got {quoted(value)}",
-            hint="use None for an open side: bounds=(0, None)",
+            _("bounds must be a pair (low, high), got {value}").format(value=quoted(value)),
+            hint=_("use None for an open side: {example}").format(example="bounds=(0, None)"),
         )
     pair = tuple(value)
     if len(pair) != 2:
-        raise ValueTypeError(f"bounds must be a pair (low, high), got {len(pair)} item(s)")
-    low, high = (None if v is None else to_number(v, what=f"a bound of {what}") for v in pair)
+        raise ValueTypeError(
+            _("bounds must be a pair (low, high), got {count} item(s)").format(count=len(pair))
+        )
+    bound = _("a bound of {name}").format(name=what)
+    low, high = (None if v is None else to_number(v, what=bound) for v in pair)
     if low is not None and high is not None and low > high:
-        raise ArgumentError(f"bounds ({low:g}, {high:g}) have low above high")
+        raise ArgumentError(
+            _("bounds ({low}, {high}) have low above high").format(
+                low=format_number(low), high=format_number(high)
+            )
+        )
     return Bounds(low, high)
 
 
@@ -240,23 +267,29 @@ def _standards(value: Any) -> tuple[Standard, ...]:
             else:
                 problems.append(
                     ValueTypeError(
-                        f"a standard must be text or a kt.Standard, got {quoted(item)}",
-                        hint='e.g. standards=["call back within 15 minutes"]',
+                        _("a standard must be text or a kt.Standard, got {value}").format(
+                            value=quoted(item)
+                        ),
+                        hint=_("e.g. {example}").format(
+                            example='standards=["call back within 15 minutes"]'
+                        ),
                     )
                 )
     else:
         raise ValueTypeError(
-            f"standards must be text, a list of standards or a mapping of names to norms, "
-            f"got {quoted(value)}",
-            hint='e.g. standards={"response_minutes": "<= 15"}',
+            _(
+                "standards must be text, a list of standards or a mapping of names to norms, "
+                "got {value}"
+            ).format(value=quoted(value)),
+            hint=_("e.g. {example}").format(example='standards={"response_minutes": "<= 15"}'),
         )
     seen: set[str] = set()
     for standard in out:
         if standard.name is not None and standard.name in seen:
             problems.append(
                 DuplicateNameError(
-                    f"two standards are named `{standard.name}`",
-                    hint="status looks a measurement up by its name; rename one of them",
+                    _("two standards are named `{name}`").format(name=standard.name),
+                    hint=_("status looks a measurement up by its name; rename one of them"),
                     names=[standard.name],
                 )
             )
@@ -269,7 +302,8 @@ def _standards(value: Any) -> tuple[Standard, ...]:
 def _role(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueTypeError(
-            f"a role must be non-empty text, got {quoted(value)}", hint='e.g. "marketing", "sales"'
+            _("a role must be non-empty text, got {value}").format(value=quoted(value)),
+            hint=_("e.g. {example}").format(example='"marketing", "sales"'),
         )
     return value.strip()
 
@@ -279,8 +313,10 @@ def _roles(value: Any) -> tuple[str, ...]:
         return (_role(value),)
     if not isinstance(value, Iterable) or isinstance(value, Mapping):
         raise ValueTypeError(
-            f"influenced_by must be a role or a list of roles, got {quoted(value)}",
-            hint='e.g. influenced_by=["sales", "product"]',
+            _("influenced_by must be a role or a list of roles, got {value}").format(
+                value=quoted(value)
+            ),
+            hint=_("e.g. {example}").format(example='influenced_by=["sales", "product"]'),
         )
     return tuple(_role(item) for item in value)
 
@@ -290,16 +326,22 @@ def _aggregate(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not _AGGREGATE.fullmatch(value.strip()):
         raise ArgumentError(
-            f"aggregate {quoted(value, text_as_repr=True)} is not one of the forms",
-            hint='use "sum", "mean", "last", "min", "max" or "weighted:<leaf>" '
-            '(a rate weighted by what it is a rate of, e.g. "weighted:leads")',
+            _("aggregate {value} is not one of the forms").format(
+                value=quoted(value, text_as_repr=True)
+            ),
+            hint=_(
+                'use "sum", "mean", "last", "min", "max" or "weighted:<leaf>" '
+                '(a rate weighted by what it is a rate of, e.g. "weighted:leads")'
+            ),
         )
     return value.strip()
 
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueTypeError(f"{what} must be text, got {quoted(value)}")
+        raise ValueTypeError(
+            _("{what} must be text, got {value}").format(what=what, value=quoted(value))
+        )
     return value
 
 
@@ -353,22 +395,22 @@ def _agreeing(direction: Direction | None, norm: Norm | None, where: str) -> KPI
 def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Check and convert the fields every leaf has; report all problems at once."""
     problems: list[KPITreeError] = []
-    where = f"{kind} `{name}`" if isinstance(name, str) else kind
-    name = _collect(problems, kind, check_name, name)
+    where = _where(kind, name)
+    name = _collect(problems, _where(kind, None), check_name, name)
     what = f"`{name}`"
     out = {
         "name": name,
         "value": _collect(
             problems,
             where,
-            lambda v: to_number(v, what=f"value of {what}"),
+            lambda v: to_number(v, what=_("value of {name}").format(name=what)),
             fields["value"],
             optional=True,
         ),
         "unit": _collect(problems, where, _unit, fields["unit"], optional=True),
         "bounds": _collect(problems, where, lambda v: _bounds(v, what), fields["bounds"]),
         "description": _collect(
-            problems, where, lambda v: _text(v, "description"), fields["description"]
+            problems, where, lambda v: _text(v, _("description")), fields["description"]
         ),
         "aggregate": _collect(problems, where, _aggregate, fields["aggregate"]),
         "uncertainty": _collect(
@@ -378,9 +420,15 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
     }
     value, bounds = out["value"], out["bounds"]
     if value is not None and bounds is not None and not bounds.contains(value):
-        shown = bounds.format(lambda x: f"{x:g}")
+        shown = bounds.format(format_number)
         problems.append(
-            BoundsError(f"value {value:g} is outside the bounds {shown}", where=where, names=[name])
+            BoundsError(
+                _("value {value} is outside the bounds {bounds}").format(
+                    value=format_number(value), bounds=shown
+                ),
+                where=where,
+                names=[name],
+            )
         )
     if kind == "KPI":
         for field in ("owner", "horizon"):
@@ -399,13 +447,19 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
 
 
 def _missing(name: str, field: str) -> KPITreeError:
-    what = {
-        "owner": 'the role accountable for it, e.g. owner="marketing"',
-        "horizon": 'how fast the owner can move it, e.g. horizon="1 day"',
+    reason = {
+        "owner": N_(
+            "KPI `{name}` has no owner: every KPI needs the role accountable for it, "
+            'e.g. owner="marketing"'
+        ),
+        "horizon": N_(
+            "KPI `{name}` has no horizon: every KPI needs how fast the owner can move it, "
+            'e.g. horizon="1 day"'
+        ),
     }[field]
     return ArgumentError(
-        f"KPI `{name}` has no {field}: every KPI needs {what}",
-        hint="a leaf that nobody on the team controls is a kt.Input",
+        _(reason).format(name=name),
+        hint=_("a leaf that nobody on the team controls is a kt.Input"),
         names=[name],
     )
 
@@ -564,8 +618,8 @@ class Metric(Node):
         direction: str | None = None,
     ) -> None:
         problems: list[KPITreeError] = []
-        where = f"metric `{name}`" if isinstance(name, str) else "metric"
-        checked = _collect(problems, "metric", check_name, name)
+        where = _where("metric", name)
+        checked = _collect(problems, _where("metric", None), check_name, name)
         if isinstance(formula, str):
             text = formula
             expr = _collect(problems, where, parse_formula, formula)
@@ -580,13 +634,13 @@ class Metric(Node):
             "target": _collect(
                 problems,
                 where,
-                lambda v: to_number(v, what=f"target of `{name}`"),
+                lambda v: to_number(v, what=_("target of {name}").format(name=f"`{name}`")),
                 target,
                 optional=True,
             ),
             "norm": _collect(problems, where, _norm, norm, optional=True),
             "description": _collect(
-                problems, where, lambda v: _text(v, "description"), description
+                problems, where, lambda v: _text(v, _("description")), description
             ),
             "text": text,
             "direction": _collect(problems, where, _direction, direction, optional=True),

@@ -20,6 +20,7 @@ from typing import ClassVar, Final
 import attrs
 
 from kpitree.errors import NormError, ValueTypeError, quoted
+from kpitree.i18n import N_, _
 from kpitree.model.numbers import format_number, to_number
 
 __all__ = ["MAX_NORM_TEXT", "AtLeast", "AtMost", "Between", "Norm", "parse_norm"]
@@ -27,7 +28,7 @@ __all__ = ["MAX_NORM_TEXT", "AtLeast", "AtMost", "Between", "Norm", "parse_norm"
 MAX_NORM_TEXT: Final = 100
 """Longest norm text read; anything longer is refused before parsing."""
 
-_EXPECTED: Final = 'expected a norm like ">= 0.8", ">= 80%", "<= 15" or "0.7..0.9"'
+_EXPECTED: Final = N_('expected a norm like ">= 0.8", ">= 80%", "<= 15" or "0.7..0.9"')
 
 
 class Norm(abc.ABC):
@@ -73,15 +74,15 @@ def _written() -> str | None:
 
 
 def _threshold(value: object) -> float:
-    return to_number(value, what="norm threshold")
+    return to_number(value, what=_("norm threshold"))
 
 
 def _low(value: object) -> float:
-    return to_number(value, what="low end of the norm")
+    return to_number(value, what=_("low end of the norm"))
 
 
 def _high(value: object) -> float:
-    return to_number(value, what="high end of the norm")
+    return to_number(value, what=_("high end of the norm"))
 
 
 @attrs.frozen
@@ -175,8 +176,10 @@ class Between(Norm):
     def __attrs_post_init__(self) -> None:
         if self.low > self.high:
             raise NormError(
-                f"a norm range goes from low to high, got {_exact(self.low)}..{_exact(self.high)}",
-                hint=f"write {_exact(self.high)}..{_exact(self.low)}",
+                _("a norm range goes from low to high, got {low}..{high}").format(
+                    low=_exact(self.low), high=_exact(self.high)
+                ),
+                hint=_("write {high}..{low}").format(low=_exact(self.low), high=_exact(self.high)),
             )
 
     def ok(self, value: float) -> bool:
@@ -215,13 +218,19 @@ _PREFIXES: Final[tuple[tuple[str, type[AtLeast] | type[AtMost]], ...]] = (
     ("не больше", AtMost),
 )
 # Operators people write by mistake → the hint for each.
-_MISTAKES: Final = (
-    ("=>", "write >= instead of =>"),
-    ("=<", "write <= instead of =<"),
-    ("==", "a norm is a threshold: write >= or <=, or a range such as 0.7..0.9"),
-    ("=", "a norm is a threshold: write >= or <=, or a range such as 0.7..0.9"),
-    (">", "a norm is a threshold to hold, and meeting it exactly counts: write >= instead of >"),
-    ("<", "a norm is a threshold to hold, and meeting it exactly counts: write <= instead of <"),
+_MISTAKES: Final = (  # hints, translated where shown
+    ("=>", N_("write >= instead of =>")),
+    ("=<", N_("write <= instead of =<")),
+    ("==", N_("a norm is a threshold: write >= or <=, or a range such as 0.7..0.9")),
+    ("=", N_("a norm is a threshold: write >= or <=, or a range such as 0.7..0.9")),
+    (
+        ">",
+        N_("a norm is a threshold to hold, and meeting it exactly counts: write >= instead of >"),
+    ),
+    (
+        "<",
+        N_("a norm is a threshold to hold, and meeting it exactly counts: write <= instead of <"),
+    ),
 )
 
 
@@ -255,9 +264,20 @@ def parse_norm(value: str | Norm) -> Norm:
     if isinstance(value, Norm):
         return value
     if not isinstance(value, str):
-        raise NormError(f"a norm must be text, got {quoted(value)}: {_EXPECTED}")
+        raise NormError(
+            _("a norm must be text, got {value}: {expected}").format(
+                value=quoted(value), expected=_(_EXPECTED)
+            )
+        )
     if len(value) > MAX_NORM_TEXT:
-        raise NormError(f"cannot read norm {quoted(value)}: longer than {MAX_NORM_TEXT} characters")
+        raise NormError(
+            _("cannot read norm {value}: longer than {limit} characters").format(
+                value=quoted(value), limit=MAX_NORM_TEXT
+            )
+        )
+    unread = _("cannot read norm {value}: {expected}").format(
+        value=quoted(value), expected=_(_EXPECTED)
+    )
     text = " ".join(value.split())
     lowered = text.lower()
     try:
@@ -269,20 +289,30 @@ def parse_norm(value: str | Norm) -> Norm:
             return Between(low.strip(), high.strip(), text=text)
     except ValueTypeError as error:
         raise NormError(
-            f"cannot read norm {quoted(value)}: {error.reason}; {_EXPECTED}", hint=error.hint
+            _("cannot read norm {value}: {reason}; {expected}").format(
+                value=quoted(value), reason=error.reason, expected=_(_EXPECTED)
+            ),
+            hint=error.hint,
         ) from None
     except NormError as error:
         raise NormError(
-            f"cannot read norm {quoted(value)}: {error.reason}", hint=error.hint
+            _("cannot read norm {value}: {reason}").format(
+                value=quoted(value), reason=error.reason
+            ),
+            hint=error.hint,
         ) from None
     for mistake, hint in _MISTAKES:
         if lowered.startswith(mistake):
-            raise NormError(f"cannot read norm {quoted(value)}: {_EXPECTED}", hint=hint)
+            raise NormError(unread, hint=_(hint))
     try:
-        to_number(text, what="norm")
+        to_number(text, what=_("norm"))
     except ValueTypeError:
-        raise NormError(f"cannot read norm {quoted(value)}: {_EXPECTED}") from None
+        raise NormError(unread) from None
     raise NormError(
-        f"cannot read norm {quoted(value)}: a norm needs a direction, {_EXPECTED}",
-        hint=f"write >= {text} if higher is better, <= {text} if lower is better",
+        _("cannot read norm {value}: a norm needs a direction, {expected}").format(
+            value=quoted(value), expected=_(_EXPECTED)
+        ),
+        hint=_("write >= {number} if higher is better, <= {number} if lower is better").format(
+            number=text
+        ),
     )

@@ -11,7 +11,7 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted
+from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted, quoted_name
 from kpitree.i18n import _
 from kpitree.i18n import locale as speaking
 from kpitree.model.escape import terminal
@@ -419,14 +419,16 @@ class RowTable(Result):
     def _no_row(self, name: object) -> UnknownNameError:
         """Return the error about a name with no row."""
         return UnknownNameError(
-            f"the tree has no {self._row_role()} `{name}`",
+            _("the tree has no {role} {name}").format(
+                role=self._row_role(), name=quoted_name(name)
+            ),
             hint=did_you_mean(str(name), self._rows_by_name),
             names=[str(name)],
         )
 
     def _row_role(self) -> str:
-        """Say what a row is, for the error about a name with no row."""
-        return "row named"
+        """Say what a row is, for the error about a name with no row (in the active locale)."""
+        return _("row named")
 
 
 class Values(Mapping[str, float], Result):
@@ -467,7 +469,7 @@ class Values(Mapping[str, float], Result):
             if self._tree is not None:
                 raise self._tree._unknown(name) from None
             raise UnknownNameError(
-                f"there is no value for `{name}`",
+                _("there is no value for `{name}`").format(name=name),
                 hint=did_you_mean(str(name), self._data),
                 names=[str(name)],
             ) from None

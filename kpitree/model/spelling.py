@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from kpitree.errors import SpellingWarning, warn
+from kpitree.i18n import N_, _
 
 __all__ = ["skeleton", "warn_spellings"]
 
@@ -58,7 +59,7 @@ def skeleton(text: str) -> str:
 
 def warn_spellings(names: Iterable[str], roles: Iterable[str]) -> None:
     """Give one `SpellingWarning` per group of node names, or of roles, that look alike."""
-    for what, spellings in (("node names", names), ("owners", roles)):
+    for what, spellings in ((N_("node names"), names), (N_("owners"), roles)):
         groups: dict[str, list[str]] = {}
         for spelling in dict.fromkeys(spellings):
             groups.setdefault(skeleton(spelling), []).append(spelling)
@@ -69,18 +70,24 @@ def warn_spellings(names: Iterable[str], roles: Iterable[str]) -> None:
 
 
 def _message(what: str, group: list[str]) -> str:
-    listed = " and ".join(f"`{s}`" for s in group)
+    listed = f"`{group[0]}`"
+    for spelling in group[1:]:
+        listed = _("{first} and {second}").format(first=listed, second=f"`{spelling}`")
     # Skeletons match, so the spellings differ letter by letter; only case folding can change
     # a length (`ß`/`ss`), and then the letters compared are case pairs anyway.
     pairs = dict.fromkeys(
         (x, y) for s in group[1:] for x, y in zip(group[0], s, strict=False) if x != y
     )
-    shown = [f"{_letter(x)} vs {_letter(y)}" for x, y in pairs if x.casefold() != y.casefold()]
-    how = "; ".join(shown) if shown else "they differ only in case"
-    return (
-        f"{what} {listed} look alike but are different spellings ({how}); "
+    shown = [
+        _("{first} vs {second}").format(first=_letter(x), second=_letter(y))
+        for x, y in pairs
+        if x.casefold() != y.casefold()
+    ]
+    how = "; ".join(shown) if shown else _("they differ only in case")
+    return _(
+        "{what} {listed} look alike but are different spellings ({how}); "
         "if they are meant to be one, write them the same way"
-    )
+    ).format(what=_(what), listed=listed, how=how)
 
 
 def _letter(ch: str) -> str:

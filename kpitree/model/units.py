@@ -61,7 +61,7 @@ import attrs
 
 from kpitree import i18n
 from kpitree.errors import UnitError, did_you_mean
-from kpitree.i18n import _
+from kpitree.i18n import N_, _
 from kpitree.language.table import FUNCTIONS
 from kpitree.model.numbers import format_number
 
@@ -83,7 +83,7 @@ __all__ = [
 MAX_UNIT_TEXT = 100
 """Longest unit text `Unit.parse` reads; longer text is refused before parsing."""
 
-_EXPECTED = 'expected a unit like "lead", "RUB", "call/day", "%"'
+_EXPECTED = N_('expected a unit like "lead", "RUB", "call/day", "%"')  # translated where shown
 # Letters, then letters, digits or "_"; superscript digits are exponents, not part of a name.
 _NAME_CHAR = r"[^\W¹²³⁰⁴⁵⁶⁷⁸⁹]"
 _NAME = re.compile(rf"[^\W\d_]{_NAME_CHAR}*")
@@ -124,15 +124,19 @@ def _is_name(name: str) -> bool:
 def _as_exponent(value: object) -> Fraction:
     """Turn an exponent into a Fraction; floats must be simple fractions such as 0.5 or 1/3."""
     if isinstance(value, bool) or not isinstance(value, Fraction | int | float):
-        raise UnitError(f"an exponent must be a number, got {value!r}")
+        raise UnitError(_("an exponent must be a number, got {value}").format(value=repr(value)))
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise UnitError(f"an exponent must be a finite number, got {value!r}")
+            raise UnitError(
+                _("an exponent must be a finite number, got {value}").format(value=repr(value))
+            )
         ratio = Fraction(value).limit_denominator(_MAX_DENOMINATOR)
         if abs(float(ratio) - value) > 1e-12:
             raise UnitError(
-                f"cannot use exponent {value!r} on a unit: it must be a simple fraction",
-                hint="use a whole number or a fraction such as 1/2",
+                _("cannot use exponent {value} on a unit: it must be a simple fraction").format(
+                    value=repr(value)
+                ),
+                hint=_("use a whole number or a fraction such as 1/2"),
             )
         return ratio
     return Fraction(value)
@@ -146,7 +150,11 @@ def _canonical(
     merged: dict[str, Fraction] = {}
     for name, exponent in pairs:
         if not isinstance(name, str) or not _is_name(name):
-            raise UnitError(f"`{name}` is not a unit name: {_EXPECTED}")
+            raise UnitError(
+                _("`{name}` is not a unit name: {expected}").format(
+                    name=name, expected=_(_EXPECTED)
+                )
+            )
         merged[name] = merged.get(name, Fraction(0)) + _as_exponent(exponent)
     return tuple(sorted((n, e) for n, e in merged.items() if e != 0))
 
@@ -154,7 +162,9 @@ def _canonical(
 def _percent_only_without_dimension(instance: Unit, attribute: object, value: bool) -> None:
     if value and instance.factors:
         raise UnitError(
-            f"only a dimensionless unit can be a percent, not `{Unit(instance.factors)}`"
+            _("only a dimensionless unit can be a percent, not `{unit}`").format(
+                unit=Unit(instance.factors)
+            )
         )
 
 
@@ -224,17 +234,23 @@ class Unit:
         if isinstance(text, Mapping):
             return _plural(text)
         if not isinstance(text, str):
-            raise UnitError(f"a unit must be text, got {type(text).__name__} {text!r}: {_EXPECTED}")
+            raise UnitError(
+                _("a unit must be text, got {type} {value}: {expected}").format(
+                    type=type(text).__name__, value=repr(text), expected=_(_EXPECTED)
+                )
+            )
         if len(text) > MAX_UNIT_TEXT:
             raise UnitError(
-                f"cannot read unit `{text[:40]}...`: it is {len(text)} characters long, "
-                f"the limit is {MAX_UNIT_TEXT}",
-                hint=_EXPECTED,
+                _(
+                    "cannot read unit `{start}...`: it is {length} characters long, "
+                    "the limit is {limit}"
+                ).format(start=text[:40], length=len(text), limit=MAX_UNIT_TEXT),
+                hint=_(_EXPECTED),
             )
         if not text.strip():
             raise UnitError(
-                "cannot read unit: the text is empty",
-                hint='leave the unit out if it is not known, or write "1" for a plain number',
+                _("cannot read unit: the text is empty"),
+                hint=_('leave the unit out if it is not known, or write "1" for a plain number'),
             )
         read = _Reader(text).read()
         return Unit(read.factors, percent=read.percent, text=" ".join(text.split()))
@@ -345,31 +361,41 @@ class Unit:
         return f"Unit({str(self)!r})"
 
 
+_PLURAL_EXAMPLE = '{"one": "лид", "few": "лида", "many": "лидов"}'
+
+
 def _plural(given: Mapping[str, str]) -> Unit:
     """A unit from its plural forms; the `one` form (else `other`, else the first) names it."""
     if not given:
         raise UnitError(
-            "a unit with plural forms needs at least one form",
-            hint='e.g. {"one": "лид", "few": "лида", "many": "лидов"}',
+            _("a unit with plural forms needs at least one form"),
+            hint=_("e.g. {example}").format(example=_PLURAL_EXAMPLE),
         )
     forms: list[tuple[str, str]] = []
     units: dict[str, Unit] = {}
     for category, text in given.items():
         if category not in PLURAL_CATEGORIES:
             raise UnitError(
-                f"`{category}` is not a plural category; the categories are "
-                f"{', '.join(PLURAL_CATEGORIES)}",
+                _("`{category}` is not a plural category; the categories are {categories}").format(
+                    category=category, categories=", ".join(PLURAL_CATEGORIES)
+                ),
                 hint=did_you_mean(str(category), PLURAL_CATEGORIES)
-                or 'e.g. {"one": "лид", "few": "лида", "many": "лидов"}',
+                or _("e.g. {example}").format(example=_PLURAL_EXAMPLE),
             )
         if not isinstance(text, str):
-            raise UnitError(f"the `{category}` form of a unit must be text, got {text!r}")
+            raise UnitError(
+                _("the `{category}` form of a unit must be text, got {value}").format(
+                    category=category, value=repr(text)
+                )
+            )
         unit = Unit.parse(text)
         if unit.is_dimensionless:
             raise UnitError(
-                f"the `{category}` form `{unit}` has no unit name: plural forms are for named "
-                "units, such as `лид`",
-                hint="write a plain number or % as text: unit: '%'",
+                _(
+                    "the `{category}` form `{unit}` has no unit name: plural forms are for named "
+                    "units, such as `лид`"
+                ).format(category=category, unit=unit),
+                hint=_("write a plain number or % as text: {example}").format(example="unit: '%'"),
             )
         units[category] = unit
         forms.append((category, str(unit)))
@@ -378,9 +404,11 @@ def _plural(given: Mapping[str, str]) -> Unit:
     for category, unit in units.items():
         if _shape(unit) != _shape(named):
             raise UnitError(
-                f"the plural forms `{named}` ({naming}) and `{unit}` ({category}) are "
-                "different kinds of unit",
-                hint="every form is the same unit, inflected: lead/day, leads/day",
+                _(
+                    "the plural forms `{named}` ({naming}) and `{unit}` ({category}) are "
+                    "different kinds of unit"
+                ).format(named=named, naming=naming, unit=unit, category=category),
+                hint=_("every form is the same unit, inflected: lead/day, leads/day"),
             )
     return Unit(named.factors, text=str(named), forms=tuple(forms))
 
@@ -425,10 +453,10 @@ class _Reader:
     def fail(self, what: str, start: int, end: int | None = None) -> UnitError:
         stop = start + 1 if end is None else end
         return UnitError(
-            f"cannot read unit `{self.text}`: {what}",
+            _("cannot read unit `{unit}`: {reason}").format(unit=self.text, reason=what),
             source=self.text,
             span=(start, stop),
-            hint=_EXPECTED,
+            hint=_(_EXPECTED),
         )
 
     def skip_spaces(self) -> None:
@@ -437,7 +465,7 @@ class _Reader:
 
     def got(self, start: int) -> str:
         if start >= len(self.text):
-            return "the end of the text"
+            return _("the end of the text")
         word = _NAME.match(self.text, start)
         return f"`{word.group() if word else self.text[start]}`"
 
@@ -466,7 +494,9 @@ class _Reader:
             else:
                 word = _NAME.match(self.text, start)
                 raise self.fail(
-                    f"expected `*`, `/` or `per` between units, got {self.got(start)}",
+                    _("expected `*`, `/` or `per` between units, got {token}").format(
+                        token=self.got(start)
+                    ),
                     start,
                     word.end() if word else None,
                 )
@@ -476,8 +506,10 @@ class _Reader:
 
     def parenthesis(self, start: int) -> UnitError:
         return self.fail(
-            "parentheses are not supported in units; "
-            "division reads left to right, so write `a/b/c` for a/(b*c)",
+            _(
+                "parentheses are not supported in units; "
+                "division reads left to right, so write `a/b/c` for a/(b*c)"
+            ),
             start,
         )
 
@@ -485,9 +517,8 @@ class _Reader:
         """Read one name, `1` or `%`, with its exponent; name None means dimensionless."""
         start = self.pos
         text = self.text
-        where = f" after `{after}`" if after else ""
         if start == len(text):
-            raise self.fail(f"expected a unit name{where}, got the end of the text", start)
+            raise self.fail(self.no_name(after, _("the end of the text")), start)
         char = text[start]
         name: str | None
         if char == "%":
@@ -497,8 +528,10 @@ class _Reader:
         elif number := _NUMBER.match(text, start):
             if number.group() != "1":
                 raise self.fail(
-                    f"`{number.group()}` is a number, not a unit: only `1` is allowed, as in "
-                    "`1/day`; put the number into the value",
+                    _(
+                        "`{number}` is a number, not a unit: only `1` is allowed, as in "
+                        "`1/day`; put the number into the value"
+                    ).format(number=number.group()),
                     start,
                     number.end(),
                 )
@@ -509,8 +542,16 @@ class _Reader:
             name, self.pos = match.group(), match.end()
         else:
             got = "`per`" if text.startswith("per", start) else self.got(start)
-            raise self.fail(f"expected a unit name{where}, got {got}", start)
+            raise self.fail(self.no_name(after, got), start)
         return name, self.exponent()
+
+    def no_name(self, after: str | None, got: str) -> str:
+        """Say that a unit name was expected (after the operator `after`) but `got` came."""
+        if after:
+            return _("expected a unit name after `{operator}`, got {token}").format(
+                operator=after, token=got
+            )
+        return _("expected a unit name, got {token}").format(token=got)
 
     def exponent(self) -> Fraction:
         text = self.text
@@ -532,17 +573,18 @@ class _Reader:
         if ratio := _EXPONENT_RATIO.match(text, at):
             self.pos = ratio.end()
             if ratio.group(2) is not None and int(ratio.group(2)) == 0:
-                raise self.fail("an exponent cannot divide by zero", at, ratio.end())
+                raise self.fail(_("an exponent cannot divide by zero"), at, ratio.end())
             return Fraction(int(ratio.group(1).replace("−", "-")), int(ratio.group(2) or 1))
         if number := _EXPONENT_NUMBER.match(text, at):
             self.pos = number.end()
             exponent = Fraction(number.group().replace("−", "-"))
             if exponent.denominator > _MAX_DENOMINATOR:
-                raise self.fail("the exponent is too fine a fraction", at, number.end())
+                raise self.fail(_("the exponent is too fine a fraction"), at, number.end())
             return exponent
         raise self.fail(
-            f"expected a number after `{text[op_start:at].strip()}` such as 2, -1 or (1/2), "
-            f"got {self.got(at)}",
+            _("expected a number after `{operator}` such as 2, -1 or (1/2), got {token}").format(
+                operator=text[op_start:at].strip(), token=self.got(at)
+            ),
             at,
         )
 
@@ -554,7 +596,7 @@ def _continues_name(text: str, index: int) -> bool:
 def _show(unit: Unit) -> str:
     """A unit for a message: `lead`, `%`, or `1` (a plain number)."""
     if unit == DIMENSIONLESS:
-        return "`1` (a plain number)"
+        return _("`1` (a plain number)")
     return f"`{unit}`"
 
 
@@ -575,22 +617,22 @@ def spelling_hint(first: Unit, second: Unit) -> str | None:
     theirs = {n for n, _ in second.factors} - {n for n, _ in first.factors}
     for unit, other in ((first, second), (second, first)):
         if other != unit and str(other) in dict(unit.forms).values():
-            return (
-                f"`{other}` is a plural form of `{unit}`: a unit is named by its `one` form, "
-                f"so write `{unit}` (or the same plural forms) in both places"
-            )
+            return _(
+                "`{other}` is a plural form of `{unit}`: a unit is named by its `one` form, "
+                "so write `{unit}` (or the same plural forms) in both places"
+            ).format(other=other, unit=unit)
     for a in sorted(mine):
         for b in sorted(theirs):
             if a + "s" == b or b + "s" == a:
-                return (
-                    f'`{a}` and `{b}` differ only by a trailing "s": units are compared as '
+                return _(
+                    '`{a}` and `{b}` differ only by a trailing "s": units are compared as '
                     "written, so use one spelling everywhere"
-                )
+                ).format(a=a, b=b)
             if a.casefold() == b.casefold():
-                return (
-                    f"`{a}` and `{b}` differ only in upper/lower case: units are compared as "
+                return _(
+                    "`{a}` and `{b}` differ only in upper/lower case: units are compared as "
                     "written, so use one spelling everywhere"
-                )
+                ).format(a=a, b=b)
     return None
 
 
@@ -600,7 +642,9 @@ def _mismatch_hint(first: Unit, second: Unit) -> str | None:
         return spelling
     if first.is_dimensionless != second.is_dimensionless:
         counted = second if first.is_dimensionless else first
-        return f"to take a share of `{counted}`, multiply it by the rate instead"
+        return _("to take a share of `{unit}`, multiply it by the rate instead").format(
+            unit=counted
+        )
     return None
 
 
@@ -632,12 +676,12 @@ def add(first: Unit, second: Unit, *, op: str = "+") -> Unit:
     if not first.same_dimension(second):
         a, b = _show(first), _show(second)
         if op == "+":
-            what = f"cannot add {a} and {b}: both sides of + must be in the same unit"
+            what = _("cannot add {a} and {b}: both sides of + must be in the same unit")
         elif op == "-":
-            what = f"cannot subtract {b} from {a}: both sides of - must be in the same unit"
+            what = _("cannot subtract {b} from {a}: both sides of - must be in the same unit")
         else:
-            what = f"cannot combine {a} and {b} with {op}: both sides must be in the same unit"
-        raise UnitError(what, hint=_mismatch_hint(first, second))
+            what = _("cannot combine {a} and {b} with {op}: both sides must be in the same unit")
+        raise UnitError(what.format(a=a, b=b, op=op), hint=_mismatch_hint(first, second))
     return Unit(first.factors, percent=first.percent and second.percent)
 
 
@@ -691,14 +735,18 @@ def power(base: Unit, exponent: Exponent | None, *, exponent_unit: Unit = DIMENS
     """
     if not exponent_unit.is_dimensionless:
         raise UnitError(
-            f"cannot raise {_show(base)} to a power in `{exponent_unit}`: "
-            "an exponent must be a plain number or %"
+            _(
+                "cannot raise {base} to a power in `{unit}`: "
+                "an exponent must be a plain number or %"
+            ).format(base=_show(base), unit=exponent_unit)
         )
     if exponent is None:
         if not base.is_dimensionless:
             raise UnitError(
-                f"cannot raise `{base}` to a power that changes: only a plain number or % can be",
-                hint=f"divide `{base}` by a quantity in the same unit first, to get a ratio",
+                _(
+                    "cannot raise `{base}` to a power that changes: only a plain number or % can be"
+                ).format(base=base),
+                hint=_ratio_hint(base),
             )
         return DIMENSIONLESS
     return base**exponent
@@ -734,25 +782,31 @@ def function(name: str, units: Sequence[Unit]) -> Unit:
     """
     if name not in FUNCTIONS:
         raise UnitError(
-            f"no unit rule for function `{name}`; known: {', '.join(FUNCTIONS)}",
+            _("no unit rule for function `{name}`; known: {functions}").format(
+                name=name, functions=", ".join(FUNCTIONS)
+            ),
             hint=did_you_mean(name, FUNCTIONS),
         )
     rule = FUNCTIONS[name].unit
     if rule == "same":
         if not units:
-            raise UnitError(f"{name} needs at least one argument")
+            raise UnitError(_("{name} needs at least one argument").format(name=name))
         result = units[0]
         for unit in units[1:]:
             if not result.same_dimension(unit):
                 raise UnitError(
-                    f"cannot take {name} of {_show(result)} and {_show(unit)}: "
-                    f"all arguments of {name} must be in the same unit",
+                    _(
+                        "cannot take {name} of {first} and {second}: "
+                        "all arguments of {name} must be in the same unit"
+                    ).format(name=name, first=_show(result), second=_show(unit)),
                     hint=_mismatch_hint(result, unit),
                 )
             result = add(result, unit)
         return result
     if len(units) != 1:
-        raise UnitError(f"{name} takes one argument, got {len(units)}")
+        raise UnitError(
+            _("{name} takes one argument, got {count}").format(name=name, count=len(units))
+        )
     (unit,) = units
     if rule == "keep":
         return unit
@@ -760,11 +814,19 @@ def function(name: str, units: Sequence[Unit]) -> Unit:
         return unit ** Fraction(1, 2)
     if not unit.is_dimensionless:
         raise UnitError(
-            f"cannot take {name} of `{unit}`: the argument of {name} must be a plain number "
-            "or % (no unit)",
-            hint=f"divide `{unit}` by a quantity in the same unit first, to get a ratio",
+            _(
+                "cannot take {name} of `{unit}`: the argument of {name} must be a plain number "
+                "or % (no unit)"
+            ).format(name=name, unit=unit),
+            hint=_ratio_hint(unit),
         )
     return DIMENSIONLESS
+
+
+def _ratio_hint(unit: Unit) -> str:
+    return _("divide `{unit}` by a quantity in the same unit first, to get a ratio").format(
+        unit=unit
+    )
 
 
 def format_change(change: float, unit: Unit | None) -> str:
