@@ -202,3 +202,12 @@ def test_any_unknown_top_level_key_is_named_in_russian(key: str) -> None:
         return
     text, _ = _message(lambda: kt.loads(f"{key}: 1\nmetrics:\n  q: 2\n"), "ru")
     assert f"неизвестный ключ верхнего уровня `{key}`" in text
+
+
+def test_a_node_problem_in_a_file_is_located_once_in_russian() -> None:
+    """Under `ru` a node's problem is at its path, without the node named again before it."""
+    text = "kpis:\n  leads: {owner: marketing, horizon: 1 day, value: -5, bounds: [0, 10]}\n"
+    with kt.locale("ru"), pytest.raises(kt.KPITreeError) as caught:
+        kt.loads(text)
+    message = str(caught.value)
+    assert "$.kpis.leads: значение" in message and "КПЭ `leads`" not in message

@@ -30,7 +30,7 @@ from kpitree.io.documents import Document, PathKey, iter_problems, rebuilt
 from kpitree.language.expr import check_name
 from kpitree.model.distributions import as_distribution
 from kpitree.model.graph import Graph
-from kpitree.model.nodes import KPI, Input, Metric, Node, Standard
+from kpitree.model.nodes import KPI, Input, Metric, Node, Standard, node_location
 
 __all__ = ["LEAF_FIELDS", "LeafField", "build"]
 
@@ -378,7 +378,7 @@ class _Builder:
             except KPITreeError as probe:
                 for problem in iter_problems(probe):
                     origin.setdefault(problem.reason, field)
-        label = f"{'KPI' if make is KPI else make.kind} `{name}`"
+        label = node_location("KPI" if make is KPI else make.kind, name)
         for problem in iter_problems(exc):
             bare = rebuilt(problem, where=None) if problem.where == label else problem
             culprit = origin.get(problem.reason)

@@ -47,6 +47,7 @@ __all__ = [
     "Node",
     "Standard",
     "implied_direction",
+    "node_location",
     "raise_all",
 ]
 
@@ -64,7 +65,7 @@ _WHERE = {
 }
 
 
-def _where(kind: str, name: object) -> str:
+def node_location(kind: str, name: object) -> str:
     """The location of a `kind` node's problems, in the active locale: ``KPI `leads```."""
     bare, named = _WHERE[kind]
     return _(named).format(name=name) if isinstance(name, str) else _(bare)
@@ -102,10 +103,10 @@ class Standard:
         self, text: str | None = None, name: str | None = None, norm: str | Norm | None = None
     ) -> None:
         problems: list[KPITreeError] = []
-        where = _where("standard", name)
+        where = node_location("standard", name)
         checked = _collect(
             problems,
-            _where("standard", None),
+            node_location("standard", None),
             lambda v: check_name(v, what=N_("a standard's name")),
             name,
             optional=True,
@@ -395,8 +396,8 @@ def _agreeing(direction: Direction | None, norm: Norm | None, where: str) -> KPI
 def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Check and convert the fields every leaf has; report all problems at once."""
     problems: list[KPITreeError] = []
-    where = _where(kind, name)
-    name = _collect(problems, _where(kind, None), check_name, name)
+    where = node_location(kind, name)
+    name = _collect(problems, node_location(kind, None), check_name, name)
     what = f"`{name}`"
     out = {
         "name": name,
@@ -618,8 +619,8 @@ class Metric(Node):
         direction: str | None = None,
     ) -> None:
         problems: list[KPITreeError] = []
-        where = _where("metric", name)
-        checked = _collect(problems, _where("metric", None), check_name, name)
+        where = node_location("metric", name)
+        checked = _collect(problems, node_location("metric", None), check_name, name)
         if isinstance(formula, str):
             text = formula
             expr = _collect(problems, where, parse_formula, formula)
