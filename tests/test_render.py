@@ -62,3 +62,18 @@ def test_narrow_outline_keeps_every_detail() -> None:
     assert "│   │   ├── managers" in text
     assert "KPI · sales · 1 day · ≥ 40 call/manager/day ✓" in text
     assert "input · external" in text
+
+
+def test_results_read_as_their_text_at_the_prompt() -> None:
+    """`>>> tree.status()` shows the table, not `<... object at 0x...>`; mappings keep theirs."""
+    from kpitree.examples import qualified_leads
+
+    tree = qualified_leads()
+    for result in (
+        tree.status(),
+        tree.whatif({"leads": "+10%"}),
+        tree.sensitivity("qualified_leads"),
+        tree.cascade("qualified_leads", 900),
+    ):
+        assert repr(result) == str(result) and " object at 0x" not in repr(result)
+    assert repr(tree.evaluate()).startswith("Values({")

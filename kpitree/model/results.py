@@ -312,6 +312,11 @@ class Result(Shown):
         if own is not None and not getattr(own, "_terminal_safe", False):
             cls.__str__ = _terminal_safe(own)  # type: ignore[method-assign]
 
+    def __repr__(self) -> str:
+        # At the prompt (`>>> tree.status()`) a result reads as its text, as a DataFrame
+        # does; results with a repr of their own (dataclasses, mappings) keep it.
+        return self.to_text()
+
     def to_text(self, *, locale: str | None = None, width: int | None = None) -> str:
         """Return the result as text in `locale` (the active one by default), `width` wide.
 
