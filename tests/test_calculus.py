@@ -133,7 +133,7 @@ def test_gradient_at_ties_is_the_mean_of_the_one_sided_slopes(tree, level):
         ]
         scale = 1 + max(abs(s) for pair in sides for s in pair)
         # A piece boundary within a step (not at the point itself) makes the estimate vary.
-        assume(all(math.isclose(a, b, abs_tol=1e-6 * scale) for a, b in zip(*sides)))
+        assume(all(math.isclose(a, b, abs_tol=1e-6 * scale) for a, b in zip(*sides, strict=True)))
         left, right = sides[1]
         assert g[leaf.name] == pytest.approx((left + right) / 2, abs=1e-6 * scale)
 
