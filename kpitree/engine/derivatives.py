@@ -31,11 +31,24 @@ The rules per operator, for a formula node with adjoint `a`:
 | `min(x, y)` | `a * (1 + sign(y - x)) / 2`, `a * (1 + sign(x - y)) / 2` |
 | `max(x, y)` | `a * (1 + sign(x - y)) / 2`, `a * (1 + sign(y - x)) / 2` |
 
-`abs`, `min` and `max` have kinks; there the derivative is the *subgradient* that a
-central finite difference gives: `sign(0) = 0` for `abs`, and a tie of `min`/`max` splits
-the adjoint half and half. `min`/`max` of more than two arguments are folded left
+`abs`, `min` and `max` have kinks; there the rules above give the slope a central finite
+difference gives for that one function: `sign(0) = 0` for `abs`, and a tie of `min`/`max`
+splits the adjoint half and half. `min`/`max` of more than two arguments are folded left
 (`min(x, y, z) = min(min(x, y), z)`). `sign` is the one function in derivative expressions
 that formulas do not have: `Call("sign", (x,))`, SQL's `SIGN(x)`.
+
+Composed, those half-and-half choices can be wrong: `max(k0, min(k0, k1))` is `k0` itself,
+yet at `k0 = k1` the chain of halves gives ∂/∂k0 = 0.75. So `gradient_at` (numbers, not
+expressions) takes another way when the reverse pass meets a tie (a `sign` of exactly 0):
+for each leaf, forward mode computes the two one-sided slopes of the whole metric, which
+compose exactly through piecewise-smooth functions (the slope along +e or −e of
+`max(u, v)` at `u == v` is the larger of the slopes of `u` and `v`, of `min` the smaller,
+of `abs(u)` at `u == 0` the absolute value of `u`'s). The partial is their mean: where the
+metric is differentiable along the leaf both sides agree and that is the true partial; at
+a real kink it is the slope of a central difference, between the two sides (a subgradient
+where the metric is convex or concave there). Points without a tie keep the one reverse
+pass. `gradient_exprs` (SQL's gradient columns, `partial`) keeps the chain of halves,
+exact away from ties.
 
 A derivative that is undefined at the given values (`sqrt` at 0, `log` of a base that is
 not positive for a variable exponent) raises `EvaluationError`, as an undefined metric does.
@@ -66,7 +79,7 @@ from kpitree.language.expr import (
     constant_value,
     mul,
 )
-from kpitree.language.table import FUNCTIONS
+from kpitree.language.table import FUNCTIONS, Function
 from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import KPI, Metric
 
@@ -308,7 +321,9 @@ def _gradient_function(tree: Graph, metric: str) -> Any:
                 lines.append(f"    {adjoints[child]} = {code}")
     outputs = [adjoints.get(n, "0.0") for n in compiled.leaves]
     lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
-    found = codegen.define("\n".join(lines) + "\n", RUNTIME, "gradient")["_gradient"]
+    # `sign(0)` in the reverse pass is a tie of min/max or abs at 0: see `_one_sided_gradient`.
+    runtime = {**RUNTIME, "_sign": _sign_or_tie}
+    found = codegen.define("\n".join(lines) + "\n", runtime, "gradient")["_gradient"]
     cache[metric] = found
     return found
 
@@ -329,7 +344,10 @@ def gradient_at(tree: Graph, metric: str, vector: list[float], forward: tuple[fl
     """Return ∂metric/∂leaf at the leaf `vector`, given the forward pass's metric values."""
     function = _gradient_function(tree, metric)
     try:
-        result = function(vector, forward)
+        try:
+            result = function(vector, forward)
+        except _Tie:
+            result = _one_sided_gradient(tree, metric, vector, forward)
         if math.isfinite(sum(result)):
             return result
     except (ArithmeticError, ValueError):
@@ -342,3 +360,172 @@ def gradient_at(tree: Graph, metric: str, vector: list[float], forward: tuple[fl
         ),
         names=[metric],
     )
+
+
+# -- at a tie: one-sided slopes by forward mode ------------------------------------------------
+
+
+class _Tie(Exception):  # a signal inside this module, never raised to users
+    """The reverse pass met a kink exactly (`sign(0)`): its chain of halves may be wrong."""
+
+
+def _sign_or_tie(x: float) -> float:
+    """`sign` for the reverse pass: −1 or 1, or `_Tie` at 0 (a kink of abs, min or max)."""
+    if x:
+        return math.copysign(1.0, x)
+    raise _Tie
+
+
+class _Numbers:
+    """The function table's derivative algebra on floats, for forward mode's smooth calls."""
+
+    zero = 0.0
+    half = 0.5
+
+    @staticmethod
+    def times(left: float, right: float) -> float:
+        return left * right
+
+    @staticmethod
+    def over(left: float, right: float) -> float:
+        return left / right
+
+    @staticmethod
+    def minus(left: float, right: float) -> float:
+        return left - right
+
+    @staticmethod
+    def sign(x: float) -> float:
+        return FUNCTIONS["sign"].python(x)
+
+    @staticmethod
+    def step(difference: float) -> float:
+        return 0.5 * (1.0 + FUNCTIONS["sign"].python(difference))
+
+    @staticmethod
+    def call(name: str, args: Sequence[float]) -> float:
+        return FUNCTIONS[name].python(*args)
+
+
+#: The functions with kinks, whose one-sided slopes `_kink_slope` gives.
+_KINKS = frozenset({"min", "max", "abs"})
+
+
+def _kink_slope(function: Function, parts: list[tuple[float, float]]) -> tuple[float, float]:
+    """`(value, slope along the direction)` of min, max or abs, exact at a tie too."""
+    if function.name == "abs":
+        ((u, du),) = parts
+        return abs(u), abs(du) if u == 0 else du if u > 0 else -du
+    pick = max if function.name == "max" else min
+    value, slope = parts[0]
+    for v, dv in parts[1:]:  # folded left, as the reverse rule
+        if v == value:  # a tie: along the direction, the side whose slope wins stays picked
+            slope = pick(slope, dv)
+        elif pick(v, value) == v:
+            value, slope = v, dv
+    return value, slope
+
+
+def _directional(
+    node: Expr, values: Mapping[str, float], slopes: Mapping[str, float]
+) -> tuple[float, float]:
+    """Return `(value, slope)` of `node` along one direction, given its references' slopes.
+
+    The slope is the one-sided directional derivative, which the chain rule carries exactly
+    through piecewise-smooth functions; values are computed as the generated code does, so a
+    tie here is the tie the reverse pass met.
+    """
+    if isinstance(node, Const):
+        return float(node.value), 0.0
+    if isinstance(node, Ref):
+        return values[node.name], slopes.get(node.name, 0.0)
+    if isinstance(node, Add):
+        parts = [_directional(t, values, slopes) for t in node.terms]
+        return sum(v for v, _ in parts), sum(d for _, d in parts)
+    if isinstance(node, Sub | Div):
+        (a, da), (b, db) = (_directional(x, values, slopes) for x in (node.left, node.right))
+        if isinstance(node, Sub):
+            return a - b, da - db
+        value = a / b
+        return value, da / b - value * db / b
+    if isinstance(node, Neg):
+        a, da = _directional(node.operand, values, slopes)
+        return -a, -da
+    if isinstance(node, Mul):
+        parts = [_directional(f, values, slopes) for f in node.factors]
+        slope = sum(
+            d * math.prod(v for j, (v, _) in enumerate(parts) if j != i)
+            for i, (_, d) in enumerate(parts)
+        )
+        return math.prod(v for v, _ in parts), slope
+    if isinstance(node, Pow):
+        return _power_slope(node, values, slopes)
+    if isinstance(node, Call):
+        function = FUNCTIONS[node.func]
+        parts = [_directional(a, values, slopes) for a in node.args]
+        if node.func in _KINKS:
+            return _kink_slope(function, parts)
+        # A smooth function of one argument: the table's reverse rule is its derivative.
+        ((x, dx),) = parts
+        value = function.python(x)
+        ((_, local),) = function.adjoints(_Numbers, [x], 1.0, value)
+        return value, local * dx
+    raise TypeError(repr(node))  # pragma: no cover - every expression type is handled above
+
+
+def _power_slope(
+    node: Pow, values: Mapping[str, float], slopes: Mapping[str, float]
+) -> tuple[float, float]:
+    """`(value, slope)` of a power, computed as `python_code` and `_power_adjoints` do."""
+    power = RUNTIME["_pow"]
+    b, db = _directional(node.base, values, slopes)
+    constant = constant_value(node.exponent)
+    if constant is not None:
+        if constant == 0:
+            return 1.0, 0.0
+        c: int | float = int(constant) if constant.is_integer() else constant
+        lower = c - 1
+        local = 1.0 if lower == 0 else b**lower if isinstance(lower, int) else power(b, lower)
+        return (b**c if isinstance(c, int) else power(b, c)), c * local * db
+    y, dy = _directional(node.exponent, values, slopes)
+    value = power(b, y)
+    slope = value * math.log(b) * dy
+    if constant_value(node.base) is None:
+        slope += y * power(b, y - 1) * db
+    return value, slope
+
+
+def _one_sided_gradient(
+    tree: Graph, metric: str, vector: list[float], forward: tuple[float, ...]
+) -> list[float]:
+    """∂metric/∂leaf at a tie: per leaf, the mean of the metric's slopes along +e and −e.
+
+    Both slopes come from forward mode (`_directional`) and are exact, so the mean is the
+    true partial wherever the metric is differentiable along the leaf, however the ties
+    nest; at a real kink it is the slope of a central difference, between the two sides.
+    Two passes per leaf: the price of a tie, paid only when the reverse pass meets one.
+    """
+    compiled = compile_tree(tree)
+    values = dict(zip(compiled.leaves, vector, strict=True))
+    values.update(zip(compiled.metrics, forward, strict=True))
+    formulas = [
+        (name, node.formula)
+        for name in reversed(tree.depends_on(metric))
+        if isinstance(node := tree[name], Metric)
+    ]
+    below = below_set(tree, metric)
+    result = []
+    for leaf in compiled.leaves:
+        if leaf not in below:
+            result.append(0.0)
+            continue
+        along = []
+        for direction in (1.0, -1.0):
+            slopes = {leaf: direction}
+            for name, formula in formulas:
+                if leaf in below_set(tree, name):
+                    slopes[name] = _directional(formula, values, slopes)[1]
+            along.append(slopes[metric])
+        right, minus_left = along  # the slope along −e is minus the left slope
+        result.append((right - minus_left) / 2)
+    return result
