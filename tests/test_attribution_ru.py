@@ -128,8 +128,8 @@ def test_uncertainty_text_in_russian() -> None:
         simulation = str(tree.simulate("квал_лиды", n=1001, seed=1, distributions=distributions))
         one = str(tree.simulate("квал_лиды", n=1, seed=1, distributions=distributions))
         sobol = str(tree.sobol("квал_лиды", n=256, seed=1, distributions=distributions))
-    assert simulation.startswith("симуляция квал_лиды: 1\xa0001 выборка, seed 1")
-    assert one.startswith("симуляция квал_лиды: 1 выборка, seed 1")
+    assert simulation.startswith("симуляция квал_лиды: 1\xa0001 прогон, seed 1")
+    assert one.startswith("симуляция квал_лиды: 1 прогон, seed 1")
     assert "узел" in simulation and "среднее" in simulation and "ст. откл." in simulation
     assert sobol.startswith("индексы Соболя квал_лиды")
     assert "по ответственным" in sobol and "маркетинг" in sobol

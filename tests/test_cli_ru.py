@@ -251,7 +251,7 @@ def test_bad_pairs_and_unknown_examples_are_worded_in_russian(
     code, _, err = run(capsys, "--lang", "ru", "whatif", RU, "лиды")
     assert code == 2
     assert err.strip() == (
-        "kpitree: изменение задаётся как имя=значение (например лиды=1200), получено 'лиды'"
+        "kpitree: изменение задаётся как имя=значение (например, лиды=1200), получено 'лиды'"
     )
     code, _, err = run(capsys, "--lang", "ru", "demo", "--example", "dupnt")
     expected = "kpitree: примера `dupnt` нет; возможно, имелось в виду `dupont`?"
@@ -262,7 +262,7 @@ def test_solve_says_its_result_in_russian(capsys: pytest.CaptureFixture[str]) ->
     """`solve` under ru: the sentence in Russian, the numbers with Russian grouping."""
     code, out, _ = run(capsys, "--lang", "ru", "solve", RU, "квал_лиды", "1 200", "--vary", "лиды")
     assert code == 0
-    assert out.strip() == "лиды = 1\u00a0500 лид, тогда квал_лиды = 1\u00a0200 лид"
+    assert out.strip() == "при лиды = 1\u00a0500 лид получится квал_лиды = 1\u00a0200 лид"
 
 
 # -- the demo -------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ RU_HEADINGS = (
     "Ответственные и их КПЭ:",
     "Статус относительно норм:",
     "Чего стоит каждый рычаг? (квал_лиды)",
-    "Что, если показатель лиды вырастет на 10\u00a0%?",
+    "Что, если КПЭ лиды вырастет на 10\u00a0%?",
     "Цель: квал_лиды +12,5\u00a0%. Какое значение лиды для этого нужно при прочих равных?",
     "  лиды = 1\u00a0125 лид",
     "Через месяц: кто сдвинул результат?",

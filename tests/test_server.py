@@ -1263,7 +1263,7 @@ def test_refusals_the_page_shows_are_worded_in_the_request_locale(client: Client
     """A bad scenario name or a taken one is refused in Russian for `?lang=ru`."""
     status, data, _ = client.call("POST", "/api/scenarios?lang=ru", {"name": "../x", "values": {}})
     assert status == 400
-    assert data["error"]["message"] == "название сценария '../x' не идентификатор"
+    assert data["error"]["message"] == "название сценария '../x' — не идентификатор"
     assert data["error"]["hint"].startswith("используйте буквы, цифры")
     body = {"name": "план", "values": {"managers": 6}}
     assert client.call("POST", "/api/scenarios", body)[0] == 200
