@@ -67,7 +67,7 @@ def qualified_leads_ru() -> Tree:
         owner="маркетинг",
         horizon="1 день",
         value=1000,
-        unit="лид",
+        unit={"one": "лид", "few": "лида", "many": "лидов"},
         bounds=(0, None),
         description="запустить или настроить рекламу и креативы, сделать рассылку по базе",
     )
@@ -85,7 +85,7 @@ def qualified_leads_ru() -> Tree:
         "пока ищет каналы с целевым трафиком",
     )
     return Tree(
-        Metric("квал_лиды", leads * rate, unit="лид"),
+        Metric("квал_лиды", leads * rate, unit={"one": "лид", "few": "лида", "many": "лидов"}),
         description="распределение ответственности между маркетингом и продажами",
         locale="ru",
     )

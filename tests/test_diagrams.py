@@ -229,7 +229,7 @@ def test_diagram_labels_in_russian() -> None:
     with kt.locale("ru"):
         mermaid = to_mermaid(tree, scenario=change)
         dot = to_dot(sales_revenue())
-    assert "квал_лиды<br>800 лид → 1\xa0200 лид<br>метрика" in mermaid
+    assert "квал_лиды<br>800 лидов → 1\xa0200 лидов<br>метрика" in mermaid
     assert "КПЭ · маркетинг · 1 день" in mermaid
     assert "−20 п.п." in mermaid and "· хуже" in mermaid
     assert "вход · внешние факторы" in dot and "2\xa0640\xa0000 RUB" in dot

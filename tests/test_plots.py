@@ -417,7 +417,7 @@ def test_every_chart_speaks_russian() -> None:
     tree = qualified_leads_ru()
     with kt.locale("ru"):
         s = plot_sensitivity(tree.sensitivity("квал_лиды"))
-        assert s.get_title() == "Чувствительность квал_лиды = 800 лид"
+        assert s.get_title() == "Чувствительность квал_лиды = 800 лидов"
         assert s.get_xlabel().startswith("изменение квал_лиды при росте входа на 1\xa0%")
         assert s.get_legend().get_title().get_text() == "ответственный"
         t = plot_sensitivity(tree.sensitivity("квал_лиды"), kind="tornado")
@@ -428,10 +428,10 @@ def test_every_chart_speaks_russian() -> None:
             metric="квал_лиды", tree=tree, samples=[760.0, 800.0, 840.0, 900.0, 950.0]
         )
         h = plot_simulation(sim, target=900, bins=4)
-        assert h.get_title() == "квал_лиды: 5 прогонов, P(≥ 900 лид) = 40\xa0%"
+        assert h.get_title() == "квал_лиды: 5 прогонов, P(≥ 900 лидов) = 40\xa0%"
         assert h.get_ylabel() == "число прогонов"
         legend = [x.get_text() for x in h.get_legend().get_texts()]
-        assert legend == ["среднее 850 лид", "цель 900 лид"]
+        assert legend == ["среднее 850 лидов", "цель 900 лидов"]
         for ax in (s, t, sc, h):
             png(ax)
             assert_no_overlap(ax)

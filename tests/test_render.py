@@ -11,9 +11,9 @@ from kpitree.testing import trees
 
 def test_russian_tree_reads_well() -> None:
     """Cyrillic names, owners and units line up in the outline."""
-    lines = str(qualified_leads_ru()).splitlines()
+    lines = qualified_leads_ru().render(width=120).splitlines()  # each node on one line
     assert lines[0].startswith("квал_лиды = лиды * конверсия_в_квал")
-    assert "800 лид" in lines[0]
+    assert "800 лидов" in lines[0]  # the unit's plural form
     assert "KPI · маркетинг · 1 день" in lines[1]  # the horizon as written
     assert "80%" in lines[2] and "≥ 80% ✓" in lines[2]
 

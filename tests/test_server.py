@@ -1149,8 +1149,8 @@ def test_numbers_and_changes_are_written_in_the_request_locale(start: Any) -> No
     _, russian, _ = client.call("POST", "/api/evaluate?lang=ru", body)
     en = {n["name"]: n for n in english["nodes"]}
     ru = {n["name"]: n for n in russian["nodes"]}
-    assert en["лиды"]["after_text"] == "1,200 лид"
-    assert ru["лиды"]["after_text"] == "1\u00a0200 лид"
+    assert en["лиды"]["after_text"] == "1,200 лидов"
+    assert ru["лиды"]["after_text"] == "1\u00a0200 лидов"
     assert ru["конверсия_в_квал"]["change_text"].startswith("\u22122 п.п.")
     assert en["конверсия_в_квал"]["change_text"].startswith("\u22122 pp")
     _, tree, _ = client.call("GET", "/api/tree?lang=ru")
@@ -1180,7 +1180,7 @@ def test_requests_in_two_locales_at_once_never_mix(start: Any) -> None:
         lang: client.call("POST", f"/api/evaluate{suffix}", body)[1]["nodes"][1]["after_text"]
         for lang, suffix in (("en", "?lang=en"), ("ru", "?lang=ru"))
     }
-    assert expected == {"en": "1,200 лид", "ru": "1\u00a0200 лид"}
+    assert expected == {"en": "1,200 лидов", "ru": "1\u00a0200 лидов"}
     wrong: list[str] = []
     start_together = threading.Barrier(2, timeout=30)
 
@@ -1207,7 +1207,7 @@ def test_values_typed_under_ru_take_the_decimal_comma_and_space_grouping(start: 
     typed = {"values": {"конверсия_в_квал": "0,85", "лиды": "1 200"}}
     status, data, _ = client.call("POST", "/api/evaluate?lang=ru", typed)
     assert status == 200 and data["values"] == {"конверсия_в_квал": 0.85, "лиды": 1200.0}
-    assert data["nodes"][0]["after_text"] == "1\u00a0020 лид"
+    assert data["nodes"][0]["after_text"] == "1\u00a0020 лидов"
     status, data, _ = client.call("POST", "/api/evaluate", typed)
     assert status == 422 and "decimal comma" in json.dumps(data["error"])
     goal = {"metric": "квал_лиды", "target": "1 200", "vary": "лиды"}

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import kpitree as kt
 from kpitree.errors import UnitError
 from kpitree.model.units import (
     DIMENSIONLESS,
@@ -517,3 +518,12 @@ def test_a_plural_form_used_as_a_unit_gets_a_hint() -> None:
     hint = spelling_hint(U("лидов"), U(LEADS))
     assert hint is not None and "`лидов` is a plural form of `лид`" in hint
     assert spelling_hint(U(LEADS), U("лид")) is None
+
+
+@given(st.floats(), st.sampled_from(["en", "ru"]))
+def test_plural_units_show_every_float(value: float, name: str) -> None:
+    """A unit with plural forms writes any float, NaN and infinities included, never raising."""
+    leads = Unit.parse({"one": "лид", "few": "лида", "many": "лидов"})
+    with kt.locale(name):
+        text = format_quantity(value, leads)
+    assert text.split(" ")[-1] in {"лид", "лида", "лидов"}

@@ -421,6 +421,8 @@ def _shown_number(shown: str, value: float) -> float | Decimal:
     """The number a reader sees in `shown` (`format_number`'s text), for plural rules."""
     from babel.numbers import NumberFormatError, parse_decimal
 
+    if not math.isfinite(value):
+        return 0  # NaN and infinities take the form of zero, the many: "NaN лидов"
     digits = shown.lstrip("+-\u2212")
     try:
         return parse_decimal(digits, locale=i18n.babel_locale())
