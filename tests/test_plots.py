@@ -323,6 +323,8 @@ def test_bridge_by_owner() -> None:
         "после",
     ]
     assert_no_overlap(ru)
+    by_method = a.plot(by="owner")  # the result's own plot takes the grouping too
+    assert [t.get_text() for t in by_method.get_xticklabels()] == ticks
 
 
 def test_bridge_unknown_grouping() -> None:

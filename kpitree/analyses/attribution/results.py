@@ -165,9 +165,13 @@ class Attribution(Result):
             return _("no change")
         return ", ".join(f"{owner_label(o)} {self._change(v)}" for o, v in moved)
 
-    def plot(self, ax: Any = None) -> Any:
-        """Draw the waterfall from before to after, bars coloured by owner; return the Axes."""
-        return render(self, "plot", ax=ax)
+    def plot(self, ax: Any = None, *, by: str = "leaf") -> Any:
+        """Draw the bridge from before to after, a bar per leaf or per owner (`by="owner"`).
+
+        Bars are green when they move the metric the better way, red when the worse way
+        (`tree.direction`); returns the Axes. See `kpitree.display.plots.plot_attribution`.
+        """
+        return render(self, "plot", ax=ax, by=by)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the attribution as plain data (JSON-ready: no NaN, shares None at no change)."""
