@@ -1,6 +1,7 @@
 """Shared test configuration: hypothesis profiles for a small, shared, noisy machine."""
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -97,3 +98,17 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# -- Russian text -------------------------------------------------------------------------
+
+# What stays as the user or the code wrote it: names and code in backticks, quoted text,
+# document paths ($.kpis.leads) and the name of text given without a file.
+UNTRANSLATED = re.compile(r"`[^`]*`|'[^']*'|\"[^\"]*\"|\$\.\S+|<text>")
+
+
+def assert_russian(text: str | None) -> None:
+    """`text` is Russian: Cyrillic outside names, code and quotes; no `{placeholder}` left."""
+    assert text, text
+    assert re.search(r"[а-яё]", UNTRANSLATED.sub("", text), re.IGNORECASE), text
+    assert not re.search(r"\{[a-z_]*\}", text), text

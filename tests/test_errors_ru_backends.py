@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from conftest import UNTRANSLATED, assert_russian
 
 import kpitree as kt
 from kpitree.analyses.calculus import gradient
@@ -20,9 +21,6 @@ from kpitree.backends.frames import check_keys, evaluate_frame, leaf_values, rol
 from kpitree.backends.sql import evaluate_sql, to_sql
 from kpitree.engine.derivatives import gradient_at
 from kpitree.examples import dupont, qualified_leads
-
-CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-PLACEHOLDER = re.compile(r"\{[a-z_]+\}")  # a `{name}` left unfilled
 
 
 def _spark(data: object) -> object:
@@ -145,11 +143,10 @@ def _raised(call: Callable[[], object]) -> str:
 
 
 def _is_russian(message: str, english: str) -> None:
-    prose = re.sub(r"`[^`]*`|'[^']*'", "", message)  # names and code are not translated
-    assert CYRILLIC.search(prose), message
-    assert not PLACEHOLDER.search(message), message
+    assert_russian(message)
+    prose = UNTRANSLATED.sub("", message)
     # No run of three English words is left over (names and code are stripped above).
-    english_prose = re.sub(r"`[^`]*`|'[^']*'", "", english)
+    english_prose = UNTRANSLATED.sub("", english)
     for words in re.findall(r"[a-z]+(?: [a-z]+){2,}", english_prose):
         assert words not in prose, (words, message)
 
