@@ -118,7 +118,7 @@ def test_attribution_html_in_russian(browser: Any, tmp_path: Path) -> None:
         _screenshot(page, tmp_path, "html-attribution-ru")
         text = page.inner_text("body").replace("\xa0", " ")
         for words in (
-            "Факторный анализ квал_лиды: +400 лид (Шепли)",
+            "Факторный анализ квал_лиды: +400 лидов (Шепли)",
             "доля в сумме вкладов по модулю",
             "ответственный / КПЭ",
             "торнадо квал_лиды",
