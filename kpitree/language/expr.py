@@ -366,6 +366,10 @@ def check_name(
         ...
         kpitree.errors.FormulaError: `2x` cannot be a node name: ...
     """
+    # A model names each node several times (its key, its uses in formulas); a name found
+    # valid under these limits stays valid, and only a refusal needs `what` in a message.
+    if type(name) is str and (name, limits.max_name_chars) in _VALID_NAMES:
+        return name
     what = _(what)  # an N_-marked phrase (or one already translated, which stays as it is)
     if not isinstance(name, str):
         raise ValueTypeError(
@@ -399,7 +403,14 @@ def check_name(
             hint=_("try `{name}`").format(name=f"{name}_value"),
             names=[name],
         )
+    if len(_VALID_NAMES) >= _MAX_VALID_NAMES:  # a long-lived process reading many models
+        _VALID_NAMES.clear()
+    _VALID_NAMES.add((name, limits.max_name_chars))
     return name
+
+
+_VALID_NAMES: set[tuple[str, int]] = set()
+_MAX_VALID_NAMES = 1 << 18
 
 
 def _identifier_like(text: str) -> str:

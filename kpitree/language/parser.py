@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import NoReturn
-
-import attrs
+from typing import NamedTuple, NoReturn
 
 from kpitree.errors import FormulaError, KPITreeError, LimitError, did_you_mean
 from kpitree.i18n import N_, _, ngettext
@@ -76,8 +74,7 @@ _MISTAKES = {  # hints, translated where shown
 }
 
 
-@attrs.frozen
-class _Token:
+class _Token(NamedTuple):
     kind: str  # "number", "name", an operator, or "end"
     text: str
     start: int
@@ -85,14 +82,20 @@ class _Token:
     value: float | int = 0
 
 
+# The operators by their first character; a two-character operator is looked up first.
+_LONG_OPERATORS = {op: kind for op, kind in _OPERATORS.items() if len(op) == 2}
+_NAME_RUN = re.compile(r"\w+")
+
+
 def _tokenize(text: str, limits: Limits) -> list[_Token]:
     tokens: list[_Token] = []
+    append = tokens.append
     pos, size = 0, len(text)
     while pos < size:
-        if space := _SPACE.match(text, pos):
-            pos = space.end()
-            continue
         ch = text[pos]
+        if ch == " " or ch.isspace():
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+            continue
         if number := _NUMBER.match(text, pos):
             end = number.end()
             value = _number(text, pos, end)
@@ -100,10 +103,13 @@ def _tokenize(text: str, limits: Limits) -> list[_Token]:
             after = rest.end() if rest else end
             if after < size and text[after] == "%":
                 value, end = value / 100, after + 1
-            tokens.append(_Token("number", text[pos:end], pos, end, value))
+            append(_Token("number", text[pos:end], pos, end, value))
             pos = end
         elif ch.isidentifier() or ch == "_":
-            end = pos + 1
+            # `\w` runs over the usual letters and digits at once; the identifier rule then
+            # decides the end exactly (it also continues over combining marks).
+            run = _NAME_RUN.match(text, pos)
+            end = run.end() if run and text[pos : run.end()].isidentifier() else pos + 1
             while end < size and ("a" + text[end]).isidentifier():
                 end += 1
             name = text[pos:end]
@@ -111,16 +117,19 @@ def _tokenize(text: str, limits: Limits) -> list[_Token]:
                 check_name_length(name, limits)
             except LimitError as exc:
                 raise LimitError(exc.reason, source=text, span=(pos, end), hint=exc.hint) from None
-            tokens.append(_Token("name", name, pos, end))
+            append(_Token("name", name, pos, end))
             pos = end
-        elif op := next((o for o in _OPERATORS if text.startswith(o, pos)), None):
-            tokens.append(_Token(_OPERATORS[op], op, pos, pos + len(op)))
-            pos += len(op)
+        elif (op := text[pos : pos + 2]) in _LONG_OPERATORS:
+            append(_Token(_LONG_OPERATORS[op], op, pos, pos + 2))
+            pos += 2
+        elif ch in _OPERATORS:
+            append(_Token(_OPERATORS[ch], ch, pos, pos + 1))
+            pos += 1
         else:
             reason = _("unexpected character {character}").format(character=repr(ch))
             hint = _(_MISTAKES[ch]) if ch in _MISTAKES else _grammar()
             raise FormulaError(reason, source=text, span=(pos, pos + 1), hint=hint)
-    tokens.append(_Token("end", "", size, size))
+    append(_Token("end", "", size, size))
     return tokens
 
 
