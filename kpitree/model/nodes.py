@@ -103,10 +103,10 @@ class Standard:
         self, text: str | None = None, name: str | None = None, norm: str | Norm | None = None
     ) -> None:
         problems: list[KPITreeError] = []
-        where = node_location("standard", name)
+        where = ("standard", name)
         checked = _collect(
             problems,
-            node_location("standard", None),
+            ("standard", None),
             lambda v: check_name(v, what=N_("a standard's name")),
             name,
             optional=True,
@@ -120,7 +120,7 @@ class Standard:
                     _("a standard with a norm needs a name")
                     if name is None
                     else _("a standard with a name needs a norm"),
-                    where=where,
+                    where=node_location(*where),
                     hint=_(
                         "a measurable standard has both: {example}; a plain one is only text"
                     ).format(example='kt.Standard(name="response_minutes", norm="<= 15")'),
@@ -133,7 +133,7 @@ class Standard:
                 problems.append(
                     ValueTypeError(
                         _("a standard needs its text"),
-                        where=where,
+                        where=node_location(*where),
                         hint='kt.Standard("answer within 15 minutes")',
                     )
                 )
@@ -191,8 +191,12 @@ def _parameters(init: Callable[..., None]) -> tuple[str, ...]:
     return tuple(inspect.signature(init).parameters)[1:]  # after `self`
 
 
+Where = tuple[str, object]
+"""A node's problems' location, as `node_location`'s arguments: worded only when needed."""
+
+
 def _collect(
-    problems: list[KPITreeError], where: str, convert: Any, value: Any, *, optional: bool = False
+    problems: list[KPITreeError], where: Where, convert: Any, value: Any, *, optional: bool = False
 ) -> Any:
     """Run `convert(value)`; on a kpitree error note it (located at `where`) and return None.
 
@@ -203,7 +207,7 @@ def _collect(
     try:
         return convert(value)
     except KPITreeError as exc:
-        problems.append(exc.located(where))
+        problems.append(exc.located(node_location(*where)))
         return None
 
 
@@ -373,7 +377,7 @@ def implied_direction(norm: Norm) -> Direction | None:
     return "higher" if norm.sense > 0 else "lower" if norm.sense < 0 else None
 
 
-def _agreeing(direction: Direction | None, norm: Norm | None, where: str) -> KPITreeError | None:
+def _agreeing(direction: Direction | None, norm: Norm | None, where: Where) -> KPITreeError | None:
     """Return the problem of a direction the norm contradicts (`lower` with `>= 80%`), if any.
 
     A range norm says neither way, so any direction agrees with it.
@@ -385,7 +389,7 @@ def _agreeing(direction: Direction | None, norm: Norm | None, where: str) -> KPI
         _("direction `{direction}` contradicts the norm `{norm}`").format(
             direction=direction, norm=norm
         ),
-        where=where,
+        where=node_location(*where),
         hint=_(
             "a `>=` norm means higher is better and a `<=` norm lower is better: "
             "drop `direction` (the norm implies it) or correct the norm"
@@ -396,8 +400,8 @@ def _agreeing(direction: Direction | None, norm: Norm | None, where: str) -> KPI
 def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Check and convert the fields every leaf has; report all problems at once."""
     problems: list[KPITreeError] = []
-    where = node_location(kind, name)
-    name = _collect(problems, node_location(kind, None), check_name, name)
+    where = (kind, name)
+    name = _collect(problems, (kind, None), check_name, name)
     what = f"`{name}`"
     out = {
         "name": name,
@@ -427,7 +431,7 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
                 _("value {value} is outside the bounds {bounds}").format(
                     value=format_number(value), bounds=shown
                 ),
-                where=where,
+                where=node_location(*where),
                 names=[name],
             )
         )
@@ -619,8 +623,8 @@ class Metric(Node):
         direction: str | None = None,
     ) -> None:
         problems: list[KPITreeError] = []
-        where = node_location("metric", name)
-        checked = _collect(problems, node_location("metric", None), check_name, name)
+        where = ("metric", name)
+        checked = _collect(problems, ("metric", None), check_name, name)
         if isinstance(formula, str):
             text = formula
             expr = _collect(problems, where, parse_formula, formula)
