@@ -138,7 +138,7 @@ class Standard:
                     )
                 )
         else:
-            _collect(problems, where, lambda v: _text(v, _("a standard's text")), text)
+            _collect(problems, where, lambda v: _text(v, N_("a standard's text")), text)
         raise_all(problems)
         assert text is not None  # else a problem was raised above
         self.__attrs_init__(text, checked, parsed)
@@ -343,9 +343,10 @@ def _aggregate(value: Any) -> str | None:
 
 
 def _text(value: Any, what: str) -> str:
+    """`value` if it is text; `what` is an `N_`-marked phrase, worded only for the error."""
     if not isinstance(value, str):
         raise ValueTypeError(
-            _("{what} must be text, got {value}").format(what=what, value=quoted(value))
+            _("{what} must be text, got {value}").format(what=_(what), value=quoted(value))
         )
     return value
 
@@ -415,7 +416,7 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         "unit": _collect(problems, where, _unit, fields["unit"], optional=True),
         "bounds": _collect(problems, where, lambda v: _bounds(v, what), fields["bounds"]),
         "description": _collect(
-            problems, where, lambda v: _text(v, _("description")), fields["description"]
+            problems, where, lambda v: _text(v, N_("description")), fields["description"]
         ),
         "aggregate": _collect(problems, where, _aggregate, fields["aggregate"]),
         "uncertainty": _collect(
@@ -645,7 +646,7 @@ class Metric(Node):
             ),
             "norm": _collect(problems, where, _norm, norm, optional=True),
             "description": _collect(
-                problems, where, lambda v: _text(v, _("description")), description
+                problems, where, lambda v: _text(v, N_("description")), description
             ),
             "text": text,
             "direction": _collect(problems, where, _direction, direction, optional=True),
