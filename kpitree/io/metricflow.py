@@ -16,7 +16,7 @@ from typing import Any
 
 from kpitree.errors import ArgumentError, KPITreeError, ValidationError, did_you_mean
 from kpitree.i18n import _
-from kpitree.io.schema import build
+from kpitree.io.schema import _KPI_FIELDS, _METRIC_FIELDS, LEAF_FIELDS, build
 from kpitree.io.documents import Document
 from kpitree.language.expr import Add, Call, Div, Mul, Ref, Sub, Neg, Pow, Const, Expr, refs, walk
 from kpitree.language.parser import parse_formula
@@ -27,7 +27,9 @@ __all__ = ["from_metricflow", "to_metricflow"]
 # A measure's agg → the leaf `aggregate`; counts are summed when rolled up.
 _AGG = {"sum": "sum", "average": "mean", "min": "min", "max": "max", "count": "sum",
         "count_distinct": None, "sum_boolean": "sum", "median": None, "percentile": None}
-_META_KEYS = ("owner", "horizon", "unit", "norm", "target", "description")
+# `meta` keys that are kpitree fields; other keys of a dbt project's meta are not ours.
+_LEAF_META = tuple(f for f in (*_KPI_FIELDS, *LEAF_FIELDS) if f != "aggregate")
+_METRIC_META = tuple(f for f in _METRIC_FIELDS if f != "formula")
 _PROJECT = "project_configuration:\n  time_spine_table_configurations: []\n"
 
 
@@ -125,7 +127,16 @@ def _issue_file(issue: Any) -> str | None:
 
 def _meta(metric: Any) -> dict[str, Any]:
     config = getattr(metric, "config", None)
-    return dict(getattr(config, "meta", None) or {})
+    return _plain(dict(getattr(config, "meta", None) or {}))
+
+
+def _plain(data: Any) -> Any:
+    # dbt-semantic-interfaces' YAML loader leaves its own line bookkeeping in nested meta.
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items() if k != "__parsing_context__"}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data
 
 
 def _refuse(metric: str, field: str, where: str) -> KPITreeError:
@@ -194,25 +205,23 @@ def from_metricflow(source: str | Path) -> Graph:
     for metric in manifest.metrics:
         if metric.filter is not None:
             raise _refuse(metric.name, "filter", where)
-        meta = {k: v for k, v in _meta(metric).items() if k in _META_KEYS and v is not None}
+        kind = str(metric.type.value).lower()
+        fields = _LEAF_META if kind == "simple" else _METRIC_META
+        meta = {k: v for k, v in _meta(metric).items() if k in fields and v is not None}
         if metric.description and "description" not in meta:
             meta["description"] = metric.description
-        kind = str(metric.type.value).lower()
         if kind == "simple":
             measure = measures.get(metric.type_params.measure.name) if metric.type_params.measure else None
-            data = {k: v for k, v in meta.items() if k != "target"}
+            data = dict(meta)
             agg = str(measure.agg.value).lower() if measure is not None else "sum"
             if _AGG.get(agg) is None:
                 raise _refuse(metric.name, f"agg: {agg}", where)
             if _AGG[agg] != "sum":
                 data["aggregate"] = _AGG[agg]
-            if "value" in _meta(metric):
-                data["value"] = _meta(metric)["value"]
             (kpis if "owner" in data and "horizon" in data else inputs)[metric.name] = data
         else:
             formula = _formula(metric, names, where)
-            extra = {k: v for k, v in meta.items() if k in ("unit", "description", "norm")}
-            metrics[metric.name] = {"formula": formula, **extra} if extra else formula
+            metrics[metric.name] = {"formula": formula, **meta} if meta else formula
     data: dict[str, Any] = {}
     for key, section in (("kpis", kpis), ("inputs", inputs), ("metrics", metrics)):
         if section:
@@ -240,7 +249,7 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
     for name, leaf in leaves.items():
         agg = {"mean": "average", "min": "min", "max": "max"}.get(leaf.get("aggregate", "sum"), "sum")
         measures.append({"name": f"{name}_measure", "agg": agg, "expr": name})
-        meta = {k: leaf[k] for k in ("owner", "horizon", "unit", "norm", "value") if k in leaf}
+        meta = {k: v for k, v in leaf.items() if k != "aggregate"}
         entry: dict[str, Any] = {"name": name, "label": name, "type": "simple",
                                  "type_params": {"measure": f"{name}_measure"}}
         if meta:
@@ -265,7 +274,7 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
                 "expr": str(expr), "metrics": [{"name": r} for r in dict.fromkeys(x.name for x in refs(expr))]})
         spec = data["metrics"][metric.name]
         if isinstance(spec, dict):
-            meta = {k: spec[k] for k in ("unit", "norm") if k in spec}
+            meta = {k: v for k, v in spec.items() if k != "formula"}
             if meta:
                 entry["meta"] = meta
         out_metrics.append(entry)
@@ -274,8 +283,8 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
             "name": model,
             "node_relation": {"alias": model, "schema_name": "main"},
             "entities": [{"name": "id", "type": "primary"}],
-            "dimensions": [{"name": "day", "type": "time", "type_params": {"time_granularity": "day"}}],
-            "defaults": {"agg_time_dimension": "day"},
+            "dimensions": [{"name": "ds", "type": "time", "type_params": {"time_granularity": "day"}}],
+            "defaults": {"agg_time_dimension": "ds"},
             "measures": measures,
         }],
         "metrics": out_metrics,
