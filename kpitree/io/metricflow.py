@@ -108,7 +108,7 @@ def _manifest(files: list[tuple[str, str]]) -> Any:
         problems = [
             ArgumentError(
                 _("not a valid dbt semantic layer file: {issue}").format(
-                    issue=issue.message.splitlines()[0]
+                    issue=_issue_text(issue.message)
                 ),
                 where=_issue_file(issue) or where,
                 hint=_("write `semantic_models:` and `metrics:` as dbt documents them"),
@@ -117,6 +117,13 @@ def _manifest(files: list[tuple[str, str]]) -> Any:
         ]
         raise ValidationError(problems, where=where)
     return result.semantic_manifest
+
+
+def _issue_text(message: str) -> str:
+    # The schema's messages run to a page (the whole schema); the reason is in the first
+    # lines: "YAML document did not conform to metric spec." and "Error: ...".
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ".join(lines[:2])
 
 
 def _issue_file(issue: Any) -> str | None:
@@ -222,7 +229,15 @@ def from_metricflow(source: str | Path) -> Graph:
         else:
             formula = _formula(metric, names, where)
             metrics[metric.name] = {"formula": formula, **meta} if meta else formula
-    data: dict[str, Any] = {}
+    # The roots (metrics nothing else uses) in the order of the file, which `to_metricflow`
+    # writes roots first in: a tree's root order survives the round trip.
+    used = {
+        ref.name
+        for spec in metrics.values()
+        for ref in refs(parse_formula(spec["formula"] if isinstance(spec, dict) else spec))
+    }
+    roots = [m.name for m in manifest.metrics if m.name not in used]
+    data: dict[str, Any] = {"tree": roots} if roots else {}
     for key, section in (("kpis", kpis), ("inputs", inputs), ("metrics", metrics)):
         if section:
             data[key] = section
@@ -289,4 +304,6 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
         }],
         "metrics": out_metrics,
     }
+    roots = [node.name for node in tree.roots]
+    out_metrics.sort(key=lambda m: roots.index(m["name"]) if m["name"] in roots else len(roots))
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
