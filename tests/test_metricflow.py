@@ -77,7 +77,9 @@ def test_round_trip(tree: kt.Tree) -> None:
 
 def test_function_refused_on_write() -> None:
     tree = kt.Tree(kt.Metric("m", kt.log(kt.Input("x", value=2))))
-    with pytest.raises(ArgumentError, match=r"metric `m` uses `log`, which a dbt `expr` cannot express"):
+    with pytest.raises(
+        ArgumentError, match=r"metric `m` uses `log`, which a dbt `expr` cannot express"
+    ):
         tree.to_metricflow()
 
 
@@ -121,5 +123,7 @@ def test_schema_problem_names_the_file(tmp_path: Path) -> None:
 
 def test_messages_in_russian() -> None:
     with kt.locale("ru"), pytest.raises(ArgumentError) as info:
-        kt.from_metricflow(HEAD + "  - {name: dd, label: D, type: cumulative, type_params: {measure: won}}\n")
+        kt.from_metricflow(
+            HEAD + "  - {name: dd, label: D, type: cumulative, type_params: {measure: won}}\n"
+        )
     assert "метрика `dd`" in str(info.value)

@@ -16,17 +16,26 @@ from typing import Any
 
 from kpitree.errors import ArgumentError, KPITreeError, ValidationError, did_you_mean
 from kpitree.i18n import _
-from kpitree.io.schema import _KPI_FIELDS, _METRIC_FIELDS, LEAF_FIELDS, build
 from kpitree.io.documents import Document
-from kpitree.language.expr import Add, Call, Div, Mul, Ref, Sub, Neg, Pow, Const, Expr, refs, walk
+from kpitree.io.schema import _KPI_FIELDS, _METRIC_FIELDS, LEAF_FIELDS, build
+from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub, refs, walk
 from kpitree.language.parser import parse_formula
 from kpitree.model.graph import Graph
 
 __all__ = ["from_metricflow", "to_metricflow"]
 
 # A measure's agg → the leaf `aggregate`; counts are summed when rolled up.
-_AGG = {"sum": "sum", "average": "mean", "min": "min", "max": "max", "count": "sum",
-        "count_distinct": None, "sum_boolean": "sum", "median": None, "percentile": None}
+_AGG = {
+    "sum": "sum",
+    "average": "mean",
+    "min": "min",
+    "max": "max",
+    "count": "sum",
+    "count_distinct": None,
+    "sum_boolean": "sum",
+    "median": None,
+    "percentile": None,
+}
 # `meta` keys that are kpitree fields; other keys of a dbt project's meta are not ours.
 _LEAF_META = tuple(f for f in (*_KPI_FIELDS, *LEAF_FIELDS) if f != "aggregate")
 _METRIC_META = tuple(f for f in _METRIC_FIELDS if f != "formula")
@@ -54,7 +63,9 @@ def _documents(name: str, text: str) -> str:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as error:
         raise ArgumentError(
-            _("cannot read `{file}` as YAML: {problem}").format(file=name, problem=str(error).splitlines()[0]),
+            _("cannot read `{file}` as YAML: {problem}").format(
+                file=name, problem=str(error).splitlines()[0]
+            ),
             where=name,
             hint=_("fix the YAML syntax near the line shown"),
         ) from None
@@ -91,7 +102,9 @@ def _as_dsi(kind: str, item: Any) -> Any:
             if isinstance(params.get(key), str):
                 params[key] = {"name": params[key]}
         if isinstance(params.get("metrics"), list):
-            params["metrics"] = [{"name": m} if isinstance(m, str) else m for m in params["metrics"]]
+            params["metrics"] = [
+                {"name": m} if isinstance(m, str) else m for m in params["metrics"]
+            ]
         item["type_params"] = params
     return item
 
@@ -179,11 +192,13 @@ def _formula(metric: Any, names: list[str], where: str) -> str:
     for ref in sorted(refs(expr), key=lambda r: -(r.span or (0, 0))[0]):
         target = alias.get(ref.name)
         if target is None:
-            hint = did_you_mean(ref.name, list(alias) + names) or _("list it under `metrics:` of `{metric}`").format(metric=metric.name)
+            hint = did_you_mean(ref.name, list(alias) + names) or _(
+                "list it under `metrics:` of `{metric}`"
+            ).format(metric=metric.name)
             raise ArgumentError(
-                _("derived metric `{metric}` refers to `{name}`, which is not one of its metrics").format(
-                    metric=metric.name, name=ref.name
-                ),
+                _(
+                    "derived metric `{metric}` refers to `{name}`, which is not one of its metrics"
+                ).format(metric=metric.name, name=ref.name),
                 where=where,
                 hint=hint,
                 names=[metric.name, ref.name],
@@ -218,7 +233,11 @@ def from_metricflow(source: str | Path) -> Graph:
         if metric.description and "description" not in meta:
             meta["description"] = metric.description
         if kind == "simple":
-            measure = measures.get(metric.type_params.measure.name) if metric.type_params.measure else None
+            measure = (
+                measures.get(metric.type_params.measure.name)
+                if metric.type_params.measure
+                else None
+            )
             data = dict(meta)
             agg = str(measure.agg.value).lower() if measure is not None else "sum"
             if _AGG.get(agg) is None:
@@ -262,11 +281,17 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
     measures = []
     out_metrics = []
     for name, leaf in leaves.items():
-        agg = {"mean": "average", "min": "min", "max": "max"}.get(leaf.get("aggregate", "sum"), "sum")
+        agg = {"mean": "average", "min": "min", "max": "max"}.get(
+            leaf.get("aggregate", "sum"), "sum"
+        )
         measures.append({"name": f"{name}_measure", "agg": agg, "expr": name})
         meta = {k: v for k, v in leaf.items() if k != "aggregate"}
-        entry: dict[str, Any] = {"name": name, "label": name, "type": "simple",
-                                 "type_params": {"measure": f"{name}_measure"}}
+        entry: dict[str, Any] = {
+            "name": name,
+            "label": name,
+            "type": "simple",
+            "type_params": {"measure": f"{name}_measure"},
+        }
         if meta:
             entry["meta"] = meta
         out_metrics.append(entry)
@@ -283,10 +308,18 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
                 )
         entry = {"name": metric.name, "label": metric.name}
         if isinstance(expr, Div) and isinstance(expr.left, Ref) and isinstance(expr.right, Ref):
-            entry.update(type="ratio", type_params={"numerator": expr.left.name, "denominator": expr.right.name})
+            entry.update(
+                type="ratio",
+                type_params={"numerator": expr.left.name, "denominator": expr.right.name},
+            )
         else:
-            entry.update(type="derived", type_params={
-                "expr": str(expr), "metrics": [{"name": r} for r in dict.fromkeys(x.name for x in refs(expr))]})
+            entry.update(
+                type="derived",
+                type_params={
+                    "expr": str(expr),
+                    "metrics": [{"name": r} for r in dict.fromkeys(x.name for x in refs(expr))],
+                },
+            )
         spec = data["metrics"][metric.name]
         if isinstance(spec, dict):
             meta = {k: v for k, v in spec.items() if k != "formula"}
@@ -294,14 +327,18 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
                 entry["meta"] = meta
         out_metrics.append(entry)
     doc = {
-        "semantic_models": [{
-            "name": model,
-            "node_relation": {"alias": model, "schema_name": "main"},
-            "entities": [{"name": "id", "type": "primary"}],
-            "dimensions": [{"name": "ds", "type": "time", "type_params": {"time_granularity": "day"}}],
-            "defaults": {"agg_time_dimension": "ds"},
-            "measures": measures,
-        }],
+        "semantic_models": [
+            {
+                "name": model,
+                "node_relation": {"alias": model, "schema_name": "main"},
+                "entities": [{"name": "id", "type": "primary"}],
+                "dimensions": [
+                    {"name": "ds", "type": "time", "type_params": {"time_granularity": "day"}}
+                ],
+                "defaults": {"agg_time_dimension": "ds"},
+                "measures": measures,
+            }
+        ],
         "metrics": out_metrics,
     }
     roots = [node.name for node in tree.roots]
