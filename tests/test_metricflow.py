@@ -51,6 +51,7 @@ def _validate(text: str) -> None:
 
 
 def test_project_folder_read_in_one_call() -> None:
+    """A dbt project folder reads in one call: owners from meta and config.meta, ratio, alias."""
     tree = kt.from_metricflow(PROJECT)
     assert tree["leads"].owner == "marketing"
     assert tree["qualified"].owner == "sales"  # from dbt's `config: {meta: ...}`
@@ -61,6 +62,7 @@ def test_project_folder_read_in_one_call() -> None:
 
 
 def test_written_yaml_is_valid_and_reads_back() -> None:
+    """What `to_metricflow` writes passes dbt-semantic-interfaces and reads back equal."""
     tree = kt.from_metricflow(PROJECT)
     text = tree.to_metricflow()
     _validate(text)
@@ -70,12 +72,14 @@ def test_written_yaml_is_valid_and_reads_back() -> None:
 @settings(max_examples=10, deadline=None)
 @given(trees(operators=("+", "-", "*", "/")))
 def test_round_trip(tree: kt.Tree) -> None:
+    """Random trees of + - * / survive tree → MetricFlow → tree."""
     text = tree.to_metricflow()
     _validate(text)
     assert kt.from_metricflow(text) == tree
 
 
 def test_function_refused_on_write() -> None:
+    """A function a dbt `expr` lacks is refused, naming the metric."""
     tree = kt.Tree(kt.Metric("m", kt.log(kt.Input("x", value=2))))
     with pytest.raises(
         ArgumentError, match=r"metric `m` uses `log`, which a dbt `expr` cannot express"
@@ -87,15 +91,19 @@ def test_function_refused_on_write() -> None:
     ("extra", "message"),
     [
         (
-            "  - {name: dd, label: D, type: derived, type_params: {expr: 2 * wns, metrics: [wins]}}\n",
-            r"(?s)derived metric `dd` refers to `wns`, which is not one of its metrics.*did you mean `wins`\?",
+            "  - {name: dd, label: D, type: derived,"
+            " type_params: {expr: 2 * wns, metrics: [wins]}}\n",
+            r"(?s)derived metric `dd` refers to `wns`, which is not one of its metrics"
+            r".*did you mean `wins`\?",
         ),
         (
-            "  - {name: dd, label: D, type: simple, type_params: {measure: won}, filter: \"{{ Dimension('lead_id__day') }} > 1\"}\n",
+            "  - {name: dd, label: D, type: simple, type_params: {measure: won},"
+            " filter: \"{{ Dimension('lead_id__day') }} > 1\"}\n",
             r"metric `dd` uses `filter`, which a kpitree tree cannot represent",
         ),
         (
-            "  - {name: dd, label: D, type: derived, type_params: {expr: w, metrics: [{name: wins, alias: w, offset_window: 1 week}]}}\n",
+            "  - {name: dd, label: D, type: derived, type_params: {expr: w,"
+            " metrics: [{name: wins, alias: w, offset_window: 1 week}]}}\n",
             r"metric `dd` uses `offset_window`, which a kpitree tree cannot represent",
         ),
         (
@@ -105,16 +113,19 @@ def test_function_refused_on_write() -> None:
     ],
 )
 def test_refused_inputs(extra: str, message: str) -> None:
+    """What a tree cannot represent is refused, naming the metric and the field."""
     with pytest.raises(ArgumentError, match=message):
         kt.from_metricflow(HEAD + extra)
 
 
 def test_invalid_yaml() -> None:
+    """Invalid YAML is an error naming the source."""
     with pytest.raises(ArgumentError, match=r"cannot read `<text>` as YAML"):
         kt.from_metricflow("metrics: [\n")
 
 
 def test_schema_problem_names_the_file(tmp_path: Path) -> None:
+    """A file dbt-semantic-interfaces refuses is named in the error."""
     path = tmp_path / "m.yml"
     path.write_text("metrics:\n  - {name: x, type: simple}\n")
     with pytest.raises(ValidationError, match=r"not a valid dbt semantic layer file"):
@@ -122,8 +133,43 @@ def test_schema_problem_names_the_file(tmp_path: Path) -> None:
 
 
 def test_messages_in_russian() -> None:
+    """The refusals speak Russian under `ru`."""
     with kt.locale("ru"), pytest.raises(ArgumentError) as info:
         kt.from_metricflow(
             HEAD + "  - {name: dd, label: D, type: cumulative, type_params: {measure: won}}\n"
         )
     assert "метрика `dd`" in str(info.value)
+
+
+def test_power_refused_on_write() -> None:
+    """`**` has no portable SQL spelling in a dbt `expr`: refused, naming the metric."""
+    tree = kt.Tree(kt.Metric("m", kt.Input("x", value=2) ** 2))
+    with pytest.raises(ArgumentError, match=r"metric `m` uses `\*\*`"):
+        tree.to_metricflow()
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    """A path that names no file is an error naming it, not YAML text."""
+    with pytest.raises(ArgumentError, match=r"there is no file `.*nowhere\.yml`"):
+        kt.from_metricflow(str(tmp_path / "nowhere.yml"))
+
+
+def test_cli_import_and_export_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kpitree import` writes a model file; `export --to metricflow` writes it back equal."""
+    from kpitree.apps.cli import main
+
+    model = tmp_path / "model.toml"
+    assert main(["import", str(PROJECT), "-o", str(model)]) == 0
+    assert kt.load(model) == kt.from_metricflow(PROJECT)
+    assert main(["export", str(model), "--to", "metricflow"]) == 0
+    assert kt.from_metricflow(capsys.readouterr().out) == kt.load(model)
+
+
+def test_cli_import_names_a_missing_source(capsys: pytest.CaptureFixture[str]) -> None:
+    """A source that is not there exits 2 with the error naming it."""
+    from kpitree.apps.cli import main
+
+    assert main(["import", "nowhere/metrics.yml"]) == 2
+    assert "there is no file `nowhere/metrics.yml`" in capsys.readouterr().err

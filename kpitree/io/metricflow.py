@@ -18,7 +18,7 @@ from kpitree.errors import ArgumentError, KPITreeError, ValidationError, did_you
 from kpitree.i18n import _
 from kpitree.io.documents import Document
 from kpitree.io.schema import _KPI_FIELDS, _METRIC_FIELDS, LEAF_FIELDS, build
-from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub, refs, walk
+from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Ref, Sub, refs, walk
 from kpitree.language.parser import parse_formula
 from kpitree.model.graph import Graph
 
@@ -43,12 +43,24 @@ _PROJECT = "project_configuration:\n  time_spine_table_configurations: []\n"
 
 
 def _files(source: str | Path) -> list[tuple[str, str]]:
-    path = Path(source) if isinstance(source, Path) or "\n" not in str(source) else None
-    if path is not None and path.is_dir():
-        return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(path.rglob("*.yml"))]
-    if path is not None and path.suffix in (".yml", ".yaml") and path.exists():
-        return [(str(path), path.read_text(encoding="utf-8"))]
-    return [("<text>", str(source))]
+    # Text with a line break or a `key:` is YAML; anything else names a file or a folder.
+    if isinstance(source, str) and ("\n" in source or ":" in source.partition(" ")[0]):
+        return [("<text>", source)]
+    path = Path(source)
+    if path.is_dir():
+        found = [(str(p), p.read_text(encoding="utf-8")) for p in sorted(path.rglob("*.yml"))]
+        if found:
+            return found
+        raise ArgumentError(
+            _("the folder `{path}` has no .yml files").format(path=path),
+            hint=_("give a dbt project folder, a .yml file or YAML text"),
+        )
+    if not path.is_file():
+        raise ArgumentError(
+            _("there is no file `{path}`").format(path=path),
+            hint=_("give a dbt project folder, a .yml file or YAML text"),
+        )
+    return [(str(path), path.read_text(encoding="utf-8"))]
 
 
 # dbt project files list objects under plural keys; dbt-semantic-interfaces reads one object
@@ -147,7 +159,8 @@ def _issue_file(issue: Any) -> str | None:
 
 def _meta(metric: Any) -> dict[str, Any]:
     config = getattr(metric, "config", None)
-    return _plain(dict(getattr(config, "meta", None) or {}))
+    meta: dict[str, Any] = _plain(dict(getattr(config, "meta", None) or {}))
+    return meta
 
 
 def _plain(data: Any) -> Any:
@@ -238,13 +251,13 @@ def from_metricflow(source: str | Path) -> Graph:
                 if metric.type_params.measure
                 else None
             )
-            data = dict(meta)
+            leaf = dict(meta)
             agg = str(measure.agg.value).lower() if measure is not None else "sum"
             if _AGG.get(agg) is None:
                 raise _refuse(metric.name, f"agg: {agg}", where)
             if _AGG[agg] != "sum":
-                data["aggregate"] = _AGG[agg]
-            (kpis if "owner" in data and "horizon" in data else inputs)[metric.name] = data
+                leaf["aggregate"] = _AGG[agg]
+            (kpis if "owner" in leaf and "horizon" in leaf else inputs)[metric.name] = leaf
         else:
             formula = _formula(metric, names, where)
             metrics[metric.name] = {"formula": formula, **meta} if meta else formula
@@ -263,11 +276,12 @@ def from_metricflow(source: str | Path) -> Graph:
     return build(Document(data=data, source=where))
 
 
-_SUPPORTED = (Add, Mul, Sub, Div, Neg, Pow, Const, Ref)
+# A dbt `expr` is SQL: `**` and kpitree's functions have no portable spelling there.
+_SUPPORTED = (Add, Mul, Sub, Div, Neg, Const, Ref)
 
 
 def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
-    """Write the tree as dbt semantic layer YAML: a semantic model, simple, ratio and derived metrics.
+    """Write the tree as dbt semantic layer YAML: a semantic model; simple, ratio, derived metrics.
 
     Raises:
         ArgumentError: a formula uses a function dbt `expr` cannot express.
@@ -301,7 +315,7 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
             if isinstance(node, Call) or not isinstance(node, _SUPPORTED):
                 raise ArgumentError(
                     _("metric `{metric}` uses `{func}`, which a dbt `expr` cannot express").format(
-                        metric=metric.name, func=getattr(node, "func", type(node).__name__)
+                        metric=metric.name, func=getattr(node, "func", "**")
                     ),
                     hint=_("rewrite the formula with + - * / or leave the metric out"),
                     names=[metric.name],
