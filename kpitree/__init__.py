@@ -77,6 +77,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree.model.norm import parse_norm as parse_norm
     from kpitree.model.units import Unit as Unit
     from kpitree.tree import Tree as Tree
+    from kpitree.tree import from_metricflow as from_metricflow
     from kpitree.tree import load as load
     from kpitree.tree import loads as loads
 
@@ -85,6 +86,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "kpitree.tree": (
         "Tree",
+        "from_metricflow",
         "load",
         "loads",
     ),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kpitree.display import html as _html
     from kpitree.display import text as _text
     from kpitree.engine import evaluate as _evaluate
+    from kpitree.io import metricflow as _metricflow
     from kpitree.io import model as _model
 else:
 
@@ -56,8 +57,9 @@ else:
     _text = _Lazy("kpitree.display.text")
     _evaluate = _Lazy("kpitree.engine.evaluate")
     _model = _Lazy("kpitree.io.model")
+    _metricflow = _Lazy("kpitree.io.metricflow")
 
-__all__ = ["Tree", "load", "loads"]
+__all__ = ["Tree", "from_metricflow", "load", "loads"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -145,6 +147,7 @@ class Tree(Graph):
     to_dict = _delegate(lambda: _model.to_dict)
     dumps = _delegate(lambda: _model.dumps)
     dump = _delegate(lambda: _model.dump)
+    to_metricflow = _delegate(lambda: _metricflow.to_metricflow)
 
     # -- pictures
     render = _delegate(lambda: _text.render)
@@ -171,12 +174,14 @@ def _returning_tree(read: Callable[P, Graph]) -> Callable[P, Tree]:
 if TYPE_CHECKING:
     load = _returning_tree(_model.load)
     loads = _returning_tree(_model.loads)
+    from_metricflow = _returning_tree(_metricflow.from_metricflow)
 else:
 
     def __getattr__(name: str) -> Any:
         # `load` and `loads` are made on first use, so that `kt.Tree` does not import the
         # model-file readers.
-        if name not in ("load", "loads"):
+        readers = {"load": _model, "loads": _model, "from_metricflow": _metricflow}
+        if name not in readers:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        made = globals()[name] = _returning_tree(getattr(_model, name))
+        made = globals()[name] = _returning_tree(getattr(readers[name], name))
         return made

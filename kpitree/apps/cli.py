@@ -109,8 +109,12 @@ _HELP: dict[str, tuple[str, str]] = {
         "--after examples/values/qualified_leads.csv:2026-10",
     ),
     "export": (
-        N_("write the tree as yaml, toml, json, SQL, mermaid, dot or svg"),
+        N_("write the tree as yaml, toml, json, SQL, mermaid, dot, svg or MetricFlow metrics"),
         f"kpitree export {_QL} --to toml\n  kpitree export {_QL} --to sql --dialect postgres",
+    ),
+    "import": (
+        N_("read dbt semantic layer (MetricFlow) metrics into a model file"),
+        "kpitree import examples/metricflow",
     ),
     "check": (
         N_("validate a model file and print every problem (exit 2 if any)"),
@@ -126,7 +130,7 @@ _HELP: dict[str, tuple[str, str]] = {
 _NOTES = {"whatif": N_("(a change is a new value 1200, or +10%, -5%, +2pp, x1.2, +200, =1200)")}
 
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
-_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg")
+_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow")
 
 
 class UsageError(Exception):
@@ -451,6 +455,8 @@ def _export(args: argparse.Namespace) -> int:
         from kpitree.display.diagrams import to_svg
 
         text = to_svg(tree)
+    elif args.to == "metricflow":
+        text = tree.to_metricflow()
     else:
         text = tree.to_mermaid() if args.to == "mermaid" else tree.to_dot()
     if args.output:
@@ -467,6 +473,25 @@ def _export(args: argparse.Namespace) -> int:
                 "write it to a file with -o PATH (UTF-8), or set PYTHONIOENCODING=utf-8"
             ).format(encoding=encoding, format=args.to)
         )
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from kpitree.tree import from_metricflow
+
+    tree = from_metricflow(args.source)
+    fmt = "yaml"
+    if args.output:
+        from kpitree.io.documents import format_for
+
+        fmt = format_for(args.output)
+    text = tree.dumps(fmt)
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(text, "utf-8")
     else:
         print(text, end="" if text.endswith("\n") else "\n")
     return 0
@@ -756,6 +781,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "-o", "--output", metavar=_("PATH"), help=_help(N_("write to a file, not stdout"))
+    )
+    sub = command("import", _import, json_flag=False)
+    sub.add_argument(
+        "source",
+        metavar=_("SOURCE"),
+        help=_help(N_("a MetricFlow .yml file or a dbt project folder")),
+    )
+    sub.add_argument(
+        "-o",
+        "--output",
+        metavar=_("PATH"),
+        help=_help(N_("write the model file here (.yaml, .toml or .json), not to stdout")),
     )
     sub = command("check", _check)
     model(sub, values=False)
