@@ -475,3 +475,44 @@ def test_an_unknown_lang_is_an_error_naming_the_locales(
     code, out, err = run(capsys, "--lang", "de", "eval", QL)
     assert code == 2 and out == ""
     assert 'unknown locale "de"' in err and "en, ru" in err
+
+
+OCTOBER = str(ROOT / "examples" / "values" / "october.yaml")
+MONTHS = str(ROOT / "examples" / "values" / "qualified_leads.csv")
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+@pytest.mark.parametrize(
+    ("values", "code"),
+    [
+        (["--values", OCTOBER], 1),  # lead_to_ql at 75% and response_minutes at 22
+        (["lead_to_ql=0.85", "response_minutes=10"], 0),
+    ],
+)
+def test_status_fail_on_breach_exits_1_below_norm(
+    capsys: pytest.CaptureFixture[str], values: list[str], code: int, json_flag: list[str]
+) -> None:
+    """`status --fail-on-breach` exits 1 when a KPI or measured standard misses its norm."""
+    assert main(["status", QL, *values, "--fail-on-breach", *json_flag]) == code
+    out = capsys.readouterr().out
+    assert out  # the report is printed either way
+    assert main(["status", QL, *values, *json_flag]) == 0  # without the flag: a report only
+
+
+def test_accountability_json_is_the_python_result(capsys: pytest.CaptureFixture[str]) -> None:
+    """`kpitree accountability --json` prints `tree.accountability(...).to_dict()`."""
+    from kpitree.io.values import load_values
+
+    before, after = (load_values(MONTHS, month) for month in ("2026-09", "2026-10"))
+    expected = load(QL).accountability("qualified_leads", before, after).to_dict()
+    args = ["accountability", QL, "qualified_leads", "--json"]
+    assert main([*args, "--before", f"{MONTHS}:2026-09", "--after", f"{MONTHS}:2026-10"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(expected))
+
+
+def test_accountability_speaks_russian(capsys: pytest.CaptureFixture[str]) -> None:
+    """Under `--lang ru` the owner report is in Russian."""
+    args = ["--lang", "ru", "accountability", QL, "qualified_leads"]
+    assert main([*args, "--before", f"{MONTHS}:2026-09", "--after", f"{MONTHS}:2026-10"]) == 0
+    out = capsys.readouterr().out
+    assert "ответственный / КПЭ" in out and "вклад" in out

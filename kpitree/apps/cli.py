@@ -100,11 +100,18 @@ _HELP: dict[str, tuple[str, str]] = {
     ),
     "status": (
         N_("check KPIs and metrics against their norms, and who owns them"),
-        f"kpitree status {_QL} --values examples/values/october.yaml",
+        f"kpitree status {_QL} --values examples/values/october.yaml\n"
+        f"  kpitree status {_QL} --values examples/values/october.yaml --fail-on-breach",
     ),
     "attribute": (
         N_("split the change of a metric between two periods over leaves and owners"),
         f"kpitree attribute {_QL} qualified_leads "
+        "--before examples/values/qualified_leads.csv:2026-09 "
+        "--after examples/values/qualified_leads.csv:2026-10",
+    ),
+    "accountability": (
+        N_("per owner: the KPIs they own, each one's contribution and norm before and after"),
+        f"kpitree accountability {_QL} qualified_leads "
         "--before examples/values/qualified_leads.csv:2026-09 "
         "--after examples/values/qualified_leads.csv:2026-10",
     ),
@@ -435,14 +442,19 @@ def _levers(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     tree = _tree(args)
-    return _emit(args, tree.status(_values(args, args.pairs)))
+    result = tree.status(_values(args, args.pairs))
+    _emit(args, result)
+    # For a daily cron or CI job: a KPI, metric or measured standard below norm fails it.
+    return 1 if args.fail_on_breach and not result.ok else 0
 
 
 def _attribute(args: argparse.Namespace) -> int:
+    """`attribute` (per leaf and owner) or `accountability` (per owner, with norms)."""
     tree = _tree(args)
     before = _read_values(args.before)
     after = _read_values(args.after)
-    return _emit(args, tree.attribute(args.metric, before, after, method=args.method))
+    analysis = tree.accountability if args.command == "accountability" else tree.attribute
+    return _emit(args, analysis(args.metric, before, after, method=args.method))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -758,12 +770,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "pairs", nargs="*", metavar=_("NAME=VALUE"), help=_help(N_("values and measurements"))
     )
-    sub = command("attribute", _attribute)
-    model(sub, values=False)
-    sub.add_argument("metric", metavar=_("METRIC"))
-    sub.add_argument("--before", required=True, metavar=_("FILE[:PERIOD]"))
-    sub.add_argument("--after", required=True, metavar=_("FILE[:PERIOD]"))
-    sub.add_argument("--method", default="shapley", choices=("shapley", "lmdi", "hierarchical"))
+    sub.add_argument(
+        "--fail-on-breach",
+        action="store_true",
+        help=_help(N_("exit 1 when a KPI, metric or measured standard is below its norm")),
+    )
+    for name in ("attribute", "accountability"):
+        sub = command(name, _attribute)
+        model(sub, values=False)
+        sub.add_argument("metric", metavar=_("METRIC"))
+        sub.add_argument("--before", required=True, metavar=_("FILE[:PERIOD]"))
+        sub.add_argument("--after", required=True, metavar=_("FILE[:PERIOD]"))
+        sub.add_argument("--method", default="shapley", choices=("shapley", "lmdi", "hierarchical"))
     sub = command("export", _export, json_flag=False)
     model(sub, values=False)
     sub.add_argument("--to", required=True, choices=_EXPORTS, help=_help(N_("the output format")))
