@@ -137,6 +137,8 @@ _HELP: dict[str, tuple[str, str]] = {
 _NOTES = {"whatif": N_("(a change is a new value 1200, or +10%, -5%, +2pp, x1.2, +200, =1200)")}
 
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
+# kpitree.analyses.attribution.METHODS, written out: `--help` must not import numpy.
+_METHODS = ("shapley", "lmdi", "hierarchical", "sequential")
 _EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow")
 
 
@@ -454,7 +456,8 @@ def _attribute(args: argparse.Namespace) -> int:
     before = _read_values(args.before)
     after = _read_values(args.after)
     analysis = tree.accountability if args.command == "accountability" else tree.attribute
-    return _emit(args, analysis(args.metric, before, after, method=args.method))
+    order = None if args.order is None else [name.strip() for name in args.order.split(",")]
+    return _emit(args, analysis(args.metric, before, after, method=args.method, order=order))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -781,7 +784,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("metric", metavar=_("METRIC"))
         sub.add_argument("--before", required=True, metavar=_("FILE[:PERIOD]"))
         sub.add_argument("--after", required=True, metavar=_("FILE[:PERIOD]"))
-        sub.add_argument("--method", default="shapley", choices=("shapley", "lmdi", "hierarchical"))
+        sub.add_argument("--method", default="shapley", choices=_METHODS)
+        sub.add_argument(
+            "--order",
+            metavar=_("LEAF,..."),
+            help=_help(N_("with --method sequential: the leaves in the order they move")),
+        )
     sub = command("export", _export, json_flag=False)
     model(sub, values=False)
     sub.add_argument("--to", required=True, choices=_EXPORTS, help=_help(N_("the output format")))

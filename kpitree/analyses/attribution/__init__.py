@@ -2,7 +2,7 @@
 
 "Qualified leads fell 30: how much is marketing's leads, how much is sales' conversion?"
 `attribute` splits the change of a metric between two sets of leaf values (two periods)
-into one contribution per leaf, rolled up by owner, with three exact methods:
+into one contribution per leaf, rolled up by owner, with four exact methods:
 
 ``"shapley"`` (the default)
     The exact Shapley value of each leaf over the metric's whole formula. The players are
@@ -46,6 +46,12 @@ into one contribution per leaf, rolled up by owner, with three exact methods:
     more than `max_changing` changing children is refused, with a `LimitError` that
     says so (the same holds for `by_node` under every method).
 
+``"sequential"`` with ``order=[...]``
+    Chain substitution (метод цепных подстановок): from the before values, the leaves
+    take their after values one at a time in ``order``; each gets its step's change, so
+    the interaction term goes to the leaf moved later (see `sequential`). The order must
+    name every changing leaf. Averaged over all orders it is the Shapley value.
+
 Exactness: the contributions sum to `.total` (``after - before``, evaluated by the tree)
 up to floating-point rounding. Each method ends with one documented exact step: the
 residual ``total - sum(contributions)`` (about 1e-15 of the values) is spread over the
@@ -62,9 +68,10 @@ Mixes of before and after values can be undefined where both ends are defined
 formula at a time and often avoids it.
 
 One module per algorithm: `methods` (names, limits, option checks and what every method
-shares: the `Periods` read, the `Split` returned, the exact step), `shapley`, `lmdi` and
-`hierarchical` (the methods), `comparison` (`attribute`, `accountability`), `frames`
-(`attribute_frame`) and `results` (`Attribution`, `Accountability`).
+shares: the `Periods` read, the `Split` returned, the exact step), `shapley`, `lmdi`,
+`hierarchical` and `sequential` (the methods), `comparison` (`attribute`,
+`accountability`), `frames` (`attribute_frame`) and `results` (`Attribution`,
+`Accountability`).
 """
 
 from kpitree.analyses.attribution.comparison import accountability, attribute

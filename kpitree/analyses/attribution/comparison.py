@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -33,6 +33,7 @@ from kpitree.analyses.attribution.results import (
     Attribution,
     OwnerAccount,
 )
+from kpitree.analyses.attribution.sequential import check_order, sequential
 from kpitree.analyses.attribution.shapley import shapley
 from kpitree.analyses.status import status
 from kpitree.backends.frames import table_kind
@@ -61,6 +62,7 @@ def attribute(
     after: Any,
     method: str = "shapley",
     *,
+    order: Sequence[str] | None = None,
     max_changing: int = MAX_CHANGING,
 ) -> Attribution:
     """Split the change of `metric` between two sets of leaf values over leaves and owners.
@@ -72,7 +74,10 @@ def attribute(
             polars DataFrame, or a pandas Series (columns that are not leaves are
             ignored). Leaves not given take their node's value.
         after: leaf values after, in the same forms.
-        method: `"shapley"`, `"lmdi"` or `"hierarchical"` (see the module doc).
+        method: `"shapley"`, `"lmdi"`, `"hierarchical"` or `"sequential"` (see the
+            module doc).
+        order: `"sequential"` only: the leaves in the order they move (chain
+            substitution); it must name every changing leaf.
         max_changing: most changing leaves exact Shapley takes (2^n evaluations).
 
     Returns:
@@ -97,6 +102,7 @@ def attribute(
     method = check_method(method)
     limit = check_limit_option(max_changing)
     sub = subtree(tree, metric)
+    chain = check_order(sub, metric, method, order)
     given_before = _period_values(tree, before, "before")
     given_after = _period_values(tree, after, "after")
     low, high = (
@@ -104,7 +110,9 @@ def attribute(
         for given, label in ((given_before, "before"), (given_after, "after"))
     )
     total = high[metric] - low[metric]
-    split = split_change(sub, metric, low, high, total, method, limit, nodes=True, scalar=True)
+    split = split_change(
+        sub, metric, low, high, total, method, limit, nodes=True, scalar=True, order=chain
+    )
     leaves = [leaf.name for leaf in sub.leaves]
     contributions = {leaf: float(split.contributions[leaf][0]) for leaf in leaves}
     owners = owners_of(sub)
@@ -132,6 +140,7 @@ def attribute(
         values_after=_frozen_map({leaf: float(high[leaf][0]) for leaf in leaves}),
         factors=None if factors is None else _frozen_map(factors),
         tree=tree,
+        order=chain,
     )
 
 
@@ -142,6 +151,7 @@ def accountability(
     after: Any,
     *,
     method: str = "shapley",
+    order: Sequence[str] | None = None,
     max_changing: int = MAX_CHANGING,
 ) -> Accountability:
     """Report per owner: their KPIs, each KPI's contribution and norm status in both periods.
@@ -161,7 +171,7 @@ def accountability(
         >>> [(r.name, r.shared, r.ok_after) for r in report["marketing"].rows]
         [('leads', False, None), ('lead_to_ql', True, False)]
     """
-    result = attribute(tree, metric, before, after, method, max_changing=max_changing)
+    result = attribute(tree, metric, before, after, method, order=order, max_changing=max_changing)
     checks = [status(tree, dict(values)) for values in (result.values_before, result.values_after)]
     own: dict[str, list[AccountRow]] = {}
     shared: dict[str, list[AccountRow]] = {}
@@ -271,6 +281,7 @@ def split_change(
     *,
     nodes: bool,
     scalar: bool,
+    order: Sequence[str] | None = None,
 ) -> Split:
     """Run one method over rows of before/after values of every node of `tree`."""
     try:
@@ -281,6 +292,9 @@ def split_change(
             # The method runs first: its own errors come before those of `by_node`.
             if method == "shapley":
                 contributions, factors = shapley(periods, metric, total), None
+            elif method == "sequential":
+                assert order is not None  # checked by `check_order`
+                contributions, factors = sequential(periods, metric, total, order), None
             else:
                 contributions, factors = lmdi(periods, metric, total)
             by_node = local_splits(periods) if nodes else {}

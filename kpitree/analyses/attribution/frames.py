@@ -19,6 +19,7 @@ from kpitree.analyses.attribution.methods import (
     owners_of,
     subtree,
 )
+from kpitree.analyses.attribution.sequential import check_order
 from kpitree.backends.frames import check_leaf_columns, check_unique, leaf_values, table_kind
 from kpitree.engine.evaluate import evaluate_arrays
 from kpitree.errors import (
@@ -49,6 +50,7 @@ def attribute_frame(
     after: Any,
     by: Sequence[str] = (),
     method: str = "shapley",
+    order: Sequence[str] | None = None,
     max_changing: int = MAX_CHANGING,
     defaults: bool = False,
 ) -> Any:
@@ -64,7 +66,9 @@ def attribute_frame(
         before: the period label (a value of that column) to start from.
         after: the period label to end at.
         by: the columns naming a segment; each segment needs one row in each period.
-        method: `"shapley"`, `"lmdi"` or `"hierarchical"`, as in `attribute`.
+        method: `"shapley"`, `"lmdi"`, `"hierarchical"` or `"sequential"`, as in
+            `attribute`.
+        order: `"sequential"` only: the leaves in the order they move.
         max_changing: as in `attribute`; counts leaves changing in any segment.
         defaults: let a leaf without a column take its model value in both periods
             (with a `DefaultsWarning`); otherwise a missing leaf column is an error.
@@ -97,6 +101,7 @@ def attribute_frame(
     method = check_method(method)
     limit = check_limit_option(max_changing)
     sub = subtree(tree, metric)
+    chain = check_order(sub, metric, method, order)
     by = [by] if isinstance(by, str) else list(by)
     leaves = [leaf.name for leaf in sub.leaves]
     library = _library(data)
@@ -110,7 +115,7 @@ def attribute_frame(
     total = high[metric] - low[metric]
     with np.errstate(all="ignore"):
         split = split_change(
-            sub, metric, low, high, total, method, limit, nodes=False, scalar=False
+            sub, metric, low, high, total, method, limit, nodes=False, scalar=False, order=chain
         )
     owners = owners_of(sub)
     columns: dict[str, Any] = dict(keys)

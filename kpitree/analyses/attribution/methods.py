@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
 
 
-METHODS = ("shapley", "lmdi", "hierarchical")
+METHODS = ("shapley", "lmdi", "hierarchical", "sequential")
 """The attribution methods, the default first."""
 
 MAX_CHANGING = 22
@@ -39,6 +39,7 @@ _METHOD_LABELS = {
     "shapley": N_("Shapley"),
     "lmdi": N_("LMDI"),
     "hierarchical": N_("hierarchical Shapley"),
+    "sequential": N_("chain substitution"),
 }
 
 

@@ -52,6 +52,7 @@ class Attribution(Result):
         factors: LMDI only: `{leaf: factor}`, whose product is `after / before`; None for
             other methods, or when the metric is zero or changes sign (no ratio exists).
         tree: the tree (for units in `str`).
+        order: `"sequential"` only: the leaves in the order they moved; None otherwise.
     """
 
     metric: str
@@ -67,6 +68,7 @@ class Attribution(Result):
     values_after: Mapping[str, float]
     factors: Mapping[str, float] | None
     tree: Graph = attrs.field(eq=False)
+    order: tuple[str, ...] | None = None
 
     @property
     def gross(self) -> float:
@@ -110,7 +112,11 @@ class Attribution(Result):
             after=self._value(self.after),
             change=self._change(self.total),
             relative=relative,
-            method=method_label(self.method),
+            method=method_label(self.method)
+            if self.order is None
+            else _("{method}: {order}").format(
+                method=method_label(self.method), order=" → ".join(self.order)
+            ),
         )
 
     def __str__(self) -> str:
@@ -189,6 +195,7 @@ class Attribution(Result):
             "values_before": dict(self.values_before),
             "values_after": dict(self.values_after),
             "factors": None if self.factors is None else dict(self.factors),
+            "order": None if self.order is None else list(self.order),
         }
 
     def rows(self) -> list[dict[str, Any]]:

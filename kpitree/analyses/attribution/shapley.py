@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 _BLOCK = 1 << 14  # coalitions x rows per pass: columns that stay in the cache
 
 
+def _mixes(count: int) -> str:
+    """2^count written out while it reads at a glance, then as a power of ten in words."""
+    if count <= 40:
+        return format_number(2**count)
+    return _("about 10^{power}").format(power=format_number(int(count * math.log10(2))))
+
+
 def _too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitError:
     if formula:
         # Inside one formula (method="hierarchical", and `by_node` under every method):
@@ -34,7 +41,7 @@ def _too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitErro
                 "splitting the formula of `{where}` over its direct children needs exact "
                 "Shapley over one term with {count} changing children: 2^{count} = "
                 "{mixes} mixes of before and after values; the limit is {limit}"
-            ).format(where=where, count=count, mixes=format_number(2**count), limit=limit),
+            ).format(where=where, count=count, mixes=_mixes(count), limit=limit),
             hint=_(
                 "sums and products of one-child factors are split without that cost: "
                 "write the term through intermediate metrics, or raise max_changing=..."
@@ -46,7 +53,7 @@ def _too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitErro
             "exact Shapley attribution of `{where}` over {count} changing leaves would "
             "evaluate 2^{count} = {mixes} mixes of before and after values; the limit is "
             "{limit}"
-        ).format(where=where, count=count, mixes=format_number(2**count), limit=limit),
+        ).format(where=where, count=count, mixes=_mixes(count), limit=limit),
         hint=_(
             'use method="hierarchical" or method="lmdi" (their cost grows with the tree, '
             "not with 2^leaves), or raise max_changing=..."
