@@ -655,13 +655,28 @@ def test_a_product_of_40_kpis_is_not_bound_by_the_shapley_limit(method: str) -> 
     assert _close(result.total, result.by_node["m"].values(), abs(result.before))
 
 
-def test_exact_shapley_of_40_kpis_is_refused_pointing_to_the_methods_that_work() -> None:
+def test_exact_shapley_of_a_product_of_40_kpis_equals_the_closed_form() -> None:
+    """A flat product is multilinear: exact Shapley at any size, as the product closed form."""
+    tree, after = _product_of(40)
+    result = tree.attribute("m", {}, after)
+    assert result.details == {"computation": "quadrature", "points": 20}
+    closed = tree.attribute("m", {}, after, method="hierarchical")  # Shapley for products
+    for leaf, value in closed.contributions.items():
+        assert result.contributions[leaf] == pytest.approx(value, rel=1e-9, abs=1e-12)
+
+
+def test_exact_shapley_of_40_squares_is_refused_pointing_to_the_methods_that_work() -> None:
     """Only exact Shapley is bound by max_changing; its hint names the methods that work."""
     tree, after = _product_of(40)
+    formula = tree.leaves[0] ** 2
+    for leaf in tree.leaves[1:]:
+        formula = formula * leaf**2  # squares: not multilinear any more
+    squares = kt.Tree(kt.Metric("m", formula))
     with pytest.raises(kt.LimitError, match="over 40 changing leaves") as info:
-        tree.attribute("m", {}, after)
+        squares.attribute("m", {}, after)
     assert 'method="lmdi"' in str(info.value)
-    tree.attribute("m", {}, after, method="hierarchical")  # which does work
+    assert 'method="integral"' in str(info.value)
+    squares.attribute("m", {}, after, method="hierarchical")  # which does work
 
 
 @settings(max_examples=30, deadline=None)

@@ -240,9 +240,9 @@ def test_gradient_costs_a_few_evaluations_not_one_per_leaf():
     root = _top(tree)
     gradient(tree, root)
     functions = tree.cached(derivatives._GRADIENT_FUNCTIONS, dict)
-    cached = functions[root]
+    cached = functions[(root, "python")]
     gradient(tree, root, {tree.leaves[0].name: 1.5})
-    assert functions[root] is cached
+    assert functions[(root, "python")] is cached
 
 
 @pytest.mark.parametrize(
@@ -395,3 +395,34 @@ def test_cancelling_leaf_reads_exactly_zero() -> None:
     sensitivity = dupont().sensitivity("roe")
     assert (sensitivity["revenue"].derivative, sensitivity["assets"].derivative) == (0.0, 0.0)
     assert sensitivity["net_income"].elasticity == pytest.approx(1.0)
+
+
+def test_gradient_over_arrays_matches_the_scalar_pass_at_every_point():
+    """`gradient_arrays` at many points is `gradient_at` at each; inputs stay as given.
+
+    Leaves may come in different shapes (a leaf that moves along a path has a value per
+    point, one that stays has one per row): in `ab + ac` the adjoint of `a` starts
+    with `b`'s shape (from `ab`) and must widen to `c`'s (from `ac`), which an in-place
+    update cannot do.
+    """
+    import numpy as np
+
+    from kpitree.engine.derivatives import forward_pass, gradient_arrays, gradient_at
+
+    a, b, c = (kt.Input(name, value=1.0) for name in "abc")
+    tree = kt.Tree(kt.Metric("m", kt.Metric("ab", a * b) + kt.Metric("ac", a * c)))
+    wide = np.array([[3.0, 1.0, 0.5], [4.0, 2.0, 1.0]])
+    narrow = np.array([2.0, 5.0, 7.0])
+    for b_column, c_column in ((narrow, wide), (wide, narrow)):  # either may come first
+        columns = [np.array([[1.0, 2.0, 3.0], [1.5, 2.5, 3.5]]), b_column, c_column]
+        kept = [column.copy() for column in columns]
+        _forward, slopes = gradient_arrays(tree, "m", columns)
+        for column, copy in zip(columns, kept, strict=True):
+            assert np.array_equal(column, copy)
+        for point in range(2):
+            for row in range(3):
+                at = [float(np.broadcast_to(col, (2, 3))[point, row]) for col in columns]
+                vector, forward = forward_pass(tree, dict(zip("abc", at, strict=True)))
+                expected = gradient_at(tree, "m", vector, forward)
+                got = [float(np.broadcast_to(s, (2, 3))[point, row]) for s in slopes]
+                assert got == list(expected)

@@ -138,7 +138,7 @@ _NOTES = {"whatif": N_("(a change is a new value 1200, or +10%, -5%, +2pp, x1.2,
 
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
 # kpitree.analyses.attribution.METHODS, written out: `--help` must not import numpy.
-_METHODS = ("shapley", "lmdi", "hierarchical", "sequential")
+_METHODS = ("shapley", "lmdi", "hierarchical", "sequential", "proportional", "integral")
 _EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow")
 
 

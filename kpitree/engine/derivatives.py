@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.engine import codegen
 from kpitree.engine.codegen import RUNTIME
-from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
+from kpitree.engine.evaluate import Backend, compile_tree, evaluate, evaluate_vector
 from kpitree.errors import EvaluationError, KindError
 from kpitree.i18n import _
 from kpitree.language.expr import (
@@ -86,10 +86,17 @@ from kpitree.model.nodes import KPI, Metric
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
 
-__all__ = ["below_set", "forward_pass", "gradient_at", "gradient_exprs", "metric_node"]
+__all__ = [
+    "below_set",
+    "forward_pass",
+    "gradient_arrays",
+    "gradient_at",
+    "gradient_exprs",
+    "metric_node",
+]
 
 _BELOW: CacheKey[dict[str, frozenset[str]]] = CacheKey("depends_on as a set")
-_GRADIENT_FUNCTIONS: CacheKey[dict[str, Any]] = CacheKey("compiled reverse passes")
+_GRADIENT_FUNCTIONS: CacheKey[dict[tuple[str, str], Any]] = CacheKey("compiled reverse passes")
 
 _ZERO = Const(0)
 _ONE = Const(1)
@@ -289,10 +296,15 @@ def gradient_exprs(tree: Graph, metric: str) -> dict[str, Expr]:
     return {leaf.name: adjoint.get(leaf.name, _ZERO) for leaf in tree.leaves}
 
 
-def _gradient_function(tree: Graph, metric: str) -> Any:
-    """Compile the reverse pass for `metric`: `f(leaf_vector, metric_vector) -> gradient`."""
+def _gradient_function(tree: Graph, metric: str, backend: Backend = "python") -> Any:
+    """Compile the reverse pass for `metric`: `f(leaf_vector, metric_vector) -> gradient`.
+
+    The `"numpy"` backend takes arrays (any shape, one element per point) and gives the
+    gradient at every point at once, undefined parts NaN; its `sign(0)` is 0, the chain of
+    halves, where the `"python"` one turns a tie into one-sided slopes (`gradient_at`).
+    """
     cache = tree.cached(_GRADIENT_FUNCTIONS, dict)
-    found = cache.get(metric)
+    found = cache.get((metric, backend))
     if found is not None:
         return found
     compiled = compile_tree(tree)
@@ -315,17 +327,34 @@ def _gradient_function(tree: Graph, metric: str) -> Any:
         for child, contribution in _formula_adjoints(node.formula, seed, Ref(name)):
             code = codegen.python_code(contribution, slots)
             if child in adjoints:
-                lines.append(f"    {adjoints[child]} += {code}")
+                # Not `+=`: over numpy arrays of different shapes the sum must widen.
+                lines.append(f"    {adjoints[child]} = {adjoints[child]} + {code}")
             else:
                 adjoints[child] = slots["\0" + child] = f"g{len(adjoints)}"
                 lines.append(f"    {adjoints[child]} = {code}")
     outputs = [adjoints.get(n, "0.0") for n in compiled.leaves]
     lines.append(f"    return ({''.join(o + ', ' for o in outputs)})")
-    # `sign(0)` in the reverse pass is a tie of min/max or abs at 0: see `_one_sided_gradient`.
-    runtime = {**RUNTIME, "_sign": _sign_or_tie}
-    found = codegen.define("\n".join(lines) + "\n", runtime, "gradient")["_gradient"]
-    cache[metric] = found
+    if backend == "python":
+        # `sign(0)` in the reverse pass is a tie of min/max or abs at 0: see `_one_sided_gradient`.
+        runtime = {**RUNTIME, "_sign": _sign_or_tie}
+    else:
+        runtime = codegen.numpy_runtime()
+    found = codegen.define("\n".join(lines) + "\n", runtime, f"gradient, {backend}")["_gradient"]
+    cache[(metric, backend)] = found
     return found
+
+
+def gradient_arrays(
+    tree: Graph, metric: str, leaf_values: Sequence[Any]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Return the metric values and ∂metric/∂leaf at many points at once, as numpy arrays.
+
+    `leaf_values` are arrays of one shape in `compile_tree(tree).leaves` order; both results
+    are in compiled order (metrics, then leaves), undefined parts NaN. Away from the kinks
+    of `abs`, `min` and `max` this is `gradient_at` at every point.
+    """
+    forward = compile_tree(tree, "numpy")(leaf_values)
+    return forward, _gradient_function(tree, metric, "numpy")(leaf_values, forward)
 
 
 def forward_pass(

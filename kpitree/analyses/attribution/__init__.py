@@ -2,16 +2,19 @@
 
 "Qualified leads fell 30: how much is marketing's leads, how much is sales' conversion?"
 `attribute` splits the change of a metric between two sets of leaf values (two periods)
-into one contribution per leaf, rolled up by owner, with four exact methods:
+into one contribution per leaf, rolled up by owner, with six exact methods:
 
 ``"shapley"`` (the default)
     The exact Shapley value of each leaf over the metric's whole formula. The players are
-    the leaves whose value changed; every one of the 2^n mixes of before and after values
-    is evaluated at once with the tree compiled for numpy, and the standard weights
-    ``|S|! (n - |S| - 1)! / n!`` give each leaf its average marginal effect. A leaf that
-    did not change is not a player and gets exactly 0. More than `MAX_CHANGING` changing
-    leaves is refused with a `LimitError` that suggests ``"hierarchical"`` or ``"lmdi"``;
-    only this method is bound by that limit as a whole.
+    the leaves whose value changed; a leaf that did not change is not a player and gets
+    exactly 0. When the metric is multilinear in the changing leaves (found from the
+    formulas: no changing leaf multiplies itself), the Shapley value is the path integral
+    of the gradient (Owen, 1972), computed exactly by Gauss–Legendre quadrature at any
+    number of leaves (see `integral`). Otherwise every one of the 2^n mixes of before and
+    after values is evaluated at once with the tree compiled for numpy, and the standard
+    weights ``|S|! (n - |S| - 1)! / n!`` give each leaf its average marginal effect; more
+    than `MAX_CHANGING` changing leaves is then refused with a `LimitError` that suggests
+    ``"integral"``, ``"hierarchical"`` or ``"lmdi"``. `Attribution.details` says which.
 
 ``"lmdi"``
     LMDI-I (the logarithmic-mean Divisia index) for metrics that are products, quotients
@@ -52,6 +55,17 @@ into one contribution per leaf, rolled up by owner, with four exact methods:
     the interaction term goes to the leaf moved later (see `sequential`). The order must
     name every changing leaf. Averaged over all orders it is the Shapley value.
 
+``"proportional"``
+    The rate/volume convention of bank filings, for sums of products (see
+    `proportional`): each factor's own effect plus the joint term split in proportion to
+    the sizes of the own effects.
+
+``"integral"``
+    The integral method (интегральный метод): each leaf's change times the metric's slope
+    integrated along the straight path from before to after (Aumann–Shapley), by exact
+    or adaptive Gauss–Legendre quadrature (see `integral`). Equal to Shapley on
+    multilinear metrics.
+
 Exactness: the contributions sum to `.total` (``after - before``, evaluated by the tree)
 up to floating-point rounding. Each method ends with one documented exact step: the
 residual ``total - sum(contributions)`` (about 1e-15 of the values) is spread over the
@@ -69,9 +83,9 @@ formula at a time and often avoids it.
 
 One module per algorithm: `methods` (names, limits, option checks and what every method
 shares: the `Periods` read, the `Split` returned, the exact step), `shapley`, `lmdi`,
-`hierarchical` and `sequential` (the methods), `comparison` (`attribute`,
-`accountability`), `frames` (`attribute_frame`) and `results` (`Attribution`,
-`Accountability`).
+`hierarchical`, `sequential`, `proportional` and `integral` (the methods), `comparison`
+(`attribute`, `accountability`), `frames` (`attribute_frame`) and `results`
+(`Attribution`, `Accountability`).
 """
 
 from kpitree.analyses.attribution.comparison import accountability, attribute

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 
 from kpitree.analyses.attribution.hierarchical import hierarchical, local_splits
+from kpitree.analyses.attribution.integral import integral
 from kpitree.analyses.attribution.lmdi import lmdi
 from kpitree.analyses.attribution.methods import (
     EXTERNAL,
@@ -27,6 +28,7 @@ from kpitree.analyses.attribution.methods import (
     owners_of,
     subtree,
 )
+from kpitree.analyses.attribution.proportional import proportional
 from kpitree.analyses.attribution.results import (
     Accountability,
     AccountRow,
@@ -74,8 +76,8 @@ def attribute(
             polars DataFrame, or a pandas Series (columns that are not leaves are
             ignored). Leaves not given take their node's value.
         after: leaf values after, in the same forms.
-        method: `"shapley"`, `"lmdi"`, `"hierarchical"` or `"sequential"` (see the
-            module doc).
+        method: `"shapley"`, `"lmdi"`, `"hierarchical"`, `"sequential"`,
+            `"proportional"` or `"integral"` (see the module doc).
         order: `"sequential"` only: the leaves in the order they move (chain
             substitution); it must name every changing leaf.
         max_changing: most changing leaves exact Shapley takes (2^n evaluations).
@@ -141,6 +143,7 @@ def attribute(
         factors=None if factors is None else _frozen_map(factors),
         tree=tree,
         order=chain,
+        details=_frozen_map(split.details),
     )
 
 
@@ -290,15 +293,21 @@ def split_change(
             if method == "hierarchical":
                 return hierarchical(periods, metric, total, nodes)
             # The method runs first: its own errors come before those of `by_node`.
+            factors: dict[str, Array] | None = None
+            details: dict[str, Any] = {}
             if method == "shapley":
-                contributions, factors = shapley(periods, metric, total), None
+                contributions, details = shapley(periods, metric, total)
             elif method == "sequential":
                 assert order is not None  # checked by `check_order`
-                contributions, factors = sequential(periods, metric, total, order), None
+                contributions = sequential(periods, metric, total, order)
+            elif method == "proportional":
+                contributions = proportional(periods, metric, total)
+            elif method == "integral":
+                contributions, details = integral(periods, metric, total)
             else:
                 contributions, factors = lmdi(periods, metric, total)
             by_node = local_splits(periods) if nodes else {}
-            return Split(contributions, by_node, factors)
+            return Split(contributions, by_node, factors, details)
     except MemoryError:
         raise LimitError(
             _("attributing `{metric}` needs more memory than there is").format(metric=metric),

@@ -66,7 +66,8 @@ def attribute_frame(
         before: the period label (a value of that column) to start from.
         after: the period label to end at.
         by: the columns naming a segment; each segment needs one row in each period.
-        method: `"shapley"`, `"lmdi"`, `"hierarchical"` or `"sequential"`, as in
+        method: any of `METHODS` (`"shapley"`, `"lmdi"`, `"hierarchical"`,
+            `"sequential"`, `"proportional"`, `"integral"`), as in
             `attribute`.
         order: `"sequential"` only: the leaves in the order they move.
         max_changing: as in `attribute`; counts leaves changing in any segment.

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from kpitree.analyses.attribution.integral import gauss_legendre, points_for
 from kpitree.analyses.attribution.methods import Periods, Split, exact_step
 from kpitree.analyses.attribution.shapley import game, shapley_values
 from kpitree.engine import codegen
@@ -175,8 +176,7 @@ def product_shapley(coefficient: float, low: Array, high: Array) -> Array:
     factor that is 0 is no trouble).
     """
     n, rows = low.shape
-    nodes, weights = np.polynomial.legendre.leggauss(max(1, (n + 1) // 2))
-    t, w = (nodes + 1) / 2, weights / 2  # from [-1, 1] to [0, 1]
+    t, w = gauss_legendre(points_for(n))
     out = np.empty((n, rows))
     for r0 in range(0, rows, _ROWS):
         r1 = min(rows, r0 + _ROWS)

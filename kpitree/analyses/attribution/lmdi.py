@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kpitree.analyses.attribution.methods import Periods, exact_step
+from kpitree.analyses.attribution.methods import Periods, exact_step, method_label
 from kpitree.errors import EvaluationError, FormulaError, LimitError
 from kpitree.i18n import _
 from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
@@ -22,36 +22,46 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
 
 
-_MAX_TERMS = 10_000  # LMDI: most terms of a metric expanded into a sum of products
+_MAX_TERMS = 10_000  # most terms of a metric expanded into a sum of products
 
 
 _Poly = dict[tuple[tuple[str, float], ...], float]  # monomial (leaf, exponent)s -> coefficient
+_Where = tuple[str, str]  # (method, metric): what a refusal names
 
 
-def _lmdi_formula_error(metric: str, node: str, why: str) -> FormulaError:
+def _formula_error(method: str, metric: str, node: str, why: str) -> FormulaError:
+    message = (
+        _("LMDI takes products, quotients and sums of products; `{node}` {why}")
+        if method == "lmdi"
+        else _(
+            "the proportional method takes products, quotients and sums of products; `{node}` {why}"
+        )
+    )
     return FormulaError(
-        _("LMDI takes products, quotients and sums of products; `{node}` {why}").format(
-            node=node, why=why
-        ),
+        message.format(node=node, why=why),
         where=_("attributing `{metric}`").format(metric=metric),
         hint=_('use method="shapley" or method="hierarchical", which take any formula'),
         names=[metric, node],
     )
 
 
-def _monomials(tree: Graph, metric: str) -> _Poly:
-    """Expand `metric` through intermediate metrics into a sum of leaf monomials."""
+def monomials(tree: Graph, metric: str, method: str = "lmdi") -> _Poly:
+    """Expand `metric` through intermediate metrics into a sum of leaf monomials.
+
+    `method` (`"lmdi"` or `"proportional"`, the methods defined on this family) is the one
+    a `FormulaError` names when a formula is outside it.
+    """
     memo: dict[str, _Poly] = {}
     for name in tree._topo:  # children first: each formula sees its children expanded
         node = tree[name]
         if isinstance(node, Metric):
-            memo[name] = _expand(node.formula, memo, metric, name)
+            memo[name] = _expand(node.formula, memo, (method, metric), name)
         else:
             memo[name] = {((name, 1.0),): 1.0}
     return memo[metric]
 
 
-def _expand(expr: Expr, memo: Mapping[str, _Poly], metric: str, node: str) -> _Poly:
+def _expand(expr: Expr, memo: Mapping[str, _Poly], where: _Where, node: str) -> _Poly:
     if isinstance(expr, Const):
         return {(): float(expr.value)} if expr.value else {}
     if isinstance(expr, Ref):
@@ -59,45 +69,45 @@ def _expand(expr: Expr, memo: Mapping[str, _Poly], metric: str, node: str) -> _P
     if isinstance(expr, Add):
         out: _Poly = {}
         for term in expr.terms:
-            out = _plus(out, _expand(term, memo, metric, node))
+            out = _plus(out, _expand(term, memo, where, node))
         return out
     if isinstance(expr, Sub):
-        right = _expand(expr.right, memo, metric, node)
-        return _plus(_expand(expr.left, memo, metric, node), {k: -c for k, c in right.items()})
+        right = _expand(expr.right, memo, where, node)
+        return _plus(_expand(expr.left, memo, where, node), {k: -c for k, c in right.items()})
     if isinstance(expr, Neg):
-        return {k: -c for k, c in _expand(expr.operand, memo, metric, node).items()}
+        return {k: -c for k, c in _expand(expr.operand, memo, where, node).items()}
     if isinstance(expr, Mul):
         out = {(): 1.0}
         for factor in expr.factors:
-            out = _times(out, _expand(factor, memo, metric, node), metric, node)
+            out = _times(out, _expand(factor, memo, where, node), where, node)
         return out
     if isinstance(expr, Div):
-        right = _expand(expr.right, memo, metric, node)
+        right = _expand(expr.right, memo, where, node)
         if len(right) != 1:
-            raise _lmdi_formula_error(metric, node, _("divides by a sum"))
+            raise _formula_error(*where, node, _("divides by a sum"))
         ((key, coef),) = right.items()
         inverse = {tuple((leaf, -e) for leaf, e in key): 1.0 / coef}
-        return _times(_expand(expr.left, memo, metric, node), inverse, metric, node)
+        return _times(_expand(expr.left, memo, where, node), inverse, where, node)
     if isinstance(expr, Pow) and isinstance(expr.exponent, Const):
         power = float(expr.exponent.value)
-        base = _expand(expr.base, memo, metric, node)
+        base = _expand(expr.base, memo, where, node)
         if len(base) == 1:
             ((key, coef),) = base.items()
             if coef < 0 and not power.is_integer():
-                raise _lmdi_formula_error(metric, node, _("takes a fractional power of a negative"))
+                raise _formula_error(*where, node, _("takes a fractional power of a negative"))
             return {_key({leaf: e * power for leaf, e in key}): coef**power}
         if power.is_integer() and 0 < power <= 8:
             out = {(): 1.0}
             for _step in range(int(power)):
-                out = _times(out, base, metric, node)
+                out = _times(out, base, where, node)
             return out
-        raise _lmdi_formula_error(metric, node, _("raises a sum to a power"))
+        raise _formula_error(*where, node, _("raises a sum to a power"))
     what = (
         _("uses {function}()").format(function=expr.func)
         if isinstance(expr, Call)
         else _("has a variable exponent")
     )
-    raise _lmdi_formula_error(metric, node, what)
+    raise _formula_error(*where, node, what)
 
 
 def _key(powers: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
@@ -111,13 +121,19 @@ def _plus(left: _Poly, right: _Poly) -> _Poly:
     return {k: c for k, c in out.items() if c != 0}
 
 
-def _times(left: _Poly, right: _Poly, metric: str, node: str) -> _Poly:
+def _times(left: _Poly, right: _Poly, where: _Where, node: str) -> _Poly:
     if len(left) * len(right) > _MAX_TERMS:
+        method, metric = where
         raise LimitError(
             _(
                 "`{metric}` expands into more than {limit} products of leaves at `{node}`, "
-                "too many for LMDI"
-            ).format(metric=metric, limit=format_number(_MAX_TERMS), node=node),
+                "too many for {method}"
+            ).format(
+                metric=metric,
+                limit=format_number(_MAX_TERMS),
+                node=node,
+                method=method_label(method),
+            ),
             hint=_('use method="hierarchical"'),
             names=[metric, node],
         )
@@ -146,7 +162,7 @@ def _log_mean(a: Array, b: Array) -> Array:
 def lmdi(periods: Periods, metric: str, total: Array) -> tuple[dict[str, Array], dict[str, Array]]:
     """LMDI-I contributions and factors (see the module doc for the zero-value limit)."""
     tree, low, high = periods.tree, periods.low, periods.high
-    poly = _monomials(tree, metric)
+    poly = monomials(tree, metric)
     leaves = [leaf.name for leaf in tree.leaves]
     rows = total.shape[0]
     for leaf in dict.fromkeys(name for key in poly for name, _power in key):

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
 
 
-METHODS = ("shapley", "lmdi", "hierarchical", "sequential")
+METHODS = ("shapley", "lmdi", "hierarchical", "sequential", "proportional", "integral")
 """The attribution methods, the default first."""
 
 MAX_CHANGING = 22
@@ -40,6 +40,8 @@ _METHOD_LABELS = {
     "lmdi": N_("LMDI"),
     "hierarchical": N_("hierarchical Shapley"),
     "sequential": N_("chain substitution"),
+    "proportional": N_("proportional"),
+    "integral": N_("integral method"),
 }
 
 
@@ -111,11 +113,16 @@ def owners_of(tree: Graph) -> dict[str, str]:
 
 @attrs.frozen
 class Split:
-    """What a method returns: contributions per leaf, `by_node` splits, LMDI factors."""
+    """What a method returns: contributions per leaf, `by_node` splits, LMDI factors.
+
+    `details`: how the contributions were computed, when a method has a choice (see
+    `Attribution.details`).
+    """
 
     contributions: dict[str, Array]
     by_node: dict[str, dict[str, Array]]
     factors: dict[str, Array] | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen

@@ -38,7 +38,8 @@ class Attribution(Result):
 
     Attributes:
         metric: the metric whose change is attributed.
-        method: `"shapley"`, `"lmdi"` or `"hierarchical"`.
+        method: one of `METHODS`: `"shapley"`, `"lmdi"`, `"hierarchical"`,
+            `"sequential"`, `"proportional"` or `"integral"`.
         before: the metric's value before.
         after: the metric's value after.
         total: `after - before`; the contributions sum to it (see the module doc).
@@ -53,6 +54,12 @@ class Attribution(Result):
             other methods, or when the metric is zero or changes sign (no ratio exists).
         tree: the tree (for units in `str`).
         order: `"sequential"` only: the leaves in the order they moved; None otherwise.
+        details: how the contributions were computed, where a method has a choice:
+            `{"computation": "enumeration", "coalitions": 2^n}` for Shapley over every
+            mix, `{"computation": "quadrature", "points": k}` for Shapley on a metric
+            multilinear in the changing leaves and for the integral method on a
+            polynomial path (both exact), `{"computation": "adaptive quadrature",
+            "points": k}` for the integral method elsewhere; empty for other methods.
     """
 
     metric: str
@@ -69,6 +76,7 @@ class Attribution(Result):
     factors: Mapping[str, float] | None
     tree: Graph = attrs.field(eq=False)
     order: tuple[str, ...] | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
     def gross(self) -> float:
@@ -161,6 +169,17 @@ class Attribution(Result):
                     "net {net}"
                 ).format(gross=self._value(self.gross), net=self._change(self.total))
             )
+        if self.method == "shapley" and self.details.get("computation") == "quadrature":
+            points = self.details["points"]
+            lines.append(
+                ngettext(
+                    "exact Shapley values as the path integral of the gradient at {points} "
+                    "point: the metric is multilinear in the changing leaves",
+                    "exact Shapley values as the path integral of the gradient at {points} "
+                    "points: the metric is multilinear in the changing leaves",
+                    points,
+                ).format(points=format_number(points))
+            )
         lines.append(_("by owner: {owners}").format(owners=self._owner_list()))
         return "\n".join(lines)
 
@@ -196,6 +215,7 @@ class Attribution(Result):
             "values_after": dict(self.values_after),
             "factors": None if self.factors is None else dict(self.factors),
             "order": None if self.order is None else list(self.order),
+            "details": dict(self.details),
         }
 
     def rows(self) -> list[dict[str, Any]]:

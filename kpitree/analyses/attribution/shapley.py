@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kpitree.analyses.attribution.integral import finish, path_integral, path_shape, points_for
 from kpitree.analyses.attribution.methods import Periods, exact_step
 from kpitree.engine.evaluate import compile_tree, evaluate
 from kpitree.errors import EvaluationError, LimitError
@@ -55,16 +56,32 @@ def _too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitErro
             "{limit}"
         ).format(where=where, count=count, mixes=_mixes(count), limit=limit),
         hint=_(
-            'use method="hierarchical" or method="lmdi" (their cost grows with the tree, '
-            "not with 2^leaves), or raise max_changing=..."
+            'use method="integral" (the path integral of the gradient: Shapley\'s value '
+            'wherever the metric is multilinear), method="hierarchical" or method="lmdi" '
+            "(their cost grows with the tree, not with 2^leaves), or raise max_changing=..."
         ),
         names=[where],
     )
 
 
-def shapley(periods: Periods, metric: str, total: Array) -> dict[str, Array]:
-    """Exact Shapley values of the changing leaves, all 2^n coalitions evaluated at once."""
+def shapley(periods: Periods, metric: str, total: Array) -> tuple[dict[str, Array], dict[str, Any]]:
+    """Exact Shapley values of the changing leaves, and how they were computed.
+
+    On a metric multilinear in the changing leaves (`path_shape`) the Shapley value is the
+    path integral of the gradient, exact by Gauss–Legendre at a few points, at any number
+    of leaves; that is used wherever it costs fewer passes than the 2^n coalitions. Other
+    metrics evaluate all 2^n coalitions at once, up to the limit.
+    """
     compiled = compile_tree(periods.tree, "numpy")
+    moving = [leaf for leaf in compiled.leaves if leaf in periods.changed]
+    shape = path_shape(periods.tree, metric, frozenset(moving))
+    if shape.multilinear and shape.degree is not None:
+        points = points_for(shape.degree)
+        # A pass of the gradient costs about three of the tree: below that, enumerate.
+        if 1 << len(moving) > 4 * points:
+            phi = path_integral(periods, metric, moving, points)
+            contributions = finish(periods, moving, phi, total, metric)
+            return contributions, {"computation": "quadrature", "points": points}
     target = compiled.metrics.index(metric)
     players, values = game(
         periods, metric, lambda vector: compiled(vector)[target], compiled.leaves
@@ -73,7 +90,7 @@ def shapley(periods: Periods, metric: str, total: Array) -> dict[str, Array]:
     rows = total.shape[0]
     out = {leaf: np.zeros(rows) for leaf in compiled.leaves}
     out.update(zip(players, phi, strict=True))
-    return out
+    return out, {"computation": "enumeration", "coalitions": 1 << len(players)}
 
 
 def game(
