@@ -45,7 +45,7 @@ def _every_generator(tree: kt.Tree) -> None:
         pass  # undefined at these values: the code was generated all the same
     after = {name: 2 * (leaf.value or 1.0) for name, leaf in zip(leaves, tree.leaves, strict=True)}
     with contextlib.suppress(kt.KPITreeError):
-        tree.attribute(root, {}, after)
+        dict(tree.attribute(root, {}, after).by_node)  # split when read
 
 
 def _renamed(tree: kt.Tree) -> kt.Tree:

@@ -35,6 +35,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from kpitree.backends.frames import (
     Aggregation,
     aggregations,
@@ -76,7 +78,15 @@ if TYPE_CHECKING:
 
     from kpitree.model.graph import Graph
 
-__all__ = ["DIALECTS", "evaluate_sql", "metric_sql", "to_sql"]
+__all__ = [
+    "DIALECTS",
+    "Mixes",
+    "attribution_sql",
+    "checks_sql",
+    "evaluate_sql",
+    "metric_sql",
+    "to_sql",
+]
 
 #: The dialects kpitree is tested on; any other sqlglot dialect may work too.
 DIALECTS = ("duckdb", "spark", "bigquery", "snowflake", "postgres")
@@ -930,3 +940,447 @@ def _derivatives(tree: Graph, metric: str) -> dict[str, Expr]:
             )
         out[name] = derivative
     return out
+
+
+# -- attribution per segment, in the engine ---------------------------------------------------
+
+
+@attrs.frozen
+class Mixes:
+    """Points between each segment's before and after values, and how to weigh them.
+
+    The one shape every method run in SQL has: the metric (or its slopes) is evaluated at a
+    few mixes of the two periods, and each leaf's contribution is a weighted sum over them.
+
+    Attributes:
+        leaves: the leaves that move (in some segment); the others keep their values.
+        fractions: per mix, per moving leaf: how far it has moved, 0 (before) to 1 (after).
+        weights: per mix, per moving leaf: the mix's weight in that leaf's contribution.
+        before: per mix: its weight in the metric's value before (1 at the all-before mix).
+        after: per mix: the same for the value after.
+        slopes: the weights multiply `∂metric/∂leaf` at the mix times the leaf's change
+            (a quadrature of the path integral), not the metric's value (a game's values).
+    """
+
+    leaves: tuple[str, ...]
+    fractions: tuple[tuple[float, ...], ...]
+    weights: tuple[tuple[float, ...], ...]
+    before: tuple[float, ...]
+    after: tuple[float, ...]
+    slopes: bool
+
+
+def checks_sql(
+    tree: Graph,
+    leaves: Sequence[str],
+    *,
+    table: str,
+    period: str,
+    before: Any,
+    after: Any,
+    by: Sequence[str],
+    dialect: str,
+) -> dict[str, str]:
+    """Queries that check the periods' rows before attributing in the engine.
+
+    `"counts"` gives one row: the rows of each period (`before_rows`, `after_rows`), the
+    segments missing from each (`missing_before`, `missing_after`), the (period, segment)
+    keys repeated (`repeated`), and per leaf whether it moves (`moves<i>`: it differs
+    between the periods in some segment, a missing value counting as a move, as NaN does
+    in pandas). `"repeated"`, `"missing_before"` and `"missing_after"` give one example
+    row each, for the error that names it.
+    """
+    from sqlglot import exp
+
+    prefix = _free_prefix([*tree.names, *by, period, *table.split(".")])
+    pairs = _pairs(
+        leaves, table=table, period=period, before=before, after=after, by=by, prefix=prefix
+    )
+    keys = [_quoted_column(k) for k in [period, *by]]
+    counted = (
+        exp.select(*keys, _alias(exp.Count(this=exp.Star()), f"{prefix}n"), copy=False)
+        .from_(_table(table), copy=False)
+        .where(
+            exp.In(
+                this=_quoted_column(period),
+                expressions=[exp.convert(before), exp.convert(after)],
+            ),
+            copy=False,
+        )
+        .group_by(*keys, copy=False)
+    )
+    over = exp.GT(this=_quoted_column(f"{prefix}n"), expression=exp.Literal.number(1))
+
+    def count_where(condition: exp.Expr) -> exp.Expr:
+        return exp.Sum(
+            this=exp.Case(
+                ifs=[exp.If(this=condition, true=exp.Literal.number(1))],
+                default=exp.Literal.number(0),
+            )
+        )
+
+    def absent(side: str) -> exp.Expr:
+        return exp.Is(this=_quoted_column(f"{prefix}{side}m"), expression=exp.Null())
+
+    def rows_of(value: Any) -> exp.Expr:
+        return exp.Subquery(
+            this=exp.select(exp.Count(this=exp.Star()), copy=False)
+            .from_(_table(table), copy=False)
+            .where(exp.EQ(this=_quoted_column(period), expression=exp.convert(value)), copy=False)
+        )
+
+    moves = [
+        exp.Max(
+            this=exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.NullSafeEQ(
+                            this=_quoted_column(f"{prefix}b{i}"),
+                            expression=_quoted_column(f"{prefix}a{i}"),
+                        ),
+                        true=exp.Literal.number(0),
+                    )
+                ],
+                default=exp.Literal.number(1),
+            )
+        )
+        for i in range(len(leaves))
+    ]
+    repeated_count = (
+        exp.select(exp.Count(this=exp.Star()), copy=False)
+        .from_(exp.Subquery(this=counted.copy(), alias=_table_alias(f"{prefix}c")), copy=False)
+        .where(over, copy=False)
+    )
+    counts = exp.select(
+        _alias(rows_of(before), "before_rows"),
+        _alias(rows_of(after), "after_rows"),
+        _alias(exp.Subquery(this=repeated_count), "repeated"),
+        _alias(count_where(absent("a")), "missing_after"),
+        _alias(count_where(absent("b")), "missing_before"),
+        *(_alias(m, f"moves{i}") for i, m in enumerate(moves)),
+        copy=False,
+    ).from_(exp.Subquery(this=pairs.copy(), alias=_table_alias(f"{prefix}p")), copy=False)
+    repeated = (
+        exp.select(*keys, copy=False)
+        .from_(exp.Subquery(this=counted, alias=_table_alias(f"{prefix}c")), copy=False)
+        .where(over, copy=False)
+        .limit(1, copy=False)
+    )
+    out = {
+        "counts": _render(counts, dialect, pretty=False),
+        "repeated": _render(repeated, dialect, pretty=False),
+    }
+    for side, name in (("b", "missing_before"), ("a", "missing_after")):
+        example = (
+            exp.select(*(_quoted_column(k) for k in by), copy=False)
+            .from_(exp.Subquery(this=pairs.copy(), alias=_table_alias(f"{prefix}p")), copy=False)
+            .where(absent(side), copy=False)
+            .limit(1, copy=False)
+        )
+        out[name] = _render(example, dialect, pretty=False)
+    return out
+
+
+def _table_alias(name: str) -> exp.TableAlias:
+    from sqlglot import exp
+
+    return exp.TableAlias(this=exp.to_identifier(name, quoted=True))
+
+
+def attribution_sql(
+    tree: Graph,
+    metric: str,
+    mixes: Mixes,
+    *,
+    table: str,
+    period: str,
+    before: Any,
+    after: Any,
+    by: Sequence[str],
+    owners: Mapping[str, str],
+    dialect: str,
+) -> str:
+    """A SELECT that attributes `metric`'s change per segment by the weighted `mixes`.
+
+    The periods' rows are paired per segment (a full outer join on `by`: a segment in one
+    period only has NULL values in the other), crossed with the mixes, the tree (and for
+    slopes its gradient) computed on every mixed row as `to_sql` computes it, and the
+    weighted sums taken per segment. A segment where the metric or a slope is NULL at any
+    mix gets NULL throughout, as its row is NaN in `attribute_frame`. The last step is the
+    documented exact step of `kpitree.analyses.attribution`, in SQL: parts within 1e-12 of
+    the change's size are 0, and the rounding residual is spread by absolute size. The
+    columns are those of `attribute_frame`, ordered by the segment columns.
+    """
+    from sqlglot import exp
+
+    leaves = [leaf.name for leaf in tree.leaves]
+    prefix = _free_prefix([*tree.names, *by, period, *table.split("."), *owners.values()])
+    pairs = _pairs(
+        leaves, table=table, period=period, before=before, after=after, by=by, prefix=prefix
+    )
+    index = {leaf: i for i, leaf in enumerate(leaves)}
+    moving = [index[leaf] for leaf in mixes.leaves]
+    names = [
+        *(f"{prefix}f{i}" for i in moving),
+        *(f"{prefix}w{i}" for i in moving),
+        f"{prefix}wb",
+        f"{prefix}wa",
+    ]
+    rows = [
+        exp.Tuple(expressions=[_number(float(v)) for v in (*f, *w, b, a)])
+        for f, w, b, a in zip(
+            mixes.fractions, mixes.weights, mixes.before, mixes.after, strict=True
+        )
+    ]
+    table_of_mixes = exp.select(*(_quoted_column(c) for c in names), copy=False).from_(
+        exp.Values(
+            expressions=rows,
+            alias=exp.TableAlias(
+                this=exp.to_identifier(f"{prefix}v", quoted=True),
+                columns=[exp.to_identifier(c, quoted=True) for c in names],
+            ),
+        ),
+        copy=False,
+    )
+
+    def side(kind: str, i: int) -> exp.Expr:
+        return _double(_quoted_column(f"{prefix}{kind}{i}"))
+
+    mixed: list[exp.Expr] = []
+    for leaf, i in index.items():
+        if i in moving:
+            f = _quoted_column(f"{prefix}f{i}")
+            between = exp.Add(
+                this=exp.Mul(
+                    this=side("b", i),
+                    expression=exp.Paren(this=exp.Sub(this=exp.Literal.number(1), expression=f)),
+                ),
+                expression=exp.Mul(this=side("a", i), expression=f),
+            )
+            # The ends exactly, and without the other period's value (NULL × 0 is NULL).
+            value: exp.Expr = exp.Case(
+                ifs=[
+                    exp.If(this=exp.EQ(this=f, expression=_number(0.0)), true=side("b", i)),
+                    exp.If(this=exp.EQ(this=f, expression=_number(1.0)), true=side("a", i)),
+                ],
+                default=between,
+            )
+        else:
+            value = side("b", i)
+        mixed.append(_alias(value, leaf))
+    keys = [_quoted_column(k) for k in by]
+    carried = [*by, *(f"{prefix}{k}{i}" for i in moving for k in "ba"), *names]
+    path = (
+        exp.select(*(_quoted_column(c) for c in carried), *mixed, copy=False)
+        .from_(_identifier_table(f"{prefix}pairs"), copy=False)
+        .join(_identifier_table(f"{prefix}mixes"), join_type="cross", copy=False)
+    )
+    inner = _query(
+        tree,
+        [metric],
+        table=f"{prefix}path",
+        dialect=dialect,
+        gradient_of=metric if mixes.slopes else None,
+        group_by=None,
+        order_by=None,
+        columns=[*carried, *leaves],
+        defaults=False,
+    )
+    inner_ctes = list(inner.args["with_"].expressions) if inner.args.get("with_") else []
+    inner.set("with_", None)
+
+    metric_value = _quoted_column(metric)
+    defined = [exp.EQ(this=exp.Count(this=metric_value), expression=exp.Count(this=exp.Star()))]
+
+    def at_end(weight: str) -> exp.Expr:
+        # The metric at the one mix of weight 1: NULL when it is undefined there.
+        marked = exp.NEQ(this=_quoted_column(weight), expression=_number(0.0))
+        return exp.Max(this=_when(marked, metric_value))
+
+    ends = [(f"{prefix}before", at_end(f"{prefix}wb")), (f"{prefix}after", at_end(f"{prefix}wa"))]
+    sums: list[tuple[str, exp.Expr]] = []
+    for i in moving:
+        weight = _quoted_column(f"{prefix}w{i}")
+        if mixes.slopes:
+            slope = _quoted_column(f"d_{metric}_d_{leaves[i]}")
+            defined.append(
+                exp.EQ(this=exp.Count(this=slope), expression=exp.Count(this=exp.Star()))
+            )
+            change = exp.Sub(this=exp.Max(this=side("a", i)), expression=exp.Max(this=side("b", i)))
+            part: exp.Expr = exp.Mul(
+                this=exp.Paren(this=change),
+                expression=exp.Sum(this=exp.Mul(this=weight, expression=slope)),
+            )
+        else:
+            part = exp.Sum(this=exp.Mul(this=weight, expression=metric_value))
+        sums.append((f"{prefix}raw{i}", part))
+    ok = exp.and_(*defined, copy=False)
+    summed = exp.select(
+        *keys,
+        *(_alias(e, name) for name, e in ends),
+        *(_alias(_when(ok, e), name) for name, e in sums),
+        copy=False,
+    ).from_(_identifier_table(f"{prefix}grad"), copy=False)
+    if keys:
+        summed = summed.group_by(*keys, copy=False)
+
+    # The exact step: tiny parts are 0, the residual spread by absolute size.
+    total = exp.Sub(
+        this=_quoted_column(f"{prefix}after"), expression=_quoted_column(f"{prefix}before")
+    )
+    raw = [_quoted_column(f"{prefix}raw{i}") for i in moving]
+    size = _greatest([_sum_of([exp.Abs(this=r) for r in raw]), exp.Abs(this=total)])
+    kept = [
+        _alias(
+            exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.LTE(
+                            this=exp.Abs(this=r),
+                            expression=exp.Mul(this=_number(1e-12), expression=size),
+                        ),
+                        true=_number(0.0),
+                    )
+                ],
+                default=r,
+            ),
+            f"{prefix}k{i}",
+        )
+        for r, i in zip(raw, moving, strict=True)
+    ]
+    stepped = exp.select(
+        *keys,
+        _alias(_quoted_column(f"{prefix}before"), f"{prefix}before"),
+        _alias(_quoted_column(f"{prefix}after"), f"{prefix}after"),
+        *kept,
+        copy=False,
+    ).from_(_identifier_table(f"{prefix}sums"), copy=False)
+    kept_cols = [_quoted_column(f"{prefix}k{i}") for i in moving]
+    scale = _sum_of([exp.Abs(this=k) for k in kept_cols])
+    residual = exp.Sub(this=total, expression=_sum_of(kept_cols))
+    adjust = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.GT(this=scale, expression=_number(0.0)),
+                true=exp.Div(this=exp.Paren(this=residual), expression=scale),
+            )
+        ],
+        default=_number(0.0),
+    )
+    parts: dict[str, exp.Expr] = {}
+    for leaf, i in index.items():
+        if i in moving:
+            k = _quoted_column(f"{prefix}k{i}")
+            parts[leaf] = exp.Add(
+                this=k, expression=exp.Mul(this=exp.Abs(this=k), expression=exp.Paren(this=adjust))
+            )
+        else:
+            parts[leaf] = exp.Mul(
+                this=_number(0.0), expression=exp.Paren(this=total)
+            )  # NULL where undefined
+    columns: list[exp.Expr] = [
+        *keys,
+        _alias(_quoted_column(f"{prefix}before"), f"{metric}_before"),
+        _alias(_quoted_column(f"{prefix}after"), f"{metric}_after"),
+        _alias(total, f"{metric}_change"),
+        *(_alias(e, leaf) for leaf, e in parts.items()),
+    ]
+    for owner in dict.fromkeys(owners.values()):
+        columns.append(
+            _alias(
+                _sum_of([parts[leaf] for leaf in leaves if owners[leaf] == owner]), f"owner_{owner}"
+            )
+        )
+    final = exp.select(*columns, copy=False).from_(
+        _identifier_table(f"{prefix}stepped"), copy=False
+    )
+    if keys:
+        final = final.order_by(*(exp.Ordered(this=k, nulls_first=False) for k in keys), copy=False)
+    ctes = [
+        (f"{prefix}pairs", pairs),
+        (f"{prefix}mixes", table_of_mixes),
+        (f"{prefix}path", path),
+        *((str(c.alias), c.this) for c in inner_ctes),
+        (f"{prefix}grad", inner),
+        (f"{prefix}sums", summed),
+        (f"{prefix}stepped", stepped),
+    ]
+    final.set(
+        "with_",
+        exp.With(
+            expressions=[
+                exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+                for name, body in ctes
+            ]
+        ),
+    )
+    return _render(final, dialect, pretty=False)
+
+
+def _pairs(
+    leaves: Sequence[str],
+    *,
+    table: str,
+    period: str,
+    before: Any,
+    after: Any,
+    by: Sequence[str],
+    prefix: str,
+) -> exp.Select:
+    """Each segment's leaf values before (`<prefix>b<i>`) and after (`<prefix>a<i>`)."""
+    from sqlglot import exp
+
+    def side(value: Any, alias: str) -> exp.Subquery:
+        picked = [
+            *(_quoted_column(k) for k in by),
+            _alias(exp.Literal.number(1), f"{prefix}{alias}m"),
+            *(_alias(_quoted_column(leaf), f"{prefix}{alias}{i}") for i, leaf in enumerate(leaves)),
+        ]
+        select = (
+            exp.select(*picked, copy=False)
+            .from_(_table(table), copy=False)
+            .where(exp.EQ(this=_quoted_column(period), expression=exp.convert(value)), copy=False)
+        )
+        return exp.Subquery(
+            this=select,
+            alias=exp.TableAlias(this=exp.to_identifier(f"{prefix}{alias}", quoted=True)),
+        )
+
+    low, high = side(before, "b"), side(after, "a")
+
+    def key(alias: str, name: str) -> exp.Column:
+        return exp.column(
+            exp.to_identifier(name, quoted=True),
+            table=exp.to_identifier(f"{prefix}{alias}", quoted=True),
+        )
+
+    picked = [
+        *(_alias(exp.Coalesce(this=key("b", k), expressions=[key("a", k)]), k) for k in by),
+        _quoted_column(f"{prefix}bm"),
+        _quoted_column(f"{prefix}am"),
+        *(_quoted_column(f"{prefix}{s}{i}") for i in range(len(leaves)) for s in "ba"),
+    ]
+    select = exp.select(*picked, copy=False).from_(low, copy=False)
+    if by:
+        condition = exp.and_(
+            *(exp.EQ(this=key("b", k), expression=key("a", k)) for k in by), copy=False
+        )
+        return select.join(high, on=condition, join_type="full outer", copy=False)
+    return select.join(high, join_type="cross", copy=False)
+
+
+def _sum_of(terms: Sequence[exp.Expr]) -> exp.Expr:
+    from sqlglot import exp
+
+    if not terms:
+        return _number(0.0)
+    out = terms[0]
+    for term in terms[1:]:
+        out = exp.Add(this=out, expression=term)
+    return exp.Paren(this=out)
+
+
+def _greatest(terms: Sequence[exp.Expr]) -> exp.Expr:
+    from sqlglot import exp
+
+    return exp.Greatest(this=terms[0], expressions=list(terms[1:]))

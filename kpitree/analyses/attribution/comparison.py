@@ -33,6 +33,7 @@ from kpitree.analyses.attribution.results import (
     Accountability,
     AccountRow,
     Attribution,
+    NodeSplits,
     OwnerAccount,
 )
 from kpitree.analyses.attribution.sequential import check_order, sequential
@@ -112,9 +113,7 @@ def attribute(
         for given, label in ((given_before, "before"), (given_after, "after"))
     )
     total = high[metric] - low[metric]
-    split = split_change(
-        sub, metric, low, high, total, method, limit, nodes=True, scalar=True, order=chain
-    )
+    split = split_change(sub, metric, low, high, total, method, limit, scalar=True, order=chain)
     leaves = [leaf.name for leaf in sub.leaves]
     contributions = {leaf: float(split.contributions[leaf][0]) for leaf in leaves}
     owners = owners_of(sub)
@@ -131,12 +130,7 @@ def attribute(
         total=float(total[0]),
         contributions=_frozen_map(contributions),
         by_owner=_frozen_map(_roll_up(contributions, owners)),
-        by_node=_frozen_map(
-            {
-                node: _frozen_map({c: float(v[0]) for c, v in parts.items()})
-                for node, parts in split.by_node.items()
-            }
-        ),
+        by_node=NodeSplits(lambda: _node_splits(sub, low, high, limit)),
         owners=_frozen_map(owners),
         values_before=_frozen_map({leaf: float(low[leaf][0]) for leaf in leaves}),
         values_after=_frozen_map({leaf: float(high[leaf][0]) for leaf in leaves}),
@@ -273,6 +267,19 @@ def _roll_up(contributions: Mapping[str, float], owners: Mapping[str, str]) -> d
     return {owner: math.fsum(parts[owner]) for owner in order}
 
 
+def _node_splits(
+    tree: Graph, low: dict[str, Array], high: dict[str, Array], limit: int
+) -> dict[str, Mapping[str, float]]:
+    """`by_node` of one comparison: each metric with a changed child split over its children."""
+    with np.errstate(all="ignore"):
+        periods = Periods(tree, low, high, changed(tree, low, high), limit, True)
+        splits = local_splits(periods)
+    return {
+        node: _frozen_map({child: float(v[0]) for child, v in parts.items()})
+        for node, parts in splits.items()
+    }
+
+
 def split_change(
     tree: Graph,
     metric: str,
@@ -282,7 +289,6 @@ def split_change(
     method: str,
     limit: int,
     *,
-    nodes: bool,
     scalar: bool,
     order: Sequence[str] | None = None,
 ) -> Split:
@@ -290,13 +296,12 @@ def split_change(
     try:
         with np.errstate(all="ignore"):
             periods = Periods(tree, low, high, changed(tree, low, high), limit, scalar)
-            if method == "hierarchical":
-                return hierarchical(periods, metric, total, nodes)
-            # The method runs first: its own errors come before those of `by_node`.
             factors: dict[str, Array] | None = None
             details: dict[str, Any] = {}
             if method == "shapley":
                 contributions, details = shapley(periods, metric, total)
+            elif method == "hierarchical":
+                contributions = hierarchical(periods, metric, total)
             elif method == "sequential":
                 assert order is not None  # checked by `check_order`
                 contributions = sequential(periods, metric, total, order)
@@ -306,8 +311,7 @@ def split_change(
                 contributions, details = integral(periods, metric, total)
             else:
                 contributions, factors = lmdi(periods, metric, total)
-            by_node = local_splits(periods) if nodes else {}
-            return Split(contributions, by_node, factors, details)
+            return Split(contributions, factors, details)
     except MemoryError:
         raise LimitError(
             _("attributing `{metric}` needs more memory than there is").format(metric=metric),

@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kpitree.analyses.attribution.comparison import split_change
+from kpitree.analyses.attribution.engines import check_engine, engine_frame
 from kpitree.analyses.attribution.methods import (
     MAX_CHANGING,
+    absent_segment,
     check_limit_option,
     check_method,
+    no_rows,
     owners_of,
+    repeated_rows,
     subtree,
 )
 from kpitree.analyses.attribution.sequential import check_order
@@ -25,7 +29,6 @@ from kpitree.engine.evaluate import evaluate_arrays
 from kpitree.errors import (
     ArgumentError,
     KindError,
-    MissingValueError,
     UnknownNameError,
     ValueTypeError,
     did_you_mean,
@@ -53,6 +56,7 @@ def attribute_frame(
     order: Sequence[str] | None = None,
     max_changing: int = MAX_CHANGING,
     defaults: bool = False,
+    engine: str | None = None,
 ) -> Any:
     """Attribute the change of `metric` per segment, for a table of periods × segments.
 
@@ -73,6 +77,11 @@ def attribute_frame(
         max_changing: as in `attribute`; counts leaves changing in any segment.
         defaults: let a leaf without a column take its model value in both periods
             (with a `DefaultsWarning`); otherwise a missing leaf column is an error.
+        engine: `"duckdb"` or `"spark"` to attribute inside that engine (see
+            `kpitree.analyses.attribution.engines`): `data` is then a pandas or polars
+            frame (DuckDB) or a Spark DataFrame, the methods `"shapley"`,
+            `"sequential"` and `"integral"`, and the result a pandas or Spark frame
+            with the same columns, ordered by the `by` columns.
 
     Returns:
         A frame of the same library, one row per segment: the `by` columns,
@@ -104,6 +113,21 @@ def attribute_frame(
     sub = subtree(tree, metric)
     chain = check_order(sub, metric, method, order)
     by = [by] if isinstance(by, str) else list(by)
+    if check_engine(engine, method) is not None:
+        assert engine is not None
+        return engine_frame(
+            sub,
+            data,
+            metric,
+            period=period,
+            before=before,
+            after=after,
+            by=by,
+            method=method,
+            order=chain,
+            limit=limit,
+            engine=engine,
+        )
     leaves = [leaf.name for leaf in sub.leaves]
     library = _library(data)
     filled = check_leaf_columns(sub, leaves, list(data.columns), defaults=defaults)
@@ -116,7 +140,7 @@ def attribute_frame(
     total = high[metric] - low[metric]
     with np.errstate(all="ignore"):
         split = split_change(
-            sub, metric, low, high, total, method, limit, nodes=False, scalar=False, order=chain
+            sub, metric, low, high, total, method, limit, scalar=False, order=chain
         )
     owners = owners_of(sub)
     columns: dict[str, Any] = dict(keys)
@@ -181,7 +205,7 @@ def _align_pandas(
         for part, label in zip(parts, (before, after), strict=True):
             repeated = part.duplicated(by).to_numpy()
             if repeated.any():
-                raise _repeated(part.loc[repeated, by].iloc[0].tolist(), by, period, label)
+                raise repeated_rows(part.loc[repeated, by].iloc[0].tolist(), by, period, label)
         tagged = [p.assign(**{marker: i}) for i, p in enumerate(parts)]
         merged = tagged[0].merge(
             tagged[1], on=by, how="outer", suffixes=("", "\x00after"), sort=False
@@ -190,7 +214,7 @@ def _align_pandas(
             column = marker if i == 0 else marker + "\x00after"
             gone = merged[column].isna().to_numpy()
             if gone.any():
-                raise _absent(merged.loc[gone, by].iloc[0].tolist(), by, period, label)
+                raise absent_segment(merged.loc[gone, by].iloc[0].tolist(), by, period, label)
         keys = {b: merged[b].to_numpy() for b in by}
         low = {leaf: _numeric(merged[leaf].to_numpy(), leaf) for leaf in present}
         high = {leaf: _numeric(merged[leaf + "\x00after"].to_numpy(), leaf) for leaf in present}
@@ -216,7 +240,9 @@ def _align_polars(
         for part, label in zip(parts, (before, after), strict=True):
             repeated = part.select(by).is_duplicated()
             if repeated.any():
-                raise _repeated(list(part.filter(repeated).row(0)[: len(by)]), by, period, label)
+                raise repeated_rows(
+                    list(part.filter(repeated).row(0)[: len(by)]), by, period, label
+                )
         marker = "\x00period"
         tagged = [p.with_columns(pl.lit(i).alias(marker)) for i, p in enumerate(parts)]
         merged = tagged[0].join(
@@ -226,7 +252,7 @@ def _align_polars(
             column = marker if i == 0 else marker + "\x00after"
             gone = merged[column].is_null()
             if gone.any():
-                raise _absent(list(merged.filter(gone).select(by).row(0)), by, period, label)
+                raise absent_segment(list(merged.filter(gone).select(by).row(0)), by, period, label)
         keys = {b: merged[b] for b in by}
         low = {leaf: _numeric(merged[leaf].to_numpy(), leaf) for leaf in present}
         high = {leaf: _numeric(merged[leaf + "\x00after"].to_numpy(), leaf) for leaf in present}
@@ -256,39 +282,9 @@ def _check_columns(names: list[str], needed: list[str], leaves: list[str]) -> No
 def _check_periods(heights: list[int], period: str, labels: tuple[Any, Any], by: list[str]) -> None:
     for height, label in zip(heights, labels, strict=True):
         if height == 0:
-            raise MissingValueError(
-                _("no row has `{period}` equal to {label}").format(
-                    period=period, label=repr(label)
-                ),
-                hint=_("before= and after= take values of the period column"),
-                names=[period],
-            )
+            raise no_rows(period, label)
         if not by and height > 1:
-            raise _repeated([], by, period, label, rows=height)
-
-
-def _repeated(
-    key: list[Any], by: list[str], period: str, label: Any, rows: int = 2
-) -> MissingValueError:
-    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True)) or _("the table")
-    return MissingValueError(
-        _(
-            "{segment} has {rows} or more rows for `{period}` = {label}; each segment needs one"
-        ).format(segment=segment, rows=rows, period=period, label=repr(label)),
-        hint=_("name every segment column in by=[...], or aggregate first with tree.rollup(...)"),
-        names=[period, *by],
-    )
-
-
-def _absent(key: list[Any], by: list[str], period: str, label: Any) -> MissingValueError:
-    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True))
-    return MissingValueError(
-        _("segment {segment} has no row for `{period}` = {label}").format(
-            segment=segment, period=period, label=repr(label)
-        ),
-        hint=_("add a row with its leaf values (zeros for a new segment), or filter it out"),
-        names=[period, *by],
-    )
+            raise repeated_rows([], by, period, label, rows=height)
 
 
 def _numeric(values: Any, leaf: str) -> Array:

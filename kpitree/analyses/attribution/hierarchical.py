@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from kpitree.analyses.attribution.integral import gauss_legendre, points_for
-from kpitree.analyses.attribution.methods import Periods, Split, exact_step
+from kpitree.analyses.attribution.methods import Periods, exact_step
 from kpitree.analyses.attribution.shapley import game, shapley_values
 from kpitree.engine import codegen
 from kpitree.language.expr import Add, Const, Div, Expr, Mul, Neg, Ref, Sub, constant_value, refs
@@ -231,18 +231,14 @@ def local_splits(periods: Periods) -> dict[str, dict[str, Array]]:
     return {name: _local(periods, name) for name in _moved_metrics(periods)}
 
 
-def hierarchical(periods: Periods, metric: str, total: Array, nodes: bool) -> Split:
+def hierarchical(periods: Periods, metric: str, total: Array) -> dict[str, Array]:
     """Shapley inside each formula, passed down by the rule in the module doc."""
     tree, low, high = periods.tree, periods.low, periods.high
     share: dict[str, Array] = {metric: total}
-    by_node: dict[str, dict[str, Array]] = {}
     for name in _moved_metrics(periods):
-        if name not in share and not nodes:
-            continue  # it passes nothing down, and its own split is not asked for
-        parts = _local(periods, name)
-        by_node[name] = parts
         if name not in share:
             continue  # unchanged, or outside the target: no share to pass down
+        parts = _local(periods, name)
         change = high[name] - low[name]
         # The target passes its own split as it is, even when its changes cancel out (0).
         unchanged = 1.0 if name == metric else 0.0
@@ -253,4 +249,4 @@ def hierarchical(periods: Periods, metric: str, total: Array, nodes: bool) -> Sp
     rows = total.shape[0]
     gathered = np.array([share.get(leaf, np.zeros(rows)) for leaf in leaves])
     exact = exact_step(gathered, total) if leaves else gathered
-    return Split(dict(zip(leaves, exact, strict=True)), by_node)
+    return dict(zip(leaves, exact, strict=True))

@@ -45,6 +45,7 @@ from kpitree.engine.evaluate import compile_tree
 from kpitree.errors import EvaluationError, KPITreeError, LimitError
 from kpitree.i18n import _
 from kpitree.language.expr import Add, Call, Const, Div, Expr, Mul, Neg, Pow, Ref, Sub
+from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number
 
@@ -84,19 +85,30 @@ class _Part:
 
 
 _STILL = _Part(0, frozenset(), True)
+_SHAPES: CacheKey[dict[tuple[str, frozenset[str]], Shape]] = CacheKey("shapes along paths")
 
 
 def path_shape(tree: Graph, metric: str, moving: frozenset[str]) -> Shape:
-    """Find the shape of `metric` along the path from the formulas, for `moving` leaves."""
-    memo: dict[str, _Part] = {}
-    for name in tree._topo:  # children first
-        node = tree[name]
-        if isinstance(node, Metric):
-            memo[name] = _part(node.formula, memo)
-        else:
-            memo[name] = _Part(1, frozenset({name}), True) if name in moving else _STILL
-    part = memo[metric]
-    return Shape(part.degree, part.multilinear and part.degree is not None)
+    """Find the shape of `metric` along the path from the formulas, for `moving` leaves.
+
+    Cached per tree, metric and moving leaves: a dashboard attributing the same tree again
+    and again pays for the walk once.
+    """
+    cache = tree.cached(_SHAPES, dict)
+    found = cache.get((metric, moving))
+    if found is None:
+        memo: dict[str, _Part] = {}
+        for name in tree._topo:  # children first
+            node = tree[name]
+            if isinstance(node, Metric):
+                memo[name] = _part(node.formula, memo)
+            else:
+                memo[name] = _Part(1, frozenset({name}), True) if name in moving else _STILL
+        part = memo[metric]
+        found = cache[(metric, moving)] = Shape(
+            part.degree, part.multilinear and part.degree is not None
+        )
+    return found
 
 
 def _part(expr: Expr, memo: Mapping[str, _Part]) -> _Part:
@@ -230,25 +242,23 @@ def _pointwise(
 ) -> Array:
     """Each leaf's weighted slope at every point, unsummed: (leaves, points, rows)."""
     tree, low, high = periods.tree, periods.low, periods.high
+    rows = low[metric].shape[0]
+    if not moving:
+        return np.zeros((0, len(points), rows))
     compiled = compile_tree(tree)
     at = points[:, None]
     # (1 - t) * before + t * after: exact at both ends, and where both values are equal.
-    vector = [
-        low[leaf] * (1.0 - at) + high[leaf] * at if leaf in periods.changed else low[leaf]
-        for leaf in compiled.leaves
-    ]
+    # One array operation for every moving leaf at once; the others keep their values.
+    starts = np.array([low[leaf] for leaf in moving])[:, None, :]
+    ends = np.array([high[leaf] for leaf in moving])[:, None, :]
+    along = dict(zip(moving, starts * (1.0 - at) + ends * at, strict=True))
+    vector = [along.get(leaf, low[leaf]) for leaf in compiled.leaves]
     forward, slopes = gradient_arrays(tree, metric, vector)
-    rows = low[metric].shape[0]
     index = compiled.index
-    steps = np.array([high[leaf] - low[leaf] for leaf in moving]).reshape(len(moving), 1, rows)
     chosen = np.broadcast_arrays(
         *(slopes[index[leaf]] for leaf in moving), np.empty((len(points), rows))
     )
-    out: Array = (
-        np.stack(chosen[:-1]) * weights[None, :, None] * steps
-        if moving
-        else np.empty((0, len(points), rows))
-    )
+    out: Array = np.stack(chosen[:-1]) * weights[None, :, None] * (ends - starts)
     if periods.scalar:
         value = np.broadcast_to(forward[compiled.metrics.index(metric)], (len(points), 1))[:, 0]
         bad = ~np.isfinite(value) | ~np.isfinite(out[:, :, 0]).all(axis=0)

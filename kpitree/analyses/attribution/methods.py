@@ -6,13 +6,13 @@ Their names and limits, the checks of the options, the tree and owners of a metr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-from kpitree.errors import ArgumentError, KindError, did_you_mean
+from kpitree.errors import ArgumentError, KindError, MissingValueError, did_you_mean
 from kpitree.i18n import N_, _
 from kpitree.model.nodes import KPI, Metric
 
@@ -113,14 +113,13 @@ def owners_of(tree: Graph) -> dict[str, str]:
 
 @attrs.frozen
 class Split:
-    """What a method returns: contributions per leaf, `by_node` splits, LMDI factors.
+    """What a method returns: contributions per leaf, LMDI factors, how it was computed.
 
     `details`: how the contributions were computed, when a method has a choice (see
     `Attribution.details`).
     """
 
     contributions: dict[str, Array]
-    by_node: dict[str, dict[str, Array]]
     factors: dict[str, Array] | None = None
     details: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -173,3 +172,40 @@ def exact_step(phi: Array, total: Array) -> Array:
     adjust = np.where(scale > 0, residual / np.where(scale > 0, scale, 1.0), 0.0)
     exact: Array = phi + np.abs(phi) * adjust
     return exact
+
+
+def no_rows(period: str, label: Any) -> MissingValueError:
+    """No row of the data has `period` = `label` (`attribute_frame`, in numpy or an engine)."""
+    return MissingValueError(
+        _("no row has `{period}` equal to {label}").format(period=period, label=repr(label)),
+        hint=_("before= and after= take values of the period column"),
+        names=[period],
+    )
+
+
+def repeated_rows(
+    key: Sequence[Any], by: Sequence[str], period: str, label: Any, rows: int = 2
+) -> MissingValueError:
+    """A segment (`key` of the `by` columns) with several rows in one period."""
+    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True)) or _("the table")
+    return MissingValueError(
+        _(
+            "{segment} has {rows} or more rows for `{period}` = {label}; each segment needs one"
+        ).format(segment=segment, rows=rows, period=period, label=repr(label)),
+        hint=_("name every segment column in by=[...], or aggregate first with tree.rollup(...)"),
+        names=[period, *by],
+    )
+
+
+def absent_segment(
+    key: Sequence[Any], by: Sequence[str], period: str, label: Any
+) -> MissingValueError:
+    """A segment (`key` of the `by` columns) with no row in one period."""
+    segment = ", ".join(f"{b}={k!r}" for b, k in zip(by, key, strict=True))
+    return MissingValueError(
+        _("segment {segment} has no row for `{period}` = {label}").format(
+            segment=segment, period=period, label=repr(label)
+        ),
+        hint=_("add a row with its leaf values (zeros for a new segment), or filter it out"),
+        names=[period, *by],
+    )

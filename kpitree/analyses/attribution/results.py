@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -32,6 +32,36 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
 
 
+class NodeSplits(Mapping[str, Mapping[str, float]]):
+    """`Attribution.by_node`, split when first read.
+
+    Each metric's own formula is split over its direct children on demand: on a large tree
+    that costs more than the attribution itself, and most callers never read it. An error
+    of the split (a term with more changing children than `max_changing`) is raised then.
+    """
+
+    def __init__(self, compute: Callable[[], Mapping[str, Mapping[str, float]]]) -> None:
+        self._compute: Callable[[], Mapping[str, Mapping[str, float]]] | None = compute
+        self._splits: Mapping[str, Mapping[str, float]] = {}
+
+    def _read(self) -> Mapping[str, Mapping[str, float]]:
+        if self._compute is not None:
+            self._splits, self._compute = self._compute(), None
+        return self._splits
+
+    def __getitem__(self, node: str) -> Mapping[str, float]:
+        return self._read()[node]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._read()))
+
+
 @attrs.frozen(repr=False)
 class Attribution(Result):
     """The change of a metric split over its leaves, their owners and its nodes.
@@ -46,7 +76,8 @@ class Attribution(Result):
         contributions: `{leaf: contribution}` for every leaf under the metric, tree order.
         by_owner: `{owner: sum of their leaves' contributions}`; inputs under `"external"`.
         by_node: `{metric: {child: part}}`: each metric's own change split over its
-            direct children (Shapley on its own formula), for metrics with a changed child.
+            direct children (Shapley on its own formula), for metrics with a changed child;
+            computed when first read (see `NodeSplits`).
         owners: `{leaf: owner}` (`"external"` for inputs).
         values_before: the leaf values before.
         values_after: the leaf values after.

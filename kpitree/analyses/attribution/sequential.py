@@ -77,14 +77,9 @@ def check_order(tree: Graph, metric: str, method: str, order: Any) -> tuple[str,
     return tuple(names)
 
 
-def sequential(
-    periods: Periods, metric: str, total: Array, order: Sequence[str]
-) -> dict[str, Array]:
-    """Each changing leaf's step in `order`, every row at once (one pass per step)."""
-    compiled = compile_tree(periods.tree, "numpy")
-    target = compiled.metrics.index(metric)
-    leaves = compiled.leaves
-    missing = [leaf for leaf in leaves if leaf in periods.changed and leaf not in order]
+def chain(order: Sequence[str], changing: Sequence[str]) -> list[str]:
+    """The changing leaves in `order`; refuse an order that leaves one of them out."""
+    missing = [leaf for leaf in changing if leaf not in order]
     if missing:
         raise ArgumentError(
             _("order= leaves out {names}, which changed; every changing leaf must move").format(
@@ -95,7 +90,17 @@ def sequential(
             ),
             names=missing,
         )
-    moving = [leaf for leaf in order if leaf in periods.changed]
+    return [leaf for leaf in order if leaf in changing]
+
+
+def sequential(
+    periods: Periods, metric: str, total: Array, order: Sequence[str]
+) -> dict[str, Array]:
+    """Each changing leaf's step in `order`, every row at once (one pass per step)."""
+    compiled = compile_tree(periods.tree, "numpy")
+    target = compiled.metrics.index(metric)
+    leaves = compiled.leaves
+    moving = chain(order, [leaf for leaf in leaves if leaf in periods.changed])
     current = {leaf: periods.low[leaf] for leaf in leaves}
     previous = periods.low[metric]
     steps = []

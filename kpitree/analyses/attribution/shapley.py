@@ -33,7 +33,8 @@ def _mixes(count: int) -> str:
     return _("about 10^{power}").format(power=format_number(int(count * math.log10(2))))
 
 
-def _too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitError:
+def too_many(where: str, count: int, limit: int, *, formula: bool) -> LimitError:
+    """The refusal of exact Shapley over `count` players (`formula`: inside one formula)."""
     if formula:
         # Inside one formula (method="hierarchical", and `by_node` under every method):
         # recommending "hierarchical" here would send the user back to this very error.
@@ -112,7 +113,7 @@ def game(
     """
     players = [n for n in names if n in periods.changed]
     if len(players) > periods.limit:
-        raise _too_many(where, len(players), periods.limit, formula=formula)
+        raise too_many(where, len(players), periods.limit, formula=formula)
     values = _coalitions(function, names, players, periods.low, periods.high)
     if periods.scalar and np.isnan(values).any():
         raise _undefined_mix(periods, where, players, values)

@@ -1,0 +1,263 @@
+"""Attribution per segment inside DuckDB or Spark: `attribute_frame(..., engine=...)`.
+
+The data stays in the engine: kpitree checks the periods' rows there (one query), decides
+the mixes of before and after values the method needs, and sends one SELECT that pairs
+each segment's rows, evaluates the tree (and its gradient) at every mix and takes the
+weighted sums (`kpitree.backends.sql.attribution_sql`). The methods that run this way:
+
+- ``"shapley"``: on a metric multilinear in the moving leaves, the path integral of the
+  gradient at `ceil(d / 2)` Gauss–Legendre points (a closed form per row, exact); on
+  another metric, the 2^n coalitions of the moving leaves and the Shapley weights.
+- ``"sequential"``: the n + 1 steps of the chain, each leaf's step the difference of two.
+- ``"integral"``: the same quadrature as Shapley's, on any metric that is a polynomial
+  along the path (exact); the adaptive quadrature of other metrics does not run in SQL.
+
+The numbers are those of `attribute_frame` on the same rows, to rounding (the engine's sums
+run in another order); the result is a pandas DataFrame for DuckDB and a Spark DataFrame
+for Spark, with the same columns.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from kpitree.analyses.attribution.integral import gauss_legendre, path_shape, points_for
+from kpitree.analyses.attribution.methods import (
+    absent_segment,
+    no_rows,
+    owners_of,
+    repeated_rows,
+)
+from kpitree.analyses.attribution.sequential import chain
+from kpitree.analyses.attribution.shapley import too_many
+from kpitree.backends.frames import check_leaf_columns, table_kind
+from kpitree.backends.sql import Mixes, attribution_sql, checks_sql
+from kpitree.errors import ArgumentError, MissingValueError, ValueTypeError, did_you_mean, require
+from kpitree.i18n import _
+
+if TYPE_CHECKING:
+    from kpitree.model.graph import Graph
+
+__all__ = ["ENGINES", "check_engine", "engine_frame"]
+
+ENGINES = ("duckdb", "spark")
+"""The engines `attribute_frame(engine=...)` runs in."""
+
+_IN_ENGINE = ("shapley", "sequential", "integral")
+
+
+def check_engine(engine: Any, method: str) -> str | None:
+    """Return `engine` (None: numpy) if it is one of `ENGINES` and runs `method`."""
+    if engine is None:
+        return None
+    if engine not in ENGINES:
+        raise ArgumentError(
+            _("engine {engine} is not one of {engines}").format(
+                engine=repr(engine), engines=", ".join(ENGINES)
+            ),
+            hint=did_you_mean(str(engine), ENGINES) or _("leave engine= out to attribute in numpy"),
+        )
+    if method not in _IN_ENGINE:
+        raise ArgumentError(
+            _('method="{method}" does not run in {engine}; {methods} do').format(
+                method=method,
+                engine=engine,
+                methods=", ".join(f'"{m}"' for m in _IN_ENGINE),
+            ),
+            hint=_("leave engine= out to run it in numpy over the same rows"),
+        )
+    return str(engine)
+
+
+def engine_frame(
+    tree: Graph,
+    data: Any,
+    metric: str,
+    *,
+    period: str,
+    before: Any,
+    after: Any,
+    by: Sequence[str],
+    method: str,
+    order: Sequence[str] | None,
+    limit: int,
+    engine: str,
+) -> Any:
+    """Attribute `metric` per segment in `engine`; `tree` is the metric's subtree."""
+    run, columns, table = _connect(data, engine)
+    leaves = [leaf.name for leaf in tree.leaves]
+    check_leaf_columns(tree, leaves, columns)
+    for name in [period, *by]:
+        if name not in columns:
+            raise MissingValueError(
+                _("the data has no column `{name}`").format(name=name),
+                hint=did_you_mean(name, columns),
+                names=[name],
+            )
+    where = {"table": table, "period": period, "before": before, "after": after, "by": by}
+    checks = checks_sql(tree, leaves, dialect=engine, **where)
+    counts = run(checks["counts"])[0]
+    _check_rows(counts, run, checks, period, before, after, by)
+    moving = tuple(leaf for i, leaf in enumerate(leaves) if counts[f"moves{i}"])
+    mixes = _mixes(tree, metric, moving, method, order, limit)
+    sql = attribution_sql(tree, metric, mixes, owners=owners_of(tree), dialect=engine, **where)
+    return run(sql, frame=True)
+
+
+def _connect(data: Any, engine: str) -> tuple[Any, list[str], str]:
+    """A function that runs SQL on `data` in `engine`, its columns, and its table's name."""
+    table = f"_kpitree_data_{uuid.uuid4().hex[:12]}"
+    if engine == "duckdb":
+        require("duckdb", extra="sql", feature="attribution in DuckDB")
+        import duckdb
+
+        if table_kind(data) not in ("pandas", "polars"):
+            raise ValueTypeError(
+                _('engine="duckdb" takes a pandas or polars DataFrame, got {type}').format(
+                    type=type(data).__name__
+                ),
+                hint=_("for a table already in DuckDB, read it with {call} first").format(
+                    call="con.table(name).df()"
+                ),
+            )
+        con = duckdb.connect()
+        con.register(table, data)
+
+        def run_duckdb(sql: str, frame: bool = False) -> Any:
+            result = con.execute(sql)
+            if frame:
+                return result.df()
+            names = [d[0] for d in result.description]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+        return run_duckdb, [str(c) for c in data.columns], table
+    require("pyspark", extra="spark", feature="attribution in Spark")
+    if not all(hasattr(data, a) for a in ("columns", "createOrReplaceTempView", "sparkSession")):
+        raise ValueTypeError(
+            _('engine="spark" takes a Spark DataFrame, got {type}').format(
+                type=type(data).__name__
+            ),
+            hint=_("{call} makes one").format(call="spark.createDataFrame(pandas_frame)"),
+        )
+    data.createOrReplaceTempView(table)
+    session = data.sparkSession
+
+    def run_spark(sql: str, frame: bool = False) -> Any:
+        result = session.sql(sql)
+        return result if frame else [row.asDict() for row in result.collect()]
+
+    return run_spark, list(data.columns), table
+
+
+def _check_rows(
+    counts: dict[str, Any],
+    run: Any,
+    checks: dict[str, str],
+    period: str,
+    before: Any,
+    after: Any,
+    by: Sequence[str],
+) -> None:
+    """The errors `attribute_frame` gives in numpy, for the same rows."""
+    for label, rows in ((before, counts["before_rows"]), (after, counts["after_rows"])):
+        if not rows:
+            raise no_rows(period, label)
+    if counts["repeated"]:
+        row = run(checks["repeated"])[0]
+        raise repeated_rows([row[b] for b in by], by, period, row[period])
+    for label, name in ((before, "missing_before"), (after, "missing_after")):
+        if counts[name]:
+            row = run(checks[name])[0]
+            raise absent_segment([row[b] for b in by], by, period, label)
+
+
+def _mixes(
+    tree: Graph,
+    metric: str,
+    moving: tuple[str, ...],
+    method: str,
+    order: Sequence[str] | None,
+    limit: int,
+) -> Mixes:
+    """The mixes of before and after values `method` needs, with their weights."""
+    n = len(moving)
+    if method == "sequential":
+        assert order is not None  # checked by `check_order`
+        moved = chain(order, moving)
+        steps = range(n + 1)
+        fractions = [tuple(float(leaf in moved[:k]) for leaf in moving) for k in steps]
+        weights = [
+            tuple(
+                (1.0 if k and moved[k - 1] == leaf else 0.0)
+                - (1.0 if k < n and moved[k] == leaf else 0.0)
+                for leaf in moving
+            )
+            for k in steps
+        ]
+        return _ends(moving, fractions, weights, slopes=False)
+    shape = path_shape(tree, metric, frozenset(moving))
+    if shape.degree is not None and (shape.multilinear or method == "integral"):
+        nodes, quadrature = gauss_legendre(points_for(shape.degree))
+        fractions = [tuple([float(t)] * n) for t in nodes]
+        weights = [tuple([float(w)] * n) for w in quadrature]
+        return _ends(moving, fractions, weights, slopes=True)
+    if method == "integral":
+        raise ArgumentError(
+            _(
+                "`{metric}` is not a polynomial along the path between the periods (a ratio "
+                "of moving leaves, a log, a kink): its integral needs the adaptive quadrature, "
+                "which does not run in SQL"
+            ).format(metric=metric),
+            hint=_('leave engine= out to run it in numpy, or use method="shapley" here'),
+            names=[metric],
+        )
+    if n > limit:
+        raise too_many(metric, n, limit, formula=False)
+    masks = range(1 << n)
+    weight = [1.0 / (n * math.comb(n - 1, s)) for s in range(n)]
+    fractions = [tuple(float((mask >> i) & 1) for i in range(n)) for mask in masks]
+    weights = []
+    for mask in masks:
+        size = bin(mask).count("1")
+        weights.append(
+            tuple(
+                weight[size - 1] if (mask >> i) & 1 else -weight[size] if size < n else 0.0
+                for i in range(n)
+            )
+        )
+    return _ends(moving, fractions, weights, slopes=False)
+
+
+def _ends(
+    moving: tuple[str, ...],
+    fractions: Sequence[tuple[float, ...]],
+    weights: Sequence[tuple[float, ...]],
+    *,
+    slopes: bool,
+) -> Mixes:
+    """Add the all-before and all-after mixes the metric's two values are read from."""
+    n = len(moving)
+    rest = [tuple(f) for f in fractions]
+    before, after = (0.0,) * n, (1.0,) * n
+    table = {f: i for i, f in enumerate(rest)}
+    rows = list(rest)
+    parts = [tuple(w) for w in weights]
+    for end in (before, after):
+        if end not in table:
+            table[end] = len(rows)
+            rows.append(end)
+            parts.append((0.0,) * n)
+    marks = [[0.0] * len(rows) for _ in range(2)]
+    marks[0][table[before]] = 1.0
+    marks[1][table[after]] = 1.0
+    return Mixes(
+        leaves=moving,
+        fractions=tuple(rows),
+        weights=tuple(parts),
+        before=tuple(marks[0]),
+        after=tuple(marks[1]),
+        slopes=slopes,
+    )
