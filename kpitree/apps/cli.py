@@ -128,7 +128,7 @@ _HELP: dict[str, tuple[str, str]] = {
         f"kpitree check {_QL}",
     ),
     "mcp": (
-        N_("serve the analyses as Model Context Protocol tools over stdio, for assistants"),
+        N_("serve the analyses as Model Context Protocol (MCP) tools over stdin and stdout"),
         f"kpitree mcp {_QL}",
     ),
     "serve": (
