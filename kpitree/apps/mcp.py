@@ -22,10 +22,11 @@ or `FastMCP` under its former name (mcp 1).
 """
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from kpitree import i18n
+from kpitree import __version__, i18n
 from kpitree.apps.payloads import plain, show_payload, solve_payload
 from kpitree.errors import KPITreeError, require
 from kpitree.i18n import N_, _
@@ -98,7 +99,10 @@ def build_server(tree: "Tree", *, locale: str | None = None, name: str | None = 
         metrics=", ".join(m.name for m in tree.metrics),
         kpis=", ".join(k.name for k in tree.kpis),
     )
-    server = server_class("kpitree", instructions=instructions, log_level="WARNING")
+    options: dict[str, Any] = {"instructions": instructions, "log_level": "WARNING"}
+    if "version" in inspect.signature(server_class).parameters:  # mcp 1 has no `version`
+        options["version"] = __version__
+    server = server_class("kpitree", **options)
 
     # A value is a number or text, read by the tree (which refuses `true`, unlike pydantic).
     Value = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})]
