@@ -1,6 +1,6 @@
 """A tree's analyses as Model Context Protocol tools: `kpitree mcp FILE`, over stdio.
 
-An assistant that speaks MCP starts `kpitree mcp model.yaml` and calls the tools: `show`,
+An MCP client (an assistant, an editor) starts `kpitree mcp model.yaml` and calls the tools: `show`,
 `evaluate`, `whatif`, `solve`, `cascade`, `levers`, `sensitivity`, `attribute`,
 `accountability` and `status`. Each takes typed arguments (the SDK writes their JSON
 schema from the signatures below) and returns the data `kpitree COMMAND --json` prints for
@@ -23,7 +23,7 @@ or `FastMCP` under its former name (mcp 1).
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from kpitree import __version__, i18n
@@ -96,8 +96,8 @@ def build_server(tree: "Tree", *, locale: str | None = None, name: str | None = 
 
     instructions = said(_INSTRUCTIONS).format(
         name=name or (tree.roots[0].name if tree.roots else ""),
-        metrics=", ".join(m.name for m in tree.metrics),
-        kpis=", ".join(k.name for k in tree.kpis),
+        metrics=_names(m.name for m in tree.metrics),
+        kpis=_names(k.name for k in tree.kpis),
     )
     options: dict[str, Any] = {"instructions": instructions, "log_level": "WARNING"}
     if "version" in inspect.signature(server_class).parameters:  # mcp 1 has no `version`
@@ -217,6 +217,12 @@ def build_server(tree: "Tree", *, locale: str | None = None, name: str | None = 
 def serve(tree: "Tree", *, locale: str | None = None, name: str | None = None) -> None:
     """Serve `tree`'s analyses as MCP tools on stdin and stdout until the client leaves."""
     build_server(tree, locale=locale, name=name).run("stdio")
+
+
+def _names(names: Iterable[str], most: int = 40) -> str:
+    """The first `most` names, then an ellipsis: a large tree's instructions stay short."""
+    listed = list(names)
+    return ", ".join(listed[:most]) + (", …" if len(listed) > most else "")
 
 
 def _target(target: object) -> float:
