@@ -55,15 +55,19 @@ def _serve(
     model: str,
     talk: Callable[[ClientSession], Awaitable[Any]],
     errlog: Path,
+    options: Sequence[str] = (),
     **environment: str,
 ) -> Any:
-    """Start `python -m kpitree mcp MODEL` as a subprocess; return what `talk` returns."""
+    """Start `python -m kpitree [OPTIONS] mcp MODEL` as a subprocess; return what `talk` gives."""
     env = get_default_environment()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env["KPITREE_LANG"] = "en"
     env.update(environment)
     server = StdioServerParameters(
-        command=sys.executable, args=["-m", "kpitree", "mcp", model], env=env, cwd=str(ROOT)
+        command=sys.executable,
+        args=["-m", "kpitree", *options, "mcp", model],
+        env=env,
+        cwd=str(ROOT),
     )
 
     async def run() -> Any:
@@ -284,21 +288,25 @@ def test_a_locale_argument_answers_in_russian(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "environment"),
-    [(QL, {"KPITREE_LANG": "ru"}), (RU, {"KPITREE_LANG": "", "LANG": "C.UTF-8"})],
-    ids=["KPITREE_LANG", "model locale"],
+    ("model", "options", "environment"),
+    [
+        (QL, ["--lang", "ru"], {}),
+        (QL, [], {"KPITREE_LANG": "ru"}),
+        (RU, [], {"KPITREE_LANG": "", "LANG": "C.UTF-8"}),
+    ],
+    ids=["--lang", "KPITREE_LANG", "model locale"],
 )
 def test_the_server_speaks_the_language_the_cli_would(
-    tmp_path: Path, model: str, environment: dict[str, str]
+    tmp_path: Path, model: str, options: list[str], environment: dict[str, str]
 ) -> None:
-    """KPITREE_LANG, else the model file's `locale:`, words the tools and their errors."""
+    """`--lang`, else KPITREE_LANG, else the model's `locale:` words the tools and errors."""
     tree = kt.load(model)
 
     async def talk(session: ClientSession) -> Any:
         tools = (await session.list_tools()).tools
         return tools, _answer(await session.call_tool("sensitivity", {"metric": "nothing"}))
 
-    tools, error = _serve(model, talk, tmp_path / "log", **environment)
+    tools, error = _serve(model, talk, tmp_path / "log", options, **environment)
     with kt.locale("ru"):
         described = {name: i18n._(text) for name, text in TOOLS.items()}
         expected = _raised(lambda: tree.sensitivity("nothing"))
