@@ -104,7 +104,7 @@ def _raised(compute: Callable[[], object]) -> str:
 
 
 def test_tools_are_listed_with_descriptions_and_argument_schemas(tmp_path: Path) -> None:
-    """Every analysis is a tool, described, with a JSON schema naming its arguments."""
+    """Every analysis is a read-only tool, described, with a JSON schema of its arguments."""
 
     async def talk(session: ClientSession) -> Any:
         return (await session.list_tools()).tools
@@ -121,6 +121,9 @@ def test_tools_are_listed_with_descriptions_and_argument_schemas(tmp_path: Path)
     value = schema["evaluate"]["properties"]["values"]["anyOf"][0]["additionalProperties"]
     assert value == {"anyOf": [{"type": "number"}, {"type": "string"}]}
     assert all("locale" in schema[name]["properties"] for name in TOOLS)
+    hints = [tools[name].annotations for name in TOOLS]
+    assert all(_field(hint, "read_only_hint", "readOnlyHint") for hint in hints)
+    assert not any(_field(hint, "open_world_hint", "openWorldHint") for hint in hints)
 
 
 def test_answers_are_the_python_apis_results(tmp_path: Path) -> None:

@@ -111,8 +111,17 @@ def build_server(tree: "Tree", *, locale: str | None = None, name: str | None = 
     Locale = Annotated[str | None, Field(description=said(_LOCALE))]
     Target = Annotated[Value, Field(description=said(N_('a number, e.g. 900 or "85%"')))]
 
+    # Every tool only reads the tree: a client may call it without asking (mcp 1.2 has no
+    # annotations).
+    hints: dict[str, Any] = {}
+    if "annotations" in inspect.signature(server.add_tool).parameters:
+        from mcp.types import ToolAnnotations
+
+        read_only = {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False}
+        hints["annotations"] = ToolAnnotations.model_validate(read_only)
+
     def tool(fn: Callable[..., dict[str, Any]]) -> None:
-        server.add_tool(fn, name=fn.__name__, description=said(TOOLS[fn.__name__]))
+        server.add_tool(fn, name=fn.__name__, description=said(TOOLS[fn.__name__]), **hints)
 
     def show(values: Values = None, locale: Locale = None) -> dict[str, Any]:
         return answer(locale, lambda: show_payload(tree, values))
