@@ -226,11 +226,13 @@ def test_every_command_help_shows_a_runnable_example(
     monkeypatch.chdir(ROOT)
     import shlex
 
-    # `serve` would block until Ctrl+C: record that it was started, with what.
+    # `serve` would block until Ctrl+C, `mcp` until its client leaves: record that it was
+    # started, with what.
     served: list[dict[str, object]] = []
     monkeypatch.setattr("kpitree.apps.server.serve", lambda *a, **k: served.append(k))
+    monkeypatch.setattr("kpitree.apps.mcp.serve", lambda *a, **k: served.append(k))
     assert main(shlex.split(example)[1:]) == 0
-    assert bool(served) == (command == "serve")
+    assert bool(served) == (command in ("serve", "mcp"))
     capsys.readouterr()
 
 

@@ -28,13 +28,13 @@ import argparse
 import contextlib
 import functools
 import json
-import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from kpitree import i18n
+from kpitree.apps.payloads import plain as _plain
 from kpitree.errors import EvaluationError, InfeasibleGoalError, KPITreeError, ValidationError
 from kpitree.i18n import N_, _, ngettext
 from kpitree.model.results import text_width_of
@@ -127,6 +127,10 @@ _HELP: dict[str, tuple[str, str]] = {
         N_("validate a model file and print every problem (exit 2 if any)"),
         f"kpitree check {_QL}",
     ),
+    "mcp": (
+        N_("serve the analyses as Model Context Protocol (MCP) tools over stdin and stdout"),
+        f"kpitree mcp {_QL}",
+    ),
     "serve": (
         N_("explore the tree in a local web page: sliders, levers, goal seek, scenarios"),
         f"kpitree serve {_QL} --scenarios scenarios",
@@ -202,21 +206,6 @@ def _number(text: str, what: str) -> float:
 
 
 # -- output -----------------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """Turn results into JSON data: `to_dict()`, mappings, sequences; NaN and inf as null."""
-    if hasattr(value, "to_dict"):
-        value = value.to_dict()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
 
 
 # JSON escapes C0 controls itself; C1 controls and BiDi overrides are legal in its strings
@@ -382,14 +371,13 @@ def _quantity(tree: Any, name: str, value: float) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from kpitree.apps.payloads import show_payload
     from kpitree.display.text import render_tree
 
     tree = _tree(args)
     values = _values(args)
     if args.json:
-        _print_json(
-            {"tree": tree.to_dict(), "values": tree.evaluate(values, undefined="nan").to_dict()}
-        )
+        _print_json(show_payload(tree, values))
         return 0
     _out(render_tree(tree, values))
     return 0
@@ -412,15 +400,15 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def _solve(args: argparse.Namespace) -> int:
+    from kpitree.apps.payloads import solve_payload
     from kpitree.model.results import format_value
 
     tree = _tree(args)
     target = _number(args.target, _("target"))
-    value = tree.solve(args.metric, target, args.vary, _values(args))
-    payload = {"metric": args.metric, "target": target, "vary": args.vary, "value": value}
+    payload = solve_payload(tree, args.metric, target, args.vary, _values(args))
     shown = _("{leaf} = {value} makes {metric} = {target}").format(
         leaf=args.vary,
-        value=format_value(value, tree, args.vary),
+        value=format_value(payload["value"], tree, args.vary),
         metric=args.metric,
         target=format_value(target, tree, args.metric),
     )
@@ -553,6 +541,13 @@ def _serve(args: argparse.Namespace) -> int:
         values_dir=args.scenarios,
         open_browser=args.open,
     )
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from kpitree.apps.mcp import serve
+
+    serve(_tree(args), name=args.file)
     return 0
 
 
@@ -821,6 +816,8 @@ def _parser() -> argparse.ArgumentParser:
         help=_help(N_("write the model file here (.yaml, .toml or .json), not to stdout")),
     )
     sub = command("check", _check)
+    model(sub, values=False)
+    sub = command("mcp", _mcp, json_flag=False)
     model(sub, values=False)
     sub = command("serve", _serve, json_flag=False)
     model(sub, values=False)
