@@ -71,6 +71,8 @@ _COMPILED: dict[str, CacheKey[Compiled]] = {
     b: CacheKey(f"compiled for {b}") for b in ("python", "numpy")
 }
 _DEFAULTS: CacheKey[list[Any]] = CacheKey("leaf defaults in compiled order")
+_POSITIONS: CacheKey[dict[str, int]] = CacheKey("node positions: leaves, then metrics")
+_UNSET: CacheKey[list[str]] = CacheKey("leaves without a default value")
 
 Undefined = Literal["raise", "nan"]
 
@@ -228,23 +230,32 @@ def evaluate(
     """
     _check_mode(undefined)
     compiled = compile_tree(tree)
-    vector = list(_defaults(tree, compiled))
+    vector = _defaults(tree, compiled)  # shared: copied before any change
+    unset = tree.cached(
+        _UNSET, lambda: [n for n, v in zip(compiled.leaves, vector, strict=True) if v is None]
+    )
     if values:
+        vector = list(vector)
         index = compiled.index
-        for name, value in tree.check_values(values).items():
+        checked = tree.check_values(values)
+        for name, value in checked.items():
             vector[index[name]] = value
-    if None in vector:
-        raise missing_values_error(
-            [n for n, v in zip(compiled.leaves, vector, strict=True) if v is None]
-        )
-    results = evaluate_vector(tree, vector, undefined=undefined)
-    data = dict(zip(compiled.leaves, vector, strict=True))
-    data.update(zip(compiled.metrics, results, strict=True))
-    return Values(data, tree, order=tree.names)
+        unset = [n for n in unset if n not in checked]
+    if unset:
+        raise missing_values_error(unset)
+    results = _run(tree, compiled, vector, undefined)
+    # The leaf vector and the results in one list, read through positions shared by every
+    # evaluation of the tree: no mapping is built per call.
+    positions = tree.cached(
+        _POSITIONS, lambda: {n: i for i, n in enumerate((*compiled.leaves, *compiled.metrics))}
+    )
+    return Values.of_slots(positions, [*vector, *results], tree, order=tree.names)
 
 
 def _check_mode(undefined: object) -> None:
     """Refuse an `undefined=` mode other than the accepted ones (`"NaN"` is not `"nan"`)."""
+    if undefined in ("raise", "nan"):  # the common case, before `get_args`
+        return
     accepted = get_args(Undefined)
     if undefined not in accepted:
         raise ArgumentError(
@@ -271,7 +282,12 @@ def evaluate_vector(
     The fast path runs the compiled function; only when it fails or a value is not
     finite does a node-by-node pass find which metric is undefined and why.
     """
-    compiled = compile_tree(tree)
+    return _run(tree, compile_tree(tree), vector, undefined)
+
+
+def _run(
+    tree: Graph, compiled: Compiled, vector: Sequence[float], undefined: Undefined
+) -> tuple[float, ...]:
     try:
         results = compiled.function(vector)
         # One C-level sum finds any inf or NaN (a false alarm on overflow of the sum

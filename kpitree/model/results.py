@@ -453,7 +453,7 @@ class Values(Mapping[str, float], Result):
         lead_to_ql       80%
     """
 
-    __slots__ = ("_data", "_order", "_tree")
+    __slots__ = ("_order", "_positions", "_slots", "_tree")
 
     def __init__(
         self,
@@ -462,49 +462,74 @@ class Values(Mapping[str, float], Result):
         *,
         order: Sequence[str] | None = None,
     ) -> None:
-        self._data = dict(data)
+        self._positions: Mapping[str, int] = {name: i for i, name in enumerate(data)}
+        self._slots: Sequence[float] = list(data.values())
         self._tree = tree
         # Iteration order, when it differs from the order `data` was built in.
         self._order = order
 
+    @classmethod
+    def of_slots(
+        cls,
+        positions: Mapping[str, int],
+        slots: Sequence[float],
+        tree: Graph | None = None,
+        *,
+        order: Sequence[str] | None = None,
+    ) -> Values:
+        """Values read from `slots` at `positions` (shared, never changed): no copy made."""
+        values = cls.__new__(cls)
+        values._positions, values._slots, values._tree, values._order = (
+            positions,
+            slots,
+            tree,
+            order,
+        )
+        return values
+
     def __getitem__(self, name: str) -> float:
         try:
-            return self._data[name]
+            return self._slots[self._positions[name]]
         except (KeyError, TypeError):  # TypeError: an unhashable key, which names nothing
             if self._tree is not None:
                 raise self._tree._unknown(name) from None
             raise UnknownNameError(
                 _("there is no value for `{name}`").format(name=name),
-                hint=did_you_mean(str(name), self._data),
+                hint=did_you_mean(str(name), self._positions),
                 names=[str(name)],
             ) from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._data if self._order is None else self._order)
+        return iter(self._positions if self._order is None else self._order)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._positions)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            return name in self._positions
+        except TypeError:
+            return False
 
     def __repr__(self) -> str:
         return f"Values({self.to_dict()!r})"
 
     def __str__(self) -> str:
-        width = max((len(n) for n in self._data), default=0)
+        width = max((len(n) for n in self._positions), default=0)
         return "\n".join(
-            f"{name.ljust(width)}  {format_value(self._data[name], self._tree, name)}"
-            for name in self
+            f"{name.ljust(width)}  {format_value(self[name], self._tree, name)}" for name in self
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Return `{name: value}`, in order."""
-        return {name: self._data[name] for name in self}
+        return {name: self[name] for name in self}
 
     def rows(self) -> list[dict[str, Any]]:
         """Return one record per node: name, kind, value, unit."""
         tree = self._tree
         out = []
         for name in self:
-            value = self._data[name]
+            value = self[name]
             unit = tree.unit(name) if tree is not None else None
             kind = tree[name].kind if tree is not None else None
             out.append(
