@@ -116,8 +116,12 @@ _HELP: dict[str, tuple[str, str]] = {
         "--after examples/values/qualified_leads.csv:2026-10",
     ),
     "export": (
-        N_("write the tree as yaml, toml, json, SQL, mermaid, dot, svg or MetricFlow metrics"),
-        f"kpitree export {_QL} --to toml\n  kpitree export {_QL} --to sql --dialect postgres",
+        N_(
+            "write the tree as yaml, toml, json, SQL, mermaid, dot, svg, MetricFlow metrics "
+            "or an Excel workbook"
+        ),
+        f"kpitree export {_QL} --to toml\n  kpitree export {_QL} --to sql --dialect postgres\n"
+        f"  kpitree export {_QL} --to xlsx -o qualified_leads.xlsx",
     ),
     "import": (
         N_("read dbt semantic layer (MetricFlow) metrics into a model file"),
@@ -139,7 +143,7 @@ _NOTES = {"whatif": N_("(a change is a new value 1200, or +10%, -5%, +2pp, x1.2,
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
 # kpitree.analyses.attribution.METHODS, written out: `--help` must not import numpy.
 _METHODS = ("shapley", "lmdi", "hierarchical", "sequential")
-_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow")
+_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow", "xlsx")
 
 
 class UsageError(Exception):
@@ -462,6 +466,13 @@ def _attribute(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     tree = _tree(args)
+    if args.to == "xlsx":
+        if not args.output:
+            raise UsageError(
+                _("an Excel workbook is not text: write it to a file with -o PATH.xlsx")
+            )
+        tree.to_xlsx(args.output)
+        return 0
     if args.to in ("yaml", "toml", "json"):
         text = tree.dumps(args.to)
     elif args.to == "sql":
