@@ -465,3 +465,30 @@ def test_cli_exports_a_workbook(tmp_path: Path) -> None:
         check=False,
     )
     assert refused.returncode == 2 and "-o PATH.xlsx" in refused.stderr
+
+
+def test_xml_entity_expansion_is_refused(tmp_path: Path) -> None:
+    """A workbook whose XML declares entities ("billion laughs") is refused, not expanded."""
+    import zipfile
+
+    good = EXAMPLES["qualified_leads"]().to_xlsx(tmp_path / "good.xlsx")
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bomb, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                entities = '<!DOCTYPE workbook [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+                data = entities.encode() + data.replace(b"<workbookPr", b"<!-- &b; --><workbookPr")
+            target.writestr(item, data)
+    with pytest.raises(kt.ArgumentError, match="cannot read .* as an Excel workbook"):
+        kt.read_xlsx(bomb)
+
+
+def test_an_edited_excel_formula_wins_over_the_formula_text(tmp_path: Path) -> None:
+    """The live Excel formula is the metric; the formula-text column only keeps the spelling."""
+    tree = EXAMPLES["qualified_leads"]()
+    path = tree.to_xlsx(tmp_path / "edited.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["Metrics"]["B2"].value = "=leads*lead_to_ql*2"
+    book.save(path)
+    assert str(kt.read_xlsx(path)["qualified_leads"].formula) == "leads * lead_to_ql * 2"

@@ -599,6 +599,9 @@ def read_xlsx(path: str | Path) -> Graph:
         ArgumentError: the file is missing or not an Excel workbook.
     """
     require("openpyxl", extra="excel", feature=_("reading Excel workbooks"))
+    # Workbooks come from other people: openpyxl parses their XML through defusedxml when
+    # it is installed, which refuses entity expansion ("billion laughs").
+    require("defusedxml", extra="excel", feature=_("reading Excel workbooks"))
     path = Path(path)
     book = _open(path)
     source = str(path)
@@ -734,10 +737,12 @@ def _open(path: Path) -> Any:
         )
     try:
         return load_workbook(path, data_only=False)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as error:
+    # A broken or hostile file fails in the zip, the XML (defusedxml's refusals are
+    # ValueErrors, a parse error is a SyntaxError) or openpyxl's reading of what it found.
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError) as error:
         raise ArgumentError(
             _("cannot read `{path}` as an Excel workbook: {problem}").format(
-                path=path, problem=str(error) or type(error).__name__
+                path=path, problem=(str(error) or type(error).__name__).splitlines()[0]
             ),
             hint=_("save it from Excel or LibreOffice as .xlsx"),
         ) from None
