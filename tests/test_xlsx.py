@@ -480,7 +480,7 @@ def test_xml_entity_expansion_is_refused(tmp_path: Path) -> None:
                 entities = '<!DOCTYPE workbook [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
                 data = entities.encode() + data.replace(b"<workbookPr", b"<!-- &b; --><workbookPr")
             target.writestr(item, data)
-    with pytest.raises(kt.ArgumentError, match="cannot read .* as an Excel workbook"):
+    with pytest.raises(kt.ArgumentError, match=r"cannot read .* as an Excel workbook"):
         kt.read_xlsx(bomb)
 
 
