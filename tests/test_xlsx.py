@@ -130,7 +130,9 @@ def test_precedence_names_and_undefined_agree_with_a_spreadsheet(tmp_path: Path)
     """Operators, functions and cell-like names compute as kpitree does; undefined is #DIV/0!."""
     tree = kt.loads(PRECEDENCE)
     path = tree.to_xlsx(tmp_path / "precedence.xlsx")
-    got = cell_values(recalculated([path], tmp_path)["precedence"])
+    converted = recalculated([path], tmp_path)["precedence"]
+    assert kt.read_xlsx(converted) == tree  # LibreOffice's rewriting of the formulas reads back
+    got = cell_values(converted)
     expected = tree.evaluate(undefined="nan")
     for metric in tree.metrics:
         if math.isnan(expected[metric.name]):
@@ -492,3 +494,14 @@ def test_an_edited_excel_formula_wins_over_the_formula_text(tmp_path: Path) -> N
     book["Metrics"]["B2"].value = "=leads*lead_to_ql*2"
     book.save(path)
     assert str(kt.read_xlsx(path)["qualified_leads"].formula) == "leads * lead_to_ql * 2"
+
+
+def test_a_formula_beyond_excels_length_limit_is_refused(tmp_path: Path) -> None:
+    """Excel holds formulas of up to 8,192 characters: a longer one is a LimitError."""
+    leaves = [kt.Input(f"segment_{i}", value=1) for i in range(900)]
+    total = leaves[0]
+    for leaf in leaves[1:]:
+        total = total + leaf
+    tree = kt.Tree(kt.Metric("total", total))
+    with pytest.raises(kt.LimitError, match="over Excel's limit of 8,192"):
+        tree.to_xlsx(tmp_path / "long.xlsx")

@@ -46,6 +46,7 @@ from kpitree.errors import (
     DuplicateNameError,
     FormulaError,
     KPITreeError,
+    LimitError,
     UnknownNameError,
     ValidationError,
     did_you_mean,
@@ -86,6 +87,7 @@ _FROM_EXCEL = {excel: name for name, excel in FUNCTIONS.items()}
 _OPERATOR_FUNCTIONS = {"SUM": " + ", "PRODUCT": " * "}
 _SUPPORTED = (*FUNCTIONS.values(), "SUM", "PRODUCT", "POWER")
 
+_EXCEL_MAX_FORMULA = 8192  # characters of a formula, `=` included
 _META = "kpitree"  # the hidden sheet with what the rows do not hold: the roots, the locale
 _FORMAT = 1
 
@@ -487,7 +489,7 @@ def _workbook(tree: Graph) -> Any:
         percent = metric.unit is not None and metric.unit.percent
         text(metrics, row, col["name"], metric.name)
         cell = metrics.cell(row, col["value"])
-        cell.value = "=" + excel_formula(metric.formula, names)
+        cell.value = "=" + _checked(metric.name, excel_formula(metric.formula, names))
         if percent:
             cell.number_format = _PERCENT
         name_cell(metrics, row, col["value"], metric.name)
@@ -514,6 +516,23 @@ def _workbook(tree: Graph) -> Any:
         else:
             meta.cell(row, 2).value = value
     return book
+
+
+def _checked(metric: str, formula: str) -> str:
+    if len(formula) + 1 > _EXCEL_MAX_FORMULA:
+        raise LimitError(
+            _(
+                "the Excel formula of `{metric}` has {count} characters, over Excel's limit "
+                "of {limit}"
+            ).format(
+                metric=metric,
+                count=format_number(len(formula) + 1),
+                limit=format_number(_EXCEL_MAX_FORMULA),
+            ),
+            hint=_("split the metric into smaller metrics, each a part of the formula"),
+            names=[metric],
+        )
+    return formula
 
 
 def _formula_text(metric: Metric) -> str:
@@ -597,6 +616,14 @@ def read_xlsx(path: str | Path) -> Graph:
             cells or ranges without names, a function kpitree does not have, a circular
             reference, a field the model-file schema refuses.
         ArgumentError: the file is missing or not an Excel workbook.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> from kpitree.examples import dupont
+        >>> path = to_xlsx(dupont(), pathlib.Path(tempfile.mkdtemp()) / "dupont.xlsx")
+        >>> tree = read_xlsx(path)
+        >>> str(tree["roe"].formula), tree["net_margin"].norm
+        ('net_margin * asset_turnover * equity_multiplier', AtLeast(threshold=0.05))
     """
     require("openpyxl", extra="excel", feature=_("reading Excel workbooks"))
     # Workbooks come from other people: openpyxl parses their XML through defusedxml when
@@ -777,12 +804,15 @@ def _names(
             ranges[defined.name.casefold()] = str(defined.attr_text)
             continue
         name = node_name(defined.name)
-        first = seen.setdefault(name, _cell_text(book[target[0]], target[1]))
-        if defined.name in cells or first != _cell_text(book[target[0]], target[1]):
+        here = _cell_text(book[target[0]], target[1])
+        first = seen.setdefault(name, here)
+        if first == here and defined.name in cells:
+            continue  # the same name for the same cell, in the workbook's and a sheet's scope
+        if first != here:
             problems.append(
                 DuplicateNameError(
                     _("the name `{name}` is defined twice: {first} and {second}").format(
-                        name=name, first=first, second=_cell_text(book[target[0]], target[1])
+                        name=name, first=first, second=here
                     ),
                     where=source,
                     hint=_("keep one cell per name"),
