@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kpitree as kt
 from kpitree.errors import (
@@ -142,6 +144,52 @@ def test_precedence_names_and_undefined_agree_with_a_spreadsheet(tmp_path: Path)
     assert got["neg_power"] == -9 and got["power_of_neg"] == 9 and got["tower"] == 512
 
 
+def _random_formula(rng: random.Random, names: list[str], depth: int) -> str:
+    """Formula text of random operators, functions and constants, fully parenthesized."""
+    if depth == 0 or rng.random() < 0.25:
+        return rng.choice(names)  # never a constant alone: kpitree folds constants at once
+    op = rng.choice(["+", "-", "*", "/", "**", "neg", "min", "max", "abs", "log", "exp", "sqrt"])
+    left = _random_formula(rng, names, depth - 1)
+    if op == "**":
+        exponent = rng.choice(["2", "3", "0.5", "-1", _random_formula(rng, names, 1)])
+        return f"({left}) ** ({exponent})"
+    if op == "neg":
+        return f"-({left})"
+    if op in ("abs", "log", "exp", "sqrt"):
+        return f"{op}({left})"
+    right = _random_formula(rng, names, depth - 1)
+    if rng.random() < 0.2:
+        right = rng.choice(["0.5", "2", "3", "-1.5", "1e-05"])
+    if op in ("min", "max"):
+        return f"{op}({left}, {right})"
+    return f"({left}) {op} ({right})"
+
+
+@needs_soffice
+def test_random_formulas_agree_with_a_spreadsheet(tmp_path: Path) -> None:
+    """Random formulas of every operator and function compute in LibreOffice as in kpitree."""
+    rng = random.Random(17)  # noqa: S311 - reproducible test formulas, not security
+    values = {"a": 3.0, "rate": 0.8, "a1": -2.5, "cr2": 1.25, "_b1": 0.1, "k": 7.0}
+    leaves = [kt.Input(name, value=value) for name, value in values.items()]
+    metrics = [
+        kt.Metric(f"m{i}", _random_formula(rng, list(values), rng.randint(1, 4)))
+        for i in range(150)
+    ]
+    tree = kt.Tree(*metrics, *leaves)
+    path = tree.to_xlsx(tmp_path / "random.xlsx")
+    got = cell_values(recalculated([path], tmp_path)["random"])
+    expected = tree.evaluate(undefined="nan")
+    checked = 0
+    for metric in tree.metrics:
+        value, want = got[metric.name], expected[metric.name]
+        if math.isnan(want):
+            assert isinstance(value, str) and value.startswith("#"), (metric.formula, value)
+        else:
+            assert math.isclose(value, want, rel_tol=1e-9, abs_tol=1e-9), (metric.formula, value)
+            checked += 1
+    assert checked > 75  # most formulas are defined: the comparison is of numbers
+
+
 @needs_soffice
 def test_changing_a_kpi_in_the_workbook_recalculates_the_tree(tmp_path: Path) -> None:
     """Metrics are live formulas: a new KPI value in the cell gives the tree's new values."""
@@ -267,14 +315,15 @@ def test_excel_formula_table(formula: str, excel: str) -> None:
     trees(
         operators=("+", "-", "*", "/", "**"),
         functions=("min", "max", "abs", "log", "exp", "sqrt"),
-    )
+    ),
+    st.sampled_from(["en", "ru"]),
 )
-def test_round_trip_random_trees(tree: kt.Tree) -> None:
+def test_round_trip_random_trees(tree: kt.Tree, lang: str) -> None:
     """tree → xlsx → tree gives an equal tree, formulas included, for random trees."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
-        path = tree.to_xlsx(Path(folder) / "tree.xlsx")
+        path = tree.to_xlsx(Path(folder) / "tree.xlsx", locale=lang)
         assert kt.read_xlsx(path) == tree
 
 
