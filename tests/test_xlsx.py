@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import shutil
 import subprocess
@@ -554,3 +555,26 @@ def test_a_formula_beyond_excels_length_limit_is_refused(tmp_path: Path) -> None
     tree = kt.Tree(kt.Metric("total", total))
     with pytest.raises(kt.LimitError, match="over Excel's limit of 8,192"):
         tree.to_xlsx(tmp_path / "long.xlsx")
+
+
+def test_cli_export_speaks_the_models_locale(tmp_path: Path) -> None:
+    """A model with `locale: ru` exports Russian sheets; errors reading a workbook are Russian."""
+    model = Path(__file__).parents[1] / "examples" / "qualified_leads_ru.yaml"
+    out = tmp_path / "ru.xlsx"
+    # No language chosen (the suite chooses English through KPITREE_LANG): the model's own.
+    env = {k: v for k, v in os.environ.items() if k not in ("KPITREE_LANG", "LANG", "LC_ALL")}
+    run = subprocess.run(
+        [sys.executable, "-m", "kpitree", "export", str(model), "--to", "xlsx", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert openpyxl.load_workbook(out).sheetnames[:2] == ["КПЭ", "Метрики"]
+    book = openpyxl.load_workbook(out)
+    book["Метрики"]["B2"].value = "=VLOOKUP(лиды, 2)"
+    book.save(out)
+    with kt.locale("ru"), pytest.raises(ValidationError) as caught:
+        kt.read_xlsx(out)
+    assert "'Метрики'!B2: у функции `VLOOKUP`" in str(caught.value)

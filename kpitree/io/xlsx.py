@@ -326,7 +326,7 @@ def _standards_text(standards: tuple[Standard, ...]) -> str:
 
 
 def _roles_text(roles: tuple[str, ...]) -> str:
-    return "\n".join(_json(r) if _plain_line(r) != r or r.startswith("[") else r for r in roles)
+    return "\n".join(_plain_line(r) for r in roles)
 
 
 def _unit_text(unit: Any) -> str | None:
