@@ -191,6 +191,25 @@ def test_random_formulas_agree_with_a_spreadsheet(tmp_path: Path) -> None:
     assert checked > 75  # most formulas are defined: the comparison is of numbers
 
 
+SCENARIOS = {"plan": {"managers": 7}, "План Б": {"call_to_purchase": "6%", "working_days": 20}}
+
+
+@needs_soffice
+def test_scenario_sheets_recalculate_to_their_values(tmp_path: Path) -> None:
+    """Each scenario's sheet computes the tree at its values; untouched leaves follow KPIs."""
+    tree = EXAMPLES["sales_revenue"]()
+    path = tree.to_xlsx(tmp_path / "scenarios.xlsx", scenarios=SCENARIOS)
+    converted = recalculated([path], tmp_path)["scenarios"]
+    book = openpyxl.load_workbook(converted, data_only=True)
+    for title, values in SCENARIOS.items():
+        expected = tree.evaluate(values)
+        sheet = {row[0]: row[1] for row in book[title].iter_rows(min_row=2, values_only=True)}
+        assert set(sheet) == set(tree.names)
+        for name in tree.names:
+            assert close(sheet[name], expected[name]), (title, name)
+    assert kt.read_xlsx(converted) == tree  # scenario sheets are not part of the tree
+
+
 @needs_soffice
 def test_changing_a_kpi_in_the_workbook_recalculates_the_tree(tmp_path: Path) -> None:
     """Metrics are live formulas: a new KPI value in the cell gives the tree's new values."""
@@ -578,3 +597,65 @@ def test_cli_export_speaks_the_models_locale(tmp_path: Path) -> None:
     with kt.locale("ru"), pytest.raises(ValidationError) as caught:
         kt.read_xlsx(out)
     assert "'Метрики'!B2: у функции `VLOOKUP`" in str(caught.value)
+
+
+def test_scenario_sheets_read_back_and_refer_to_the_kpis(tmp_path: Path) -> None:
+    """A scenario's names are of its sheet's scope; its untouched leaves are the KPIs' cells."""
+    tree = EXAMPLES["sales_revenue"]()
+    path = tree.to_xlsx(tmp_path / "s.xlsx", scenarios=SCENARIOS)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["KPIs", "Metrics", "plan", "План Б", "kpitree"]
+    plan = book["plan"]
+    assert plan["B2"].value == 7 and plan["B3"].value == "='KPIs'!$D$3"
+    assert plan.defined_names["revenue"].attr_text == "'plan'!$B$7"
+    assert plan["B7"].value == "=purchases*avg_order_value"
+    assert kt.read_xlsx(path) == tree
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "error", "words"),
+    [
+        ({"a/b": {}}, kt.ArgumentError, "cannot be a sheet's title"),
+        ({"x" * 32: {}}, kt.ArgumentError, "cannot be a sheet's title"),
+        ({"kpis": {}}, DuplicateNameError, "the title of another sheet"),
+        ({"KPITREE": {}}, DuplicateNameError, "the title of another sheet"),
+        ({"plan": {"managerz": 3}}, UnknownNameError, "managerz"),
+        ({"plan": {"revenue": 3}}, KPITreeError, "revenue"),
+    ],
+)
+def test_bad_scenarios_are_refused(scenarios: Any, error: type, words: str) -> None:
+    """A title a sheet cannot have, or values for no leaf, are refused before writing."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder, pytest.raises(error, match=words):
+        EXAMPLES["sales_revenue"]().to_xlsx(Path(folder) / "x.xlsx", scenarios=scenarios)
+
+
+def test_cli_writes_scenarios_from_values_files(tmp_path: Path) -> None:
+    """`--scenario TITLE=FILE[:PERIOD]` adds a sheet; measured standards in the file are skipped."""
+    root = Path(__file__).parents[1] / "examples"
+    out = tmp_path / "ql.xlsx"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kpitree",
+            "export",
+            str(root / "qualified_leads.yaml"),
+            "--to",
+            "xlsx",
+            "-o",
+            str(out),
+            "--scenario",
+            f"October={root / 'values' / 'october.yaml'}",
+            "--scenario",
+            f"September={root / 'values' / 'qualified_leads.csv'}:2026-09",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames[2:4] == ["October", "September"]
+    assert book["October"]["B3"].value == 0.75

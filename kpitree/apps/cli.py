@@ -471,7 +471,15 @@ def _export(args: argparse.Namespace) -> int:
             raise UsageError(
                 _("an Excel workbook is not text: write it to a file with -o PATH.xlsx")
             )
-        tree.to_xlsx(args.output)
+        scenarios = {}
+        for item in args.scenario or ():
+            title, sep, spec = item.partition("=")
+            if not sep or not title.strip() or not spec.strip():
+                raise UsageError(
+                    _("--scenario must be TITLE=FILE[:PERIOD], got {item}").format(item=repr(item))
+                )
+            scenarios[title.strip()] = _read_values(spec.strip())
+        tree.to_xlsx(args.output, scenarios=scenarios)
         return 0
     if args.to in ("yaml", "toml", "json"):
         text = tree.dumps(args.to)
@@ -818,6 +826,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "-o", "--output", metavar=_("PATH"), help=_help(N_("write to a file, not stdout"))
+    )
+    sub.add_argument(
+        "--scenario",
+        action="append",
+        metavar=_("TITLE=FILE[:PERIOD]"),
+        help=_help(N_("xlsx: a sheet for a scenario of leaf values from a values file")),
     )
     sub = command("import", _import, json_flag=False)
     sub.add_argument(

@@ -246,6 +246,7 @@ _LEAF_COLUMNS = (
     "description",
 )
 _METRIC_COLUMNS = ("name", "value", "formula", "unit", "norm", "target", "direction", "description")
+_SCENARIO_COLUMNS = ("name", "value", "unit", "owner")
 _KPIS_TITLE = N_("KPIs")
 _METRICS_TITLE = N_("Metrics")
 _WIDTHS = {"name": 24, "formula": 40, "description": 48, "standards": 40, "influenced_by": 18}
@@ -362,6 +363,7 @@ def to_xlsx(
     path: str | Path,
     values: Mapping[str, Any] | None = None,
     *,
+    scenarios: Mapping[str, Mapping[str, Any]] | None = None,
     locale: str | None = None,
 ) -> Path:
     """Write the tree as an Excel workbook whose metrics are live formulas over named cells.
@@ -370,13 +372,20 @@ def to_xlsx(
         tree: the tree.
         path: the `.xlsx` file to write.
         values: leaf values to write instead of the leaves' own (as for `evaluate`).
+        scenarios: a sheet per scenario, by its title: the leaf values that differ in it
+            (values of measured standards among them are left out).
+            Its other leaves refer to the KPIs sheet, and its metrics are the same live
+            formulas over names of that sheet's own scope.
         locale: the language of sheet titles and headers; the active locale by default.
 
     Returns:
         The path written.
 
     Raises:
-        DuplicateNameError: two node names differ only by case (Excel's names ignore it).
+        DuplicateNameError: two node names differ only by case (Excel's names ignore it),
+            or two sheets would have one title.
+        ArgumentError: a scenario's title cannot be a sheet's.
+        LimitError: a metric's Excel formula is longer than Excel allows.
         MissingDependencyError: openpyxl is not installed (`pip install 'kpitree[excel]'`).
 
     Examples:
@@ -389,14 +398,20 @@ def to_xlsx(
     require("openpyxl", extra="excel", feature=_("writing Excel workbooks"))
     if values is not None:
         tree = tree.with_values(values)
+    # A values file may also measure standards (`response_minutes: 22`): no cells of theirs.
+    measured = {s.name for kpi in tree.kpis for s in kpi.standards if s.name is not None}
+    checked = {
+        title: tree.check_values({k: v for k, v in leaves.items() if k not in measured})
+        for title, leaves in (scenarios or {}).items()
+    }
     path = Path(path)
     with _in_locale(locale):
-        book = _workbook(tree)
+        book = _workbook(tree, checked)
     book.save(path)
     return path
 
 
-def _workbook(tree: Graph) -> Any:
+def _workbook(tree: Graph, scenarios: Mapping[str, Mapping[str, float]]) -> Any:
     from openpyxl import Workbook
     from openpyxl.formatting.rule import FormulaRule
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -501,6 +516,34 @@ def _workbook(tree: Graph) -> Any:
         text(metrics, row, col["description"], metric.description or None)
         norm_format(metrics, row, col["value"], metric.norm)
 
+    # A scenario's sheet: its own names in its own scope, so that the same formulas read
+    # its cells; a leaf the scenario leaves alone is the KPIs sheet's cell.
+    base = {leaf.name: row for row, leaf in enumerate(tree.leaves, 2)}
+    value_column = get_column_letter(_LEAF_COLUMNS.index("value") + 1)
+    for title, changed in scenarios.items():
+        sheet = book.create_sheet(_sheet_title(title, book.sheetnames))
+        col = headers(sheet, _SCENARIO_COLUMNS)
+        for row, node in enumerate((*tree.leaves, *tree.metrics), 2):
+            percent = node.unit is not None and node.unit.percent
+            text(sheet, row, col["name"], node.name)
+            cell = sheet.cell(row, col["value"])
+            if isinstance(node, Metric):
+                cell.value = "=" + _checked(node.name, excel_formula(node.formula, names))
+            elif node.name in changed:
+                number(sheet, row, col["value"], changed[node.name], percent)
+            else:
+                where = f"{quote_sheetname(kpis.title)}!${value_column}${base[node.name]}"
+                cell.value = f"={where}"
+            if percent:
+                cell.number_format = _PERCENT
+            coordinate = absolute_coordinate(cell.coordinate)
+            sheet.defined_names[names[node.name]] = DefinedName(
+                names[node.name], attr_text=f"{quote_sheetname(sheet.title)}!{coordinate}"
+            )
+            text(sheet, row, col["unit"], _unit_text(node.unit))
+            if isinstance(node, KPI):
+                text(sheet, row, col["owner"], node.owner).fill = fills[node.owner]
+
     meta = book.create_sheet(_META)
     meta.sheet_state = "hidden"
     rows: list[tuple[str, Any]] = [
@@ -508,6 +551,7 @@ def _workbook(tree: Graph) -> Any:
         ("tree", _json([node.name for node in tree.roots])),
         ("locale", tree.locale),
         ("description", tree.description),
+        ("scenarios", _json(book.sheetnames[2:-1]) if scenarios else None),
     ]
     for row, (key, value) in enumerate(rows, 1):
         text(meta, row, 1, key)
@@ -516,6 +560,29 @@ def _workbook(tree: Graph) -> Any:
         else:
             meta.cell(row, 2).value = value
     return book
+
+
+_SHEET_CHARACTERS = re.compile(r"[\[\]:*?/\\]")
+
+
+def _sheet_title(title: object, taken: list[str]) -> str:
+    r"""A scenario's title checked as a sheet's: 1 to 31 characters, none of `[]:*?/\`."""
+    if not isinstance(title, str) or not title.strip():
+        raise ArgumentError(
+            _("a scenario's title must be text, got {value}").format(value=repr(title)),
+            hint=_("name each scenario, e.g. {example}").format(example='{"plan": {...}}'),
+        )
+    if len(title) > 31 or _SHEET_CHARACTERS.search(title) or title.startswith("'"):
+        raise ArgumentError(
+            _("the scenario `{title}` cannot be a sheet's title").format(title=title),
+            hint=_("a sheet's title has at most 31 characters and none of [ ] : * ? / \\"),
+        )
+    if title.casefold() in {t.casefold() for t in (*taken, _META)}:
+        raise DuplicateNameError(
+            _("the scenario `{title}` has the title of another sheet").format(title=title),
+            hint=_("give the scenario another title"),
+        )
+    return title
 
 
 def _checked(metric: str, formula: str) -> str:
@@ -633,7 +700,11 @@ def read_xlsx(path: str | Path) -> Graph:
     book = _open(path)
     source = str(path)
     problems: list[KPITreeError] = []
-    named, ranges = _names(book, source, problems)
+    meta = _meta(book)
+    skipped = meta.get("scenarios")
+    named, ranges = _names(
+        book, source, problems, skip=skipped if isinstance(skipped, list) else []
+    )
     reading = _Reading(book, source, problems)
     for defined, (title, coordinate) in named.items():
         reading.node(node_name(defined), book[title], coordinate)
@@ -655,7 +726,6 @@ def read_xlsx(path: str | Path) -> Graph:
     if problems:
         raise ValidationError(problems)
     _check_cycles(uses, reading.cells, source)
-    meta = _meta(book)
     used = {r for names in uses.values() for r in names}
     order = sorted(reading.order, key=reading.order.__getitem__)
     written = meta.get("tree")
@@ -776,14 +846,18 @@ def _open(path: Path) -> Any:
 
 
 def _names(
-    book: Any, source: str, problems: list[KPITreeError]
+    book: Any, source: str, problems: list[KPITreeError], *, skip: list[Any]
 ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
-    """The defined names of single cells (name → sheet, cell) and of anything else."""
+    """The defined names of single cells (name → sheet, cell) and of anything else.
+
+    The names of the sheets in `skip` (the scenarios' sheets) are not the tree's.
+    """
     from openpyxl.utils.cell import range_boundaries
 
     found: list[Any] = list(book.defined_names.values())
     for sheet in book.worksheets:
-        found.extend(sheet.defined_names.values())
+        if sheet.title not in skip:
+            found.extend(sheet.defined_names.values())
     cells: dict[str, tuple[str, str]] = {}
     ranges: dict[str, str] = {}
     seen: dict[str, str] = {}
@@ -829,7 +903,7 @@ def _meta(book: Any) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for key, value, *_rest in book[_META].iter_rows(min_row=1, max_col=2, values_only=True):
-        if key == "tree" and isinstance(value, str):
+        if key in ("tree", "scenarios") and isinstance(value, str):
             with contextlib.suppress(KPITreeError):
                 out[key] = read_json(value)
         elif isinstance(key, str):
