@@ -610,6 +610,9 @@ def test_scenario_sheets_read_back_and_refer_to_the_kpis(tmp_path: Path) -> None
     assert plan.defined_names["revenue"].attr_text == "'plan'!$B$7"
     assert plan["B7"].value == "=purchases*avg_order_value"
     assert kt.read_xlsx(path) == tree
+    plan.title = "renamed in Excel"
+    book.save(path)
+    assert kt.read_xlsx(path) == tree
 
 
 @pytest.mark.parametrize(

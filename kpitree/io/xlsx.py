@@ -551,7 +551,6 @@ def _workbook(tree: Graph, scenarios: Mapping[str, Mapping[str, float]]) -> Any:
         ("tree", _json([node.name for node in tree.roots])),
         ("locale", tree.locale),
         ("description", tree.description),
-        ("scenarios", _json(book.sheetnames[2:-1]) if scenarios else None),
     ]
     for row, (key, value) in enumerate(rows, 1):
         text(meta, row, 1, key)
@@ -701,10 +700,10 @@ def read_xlsx(path: str | Path) -> Graph:
     source = str(path)
     problems: list[KPITreeError] = []
     meta = _meta(book)
-    skipped = meta.get("scenarios")
-    named, ranges = _names(
-        book, source, problems, skip=skipped if isinstance(skipped, list) else []
-    )
+    # In a workbook kpitree wrote, the tree's names are the workbook's; names of a sheet's
+    # own scope are its scenarios' (whatever their sheets are called now).
+    skipped = book.sheetnames if "kpitree" in meta else []
+    named, ranges = _names(book, source, problems, skip=skipped)
     reading = _Reading(book, source, problems)
     for defined, (title, coordinate) in named.items():
         reading.node(node_name(defined), book[title], coordinate)
@@ -846,11 +845,11 @@ def _open(path: Path) -> Any:
 
 
 def _names(
-    book: Any, source: str, problems: list[KPITreeError], *, skip: list[Any]
+    book: Any, source: str, problems: list[KPITreeError], *, skip: list[str]
 ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     """The defined names of single cells (name → sheet, cell) and of anything else.
 
-    The names of the sheets in `skip` (the scenarios' sheets) are not the tree's.
+    The names of the scope of a sheet in `skip` (the scenarios' sheets) are not the tree's.
     """
     from openpyxl.utils.cell import range_boundaries
 
@@ -903,7 +902,7 @@ def _meta(book: Any) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for key, value, *_rest in book[_META].iter_rows(min_row=1, max_col=2, values_only=True):
-        if key in ("tree", "scenarios") and isinstance(value, str):
+        if key == "tree" and isinstance(value, str):
             with contextlib.suppress(KPITreeError):
                 out[key] = read_json(value)
         elif isinstance(key, str):
