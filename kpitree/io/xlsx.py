@@ -5,7 +5,8 @@ bounds, norm, influenced by, standards, ...) and a "Metrics" sheet (one row per 
 name, value, formula text, unit, norm, ...). Every value cell is a workbook *defined name*
 equal to its node's name, and each metric's value is a live Excel formula over those names,
 so changing a KPI in Excel recalculates the tree. The Excel formula is produced from
-kpitree's parsed expression nodes, never from formula text.
+kpitree's parsed expression nodes, never from formula text. A scenario gets a sheet of its
+own whose names are of that sheet's scope, so the same formulas compute it from its cells.
 
 Excel reads a name such as `cr1`, `a1` or `rc` as a cell reference, so such names are
 written with a `_` in front (`_cr1`); a name that only differs by that is written with one
