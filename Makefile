@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 
 # Programs the tests drive for real: Chromium (the explorer page), Graphviz (SVG
-# diagrams), Java (Spark in local mode). Installed from Debian's packages when missing.
+# diagrams), Java (Spark in local mode), LibreOffice Calc (recalculating Excel workbooks).
+# Installed from Debian's packages when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test check lint demo bench catalog clean system-deps
@@ -39,9 +40,10 @@ catalog: $(VENV)/.installed
 	  -i build/kpitree.pot -d kpitree/i18n/locales -D kpitree
 
 system-deps:
-	@command -v chromium >/dev/null && command -v dot >/dev/null && command -v java >/dev/null || \
+	@command -v chromium >/dev/null && command -v dot >/dev/null && command -v java >/dev/null && \
+	  command -v soffice >/dev/null || \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-	    chromium graphviz openjdk-17-jre-headless >/dev/null)
+	    chromium graphviz openjdk-17-jre-headless libreoffice-calc-nogui >/dev/null)
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)

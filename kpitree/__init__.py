@@ -80,6 +80,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree.tree import from_metricflow as from_metricflow
     from kpitree.tree import load as load
     from kpitree.tree import loads as loads
+    from kpitree.tree import read_xlsx as read_xlsx
 
 #: The public names, by the module each lives in: the one list. Each is imported on first
 #: use, so that `import kpitree` (and `kpitree --help`) costs almost nothing.
@@ -89,6 +90,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "from_metricflow",
         "load",
         "loads",
+        "read_xlsx",
     ),
     "kpitree.model.nodes": (
         "KPI",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kpitree.engine import evaluate as _evaluate
     from kpitree.io import metricflow as _metricflow
     from kpitree.io import model as _model
+    from kpitree.io import xlsx as _xlsx
 else:
 
     class _Lazy:
@@ -58,8 +59,9 @@ else:
     _evaluate = _Lazy("kpitree.engine.evaluate")
     _model = _Lazy("kpitree.io.model")
     _metricflow = _Lazy("kpitree.io.metricflow")
+    _xlsx = _Lazy("kpitree.io.xlsx")
 
-__all__ = ["Tree", "from_metricflow", "load", "loads"]
+__all__ = ["Tree", "from_metricflow", "load", "loads", "read_xlsx"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -148,6 +150,7 @@ class Tree(Graph):
     dumps = _delegate(lambda: _model.dumps)
     dump = _delegate(lambda: _model.dump)
     to_metricflow = _delegate(lambda: _metricflow.to_metricflow)
+    to_xlsx = _delegate(lambda: _xlsx.to_xlsx)
 
     # -- pictures
     render = _delegate(lambda: _text.render)
@@ -175,12 +178,18 @@ if TYPE_CHECKING:
     load = _returning_tree(_model.load)
     loads = _returning_tree(_model.loads)
     from_metricflow = _returning_tree(_metricflow.from_metricflow)
+    read_xlsx = _returning_tree(_xlsx.read_xlsx)
 else:
 
     def __getattr__(name: str) -> Any:
         # `load` and `loads` are made on first use, so that `kt.Tree` does not import the
         # model-file readers.
-        readers = {"load": _model, "loads": _model, "from_metricflow": _metricflow}
+        readers = {
+            "load": _model,
+            "loads": _model,
+            "from_metricflow": _metricflow,
+            "read_xlsx": _xlsx,
+        }
         if name not in readers:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         made = globals()[name] = _returning_tree(getattr(readers[name], name))

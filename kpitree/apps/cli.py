@@ -116,8 +116,12 @@ _HELP: dict[str, tuple[str, str]] = {
         "--after examples/values/qualified_leads.csv:2026-10",
     ),
     "export": (
-        N_("write the tree as yaml, toml, json, SQL, mermaid, dot, svg or MetricFlow metrics"),
-        f"kpitree export {_QL} --to toml\n  kpitree export {_QL} --to sql --dialect postgres",
+        N_(
+            "write the tree as yaml, toml, json, SQL, mermaid, dot, svg, MetricFlow metrics "
+            "or an Excel workbook"
+        ),
+        f"kpitree export {_QL} --to toml\n  kpitree export {_QL} --to sql --dialect postgres\n"
+        f"  kpitree export {_QL} --to xlsx -o qualified_leads.xlsx",
     ),
     "import": (
         N_("read dbt semantic layer (MetricFlow) metrics into a model file"),
@@ -143,7 +147,7 @@ _NOTES = {"whatif": N_("(a change is a new value 1200, or +10%, -5%, +2pp, x1.2,
 _DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
 # kpitree.analyses.attribution.METHODS, written out: `--help` must not import numpy.
 _METHODS = ("shapley", "lmdi", "hierarchical", "sequential", "proportional", "integral")
-_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow")
+_EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow", "xlsx")
 
 
 class UsageError(Exception):
@@ -450,6 +454,21 @@ def _attribute(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     tree = _tree(args)
+    if args.to == "xlsx":
+        if not args.output:
+            raise UsageError(
+                _("an Excel workbook is not text: write it to a file with -o PATH.xlsx")
+            )
+        scenarios = {}
+        for item in args.scenario or ():
+            title, sep, spec = item.partition("=")
+            if not sep or not title.strip() or not spec.strip():
+                raise UsageError(
+                    _("--scenario must be TITLE=FILE[:PERIOD], got {item}").format(item=repr(item))
+                )
+            scenarios[title.strip()] = _read_values(spec.strip())
+        tree.to_xlsx(args.output, scenarios=scenarios)
+        return 0
     if args.to in ("yaml", "toml", "json"):
         text = tree.dumps(args.to)
     elif args.to == "sql":
@@ -802,6 +821,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument(
         "-o", "--output", metavar=_("PATH"), help=_help(N_("write to a file, not stdout"))
+    )
+    sub.add_argument(
+        "--scenario",
+        action="append",
+        metavar=_("TITLE=FILE[:PERIOD]"),
+        help=_help(N_("xlsx: a sheet for a scenario of leaf values from a values file")),
     )
     sub = command("import", _import, json_flag=False)
     sub.add_argument(
