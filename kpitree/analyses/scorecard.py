@@ -15,7 +15,8 @@ The rules, in one place:
   end when higher is better, its high end when lower is better). A scored KPI with
   neither is an error.
 - **Achievement**: ``fact / plan`` when higher is better, ``plan / fact`` when lower is
-  better, so 1.0 (100%) means on plan and more is better either way. The plan must be
+  better, so 1.0 (100%) means on plan and more is better either way; rounded to 12
+  significant digits, so that a fact of exactly 80% of plan meets an 80% threshold. The plan must be
   positive (a ratio to zero or to a negative plan means nothing); when lower is better
   the fact must be positive too. These are errors, not guesses. When higher is better a
   fact of zero or below gives an achievement of zero or below, and a payout of 0.
@@ -36,6 +37,7 @@ import attrs
 from kpitree.analyses.status import split_measurements
 from kpitree.errors import (
     ArgumentError,
+    EvaluationError,
     KindError,
     KPITreeError,
     MissingValueError,
@@ -272,16 +274,17 @@ def achievement(fact: float, plan: float, direction: Direction, *, name: str = "
             names=[name] if name else (),
         )
     value = fact / plan if direction == "higher" else plan / fact
-    if not math.isfinite(value):
-        from kpitree.errors import EvaluationError
-
-        raise EvaluationError(
-            _("the achievement of {name} ({fact} against a plan of {plan}) overflows").format(
-                name=label, fact=format_number(fact), plan=format_number(plan)
-            ),
-            names=[name] if name else (),
-        )
-    return value
+    if math.isfinite(value):
+        # A division rounds: 0.04 / 0.05 is 0.7999999999999999. Twelve significant digits
+        # keep every real difference and put a fact that is exactly 80% of its plan on the
+        # curve's 80% point, not one rounding below it (where it would pay nothing).
+        return float(f"{value:.12g}")
+    raise EvaluationError(
+        _("the achievement of {name} ({fact} against a plan of {plan}) overflows").format(
+            name=label, fact=format_number(fact), plan=format_number(plan)
+        ),
+        names=[name] if name else (),
+    )
 
 
 @attrs.frozen
@@ -560,7 +563,8 @@ def _owners(tree: Graph, owner: str | Iterable[str] | None) -> list[str]:
     owning = list(tree.owners())
     if owner is None:
         return owning
-    asked: list[Any] = [owner] if isinstance(owner, str) else list(owner)
+    single = isinstance(owner, str) or not isinstance(owner, Iterable)
+    asked: list[Any] = [owner] if single else list(owner)
     known = {*owning, *(role for k in tree.kpis for role in k.influenced_by)}
     problems: list[KPITreeError] = []
     for role in asked:
@@ -761,7 +765,7 @@ def _row(
                 names=[name],
             )
         )
-    if scored and planned is None:
+    if scored and planned is None and direction is not None:
         found.append(
             MissingValueError(
                 _("`{name}` of `{owner}` has neither a plan nor a norm to score against").format(
