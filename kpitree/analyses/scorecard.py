@@ -696,8 +696,8 @@ def _weights(tree: Graph, weights: Mapping[str, Any] | None) -> dict[str, float]
                         name=name, value=format_number(number)
                     ),
                     hint=_(
-                        "to leave a KPI out of the score, ask for another owner's card; "
-                        "a card scores every KPI its owner owns"
+                        "a card scores every KPI its owner owns: give one that should count "
+                        "little a small positive weight"
                     ),
                     names=[name],
                 )
