@@ -139,15 +139,15 @@ class Payout:
             return 0.0
         if a >= self.cap:
             return self.at_cap
-        # Each piece is clamped to its own range, so rounding at a joint never makes the
-        # curve dip: it is non-decreasing everywhere, as pay for doing better must be.
+        # Each piece is rounded to 12 significant digits, as achievements are (1.1 pays
+        # 125%, not 125.00000000000002%), then clamped to its own range: rounding at a
+        # joint never makes the curve dip, so it is non-decreasing everywhere.
         if a <= self.target:
-            share = (a - self.threshold) / (self.target - self.threshold)
-            return min(
-                1.0, max(self.at_threshold, self.at_threshold + share * (1.0 - self.at_threshold))
-            )
-        share = (a - self.target) / (self.cap - self.target)
-        return min(self.at_cap, max(1.0, 1.0 + share * (self.at_cap - 1.0)))
+            x0, x1, y0, y1 = self.threshold, self.target, self.at_threshold, 1.0
+        else:
+            x0, x1, y0, y1 = self.target, self.cap, 1.0, self.at_cap
+        value = y0 + (a - x0) / (x1 - x0) * (y1 - y0)
+        return min(y1, max(y0, _significant(value)))
 
     @property
     def points(self) -> tuple[tuple[float, float], ...]:
@@ -225,6 +225,11 @@ def _curve_problems(
     return problems
 
 
+def _significant(x: float) -> float:
+    """`x` to 12 significant digits: what a division rounded off is put back."""
+    return float(f"{x:.12g}")
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else format_number(x, percent=True)
 
@@ -278,7 +283,7 @@ def achievement(fact: float, plan: float, direction: Direction, *, name: str = "
         # A division rounds: 0.04 / 0.05 is 0.7999999999999999. Twelve significant digits
         # keep every real difference and put a fact that is exactly 80% of its plan on the
         # curve's 80% point, not one rounding below it (where it would pay nothing).
-        return float(f"{value:.12g}")
+        return _significant(value)
     raise EvaluationError(
         _("the achievement of {name} ({fact} against a plan of {plan}) overflows").format(
             name=label, fact=format_number(fact), plan=format_number(plan)
