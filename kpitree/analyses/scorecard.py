@@ -472,7 +472,7 @@ def scorecard(
         owner: an owner, several, or None for every owner of a KPI, in tree order. An
             owner who only influences KPIs gets a card with nothing scored.
         fact: the period's values: a mapping of leaf values (`"80%"` is 0.8), or one row
-            of a pandas or polars DataFrame (or a Series). KPIs not in it keep their
+            of a pandas or polars DataFrame. KPIs not in it keep their
             default value; measurements of standards are accepted and not scored.
         plan: planned values of KPIs, the same kinds as `fact`; a KPI without a plan is
             measured against its norm's threshold. Targets of metrics may be there too
