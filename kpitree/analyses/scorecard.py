@@ -29,6 +29,7 @@ The rules, in one place:
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -51,7 +52,7 @@ from kpitree.i18n import N_, _, ngettext
 from kpitree.model.nodes import KPI, Direction
 from kpitree.model.norm import AtLeast, AtMost, Between
 from kpitree.model.numbers import format_number, to_number
-from kpitree.model.results import RowTable, format_value, table
+from kpitree.model.results import RowTable, format_value, table, text_width
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -435,7 +436,7 @@ class Scorecards(RowTable):
 
     def __str__(self) -> str:
         parts = [str(card) for card in self.rows_]
-        parts.append(str(self.curve))
+        parts.append(textwrap.fill(str(self.curve), text_width(), break_long_words=False))
         return "\n\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
