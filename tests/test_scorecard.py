@@ -493,3 +493,17 @@ def test_cli_scorecard_text_and_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert len(err.strip().splitlines()) == 1
     assert main(["scorecard", QL, "--fact", fact, "--owner", "nobody"]) == 2
     assert "`nobody` neither owns nor influences" in capsys.readouterr()[1]
+
+
+def test_cli_scorecard_of_a_russian_model(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Russian model with Cyrillic names is scored from a `;` CSV, in Russian, 80 wide."""
+    model = str(ROOT / "examples" / "qualified_leads_ru.yaml")
+    csv = VALUES / "qualified_leads_ru.csv"
+    argv = ["scorecard", model, "--fact", f"{csv}:2026-10", "--plan", f"{csv}:2026-09"]
+    assert main(["--lang", "ru", *argv, "--owner", "маркетинг", "--width", "80"]) == 0
+    out = capsys.readouterr()[0]
+    assert out.startswith(
+        "маркетинг: выполнение 120\N{NO-BREAK SPACE}%, выплата 150\N{NO-BREAK SPACE}%"
+    )
+    assert "конверсия_в_квал (влияет)" in out
+    assert max(len(line) for line in out.splitlines()) <= 80

@@ -364,7 +364,10 @@ class Scorecard(RowTable):
         if body:
             header = [_("KPI"), _("fact"), _("plan"), _("achieved"), _("weight"), _("payout")]
             lines.append(_indent(table(body, header, align="lrrrrr")))
-        lines.extend(_indent(note) for note in self._notes())
+        width = text_width() - 2
+        lines.extend(
+            _indent(textwrap.fill(note, width, break_long_words=False)) for note in self._notes()
+        )
         return "\n".join(lines)
 
     def _cells(self, r: ScoreRow) -> list[str]:
