@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # for type checkers; tests/test_architecture.py keeps it equa
     from kpitree import i18n as i18n
     from kpitree.analyses.calculus import Sensitivity as Sensitivity
     from kpitree.analyses.goal import Cascade as Cascade
+    from kpitree.analyses.scorecard import Payout as Payout
     from kpitree.analyses.whatif import Comparison as Comparison
     from kpitree.analyses.whatif import Scenario as Scenario
     from kpitree.analyses.whatif import compare as compare
@@ -134,6 +135,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "kpitree.analyses.calculus": ("Sensitivity",),
     "kpitree.analyses.goal": ("Cascade",),
+    "kpitree.analyses.scorecard": ("Payout",),
     "kpitree.i18n": (
         "locale",
         "set_locale",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kpitree.analyses import attribution as _attribution
     from kpitree.analyses import calculus as _calculus
     from kpitree.analyses import goal as _goal
+    from kpitree.analyses import scorecard as _scorecard
     from kpitree.analyses import status as _status
     from kpitree.analyses import uncertainty as _uncertainty
     from kpitree.analyses import whatif as _whatif
@@ -47,6 +48,7 @@ else:
     _attribution = _Lazy("kpitree.analyses.attribution")
     _calculus = _Lazy("kpitree.analyses.calculus")
     _goal = _Lazy("kpitree.analyses.goal")
+    _scorecard = _Lazy("kpitree.analyses.scorecard")
     _status = _Lazy("kpitree.analyses.status")
     _uncertainty = _Lazy("kpitree.analyses.uncertainty")
     _whatif = _Lazy("kpitree.analyses.whatif")
@@ -133,6 +135,9 @@ class Tree(Graph):
     attribute = _delegate(lambda: _attribution.attribute)
     accountability = _delegate(lambda: _attribution.accountability)
     attribute_frame = _delegate(lambda: _attribution.attribute_frame)
+
+    # -- motivation
+    scorecard = _delegate(lambda: _scorecard.scorecard)
 
     # -- uncertainty
     simulate = _delegate(lambda: _uncertainty.simulate)

@@ -28,7 +28,7 @@ from kpitree.model.units import format_change
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
 
-__all__ = ["StandardCheck", "Status", "StatusRow", "status"]
+__all__ = ["StandardCheck", "Status", "StatusRow", "split_measurements", "status"]
 
 
 def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
@@ -47,7 +47,7 @@ def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
         >>> s.ok, [r.name for r in s.failing], s.by_owner
         (False, ['lead_to_ql'], {'sales': ('lead_to_ql',)})
     """
-    leaf_values, measured = _split(tree, values or {})
+    leaf_values, measured = split_measurements(tree, values or {})
     found = known_values(tree, leaf_values)
     rows = []
     for node in tree:
@@ -76,7 +76,9 @@ def status(tree: Graph, values: Mapping[str, Any] | None = None) -> Status:
     return Status(tuple(rows), tree)
 
 
-def _split(tree: Graph, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+def split_measurements(
+    tree: Graph, values: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Separate leaf values from measurements of standards."""
     standards = {
         key: s

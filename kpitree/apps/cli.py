@@ -115,6 +115,11 @@ _HELP: dict[str, tuple[str, str]] = {
         "--before examples/values/qualified_leads.csv:2026-09 "
         "--after examples/values/qualified_leads.csv:2026-10",
     ),
+    "scorecard": (
+        N_("score each owner on the KPIs they own: fact against plan, weighted, with a payout"),
+        f"kpitree scorecard {_QL} --fact examples/values/qualified_leads.csv:2026-10 "
+        "--plan examples/values/september.yaml --owner marketing",
+    ),
     "export": (
         N_(
             "write the tree as yaml, toml, json, SQL, mermaid, dot, svg, MetricFlow metrics "
@@ -450,6 +455,13 @@ def _attribute(args: argparse.Namespace) -> int:
     analysis = tree.accountability if args.command == "accountability" else tree.attribute
     order = None if args.order is None else [name.strip() for name in args.order.split(",")]
     return _emit(args, analysis(args.metric, before, after, method=args.method, order=order))
+
+
+def _scorecard(args: argparse.Namespace) -> int:
+    tree = _tree(args)
+    fact = _read_values(args.fact)
+    plan = None if args.plan is None else _read_values(args.plan)
+    return _emit(args, tree.scorecard(args.owner, fact=fact, plan=plan))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -804,6 +816,20 @@ def _parser() -> argparse.ArgumentParser:
             metavar=_("LEAF,..."),
             help=_help(N_("with --method sequential: the leaves in the order they move")),
         )
+    sub = command("scorecard", _scorecard)
+    model(sub, values=False)
+    sub.add_argument(
+        "--fact",
+        required=True,
+        metavar=_("FILE[:PERIOD]"),
+        help=_help(N_("the period's values: a YAML/JSON mapping or a CSV with a row per period")),
+    )
+    sub.add_argument(
+        "--plan",
+        metavar=_("FILE[:PERIOD]"),
+        help=_help(N_("planned KPI values, read like --fact (default: each KPI's norm)")),
+    )
+    sub.add_argument("--owner", metavar=_("OWNER"), help=_help(N_("only this owner's card")))
     sub = command("export", _export, json_flag=False)
     model(sub, values=False)
     sub.add_argument("--to", required=True, choices=_EXPORTS, help=_help(N_("the output format")))

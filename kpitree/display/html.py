@@ -54,6 +54,8 @@ __all__ = [
     "partial_latex",
     "result_html",
     "scenario_html",
+    "scorecard_html",
+    "scorecards_html",
     "sensitivity_html",
     "simulation_html",
     "status_html",
@@ -596,6 +598,86 @@ def accountability_html(report: Any) -> str:
     if any(r.shared for account in report for r in account.rows):
         notes.append(_note(_("(shared): influenced here, owned elsewhere; not in the total")))
     return _box(_title(a.headline()), _table(header, rows, numeric=[1]), *notes)
+
+
+@renders("kpitree.analyses.scorecard.Scorecard", "html")
+def scorecard_html(card: Any) -> str:
+    """Return a `Scorecard` as HTML: the headline, then each KPI's fact, plan and payout.
+
+    Influenced KPIs come last, greyed: shown, not scored.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> cards = qualified_leads().scorecard(fact={"leads": 1100}, plan={"leads": 1000})
+        >>> page = scorecard_html(cards["marketing"])
+        >>> "achievement 110%, payout 125%" in page, "(influenced)" in page
+        (True, True)
+    """
+    return _box(*_card_parts(card))
+
+
+def _card_parts(card: Any) -> list[str]:
+    tree = card.tree
+    colours = owner_colours(tree)
+    rows = []
+    for r in (*card, *card.influenced):
+        name = _e(r.name) + (" ↓" if r.direction == "lower" else "")
+        plan = format_value(r.plan, tree, r.name)
+        if r.plan_from == "norm":
+            plan = _("{value} (norm)").format(value=plan)
+        achieved = "—" if r.achievement is None else format_number(r.achievement, percent=True)
+        if r.scored:
+            judged: Verdict = (
+                "better"
+                if r.achievement >= card.curve.target
+                else "worse"
+                if r.achievement < card.curve.threshold
+                else "neutral"
+            )
+            payout = format_number(r.payout, percent=True)
+            cells = [f"<b>{name}</b>", _coloured(achieved, judged)]
+            cells += [_e(format_number(r.weight, percent=True)), _e(payout)]
+        else:
+            label = _("{name} (influenced)").format(name=r.name)
+            cells = [f'<span style="{_MUTED}">{_e(label)}</span>', _e(achieved), "", ""]
+        fact = _e(format_value(r.fact, tree, r.name))
+        rows.append([cells[0], fact, _e(plan), *cells[1:]])
+    colour = colours.get(card.owner)
+    headline = _e(card.headline())
+    parts = [
+        f'<div style="font-weight: 600; margin: 6px 0 2px">'
+        f"{_swatch(colour) if colour else ''}{headline}</div>"
+    ]
+    if rows:
+        header = [_("KPI"), _("fact"), _("plan"), _("achieved"), _("weight"), _("payout")]
+        parts.append(_table(header, rows, numeric=[1, 2, 3, 4, 5]))
+    if any(r.direction == "lower" for r in (*card, *card.influenced)):
+        parts.append(_note(_("↓ lower is better: achieved = plan ÷ fact")))
+    if card.influenced:
+        owned = ", ".join(f"{r.name}: {r.owner}" for r in card.influenced)
+        parts.append(
+            _note(
+                _("(influenced): owned elsewhere ({owned}); shown, not scored").format(owned=owned)
+            )
+        )
+    return parts
+
+
+@renders("kpitree.analyses.scorecard.Scorecards", "html")
+def scorecards_html(cards: Any) -> str:
+    """Return `Scorecards` as HTML: one card per owner, then the payout curve.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> page = scorecards_html(qualified_leads().scorecard("sales", fact={"lead_to_ql": 0.76}))
+        >>> "sales: achievement 95%, payout 87.5%" in page, "payout curve" in page
+        (True, True)
+    """
+    parts = []
+    for card in cards:
+        parts.extend(_card_parts(card))
+    parts.append(_note(str(cards.curve)))
+    return _box(*parts)
 
 
 @renders("kpitree.analyses.uncertainty.swings.Tornado", "html")
