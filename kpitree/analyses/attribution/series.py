@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
     Codes = NDArray[np.intp]
 
-__all__ = ["AttributionSeries", "attribute_series"]
+__all__ = ["AttributionSeries", "attribute_series", "period_label"]
 
 _SHOWN = 10  # periods or rows named in one error, at most
 
@@ -149,7 +149,7 @@ def attribute_series(
         raise ArgumentError(
             _(
                 "`{period}` has one period ({label}): a series needs at least two to have a step"
-            ).format(period=period, label=_label_text(labels[0])),
+            ).format(period=period, label=period_label(labels[0])),
             hint=_("for one pair of values, use tree.attribute(metric, before, after)"),
             names=[period],
         )
@@ -389,12 +389,12 @@ def _check_grid(
         label = labels[cell // count]
         positions = np.flatnonzero(place == cell)
         where = (
-            _("`{period}` = {label}").format(period=period, label=_label_text(label))
+            _("`{period}` = {label}").format(period=period, label=period_label(label))
             if not by
             else _("{segment} at `{period}` = {label}").format(
                 segment=_segment_text(keys[cell % count], by),
                 period=period,
-                label=_label_text(label),
+                label=period_label(label),
             )
         )
         raise MissingValueError(
@@ -419,7 +419,7 @@ def _check_grid(
             _("segment {segment} has no row for `{period}` = {label}").format(
                 segment=_segment_text(keys[cell % count], by),
                 period=period,
-                label=_label_text(labels[cell // count]),
+                label=period_label(labels[cell // count]),
             ),
             hint=_("add a row with its leaf values (zeros for a new segment), or filter it out"),
             names=[period, *by],
@@ -470,8 +470,8 @@ def _check_gaps(labels: list[Any], period: str) -> None:
         ).format(
             period=period,
             frequency=frequency,
-            first=_label_text(labels[0]),
-            last=_label_text(labels[-1]),
+            first=period_label(labels[0]),
+            last=period_label(labels[-1]),
             count=format_number(len(missing)),
             missing=_listed(missing),
         ),
@@ -556,7 +556,7 @@ def _check_defined(
 
     def where(cell: int) -> str:
         at = _("`{period}` = {label}").format(
-            period=period, label=_label_text(labels[cell // count])
+            period=period, label=period_label(labels[cell // count])
         )
         return at if not by else f"{at}, {_segment_text(keys[cell % count], by)}"
 
@@ -598,8 +598,8 @@ def _undefined_mix(
             "so `{leaf}` has no {method} contribution in that step"
         ).format(
             metric=metric,
-            before=_label_text(labels[step]),
-            after=_label_text(labels[step + 1]),
+            before=period_label(labels[step]),
+            after=period_label(labels[step + 1]),
             segment=segment,
             leaf=leaf,
             method=method_label(method),
@@ -638,8 +638,14 @@ def _roll_up(contributions: Mapping[str, float], owners: Mapping[str, str]) -> d
 # -- labels ---------------------------------------------------------------------------------------
 
 
-def _label_text(value: Any) -> str:
-    """A period as shown: ISO dates, text as is, whole numbers without grouping (2024)."""
+def period_label(value: Any) -> str:
+    """Return a period as shown: ISO dates, text as is, whole numbers ungrouped (2024).
+
+    Examples:
+        >>> import datetime as dt
+        >>> period_label(dt.datetime(2024, 3, 1)), period_label(2024), period_label("2024-03")
+        ('2024-03-01', '2024', '2024-03')
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, bool | np.bool_):
@@ -669,7 +675,7 @@ def _label_json(value: Any) -> Any:
         return float(value)
     if isinstance(value, str):
         return value
-    return _label_text(value)
+    return period_label(value)
 
 
 # -- the result -----------------------------------------------------------------------------------
@@ -765,7 +771,7 @@ class AttributionSeries(Result):
     def step_label(self, i: int) -> str:
         """Step `i` as shown: `2024-01 → 2024-02`."""
         before, after = self.steps[i]
-        return f"{_label_text(before)} → {_label_text(after)}"
+        return f"{period_label(before)} → {period_label(after)}"
 
     def headline(self) -> str:
         """The first line of `str`: the span, the metric's move and the method."""
@@ -778,8 +784,8 @@ class AttributionSeries(Result):
         ).format(
             metric=self.metric,
             count=format_number(len(self)),
-            start=_label_text(self.periods[0]),
-            end=_label_text(self.periods[-1]),
+            start=period_label(self.periods[0]),
+            end=period_label(self.periods[-1]),
             first=format_value(self.first, self.tree, self.metric),
             last=format_value(self.last, self.tree, self.metric),
             change=self._change(self.total),
