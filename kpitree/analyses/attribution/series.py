@@ -156,7 +156,7 @@ def attribute_series(
     _check_gaps(labels, period)
     segment_codes, first_rows = _segments(data, segments_by, library, rows)
     count = len(first_rows)
-    keys = [_segment_key(data, segments_by, library, int(r)) for r in first_rows]
+    keys = _Keys(data, segments_by, library, first_rows)
     place = codes * count + segment_codes
     _check_grid(data, library, place, len(labels), count, labels, keys, period, segments_by)
     grid: dict[str, Array] = {}
@@ -325,7 +325,7 @@ def _segments(data: Any, by: list[str], library: str, rows: int) -> tuple[Codes,
     """Each row's segment number, and the first row of every segment (in order of first rows)."""
     if not by:
         return np.zeros(rows, dtype=np.intp), np.zeros(1, dtype=np.intp)
-    parts = []
+    combined = np.zeros(rows, dtype=np.int64)
     for name in by:
         column = data[name]
         if library == "pandas":
@@ -334,21 +334,33 @@ def _segments(data: Any, by: list[str], library: str, rows: int) -> tuple[Codes,
             codes, _uniques = pandas.factorize(column, use_na_sentinel=False)
         else:
             codes = column.rank("dense").fill_null(0).to_numpy()
-        parts.append(np.asarray(codes, dtype=np.intp))
-    stacked = np.stack(parts, axis=1)
-    _keys, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+        codes = np.asarray(codes, dtype=np.int64)
+        combined = combined * (int(codes.max()) + 1) + codes  # mixed radix: one key per segment
+        if len(by) > 1:  # kept below the number of rows, so that the key cannot overflow
+            combined = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    _keys, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     # Number the segments in the order they first appear, as the table lists them.
     rank = np.empty(len(first), dtype=np.intp)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
     return rank[inverse.reshape(-1)], np.sort(first)
 
 
-def _segment_key(data: Any, by: list[str], library: str, row: int) -> list[Any]:
-    if not by:
-        return []
-    if library == "pandas":
-        return list(data[by].iloc[row].tolist())
-    return list(data.select(by).row(row))
+@attrs.frozen
+class _Keys:
+    """The segments' values of the `by` columns, looked up one at a time, for errors."""
+
+    data: Any
+    by: list[str]
+    library: str
+    first_rows: Codes
+
+    def __getitem__(self, segment: int) -> list[Any]:
+        if not self.by:
+            return []
+        row = int(self.first_rows[segment])
+        if self.library == "pandas":
+            return list(self.data[self.by].iloc[row].tolist())
+        return list(self.data.select(self.by).row(row))
 
 
 def _segment_text(key: list[Any], by: list[str]) -> str:
@@ -377,7 +389,7 @@ def _check_grid(
     periods: int,
     count: int,
     labels: list[Any],
-    keys: list[list[Any]],
+    keys: _Keys,
     period: str,
     by: list[str],
 ) -> None:
@@ -547,7 +559,7 @@ def _check_defined(
     leaves: list[str],
     metric: str,
     labels: list[Any],
-    keys: list[list[Any]],
+    keys: _Keys,
     count: int,
     period: str,
     by: list[str],
