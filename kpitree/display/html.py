@@ -611,7 +611,8 @@ def attribution_series_html(series: Any) -> str:
         >>> from kpitree.examples import qualified_leads
         >>> df = pd.DataFrame({"month": ["2024-01", "2024-02", "2024-03"],
         ...                    "leads": [1000, 1100, 1100], "lead_to_ql": [0.8, 0.7, 0.75]})
-        >>> page = attribution_series_html(qualified_leads().attribute_series("qualified_leads", df))
+        >>> series = qualified_leads().attribute_series("qualified_leads", df)
+        >>> page = attribution_series_html(series)
         >>> "2024-01 → 2024-02" in page, "−105 lead" in page, "+25 lead" in page
         (True, True, True)
     """
