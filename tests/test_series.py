@@ -356,6 +356,22 @@ def test_undefined_mix_names_the_step() -> None:
         tree.attribute_series("m", df, "p")
 
 
+def test_time_zones_keep_their_calendar_days() -> None:
+    """Dates with a time zone are days of that zone: shown as dates and checked for gaps."""
+    days = pd.to_datetime(["2024-03-30", "2024-03-31", "2024-04-02"]).tz_localize("Europe/Berlin")
+    df = pd.DataFrame({"day": days, "leads": [1.0, 2.0, 3.0], "lead_to_ql": 0.8})
+    with pytest.raises(kt.MissingValueError, match=r"daily .* missing: 2024-04-01"):
+        qualified_leads().attribute_series("qualified_leads", df, "day")
+    series = qualified_leads().attribute_series("qualified_leads", df.iloc[:2], "day")
+    assert series.step_label(0) == "2024-03-30 → 2024-03-31"
+
+
+def test_the_period_cannot_be_a_segment() -> None:
+    """by= naming the period column is refused, naming it."""
+    with pytest.raises(kt.ArgumentError, match="`month` is the period column"):
+        qualified_leads().attribute_series("qualified_leads", _months(3), by=["month"])
+
+
 def test_a_leaf_or_a_lazy_frame_is_refused() -> None:
     """A leaf has nothing to attribute; a LazyFrame or a dict is not an eager frame."""
     df = _months(3)

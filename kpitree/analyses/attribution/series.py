@@ -135,6 +135,14 @@ def attribute_series(
     leaves = [leaf.name for leaf in sub.leaves]
     library = _library(data)
     names = [str(c) for c in data.columns]
+    if period in segments_by:
+        raise ArgumentError(
+            _("`{period}` is the period column; it cannot also name a segment in by=").format(
+                period=period
+            ),
+            hint=_("leave `{period}` out of by=[...]").format(period=period),
+            names=[period],
+        )
     _check_columns(names, [period, *segments_by], leaves)
     check_leaf_columns(sub, leaves, names)
     rows = len(data) if library == "pandas" else data.height
@@ -452,7 +460,7 @@ def _as_days(labels: list[Any]) -> Any:
             except ValueError:
                 return None
         elif isinstance(value, dt.datetime):
-            if value.tzinfo is not None or value.time() != dt.time(0):
+            if value.time() != dt.time(0):
                 return None  # times within a day: no calendar frequency is checked
             out.append(np.datetime64(value.date(), "D"))
         elif isinstance(value, np.datetime64):
@@ -669,7 +677,7 @@ def period_label(value: Any) -> str:
     if isinstance(value, np.datetime64):
         value = value.astype("datetime64[us]").item()
     if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
+        if value.time() == dt.time(0):  # a day (in its own time zone, if it has one)
             return value.date().isoformat()
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
