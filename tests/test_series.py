@@ -439,6 +439,18 @@ def test_html_shows_steps_coloured_by_direction() -> None:
     assert '<span style="color: #1a7f37; font-weight: 600">+25 lead</span>' in page
 
 
+def test_html_escapes_model_text() -> None:
+    """Owners and period labels from the data are escaped in HTML, never markup."""
+    leads = kt.KPI("leads", owner="<b>mkt</b>", horizon="1 day")
+    rate = kt.KPI("rate", owner="sales", horizon="1 day")
+    tree = kt.Tree(kt.Metric("ql", leads * rate))
+    df = pd.DataFrame({"p": ["<i>1</i>", "<i>2</i>"], "leads": [1.0, 2.0], "rate": [0.5, 0.6]})
+    page = tree.attribute_series("ql", df, "p")._repr_html_()
+    assert "<b>mkt</b>" not in page
+    assert "&lt;b&gt;mkt&lt;/b&gt;" in page
+    assert "&lt;i&gt;1&lt;/i&gt; → &lt;i&gt;2&lt;/i&gt;" in page
+
+
 def test_bridge_by_step_owner_and_leaf() -> None:
     """The bridge: first value, a bar per step (or owner, or leaf), last value."""
     series = _example()

@@ -190,9 +190,8 @@ def attribute_series(
             step, segment = (int(i[0]) for i in np.nonzero(broken))
             raise _undefined_mix(metric, leaf, labels, step, keys[segment], segments_by, method)
     owners = owners_of(sub)
-    contributions = tuple(
-        _frozen({leaf: float(parts[leaf][i].sum()) for leaf in leaves}) for i in range(steps)
-    )
+    summed = {leaf: part.sum(axis=1).tolist() for leaf, part in parts.items()}
+    contributions = tuple(_frozen({leaf: summed[leaf][i] for leaf in leaves}) for i in range(steps))
     by_owner = tuple(_frozen(_roll_up(step, owners)) for step in contributions)
     values = every[metric].reshape(len(labels), count).sum(axis=1)
     changes = total.reshape(steps, count).sum(axis=1)
