@@ -135,6 +135,7 @@ class Tree(Graph):
     attribute = _delegate(lambda: _attribution.attribute)
     accountability = _delegate(lambda: _attribution.accountability)
     attribute_frame = _delegate(lambda: _attribution.attribute_frame)
+    attribute_series = _delegate(lambda: _attribution.attribute_series)
 
     # -- motivation
     scorecard = _delegate(lambda: _scorecard.scorecard)

@@ -58,6 +58,23 @@ def _attribution() -> Any:
     return plot_attribution(tree.attribute("квал_лиды", {}, after))
 
 
+@chart("img/series.png")
+def _series() -> Any:
+    import pandas as pd
+
+    from kpitree.display.plots import plot_attribution_series
+    from kpitree.examples import qualified_leads
+
+    df = pd.DataFrame(
+        {
+            "month": ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05", "2024-06"],
+            "leads": [1000, 1100, 1100, 1200, 1150, 1250],
+            "lead_to_ql": [0.80, 0.70, 0.75, 0.78, 0.82, 0.80],
+        }
+    )
+    return plot_attribution_series(qualified_leads().attribute_series("qualified_leads", df))
+
+
 @chart("img/simulation.png")
 def _simulation() -> Any:
     from kpitree.display.plots import plot_simulation

@@ -50,6 +50,7 @@ __all__ = [
     "MAX_LATEX_METRICS",
     "accountability_html",
     "attribution_html",
+    "attribution_series_html",
     "latex",
     "partial_latex",
     "result_html",
@@ -678,6 +679,48 @@ def scorecards_html(cards: Any) -> str:
         parts.extend(_card_parts(card))
     parts.append(_note(str(cards.curve)))
     return _box(*parts)
+
+
+@renders("kpitree.analyses.attribution.series.AttributionSeries", "html")
+def attribution_series_html(series: Any) -> str:
+    """Return an `AttributionSeries` as HTML: a row per step, its change and each owner's part.
+
+    Changes are green when they moved the metric the better way, red when the other way;
+    the last row is the total over the span. Owners whose leaves never moved are left out.
+
+    Examples:
+        >>> import pandas as pd
+        >>> from kpitree.examples import qualified_leads
+        >>> df = pd.DataFrame({"month": ["2024-01", "2024-02", "2024-03"],
+        ...                    "leads": [1000, 1100, 1100], "lead_to_ql": [0.8, 0.7, 0.75]})
+        >>> series = qualified_leads().attribute_series("qualified_leads", df)
+        >>> page = attribution_series_html(series)
+        >>> "2024-01 → 2024-02" in page, "−105 lead" in page, "+25 lead" in page
+        (True, True, True)
+    """
+    s = series
+    tree = s.tree
+    metric = s.metric
+    totals = s.total_by_owner
+    owners = [o for o in totals if any(step[o] for step in s.by_owner)]
+
+    def change(value: float) -> str:
+        return _coloured(signed(value, tree, metric), verdict(tree, metric, value))
+
+    rows = [
+        [
+            _e(s.step_label(i)),
+            _e(format_value(s.values[i + 1], tree, metric)),
+            change(step),
+            *(change(s.by_owner[i][o]) for o in owners),
+        ]
+        for i, step in enumerate(s.changes)
+    ]
+    rows.append(
+        [f"<b>{_e(_('total'))}</b>", "", change(s.total), *(change(totals[o]) for o in owners)]
+    )
+    header = [_("step"), metric, _("change"), *(owner_label(o) for o in owners)]
+    return _box(_title(s.headline()), _table(header, rows, numeric=range(1, len(header))))
 
 
 @renders("kpitree.analyses.uncertainty.swings.Tornado", "html")

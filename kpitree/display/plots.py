@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "compact_number",
     "plot_attribution",
+    "plot_attribution_series",
     "plot_scenario",
     "plot_sensitivity",
     "plot_simulation",
@@ -610,6 +611,111 @@ def _pad_values(ax: Axes, labels: Sequence[Annotation], low: float, high: float)
         tolerance = 1e-3 * span
         if abs(bottom - shown_low) <= tolerance and abs(top - shown_high) <= tolerance:
             return
+
+
+# -- attribution over many periods ---------------------------------------------------------------
+
+SERIES_GROUPINGS: Final = ("step", "owner", "leaf")
+
+
+@renders("kpitree.analyses.attribution.series.AttributionSeries", "plot")
+def plot_attribution_series(series: Any, ax: Axes | None = None, *, by: str = "step") -> Axes:
+    """Draw an `AttributionSeries` as a bridge over the span: first value, the moves, last value.
+
+    The moves are a bar per step (`by="step"`, each labelled with the period it ends
+    in, steps that moved nothing included: they are news in time), per owner or per
+    leaf (`by="owner"`, `by="leaf"`: their parts summed over the span, the ones that
+    moved nothing left out). Colours, labels and the value axis are those of
+    `plot_attribution`.
+
+    Raises:
+        ArgumentError: an unknown `by`.
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import pandas as pd
+        >>> from kpitree.examples import qualified_leads
+        >>> df = pd.DataFrame({"month": ["2024-01", "2024-02", "2024-03"],
+        ...                    "leads": [1000, 1100, 1100], "lead_to_ql": [0.8, 0.7, 0.75]})
+        >>> series = qualified_leads().attribute_series("qualified_leads", df)
+        >>> ax = plot_attribution_series(series)
+        >>> [round(float(bar.get_height())) for bar in ax.patches]
+        [800, -30, 55, 825]
+        >>> [tick.get_text() for tick in ax.get_xticklabels()]
+        ['2024-01', '→ 2024-02', '→ 2024-03', '2024-03']
+        >>> [t.get_text() for t in plot_attribution_series(series, by="owner").texts]
+        ['800 lead', '+75 lead', '−50 lead', '825 lead']
+        >>> matplotlib.pyplot.close("all")
+    """
+    if by not in SERIES_GROUPINGS:
+        raise ArgumentError(
+            _("unknown grouping {by} of a bridge over periods").format(by=repr(by)),
+            hint=_('use by="step", by="owner" or by="leaf"'),
+        )
+    from kpitree.analyses.attribution.series import period_label
+
+    s = series
+    tree = s.tree
+    if by == "step":
+        moved = [
+            (float(v), mpl_text("→ " + period_label(after)))
+            for v, (_before, after) in zip(s.changes, s.steps, strict=True)
+        ]
+    elif by == "owner":
+        moved = [(float(v), mpl_text(_owner_name(o))) for o, v in s.total_by_owner.items() if v]
+    else:
+        moved = [
+            (float(v), f"{mpl_text(name)}\n{mpl_text(_owner_name(s.owners[name]))}")
+            for name, v in s.total_contributions.items()
+            if v
+        ]
+    first, last = float(s.first), float(s.last)
+    names = [
+        mpl_text(period_label(s.periods[0])),
+        *(label for _v, label in moved),
+        mpl_text(period_label(s.periods[-1])),
+    ]
+    heights = [first, *(v for v, _label in moved), last]
+    bottoms = [0.0]
+    running = first
+    for v, _label in moved:
+        bottoms.append(running)
+        running += v
+    bottoms.append(0.0)
+    fills = [_ENDS_COLOUR, *(_move_colour(tree, s.metric, v) for v, _l in moved), _ENDS_COLOUR]
+    owned = ax is None
+    ax = _bridge_axes(ax, len(names))
+    positions = list(range(len(names)))
+    ax.bar(positions, heights, bottom=bottoms, color=fills, width=0.7)
+    ends = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    for i, level in enumerate(ends[:-1]):
+        ax.plot([i + 0.35, i + 0.65], [level, level], color=_ENDS_COLOUR, linewidth=0.7)
+    unit = tree.unit(s.metric)
+    texts = [
+        _compact_quantity(first, unit),
+        *(_compact_quantity(v, unit, sign=True) for v, _label in moved),
+        _compact_quantity(last, unit),
+    ]
+    labels = [
+        ax.annotate(
+            mpl_text(text),
+            (i, end),
+            xytext=(0, 3 if height >= 0 else -3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom" if height >= 0 else "top",
+            fontsize="small",
+        )
+        for i, (text, end, height) in enumerate(zip(texts, ends, heights, strict=True))
+    ]
+    ax.set_xticks(positions, labels=names)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylabel(mpl_text(f"{s.metric}{_unit_suffix(tree, s.metric)}"))
+    _value_axis(ax.yaxis, percent=_percent(tree, s.metric))
+    ax.set_title(mpl_text(s.headline()))
+    _fit_bridge(ax, labels, ends, owned=owned)
+    return ax
 
 
 # -- uncertainty ----------------------------------------------------------------------------------

@@ -84,7 +84,8 @@ formula at a time and often avoids it.
 One module per algorithm: `methods` (names, limits, option checks and what every method
 shares: the `Periods` read, the `Split` returned, the exact step), `shapley`, `lmdi`,
 `hierarchical`, `sequential`, `proportional` and `integral` (the methods), `comparison`
-(`attribute`, `accountability`), `frames` (`attribute_frame`) and `results`
+(`attribute`, `accountability`), `frames` (`attribute_frame`), `series`
+(`attribute_series` and `AttributionSeries`, over many periods) and `results`
 (`Attribution`, `Accountability`).
 """
 
@@ -97,6 +98,7 @@ from kpitree.analyses.attribution.results import (
     Attribution,
     OwnerAccount,
 )
+from kpitree.analyses.attribution.series import AttributionSeries, attribute_series
 
 __all__ = [
     "EXTERNAL",
@@ -105,8 +107,10 @@ __all__ = [
     "AccountRow",
     "Accountability",
     "Attribution",
+    "AttributionSeries",
     "OwnerAccount",
     "accountability",
     "attribute",
     "attribute_frame",
+    "attribute_series",
 ]
