@@ -179,9 +179,7 @@ def attribute_series(
     low = {name: values[:-count] for name, values in every.items()}
     high = {name: values[count:] for name, values in every.items()}
     total = high[metric] - low[metric]
-    split = split_change(
-        sub, metric, low, high, total, method, limit, nodes=False, scalar=False, order=chain
-    )
+    split = split_change(sub, metric, low, high, total, method, limit, scalar=False, order=chain)
     steps = len(labels) - 1
     parts = {leaf: split.contributions[leaf].reshape(steps, count) for leaf in leaves}
     for leaf, part in parts.items():
