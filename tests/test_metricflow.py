@@ -9,6 +9,7 @@ from hypothesis import given, settings
 
 import kpitree as kt
 from kpitree.errors import ArgumentError, ValidationError
+from kpitree.i18n import locale
 from kpitree.testing import trees
 
 PROJECT = Path(__file__).parent / "data" / "dbt_project"
@@ -173,3 +174,15 @@ def test_cli_import_names_a_missing_source(capsys: pytest.CaptureFixture[str]) -
 
     assert main(["import", "nowhere/metrics.yml"]) == 2
     assert "there is no file `nowhere/metrics.yml`" in capsys.readouterr().err
+
+
+def test_names_dbt_would_refuse_are_named_on_write() -> None:
+    """dbt's names are lowercase ASCII, two characters at least: `Leads` and `x` are refused."""
+    leads = kt.KPI("Leads", owner="marketing", horizon="1 day", value=1000)
+    rate = kt.KPI("x", owner="sales", horizon="1 day", value=0.8)
+    tree = kt.Tree(kt.Metric("qualified_leads", leads * rate))
+    with pytest.raises(kt.ArgumentError, match="dbt does not take the names `Leads`, `x`") as info:
+        tree.to_metricflow()
+    assert list(info.value.names) == ["Leads", "x"]
+    with locale("ru"), pytest.raises(kt.ArgumentError, match="dbt не принимает"):
+        tree.to_metricflow()

@@ -11,6 +11,7 @@ cumulative and conversion metrics) are refused, never dropped.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -357,4 +358,38 @@ def to_metricflow(tree: Graph, *, model: str = "kpitree") -> str:
     }
     roots = [node.name for node in tree.roots]
     out_metrics.sort(key=lambda m: roots.index(m["name"]) if m["name"] in roots else len(roots))
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    text: str = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    _check_written(tree, text)
+    return text
+
+
+_NOT_MATCHING = re.compile(r"'([^']+)' does not match")
+
+
+def _check_written(tree: Graph, text: str) -> None:
+    """Refuse a tree dbt would refuse: what we write is validated by dbt-semantic-interfaces.
+
+    dbt's names are stricter than kpitree's (lowercase ASCII letters, digits and single
+    underscores, from a letter to a letter or digit): a `Leads`, an `x` or a Cyrillic name
+    is named in the error, not written for dbt to reject later.
+    """
+    try:
+        _manifest([("to_metricflow", text)])
+    except ValidationError as exc:
+        found = [m.group(1) for p in exc.problems for m in _NOT_MATCHING.finditer(str(p))]
+        names = list(dict.fromkeys(n.removesuffix("_measure") for n in found if n in text))
+        names = [n for n in names if n in tree] or names
+        raise ArgumentError(
+            _("dbt does not take the names {names} for metrics").format(
+                names=", ".join(f"`{n}`" for n in names) or "?"
+            )
+            if names
+            else _("dbt does not take this tree as semantic layer metrics: {reason}").format(
+                reason=exc.problems[0]
+            ),
+            hint=_(
+                "dbt names are lowercase letters, digits and single underscores, from a "
+                "letter to a letter or digit (at least two characters): rename the nodes"
+            ),
+            names=names,
+        ) from None
