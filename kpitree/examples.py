@@ -5,11 +5,15 @@ Each function returns a fresh `Tree`; `kpitree demo` shows the first.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.tree import Tree
 
 __all__ = [
+    "BAD_WEEKS",
     "EXAMPLES",
+    "daily_year",
     "dupont",
     "qualified_leads",
     "qualified_leads_ru",
@@ -207,3 +211,62 @@ EXAMPLES = {
     "dupont": dupont,
     "saas_mrr": saas_mrr,
 }
+
+
+#: The weeks of `daily_year` when a standard slips and conversion falls below its norm:
+#: (first day, days, the standard that slips).
+BAD_WEEKS = (
+    ("2026-03-09", 7, "response_minutes"),  # a new hire on the inbound line
+    ("2026-06-15", 5, "missed_chats"),  # the website chat widget broken
+    ("2026-10-05", 10, "first_reply_seconds"),  # chat replies slow during a campaign
+)
+
+
+def daily_year(seed: int = 2026) -> Any:
+    """A year of daily data for `qualified_leads`: the leaves and the four standards.
+
+    One row per day of 2026 (a pandas DataFrame, columns `date`, `leads`, `lead_to_ql`,
+    `missed_calls`, `response_minutes`, `missed_chats`, `first_reply_seconds`), drawn from
+    `numpy.random.default_rng(seed)`, so the same seed gives the same year everywhere.
+    Leads follow the week (fewer at weekends) and grow through the year; conversion holds
+    82–86% with its standards met, except in the `BAD_WEEKS`, when one standard slips and
+    conversion falls to about 74%. This is the data of the docs page "a month in the life of
+    a KPI tree" and of `kpitree demo --example daily`.
+
+    Examples:
+        >>> year = daily_year()
+        >>> len(year), round(float(year["lead_to_ql"].mean()), 2)
+        (365, 0.84)
+        >>> year.loc[year["lead_to_ql"] < 0.8, "date"].dt.month.unique().tolist()
+        [3, 6, 10]
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2026-01-01", "2026-12-31", freq="D")
+    days = len(dates)
+    weekday = dates.day_of_week.to_numpy()
+    trend = np.linspace(900, 1200, days)
+    weekly = np.where(weekday >= 5, 0.6, 1.0)
+    leads = np.round(trend * weekly * rng.normal(1.0, 0.05, days)).astype(int)
+    conversion = rng.uniform(0.82, 0.86, days)
+    standards = {
+        "missed_calls": np.zeros(days, dtype=int),
+        "response_minutes": np.round(rng.uniform(6, 13, days), 1),
+        "missed_chats": np.zeros(days, dtype=int),
+        "first_reply_seconds": np.round(rng.uniform(6, 13, days), 1),
+    }
+    slipped = {
+        "response_minutes": lambda n: np.round(rng.uniform(22, 35, n), 1),
+        "missed_chats": lambda n: rng.integers(2, 6, n),
+        "first_reply_seconds": lambda n: np.round(rng.uniform(25, 45, n), 1),
+    }
+    for first, length, standard in BAD_WEEKS:
+        start = int((pd.Timestamp(first) - dates[0]).days)
+        week = slice(start, start + length)
+        standards[standard][week] = slipped[standard](length)
+        conversion[week] = rng.uniform(0.72, 0.77, length)
+    return pd.DataFrame(
+        {"date": dates, "leads": leads, "lead_to_ql": np.round(conversion, 4), **standards}
+    )
