@@ -407,9 +407,10 @@ def test_plot_marks_breaches_and_the_norm_band() -> None:
         assert len(lines) == 2
         marked = [c for c in ax.collections if c.get_label() == "below norm"]
         assert len(marked) == 1 and len(marked[0].get_offsets()) == 4
-        assert ax.patches or any(p.get_label() == "norm" for p in ax.patches) or ax.get_children()
+        (band,) = [p for p in ax.patches if p.get_label() == "norm ≥ 80%"]
+        assert band.get_y() == pytest.approx(0.8)  # shaded from the threshold up
         one = t.plot("lead_to_ql.response_minutes", segment="north")
-        assert [line.get_label() for line in one.get_lines()][0] == "north"
+        assert [x.get_label() for x in one.get_lines() if x.get_label()[0] != "_"] == ["north"]
         with pytest.raises(kt.UnknownNameError, match="did you mean"):
             t.plot("lead_to_qll")
     finally:

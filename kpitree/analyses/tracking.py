@@ -142,7 +142,9 @@ def track(
     rows = labels["row"][order]
     seg_sorted = segment_codes[order]
     per_sorted = periods.codes[order]
-    _check_duplicates(seg_sorted, per_sorted, rows, raw, keys, order)
+    _check_duplicates(
+        seg_sorted, per_sorted, rows, raw, keys, order, _text_columns(data, kind, tree, keys)
+    )
     grid = periods.grid[per_sorted]
     _check_gaps(seg_sorted, grid, periods, segments, raw, order)
 
@@ -446,7 +448,9 @@ def _check_duplicates(
     raw: Mapping[str, Any],
     keys: Sequence[str],
     order: Any,
+    others: Sequence[str] = (),
 ) -> None:
+    """Refuse rows with the same key; `others` are text columns that may be segments."""
     import numpy as np
 
     if len(periods) < 2:
@@ -468,17 +472,47 @@ def _check_duplicates(
         )
     more = len(starts) - _SHOWN
     text = "; ".join(described) + (_("; and {n} more").format(n=more) if more > 0 else "")
-    raise ArgumentError(
-        ngettext(
-            "one period and segment has more than one row: {listed}",
+    if len(keys) == 1:
+        reason = ngettext(
+            "a period has more than one row: {listed}",
+            "{n} periods have more than one row: {listed}",
+            len(starts),
+        )
+    else:
+        reason = ngettext(
+            "a period and segment has more than one row: {listed}",
             "{n} periods and segments have more than one row: {listed}",
             len(starts),
-        ).format(n=len(starts), listed=text),
-        hint=_("keep one row per {keys}: aggregate the rows first (tree.rollup)").format(
-            keys=", ".join(keys)
-        ),
-        names=list(keys),
+        )
+    hint = _("keep one row per {keys}: aggregate the rows first (tree.rollup)").format(
+        keys=", ".join(keys)
     )
+    if others:
+        hint = _("if the rows are segments, pass by={columns}; else {rest}").format(
+            columns=repr(list(others)), rest=hint
+        )
+    raise ArgumentError(reason.format(n=len(starts), listed=text), hint=hint, names=list(keys))
+
+
+def _text_columns(data: Any, kind: str, tree: Graph, keys: Sequence[str]) -> list[str]:
+    """Columns of text that are not keys nor nodes: segments the caller may have meant."""
+    import pandas
+
+    out = []
+    for name in data.columns:
+        if name in keys or name in tree:
+            continue
+        dtype = data[name].dtype if kind == "pandas" else data.get_column(name).dtype
+        text = (
+            str(dtype) in ("String", "Utf8", "Categorical")
+            if kind != "pandas"
+            else (
+                pandas.api.types.is_string_dtype(dtype) or pandas.api.types.is_object_dtype(dtype)
+            )
+        )
+        if text:
+            out.append(str(name))
+    return out
 
 
 def _at(values: Any, position: int) -> Any:
@@ -1002,9 +1036,12 @@ class Track(Result):
         return merged.rename(columns={"start": "since", "length": "periods"})
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the track as plain data: periods, the last period's breaches, streaks."""
+        """Return the track as plain data: periods, the last period's breaches, streaks.
+
+        With a plan, `vs_plan` too. The values of every row are in `to_frame()`.
+        """
         last = self.below_at() if self.last is not None else None
-        return {
+        out = {
             "period": self.period,
             "by": list(self.by),
             "periods": len(self.periods),
@@ -1016,6 +1053,9 @@ class Track(Result):
             "breaches": _records(self.breaches),
             "streaks": _records(self.streaks),
         }
+        if self.plan_ is not None:
+            out["vs_plan"] = _records(self.vs_plan)
+        return out
 
     def plot(self, name: str, *, segment: Any = None, ax: Any = None) -> Any:
         """Draw `name` over the periods with its norm band and breaches marked; return Axes.
