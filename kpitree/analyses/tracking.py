@@ -138,8 +138,8 @@ def track(
     labels = {"row": _row_labels(data, kind)}
     periods = _Periods.read(raw[period], period, labels["row"])
     segment_codes, segment_count = _segment_codes([raw[s] for s in segments], len(labels["row"]))
-    order = np.lexsort((periods.codes, segment_codes))
-    rows = labels["row"][order]
+    order = np.argsort(segment_codes * (len(periods.uniques) + 1) + periods.codes, kind="stable")
+    rows = _Rows(labels["row"], order)
     seg_sorted = segment_codes[order]
     per_sorted = periods.codes[order]
     _check_duplicates(
@@ -194,18 +194,20 @@ def _column(data: Any, kind: str, name: str, *, numeric: bool = False) -> Any:
 
 def _row_labels(data: Any, kind: str) -> Any:
     """How rows are named in messages: the pandas index, or polars' row numbers."""
-    import numpy as np
+    import pandas
 
     if kind == "pandas":
-        return np.asarray(data.index, dtype=object)
-    return np.arange(data.height, dtype=np.int64).astype(object)
+        return data.index
+    return pandas.RangeIndex(data.height)
 
 
 def _sorted_keys(values: Any, order: Any) -> Any:
-    import numpy as np
+    """A key column in sorted order, keeping its type (pandas' own arrays, not objects)."""
+    import pandas
 
-    array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
-    return array[order]
+    if isinstance(values, pandas.Series):
+        return values.array.take(order)
+    return pandas.arrays.NumpyExtensionArray(values[order])
 
 
 def _measured(tree: Graph, columns: Sequence[str]) -> list[tuple[KPI, Any, str]]:
@@ -252,9 +254,10 @@ class _Periods:
         import numpy as np
         import pandas
 
-        series = pandas.Series(values.to_numpy() if hasattr(values, "to_numpy") else values)
-        if pandas.api.types.is_string_dtype(series.dtype):
-            series = series.astype(object)  # pandas' string dtype: read as the text it holds
+        if isinstance(values, pandas.Series):
+            series = values.reset_index(drop=True)
+        else:
+            series = pandas.Series(values)
         missing = np.flatnonzero(series.isna().to_numpy())
         if len(missing):
             raise MissingValueError(
@@ -266,6 +269,8 @@ class _Periods:
                 hint=_("every row needs its period: fill the column or drop those rows"),
                 names=[column],
             )
+        if pandas.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+            return cls._text(series, column)  # pandas' string dtype: text throughout
         if series.dtype == object:
             types = series.map(type)
             distinct = list(dict.fromkeys(types))
@@ -285,13 +290,7 @@ class _Periods:
                     names=[column],
                 )
             if distinct and issubclass(distinct[0], str):
-                text = series.astype(str)
-                if text.str.fullmatch(_ISO_DAY.pattern).all():
-                    return cls._dates(series, pandas.to_datetime(text, errors="coerce"), column)
-                if text.str.fullmatch(_ISO_MONTH.pattern).all():
-                    parsed = pandas.to_datetime(text + "-01", errors="coerce")
-                    return cls._dates(series, parsed, column)
-                return cls._labels(series, column)
+                return cls._text(series.astype(str), column)
             if distinct and distinct[0].__name__ in ("date", "datetime", "Timestamp"):
                 return cls._dates(series, pandas.to_datetime(series), column)
             return cls._labels(series, column)
@@ -302,6 +301,17 @@ class _Periods:
         ):
             return cls._labels(series, column)
         return cls._numbers(series)
+
+    @classmethod
+    def _text(cls, text: Any, column: str) -> _Periods:
+        """Text periods: ISO dates (`2026-10-01`) and months (`2026-10`) are a calendar."""
+        import pandas
+
+        if text.str.fullmatch(_ISO_DAY.pattern).all():
+            return cls._dates(text, pandas.to_datetime(text, errors="coerce"), column)
+        if text.str.fullmatch(_ISO_MONTH.pattern).all():
+            return cls._dates(text, pandas.to_datetime(text + "-01", errors="coerce"), column)
+        return cls._labels(text, column)
 
     @classmethod
     def _labels(cls, series: Any, column: str) -> _Periods:
@@ -318,7 +328,8 @@ class _Periods:
                 hint=_("give dates, numbers or text labels that sort (`2026-10`, `Q1`)"),
                 names=[column],
             ) from None
-        return cls(codes, np.asarray(uniques, dtype=object), np.arange(len(uniques)), "label", 1)
+        originals = np.asarray(uniques, dtype=object)
+        return cls(codes, originals, np.arange(len(uniques)), "label", 1)
 
     @classmethod
     def _numbers(cls, series: Any) -> _Periods:
@@ -347,8 +358,13 @@ class _Periods:
                 hint=_("write dates as YYYY-MM-DD"),
                 names=[column],
             )
-        codes, uniques = pandas.factorize(parsed, sort=True)
-        stamps = pandas.DatetimeIndex(uniques)
+        stamps_per_row = np.asarray(parsed.to_numpy() if hasattr(parsed, "to_numpy") else parsed)
+        uniques, first, codes = np.unique(
+            stamps_per_row.view(np.int64), return_index=True, return_inverse=True
+        )
+        codes = codes.reshape(-1)
+        stamps = pandas.DatetimeIndex(uniques.view(stamps_per_row.dtype))
+        originals = np.asarray(series.array.take(first), dtype=object)
         months = stamps.year * 12 + stamps.month - 1
         monthly = len(stamps) > 1 and (
             bool((stamps.day == 1).all()) or bool(stamps.is_month_end.all())
@@ -358,7 +374,6 @@ class _Periods:
         if monthly:
             grid, step = _regular(np.asarray(months, dtype=np.float64), steps=(12, 3, 1))
             if grid is not None:
-                originals = _originals(series, codes, len(uniques))
                 return cls(codes, originals, grid, "month", step, stamps[0])
         days = np.asarray((stamps - stamps[0]) / pandas.Timedelta(days=1), dtype=np.float64)
         grid, step = (
@@ -367,7 +382,7 @@ class _Periods:
         kind = "day" if grid is not None else "label"
         if grid is None:
             grid = np.arange(len(uniques))
-        return cls(codes, _originals(series, codes, len(uniques)), grid, kind, step, stamps[0])
+        return cls(codes, originals, grid, kind, step, stamps[0])
 
     def label(self, grid_place: int) -> str:
         """The period at a place of the calendar, for messages (a missing one too)."""
@@ -386,16 +401,6 @@ class _Periods:
             return f"{month // 12:04d}-{month % 12 + 1:02d}"
         stamp = origin + pandas.Timedelta(days=grid_place * self.step)
         return str(stamp.strftime("%Y-%m-%d"))
-
-
-def _originals(series: Any, codes: Any, count: int) -> Any:
-    """The first value as given for each period code (dates keep the user's spelling)."""
-    import numpy as np
-
-    out = np.empty(count, dtype=object)
-    values = series.to_numpy()
-    out[codes[::-1]] = values[::-1]  # the last write wins: the first row of each code
-    return out
 
 
 def _regular(numbers: Any, steps: Sequence[int] = ()) -> tuple[Any, int]:
@@ -427,15 +432,15 @@ def _segment_codes(columns: Sequence[Any], rows: int) -> tuple[Any, int]:
 
     if not columns:
         return np.zeros(rows, dtype=np.int64), 1
-    frame = pandas.DataFrame({i: pandas.Series(c).to_numpy() for i, c in enumerate(columns)})
-    codes = np.zeros(len(frame), dtype=np.int64)
+    codes = np.zeros(rows, dtype=np.int64)
     count = 1
-    for i in frame.columns:
+    for column in columns:
+        values = column if isinstance(column, pandas.Series) else pandas.Series(column)
         try:
-            own, uniques = pandas.factorize(frame[i], sort=True, use_na_sentinel=False)
-        except TypeError:
-            own, uniques = pandas.factorize(frame[i].astype(str), sort=True, use_na_sentinel=False)
-        codes = codes * len(uniques) + own
+            own, uniques = pandas.factorize(values, sort=True, use_na_sentinel=False)
+        except TypeError:  # values of types that do not compare: ordered by their text
+            own, uniques = pandas.factorize(values.astype(str), sort=True, use_na_sentinel=False)
+        codes = codes * len(uniques) + np.asarray(own, dtype=np.int64)
         count *= max(len(uniques), 1)
     renumbered, distinct = pandas.factorize(codes, sort=True)
     return renumbered.astype(np.int64), len(distinct)
@@ -462,7 +467,7 @@ def _check_duplicates(
     starts = np.flatnonzero(same & ~previous).tolist()
     following = np.concatenate((same[1:], [False]))
     ends = np.flatnonzero(same & ~following).tolist()
-    groups = {a: list(rows[a : b + 2]) for a, b in zip(starts, ends, strict=True)}
+    groups = {a: rows.labels(a, b + 2) for a, b in zip(starts, ends, strict=True)}
     described = []
     for start in starts[:_SHOWN]:
         position = order[start]
@@ -513,6 +518,18 @@ def _text_columns(data: Any, kind: str, tree: Graph, keys: Sequence[str]) -> lis
         if text:
             out.append(str(name))
     return out
+
+
+@attrs.frozen
+class _Rows:
+    """Row labels in sorted order, looked up only for a message."""
+
+    index: Any
+    order: Any
+
+    def labels(self, start: int, stop: int) -> list[Any]:
+        """The labels of sorted rows `start` to `stop` (not included)."""
+        return list(self.index[self.order[start:stop]])
 
 
 def _at(values: Any, position: int) -> Any:
@@ -610,7 +627,6 @@ class Check:
         norm: the norm.
         values: per row (sorted by segment and period), the value; NaN when unknown.
         below: per row, whether the value is known and does not meet the norm.
-        gaps: per row, how far the value must move to meet the norm (`Norm.gap`).
     """
 
     node: str
@@ -619,7 +635,6 @@ class Check:
     norm: Norm
     values: Any = attrs.field(repr=False, eq=False)
     below: Any = attrs.field(repr=False, eq=False)
-    gaps: Any = attrs.field(repr=False, eq=False)
 
     @property
     def label(self) -> str:
@@ -651,39 +666,52 @@ def _checks(
 
 
 def _check(node: str, standard: str | None, owner: str | None, norm: Norm, values: Any) -> Check:
-    below, gaps = norm_arrays(norm, values)
-    return Check(node, standard, owner, norm, values, below, gaps)
+    return Check(node, standard, owner, norm, values, below_norm(norm, values))
 
 
-def norm_arrays(norm: Norm, values: Any) -> tuple[Any, Any]:
-    """Whether each value is below its norm (NaN is not), and the gap, vectorized.
+def below_norm(norm: Norm, values: Any) -> Any:
+    """Whether each value is below its norm, vectorized; NaN (unknown) never is.
 
     Examples:
         >>> import numpy as np
-        >>> below, gap = norm_arrays(AtLeast(0.8), np.array([0.7, 0.9, np.nan]))
-        >>> below.tolist(), np.round(gap, 2).tolist()
-        ([True, False, False], [0.1, 0.0, nan])
+        >>> below_norm(AtLeast(0.8), np.array([0.7, 0.8, np.nan])).tolist()
+        [True, False, False]
     """
     import numpy as np
 
     v = np.asarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         if isinstance(norm, AtLeast):
-            below = v < norm.threshold
-            gaps = np.maximum(0.0, norm.threshold - v)
-        elif isinstance(norm, AtMost):
-            below = v > norm.threshold
-            gaps = np.minimum(0.0, norm.threshold - v)
-        elif isinstance(norm, Between):
-            low, high = v < norm.low, v > norm.high
-            below = low | high
-            gaps = np.where(low, norm.low - v, np.where(high, norm.high - v, 0.0))
-        else:  # a norm of another kind: its own methods, value by value
-            ok = np.array([bool(norm.ok(x)) for x in v.tolist()], dtype=bool)
-            below = ~ok & ~np.isnan(v)
-            gaps = np.array([norm.gap(x) for x in v.tolist()], dtype=np.float64)
-    gaps = np.where(np.isnan(v), np.nan, gaps)
-    return below, gaps
+            return v < norm.threshold
+        if isinstance(norm, AtMost):
+            return v > norm.threshold
+        if isinstance(norm, Between):
+            return (v < norm.low) | (v > norm.high)
+    # A norm of another kind: its own method, value by value.
+    ok = np.array([bool(norm.ok(x)) for x in v.tolist()], dtype=bool)
+    return ~ok & ~np.isnan(v)
+
+
+def norm_gaps(norm: Norm, values: Any) -> Any:
+    """How far each value must move to meet the norm (`Norm.gap`), vectorized; NaN stays NaN.
+
+    Examples:
+        >>> import numpy as np
+        >>> norm_gaps(AtMost(15), np.array([20.0, 10.0])).tolist()
+        [-5.0, 0.0]
+    """
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if isinstance(norm, AtLeast):
+        gaps = np.maximum(0.0, norm.threshold - v)
+    elif isinstance(norm, AtMost):
+        gaps = np.minimum(0.0, norm.threshold - v)
+    elif isinstance(norm, Between):
+        gaps = np.where(v < norm.low, norm.low - v, np.where(v > norm.high, norm.high - v, 0.0))
+    else:
+        gaps = np.array([norm.gap(x) for x in v.tolist()], dtype=np.float64)
+    return np.where(np.isnan(v), np.nan, gaps)
 
 
 # -- plans ----------------------------------------------------------------------------------
@@ -750,7 +778,7 @@ def _read_plan(tree: Graph, plan: Any, fact: Track) -> Any:
     _check_duplicates(
         codes[order],
         periods.codes[order],
-        _row_labels(plan, "pandas")[order],
+        _Rows(_row_labels(plan, "pandas"), order),
         {k: plan[k] for k in keys},
         keys,
         order,
@@ -848,11 +876,11 @@ class Track(Result):
             ok[np.isnan(c.values)] = pandas.NA
             part = dict(self.keys.items())
             part.update(
-                node=np.full(n, c.node, dtype=object),
+                node=_objects([c.node], np.zeros(n, dtype=np.int64)),
                 standard=_objects([c.standard], np.zeros(n, dtype=np.int64)),
                 owner=_objects([c.owner], np.zeros(n, dtype=np.int64)),
                 value=c.values,
-                norm=np.full(n, str(c.norm), dtype=object),
+                norm=_objects([str(c.norm)], np.zeros(n, dtype=np.int64)),
                 ok=ok,
             )
             parts.append(pandas.DataFrame(part))
@@ -883,12 +911,12 @@ class Track(Result):
         where, which = where[order], which[order]
         frame = {k: v[where] for k, v in self.keys.items()}
         checks = self.checks
-        frame["node"] = np.array([c.node for c in checks], dtype=object)[which]
+        frame["node"] = _objects([c.node for c in checks], which)
         frame["standard"] = _objects([c.standard for c in checks], which)
         frame["owner"] = _objects([c.owner for c in checks], which)
-        frame["value"] = _pick(checks, "values", which, where)
-        frame["norm"] = np.array([str(c.norm) for c in checks], dtype=object)[which]
-        frame["gap"] = _pick(checks, "gaps", which, where)
+        frame["value"] = _pick(checks, which, where)
+        frame["norm"] = _objects([str(c.norm) for c in checks], which)
+        frame["gap"] = _gaps(checks, which, frame["value"])
         return pandas.DataFrame(frame)
 
     @functools.cached_property
@@ -926,7 +954,7 @@ class Track(Result):
         order = np.lexsort((start, self.segment_codes[start], index))
         start, end, index = start[order], end[order], index[order]
         frame: dict[str, Any] = {s: self.keys[s][start] for s in self.by}
-        frame["node"] = np.array([c.node for c in self.checks], dtype=object)[index]
+        frame["node"] = _objects([c.node for c in self.checks], index)
         frame["standard"] = _objects([c.standard for c in self.checks], index)
         frame["owner"] = _objects([c.owner for c in self.checks], index)
         frame["start"] = self.keys[self.period][start]
@@ -1234,25 +1262,42 @@ def _additive(tree: Graph, name: str) -> bool:
 
 
 def _objects(items: Sequence[Any], index: Any) -> Any:
-    """A column of text that may be None (kept None, not NaN, under pandas' string dtype)."""
+    """A column of the checks' names, owners or norms: `items[i]` for each `i` of `index`.
+
+    Categorical when every item is text (a few names over many rows); with a None among
+    them, objects that keep None (not NaN, as pandas' string dtype would make it).
+    """
     import numpy as np
     import pandas
 
-    return pandas.Series(np.array(items, dtype=object)[index], dtype=object)
+    if any(item is None for item in items):
+        return pandas.Series(np.array(items, dtype=object)[index], dtype=object)
+    categories = list(dict.fromkeys(items))
+    codes = np.array([categories.index(item) for item in items], dtype=np.int64)
+    return pandas.Categorical.from_codes(codes[index], categories=categories)
 
 
 def _nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _pick(checks: Sequence[Check], field: str, which: Any, where: Any) -> Any:
-    """Per breach, the `field` array of its check at its row."""
+def _pick(checks: Sequence[Check], which: Any, where: Any) -> Any:
+    """Per breach, the value of its check at its row."""
+    import numpy as np
+
+    if not checks:
+        return np.zeros(0, dtype=np.float64)
+    return np.stack([c.values for c in checks])[which, where]
+
+
+def _gaps(checks: Sequence[Check], which: Any, values: Any) -> Any:
+    """Per breach, its gap to the norm of its check."""
     import numpy as np
 
     out = np.empty(len(which), dtype=np.float64)
     for i, c in enumerate(checks):
         mask = which == i
-        out[mask] = getattr(c, field)[where[mask]]
+        out[mask] = norm_gaps(c.norm, values[mask])
     return out
 
 
