@@ -439,3 +439,65 @@ def test_cli_track_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["track", QL, str(path), "--by", "region"]) == 2
     err = capsys.readouterr().err
     assert "2026-10-03 (region=north)" in err
+
+
+def test_unknown_at_the_last_period_is_said() -> None:
+    """The last period's unknown values are counted, not read as met norms."""
+    data = pd.DataFrame({"date": [1, 2], "leads": [1.0, 1.0], "lead_to_ql": [0.9, np.nan]})
+    text = str(qualified_leads().track(data))
+    assert "at 2: all norms met; 1 value unknown" in text
+
+
+def test_a_tree_without_norms_and_an_empty_table() -> None:
+    """No norm: values only, and the text says so; no rows: an empty track."""
+    a = kt.KPI("a", owner="x", horizon="1 day")
+    tree = kt.Tree(kt.Metric("m", a * 2))
+    t = tree.track(pd.DataFrame({"date": [1, 2], "a": [1.0, 2.0]}))
+    assert t.to_frame()["m"].tolist() == [2.0, 4.0]
+    assert t.breaches.empty and t.streaks.empty
+    assert "no KPI or metric of this tree has a norm" in str(t)
+    empty = tree.track(pd.DataFrame({"date": pd.Series([], dtype=object), "a": []}))
+    assert str(empty) == "no rows to track"
+    assert empty.to_dict()["last"] is None
+
+
+def test_cli_reads_parquet_and_a_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DATA may be Parquet; --plan adds vs_plan to the JSON."""
+    pytest.importorskip("pyarrow")
+    data = tmp_path / "days.parquet"
+    two_regions().to_parquet(data)
+    plan = tmp_path / "plan.csv"
+    plan.write_text("date,qualified_leads\n2026-10-05,700\n", encoding="utf-8")
+    argv = ["track", QL, str(data), "--by", "region", "--plan", str(plan), "--json"]
+    assert main(argv) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [(r["region"], r["fact"], r["plan"]) for r in got["vs_plan"]] == [
+        ("north", 700.0, 700.0),
+        ("south", 340.0, 700.0),
+    ]
+
+
+def test_cli_reads_a_russian_spreadsheet_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under ru a CSV with `;` and decimal commas reads as written."""
+    path = tmp_path / "дни.csv"
+    path.write_text(
+        "дата;лиды;конверсия_в_квал\n2026-10-01;1 000;0,85\n2026-10-02;1 200;0,75\n",
+        encoding="utf-8",
+    )
+    model = str(ROOT / "examples" / "qualified_leads_ru.yaml")
+    assert main(["--lang", "ru", "track", model, str(path), "--period", "дата"]) == 0
+    out = capsys.readouterr().out
+    assert "на 2026-10-02: 1 ниже нормы" in out
+    assert "75\N{NO-BREAK SPACE}%" in out
+
+
+def test_a_data_file_of_another_kind_is_refused(tmp_path: Path) -> None:
+    """A data file that is neither CSV nor Parquet names its suffix."""
+    from kpitree.io.tables import read_table
+
+    path = tmp_path / "days.xlsx"
+    path.write_bytes(b"")
+    with pytest.raises(kt.ValidationError, match="CSV or Parquet, got `.xlsx`"):
+        read_table(path)

@@ -135,11 +135,12 @@ def track(
     check_unique(columns, [c for _k, _s, c in standards])
 
     raw = {k: _column(data, kind, k) for k in keys}
-    labels = {"row": _row_labels(data, kind)}
-    periods = _Periods.read(raw[period], period, labels["row"])
-    segment_codes, segment_count = _segment_codes([raw[s] for s in segments], len(labels["row"]))
+    index = _row_labels(data, kind)
+    periods = _Periods.read(raw[period], period, index)
+    segment_codes, segment_count = _segment_codes([raw[s] for s in segments], len(index))
+    # One sort by segment, then period: a single integer key.
     order = np.argsort(segment_codes * (len(periods.uniques) + 1) + periods.codes, kind="stable")
-    rows = _Rows(labels["row"], order)
+    rows = _Rows(index, order)
     seg_sorted = segment_codes[order]
     per_sorted = periods.codes[order]
     _check_duplicates(
@@ -167,7 +168,7 @@ def track(
         period_kind=periods.kind,
     )
     if plan is not None:
-        object.__setattr__(track_, "plan_", _read_plan(tree, plan, track_))
+        track_ = attrs.evolve(track_, plan_=_read_plan(tree, plan, track_))
     return track_
 
 
@@ -240,6 +241,7 @@ class _Periods:
             regular series differ by one; for irregular ones, the rank.
         kind: "day", "month", "number" or "label".
         step: the calendar's step (days, months, or the numbers' step); 1 for labels.
+        origin: the first period as a number or timestamp, where the calendar starts.
     """
 
     codes: Any
@@ -258,6 +260,9 @@ class _Periods:
             series = values.reset_index(drop=True)
         else:
             series = pandas.Series(values)
+        if not len(series):
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(empty, np.zeros(0, dtype=object), empty, "label", 1)
         missing = np.flatnonzero(series.isna().to_numpy())
         if len(missing):
             raise MissingValueError(
@@ -1147,6 +1152,12 @@ class Track(Result):
                     ),
                 )
             )
+        unknown = self._unknown_at_last()
+        if unknown:
+            lines[-1] += ngettext("; {n} value unknown", "; {n} values unknown", unknown).format(
+                n=format_number(unknown)
+            )
+        if len(now):
             body = []
             for r in now.head(_LISTED).itertuples(index=False):
                 record = r._asdict()
@@ -1213,6 +1224,13 @@ class Track(Result):
         if self.plan_ is not None:
             lines.extend(self._plan_lines())
         return "\n".join(lines)
+
+    def _unknown_at_last(self) -> int:
+        """How many checks have no value at the last period (missing or undefined)."""
+        import numpy as np
+
+        at = self.period_codes == self.last_code
+        return sum(int(np.isnan(c.values[at]).sum()) for c in self.checks)
 
     def _plan_lines(self) -> list[str]:
         """The plan at the last period with a fact: per node, summed over segments."""
