@@ -499,5 +499,5 @@ def test_a_data_file_of_another_kind_is_refused(tmp_path: Path) -> None:
 
     path = tmp_path / "days.xlsx"
     path.write_bytes(b"")
-    with pytest.raises(kt.ValidationError, match="CSV or Parquet, got `.xlsx`"):
+    with pytest.raises(kt.ValidationError, match=r"CSV or Parquet, got `\.xlsx`"):
         read_table(path)
