@@ -501,3 +501,29 @@ def test_a_data_file_of_another_kind_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(kt.ValidationError, match=r"CSV or Parquet, got `\.xlsx`"):
         read_table(path)
+
+
+def test_plan_segments_of_another_type_are_refused() -> None:
+    """A plan's segment column of numbers against text in the data names the column."""
+    data = two_regions().assign(region=[1] * 5 + [2] * 5)
+    plan = pd.DataFrame({"date": ["2026-10-01"], "region": ["1"], "leads": [1000.0]})
+    with pytest.raises(kt.ValueTypeError, match="the plan's column `region` holds"):
+        qualified_leads().track(data, by="region", plan=plan)
+    plan["region"] = [1]
+    v = qualified_leads().track(data, by="region", plan=plan).vs_plan
+    assert v[["region", "fact", "plan"]].values.tolist() == [[1, 1000.0, 1000.0]]
+
+
+def test_plan_in_the_text_and_html_puts_the_furthest_below_first() -> None:
+    """The view lists the plan's last period with facts, furthest below plan first."""
+    plan = pd.DataFrame(
+        {"date": ["2026-10-05", "2026-10-05"], "region": ["north", "south"], "leads": [900, 800]}
+    )
+    t = qualified_leads().track(two_regions(), by="region", plan=plan)
+    text = str(t)
+    rows = text.splitlines()[-3:]
+    assert rows[0].split()[:4] == ["plan", "at", "2026-10-05", "segment"]
+    assert "south" in rows[1] and "−50%" in rows[1]
+    assert "north" in rows[2] and "+11.1%" in rows[2]
+    page = t._repr_html_()
+    assert page is not None and page.index("south") < page.index("+11.1%")

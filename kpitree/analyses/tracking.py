@@ -59,6 +59,7 @@ __all__ = ["Check", "Track", "track"]
 
 _SHOWN = 5  # rows or periods named in an error before "and N more"
 _LISTED = 20  # rows of the text view
+_PLAN_ROWS = 5  # rows of the plan in the text view, furthest below plan first
 
 
 def track(
@@ -778,6 +779,18 @@ def _read_plan(tree: Graph, plan: Any, fact: Track) -> Any:
             names=[fact.period],
         )
     segments = list(keys[1:])
+    for name in segments:
+        data_numbers = pandas.api.types.is_numeric_dtype(fact.keys[name].dtype)
+        if pandas.api.types.is_numeric_dtype(plan[name].dtype) != data_numbers:
+            raise ValueTypeError(
+                _("the plan's column `{column}` holds {got}, the data's holds {expected}").format(
+                    column=name,
+                    got=plan[name].dtype,
+                    expected=fact.keys[name].dtype,
+                ),
+                hint=_("write the plan's segments like the data's"),
+                names=[name],
+            )
     codes, _count = _segment_codes([plan[s] for s in segments], len(plan))
     order = np.lexsort((periods.codes, codes))
     _check_duplicates(
@@ -1233,50 +1246,58 @@ class Track(Result):
         return sum(int(np.isnan(c.values[at]).sum()) for c in self.checks)
 
     def _plan_lines(self) -> list[str]:
-        """The plan at the last period with a fact: per node, summed over segments."""
+        """The text of `plan_table`."""
+        found = self.plan_table()
+        if isinstance(found, str):
+            return [found]
+        header, body, more = found
+        lines = [table(body, header)]
+        if more:
+            lines.append(
+                ngettext("… {n} more row", "… {n} more rows", more).format(n=format_number(more))
+            )
+        return lines
+
+    def plan_table(self) -> str | tuple[list[str], list[list[str]], int]:
+        """The plan at its last period with facts: the rows furthest below plan first.
+
+        Returns the header, the rows (at most `_PLAN_ROWS`) and how many more there are;
+        or a sentence when no period of the plan has facts yet.
+        """
         import numpy as np
 
         plan = self.vs_plan
         known = plan[~np.isnan(plan["fact"].to_numpy(dtype=np.float64))]
         if not len(known):
-            return [_("plan: no period of the plan has data yet")]
+            return _("plan: no period of the plan has data yet")
         at = known[known[self.period] == known[self.period].iloc[-1]]
         period = _label(at[self.period].iloc[0])
+        segments = [c for c in self.by if c in at.columns]
+        worst = np.argsort(at["variance_pct"].to_numpy(dtype=np.float64), kind="stable")
         body = []
-        for node, part in at.groupby("node", sort=False):
-            fact, planned = float(part["fact"].sum()), float(part["plan"].sum())
-            if len(part) > 1 and not _additive(self.tree, str(node)):
-                continue
-            variance = fact - planned
-            pct = (
-                ""
-                if planned == 0
-                else format_number(variance / abs(planned), percent=True, signed=True)
-            )
-            body.append(
-                [
-                    str(node),
-                    format_value(fact, self.tree, str(node)),
-                    format_value(planned, self.tree, str(node)),
-                    pct,
-                ]
-            )
-        if not body:
-            return []
-        header = [_("plan at {period}").format(period=period), _("fact"), _("plan"), _("variance")]
-        return [table(body, header)]
+        for record in at.iloc[worst[:_PLAN_ROWS]].to_dict("records"):
+            node = str(record["node"])
+            pct = record["variance_pct"]
+            row = [node]
+            if segments:
+                row.append(", ".join(_label(record[c]) for c in segments))
+            row += [
+                format_value(record["fact"], self.tree, node),
+                format_value(record["plan"], self.tree, node),
+                "" if _nan(pct) else format_number(pct, percent=True, signed=True),
+            ]
+            body.append(row)
+        header = [_("plan at {period}").format(period=period)]
+        if segments:
+            header.append(_("segment"))
+        header += [_("fact"), _("plan"), _("variance")]
+        return header, body, max(0, len(at) - _PLAN_ROWS)
 
     def _norm(self, node: str, standard: str | None) -> Norm | None:
         for c in self.checks:
             if c.node == node and c.standard == standard:
                 return c.norm
         return None
-
-
-def _additive(tree: Graph, name: str) -> bool:
-    """Whether values of `name` add up over segments (not a rate): a unit that is not `%`."""
-    unit = tree.unit(name)
-    return unit is None or str(unit) != "%"
 
 
 def _objects(items: Sequence[Any], index: Any) -> Any:

@@ -85,6 +85,23 @@ def track_html(track: Any) -> str:
         header += [_("value"), _("norm"), _("owner"), _("below norm"), _("for")]
         parts.append(_table(header, rows, numeric=[2 if track.by else 1]))
     parts.extend(_note(line) for line in lines[2:] if line.startswith(_("over the span:")))
+    if track.plan_ is not None:
+        found = track.plan_table()
+        if isinstance(found, str):
+            parts.append(_note(found))
+        else:
+            header, body, more = found
+            cells = [[_e(cell) for cell in row] for row in body]
+            numbers = range(len(header) - 3, len(header))
+            parts.append(_table(header, cells, numeric=numbers))
+            if more:
+                parts.append(
+                    _note(
+                        ngettext("… {n} more row", "… {n} more rows", more).format(
+                            n=format_number(more)
+                        )
+                    )
+                )
     return _box(*parts)
 
 
