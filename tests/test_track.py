@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kpitree as kt
 from kpitree.apps.cli import main
@@ -527,3 +529,43 @@ def test_plan_in_the_text_and_html_puts_the_furthest_below_first() -> None:
     assert "north" in rows[2] and "+11.1%" in rows[2]
     page = t._repr_html_()
     assert page is not None and page.index("south") < page.index("+11.1%")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    segments=st.integers(1, 4),
+    periods=st.integers(1, 8),
+    seed=st.integers(0, 2**16),
+)
+def test_track_agrees_with_evaluate_frame_and_a_hand_filter(
+    segments: int, periods: int, seed: int
+) -> None:
+    """Differential: values = evaluate_frame; breaches = a pandas filter; runs cover them."""
+    rng = np.random.default_rng(seed)
+    rows = segments * periods
+    rate = rng.uniform(0.6, 1.0, rows)
+    rate[rng.random(rows) < 0.1] = np.nan
+    data = pd.DataFrame(
+        {
+            "date": np.tile(np.arange(periods), segments),
+            "segment": np.repeat([f"s{i}" for i in range(segments)], periods),
+            "leads": rng.integers(0, 100, rows).astype(float),
+            "lead_to_ql": rate,
+            "response_minutes": rng.uniform(0, 30, rows),
+        }
+    ).sample(frac=1.0, random_state=seed)
+    tree = qualified_leads()
+    t = tree.track(data, by="segment")
+    want = tree.evaluate_frame(data).sort_values(["segment", "date"]).reset_index(drop=True)
+    got = t.to_frame()
+    np.testing.assert_allclose(got["qualified_leads"], want["qualified_leads"])
+    low = want[want["lead_to_ql"] < 0.8]
+    slow = want[want["response_minutes"] > 15]
+    b = t.breaches
+    assert len(b[b["standard"].isna()]) == len(low)
+    assert len(b[b["standard"] == "response_minutes"]) == len(slow)
+    s = t.streaks
+    for standard, count in ((None, len(low)), ("response_minutes", len(slow))):
+        mine = s[s["standard"].isna()] if standard is None else s[s["standard"] == standard]
+        assert int(mine["length"].sum()) == count
+    assert (s["ongoing"] == (s["end"] == periods - 1)).all()

@@ -279,14 +279,15 @@ class _Periods:
             return cls._text(series, column)  # pandas' string dtype: text throughout
         if series.dtype == object:
             types = series.map(type)
+            families = types.map(_family)
             distinct = list(dict.fromkeys(types))
-            if len(distinct) > 1 and not all(issubclass(t, str) for t in distinct):
-                first = [int(np.argmax((types == t).to_numpy())) for t in distinct]
+            if families.nunique() > 1:
+                first = [int(np.argmax((families == f).to_numpy())) for f in families.unique()]
                 examples = ", ".join(
                     _("{value} ({type}, row {row})").format(
-                        value=quoted(series.iloc[i]), type=t.__name__, row=rows[i]
+                        value=quoted(series.iloc[i]), type=types.iloc[i].__name__, row=rows[i]
                     )
-                    for t, i in zip(distinct, first, strict=True)
+                    for i in first
                 )
                 raise ValueTypeError(
                     _("the period column `{column}` mixes types: {examples}").format(
@@ -295,12 +296,16 @@ class _Periods:
                     hint=_("periods are of one type: all dates, all numbers or all text"),
                     names=[column],
                 )
-            if distinct and issubclass(distinct[0], str):
+            if _family(distinct[0]) == "text":
                 return cls._text(series.astype(str), column)
-            if distinct and distinct[0].__name__ in ("date", "datetime", "Timestamp"):
+            if _family(distinct[0]) == "date":
                 return cls._dates(series, pandas.to_datetime(series), column)
+            if _family(distinct[0]) == "number":
+                return cls._numbers(series.astype(np.float64))
             return cls._labels(series, column)
         if pandas.api.types.is_datetime64_any_dtype(series.dtype):
+            if getattr(series.dtype, "tz", None) is not None:  # the local dates, as written
+                return cls._dates(series, series.dt.tz_localize(None), column)
             return cls._dates(series, series, column)
         if pandas.api.types.is_bool_dtype(series.dtype) or not (
             pandas.api.types.is_numeric_dtype(series.dtype)
@@ -409,6 +414,22 @@ class _Periods:
         return str(stamp.strftime("%Y-%m-%d"))
 
 
+def _family(kind: type) -> str:
+    """The kind of a period value's type: text, number, date or its own type's name."""
+    import datetime
+    import numbers
+
+    if issubclass(kind, str):
+        return "text"
+    if issubclass(kind, bool):
+        return "bool"
+    if issubclass(kind, numbers.Real):
+        return "number"
+    if issubclass(kind, datetime.date) or kind.__name__ in ("Timestamp", "datetime64"):
+        return "date"
+    return kind.__name__
+
+
 def _regular(numbers: Any, steps: Sequence[int] = ()) -> tuple[Any, int]:
     """Places on a calendar of a fixed step for sorted distinct numbers; None if irregular.
 
@@ -439,7 +460,6 @@ def _segment_codes(columns: Sequence[Any], rows: int) -> tuple[Any, int]:
     if not columns:
         return np.zeros(rows, dtype=np.int64), 1
     codes = np.zeros(rows, dtype=np.int64)
-    count = 1
     for column in columns:
         values = column if isinstance(column, pandas.Series) else pandas.Series(column)
         try:
@@ -447,7 +467,6 @@ def _segment_codes(columns: Sequence[Any], rows: int) -> tuple[Any, int]:
         except TypeError:  # values of types that do not compare: ordered by their text
             own, uniques = pandas.factorize(values.astype(str), sort=True, use_na_sentinel=False)
         codes = codes * len(uniques) + np.asarray(own, dtype=np.int64)
-        count *= max(len(uniques), 1)
     renumbered, distinct = pandas.factorize(codes, sort=True)
     return renumbered.astype(np.int64), len(distinct)
 
