@@ -11,13 +11,15 @@ The data is 36,500 rows (a row per day and segment) in random order.
   per norm (`df[df.lead_to_ql < 0.8]` and the four standards), concatenated into one frame
   of breaches with period, segment, node, value and gap.
 
-Goal: track ≤ 2× the baseline (ratio in the same run). Run:
+Goal: track ≤ 2× the baseline: the median ratio of rounds that alternate the two, in one
+run. Run:
 `.venv/bin/python benchmarks/bench_track.py [--days 365] [--segments 100]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -93,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--segments", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     tree = qualified_leads()
     frame = data(args.days, args.segments)
@@ -104,15 +107,22 @@ def main() -> None:
     breaches, _streaks = kpitree_track()  # type: ignore[misc]
     hand = by_hand(tree, frame)
     assert len(breaches) == len(hand), (len(breaches), len(hand))
-    ours = median_time(kpitree_track, repeat=7)
-    theirs = median_time(lambda: by_hand(tree, frame), repeat=7)
+    # The machine is shared: rounds alternate the two, so both see the same load, and the
+    # ratio is the median of the rounds' ratios.
+    rounds = [
+        (median_time(kpitree_track, repeat=3), median_time(lambda: by_hand(tree, frame), repeat=3))
+        for _round in range(args.rounds)
+    ]
+    ours = statistics.median(o for o, _t in rounds)
+    theirs = statistics.median(t for _o, t in rounds)
+    ratio = statistics.median(o / t for o, t in rounds)
     rows = len(frame)
     print(f"{rows:,} rows ({args.days} days × {args.segments} segments), {len(hand):,} breaches")
     print(f"track + breaches + streaks: {fmt_seconds(ours)}; by hand: {fmt_seconds(theirs)}")
-    print(f"ratio: {ours / theirs:.2f}× (goal ≤ 2×)")
+    print(f"ratio, median of {args.rounds} alternating rounds: {ratio:.2f}× (goal ≤ 2×)")
     met = report(
         "tracking (issue 15)",
-        [(f"track, {rows:,} rows vs evaluate_frame + pandas filters", ours, theirs, 2.0)],
+        [(f"track, {rows:,} rows vs evaluate_frame + filters", ratio * theirs, theirs, 2.0)],
     )
     sys.exit(0 if met else 1)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -140,7 +140,7 @@ def track(
     periods = _Periods.read(raw[period], period, index)
     segment_codes, segment_count = _segment_codes([raw[s] for s in segments], len(index))
     # One sort by segment, then period: a single integer key.
-    order = np.argsort(segment_codes * (len(periods.uniques) + 1) + periods.codes, kind="stable")
+    order = np.argsort(segment_codes * (len(periods.uniques) + 1) + periods.codes)
     rows = _Rows(index, order)
     seg_sorted = segment_codes[order]
     per_sorted = periods.codes[order]
@@ -153,7 +153,7 @@ def track(
     arrays = {n: leaf_values(_column(data, kind, n, numeric=True), n)[order] for n in leaves}
     values: dict[str, Any] = dict(arrays)
     values.update(evaluate_arrays(tree, arrays))
-    key_values = {k: _sorted_keys(raw[k], order) for k in keys}
+    key_values = _Keys({k: raw[k] for k in keys}, order)
     checks = _checks(tree, values, standards, data, kind, order)
     track_ = Track(
         tree=tree,
@@ -203,6 +203,36 @@ def _row_labels(data: Any, kind: str) -> Any:
     return pandas.RangeIndex(data.height)
 
 
+class _Keys(Mapping[str, Any]):
+    """The period and segment columns in sorted order, each taken when first asked for.
+
+    `take(name, rows)` takes only some sorted rows (the breaches'), straight from the
+    column as given.
+    """
+
+    def __init__(self, raw: Mapping[str, Any], order: Any) -> None:
+        self._raw = dict(raw)
+        self._order = order
+        self._taken: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._taken:
+            self._taken[name] = _sorted_keys(self._raw[name], self._order)
+        return self._taken[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def take(self, name: str, rows: Any) -> Any:
+        """The values of column `name` at sorted rows `rows`."""
+        if name in self._taken:
+            return self._taken[name][rows]
+        return _sorted_keys(self._raw[name], self._order[rows])
+
+
 def _sorted_keys(values: Any, order: Any) -> Any:
     """A key column in sorted order, keeping its type (pandas' own arrays, not objects)."""
     import pandas
@@ -235,9 +265,12 @@ _ISO_MONTH = re.compile(r"\d{4}-\d{2}")
 class _Periods:
     """The periods of the rows, coded in order, and where each falls on the calendar.
 
+    The column is factorized first (hashing, one pass); every other step — types, ISO
+    text, parsing dates, sorting, the calendar — looks only at the distinct periods.
+
     Attributes:
         codes: per row, the rank of its period among the distinct ones.
-        uniques: the distinct periods, in order (as given).
+        uniques: the distinct periods, in order, as given (objects).
         grid: per distinct period, its place on the calendar: consecutive periods of a
             regular series differ by one; for irregular ones, the rank.
         kind: "day", "month", "number" or "label".
@@ -257,14 +290,16 @@ class _Periods:
         import numpy as np
         import pandas
 
-        if isinstance(values, pandas.Series):
-            series = values.reset_index(drop=True)
-        else:
-            series = pandas.Series(values)
+        series = values if isinstance(values, pandas.Series) else pandas.Series(values)
         if not len(series):
             empty = np.zeros(0, dtype=np.int64)
             return cls(empty, np.zeros(0, dtype=object), empty, "label", 1)
-        missing = np.flatnonzero(series.isna().to_numpy())
+        try:
+            codes, uniques = pandas.factorize(series)
+        except TypeError:  # unhashable values (lists, dicts)
+            raise _unordered(column, type(series.iloc[0])) from None
+        codes = np.asarray(codes, dtype=np.int64)
+        missing = np.flatnonzero(codes < 0)
         if len(missing):
             raise MissingValueError(
                 ngettext(
@@ -275,19 +310,25 @@ class _Periods:
                 hint=_("every row needs its period: fill the column or drop those rows"),
                 names=[column],
             )
-        if pandas.api.types.is_string_dtype(series.dtype) and series.dtype != object:
-            return cls._text(series, column)  # pandas' string dtype: text throughout
-        if series.dtype == object:
-            types = series.map(type)
+        found = pandas.Series(
+            np.asarray(uniques, dtype=object) if uniques.dtype == object else uniques
+        )
+        dtype = found.dtype
+        text_objects = pandas.api.types.is_object_dtype(dtype)
+        if pandas.api.types.is_string_dtype(dtype) and not text_objects:
+            return cls._text(codes, found, column)
+        if text_objects:
+            types = found.map(type)
             families = types.map(_family)
-            distinct = list(dict.fromkeys(types))
             if families.nunique() > 1:
-                first = [int(np.argmax((families == f).to_numpy())) for f in families.unique()]
+                firsts = [int(np.argmax((families == f).to_numpy())) for f in families.unique()]
                 examples = ", ".join(
                     _("{value} ({type}, row {row})").format(
-                        value=quoted(series.iloc[i]), type=types.iloc[i].__name__, row=rows[i]
+                        value=quoted(found.iloc[u]),
+                        type=types.iloc[u].__name__,
+                        row=rows[int(np.argmax(codes == u))],
                     )
-                    for i in first
+                    for u in firsts
                 )
                 raise ValueTypeError(
                     _("the period column `{column}` mixes types: {examples}").format(
@@ -296,67 +337,70 @@ class _Periods:
                     hint=_("periods are of one type: all dates, all numbers or all text"),
                     names=[column],
                 )
-            if _family(distinct[0]) == "text":
-                return cls._text(series.astype(str), column)
-            if _family(distinct[0]) == "date":
-                return cls._dates(series, pandas.to_datetime(series), column)
-            if _family(distinct[0]) == "number":
-                return cls._numbers(series.astype(np.float64))
-            return cls._labels(series, column)
-        if pandas.api.types.is_datetime64_any_dtype(series.dtype):
-            if getattr(series.dtype, "tz", None) is not None:  # the local dates, as written
-                return cls._dates(series, series.dt.tz_localize(None), column)
-            return cls._dates(series, series, column)
-        if pandas.api.types.is_bool_dtype(series.dtype) or not (
-            pandas.api.types.is_numeric_dtype(series.dtype)
-        ):
-            return cls._labels(series, column)
-        return cls._numbers(series)
+            family = families.iloc[0]
+            if family == "text":
+                return cls._text(codes, found.astype(str), column)
+            if family == "date":
+                return cls._dates(codes, found, pandas.to_datetime(found), column)
+            if family == "number":
+                return cls._numbers(codes, found, found.astype(np.float64))
+            return cls._labels(codes, found, column)
+        if pandas.api.types.is_datetime64_any_dtype(dtype):
+            local = found.dt.tz_localize(None) if getattr(dtype, "tz", None) else found
+            return cls._dates(codes, found, local, column)  # tz-aware: the local dates
+        if pandas.api.types.is_numeric_dtype(dtype) and not pandas.api.types.is_bool_dtype(dtype):
+            return cls._numbers(codes, found, found.astype(np.float64))
+        return cls._labels(codes, found, column)
 
     @classmethod
-    def _text(cls, text: Any, column: str) -> _Periods:
+    def _sorted(
+        cls, codes: Any, found: Any, order: Any, grid: Any, kind: str, step: int, origin: Any
+    ) -> _Periods:
+        """The periods renumbered by `order` (the distinct periods' sort order)."""
+        import numpy as np
+
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        originals = found.array[order]  # pandas' own values: no conversion to objects
+        return cls(rank[codes], originals, grid, kind, step, origin)
+
+    @classmethod
+    def _text(cls, codes: Any, text: Any, column: str) -> _Periods:
         """Text periods: ISO dates (`2026-10-01`) and months (`2026-10`) are a calendar."""
         import pandas
 
         if text.str.fullmatch(_ISO_DAY.pattern).all():
-            return cls._dates(text, pandas.to_datetime(text, errors="coerce"), column)
+            return cls._dates(codes, text, pandas.to_datetime(text, errors="coerce"), column)
         if text.str.fullmatch(_ISO_MONTH.pattern).all():
-            return cls._dates(text, pandas.to_datetime(text + "-01", errors="coerce"), column)
-        return cls._labels(text, column)
+            parsed = pandas.to_datetime(text + "-01", errors="coerce")
+            return cls._dates(codes, text, parsed, column)
+        return cls._labels(codes, text, column)
 
     @classmethod
-    def _labels(cls, series: Any, column: str) -> _Periods:
+    def _labels(cls, codes: Any, found: Any, column: str) -> _Periods:
         import numpy as np
-        import pandas
 
         try:
-            codes, uniques = pandas.factorize(series, sort=True)
+            order = np.asarray(found.argsort(kind="stable"), dtype=np.int64)
         except TypeError:
-            raise ValueTypeError(
-                _("the periods in column `{column}` cannot be put in order ({type})").format(
-                    column=column, type=type(series.iloc[0]).__name__
-                ),
-                hint=_("give dates, numbers or text labels that sort (`2026-10`, `Q1`)"),
-                names=[column],
-            ) from None
-        originals = np.asarray(uniques, dtype=object)
-        return cls(codes, originals, np.arange(len(uniques)), "label", 1)
+            raise _unordered(column, type(found.iloc[0])) from None
+        return cls._sorted(codes, found, order, np.arange(len(found)), "label", 1, None)
 
     @classmethod
-    def _numbers(cls, series: Any) -> _Periods:
+    def _numbers(cls, codes: Any, found: Any, numbers: Any) -> _Periods:
         import numpy as np
-        import pandas
 
-        codes, uniques = pandas.factorize(series, sort=True)
-        numbers = np.asarray(uniques, dtype=np.float64)
-        grid, step = _regular(numbers)
+        values = numbers.to_numpy(dtype=np.float64)
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        grid, step = _regular(ordered)
         kind = "number" if grid is not None else "label"
         if grid is None:
-            grid = np.arange(len(uniques))
-        return cls(codes, np.asarray(uniques, dtype=object), grid, kind, step, numbers[0])
+            grid = np.arange(len(ordered))
+        return cls._sorted(codes, found, order, grid, kind, step, ordered[0])
 
     @classmethod
-    def _dates(cls, series: Any, parsed: Any, column: str) -> _Periods:
+    def _dates(cls, codes: Any, found: Any, parsed: Any, column: str) -> _Periods:
         import numpy as np
         import pandas
 
@@ -364,36 +408,30 @@ class _Periods:
         if len(bad):
             raise ValueTypeError(
                 _("the period column `{column}` has a value that is not a date: {value}").format(
-                    column=column, value=quoted(series.iloc[bad[0]])
+                    column=column, value=quoted(found.iloc[bad[0]])
                 ),
                 hint=_("write dates as YYYY-MM-DD"),
                 names=[column],
             )
-        stamps_per_row = np.asarray(parsed.to_numpy() if hasattr(parsed, "to_numpy") else parsed)
-        uniques, first, codes = np.unique(
-            stamps_per_row.view(np.int64), return_index=True, return_inverse=True
+        order = np.argsort(np.asarray(parsed.to_numpy()), kind="stable")
+        stamps = pandas.DatetimeIndex(np.asarray(parsed.to_numpy())[order])
+        whole_days = bool(stamps.normalize().equals(stamps))
+        monthly = (
+            whole_days
+            and len(stamps) > 1
+            and (bool((stamps.day == 1).all()) or bool(stamps.is_month_end.all()))
         )
-        codes = codes.reshape(-1)
-        stamps = pandas.DatetimeIndex(uniques.view(stamps_per_row.dtype))
-        originals = np.asarray(series.array.take(first), dtype=object)
-        months = stamps.year * 12 + stamps.month - 1
-        monthly = len(stamps) > 1 and (
-            bool((stamps.day == 1).all()) or bool(stamps.is_month_end.all())
-        )
-        if monthly and not stamps.normalize().equals(stamps):
-            monthly = False
         if monthly:
-            grid, step = _regular(np.asarray(months, dtype=np.float64), steps=(12, 3, 1))
+            months = np.asarray(stamps.year * 12 + stamps.month - 1, dtype=np.float64)
+            grid, step = _regular(months, steps=(12, 3, 1))
             if grid is not None:
-                return cls(codes, originals, grid, "month", step, stamps[0])
+                return cls._sorted(codes, found, order, grid, "month", step, stamps[0])
         days = np.asarray((stamps - stamps[0]) / pandas.Timedelta(days=1), dtype=np.float64)
-        grid, step = (
-            _regular(days, steps=(7, 1)) if stamps.normalize().equals(stamps) else (None, 1)
-        )
+        grid, step = _regular(days, steps=(7, 1)) if whole_days else (None, 1)
         kind = "day" if grid is not None else "label"
         if grid is None:
-            grid = np.arange(len(uniques))
-        return cls(codes, originals, grid, kind, step, stamps[0])
+            grid = np.arange(len(stamps))
+        return cls._sorted(codes, found, order, grid, kind, step, stamps[0])
 
     def label(self, grid_place: int) -> str:
         """The period at a place of the calendar, for messages (a missing one too)."""
@@ -412,6 +450,16 @@ class _Periods:
             return f"{month // 12:04d}-{month % 12 + 1:02d}"
         stamp = origin + pandas.Timedelta(days=grid_place * self.step)
         return str(stamp.strftime("%Y-%m-%d"))
+
+
+def _unordered(column: str, kind: type) -> ValueTypeError:
+    return ValueTypeError(
+        _("the periods in column `{column}` cannot be put in order ({type})").format(
+            column=column, type=kind.__name__
+        ),
+        hint=_("give dates, numbers or text labels that sort (`2026-10`, `Q1`)"),
+        names=[column],
+    )
 
 
 def _family(kind: type) -> str:
@@ -459,6 +507,13 @@ def _segment_codes(columns: Sequence[Any], rows: int) -> tuple[Any, int]:
 
     if not columns:
         return np.zeros(rows, dtype=np.int64), 1
+    if len(columns) == 1:  # the codes of one column are its segments' already
+        values = columns[0] if isinstance(columns[0], pandas.Series) else pandas.Series(columns[0])
+        try:
+            own, uniques = pandas.factorize(values, sort=True, use_na_sentinel=False)
+        except TypeError:
+            own, uniques = pandas.factorize(values.astype(str), sort=True, use_na_sentinel=False)
+        return np.asarray(own, dtype=np.int64), len(uniques)
     codes = np.zeros(rows, dtype=np.int64)
     for column in columns:
         values = column if isinstance(column, pandas.Series) else pandas.Series(column)
@@ -872,7 +927,7 @@ class Track(Result):
     tree: Graph = attrs.field(eq=False)
     period: str
     by: tuple[str, ...]
-    keys: Mapping[str, Any] = attrs.field(eq=False)
+    keys: _Keys = attrs.field(eq=False)
     values: Mapping[str, Any] = attrs.field(eq=False)
     checks: tuple[Check, ...]
     segment_codes: Any = attrs.field(eq=False)
@@ -908,16 +963,16 @@ class Track(Result):
 
         n = len(self.period_codes)
         parts = []
-        for c in self.checks:
+        for i, c in enumerate(self.checks):
             ok = pandas.array(~c.below, dtype="boolean")
             ok[np.isnan(c.values)] = pandas.NA
             part = dict(self.keys.items())
             part.update(
-                node=_objects([c.node], np.zeros(n, dtype=np.int64)),
-                standard=_objects([c.standard], np.zeros(n, dtype=np.int64)),
-                owner=_objects([c.owner], np.zeros(n, dtype=np.int64)),
+                node=self._about("node", np.full(n, i)),
+                standard=self._about("standard", np.full(n, i)),
+                owner=self._about("owner", np.full(n, i)),
                 value=c.values,
-                norm=_objects([str(c.norm)], np.zeros(n, dtype=np.int64)),
+                norm=self._about("norm", np.full(n, i)),
                 ok=ok,
             )
             parts.append(pandas.DataFrame(part))
@@ -936,24 +991,32 @@ class Track(Result):
         import numpy as np
         import pandas
 
-        rows: list[Any] = []
-        check_index: list[Any] = []
+        rows: list[Any] = [np.zeros(0, dtype=np.int64)]
+        check_index: list[Any] = [np.zeros(0, dtype=np.int64)]
+        values: list[Any] = [np.zeros(0)]
+        gaps: list[Any] = [np.zeros(0)]
         for i, c in enumerate(self.checks):
             at = np.flatnonzero(c.below)
             rows.append(at)
             check_index.append(np.full(len(at), i, dtype=np.int64))
-        where = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        which = np.concatenate(check_index) if rows else np.zeros(0, dtype=np.int64)
-        order = np.lexsort((which, self.segment_codes[where], self.period_codes[where]))
+            values.append(c.values[at])
+            gaps.append(norm_gaps(c.norm, values[-1]))
+        where = np.concatenate(rows)
+        which = np.concatenate(check_index)
+        # One integer key: period, then segment, then check (all distinct: no stable sort).
+        segments = int(self.segment_codes.max()) + 1 if len(where) else 1
+        key = (self.period_codes[where] * segments + self.segment_codes[where]) * len(
+            self.checks
+        ) + which
+        order = np.argsort(key)
         where, which = where[order], which[order]
-        frame = {k: v[where] for k, v in self.keys.items()}
-        checks = self.checks
-        frame["node"] = _objects([c.node for c in checks], which)
-        frame["standard"] = _objects([c.standard for c in checks], which)
-        frame["owner"] = _objects([c.owner for c in checks], which)
-        frame["value"] = _pick(checks, which, where)
-        frame["norm"] = _objects([str(c.norm) for c in checks], which)
-        frame["gap"] = _gaps(checks, which, frame["value"])
+        frame = {k: self.keys.take(k, where) for k in self.keys}
+        frame["node"] = self._about("node", which)
+        frame["standard"] = self._about("standard", which)
+        frame["owner"] = self._about("owner", which)
+        frame["value"] = np.concatenate(values)[order]
+        frame["norm"] = self._about("norm", which)
+        frame["gap"] = np.concatenate(gaps)[order]
         return pandas.DataFrame(frame)
 
     @functools.cached_property
@@ -988,14 +1051,15 @@ class Track(Result):
         start = np.concatenate(starts_all) if which else np.zeros(0, dtype=np.int64)
         end = np.concatenate(ends_all) if which else np.zeros(0, dtype=np.int64)
         index = np.concatenate(which) if which else np.zeros(0, dtype=np.int64)
-        order = np.lexsort((start, self.segment_codes[start], index))
+        # Runs by check, then segment, then start: one integer key (rows are distinct).
+        order = np.argsort(index * len(self.segment_codes) + start)
         start, end, index = start[order], end[order], index[order]
-        frame: dict[str, Any] = {s: self.keys[s][start] for s in self.by}
-        frame["node"] = _objects([c.node for c in self.checks], index)
-        frame["standard"] = _objects([c.standard for c in self.checks], index)
-        frame["owner"] = _objects([c.owner for c in self.checks], index)
-        frame["start"] = self.keys[self.period][start]
-        frame["end"] = self.keys[self.period][end]
+        frame: dict[str, Any] = {s: self.keys.take(s, start) for s in self.by}
+        frame["node"] = self._about("node", index)
+        frame["standard"] = self._about("standard", index)
+        frame["owner"] = self._about("owner", index)
+        frame["start"] = self.keys.take(self.period, start)
+        frame["end"] = self.keys.take(self.period, end)
         frame["length"] = (end - start + 1).astype(np.int64)
         frame["ongoing"] = self.period_codes[end] == self.last_code
         return pandas.DataFrame(frame)
@@ -1312,6 +1376,40 @@ class Track(Result):
         header += [_("fact"), _("plan"), _("variance")]
         return header, body, max(0, len(at) - _PLAN_ROWS)
 
+    def _about(self, field: str, checks: Any) -> Any:
+        """A column of the checks' node, standard, owner or norm: one per index in `checks`."""
+        import numpy as np
+        import pandas
+
+        items, dtype, codes = self._columns[field]
+        indices = np.asarray(checks, dtype=np.int64)
+        if dtype is None:
+            return pandas.Series(items[indices], dtype=object)
+        return pandas.Categorical.from_codes(codes[indices], dtype=dtype)
+
+    @functools.cached_property
+    def _columns(self) -> dict[str, tuple[Any, Any, Any]]:
+        """Per field: the checks' values, a categorical type, and each check's code.
+
+        Categorical: a few names over many rows. Where one of the values is None, objects
+        that keep None instead (pandas' string type would make it NaN).
+        """
+        import numpy as np
+
+        out: dict[str, tuple[Any, Any, Any]] = {}
+        for field in ("node", "standard", "owner", "norm"):
+            items = [getattr(c, field) for c in self.checks]
+            if field == "norm":
+                items = [str(v) for v in items]
+            array = np.array(items, dtype=object)
+            if not items or any(v is None for v in items):
+                out[field] = (array, None, None)
+                continue
+            categories = tuple(dict.fromkeys(items))
+            codes = np.array([categories.index(v) for v in items], dtype=np.int64)
+            out[field] = (array, _categories(categories), codes)
+        return out
+
     def _norm(self, node: str, standard: str | None) -> Norm | None:
         for c in self.checks:
             if c.node == node and c.standard == standard:
@@ -1319,44 +1417,16 @@ class Track(Result):
         return None
 
 
-def _objects(items: Sequence[Any], index: Any) -> Any:
-    """A column of the checks' names, owners or norms: `items[i]` for each `i` of `index`.
-
-    Categorical when every item is text (a few names over many rows); with a None among
-    them, objects that keep None (not NaN, as pandas' string dtype would make it).
-    """
-    import numpy as np
+@functools.lru_cache(maxsize=256)
+def _categories(names: tuple[str, ...]) -> Any:
+    """The categorical type of a column of these names (made once: a tree tracked daily)."""
     import pandas
 
-    if any(item is None for item in items):
-        return pandas.Series(np.array(items, dtype=object)[index], dtype=object)
-    categories = list(dict.fromkeys(items))
-    codes = np.array([categories.index(item) for item in items], dtype=np.int64)
-    return pandas.Categorical.from_codes(codes[index], categories=categories)
+    return pandas.CategoricalDtype(list(names))
 
 
 def _nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
-
-
-def _pick(checks: Sequence[Check], which: Any, where: Any) -> Any:
-    """Per breach, the value of its check at its row."""
-    import numpy as np
-
-    if not checks:
-        return np.zeros(0, dtype=np.float64)
-    return np.stack([c.values for c in checks])[which, where]
-
-
-def _gaps(checks: Sequence[Check], which: Any, values: Any) -> Any:
-    """Per breach, its gap to the norm of its check."""
-    import numpy as np
-
-    out = np.empty(len(which), dtype=np.float64)
-    for i, c in enumerate(checks):
-        mask = which == i
-        out[mask] = norm_gaps(c.norm, values[mask])
-    return out
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
