@@ -314,10 +314,10 @@ class _Periods:
             np.asarray(uniques, dtype=object) if uniques.dtype == object else uniques
         )
         dtype = found.dtype
-        text_objects = pandas.api.types.is_object_dtype(dtype)
-        if pandas.api.types.is_string_dtype(dtype) and not text_objects:
+        objects = pandas.api.types.is_object_dtype(dtype)
+        if pandas.api.types.is_string_dtype(dtype) and not objects:
             return cls._text(codes, found, column)
-        if text_objects:
+        if objects:
             types = found.map(type)
             families = types.map(_family)
             if families.nunique() > 1:
