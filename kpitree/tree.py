@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kpitree.analyses import goal as _goal
     from kpitree.analyses import scorecard as _scorecard
     from kpitree.analyses import status as _status
+    from kpitree.analyses import tracking as _tracking
     from kpitree.analyses import uncertainty as _uncertainty
     from kpitree.analyses import whatif as _whatif
     from kpitree.backends import frames as _frames
@@ -50,6 +51,7 @@ else:
     _goal = _Lazy("kpitree.analyses.goal")
     _scorecard = _Lazy("kpitree.analyses.scorecard")
     _status = _Lazy("kpitree.analyses.status")
+    _tracking = _Lazy("kpitree.analyses.tracking")
     _uncertainty = _Lazy("kpitree.analyses.uncertainty")
     _whatif = _Lazy("kpitree.analyses.whatif")
     _frames = _Lazy("kpitree.backends.frames")
@@ -120,6 +122,7 @@ class Tree(Graph):
     formula = _delegate(lambda: _symbolic.formula)
     evaluate = _delegate(lambda: _evaluate.evaluate)
     status = _delegate(lambda: _status.status)
+    track = _delegate(lambda: _tracking.track)
 
     # -- calculus, what-if and goal seek
     partial = _delegate(lambda: _calculus.partial)

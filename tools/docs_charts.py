@@ -86,6 +86,15 @@ def _simulation() -> Any:
     return plot_simulation(sim, target=900)
 
 
+@chart("img/track.png")
+def _track() -> Any:
+    from kpitree.examples import qualified_leads
+    from kpitree.io.tables import read_table
+
+    days = read_table("examples/values/daily.csv", text=["date", "region"])
+    return qualified_leads().track(days, by="region").plot("lead_to_ql")
+
+
 def render() -> dict[str, bytes]:
     """Draw every chart with the Agg backend and return `{path: PNG bytes}`."""
     import matplotlib

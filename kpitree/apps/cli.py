@@ -103,6 +103,11 @@ _HELP: dict[str, tuple[str, str]] = {
         f"kpitree status {_QL} --values examples/values/october.yaml\n"
         f"  kpitree status {_QL} --values examples/values/october.yaml --fail-on-breach",
     ),
+    "track": (
+        N_("check every period (and segment) of a data file against the norms: breaches, streaks"),
+        f"kpitree track {_QL} examples/values/daily.csv --by region\n"
+        f"  kpitree track {_QL} days.csv --period day --by region --json",
+    ),
     "attribute": (
         N_("split the change of a metric between two periods over leaves and owners"),
         f"kpitree attribute {_QL} qualified_leads "
@@ -445,6 +450,16 @@ def _status(args: argparse.Namespace) -> int:
     _emit(args, result)
     # For a daily cron or CI job: a KPI, metric or measured standard below norm fails it.
     return 1 if args.fail_on_breach and not result.ok else 0
+
+
+def _track(args: argparse.Namespace) -> int:
+    from kpitree.io.tables import read_table
+
+    tree = _tree(args)
+    by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else []
+    data = read_table(args.data, text=[args.period, *by])
+    plan = None if args.plan is None else read_table(args.plan, text=[args.period, *by])
+    return _emit(args, tree.track(data, period=args.period, by=by or None, plan=plan))
 
 
 def _attribute(args: argparse.Namespace) -> int:
@@ -803,6 +818,25 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on-breach",
         action="store_true",
         help=_help(N_("exit 1 when a KPI, metric or measured standard is below its norm")),
+    )
+    sub = command("track", _track)
+    model(sub, values=False)
+    sub.add_argument(
+        "data", metavar=_("DATA"), help=_help(N_("a CSV or Parquet file with a row per period"))
+    )
+    sub.add_argument(
+        "--period",
+        default="date",
+        metavar=_("COLUMN"),
+        help=_help(N_("the column of periods (default: date)")),
+    )
+    sub.add_argument(
+        "--by", metavar=_("COLUMNS"), help=_help(N_("segment columns, separated by commas"))
+    )
+    sub.add_argument(
+        "--plan",
+        metavar=_("FILE"),
+        help=_help(N_("per-period targets: the period column and a column per node")),
     )
     for name in ("attribute", "accountability"):
         sub = command(name, _attribute)

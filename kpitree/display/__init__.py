@@ -4,6 +4,6 @@ Importing the package registers each drawing function with `kpitree.model.render
 hook through which results and trees are shown (`str`, Jupyter's `_repr_*_`, `.plot()`).
 """
 
-from kpitree.display import html, plots, text
+from kpitree.display import html, plots, text, tracking
 
-__all__ = ["html", "plots", "text"]
+__all__ = ["html", "plots", "text", "tracking"]
