@@ -257,15 +257,20 @@ def daily_year(seed: int = 2026) -> Any:
         "missed_chats": np.zeros(days, dtype=int),
         "first_reply_seconds": np.round(rng.uniform(6, 13, days), 1),
     }
+    # How far each standard slips in its bad week: (low, high) of a uniform draw.
     slipped = {
-        "response_minutes": lambda n: np.round(rng.uniform(22, 35, n), 1),
-        "missed_chats": lambda n: rng.integers(2, 6, n),
-        "first_reply_seconds": lambda n: np.round(rng.uniform(25, 45, n), 1),
+        "response_minutes": (22, 35),
+        "missed_chats": (2, 6),
+        "first_reply_seconds": (25, 45),
     }
     for first, length, standard in BAD_WEEKS:
-        start = int((pd.Timestamp(first) - dates[0]).days)
+        start = (pd.Timestamp(first) - pd.Timestamp(dates[0])).days
         week = slice(start, start + length)
-        standards[standard][week] = slipped[standard](length)
+        low, high = slipped[standard]
+        drawn = rng.uniform(low, high, length)
+        standards[standard][week] = (
+            np.floor(drawn) if standard == "missed_chats" else np.round(drawn, 1)
+        )
         conversion[week] = rng.uniform(0.72, 0.77, length)
     return pd.DataFrame(
         {"date": dates, "leads": leads, "lead_to_ql": np.round(conversion, 4), **standards}
