@@ -13,6 +13,7 @@ from kpitree.tree import Tree
 __all__ = [
     "BAD_WEEKS",
     "EXAMPLES",
+    "daily_months",
     "daily_year",
     "dupont",
     "qualified_leads",
@@ -275,3 +276,24 @@ def daily_year(seed: int = 2026) -> Any:
     return pd.DataFrame(
         {"date": dates, "leads": leads, "lead_to_ql": np.round(conversion, 4), **standards}
     )
+
+
+def daily_months(days: Any) -> Any:
+    """`daily_year`'s days as months: leads summed, conversion re-derived from the sums.
+
+    A month's conversion is its qualified leads over its leads, never a mean of daily
+    rates (a weekend day of 500 leads weighs less than a Tuesday of 1,100). Columns
+    `month` (`2026-01`, text that sorts), `leads` and `lead_to_ql`.
+
+    Examples:
+        >>> months = daily_months(daily_year())
+        >>> len(months), months["month"].iloc[0], int(months["leads"].sum())
+        (12, '2026-01', 340437)
+    """
+    qualified = days["leads"] * days["lead_to_ql"]
+    grouped = days.assign(month=days["date"].dt.strftime("%Y-%m"), qualified=qualified).groupby(
+        "month", as_index=False
+    )[["leads", "qualified"]]
+    months = grouped.sum()
+    months["lead_to_ql"] = months["qualified"] / months["leads"]
+    return months.drop(columns="qualified")

@@ -243,6 +243,22 @@ def test_demo_help_lists_every_example(capsys: pytest.CaptureFixture[str]) -> No
     assert all(name in out for name in EXAMPLES)
 
 
+def test_demo_of_a_daily_year_tells_streaks_bridge_and_pay(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`kpitree demo --example daily`: the three bad weeks, the monthly bridge, October's cards."""
+    code, out, err = run(capsys, "demo", "--example", "daily")
+    assert (code, err) == (0, "")
+    assert "lead_to_ql.response_minutes (sales): 2026-03-09 — 2026-03-15, 7 days" in out
+    assert "by owner over the span: marketing +6,745 lead, sales +178 lead" in out
+    assert "marketing: achievement 96.0%, payout 90.1%" in out
+    data = run_json(capsys, "demo", "--example", "daily")
+    assert isinstance(data, dict)
+    assert [s["length"] for s in data["track"]["streaks"]] == [7, 5, 10, 7, 5, 10]
+    code, out, _ = run(capsys, "--lang", "ru", "demo", "--example", "daily")
+    assert code == 0 and "7 дней" in out and "по ответственным" in out
+
+
 def test_help_runs_in_a_subprocess_without_heavy_imports() -> None:
     """`python -m kpitree --help` works and imports neither sympy nor yaml nor numpy."""
     code = (

@@ -66,7 +66,7 @@ _QL = "examples/qualified_leads.yaml"
 _HELP: dict[str, tuple[str, str]] = {
     "demo": (
         N_("show a bundled example tree"),
-        "kpitree demo --example sales_revenue",
+        "kpitree demo --example sales_revenue\n  kpitree demo --example daily",
     ),
     "show": (
         N_("show a model file as an indented tree with values, owners and norms"),
@@ -154,7 +154,7 @@ _HELP: dict[str, tuple[str, str]] = {
 # More about a command's examples, shown below them.
 _NOTES = {"whatif": N_("(a change is a new value 1200, or +10%, -5%, +2pp, x1.2, +200, =1200)")}
 
-_DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr"
+_DEMO_NAMES = "qualified_leads, qualified_leads_ru, sales_revenue, dupont, saas_mrr, daily"
 # kpitree.analyses.attribution.METHODS, written out: `--help` must not import numpy.
 _METHODS = ("shapley", "lmdi", "hierarchical", "sequential", "proportional", "integral")
 _EXPORTS = ("yaml", "toml", "json", "sql", "mermaid", "dot", "svg", "metricflow", "xlsx")
@@ -311,6 +311,8 @@ def _demo(args: argparse.Namespace) -> int:
     # No example named: the one in the language of the run (a Russian user gets the
     # Russian tree, not English names under Russian headings).
     name = args.example or ("qualified_leads_ru" if i18n.current() == "ru" else "qualified_leads")
+    if name == "daily":
+        return _daily_story(args)
     if name not in EXAMPLES:
         from kpitree.errors import did_you_mean
 
@@ -376,6 +378,52 @@ def _story(name: str, tree: Tree) -> None:
     _out(_indent(str(tree.accountability(metric, {}, after))))
     _out("\n" + _("Status a month later:"))
     _out(_indent(str(tree.status(after))))
+
+
+def _daily_story(args: argparse.Namespace) -> int:
+    """A year of daily data for the qualified-leads tree: streaks, the bridge, October's pay."""
+    from kpitree.examples import daily_months, daily_year, qualified_leads
+    from kpitree.model.numbers import format_number
+
+    tree = qualified_leads()
+    year = daily_year()
+    track = tree.track(year, period="date")
+    months = daily_months(year)
+    bridge = tree.attribute_series("qualified_leads", months, period="month")
+    october = months[months["month"] == "2026-10"].drop(columns="month")
+    cards = tree.scorecard(fact=october, plan={"leads": 33000, "lead_to_ql": 0.8})
+    if args.json:
+        payload = {
+            "example": "daily",
+            "track": track.to_dict(),
+            "bridge": bridge.to_dict(),
+            "scorecards": cards.to_dict(),
+        }
+        _print_json(payload)
+        return 0
+    _out(_("kpitree demo: a year of daily data for {example}").format(example="qualified_leads"))
+    _out("\n" + _("Every day, against the norms and standards:"))
+    _out(_indent(str(track)))
+    _out("\n" + _("The runs below norm:"))
+    for run in track.streaks.itertuples(index=False):
+        what = run.node if run.standard is None else f"{run.node}.{run.standard}"
+        _out(
+            "  "
+            + _("{name} ({owner}): {start} — {end}, {days}").format(
+                name=what,
+                owner=run.owner,
+                start=run.start.date(),
+                end=run.end.date(),
+                days=ngettext("{count} day", "{count} days", run.length).format(
+                    count=format_number(run.length)
+                ),
+            )
+        )
+    _out("\n" + _("Month over month, who moved it?"))
+    _out(_indent(str(bridge)))
+    _out("\n" + _("October against plan: the scorecards"))
+    _out(_indent(str(cards)))
+    return 0
 
 
 def _quantity(tree: Any, name: str, value: float) -> str:
