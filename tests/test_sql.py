@@ -324,6 +324,18 @@ def test_sql_rollup_conversion_is_a_ratio_of_sums() -> None:
     pd.testing.assert_frame_equal(out, frame, check_dtype=False, rtol=1e-12)
 
 
+def test_sql_rollup_by_nothing_is_one_total_row() -> None:
+    """`group_by=[]`: one row over the whole table, as the frame rollup gives, no ORDER BY."""
+    data = pd.DataFrame(
+        {"leads": [100.0, 300, 10], "ql": [90.0, 30, 5], "show_rate": [0.5, 0.1, 0.9]}
+    )
+    sql = to_sql(funnel(), group_by=[], pretty=False)
+    assert "ORDER BY" not in sql
+    out = evaluate_sql(funnel(), duck(data), group_by=[])
+    assert len(out) == 1
+    assert out["conv"].iloc[0] == pytest.approx(125 / 410, rel=1e-15)
+
+
 @given(
     st.integers(1, 12).flatmap(
         lambda n: st.fixed_dictionaries(

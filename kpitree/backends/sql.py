@@ -462,7 +462,7 @@ def _query(
     else:
         picked = [exp.Star()]
     final = exp.select(*picked, copy=False).from_(last, copy=False)
-    if group_by is not None:
+    if keys:  # `group_by=[]` is one total row: nothing to order, and `ORDER BY` alone is no SQL
         final = final.order_by(
             *(exp.Ordered(this=_quoted_column(k), nulls_first=False) for k in keys), copy=False
         )
