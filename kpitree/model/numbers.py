@@ -116,7 +116,25 @@ def _is_numpy_bool(value: object) -> bool:
     return getattr(dtype, "kind", None) == "b"
 
 
+_PARSED: dict[tuple[str, str], float] = {}
+"""Texts read before, with the decimal sign they were read under: a what-if or a goal
+typed as "+10%" in a loop reads its number once. Bounded; only successful reads."""
+
+_MAX_PARSED = 4096
+
+
 def _parse_text(text: str, *, what: str) -> float:
+    key = (text, _decimal_sign() if "," in text else ".")
+    found = _PARSED.get(key)
+    if found is not None:
+        return found
+    number = _read_text(text, what=what)
+    if len(_PARSED) < _MAX_PARSED:
+        _PARSED[key] = number
+    return number
+
+
+def _read_text(text: str, *, what: str) -> float:
     if len(text) > MAX_NUMBER_TEXT:
         raise _error(what, text, note=f"longer than {MAX_NUMBER_TEXT} characters")
     cleaned = text.strip()
