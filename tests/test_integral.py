@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_sequential import _changes, _defined  # the same random changes and checks
 
 import kpitree as kt
 from kpitree.analyses.attribution.integral import path_shape
@@ -116,23 +117,6 @@ def _brute_shapley(tree: kt.Tree, metric: str, after: dict[str, float]) -> dict[
             for subset in itertools.combinations(others, size):
                 phi[player] += weight * (value((*subset, player)) - value(subset))
     return phi
-
-
-@st.composite
-def _changes(draw: Any, tree: kt.Tree) -> dict[str, float]:
-    return {
-        leaf.name: draw(st.floats(0.5, 4.0, allow_nan=False))
-        for leaf in tree.leaves
-        if draw(st.booleans())
-    }
-
-
-def _defined(tree: kt.Tree, after: dict[str, float]) -> None:
-    try:
-        tree.evaluate()
-        tree.evaluate(after)
-    except kt.EvaluationError:
-        assume(False)
 
 
 @settings(max_examples=60, deadline=None)

@@ -451,28 +451,49 @@ def plot_attribution(attribution: Any, ax: Axes | None = None, *, by: str = "lea
             for name, v in a.contributions.items()
             if v
         ]
-    names = [mpl_text(_("before")), *(label for _v, label in moved), mpl_text(_("after"))]
-    heights = [float(a.before), *(v for v, _label in moved), float(a.after)]
+    title = _("{metric}: {before} → {after}, change {change} ({method})").format(
+        metric=a.metric,
+        before=shown(a.before, tree, a.metric),
+        after=shown(a.after, tree, a.metric),
+        change=signed(float(a.total), tree, a.metric),
+        method=a.method,
+    )
+    ends = ((_("before"), float(a.before)), (_("after"), float(a.after)))
+    return _bridge(ax, tree, a.metric, ends, moved, title)
+
+
+def _bridge(
+    ax: Axes | None,
+    tree: Graph,
+    metric: str,
+    ends: tuple[tuple[str, float], tuple[str, float]],
+    moved: Sequence[tuple[float, str]],
+    title: str,
+) -> Axes:
+    """Draw a bridge: the first total, the `moved` bars (value, label) floating, the last."""
+    (first_label, first), (last_label, last) = ends
+    names = [mpl_text(first_label), *(label for _v, label in moved), mpl_text(last_label)]
+    heights = [first, *(v for v, _label in moved), last]
     bottoms = [0.0]
-    running = float(a.before)
+    running = first
     for v, _label in moved:
         bottoms.append(running)
         running += v
     bottoms.append(0.0)
-    fills = [_ENDS_COLOUR, *(_move_colour(tree, a.metric, v) for v, _l in moved), _ENDS_COLOUR]
+    fills = [_ENDS_COLOUR, *(_move_colour(tree, metric, v) for v, _l in moved), _ENDS_COLOUR]
     owned = ax is None
     ax = _bridge_axes(ax, len(names))
     positions = list(range(len(names)))
     ax.bar(positions, heights, bottom=bottoms, color=fills, width=0.7)
-    ends = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    tops = [b + h for b, h in zip(bottoms, heights, strict=True)]
     # Thin steps from each bar's end to the next bar, as bridges are read.
-    for i, level in enumerate(ends[:-1]):
+    for i, level in enumerate(tops[:-1]):
         ax.plot([i + 0.35, i + 0.65], [level, level], color=_ENDS_COLOUR, linewidth=0.7)
-    unit = tree.unit(a.metric)
+    unit = tree.unit(metric)
     texts = [
-        _compact_quantity(float(a.before), unit),
+        _compact_quantity(first, unit),
         *(_compact_quantity(v, unit, sign=True) for v, _label in moved),
-        _compact_quantity(float(a.after), unit),
+        _compact_quantity(last, unit),
     ]
     labels = [
         ax.annotate(
@@ -484,21 +505,14 @@ def plot_attribution(attribution: Any, ax: Axes | None = None, *, by: str = "lea
             va="bottom" if height >= 0 else "top",
             fontsize="small",
         )
-        for i, (text, end, height) in enumerate(zip(texts, ends, heights, strict=True))
+        for i, (text, end, height) in enumerate(zip(texts, tops, heights, strict=True))
     ]
     ax.set_xticks(positions, labels=names)
     ax.set_xlim(-0.6, len(names) - 0.4)
-    ax.set_ylabel(mpl_text(f"{a.metric}{_unit_suffix(tree, a.metric)}"))
-    _value_axis(ax.yaxis, percent=_percent(tree, a.metric))
-    title = _("{metric}: {before} → {after}, change {change} ({method})").format(
-        metric=a.metric,
-        before=shown(a.before, tree, a.metric),
-        after=shown(a.after, tree, a.metric),
-        change=signed(float(a.total), tree, a.metric),
-        method=a.method,
-    )
+    ax.set_ylabel(mpl_text(f"{metric}{_unit_suffix(tree, metric)}"))
+    _value_axis(ax.yaxis, percent=_percent(tree, metric))
     ax.set_title(mpl_text(title))
-    _fit_bridge(ax, labels, ends, owned=owned)
+    _fit_bridge(ax, labels, tops, owned=owned)
     return ax
 
 
@@ -670,52 +684,11 @@ def plot_attribution_series(series: Any, ax: Axes | None = None, *, by: str = "s
             for name, v in s.total_contributions.items()
             if v
         ]
-    first, last = float(s.first), float(s.last)
-    names = [
-        mpl_text(period_label(s.periods[0])),
-        *(label for _v, label in moved),
-        mpl_text(period_label(s.periods[-1])),
-    ]
-    heights = [first, *(v for v, _label in moved), last]
-    bottoms = [0.0]
-    running = first
-    for v, _label in moved:
-        bottoms.append(running)
-        running += v
-    bottoms.append(0.0)
-    fills = [_ENDS_COLOUR, *(_move_colour(tree, s.metric, v) for v, _l in moved), _ENDS_COLOUR]
-    owned = ax is None
-    ax = _bridge_axes(ax, len(names))
-    positions = list(range(len(names)))
-    ax.bar(positions, heights, bottom=bottoms, color=fills, width=0.7)
-    ends = [b + h for b, h in zip(bottoms, heights, strict=True)]
-    for i, level in enumerate(ends[:-1]):
-        ax.plot([i + 0.35, i + 0.65], [level, level], color=_ENDS_COLOUR, linewidth=0.7)
-    unit = tree.unit(s.metric)
-    texts = [
-        _compact_quantity(first, unit),
-        *(_compact_quantity(v, unit, sign=True) for v, _label in moved),
-        _compact_quantity(last, unit),
-    ]
-    labels = [
-        ax.annotate(
-            mpl_text(text),
-            (i, end),
-            xytext=(0, 3 if height >= 0 else -3),
-            textcoords="offset points",
-            ha="center",
-            va="bottom" if height >= 0 else "top",
-            fontsize="small",
-        )
-        for i, (text, end, height) in enumerate(zip(texts, ends, heights, strict=True))
-    ]
-    ax.set_xticks(positions, labels=names)
-    ax.set_xlim(-0.6, len(names) - 0.4)
-    ax.set_ylabel(mpl_text(f"{s.metric}{_unit_suffix(tree, s.metric)}"))
-    _value_axis(ax.yaxis, percent=_percent(tree, s.metric))
-    ax.set_title(mpl_text(s.headline()))
-    _fit_bridge(ax, labels, ends, owned=owned)
-    return ax
+    ends = (
+        (period_label(s.periods[0]), float(s.first)),
+        (period_label(s.periods[-1]), float(s.last)),
+    )
+    return _bridge(ax, tree, s.metric, ends, moved, s.headline())
 
 
 # -- uncertainty ----------------------------------------------------------------------------------
