@@ -270,7 +270,7 @@ class _Periods:
 
     Attributes:
         codes: per row, the rank of its period among the distinct ones.
-        uniques: the distinct periods, in order, as given (objects).
+        uniques: the distinct periods, in order, as given (pandas values, not converted).
         grid: per distinct period, its place on the calendar: consecutive periods of a
             regular series differ by one; for irregular ones, the rank.
         kind: "day", "month", "number" or "label".
