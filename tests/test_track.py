@@ -569,3 +569,19 @@ def test_track_agrees_with_evaluate_frame_and_a_hand_filter(
         mine = s[s["standard"].isna()] if standard is None else s[s["standard"] == standard]
         assert int(mine["length"].sum()) == count
     assert (s["ongoing"] == (s["end"] == periods - 1)).all()
+
+
+def test_empty_segment_values_are_a_segment_of_their_own() -> None:
+    """A row without a segment value is tracked as a segment of its own, named `nan`."""
+    data = pd.DataFrame(
+        {
+            "date": [1, 2, 1, 2],
+            "region": ["n", "n", None, None],
+            "leads": [1.0] * 4,
+            "lead_to_ql": [0.9, 0.9, 0.7, 0.7],
+        }
+    )
+    t = qualified_leads().track(data, by="region")
+    assert t.segments == 2
+    assert t.streaks["length"].tolist() == [2]
+    assert "2 periods" in str(t)

@@ -55,7 +55,15 @@ if TYPE_CHECKING:
 
     from kpitree.model.graph import Graph
 
-__all__ = ["Check", "Track", "track"]
+__all__ = [
+    "Check",
+    "Track",
+    "below_norm",
+    "canonical_periods",
+    "norm_gaps",
+    "period_label",
+    "track",
+]
 
 _SHOWN = 5  # rows or periods named in an error before "and N more"
 _LISTED = 20  # rows of the text view
@@ -270,7 +278,7 @@ class _Periods:
 
     Attributes:
         codes: per row, the rank of its period among the distinct ones.
-        uniques: the distinct periods, in order, as given (objects).
+        uniques: the distinct periods, in order, as given (pandas values, not converted).
         grid: per distinct period, its place on the calendar: consecutive periods of a
             regular series differ by one; for irregular ones, the rank.
         kind: "day", "month", "number" or "label".
@@ -438,12 +446,12 @@ class _Periods:
         import pandas
 
         if self.kind == "label":
-            return _label(self.uniques[grid_place])
+            return period_label(self.uniques[grid_place])
         if self.kind == "number":
-            return _label(float(self.origin) + grid_place * self.step)
+            return period_label(float(self.origin) + grid_place * self.step)
         places = self.grid.tolist()
         if grid_place in places:
-            return _label(self.uniques[places.index(grid_place)])
+            return period_label(self.uniques[places.index(grid_place)])
         origin = pandas.Timestamp(self.origin)
         if self.kind == "month":
             month = origin.year * 12 + origin.month - 1 + grid_place * self.step
@@ -551,7 +559,7 @@ def _check_duplicates(
     described = []
     for start in starts[:_SHOWN]:
         position = order[start]
-        key = ", ".join(f"{k}={_label(_at(raw[k], position))}" for k in keys)
+        key = ", ".join(f"{k}={period_label(_at(raw[k], position))}" for k in keys)
         described.append(
             _("{key} in rows {rows}").format(key=key, rows=", ".join(map(str, groups[start])))
         )
@@ -635,7 +643,7 @@ def _check_gaps(
     missing: list[tuple[str, str]] = []
     total = 0
     for i in np.flatnonzero(gap):
-        segment = ", ".join(f"{n}={_label(_at(raw[n], order[i]))}" for n in names)
+        segment = ", ".join(f"{n}={period_label(_at(raw[n], order[i]))}" for n in names)
         count = int(jump[i]) - 1
         for place in range(int(grid[i]) + 1, int(grid[i]) + 1 + min(count, _SHOWN)):
             if len(missing) < _SHOWN:
@@ -649,16 +657,16 @@ def _check_gaps(
             "a period is missing in column `{column}`: {periods}",
             "{n} periods are missing in column `{column}`: {periods}",
             total,
-        ).format(n=format_number(total), column=periods_column(raw), periods=shown_),
+        ).format(n=format_number(total), column=_period_column(raw), periods=shown_),
         hint=_(
             "track never fills in periods: add the rows (leaf values may be empty, "
             "which leaves the norms unknown there), or track each stretch apart"
         ),
-        names=[periods_column(raw)],
+        names=[_period_column(raw)],
     )
 
 
-def periods_column(raw: Mapping[str, Any]) -> str:
+def _period_column(raw: Mapping[str, Any]) -> str:
     """The period column's name: the first key read."""
     return next(iter(raw))
 
@@ -670,16 +678,22 @@ def _listed(rows: Sequence[Any]) -> str:
     return shown_
 
 
-def _label(value: Any) -> str:
-    """A period or segment value as text: dates as `YYYY-MM-DD`, numbers as written."""
+def period_label(value: Any) -> str:
+    """A period or segment value as text: dates as `YYYY-MM-DD`, whole numbers as integers.
+
+    Examples:
+        >>> import pandas as pd
+        >>> period_label(pd.Timestamp("2026-10-01")), period_label(2026.0), period_label("Q1")
+        ('2026-10-01', '2026', 'Q1')
+    """
     import pandas
 
     if isinstance(value, (pandas.Timestamp, *_datetime_types())):
         stamp = pandas.Timestamp(value)
         return str(stamp.strftime("%Y-%m-%d" if stamp == stamp.normalize() else "%Y-%m-%d %H:%M"))
     if hasattr(value, "dtype") and str(getattr(value, "dtype", "")).startswith("datetime64"):
-        return _label(pandas.Timestamp(value))
-    if isinstance(value, float) and value == int(value):
+        return period_label(pandas.Timestamp(value))
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         return str(int(value))
     return str(value)
 
@@ -876,7 +890,7 @@ def _read_plan(tree: Graph, plan: Any, fact: Track) -> Any:
         order,
     )
     plan = plan.copy()
-    plan[fact.period] = _canonical(plan[fact.period], periods.kind)
+    plan[fact.period] = canonical_periods(plan[fact.period], periods.kind)
     return plan[[*keys, *targets]]
 
 
@@ -893,17 +907,27 @@ def _kind_word(kind: str) -> str:
     }.get(kind, kind)
 
 
-def _canonical(values: Any, kind: str) -> Any:
-    """Periods in one form for joining a plan: dates as timestamps, others as given."""
+def canonical_periods(values: Any, kind: str) -> Any:
+    """Periods in one form for joining a plan: dates as timestamps, others as given.
+
+    `kind` is the kind of the track's periods (`Track.period_kind`): `"day"` and
+    `"month"` are dates, written as text (`2026-10-01`, `2026-10`) or as dates.
+
+    Examples:
+        >>> [str(d)[:10] for d in canonical_periods(["2026-10", "2026-11"], "month")]
+        ['2026-10-01', '2026-11-01']
+        >>> canonical_periods(["Q1", "Q2"], "label").tolist()
+        ['Q1', 'Q2']
+    """
     import numpy as np
     import pandas
 
     array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
-    if kind in ("day", "month"):
-        text = pandas.Series(array)
-        if text.dtype == object and isinstance(text.iloc[0], str) and len(text.iloc[0]) == 7:
-            text = text + "-01"
-        return pandas.to_datetime(text).to_numpy()
+    if kind in ("day", "month") and len(array):
+        dates = pandas.Series(array)
+        if isinstance(dates.iloc[0], str) and len(dates.iloc[0]) == 7:  # an ISO month
+            dates = dates.astype(str) + "-01"
+        return pandas.to_datetime(dates).to_numpy()
     return array
 
 
@@ -1089,7 +1113,7 @@ class Track(Result):
         keys = [c for c in plan.columns if c == self.period or c in self.by]
         targets = [c for c in plan.columns if c not in keys]
         fact = pandas.DataFrame(dict(self.keys.items()))
-        fact["_period"] = _canonical(fact[self.period], self.period_kind)
+        fact["_period"] = canonical_periods(fact[self.period], self.period_kind)
         for name in targets:
             fact[name] = self.values[name]
         left = plan.rename(columns={self.period: "_period"})
@@ -1174,8 +1198,8 @@ class Track(Result):
             "period": self.period,
             "by": list(self.by),
             "periods": len(self.periods),
-            "first": None if self.last is None else _label(self.periods[0]),
-            "last": None if self.last is None else _label(self.last),
+            "first": None if self.last is None else period_label(self.periods[0]),
+            "last": None if self.last is None else period_label(self.last),
             "segments": self.segments,
             "checks": [c.label for c in self.checks],
             "below_norm_at_last": [] if last is None else _records(last),
@@ -1223,9 +1247,11 @@ class Track(Result):
         count = len(periods)
         head = ngettext("{n} period", "{n} periods", count).format(n=format_number(count))
         span = (
-            _label(periods[0])
+            period_label(periods[0])
             if count == 1
-            else _("{first} to {last}").format(first=_label(periods[0]), last=_label(periods[-1]))
+            else _("{first} to {last}").format(
+                first=period_label(periods[0]), last=period_label(periods[-1])
+            )
         )
         lines = [f"{head}: {span}"]
         if self.by:
@@ -1236,7 +1262,7 @@ class Track(Result):
             lines.append(_("no KPI or metric of this tree has a norm"))
             return "\n".join(lines)
         now = self.below_at()
-        last = _label(self.last)
+        last = period_label(self.last)
         if not len(now):
             lines.append(_("at {period}: all norms met").format(period=last))
         else:
@@ -1268,10 +1294,10 @@ class Track(Result):
                     norm = format_norm(self._norm(record["node"], record["standard"]), None)
                 length = record["periods"]
                 length = 1 if length is None or _nan(length) else int(length)
-                since = _("since {period}").format(period=_label(record["since"]))
+                since = _("since {period}").format(period=period_label(record["since"]))
                 row = [norm_mark(False), label]
                 if self.by:
-                    row.append(", ".join(_label(record[s]) for s in self.by))
+                    row.append(", ".join(period_label(record[s]) for s in self.by))
                 row += [
                     value,
                     norm,
@@ -1301,7 +1327,7 @@ class Track(Result):
                 else (f"{longest['node']}.{longest['standard']}")
             )
             if self.by:
-                where += " (" + ", ".join(_label(longest[s]) for s in self.by) + ")"
+                where += " (" + ", ".join(period_label(longest[s]) for s in self.by) + ")"
             lines.append(
                 _(
                     "over the span: {breaches}; longest run: {name}, {length}, {first} to {last}"
@@ -1313,8 +1339,8 @@ class Track(Result):
                     length=ngettext("{n} period", "{n} periods", int(longest["length"])).format(
                         n=format_number(int(longest["length"]))
                     ),
-                    first=_label(longest["start"]),
-                    last=_label(longest["end"]),
+                    first=period_label(longest["start"]),
+                    last=period_label(longest["end"]),
                 )
             )
         if self.plan_ is not None:
@@ -1354,7 +1380,7 @@ class Track(Result):
         if not len(known):
             return _("plan: no period of the plan has data yet")
         at = known[known[self.period] == known[self.period].iloc[-1]]
-        period = _label(at[self.period].iloc[0])
+        period = period_label(at[self.period].iloc[0])
         segments = [c for c in self.by if c in at.columns]
         worst = np.argsort(at["variance_pct"].to_numpy(dtype=np.float64), kind="stable")
         body = []
@@ -1363,7 +1389,7 @@ class Track(Result):
             pct = record["variance_pct"]
             row = [node]
             if segments:
-                row.append(", ".join(_label(record[c]) for c in segments))
+                row.append(", ".join(period_label(record[c]) for c in segments))
             row += [
                 format_value(record["fact"], self.tree, node),
                 format_value(record["plan"], self.tree, node),
@@ -1440,7 +1466,7 @@ def _records(frame: Any) -> list[dict[str, Any]]:
             if isinstance(v, float) and math.isnan(v):
                 v = None
             elif not isinstance(v, str | int | float | bool) and v is not None:
-                v = _label(v)
+                v = period_label(v)
             row[str(k)] = v
         out.append(row)
     return out
@@ -1453,4 +1479,4 @@ def _period_as_data(canonical: Any, fact: Any, column: str) -> Any:
 
     spelled = dict(zip(pandas.Series(fact["_period"]).tolist(), fact[column].tolist(), strict=True))
     values = pandas.Series(canonical).tolist()
-    return np.array([spelled.get(v, _label(v)) for v in values], dtype=object)
+    return np.array([spelled.get(v, period_label(v)) for v in values], dtype=object)

@@ -45,7 +45,7 @@ def track_html(track: Any) -> str:
         >>> "since 2026-10-01" in page, "≥ 80% ✗" in page
         (True, True)
     """
-    from kpitree.analyses.tracking import _label
+    from kpitree.analyses.tracking import period_label
 
     lines = str(track).splitlines()
     if not len(track.period_codes) or not track.checks:
@@ -70,12 +70,12 @@ def track_html(track: Any) -> str:
             length = int(r["periods"]) if r["periods"] == r["periods"] else 1
             row = [name]
             if track.by:
-                row.append(_e(", ".join(_label(r[s]) for s in track.by)))
+                row.append(_e(", ".join(period_label(r[s]) for s in track.by)))
             row += [
                 _e(value),
                 _badge(shown_norm, False),
                 _owner_cell(r["owner"], colours),
-                _e(_("since {period}").format(period=_label(r["since"]))),
+                _e(_("since {period}").format(period=period_label(r["since"]))),
                 _e(ngettext("{n} period", "{n} periods", length).format(n=format_number(length))),
             ]
             rows.append(row)
@@ -129,7 +129,7 @@ def plot_track(track: Any, *, name: str, segment: Any = None, ax: Axes | None = 
     """
     import numpy as np
 
-    from kpitree.analyses.tracking import _label
+    from kpitree.analyses.tracking import period_label
 
     _periods, values, check = track.series(name)
     rows = _segment_rows(track, segment)
@@ -151,7 +151,7 @@ def plot_track(track: Any, *, name: str, segment: Any = None, ax: Axes | None = 
     drawn_low, drawn_high = np.inf, -np.inf
     for code in segments:
         at = rows[track.segment_codes[rows] == code]
-        label = ", ".join(_label(track.keys[s][at[0]]) for s in track.by) or name
+        label = ", ".join(period_label(track.keys[s][at[0]]) for s in track.by) or name
         y = np.asarray(values, dtype=np.float64)[at]
         ax.plot(x[at], y, marker="o", markersize=3, linewidth=1.5, label=mpl_text(label))
         if np.isfinite(y).any():
@@ -168,7 +168,7 @@ def plot_track(track: Any, *, name: str, segment: Any = None, ax: Axes | None = 
             label=_("below norm"),
         )
         _band(ax, check.norm, drawn_low, drawn_high, track, check)
-    title = name if not track.by or segment is None else f"{name} · {_label(segment)}"
+    title = name if not track.by or segment is None else f"{name} · {period_label(segment)}"
     ax.set_title(mpl_text(title))
     unit = (
         "" if check is not None and check.standard is not None else _unit_suffix(track.tree, node)
@@ -181,7 +181,7 @@ def plot_track(track: Any, *, name: str, segment: Any = None, ax: Axes | None = 
     elif track.period_kind == "label":
         codes = np.unique(track.period_codes[rows])
         periods = track.periods
-        ax.set_xticks(codes, labels=[mpl_text(_label(periods[int(c)])) for c in codes])
+        ax.set_xticks(codes, labels=[mpl_text(period_label(periods[int(c)])) for c in codes])
     ax.set_xlabel(mpl_text(track.period))
     _fit_title(ax)
     return ax
@@ -196,11 +196,11 @@ def _x(track: Any) -> Any:
     """The x of each row: dates for a calendar of dates, numbers, else the period's rank."""
     import numpy as np
 
-    from kpitree.analyses.tracking import _canonical
+    from kpitree.analyses.tracking import canonical_periods
 
     values = track.keys[track.period]
     if track.period_kind in ("day", "month"):
-        return np.asarray(_canonical(values, track.period_kind))
+        return np.asarray(canonical_periods(values, track.period_kind))
     if np.issubdtype(np.asarray(values).dtype, np.datetime64):
         return np.asarray(values)
     if track.period_kind == "number":
@@ -212,7 +212,7 @@ def _segment_rows(track: Any, segment: Any) -> Any:
     """The rows of one segment (all rows without `segment`)."""
     import numpy as np
 
-    from kpitree.analyses.tracking import _label
+    from kpitree.analyses.tracking import period_label
 
     everything = np.arange(len(track.period_codes))
     if segment is None or not track.by:
@@ -229,13 +229,13 @@ def _segment_rows(track: Any, segment: Any) -> Any:
         keys = track.keys[column]
         same = keys == value
         if not np.any(same):  # a date given as text, a number as text: compare as shown
-            same = np.array([_label(k) == _label(value) for k in keys], dtype=bool)
+            same = np.array([period_label(k) == period_label(value) for k in keys], dtype=bool)
         match &= np.asarray(same, dtype=bool)
     if not match.any():
-        known = {", ".join(_label(track.keys[s][i]) for s in track.by) for i in everything}
+        known = {", ".join(period_label(track.keys[s][i]) for s in track.by) for i in everything}
         raise UnknownNameError(
             _("the track has no segment {segment}").format(segment=quoted(segment)),
-            hint=did_you_mean(", ".join(_label(v) for v in wanted), sorted(known)),
+            hint=did_you_mean(", ".join(period_label(v) for v in wanted), sorted(known)),
         )
     return everything[match]
 
