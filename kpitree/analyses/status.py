@@ -381,8 +381,14 @@ class Status(RowTable):
                         _to_meet(r.target_gap, unit),
                     ]
                 )
-        header = ["", _("name"), _("value"), _("norm"), _("owner"), _("to meet norm")]
+        header = ["", _("name"), _("value"), _("norm"), _("owner"), self.gap_header()]
         return f"{table(body, header, cut=(1,))}\n{self.verdict()}"
+
+    def gap_header(self) -> str:
+        """Name the column of what it takes: "to meet norm", or "… / target" with targets."""
+        if any(r.target is not None for r in self.rows_):
+            return _("to meet norm / target")
+        return _("to meet norm")
 
     def verdict(self) -> str:
         """Count every failure: nodes below their norm, standards not met, targets missed.

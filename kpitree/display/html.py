@@ -350,7 +350,7 @@ def status_html(status: Any) -> str:
             )
     if not rows:
         return _box(_note(_("no KPI or metric of this tree has a norm or a target")))
-    header = [_("name"), _("value"), _("norm"), _("owner"), _("to meet norm")]
+    header = [_("name"), _("value"), _("norm"), _("owner"), status.gap_header()]
     return _box(_table(header, rows, numeric=[1]), _note(status.verdict()))
 
 
