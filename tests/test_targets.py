@@ -174,6 +174,12 @@ def test_status_golden(golden: Any) -> None:
         golden(f"status.target.{locale}.100", status.to_text(locale=locale, width=100))
 
 
+def test_status_row_lookup_names_norms_and_targets() -> None:
+    """Looking up a row that is not there says rows are nodes with a norm or a target."""
+    with pytest.raises(kt.UnknownNameError, match="no node with a norm or a target `roee`"):
+        dupont().status()["roee"]
+
+
 def test_status_html_and_markdown_show_the_target() -> None:
     """HTML badges the target apart from the norm; Markdown has a target row."""
     page = status_html(dupont().status())

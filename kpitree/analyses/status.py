@@ -287,7 +287,7 @@ class Status(RowTable):
     tree: Graph = attrs.field(eq=False)
 
     def _row_role(self) -> str:
-        return "node with a norm"
+        return _("node with a norm or a target")
 
     @property
     def ok(self) -> bool:

@@ -344,7 +344,7 @@ def status_html(status: Any) -> str:
                     f'<span style="padding-left: 1.5em; {_MUTED}">{_e(_("target"))}</span>',
                     "",
                     _badge(format_target(r.target, r.direction, unit), r.target_ok),
-                    " ".join(_owner_cell(o, colours) for o in r.owners),
+                    ", ".join(_owner_cell(o, colours) for o in r.owners),
                     _e(short),
                 ]
             )
