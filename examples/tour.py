@@ -1,4 +1,4 @@
-"""A tour of the bundled example trees: structure, values, owners and norm status.
+"""A tour of the bundled example trees: structure, values, owners, norm and target status.
 
 Run: python examples/tour.py
 
@@ -19,8 +19,9 @@ def main() -> None:
         print(f"owners: {owners}")
         status = tree.status()
         if len(status):
-            verdict = "all norms met" if status.ok else f"below norm: {status.by_owner}"
-            print(f"status: {verdict}")
+            print(f"status: {status.verdict()}")
+            for row in status.below_target:
+                print(f"  {row.name} is below its target: ask {', '.join(row.owners)}")
         print()
 
 

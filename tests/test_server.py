@@ -423,8 +423,8 @@ BAD_REQUESTS = [
         "/api/solve",
         b'{"metric": "revenue", "vary": "managers"}',
         {},
-        400,
-        ["needs the field 'target'"],
+        422,
+        ["`revenue` has no target, and none was given"],
     ),
     (
         "POST",

@@ -466,20 +466,20 @@ def _solve(args: argparse.Namespace) -> int:
     from kpitree.model.results import format_value
 
     tree = _tree(args)
-    target = _number(args.target, _("target"))
+    target = None if args.target is None else _number(args.target, _("target"))
     payload = solve_payload(tree, args.metric, target, args.vary, _values(args))
     shown = _("{leaf} = {value} makes {metric} = {target}").format(
         leaf=args.vary,
         value=format_value(payload["value"], tree, args.vary),
         metric=args.metric,
-        target=format_value(target, tree, args.metric),
+        target=format_value(payload["target"], tree, args.metric),
     )
     return _emit(args, shown, payload)
 
 
 def _cascade(args: argparse.Namespace) -> int:
     tree = _tree(args)
-    target = _number(args.target, _("target"))
+    target = None if args.target is None else _number(args.target, _("target"))
     result = tree.cascade(
         args.metric, target, _values(args), among=args.among or None, within=args.within
     )
@@ -496,7 +496,8 @@ def _status(args: argparse.Namespace) -> int:
     tree = _tree(args)
     result = tree.status(_values(args, args.pairs))
     _emit(args, result)
-    # For a daily cron or CI job: a KPI, metric or measured standard below norm fails it.
+    # For a daily cron or CI job: a KPI, metric or measured standard below norm, or a
+    # metric below its target, fails it.
     return 1 if args.fail_on_breach and not result.ok else 0
 
 
@@ -840,14 +841,24 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("solve", _solve)
     model(sub)
     sub.add_argument("metric", metavar=_("METRIC"))
-    sub.add_argument("target", metavar=_("TARGET"), help=_help(N_('a number, e.g. 900 or "85%"')))
+    sub.add_argument(
+        "target",
+        nargs="?",
+        metavar=_("TARGET"),
+        help=_help(N_('a number, e.g. 900 or "85%"; default the metric\'s `target:`')),
+    )
     sub.add_argument(
         "--vary", required=True, metavar=_("LEAF"), help=_help(N_("the leaf to solve for"))
     )
     sub = command("cascade", _cascade)
     model(sub)
     sub.add_argument("metric", metavar=_("METRIC"))
-    sub.add_argument("target", metavar=_("TARGET"))
+    sub.add_argument(
+        "target",
+        nargs="?",
+        metavar=_("TARGET"),
+        help=_help(N_("a number; default the metric's `target:`")),
+    )
     sub.add_argument(
         "--within", metavar=_("HORIZON"), help=_help(N_("only KPIs movable within it"))
     )
@@ -865,7 +876,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--fail-on-breach",
         action="store_true",
-        help=_help(N_("exit 1 when a KPI, metric or measured standard is below its norm")),
+        help=_help(
+            N_(
+                "exit 1 when a KPI, metric or measured standard is below its norm, "
+                "or a metric below its target"
+            )
+        ),
     )
     sub = command("track", _track)
     model(sub, values=False)

@@ -56,10 +56,19 @@ def show_payload(tree: Tree, values: Mapping[str, Any] | None = None) -> dict[st
 def solve_payload(
     tree: Tree,
     metric: str,
-    target: float,
+    target: float | None,
     vary: str,
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The value of leaf `vary` that makes `metric` reach `target`, with the question."""
+    """The value of leaf `vary` that makes `metric` reach `target`, with the question.
+
+    Without a target, the metric's own `target` is the goal, and the payload says which.
+
+    Examples:
+        >>> from kpitree.examples import dupont
+        >>> solve_payload(dupont(), "roe", None, "net_income")
+        {'metric': 'roe', 'target': 0.2, 'vary': 'net_income', 'value': 1600000.0}
+    """
     value = tree.solve(metric, target, vary, values)
-    return {"metric": metric, "target": target, "vary": vary, "value": value}
+    goal = target if target is not None else tree[metric].target  # type: ignore[attr-defined]
+    return {"metric": metric, "target": goal, "vary": vary, "value": value}

@@ -13,8 +13,9 @@ server through a small JSON API:
   (`tree.whatif`), its change, better or worse by its direction, and norm status after;
 - `POST /api/sensitivity` `{"metric", "owner"?, "within"?, "values"?}`: the leaves ranked
   by the impact of a +1% move; `tree.levers` when filtered by owner or horizon;
-- `POST /api/solve` `{"metric", "target", "vary", "values"?}`: the value needed, or why
-  the goal is infeasible (with the value `needed` when there is one);
+- `POST /api/solve` `{"metric", "target"?, "vary", "values"?}`: the value needed, or why
+  the goal is infeasible (with the value `needed` when there is one); without a target
+  (absent, null or empty text) the metric's own `target` is the goal;
 - `GET /api/scenarios`: the scenarios saved in the scenarios directory;
 - `POST /api/scenarios` `{"name", "values", "overwrite"?}`: saves `<name>.json`, a values
   file, in that directory;
@@ -76,6 +77,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from kpitree import i18n
+from kpitree.analyses.goal.solving import goal_of
 from kpitree.analyses.whatif import check_bounds, compare, whatif
 from kpitree.display.style import (
     Changes,
@@ -727,15 +729,27 @@ class Explorer:
             >>> app.solve({"metric": "qualified_leads", "target": "1200", "vary": "lead_to_ql"})[
             ...     "needed_text"]
             '120%'
+
+        Without a target, the metric's own is the goal (the page's box starts at it):
+
+        >>> from kpitree.examples import dupont
+        >>> app = Explorer(dupont())
+        >>> answer = app.solve({"metric": "roe", "vary": "net_income"})
+        >>> answer["target"], answer["value_text"]
+        (0.2, '1,600,000 RUB')
         """
-        fields = self._fields(body, ("metric", "target", "vary"), ("values",))
+        fields = self._fields(body, ("metric", "vary"), ("target", "values"))
         metric = self._node(fields, "metric", Metric)
         vary = self._node(fields, "vary", Leaf)
         values = self._values(fields)
-        target = fields["target"]
-        if not isinstance(target, str):  # text may be a change of the metric ("+10%")
+        target = fields.get("target")
+        if isinstance(target, str) and not target.strip():
+            target = None
+        if target is not None and not isinstance(target, str):
+            # text may be a change of the metric ("+10%")
             target = to_number(target, what=f"target of `{metric}`")
         tree = self.tree
+        target = goal_of(tree, metric, target)
         current = tree.leaf_values(values)[vary]
         answer: dict[str, Any] = {"metric": metric, "vary": vary, "target": target}
         answer.update(current=current, current_text=shown(current, tree, vary))

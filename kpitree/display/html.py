@@ -291,19 +291,29 @@ def values_html(values: Mapping[str, float], tree: Graph | None = None) -> str:
 
 @renders("kpitree.analyses.status.Status", "html")
 def status_html(status: Any) -> str:
-    """Return a `Status` as an HTML table: a badge per norm, failing rows in red.
+    """Return a `Status` as an HTML table: a badge per norm and target, failing rows in red.
+
+    A target has a row of its own under its metric, badged `target ≥ …`, with the owners of
+    the KPIs below the metric: a target is never shown as a norm.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
         >>> page = status_html(qualified_leads().status({"lead_to_ql": 0.75}))
         >>> "≥ 80% ✗" in page, "1 below norm" in page
         (True, True)
+        >>> from kpitree.examples import dupont
+        >>> page = status_html(dupont().status())
+        >>> "target ≥ 20% ✗" in page, "1 below target" in page
+        (True, True)
     """
+    from kpitree.analyses.status import format_target
+
     tree = status.tree
     colours = owner_colours(tree)
     rows = []
     for r in status:
-        norm = format_norm(r.norm, tree.unit(r.name))
+        unit = tree.unit(r.name)
+        norm = format_norm(r.norm, unit)
         gap = "" if not r.gap else signed(r.gap, tree, r.name)
         rows.append(
             [
@@ -327,16 +337,21 @@ def status_html(status: Any) -> str:
                     "",
                 ]
             )
+        if r.target is not None:
+            short = "" if not r.target_gap else signed(r.target_gap, tree, r.name)
+            rows.append(
+                [
+                    f'<span style="padding-left: 1.5em; {_MUTED}">{_e(_("target"))}</span>',
+                    "",
+                    _badge(format_target(r.target, r.direction, unit), r.target_ok),
+                    ", ".join(_owner_cell(o, colours) for o in r.owners),
+                    _e(short),
+                ]
+            )
     if not rows:
-        return _box(_note(_("no KPI or metric of this tree has a norm")))
-    failing = len(status.failing)
-    verdict_text = (
-        _("all norms met")
-        if failing == 0
-        else ngettext("{count} below norm", "{count} below norm", failing).format(count=failing)
-    )
-    header = [_("name"), _("value"), _("norm"), _("owner"), _("to meet norm")]
-    return _box(_table(header, rows, numeric=[1]), _note(verdict_text))
+        return _box(_note(_("no KPI or metric of this tree has a norm or a target")))
+    header = [_("name"), _("value"), _("norm"), _("owner"), status.gap_header()]
+    return _box(_table(header, rows, numeric=[1]), _note(status.verdict()))
 
 
 @renders("kpitree.analyses.status.Status", "markdown")
@@ -344,7 +359,7 @@ def status_markdown(status: Any) -> str:
     r"""Return a `Status` as a Markdown table (GitHub shows it in a notebook).
 
     Every cell is `markdown_text`: markup characters are backslash-escaped, so a name's
-    `_` or an owner's `<b>` shows as written.
+    `_` or an owner's `<b>` shows as written. A target is a row of its own, as in the text.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -353,17 +368,35 @@ def status_markdown(status: Any) -> str:
         |---|---|---|---|---|
         | ✗ | lead\_to\_ql | 75% | ≥ 80% | sales |
     """
+    from kpitree.analyses.status import format_target
+
     header = [_("name"), _("value"), _("norm"), _("owner")]
     lines = ["| | " + " | ".join(header) + " |", "|---|---|---|---|---|"]
     for r in status:
-        cells = [
-            norm_mark(r.ok),
-            r.name,
-            shown(r.value, status.tree, r.name),
-            format_norm(r.norm, status.tree.unit(r.name)),
-            "—" if r.owner is None else owner_label(r.owner),
-        ]
-        lines.append("| " + " | ".join(markdown_text(c) for c in cells) + " |")
+        unit = status.tree.unit(r.name)
+        rows = []
+        if r.norm is not None or r.target is None:
+            rows.append(
+                [
+                    norm_mark(r.ok),
+                    r.name,
+                    shown(r.value, status.tree, r.name),
+                    format_norm(r.norm, unit),
+                    "—" if r.owner is None else owner_label(r.owner),
+                ]
+            )
+        if r.target is not None:
+            rows.append(
+                [
+                    norm_mark(r.target_ok),
+                    r.name,
+                    shown(r.value, status.tree, r.name),
+                    format_target(r.target, r.direction, unit),
+                    ", ".join(owner_label(o) for o in r.owners) or "—",
+                ]
+            )
+        for cells in rows:
+            lines.append("| " + " | ".join(markdown_text(c) for c in cells) + " |")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ import attrs
 
 from kpitree.analyses.calculus import gradient
 from kpitree.analyses.goal.roots import Residual, find_root
-from kpitree.analyses.goal.solving import TOLERANCE, target_value, tolerance_scale
+from kpitree.analyses.goal.solving import TOLERANCE, goal_of, target_value, tolerance_scale
 from kpitree.analyses.whatif import baseline
 from kpitree.engine.derivatives import below_set, metric_node
 from kpitree.errors import ArgumentError, EvaluationError, InfeasibleGoalError, KindError
@@ -189,7 +189,7 @@ def _choose(tree: Graph, metric: str, among: Iterable[str] | None, within: Any) 
 def cascade(
     tree: Graph,
     metric: str,
-    target: object,
+    target: object = None,
     values: Mapping[str, Any] | None = None,
     among: Iterable[str] | None = None,
     within: Any = None,
@@ -199,7 +199,8 @@ def cascade(
     Args:
         tree: the tree.
         metric: the metric with a target.
-        target: a number or a change (`"+10%"`), as for `solve`.
+        target: a number or a change (`"+10%"`), as for `solve`; None (the default) takes
+            the metric's own `target`.
         values: leaf values overriding the nodes' defaults.
         among: the KPIs to move (names); default every KPI the metric depends on.
         within: keep only KPIs whose horizon is at most this (`"1 week"`).
@@ -207,18 +208,26 @@ def cascade(
     Raises:
         InfeasibleGoalError: no KPI to move, or the target is out of reach even with the
             chosen KPIs at their bounds.
+        ArgumentError: no `target` given and the metric has none.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
         >>> c = cascade(qualified_leads(), "qualified_leads", 968)
         >>> round(c["leads"], 6), round(c["lead_to_ql"], 6), round(c.effort, 6)
         (1100.0, 0.88, 0.1)
+
+        Without a target, the metric's own (`roe` has `target=0.2`):
+
+        >>> from kpitree.examples import dupont
+        >>> round(cascade(dupont(), "roe", within="1 month").target, 6)
+        0.2
     """
     metric_node(tree, metric)
+    goal = goal_of(tree, metric, target)
     chosen = _choose(tree, metric, among, within)
     base = baseline(tree, values)
     f0 = base.values[metric]
-    t = target_value(tree, metric, target, f0)
+    t = target_value(tree, metric, goal, f0)
     aim = TOLERANCE * 1e-3 * tolerance_scale(t, f0)
     slopes = gradient(tree, metric, base.leaf_values())
     x0 = {k: base.values[k] for k in chosen}

@@ -54,6 +54,28 @@ def target_value(tree: Graph, metric: str, target: object, current: float) -> fl
         ) from None
 
 
+def goal_of(tree: Graph, metric: str, target: object) -> object:
+    """Return the target to reach: `target` if given, else the metric's own `target`.
+
+    Raises:
+        ArgumentError: neither is given; the message names the metric and both ways to
+            give a target.
+    """
+    if target is not None:
+        return target
+    own = getattr(tree[metric], "target", None)
+    if own is None:
+        raise ArgumentError(
+            _("`{metric}` has no target, and none was given").format(metric=metric),
+            hint=_(
+                "give a target ({argument} in Python, TARGET on the command line), "
+                "or write {field} under `{metric}` in the model file"
+            ).format(argument="`target=`", field="`target:`", metric=metric),
+            names=[metric],
+        )
+    return own
+
+
 def _leaf(tree: Graph, metric: str, vary: str) -> Leaf:
     node = tree[vary]
     if not isinstance(node, Leaf):
@@ -83,8 +105,8 @@ def _leaves_below(tree: Graph, name: str) -> str:
 def solve(
     tree: Graph,
     metric: str,
-    target: object,
-    vary: str,
+    target: object = None,
+    vary: str | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> float:
     """Return the value of leaf `vary` that makes `metric` equal `target`.
@@ -93,8 +115,10 @@ def solve(
         tree: the tree.
         metric: the metric to bring to its target.
         target: a number, or a change of the metric's current value in the forms of
-            `tree.whatif` (`"+10%"`, `"x1.2"`, `"+200"`, `"=900"`).
+            `tree.whatif` (`"+10%"`, `"x1.2"`, `"+200"`, `"=900"`); None (the default)
+            takes the metric's own `target`.
         vary: the leaf to change (a KPI or an input); every other leaf keeps its value.
+            Required: it is a keyword with a default only so that `target` can be left out.
         values: leaf values overriding the nodes' defaults.
 
     Raises:
@@ -102,6 +126,7 @@ def solve(
             holds it), no value reaches the target, or the goal is ill-conditioned.
         ValueTypeError: `vary` is a metric, or `metric` does not depend on it; a target
             that is not a finite number or a change.
+        ArgumentError: no `target` given and the metric has none; no `vary` given.
 
     Examples:
         >>> from kpitree.examples import qualified_leads
@@ -112,12 +137,25 @@ def solve(
         Traceback (most recent call last):
         ...
         kpitree.errors.InfeasibleGoalError: `lead_to_ql` would need to be 111%, above ...
+
+        A metric with a `target` of its own is solved for it when no target is given:
+
+        >>> from kpitree.examples import dupont
+        >>> round(solve(dupont(), "roe", vary="net_income"), 6)
+        1600000.0
     """
     metric_node(tree, metric)
+    if vary is None:
+        raise ArgumentError(
+            _("solve needs the leaf to vary"),
+            hint=_("vary one of {leaves}").format(leaves=_leaves_below(tree, metric)),
+            names=[metric],
+        )
+    goal = goal_of(tree, metric, target)
     leaf = _leaf(tree, metric, vary)
     base = baseline(tree, values)
     f0, x0 = base.values[metric], base.values[vary]
-    t = target_value(tree, metric, target, f0)
+    t = target_value(tree, metric, goal, f0)
     aim = TOLERANCE * 1e-3 * tolerance_scale(t, f0)
     accept = TOLERANCE * tolerance_scale(t, f0)
 
