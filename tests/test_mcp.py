@@ -114,7 +114,7 @@ def test_tools_are_listed_with_descriptions_and_argument_schemas(tmp_path: Path)
     assert all(tools[name].description == TOOLS[name] for name in TOOLS)
     schema = {name: _field(tool, "input_schema", "inputSchema") for name, tool in tools.items()}
     assert schema["whatif"]["required"] == ["changes"]
-    assert sorted(schema["solve"]["required"]) == ["metric", "target", "vary"]
+    assert sorted(schema["solve"]["required"]) == ["metric", "vary"]  # target: the metric's
     assert sorted(schema["attribute"]["required"]) == ["after", "before", "metric"]
     assert schema["attribute"]["properties"]["method"]["default"] == "shapley"
     assert "sequential" in schema["accountability"]["properties"]["method"]["description"]
@@ -199,6 +199,21 @@ def test_answers_are_what_the_cli_prints_with_json(
     for answer, (name, _, argv) in zip(answers, table, strict=True):
         assert main([*argv, "--json"]) == 0
         assert answer.data == json.loads(capsys.readouterr().out), name
+
+
+def test_solve_and_cascade_without_a_target_take_the_metrics_own(tmp_path: Path) -> None:
+    """DuPont's ROE has `target = 0.2` in its file: the tools reach it when none is given."""
+    model = str(ROOT / "examples" / "dupont.toml")
+    tree = kt.load(model)
+    solved, cascaded = _calls(
+        [("solve", {"metric": "roe", "vary": "net_income"}), ("cascade", {"metric": "roe"})],
+        tmp_path / "server.log",
+        model=model,
+    )
+    assert not solved.error and solved.data["target"] == 0.2
+    assert solved.data["value"] == pytest.approx(tree.solve("roe", vary="net_income"))
+    assert not cascaded.error
+    assert cascaded.data == json.loads(json.dumps(tree.cascade("roe").to_dict()))
 
 
 def test_an_unknown_node_is_a_tool_error_and_the_server_goes_on(tmp_path: Path) -> None:

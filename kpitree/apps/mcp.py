@@ -109,7 +109,10 @@ def build_server(tree: "Tree", *, locale: str | None = None, name: str | None = 
     Values = Annotated[dict[str, Value] | None, Field(description=said(_VALUES))]
     Metric = Annotated[str, Field(description=said(_METRIC))]
     Locale = Annotated[str | None, Field(description=said(_LOCALE))]
-    Target = Annotated[Value, Field(description=said(N_('a number, e.g. 900 or "85%"')))]
+    Target = Annotated[
+        Value | None,
+        Field(description=said(N_('a number, e.g. 900 or "85%"; left out: the metric\'s target'))),
+    ]
 
     # Every tool only reads the tree: a client may call it without asking (mcp 1.2 has no
     # annotations).
@@ -141,8 +144,8 @@ def build_server(tree: "Tree", *, locale: str | None = None, name: str | None = 
 
     def solve(
         metric: Metric,
-        target: Target,
         vary: Annotated[str, Field(description=said(N_("the leaf to solve for")))],
+        target: Target = None,
         values: Values = None,
         locale: Locale = None,
     ) -> dict[str, Any]:
@@ -150,7 +153,7 @@ def build_server(tree: "Tree", *, locale: str | None = None, name: str | None = 
 
     def cascade(
         metric: Metric,
-        target: Target,
+        target: Target = None,
         values: Values = None,
         among: Annotated[list[str] | None, Field(description=said(N_("only these KPIs")))] = None,
         within: Annotated[
@@ -234,10 +237,11 @@ def _names(names: Iterable[str], most: int = 40) -> str:
     return ", ".join(listed[:most]) + (", …" if len(listed) > most else "")
 
 
-def _target(target: object) -> float:
+def _target(target: object) -> float | None:
+    """A given target as a number; None leaves the metric's own `target:` to the analysis."""
     from kpitree.model.numbers import to_number
 
-    return to_number(target, what=_("target"))
+    return None if target is None else to_number(target, what=_("target"))
 
 
 def _sdk() -> tuple[Any, type[Exception]]:
