@@ -62,7 +62,12 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.engine import codegen
 from kpitree.engine.codegen import RUNTIME
-from kpitree.engine.evaluate import Backend, compile_tree, evaluate, evaluate_vector
+from kpitree.engine.evaluate import (
+    Backend,
+    compile_tree,
+    evaluate_vector,
+    leaf_vector,
+)
 from kpitree.errors import EvaluationError, KindError
 from kpitree.i18n import _
 from kpitree.language.expr import (
@@ -361,11 +366,7 @@ def forward_pass(
     tree: Graph, values: Mapping[str, Any] | None
 ) -> tuple[list[float], tuple[float, ...]]:
     """Return the leaf vector and metric values; raise the evaluation's errors."""
-    compiled = compile_tree(tree)
-    leaf_values = tree.leaf_values(values)
-    if any(v is None for v in leaf_values.values()):
-        evaluate(tree, values)  # raises MissingValueError naming every leaf without a value
-    vector = [float(leaf_values[n]) for n in compiled.leaves]  # type: ignore[arg-type]
+    vector = [float(v) for v in leaf_vector(tree, values)]
     return vector, evaluate_vector(tree, vector)
 
 

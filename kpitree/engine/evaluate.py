@@ -64,6 +64,7 @@ __all__ = [
     "evaluate_vector",
     "interpret",
     "known_values",
+    "leaf_vector",
     "missing_values_error",
 ]
 
@@ -230,6 +231,26 @@ def evaluate(
     """
     _check_mode(undefined)
     compiled = compile_tree(tree)
+    vector = leaf_vector(tree, values)
+    results = _run(tree, compiled, vector, undefined)
+    # The leaf vector and the results in one list, read through positions shared by every
+    # evaluation of the tree: no mapping is built per call.
+    positions = tree.cached(
+        _POSITIONS, lambda: {n: i for i, n in enumerate((*compiled.leaves, *compiled.metrics))}
+    )
+    return Values.of_slots(positions, [*vector, *results], tree, order=tree.names)
+
+
+def leaf_vector(tree: Graph, values: Mapping[str, Any] | None = None) -> Sequence[float]:
+    """Every leaf's value in `compile_tree(tree).leaves` order: defaults, then `values`.
+
+    Without `values` the tree's own cached vector is returned: never change it.
+
+    Raises:
+        MissingValueError: naming every leaf left without a value.
+        UnknownNameError, ValueTypeError, ...: a value `check_values` refuses.
+    """
+    compiled = compile_tree(tree)
     vector = _defaults(tree, compiled)  # shared: copied before any change
     unset = tree.cached(
         _UNSET, lambda: [n for n, v in zip(compiled.leaves, vector, strict=True) if v is None]
@@ -243,13 +264,7 @@ def evaluate(
         unset = [n for n in unset if n not in checked]
     if unset:
         raise missing_values_error(unset)
-    results = _run(tree, compiled, vector, undefined)
-    # The leaf vector and the results in one list, read through positions shared by every
-    # evaluation of the tree: no mapping is built per call.
-    positions = tree.cached(
-        _POSITIONS, lambda: {n: i for i, n in enumerate((*compiled.leaves, *compiled.metrics))}
-    )
-    return Values.of_slots(positions, [*vector, *results], tree, order=tree.names)
+    return vector
 
 
 def _check_mode(undefined: object) -> None:

@@ -81,6 +81,12 @@ class CacheKey(Generic[T]):
     what: str
 
 
+_KPIS: CacheKey[tuple[KPI, ...]] = CacheKey("the KPIs in tree order")
+_INPUTS: CacheKey[tuple[Input, ...]] = CacheKey("the inputs in tree order")
+_LEAVES: CacheKey[tuple[Leaf, ...]] = CacheKey("the leaves in tree order")
+_METRICS: CacheKey[tuple[Metric, ...]] = CacheKey("the metrics in tree order")
+
+
 class Graph(Shown):
     """A metric tree's nodes and how they connect, validated as a whole.
 
@@ -236,22 +242,31 @@ class Graph(Shown):
     @property
     def kpis(self) -> tuple[KPI, ...]:
         """The KPIs, in tree order."""
-        return tuple(n for n in self._nodes.values() if isinstance(n, KPI))
+        return self.cached(
+            _KPIS, lambda: tuple(n for n in self._nodes.values() if isinstance(n, KPI))
+        )
 
     @property
     def inputs(self) -> tuple[Input, ...]:
         """The inputs (leaves nobody on the team controls), in tree order."""
-        return tuple(n for n in self._nodes.values() if isinstance(n, Input))
+        return self.cached(
+            _INPUTS, lambda: tuple(n for n in self._nodes.values() if isinstance(n, Input))
+        )
 
     @property
     def leaves(self) -> tuple[Leaf, ...]:
         """KPIs and inputs, in tree order."""
-        return tuple(n for n in self._nodes.values() if isinstance(n, Leaf))
+        # Cached: read on every evaluation with new values, every gradient, every attribution.
+        return self.cached(
+            _LEAVES, lambda: tuple(n for n in self._nodes.values() if isinstance(n, Leaf))
+        )
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
         """The derived nodes, in tree order."""
-        return tuple(n for n in self._nodes.values() if isinstance(n, Metric))
+        return self.cached(
+            _METRICS, lambda: tuple(n for n in self._nodes.values() if isinstance(n, Metric))
+        )
 
     @property
     def roots(self) -> tuple[Node, ...]:
