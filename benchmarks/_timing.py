@@ -6,9 +6,13 @@ every goal is a ratio against a baseline measured in the same run.
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -58,8 +62,7 @@ def report(title: str, rows: list[tuple[str, float, float, float]]) -> bool:
 
     A goal ratio of 0 means "report only".
     """
-    print(f"\n{title}")
-    print(f"{'case':<44} {'kpitree':>11} {'baseline':>11} {'ratio':>7} {'goal':>6}")
+    lines = [f"{'case':<44} {'kpitree':>11} {'baseline':>11} {'ratio':>7} {'goal':>6}"]
     ok = True
     for case, ours, base, goal in rows:
         ratio = ours / base if base else float("nan")
@@ -67,8 +70,34 @@ def report(title: str, rows: list[tuple[str, float, float, float]]) -> bool:
         ok &= met
         goal_text = f"≤{goal:g}" if goal else "—"
         flag = "" if met else "  MISSED"
-        print(
+        lines.append(
             f"{case:<44} {fmt_seconds(ours):>11} {fmt_seconds(base):>11} "
             f"{ratio:>7.2f} {goal_text:>6}{flag}"
         )
+    print(f"\n{title}")
+    print("\n".join(lines))
+    _keep(title, lines)
     return ok
+
+
+_RESULTS = Path(__file__).parent / "results"
+_started: set[Path] = set()
+
+
+def _keep(title: str, lines: list[str]) -> None:
+    """Write the table to `benchmarks/results/<script>.md` too (`make bench` keeps them).
+
+    The first table of a run starts the file afresh, under a line saying when and where
+    it was measured; the others of the same run follow it.
+    """
+    path = _RESULTS / (Path(sys.argv[0]).stem + ".md")
+    first = path not in _started
+    _started.add(path)
+    _RESULTS.mkdir(exist_ok=True)
+    with path.open("w" if first else "a", encoding="utf-8") as out:
+        if first:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            machine = f"{platform.python_implementation()} {platform.python_version()}, "
+            machine += f"{os.cpu_count()} cores, {platform.machine()}"
+            out.write(f"# {path.stem}\n\nMeasured {when} on {machine}; medians.\n")
+        out.write(f"\n## {title}\n\n```text\n" + "\n".join(lines) + "\n```\n")
