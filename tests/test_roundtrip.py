@@ -19,6 +19,7 @@ from kpitree.io.documents import JSONSyntaxError, read_json
 from kpitree.io.model import dump, dumps, from_dict, load, loads, to_dict
 from kpitree.io.values import loads_values
 from kpitree.model.norm import parse_norm
+from kpitree.testing import trees
 
 FORMATS = ("yaml", "json", "toml")
 # Characters that broke a format once: DEL (TOML), NEL and line/paragraph separators (YAML),
@@ -394,3 +395,20 @@ def test_loads_of_random_text_raises_only_kpitree_errors(text: str, fmt: str) ->
     """Model text of any characters loads or raises a KPITreeError."""
     with contextlib.suppress(kt.KPITreeError):
         loads(text, fmt)
+
+
+@settings(max_examples=40, deadline=None)
+@given(trees(max_leaves=6, functions=("min", "max", "log")))
+def test_the_compiled_toml_reader_reads_what_tomllib_reads(tree: kt.Tree) -> None:
+    """rtoml (the fast path) and tomllib (the careful one) give the same document."""
+    import tomllib
+
+    rtoml = pytest.importorskip("rtoml")
+    text = dumps(tree, "toml")
+    assert rtoml.loads(text) == tomllib.loads(text)
+
+
+def test_toml_that_rtoml_refuses_gets_tomllibs_message_and_line() -> None:
+    """A duplicate key: the fast reader refuses it, tomllib says where."""
+    with pytest.raises(kt.KPITreeError, match=r"<text>:3: invalid TOML: Cannot overwrite a value"):
+        loads('[kpis]\nleads = { owner = "m", horizon = "1 day" }\nleads = 1\n', "toml")

@@ -738,9 +738,34 @@ def _toml_key(dotted: str) -> PathKey:
     return tuple(parts)
 
 
+def _compiled_toml(text: str) -> Any:
+    """The document read by rtoml (compiled, about 6× faster), or `_UNREAD`.
+
+    `_UNREAD` when rtoml is not installed or finds anything wrong: `tomllib`, the standard
+    library's reader, then reads the text again and says what is wrong and where, with
+    the messages kpitree has always given.
+    """
+    try:
+        import rtoml
+    except ImportError:
+        return _UNREAD
+    try:
+        return rtoml.loads(text)
+    except Exception:  # any refusal is tomllib's to explain
+        return _UNREAD
+
+
+_UNREAD = object()
+
+
 def _read_toml(text: str, doc: Document) -> None:
     import tomllib
 
+    fast = _compiled_toml(text)
+    if fast is not _UNREAD:
+        doc.data = fast
+        doc.scan_lines = lambda: _scan_toml(text, doc)
+        return
     try:
         doc.data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
