@@ -14,8 +14,8 @@ What comes back to Python is small:
 - at most five duplicated keys and at most five gaps, only when there are some;
 - the number of segments;
 - per period, how many rows, checks below norm and unknown values there are;
-- the rows with at least one check below norm: period, segments and each check's
-  value and flag. Rows where every norm is met never leave the engine.
+- the rows with at least one check below norm, and the rows of the last period:
+  period, segments and each check's value and flag. Other rows never leave the engine.
 
 From these the same `Track` is built as from a frame: `breaches`, `streaks`,
 `below_at`, the text and `to_dict` equal those of `track` on the same rows. What needs
@@ -416,7 +416,11 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
     picked = ", ".join(
         [*segs, "_kt_code", "_kt_grid", *(f"_kt_v{i}" for i in range(n)), *(f"_kt_b{i}" for i in range(n))]
     )
-    returned = engine.run(f"SELECT {picked} FROM {flagged} AS _kt_f WHERE {any_below}")
+    # The rows below norm, and those of the last period (what the text tells of).
+    last_code = len(periods.uniques) - 1
+    returned = engine.run(
+        f"SELECT {picked} FROM {flagged} AS _kt_f WHERE {any_below} OR _kt_code = {last_code}"
+    )
 
     # The Track, from the rows below norm only.
     k = len(segs)
@@ -446,7 +450,6 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
             "unknown": np.array([int(r[3]) for r in counts], dtype=np.int64),
         }
     )
-    last_code = len(periods.uniques) - 1
     last_unknown = int(per_period["unknown"].iloc[-1]) if len(per_period) else 0
     return EngineTrack(
         tree=tree,
@@ -563,7 +566,7 @@ def _gaps(
 
 @attrs.frozen(repr=False)
 class EngineTrack(Track):
-    """A `Track` computed in an engine: only the rows with a check below norm are here.
+    """A `Track` computed in an engine: only the rows below a norm (and the last period's).
 
     `breaches`, `streaks`, `below_at`, `periods`, the text and `to_dict` are those of
     `track` on the same rows; `to_frame`, `status`, `series` and `plot`, which need
