@@ -43,6 +43,7 @@ def same(pandas_track: Any, engine_track: Any) -> None:
 
 
 def random_rows(segments: int, periods: int, seed: int) -> pd.DataFrame:
+    """Weekly rows per segment, shuffled; some rates missing, some leads infinite."""
     rng = np.random.default_rng(seed)
     rows = segments * periods
     rate = rng.uniform(0.6, 1.0, rows)
@@ -89,7 +90,10 @@ def test_polars_two_segment_columns_and_russian_names() -> None:
     data = two_regions().assign(team=["a"] * 5 + ["b"] * 5)
     tree = qualified_leads()
     frame = pl.from_pandas(data)
-    same(tree.track(frame, by=["region", "team"]), tree.track(frame, by=["region", "team"], engine="duckdb"))
+    same(
+        tree.track(frame, by=["region", "team"]),
+        tree.track(frame, by=["region", "team"], engine="duckdb"),
+    )
     ru = pd.DataFrame(
         {"дата": ["2026-10-01", "2026-10-02"], "лиды": [100, 100], "конверсия_в_квал": [0.7, 0.9]}
     )
@@ -122,13 +126,18 @@ def test_the_period_checks_run_in_the_engine() -> None:
     assert "2 periods are missing in column `date`" in str(caught.value)
     assert "2026-10-03 (region=north), 2026-10-04 (region=north)" in str(caught.value)
     labels = pd.DataFrame(
-        {"q": ["Q1", "Q2", "Q3", "Q1", "Q3"], "r": list("nnnss"), "leads": [1] * 5,
-         "lead_to_ql": [0.9] * 5}
+        {
+            "q": ["Q1", "Q2", "Q3", "Q1", "Q3"],
+            "r": list("nnnss"),
+            "leads": [1] * 5,
+            "lead_to_ql": [0.9] * 5,
+        }
     )
     with pytest.raises(kt.MissingValueError, match=r"Q2 \(r=s\)"):
         tree.track(labels, period="q", by="r", engine="duckdb")
-    months = pd.DataFrame({"date": ["2026-01", "2026-02", "2026-04"], "leads": [1] * 3,
-                           "lead_to_ql": [0.9] * 3})
+    months = pd.DataFrame(
+        {"date": ["2026-01", "2026-02", "2026-04"], "leads": [1] * 3, "lead_to_ql": [0.9] * 3}
+    )
     with pytest.raises(kt.MissingValueError, match="a period is missing in column `date`: 2026-03"):
         tree.track(months, engine="duckdb")
     empty = pd.DataFrame({"date": [1, None, 3], "leads": [1] * 3, "lead_to_ql": [0.9] * 3})
@@ -156,6 +165,7 @@ def test_engine_arguments_are_checked() -> None:
 
 
 # -- Spark ----------------------------------------------------------------------------------
+
 
 def spark_rows(spark: Any, data: pd.DataFrame) -> Any:
     """A Spark DataFrame of the rows: numbers as DOUBLE (NaN as NULL), the rest as text."""

@@ -21,6 +21,11 @@ From these the same `Track` is built as from a frame: `breaches`, `streaks`,
 `below_at`, the text and `to_dict` equal those of `track` on the same rows. What needs
 every row (`to_frame`, `status`, `series`, `plot`) is refused with a hint.
 
+The queries are text put together from identifiers quoted by sqlglot (`_Sql.q`),
+numbers written as `CAST('<repr of a float>' AS DOUBLE)`, whole numbers kpitree counted,
+and the tree's own SQL from `to_sql`: nothing else from the data or the model enters
+them.
+
 Periods are placed on the calendar by the code of `track` (`_Periods`), run on the
 distinct periods only; a small table of (rank, code, place) is handed back to the
 engine and joined to the rows.
@@ -182,10 +187,10 @@ class _DuckDB(_Engine):
         self._registered: list[str] = []
 
     def run(self, sql: str) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql).fetchall()  # type: ignore[no-any-return]
+        return self.con.execute(sql).fetchall()
 
     def types(self) -> dict[str, str]:
-        relation = self.con.sql(f'SELECT * FROM "{self.table}" LIMIT 0')
+        relation = self.con.sql(f'SELECT * FROM "{self.table}" LIMIT 0')  # noqa: S608
         return dict(zip(self.columns, (str(t) for t in relation.types), strict=True))
 
     def numeric(self, kind: str) -> bool:
@@ -271,7 +276,9 @@ class _Sql:
         return f"COALESCE({test}, FALSE)"
 
 
-def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name: str) -> EngineTrack:
+def _track(
+    tree: Graph, engine: _Engine, period: str, segments: list[str], name: str
+) -> EngineTrack:
     import numpy as np
     import pandas
 
@@ -325,9 +332,7 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
     segs = [sql.q(s) for s in segments]
 
     # 1. The distinct periods, in the engine's order, NULL last; rows without a period.
-    found = engine.run(
-        f"SELECT {p}, COUNT(*) FROM {table} GROUP BY {p} ORDER BY {p} NULLS LAST"
-    )
+    found = engine.run(f"SELECT {p}, COUNT(*) FROM {table} GROUP BY {p} ORDER BY {p} NULLS LAST")  # noqa: S608
     if found and found[-1][0] is None:
         missing = int(found[-1][1])
         raise MissingValueError(
@@ -342,21 +347,21 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
     distinct = pandas.Series([row[0] for row in found])
     periods = _Periods.read(distinct, period, pandas.RangeIndex(len(distinct)))
     # The engine's rank of each period -> its code (rank in `track`'s order) and place.
-    rows_ = [
-        (i, int(c), int(periods.grid[c])) for i, c in enumerate(periods.codes.tolist())
-    ]
+    rows_ = [(i, int(c), int(periods.grid[c])) for i, c in enumerate(periods.codes.tolist())]
     codes_table = f"_kpitree_periods_{next(_ids)}"
     engine.register(codes_table, rows_)
     ranked = (
-        f"(SELECT {p}, ROW_NUMBER() OVER (ORDER BY {p}) - 1 AS {sql.q('_kt_sqlcode')} "
+        f"(SELECT {p}, ROW_NUMBER() OVER (ORDER BY {p}) - 1 AS {sql.q('_kt_sqlcode')} "  # noqa: S608
         f"FROM (SELECT DISTINCT {p} FROM {table} WHERE {p} IS NOT NULL) AS {sql.q('_kt_d')})"
     )
 
     def placed(source: str, picked: Sequence[str]) -> str:
         """The rows of `source` with each period's code and place on the calendar."""
-        chosen = ", ".join([*(f"{sql.q('_kt_s')}.{c}" for c in picked), "_kt_m._kt_code", "_kt_m._kt_grid"])
+        chosen = ", ".join(
+            [*(f"{sql.q('_kt_s')}.{c}" for c in picked), "_kt_m._kt_code", "_kt_m._kt_grid"]
+        )
         return (
-            f"SELECT {chosen} FROM {source} AS {sql.q('_kt_s')} "
+            f"SELECT {chosen} FROM {source} AS {sql.q('_kt_s')} "  # noqa: S608
             f"JOIN {ranked} AS _kt_r ON {sql.q('_kt_s')}.{p} = _kt_r.{p} "
             f"JOIN {sql.q(codes_table)} AS _kt_m ON _kt_r.{sql.q('_kt_sqlcode')} = _kt_m._kt_rank"
         )
@@ -364,7 +369,7 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
     key_list = ", ".join([p, *segs])
     # 2. Two rows with one period and segment.
     duplicated = engine.run(
-        f"SELECT {key_list}, COUNT(*), COUNT(*) OVER () FROM {table} GROUP BY {key_list} "
+        f"SELECT {key_list}, COUNT(*), COUNT(*) OVER () FROM {table} GROUP BY {key_list} "  # noqa: S608
         f"HAVING COUNT(*) > 1 ORDER BY {key_list} LIMIT {_SHOWN}"
     )
     if duplicated:
@@ -373,8 +378,9 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
     partition = f"PARTITION BY {', '.join(segs)} " if segs else ""
     seg_list = "".join(f"{s}, " for s in segs)
     gaps = engine.run(
-        f"SELECT {seg_list}_kt_grid, _kt_next, SUM(_kt_next - _kt_grid - 1) OVER () FROM ("
-        f"SELECT {seg_list}_kt_grid, LEAD(_kt_grid) OVER ({partition}ORDER BY _kt_grid) AS _kt_next "
+        f"SELECT {seg_list}_kt_grid, _kt_next, SUM(_kt_next - _kt_grid - 1) OVER () FROM ("  # noqa: S608
+        f"SELECT {seg_list}_kt_grid, "
+        f"LEAD(_kt_grid) OVER ({partition}ORDER BY _kt_grid) AS _kt_next "
         f"FROM ({placed(table, segs)}) AS _kt_g) AS _kt_l "
         f"WHERE _kt_next - _kt_grid > 1 ORDER BY {seg_list}_kt_grid LIMIT {_SHOWN}"
     )
@@ -383,7 +389,7 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
     # 4. How many segments.
     if segs:
         count = engine.run(
-            f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(segs)} FROM {table}) AS _kt_c"
+            f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(segs)} FROM {table}) AS _kt_c"  # noqa: S608
         )
         segment_count = int(count[0][0])
     else:
@@ -391,35 +397,39 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
 
     # 5. The checks per row, computed in the engine.
     inner = (
-        to_sql(tree, metrics, table=engine.table, dialect=engine.dialect, columns=columns,
-               pretty=False)
+        to_sql(
+            tree, metrics, table=engine.table, dialect=engine.dialect, columns=columns, pretty=False
+        )
         if metrics
-        else f"SELECT * FROM {table}"
+        else f"SELECT * FROM {table}"  # noqa: S608
     )
     values = ", ".join(f"{c[4]} AS _kt_v{i}" for i, c in enumerate(checks))
-    flags = ", ".join(
-        f"{sql.below(c[3], f'_kt_v{i}')} AS _kt_b{i}" for i, c in enumerate(checks)
-    )
+    flags = ", ".join(f"{sql.below(c[3], f'_kt_v{i}')} AS _kt_b{i}" for i, c in enumerate(checks))
     evaluated = f"({inner}) AS {sql.q('_kt_e')}"
-    valued = f"(SELECT {key_list}{', ' if values else ''}{values} FROM {evaluated})"
-    flagged = (
-        f"(SELECT *{', ' if flags else ''}{flags} FROM ({placed(valued, [*segs, *(f'_kt_v{i}' for i in range(len(checks)))])}) AS _kt_p)"
-    )
+    valued = f"(SELECT {key_list}{', ' if values else ''}{values} FROM {evaluated})"  # noqa: S608
+    with_values = placed(valued, [*segs, *(f"_kt_v{i}" for i in range(len(checks)))])
+    flagged = f"(SELECT *{', ' if flags else ''}{flags} FROM ({with_values}) AS _kt_p)"  # noqa: S608
     n = len(checks)
     unknown = " + ".join(f"CASE WHEN _kt_v{i} IS NULL THEN 1 ELSE 0 END" for i in range(n)) or "0"
     below = " + ".join(f"CASE WHEN _kt_b{i} THEN 1 ELSE 0 END" for i in range(n)) or "0"
     counts = engine.run(
-        f"SELECT _kt_code, COUNT(*), SUM({below}), SUM({unknown}) FROM {flagged} AS _kt_f "
+        f"SELECT _kt_code, COUNT(*), SUM({below}), SUM({unknown}) FROM {flagged} AS _kt_f "  # noqa: S608
         f"GROUP BY _kt_code ORDER BY _kt_code"
     )
     any_below = " OR ".join(f"_kt_b{i}" for i in range(n)) or "FALSE"
     picked = ", ".join(
-        [*segs, "_kt_code", "_kt_grid", *(f"_kt_v{i}" for i in range(n)), *(f"_kt_b{i}" for i in range(n))]
+        [
+            *segs,
+            "_kt_code",
+            "_kt_grid",
+            *(f"_kt_v{i}" for i in range(n)),
+            *(f"_kt_b{i}" for i in range(n)),
+        ]
     )
     # The rows below norm, and those of the last period (what the text tells of).
     last_code = len(periods.uniques) - 1
     returned = engine.run(
-        f"SELECT {picked} FROM {flagged} AS _kt_f WHERE {any_below} OR _kt_code = {last_code}"
+        f"SELECT {picked} FROM {flagged} AS _kt_f WHERE {any_below} OR _kt_code = {last_code}"  # noqa: S608
     )
 
     # The Track, from the rows below norm only.
@@ -434,13 +444,13 @@ def _track(tree: Graph, engine: _Engine, period: str, segments: list[str], name:
     for s, v in zip(segments, seg_values, strict=True):
         raw[s] = pandas.Series(v.tolist()) if size else v
     made = []
-    for i, (node, standard, owner, norm, _v) in enumerate(checks):
+    for i, (label, standard, owner, norm, _v) in enumerate(checks):
         v = np.array(
             [np.nan if r[k + 2 + i] is None else float(r[k + 2 + i]) for r in returned],
             dtype=np.float64,
         )[order]
         b = np.array([bool(r[k + 2 + n + i]) for r in returned], dtype=bool)[order]
-        made.append(Check(node, standard, owner, norm, v, b))
+        made.append(Check(label, standard, owner, norm, v, b))
     seg_sorted, grid_sorted, code_sorted = seg_codes[order], grid[order], code[order]
     per_period = pandas.DataFrame(
         {
@@ -593,8 +603,7 @@ class EngineTrack(Track):
     def _every_row(self) -> ArgumentError:
         return ArgumentError(
             _(
-                "this track ran in {engine}: only the rows below a norm came back, "
-                "not every row"
+                "this track ran in {engine}: only the rows below a norm came back, not every row"
             ).format(engine=self.engine),
             hint=_("track a pandas or polars frame without engine= for every row"),
         )
