@@ -119,8 +119,8 @@ def track_in_engine(
             _("engine='spark' tracks a Spark DataFrame, got {type}").format(
                 type=type(data).__name__
             ),
-            hint=_("{call} makes one; for pandas or polars frames use {engine}").format(
-                call="spark.createDataFrame(pandas_frame)", engine="engine='duckdb'"
+            hint=_("{call} makes one; for pandas or polars frames use {frames}").format(
+                call="spark.createDataFrame(pandas_frame)", frames="engine='duckdb'"
             ),
         )
     if engine == "duckdb" and spark:
