@@ -17,8 +17,8 @@ from kpitree.examples import daily_year, qualified_leads, qualified_leads_ru
 
 
 def metric_norm_tree() -> kt.Tree:
-    """A tree with a norm on a leaf, on a metric (ratio, may be undefined) and an upper limit."""
-    leads = kt.KPI("leads", owner="marketing", horizon="1 day", unit="lead")
+    """Norms on a leaf (a range), on a metric (a ratio, may be undefined) and an upper limit."""
+    leads = kt.KPI("leads", owner="marketing", horizon="1 day", unit="lead", norm="10..90")
     ql = kt.KPI("ql", owner="sales", horizon="1 day", unit="lead", norm="<= 900")
     conv = kt.Metric("conv", ql / leads, unit="%", norm=">= 0.8")
     return kt.Tree(conv)
@@ -189,14 +189,15 @@ def spark_rows(spark: Any, data: pd.DataFrame) -> Any:
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_equals_pandas_on_the_daily_year(spark: Any) -> None:
-    """The year in Spark (a Spark DataFrame is tracked there by default): same as pandas."""
+    """The year in Spark (tracked there by default), dates as timestamps or text: as pandas."""
     pytest.importorskip("pyspark")
     year = daily_year()
-    year = year.assign(date=year["date"].dt.strftime("%Y-%m-%d"))
     tree = qualified_leads()
-    got = tree.track(spark_rows(spark, year))
-    assert got.engine == "spark"
-    same(tree.track(year), got)
+    stamps = tree.track(spark.createDataFrame(year))  # periods as Spark TIMESTAMPs
+    assert stamps.engine == "spark"
+    same(tree.track(year), stamps)
+    year = year.assign(date=year["date"].dt.strftime("%Y-%m-%d"))
+    same(tree.track(year), tree.track(spark_rows(spark, year)))
     assert not [t for t in spark.catalog.listTables() if t.name.startswith("_kpitree")]
 
 

@@ -17,6 +17,9 @@ What comes back to Python is small:
 - the rows with at least one check below norm, and the rows of the last period:
   period, segments and each check's value and flag. Other rows never leave the engine.
 
+The checks are computed twice in the engine, once for the counts and once for the rows
+that come back; a Spark DataFrame that is costly to compute is worth caching first.
+
 From these the same `Track` is built as from a frame: `breaches`, `streaks`,
 `below_at`, the text and `to_dict` equal those of `track` on the same rows. What needs
 every row (`to_frame`, `status`, `series`, `plot`) is refused with a hint.
@@ -432,7 +435,7 @@ def _track(
         f"SELECT {picked} FROM {flagged} AS _kt_f WHERE {any_below} OR _kt_code = {last_code}"  # noqa: S608
     )
 
-    # The Track, from the rows below norm only.
+    # The Track, from the rows that came back.
     k = len(segs)
     size = len(returned)
     code = np.array([r[k] for r in returned], dtype=np.int64)
