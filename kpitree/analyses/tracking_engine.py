@@ -151,6 +151,13 @@ class _Engine:
     def run(self, sql: str) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def run_first(self, sql: str) -> tuple[Any, list[tuple[Any, ...]]]:
+        """Run `sql`: its first column as a pandas Series, and the rows."""
+        import pandas
+
+        rows = self.run(sql)
+        return pandas.Series([r[0] for r in rows]), rows
+
     def types(self) -> dict[str, str]:
         raise NotImplementedError
 
@@ -191,6 +198,11 @@ class _DuckDB(_Engine):
 
     def run(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
+
+    def run_first(self, sql: str) -> tuple[Any, list[tuple[Any, ...]]]:
+        """As pandas reads it (a DATE as datetime64, like a polars date column on pandas)."""
+        frame = self.con.execute(sql).df()
+        return frame.iloc[:, 0], list(frame.itertuples(index=False, name=None))
 
     def types(self) -> dict[str, str]:
         relation = self.con.sql(f'SELECT * FROM "{self.table}" LIMIT 0')  # noqa: S608
@@ -335,8 +347,10 @@ def _track(
     segs = [sql.q(s) for s in segments]
 
     # 1. The distinct periods, in the engine's order, NULL last; rows without a period.
-    found = engine.run(f"SELECT {p}, COUNT(*) FROM {table} GROUP BY {p} ORDER BY {p} NULLS LAST")  # noqa: S608
-    if found and found[-1][0] is None:
+    distinct, found = engine.run_first(
+        f"SELECT {p}, COUNT(*) FROM {table} GROUP BY {p} ORDER BY {p} NULLS LAST"  # noqa: S608
+    )  # noqa: RUF100, S608
+    if len(distinct) and distinct.isna().iloc[-1]:
         missing = int(found[-1][1])
         raise MissingValueError(
             ngettext(
@@ -347,7 +361,7 @@ def _track(
             hint=_("every row needs its period: fill the column or drop those rows"),
             names=[period],
         )
-    distinct = pandas.Series([row[0] for row in found])
+    distinct = distinct.reset_index(drop=True)
     periods = _Periods.read(distinct, period, pandas.RangeIndex(len(distinct)))
     # The engine's rank of each period -> its code (rank in `track`'s order) and place.
     rows_ = [(i, int(c), int(periods.grid[c])) for i, c in enumerate(periods.codes.tolist())]
