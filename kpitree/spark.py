@@ -1,5 +1,9 @@
-"""Apply a tree to a Spark DataFrame: `kpitree.spark.evaluate(tree, spark_df)` (extra `spark`)."""
+"""Apply a tree to a Spark DataFrame (extra `spark`).
 
-from kpitree.backends.spark import evaluate
+`kpitree.spark.evaluate(tree, spark_df)` adds a column per metric;
+`kpitree.spark.rollup(tree, spark_df, by=[...])` aggregates per group and recomputes them.
+"""
 
-__all__ = ["evaluate"]
+from kpitree.backends.spark import evaluate, rollup
+
+__all__ = ["evaluate", "rollup"]

@@ -12,11 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
-from test_frames import tree_and_rows
+from hypothesis import strategies as st
+from test_frames import (
+    AGG_CELLS,
+    AGG_LEAVES,
+    WEEKS,
+    every_aggregate,
+    funnel,
+    rollup_reference,
+    tree_and_rows,
+)
 from test_undefined import FORMULAS, ROWS, _reference, _same, _tree
 
 import kpitree as kt
-from kpitree.backends.frames import evaluate_frame
+from kpitree.backends.frames import aggregations, evaluate_frame
 from kpitree.examples import qualified_leads_ru, sales_revenue
 
 pyspark = pytest.importorskip("pyspark")
@@ -114,3 +123,71 @@ def test_spark_follows_the_undefined_rule_on_nested_formulas(
     for i, record in enumerate(got):
         for name in ("m", "n"):
             assert _same(record[name], want[i][name]), (name, tree[name], rows[i], record[name])
+
+
+# -- rollups in Spark ---------------------------------------------------------------------------
+
+
+def test_spark_rollup_is_a_ratio_of_sums_like_pandas(spark: Any) -> None:
+    """The Spark rollup gives the pandas rollup's numbers: conversion = Σql / Σleads per week."""
+    from kpitree.spark import rollup
+
+    data = pd.DataFrame(WEEKS)
+    frame = spark_frame(spark, {k: [float(v) for v in vs] for k, vs in WEEKS.items()})
+    got = collected(rollup(funnel(), frame, by="week"))
+    want = funnel().rollup(data, by="week")
+    assert got["week"] == [1.0, 2.0]
+    assert got["conv"][0] == pytest.approx(125 / 410, rel=1e-15)
+    for name in want.columns:
+        assert got[name] == pytest.approx(want[name].tolist(), rel=1e-12, nan_ok=True), name
+    total = collected(rollup(funnel(), frame, by=[], metrics="conv"))
+    assert list(total) == ["ql", "leads", "conv"]
+    assert total["conv"] == pytest.approx([165 / 460], rel=1e-15)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.integers(1, 10).flatmap(
+        lambda n: st.fixed_dictionaries(
+            {
+                "g": st.lists(st.sampled_from([1.0, 2.0, 3.0]), min_size=n, max_size=n),
+                "day": st.permutations([float(i) for i in range(n)]),
+                **{c: st.lists(AGG_CELLS, min_size=n, max_size=n) for c in AGG_LEAVES},
+            }
+        )
+    )
+)
+def test_spark_rollup_equals_the_reference(spark: Any, data: dict) -> None:
+    """Every declared aggregation (sum, mean, min, max, last, weighted) equals the reference."""
+    from kpitree.spark import rollup
+
+    tree = every_aggregate()
+    order = np.argsort(data["day"], kind="stable")
+    ordered = {k: [v[i] for i in order] for k, v in data.items()}
+    want = rollup_reference(ordered, "g", {n: str(a) for n, a in aggregations(tree).items()})
+    got = rollup(tree, spark_frame(spark, data), by="g", order_by="day").collect()
+    assert [r["g"] for r in got] == sorted(want)
+    for record in got:
+        for name, value in want[record["g"]].items():
+            if math.isnan(value):
+                assert record[name] is None, name
+            else:
+                assert record[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
+
+
+def test_spark_rollup_refuses_what_it_cannot_do(spark: Any) -> None:
+    """Not a Spark frame, a text leaf, a missing group column, `last` without an order."""
+    from kpitree.spark import rollup
+
+    with pytest.raises(kt.ValueTypeError, match="must be a Spark DataFrame"):
+        rollup(funnel(), pd.DataFrame(WEEKS), by="week")
+    text = spark.createDataFrame([("w1", "many", 1.0, 0.5)], ["week", "leads", "ql", "show_rate"])
+    with pytest.raises(kt.ValueTypeError, match="column `leads` holds string"):
+        rollup(funnel(), text, by="week")
+    frame = spark_frame(spark, {k: [float(v) for v in vs] for k, vs in WEEKS.items()})
+    with pytest.raises(kt.UnknownNameError, match="month"):
+        rollup(funnel(), frame, by="month")
+    numbers = spark_frame(spark, {"g": [1.0], "day": [0.0], **{c: [1.0] for c in AGG_LEAVES}})
+    with pytest.raises(kt.ArgumentError, match="order_by"):
+        rollup(every_aggregate(), numbers, by="g")
+    assert not [t for t in spark.catalog.listTables() if t.name.startswith("_kpitree_view")]

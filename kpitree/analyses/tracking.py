@@ -76,6 +76,7 @@ def track(
     period: str = "date",
     by: Iterable[str] | str | None = None,
     plan: Any = None,
+    engine: str | None = None,
 ) -> Track:
     """Evaluate the tree per period (and segment) and check every norm and standard per row.
 
@@ -89,6 +90,9 @@ def track(
         plan: a table of per-period targets: the `period` column, any of the `by`
             columns (a plan without one applies to every segment), and a column per
             node planned. `Track.vs_plan` compares it with the facts.
+        engine: compute in `"duckdb"` (a pandas or polars frame) or `"spark"` (a Spark
+            DataFrame, the default for one): the rows stay there and only those below
+            a norm come back (see `kpitree.analyses.tracking_engine`); no `plan`.
 
     Returns:
         A `Track`.
@@ -118,6 +122,10 @@ def track(
     """
     import numpy as np
 
+    if engine is not None or _spark_frame(data):
+        from kpitree.analyses.tracking_engine import track_in_engine
+
+        return track_in_engine(tree, data, period, by, engine, plan)
     kind = frame_kind(data)
     if kind == "mapping":
         raise ValueTypeError(
@@ -182,6 +190,11 @@ def track(
 
 
 # -- reading the table ----------------------------------------------------------------------
+
+
+def _spark_frame(data: Any) -> bool:
+    """Whether `data` is a Spark DataFrame (tracked in Spark)."""
+    return all(hasattr(data, a) for a in ("sparkSession", "createOrReplaceTempView", "dtypes"))
 
 
 def _segment_names(by: Iterable[str] | str | None) -> list[str]:

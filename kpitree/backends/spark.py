@@ -10,18 +10,19 @@ once and Spark plans the whole as one projection. pyspark is imported only here
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kpitree.backends.frames import free_name, not_numbers, plan
-from kpitree.backends.sql import metric_sql
+from kpitree.backends.sql import metric_sql, to_sql
 from kpitree.errors import ValueTypeError, require
 from kpitree.i18n import _
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "rollup"]
 
 _NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
 
@@ -60,22 +61,10 @@ def evaluate(
     require("pyspark", extra="spark", feature="Spark evaluation")
     from pyspark.sql import functions
 
-    # By what it can do, not its class: Spark Connect's DataFrame is another class.
-    if not all(hasattr(data, a) for a in ("columns", "dtypes", "withColumns", "select")):
-        raise ValueTypeError(
-            _("data must be a Spark DataFrame, got {type}").format(type=type(data).__name__),
-            hint=_("{call} makes one; for pandas or polars frames use {frames}").format(
-                call="spark.createDataFrame(pandas_frame)", frames="tree.evaluate_frame(...)"
-            ),
-        )
-
+    check_frame(data, "tree.evaluate_frame(...)")
     steps = plan(tree, metrics)
     columns = list(data.columns)
-    types = dict(data.dtypes)
-    for leaf in steps.leaves:
-        kind = types.get(leaf)
-        if kind is not None and not kind.startswith(_NUMERIC):
-            raise not_numbers(leaf, kind)
+    check_numbers(data, steps.leaves)
     layers = metric_sql(tree, steps.metrics, dialect="spark", columns=columns, defaults=defaults)
     # A column named like an intermediate metric is the user's: set it aside meanwhile.
     aside = {n: free_name(n, columns) for n in steps.intermediate if n in columns}
@@ -87,3 +76,102 @@ def evaluate(
     if aside:
         frame = frame.withColumnsRenamed({v: k for k, v in aside.items()})
     return frame.select(*columns, *(m for m in steps.metrics if m not in columns))
+
+
+def rollup(
+    tree: Graph,
+    data: Any,
+    by: Iterable[str] | str,
+    metrics: Iterable[str] | str | None = None,
+    *,
+    order_by: str | None = None,
+    defaults: bool = False,
+) -> Any:
+    """Aggregate the leaves per group in Spark by their declared aggregation; recompute metrics.
+
+    The numbers of `tree.rollup` on pandas: each leaf combines by its `aggregate` (a rate
+    weighted by what it is a rate of, so a conversion rolls up to a ratio of sums, never
+    a mean of ratios), then the metrics are computed from the aggregates. The query is
+    `to_sql(..., group_by=by, dialect="spark")`, run by `data.sparkSession.sql` over a
+    temporary view of `data` (dropped again once Spark has analysed the query).
+
+    Args:
+        tree: the tree.
+        data: a `pyspark.sql.DataFrame` whose columns include the leaves.
+        by: the columns to group by (one name may be a string); `[]` gives one total row.
+        metrics: the metrics to compute; None means all.
+        order_by: the column that orders rows for leaves that aggregate as `last`
+            (required for those: Spark rows have no order of their own).
+        defaults: let a leaf without a column take its model value (with a
+            `DefaultsWarning`); otherwise a missing leaf column is an error naming it.
+
+    Returns:
+        A Spark DataFrame: the `by` columns, the aggregated leaves and the metrics, one
+        row per group, sorted by the group keys; undefined values are NULL.
+
+    Raises:
+        ValueTypeError: `data` that is not a Spark DataFrame; a leaf column that does
+            not hold numbers.
+        UnknownNameError: a `by` or `order_by` column that `data` lacks.
+        MissingValueError: a leaf without a column; a weight without a column.
+        ArgumentError: a leaf that aggregates as `last` without `order_by`.
+
+    Examples:
+        >>> from kpitree.examples import qualified_leads
+        >>> rollup(qualified_leads(), spark_df, by="week").collect()  # doctest: +SKIP
+        [Row(week=1, leads=400.0, lead_to_ql=0.6, qualified_leads=240.0), ...]
+    """
+    require("pyspark", extra="spark", feature="Spark rollups")
+    check_frame(data, "tree.rollup(...)")
+    steps = plan(tree, metrics)
+    check_numbers(data, steps.leaves)
+    view = temporary_view(data)
+    try:
+        sql = to_sql(
+            tree,
+            steps.metrics,
+            table=view,
+            dialect="spark",
+            group_by=by,
+            order_by=order_by,
+            columns=list(data.columns),
+            defaults=defaults,
+            pretty=False,
+        )
+        return data.sparkSession.sql(sql)
+    finally:
+        data.sparkSession.catalog.dropTempView(view)
+
+
+_views = itertools.count(1)
+
+
+def temporary_view(data: Any) -> str:
+    """Register `data` as a temporary view under a name of its own; return the name."""
+    name = f"_kpitree_view_{id(data):x}_{next(_views)}"
+    data.createOrReplaceTempView(name)
+    return name
+
+
+def check_frame(data: Any, frames: str) -> None:
+    """Refuse what is not a Spark DataFrame; `frames` names the call for pandas or polars."""
+    # By what it can do, not its class: Spark Connect's DataFrame is another class.
+    if not all(
+        hasattr(data, a)
+        for a in ("columns", "dtypes", "withColumns", "select", "createOrReplaceTempView")
+    ):
+        raise ValueTypeError(
+            _("data must be a Spark DataFrame, got {type}").format(type=type(data).__name__),
+            hint=_("{call} makes one; for pandas or polars frames use {frames}").format(
+                call="spark.createDataFrame(pandas_frame)", frames=frames
+            ),
+        )
+
+
+def check_numbers(data: Any, names: Iterable[str]) -> None:
+    """Refuse a column among `names` whose Spark type is not a number."""
+    types = dict(data.dtypes)
+    for name in names:
+        kind = types.get(name)
+        if kind is not None and not kind.startswith(_NUMERIC):
+            raise not_numbers(name, kind)
