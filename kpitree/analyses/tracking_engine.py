@@ -48,11 +48,11 @@ from kpitree.analyses.tracking import (
     Check,
     Track,
     _Keys,
-    _label,
     _measured,
     _Periods,
     _segment_codes,
     _segment_names,
+    period_label,
 )
 from kpitree.backends.frames import (
     check_keys,
@@ -531,7 +531,7 @@ def _duplicates(found: list[tuple[Any, ...]], keys: Sequence[str]) -> None:
     total = int(found[0][-1])
     described = []
     for row in found:
-        key = ", ".join(f"{k}={_label(v)}" for k, v in zip(keys, row, strict=False))
+        key = ", ".join(f"{k}={period_label(v)}" for k, v in zip(keys, row, strict=False))
         described.append(
             _("{key} in {n} rows").format(key=key, n=format_number(int(row[len(keys)])))
         )
@@ -565,7 +565,7 @@ def _gaps(
     total = int(found[0][-1])
     missing: list[str] = []
     for row in found:
-        segment = ", ".join(f"{s}={_label(v)}" for s, v in zip(segments, row, strict=False))
+        segment = ", ".join(f"{s}={period_label(v)}" for s, v in zip(segments, row, strict=False))
         start, stop = int(row[k]), int(row[k + 1])
         for place in range(start + 1, stop):
             if len(missing) < _SHOWN:
