@@ -139,17 +139,7 @@ def track(
         kind = "polars"
     columns = [str(c) for c in data.columns]
     segments = _segment_names(by)
-    keys = check_keys(tree, [period, *segments], None, columns)
-    if period in segments:
-        raise ArgumentError(
-            _("`{column}` is the period column and a segment column at once").format(column=period),
-            hint=_("segment by other columns than the period"),
-            names=[period],
-        )
-    leaves = tuple(leaf.name for leaf in tree.leaves)
-    check_leaf_columns(tree, leaves, columns)
-    standards = _measured(tree, columns)
-    check_unique(columns, [c for _k, _s, c in standards])
+    keys, leaves, standards = checked_columns(tree, period, segments, columns)
 
     raw = {k: _column(data, kind, k) for k in keys}
     index = _row_labels(data, kind)
@@ -213,6 +203,29 @@ def _column(data: Any, kind: str, name: str, *, numeric: bool = False) -> Any:
     if numeric and not column.dtype.is_numeric() and str(column.dtype) != "Null":
         raise not_numbers(name, column.dtype)
     return column.to_numpy()
+
+
+def checked_columns(
+    tree: Graph, period: str, segments: Sequence[str], columns: Sequence[str]
+) -> tuple[list[str], tuple[str, ...], Any]:
+    """The key columns, the leaves and the measured standards, every column checked.
+
+    Shared by `track` on frames and in an engine: the period and segments are columns and
+    not nodes, the period is no segment, every leaf has a column, and no column measures
+    two standards.
+    """
+    keys = check_keys(tree, [period, *segments], None, columns)
+    if period in segments:
+        raise ArgumentError(
+            _("`{column}` is the period column and a segment column at once").format(column=period),
+            hint=_("segment by other columns than the period"),
+            names=[period],
+        )
+    leaves = tuple(leaf.name for leaf in tree.leaves)
+    check_leaf_columns(tree, leaves, columns)
+    standards = _measured(tree, columns)
+    check_unique(columns, [c for _k, _s, c in standards])
+    return keys, leaves, standards
 
 
 def _row_labels(data: Any, kind: str) -> Any:

@@ -48,16 +48,13 @@ from kpitree.analyses.tracking import (
     Check,
     Track,
     _Keys,
-    _measured,
     _Periods,
     _segment_codes,
     _segment_names,
+    checked_columns,
     period_label,
 )
 from kpitree.backends.frames import (
-    check_keys,
-    check_leaf_columns,
-    check_unique,
     frame_kind,
     not_numbers,
 )
@@ -300,17 +297,7 @@ def _track(
     from kpitree.backends.sql import to_sql
 
     columns = engine.columns
-    keys = check_keys(tree, [period, *segments], None, columns)
-    if period in segments:
-        raise ArgumentError(
-            _("`{column}` is the period column and a segment column at once").format(column=period),
-            hint=_("segment by other columns than the period"),
-            names=[period],
-        )
-    leaves = tuple(leaf.name for leaf in tree.leaves)
-    check_leaf_columns(tree, leaves, columns)
-    standards = _measured(tree, columns)
-    check_unique(columns, [c for _k, _s, c in standards])
+    keys, leaves, standards = checked_columns(tree, period, segments, columns)
     types = engine.types()
     for column in [*leaves, *(c for _k, _s, c in standards)]:
         if not engine.numeric(types[column]):
