@@ -197,3 +197,4 @@ def test_spark_equals_numpy_row_by_row(spark: Any, method: str) -> None:
     got = pd.DataFrame([row.asDict() for row in result.collect()], columns=result.columns)
     got = got.astype({c: float for c in got.columns if c != "segment"})
     _same(numpy.sort_values("segment").reset_index(drop=True), got)
+    assert not [t for t in spark.catalog.listTables() if t.name.startswith("_kpitree")]

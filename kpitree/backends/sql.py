@@ -887,7 +887,8 @@ class _Compiler:
             ),
             exp.and_(
                 exp.LT(this=base.copy(), expression=zero.copy()),
-                exp.EQ(this=power.copy(), expression=exp.Floor(this=power.copy())),
+                # ROUND, not FLOOR: FLOOR of a double is a BIGINT in Spark, which overflows.
+                exp.EQ(this=power.copy(), expression=exp.Round(this=power.copy())),
             ),
         )
         return _when(defined, exp.Pow(this=base, expression=power))

@@ -87,29 +87,32 @@ def engine_frame(
     engine: str,
 ) -> Any:
     """Attribute `metric` per segment in `engine`; `tree` is the metric's subtree."""
-    run, columns, table = _connect(data, engine)
-    leaves = [leaf.name for leaf in tree.leaves]
-    check_leaf_columns(tree, leaves, columns)
-    for name in [period, *by]:
-        if name not in columns:
-            raise MissingValueError(
-                _("the data has no column `{name}`").format(name=name),
-                hint=did_you_mean(name, columns),
-                names=[name],
-            )
-    where = {"table": table, "period": period, "before": before, "after": after, "by": by}
-    checks = checks_sql(tree, leaves, dialect=engine, **where)
-    counts = run(checks["counts"])[0]
-    _check_rows(counts, run, checks, period, before, after, by)
-    moving = tuple(leaf for i, leaf in enumerate(leaves) if counts[f"moves{i}"])
-    mixes = _mixes(tree, metric, moving, method, order, limit)
-    sql = attribution_sql(tree, metric, mixes, owners=owners_of(tree), dialect=engine, **where)
-    return run(sql, frame=True)
+    run, columns, table, close = _connect(data, engine)
+    try:
+        leaves = [leaf.name for leaf in tree.leaves]
+        check_leaf_columns(tree, leaves, columns)
+        for name in [period, *by]:
+            if name not in columns:
+                raise MissingValueError(
+                    _("the data has no column `{name}`").format(name=name),
+                    hint=did_you_mean(name, columns),
+                    names=[name],
+                )
+        where = {"table": table, "period": period, "before": before, "after": after, "by": by}
+        checks = checks_sql(tree, leaves, dialect=engine, **where)
+        counts = run(checks["counts"])[0]
+        _check_rows(counts, run, checks, period, before, after, by)
+        moving = tuple(leaf for i, leaf in enumerate(leaves) if counts[f"moves{i}"])
+        mixes = _mixes(tree, metric, moving, method, order, limit)
+        sql = attribution_sql(tree, metric, mixes, owners=owners_of(tree), dialect=engine, **where)
+        # Spark analyses the query here: the view may go once `run` returns the DataFrame.
+        return run(sql, frame=True)
+    finally:
+        close()
 
 
-def _connect(data: Any, engine: str) -> tuple[Any, list[str], str]:
-    """A function that runs SQL on `data` in `engine`, its columns, and its table's name."""
-    table = f"_kpitree_data_{uuid.uuid4().hex[:12]}"
+def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any]:
+    """Run SQL on `data` in `engine`: the runner, the columns, the table's name, a closer."""
     if engine == "duckdb":
         require("duckdb", extra="sql", feature="attribution in DuckDB")
         import duckdb
@@ -123,6 +126,7 @@ def _connect(data: Any, engine: str) -> tuple[Any, list[str], str]:
                     call="con.table(name).df()"
                 ),
             )
+        table = f"_kpitree_data_{uuid.uuid4().hex[:12]}"
         con = duckdb.connect()
         con.register(table, data)
 
@@ -133,23 +137,19 @@ def _connect(data: Any, engine: str) -> tuple[Any, list[str], str]:
             names = [d[0] for d in result.description]
             return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
-        return run_duckdb, [str(c) for c in data.columns], table
+        return run_duckdb, [str(c) for c in data.columns], table, con.close
     require("pyspark", extra="spark", feature="attribution in Spark")
-    if not all(hasattr(data, a) for a in ("columns", "createOrReplaceTempView", "sparkSession")):
-        raise ValueTypeError(
-            _('engine="spark" takes a Spark DataFrame, got {type}').format(
-                type=type(data).__name__
-            ),
-            hint=_("{call} makes one").format(call="spark.createDataFrame(pandas_frame)"),
-        )
-    data.createOrReplaceTempView(table)
+    from kpitree.backends.spark import check_frame, temporary_view
+
+    check_frame(data, "tree.attribute_frame(...)")
+    view = temporary_view(data)
     session = data.sparkSession
 
     def run_spark(sql: str, frame: bool = False) -> Any:
         result = session.sql(sql)
         return result if frame else [row.asDict() for row in result.collect()]
 
-    return run_spark, list(data.columns), table
+    return run_spark, list(data.columns), view, lambda: session.catalog.dropTempView(view)
 
 
 def _check_rows(
