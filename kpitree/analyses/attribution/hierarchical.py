@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from kpitree.analyses.attribution.integral import gauss_legendre, points_for
 from kpitree.analyses.attribution.methods import Periods, exact_step
-from kpitree.analyses.attribution.shapley import game, shapley_values
+from kpitree.analyses.attribution.shapley import game, product_shapley, shapley_values
 from kpitree.engine import codegen
 from kpitree.language.expr import Add, Const, Div, Expr, Mul, Neg, Ref, Sub, constant_value, refs
 from kpitree.model.graph import CacheKey
@@ -162,32 +161,6 @@ def _compile_terms(tree: Graph) -> dict[str, list[_Term]]:
         compiled = namespace[source] if source is not None else None
         out[metric_name].append(_Term(names, compiled, sign, tuple(namespace[p] for p in parts)))
     return out
-
-
-_ROWS = 4096  # rows per pass of the product formula: (children x nodes x rows) stays small
-
-
-def product_shapley(coefficient: float, low: Array, high: Array) -> Array:
-    """Exact Shapley values of the game `coefficient × Π_j (high_j if j in S else low_j)`.
-
-    `low` and `high` are (children, rows) factor values; the result is (children, rows).
-    The module doc gives the formula: a Gauss–Legendre rule exact for its degree, the
-    product over the other children from prefix and suffix products (no division, so a
-    factor that is 0 is no trouble).
-    """
-    n, rows = low.shape
-    t, w = gauss_legendre(points_for(n))
-    out = np.empty((n, rows))
-    for r0 in range(0, rows, _ROWS):
-        r1 = min(rows, r0 + _ROWS)
-        lo, hi = low[:, None, r0:r1], high[:, None, r0:r1]
-        mixed = lo * (1 - t)[None, :, None] + hi * t[None, :, None]  # (n, nodes, rows)
-        others = np.ones_like(mixed)
-        others[1:] = np.cumprod(mixed[:-1], axis=0)
-        others[:-1] *= np.cumprod(mixed[:0:-1], axis=0)[::-1]
-        out[:, r0:r1] = (high[:, r0:r1] - low[:, r0:r1]) * np.einsum("q,nqr->nr", w, others)
-    result: Array = coefficient * out
-    return result
 
 
 def _local(periods: Periods, name: str) -> dict[str, Array]:

@@ -9,10 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kpitree.analyses.attribution.integral import finish, path_integral, path_shape, points_for
+from kpitree.analyses.attribution.integral import (
+    finish,
+    gauss_legendre,
+    path_integral,
+    path_shape,
+    points_for,
+)
+from kpitree.analyses.attribution.lmdi import monomials
 from kpitree.analyses.attribution.methods import Periods, exact_step
 from kpitree.engine.evaluate import compile_tree, evaluate
-from kpitree.errors import EvaluationError, LimitError
+from kpitree.errors import EvaluationError, KPITreeError, LimitError
 from kpitree.i18n import _
 from kpitree.model.nodes import Metric
 from kpitree.model.numbers import format_number
@@ -80,7 +87,13 @@ def shapley(periods: Periods, metric: str, total: Array) -> tuple[dict[str, Arra
         points = points_for(shape.degree)
         # A pass of the gradient costs about three of the tree: below that, enumerate.
         if 1 << len(moving) > 4 * points:
-            phi = path_integral(periods, metric, moving, points)
+            terms = None if periods.scalar else _few_monomials(periods, metric)
+            if terms is not None:
+                # Segments: Shapley is additive over the terms, each a product game with
+                # its closed form (prefix and suffix products), cheaper than reverse passes.
+                phi = _product_terms(periods, moving, terms)
+            else:
+                phi = path_integral(periods, metric, moving, points)
             contributions = finish(periods, moving, phi, total, metric)
             return contributions, {"computation": "quadrature", "points": points}
     target = compiled.metrics.index(metric)
@@ -92,6 +105,69 @@ def shapley(periods: Periods, metric: str, total: Array) -> tuple[dict[str, Arra
     out = {leaf: np.zeros(rows) for leaf in compiled.leaves}
     out.update(zip(players, phi, strict=True))
     return out, {"computation": "enumeration", "coalitions": 1 << len(players)}
+
+
+_ROWS = 4096  # rows per pass of the product formula: (children x nodes x rows) stays small
+
+
+def product_shapley(coefficient: float, low: Array, high: Array) -> Array:
+    """Exact Shapley values of the game `coefficient × Π_j (high_j if j in S else low_j)`.
+
+    `low` and `high` are (children, rows) factor values; the result is (children, rows).
+    The module doc gives the formula: a Gauss–Legendre rule exact for its degree, the
+    product over the other children from prefix and suffix products (no division, so a
+    factor that is 0 is no trouble).
+    """
+    n, rows = low.shape
+    t, w = gauss_legendre(points_for(n))
+    out = np.empty((n, rows))
+    for r0 in range(0, rows, _ROWS):
+        r1 = min(rows, r0 + _ROWS)
+        lo, hi = low[:, None, r0:r1], high[:, None, r0:r1]
+        mixed = lo * (1 - t)[None, :, None] + hi * t[None, :, None]  # (n, nodes, rows)
+        # Running products factor by factor: each step one contiguous (nodes, rows) block
+        # (np.cumprod along the first axis walks memory with a stride, several times slower).
+        others = np.empty_like(mixed)
+        running = np.ones_like(mixed[0])
+        for i in range(n):
+            others[i] = running
+            running = running * mixed[i]
+        running = np.ones_like(mixed[0])
+        for i in range(n - 1, -1, -1):
+            others[i] *= running
+            running = running * mixed[i]
+        out[:, r0:r1] = (high[:, r0:r1] - low[:, r0:r1]) * np.einsum("q,nqr->nr", w, others)
+    result: Array = coefficient * out
+    return result
+
+
+_MAX_PRODUCT_TERMS = 64  # segments: most terms split by the product formula, one by one
+
+
+def _few_monomials(periods: Periods, metric: str) -> Any:
+    """The metric as a few products of leaf powers, or None (too many, or not a polynomial)."""
+    try:
+        terms = monomials(periods.tree, metric)
+    except KPITreeError:
+        return None
+    return terms if len(terms) <= _MAX_PRODUCT_TERMS else None
+
+
+def _product_terms(periods: Periods, moving: Sequence[str], terms: Any) -> Array:
+    """Shapley of the moving leaves as the sum of each term's product-game values."""
+    low, high = periods.low, periods.high
+    index = {leaf: i for i, leaf in enumerate(moving)}
+    phi = np.zeros((len(moving), low[moving[0]].shape[0]))
+    for key, coefficient in terms.items():
+        names = [leaf for leaf, _e in key]
+        if not any(leaf in index for leaf in names):
+            continue  # a term that does not move
+        lows = np.array([low[leaf] ** e for leaf, e in key])
+        highs = np.array([high[leaf] ** e for leaf, e in key])
+        for leaf, part in zip(names, product_shapley(coefficient, lows, highs), strict=True):
+            if leaf in index:
+                phi[index[leaf]] += part
+    return phi
 
 
 def game(
