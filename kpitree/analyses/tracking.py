@@ -126,17 +126,7 @@ def track(
         from kpitree.analyses.tracking_engine import track_in_engine
 
         return track_in_engine(tree, data, period, by, engine, plan)
-    kind = frame_kind(data)
-    if kind == "mapping":
-        raise ValueTypeError(
-            _("track reads a table with a period column, got a mapping of columns"),
-            hint=_("give a pandas or polars DataFrame: {code}").format(
-                code="pandas.DataFrame(columns)"
-            ),
-        )
-    if kind == "lazy":
-        data = data.collect()
-        kind = "polars"
+    data, kind = eager_frame(data)
     columns = [str(c) for c in data.columns]
     segments = _segment_names(by)
     keys, leaves, standards = checked_columns(tree, period, segments, columns)
@@ -203,6 +193,21 @@ def _column(data: Any, kind: str, name: str, *, numeric: bool = False) -> Any:
     if numeric and not column.dtype.is_numeric() and str(column.dtype) != "Null":
         raise not_numbers(name, column.dtype)
     return column.to_numpy()
+
+
+def eager_frame(data: Any) -> tuple[Any, str]:
+    """`data` as a pandas or polars frame (a polars LazyFrame collected) and its library."""
+    kind = frame_kind(data)
+    if kind == "mapping":
+        raise ValueTypeError(
+            _("track reads a table with a period column, got a mapping of columns"),
+            hint=_("give a pandas or polars DataFrame: {code}").format(
+                code="pandas.DataFrame(columns)"
+            ),
+        )
+    if kind == "lazy":
+        return data.collect(), "polars"
+    return data, kind
 
 
 def checked_columns(

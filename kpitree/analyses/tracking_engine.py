@@ -52,10 +52,10 @@ from kpitree.analyses.tracking import (
     _segment_codes,
     _segment_names,
     checked_columns,
+    eager_frame,
     period_label,
 )
 from kpitree.backends.frames import (
-    frame_kind,
     not_numbers,
 )
 from kpitree.errors import (
@@ -175,16 +175,7 @@ class _DuckDB(_Engine):
         require("duckdb", extra="sql", feature="tracking in DuckDB")
         import duckdb
 
-        kind = frame_kind(data)
-        if kind == "mapping":
-            raise ValueTypeError(
-                _("track reads a table with a period column, got a mapping of columns"),
-                hint=_("give a pandas or polars DataFrame: {code}").format(
-                    code="pandas.DataFrame(columns)"
-                ),
-            )
-        if kind == "lazy":
-            data = data.collect()
+        data, kind = eager_frame(data)
         self.data = data
         self.kind = "pandas" if kind == "pandas" else "polars"
         self.columns = [str(c) for c in data.columns]
