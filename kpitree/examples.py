@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kpitree.errors import require
 from kpitree.model.nodes import KPI, Input, Metric
 from kpitree.tree import Tree
 
@@ -241,6 +242,7 @@ def daily_year(seed: int = 2026) -> Any:
         >>> year.loc[year["lead_to_ql"] < 0.8, "date"].dt.month.unique().tolist()
         [3, 6, 10]
     """
+    require("pandas", extra="data", feature="the daily year example")
     import numpy as np
     import pandas as pd
 
