@@ -572,7 +572,7 @@ def test_track_agrees_with_evaluate_frame_and_a_hand_filter(
 
 
 def test_empty_segment_values_are_a_segment_of_their_own() -> None:
-    """A row without a segment value is tracked as a segment of its own, named `nan`."""
+    """A row without a segment value is tracked as a segment of its own, said as such."""
     data = pd.DataFrame(
         {
             "date": [1, 2, 1, 2],
@@ -585,3 +585,6 @@ def test_empty_segment_values_are_a_segment_of_their_own() -> None:
     assert t.segments == 2
     assert t.streaks["length"].tolist() == [2]
     assert "2 periods" in str(t)
+    assert "(no value)" in str(t) and "nan" not in str(t)
+    assert "(нет значения)" in t.to_text(locale="ru")
+    assert "(no value)" in t._repr_html_()

@@ -113,8 +113,7 @@ def test_empty_segments_and_polars_dates() -> None:
             "lead_to_ql": [0.7, 0.9, 0.7, 0.7, 0.7, 0.9],
         }
     )
-    # (the text of a track with an empty segment fails on pandas too: `_label(nan)`)
-    same(tree.track(data, by="seg"), tree.track(data, by="seg", engine="duckdb"), text=False)
+    same(tree.track(data, by="seg"), tree.track(data, by="seg", engine="duckdb"))
     dates = pl.DataFrame(
         {
             "date": pl.date_range(pl.date(2026, 1, 1), pl.date(2026, 1, 4), eager=True),

@@ -716,9 +716,13 @@ def period_label(value: Any) -> str:
         >>> import pandas as pd
         >>> period_label(pd.Timestamp("2026-10-01")), period_label(2026.0), period_label("Q1")
         ('2026-10-01', '2026', 'Q1')
+        >>> period_label(None), period_label(float("nan")), period_label(pd.NaT)
+        ('(no value)', '(no value)', '(no value)')
     """
     import pandas
 
+    if value is None or (pandas.api.types.is_scalar(value) and bool(pandas.isna(value))):
+        return _("(no value)")  # a NULL segment key, kept as a segment of its own
     if isinstance(value, (pandas.Timestamp, *_datetime_types())):
         stamp = pandas.Timestamp(value)
         return str(stamp.strftime("%Y-%m-%d" if stamp == stamp.normalize() else "%Y-%m-%d %H:%M"))
