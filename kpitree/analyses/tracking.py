@@ -44,6 +44,7 @@ from kpitree.errors import (
     quoted,
 )
 from kpitree.i18n import _, ngettext
+from kpitree.model.labels import period_label
 from kpitree.model.nodes import KPI
 from kpitree.model.norm import AtLeast, AtMost, Between, Norm
 from kpitree.model.numbers import format_number
@@ -61,7 +62,6 @@ __all__ = [
     "below_norm",
     "canonical_periods",
     "norm_gaps",
-    "period_label",
     "track",
 ]
 
@@ -707,39 +707,6 @@ def _listed(rows: Sequence[Any]) -> str:
     if len(rows) > _SHOWN:
         shown_ += _(" and {n} more").format(n=format_number(len(rows) - _SHOWN))
     return shown_
-
-
-def period_label(value: Any) -> str:
-    """A period or segment value as text: dates as `YYYY-MM-DD`, whole numbers as integers.
-
-    Examples:
-        >>> import pandas as pd
-        >>> period_label(pd.Timestamp("2026-10-01")), period_label(2026.0), period_label("Q1")
-        ('2026-10-01', '2026', 'Q1')
-        >>> period_label(None), period_label(float("nan")), period_label(pd.NaT)
-        ('(no value)', '(no value)', '(no value)')
-    """
-    import pandas
-
-    if value is None or (pandas.api.types.is_scalar(value) and bool(pandas.isna(value))):
-        return _("(no value)")  # a NULL segment key, kept as a segment of its own
-    if isinstance(value, (pandas.Timestamp, *_datetime_types())):
-        stamp = pandas.Timestamp(value)
-        return str(stamp.strftime("%Y-%m-%d" if stamp == stamp.normalize() else "%Y-%m-%d %H:%M"))
-    if hasattr(value, "dtype") and str(getattr(value, "dtype", "")).startswith("datetime64"):
-        return period_label(pandas.Timestamp(value))
-    if isinstance(value, float) and math.isfinite(value) and value == int(value):
-        return str(int(value))
-    return str(value)
-
-
-@functools.cache
-def _datetime_types() -> tuple[type, ...]:
-    import datetime
-
-    import numpy as np
-
-    return (datetime.date, np.datetime64)
 
 
 # -- checks ---------------------------------------------------------------------------------

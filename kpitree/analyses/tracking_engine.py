@@ -53,7 +53,6 @@ from kpitree.analyses.tracking import (
     _segment_names,
     checked_columns,
     eager_frame,
-    period_label,
 )
 from kpitree.backends.frames import (
     not_numbers,
@@ -67,6 +66,7 @@ from kpitree.errors import (
     require,
 )
 from kpitree.i18n import _, ngettext
+from kpitree.model.labels import period_label
 from kpitree.model.nodes import Leaf
 from kpitree.model.norm import AtLeast, AtMost, Between, Norm
 from kpitree.model.numbers import format_number

@@ -667,7 +667,7 @@ def plot_attribution_series(series: Any, ax: Axes | None = None, *, by: str = "s
             _("unknown grouping {by} of a bridge over periods").format(by=repr(by)),
             hint=_('use by="step", by="owner" or by="leaf"'),
         )
-    from kpitree.analyses.attribution.series import period_label
+    from kpitree.model.labels import period_label
 
     s = series
     tree = s.tree

@@ -45,7 +45,7 @@ def track_html(track: Any) -> str:
         >>> "since 2026-10-01" in page, "≥ 80% ✗" in page
         (True, True)
     """
-    from kpitree.analyses.tracking import period_label
+    from kpitree.model.labels import period_label
 
     lines = str(track).splitlines()
     if not len(track.period_codes) or not track.checks:
@@ -129,7 +129,7 @@ def plot_track(track: Any, *, name: str, segment: Any = None, ax: Axes | None = 
     """
     import numpy as np
 
-    from kpitree.analyses.tracking import period_label
+    from kpitree.model.labels import period_label
 
     _periods, values, check = track.series(name)
     rows = _segment_rows(track, segment)
@@ -212,7 +212,7 @@ def _segment_rows(track: Any, segment: Any) -> Any:
     """The rows of one segment (all rows without `segment`)."""
     import numpy as np
 
-    from kpitree.analyses.tracking import period_label
+    from kpitree.model.labels import period_label
 
     everything = np.arange(len(track.period_codes))
     if segment is None or not track.by:

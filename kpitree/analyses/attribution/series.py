@@ -58,6 +58,7 @@ from kpitree.errors import (
     MissingValueError,
 )
 from kpitree.i18n import _, ngettext
+from kpitree.model.labels import period_label
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
 from kpitree.model.results import Result, format_delta, format_value, table
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
     Codes = NDArray[np.intp]
 
-__all__ = ["AttributionSeries", "attribute_series", "period_label"]
+__all__ = ["AttributionSeries", "attribute_series"]
 
 _SHOWN = 10  # periods or rows named in one error, at most
 
@@ -653,33 +654,6 @@ def _roll_up(contributions: Mapping[str, float], owners: Mapping[str, str]) -> d
 
 
 # -- labels ---------------------------------------------------------------------------------------
-
-
-def period_label(value: Any) -> str:
-    """Return a period as shown: ISO dates, text as is, whole numbers ungrouped (2024).
-
-    Examples:
-        >>> import datetime as dt
-        >>> period_label(dt.datetime(2024, 3, 1)), period_label(2024), period_label("2024-03")
-        ('2024-03-01', '2024', '2024-03')
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        return format_number(float(value))
-    if isinstance(value, np.datetime64):
-        value = value.astype("datetime64[us]").item()
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0):  # a day (in its own time zone, if it has one)
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
 
 
 def _label_json(value: Any) -> Any:
