@@ -662,3 +662,47 @@ def test_cli_writes_scenarios_from_values_files(tmp_path: Path) -> None:
     book = openpyxl.load_workbook(out)
     assert book.sheetnames[2:4] == ["October", "September"]
     assert book["October"]["B3"].value == 0.75
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A workbook whose entries unpack to far more than a model holds is refused unread."""
+    import zipfile
+
+    good = EXAMPLES["qualified_leads"]().to_xlsx(tmp_path / "good.xlsx")
+    bomb = tmp_path / "bomb.xlsx"
+    packed = zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(good) as source, packed as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        zeros = b"\0" * 2**20
+        with target.open("xl/media/padding.bin", "w", force_zip64=True) as padding:
+            for _ in range(201):
+                padding.write(zeros)
+    assert bomb.stat().st_size < 2**20  # small on disk: it is the unpacked size that counts
+    with pytest.raises(kt.ArgumentError, match=r"unpacks to 210,\d{3},\d{3} bytes, over the limit"):
+        kt.read_xlsx(bomb)
+
+
+def test_names_excel_cannot_hold_are_refused_by_name(tmp_path: Path) -> None:
+    """An identifier may hold `·`; Excel's names may not: the error names the node."""
+    tree = kt.Tree(kt.Metric("leads·won", kt.Input("leads", value=1) * 2))
+    with pytest.raises(kt.ArgumentError, match=r"`leads·won` has `·`, which Excel's names"):
+        tree.to_xlsx(tmp_path / "names.xlsx")
+    assert not (tmp_path / "names.xlsx").exists()
+    combining = kt.Tree(kt.Metric("लीड", kt.Input("x", value=1) * 2))  # letters with marks
+    combining.to_xlsx(tmp_path / "marks.xlsx")
+
+
+def test_functions_nested_beyond_excels_limit_are_refused(tmp_path: Path) -> None:
+    """Excel nests functions 64 deep and gives a function 255 arguments, no more."""
+    x = kt.Input("x", value=2)
+    deep = x
+    for _ in range(65):
+        deep = abs(deep)
+    with pytest.raises(kt.LimitError, match="nests functions 65 deep, over Excel's limit of 64"):
+        kt.Tree(kt.Metric("deep", deep)).to_xlsx(tmp_path / "deep.xlsx")
+    wide = kt.max(*(kt.Input(f"s{i}", value=i) for i in range(256)))
+    with pytest.raises(kt.LimitError, match="gives a function 256 arguments, over Excel's"):
+        kt.Tree(kt.Metric("wide", wide)).to_xlsx(tmp_path / "wide.xlsx")
+    at_limit = kt.max(*(kt.Input(f"s{i}", value=i) for i in range(255)))
+    kt.Tree(kt.Metric("wide", at_limit)).to_xlsx(tmp_path / "ok.xlsx")

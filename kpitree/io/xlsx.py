@@ -34,6 +34,7 @@ import contextlib
 import graphlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,10 @@ from kpitree.language.expr import (
     Pow,
     Ref,
     Sub,
+    children,
     format_expr,
     refs,
+    walk,
 )
 from kpitree.language.limits import DEFAULT_LIMITS
 from kpitree.language.parser import parse_formula
@@ -88,7 +91,13 @@ _FROM_EXCEL = {excel: name for name, excel in FUNCTIONS.items()}
 _OPERATOR_FUNCTIONS = {"SUM": " + ", "PRODUCT": " * "}
 _SUPPORTED = (*FUNCTIONS.values(), "SUM", "PRODUCT", "POWER")
 
-_EXCEL_MAX_FORMULA = 8192  # characters of a formula, `=` included
+# Excel's specifications and limits: a formula's characters (`=` included), levels of
+# nested functions, arguments of one function, characters of a defined name.
+_EXCEL_MAX_FORMULA = 8192
+_EXCEL_MAX_NESTING = 64
+_EXCEL_MAX_ARGUMENTS = 255
+_EXCEL_MAX_NAME = 255
+_UNPACKED_PER_LIMIT = 10  # a workbook's XML may unpack to 10x the file-size limit
 _META = "kpitree"  # the hidden sheet with what the rows do not hold: the roots, the locale
 _FORMAT = 1
 
@@ -343,6 +352,8 @@ def _defined_names(tree: Graph) -> dict[str, str]:
     seen: dict[str, str] = {}
     problems: list[KPITreeError] = []
     for name, defined in names.items():
+        if (problem := _not_an_excel_name(name, defined)) is not None:
+            problems.append(problem)
         other = seen.setdefault(defined.casefold(), name)
         if other != name:
             problems.append(
@@ -357,6 +368,32 @@ def _defined_names(tree: Graph) -> dict[str, str]:
     if problems:
         raise ValidationError(problems) if len(problems) > 1 else problems[0]
     return names
+
+
+def _not_an_excel_name(name: str, defined: str) -> ArgumentError | None:
+    """Why Excel would refuse `defined`, the name of the node `name`, or None if it would not.
+
+    A node's name is an identifier, but an identifier may hold characters Excel's names do
+    not: punctuation such as `·` or `‿` (Excel takes letters, digits, `_` and `.`).
+    """
+    odd = [
+        c for c in defined if not (c.isalnum() or c in "_." or unicodedata.category(c)[0] == "M")
+    ]
+    if odd:
+        reason = _("`{name}` has {chars}, which Excel's names cannot hold").format(
+            name=name, chars=", ".join(f"`{c}`" for c in dict.fromkeys(odd))
+        )
+    elif len(defined) > _EXCEL_MAX_NAME:
+        reason = _("`{name}` is longer than Excel's names can be ({limit} characters)").format(
+            name=name, limit=format_number(_EXCEL_MAX_NAME)
+        )
+    else:
+        return None
+    return ArgumentError(
+        reason,
+        hint=_("rename it with letters, digits and `_` before writing the tree to Excel"),
+        names=[name],
+    )
 
 
 def to_xlsx(
@@ -505,7 +542,7 @@ def _workbook(tree: Graph, scenarios: Mapping[str, Mapping[str, float]]) -> Any:
         percent = metric.unit is not None and metric.unit.percent
         text(metrics, row, col["name"], metric.name)
         cell = metrics.cell(row, col["value"])
-        cell.value = "=" + _checked(metric.name, excel_formula(metric.formula, names))
+        cell.value = "=" + _checked(metric, names)
         if percent:
             cell.number_format = _PERCENT
         name_cell(metrics, row, col["value"], metric.name)
@@ -529,7 +566,7 @@ def _workbook(tree: Graph, scenarios: Mapping[str, Mapping[str, float]]) -> Any:
             text(sheet, row, col["name"], node.name)
             cell = sheet.cell(row, col["value"])
             if isinstance(node, Metric):
-                cell.value = "=" + _checked(node.name, excel_formula(node.formula, names))
+                cell.value = "=" + _checked(node, names)
             elif node.name in changed:
                 number(sheet, row, col["value"], changed[node.name], percent)
             else:
@@ -585,21 +622,42 @@ def _sheet_title(title: object, taken: list[str]) -> str:
     return title
 
 
-def _checked(metric: str, formula: str) -> str:
-    if len(formula) + 1 > _EXCEL_MAX_FORMULA:
-        raise LimitError(
-            _(
-                "the Excel formula of `{metric}` has {count} characters, over Excel's limit "
-                "of {limit}"
-            ).format(
-                metric=metric,
-                count=format_number(len(formula) + 1),
-                limit=format_number(_EXCEL_MAX_FORMULA),
-            ),
-            hint=_("split the metric into smaller metrics, each a part of the formula"),
-            names=[metric],
-        )
+def _checked(metric: Metric, names: Mapping[str, str]) -> str:
+    """The metric's Excel formula, refused where Excel would not open the workbook."""
+    formula = excel_formula(metric.formula, names)
+    calls = [e for e in walk(metric.formula) if isinstance(e, Call)]
+    for what, count, limit in (
+        (_FORMULA_CHARACTERS, len(formula) + 1, _EXCEL_MAX_FORMULA),
+        (_NESTED_FUNCTIONS, _call_depth(metric.formula), _EXCEL_MAX_NESTING),
+        (_FUNCTION_ARGUMENTS, max((len(c.args) for c in calls), default=0), _EXCEL_MAX_ARGUMENTS),
+    ):
+        if count > limit:
+            raise LimitError(
+                _(what).format(
+                    metric=metric.name, count=format_number(count), limit=format_number(limit)
+                ),
+                hint=_("split the metric into smaller metrics, each a part of the formula"),
+                names=[metric.name],
+            )
     return formula
+
+
+_FORMULA_CHARACTERS = N_(
+    "the Excel formula of `{metric}` has {count} characters, over Excel's limit of {limit}"
+)
+_NESTED_FUNCTIONS = N_(
+    "the Excel formula of `{metric}` nests functions {count} deep, over Excel's limit of {limit}"
+)
+_FUNCTION_ARGUMENTS = N_(
+    "the Excel formula of `{metric}` gives a function {count} arguments, over Excel's limit "
+    "of {limit}"
+)
+
+
+def _call_depth(expr: Expr) -> int:
+    """How deep function calls nest in `expr` (Excel counts only functions, not operators)."""
+    inner = max((_call_depth(sub) for sub in children(expr)), default=0)
+    return inner + 1 if isinstance(expr, Call) else inner
 
 
 def _formula_text(metric: Metric) -> str:
@@ -832,6 +890,15 @@ def _open(path: Path) -> Any:
             where=str(path),
             hint=_("split the model, or raise Limits.max_file_bytes"),
         )
+    limit = _UNPACKED_PER_LIMIT * DEFAULT_LIMITS.max_file_bytes
+    if (unpacked := _unpacked_size(path)) > limit:
+        raise ArgumentError(
+            _("the workbook unpacks to {size} bytes, over the limit of {limit}").format(
+                size=format_number(unpacked), limit=format_number(limit)
+            ),
+            where=str(path),
+            hint=_("a kpitree workbook is far smaller; save the model's sheets alone"),
+        )
     try:
         return load_workbook(path, data_only=False)
     # A broken or hostile file fails in the zip, the XML (defusedxml's refusals are
@@ -843,6 +910,22 @@ def _open(path: Path) -> Any:
             ),
             hint=_("save it from Excel or LibreOffice as .xlsx"),
         ) from None
+
+
+def _unpacked_size(path: Path) -> int:
+    """The bytes a workbook's entries unpack to, as its zip says (0 when it is no zip).
+
+    Reading an entry stops at that size, so a "zip bomb" (a few kilobytes unpacking to
+    gigabytes of XML) is refused before anything is read; openpyxl says why a file that is
+    no zip cannot be read.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return 0
 
 
 def _names(
