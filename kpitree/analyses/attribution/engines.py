@@ -21,10 +21,19 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.analyses.attribution.integral import gauss_legendre, path_shape, points_for
+import attrs
+
+from kpitree.analyses.attribution.integral import (
+    PANEL_POINTS,
+    gauss_legendre,
+    no_convergence,
+    path_shape,
+    points_for,
+)
+from kpitree.analyses.attribution.lmdi import monomials, sign_change
 from kpitree.analyses.attribution.methods import (
     absent_segment,
     no_rows,
@@ -34,7 +43,14 @@ from kpitree.analyses.attribution.methods import (
 from kpitree.analyses.attribution.sequential import chain
 from kpitree.analyses.attribution.shapley import too_many
 from kpitree.backends.frames import check_leaf_columns, table_kind
-from kpitree.backends.sql import Mixes, attribution_sql, checks_sql
+from kpitree.backends.sql import (
+    Mixes,
+    Terms,
+    attribution_sql,
+    checks_sql,
+    settled_sql,
+    sign_changes_sql,
+)
 from kpitree.errors import ArgumentError, MissingValueError, ValueTypeError, did_you_mean, require
 from kpitree.i18n import _
 
@@ -46,7 +62,7 @@ __all__ = ["ENGINES", "check_engine", "engine_frame"]
 ENGINES = ("duckdb", "spark")
 """The engines `attribute_frame(engine=...)` runs in."""
 
-_IN_ENGINE = ("shapley", "sequential", "integral")
+_IN_ENGINE = ("shapley", "sequential", "integral", "lmdi", "proportional")
 
 
 def check_engine(engine: Any, method: str) -> str | None:
@@ -87,7 +103,7 @@ def engine_frame(
     engine: str,
 ) -> Any:
     """Attribute `metric` per segment in `engine`; `tree` is the metric's subtree."""
-    run, columns, table, close = _connect(data, engine)
+    run, columns, table, keep, close = _connect(data, engine)
     try:
         leaves = [leaf.name for leaf in tree.leaves]
         check_leaf_columns(tree, leaves, columns)
@@ -103,16 +119,124 @@ def engine_frame(
         counts = run(checks["counts"])[0]
         _check_rows(counts, run, checks, period, before, after, by)
         moving = tuple(leaf for i, leaf in enumerate(leaves) if counts[f"moves{i}"])
+        owners = owners_of(tree)
+        if method in ("lmdi", "proportional"):
+            poly = monomials(tree, metric, method)  # FormulaError, LimitError: as in numpy
+            if method == "lmdi":
+                _check_signs(tree, metric, poly, moving, run, where, engine)
+            terms = Terms(method, tuple(poly.items()))
+            ends = _ends(moving, [], [], slopes=False)
+            sql = attribution_sql(
+                tree, metric, ends, owners=owners, dialect=engine, terms=terms, **where
+            )
+            return run(sql, frame=True)
         mixes = _mixes(tree, metric, moving, method, order, limit)
-        sql = attribution_sql(tree, metric, mixes, owners=owners_of(tree), dialect=engine, **where)
+        if mixes is None:
+            return _refined(tree, metric, moving, run, keep, owners, where, engine)
+        sql = attribution_sql(tree, metric, mixes, owners=owners, dialect=engine, **where)
         # Spark analyses the query here: the view may go once `run` returns the DataFrame.
         return run(sql, frame=True)
     finally:
         close()
 
 
-def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any]:
-    """Run SQL on `data` in `engine`: the runner, the columns, the table's name, a closer."""
+def _check_signs(
+    tree: Graph,
+    metric: str,
+    poly: Mapping[Any, float],
+    moving: tuple[str, ...],
+    run: Any,
+    where: dict[str, Any],
+    engine: str,
+) -> None:
+    """LMDI's refusal of a leaf that changes sign, for the same rows and words as numpy."""
+    used = list(dict.fromkeys(name for key in poly for name, _power in key))
+    checked = [leaf for leaf in used if leaf in moving]  # a still leaf keeps its sign
+    if not checked:
+        return
+    leaves = [leaf.name for leaf in tree.leaves]
+    queries = sign_changes_sql(leaves, checked, dialect=engine, **where)
+    counts = run(queries["counts"])[0]
+    for j, leaf in enumerate(checked):
+        if counts[f"flips{j}"]:
+            row = run(queries[f"example{j}"])[0]
+            raise sign_change(
+                metric, leaf, row["before"], row["after"], int(counts[f"flips{j}"]), scalar=False
+            )
+
+
+_ROUNDS = (2, 8, 32)  # panels of the coarse quadrature in each round (the fine one: twice)
+
+
+def _refined(
+    tree: Graph,
+    metric: str,
+    moving: tuple[str, ...],
+    run: Any,
+    keep: Any,
+    owners: Mapping[str, str],
+    where: dict[str, Any],
+    engine: str,
+) -> Any:
+    """The integral of a metric that is no polynomial along the path, by rounds of panels.
+
+    Each round evaluates Gauss–Legendre on `2p` panels beside `p` panels, over the rows
+    the round before did not settle (the first round: every row); a row settles when the
+    two agree and its parts sum to its change (see `attribution_sql`). A row that does not
+    settle in the last round is refused, as numpy refuses it.
+    """
+    by = where["by"]
+    flag = f"_kpitree_settled_{uuid.uuid4().hex[:12]}"
+    tables: list[str] = []
+    only: str | None = None
+    columns: list[str] = []
+    for panels in _ROUNDS:
+        mixes = _panels(moving, panels)
+        sql = attribution_sql(
+            tree, metric, mixes, owners=owners, dialect=engine, only=only, flag=flag, **where
+        )
+        tables.append(keep(sql))
+        if not columns:
+            columns = [c for c in run(f"SELECT * FROM {tables[-1]} LIMIT 1", frame=True).columns]
+            columns = [c for c in columns if c != flag]
+        queries = settled_sql(tables, columns, by, flag, engine)
+        if not run(queries["count"])[0]["n"]:
+            return run(queries["result"], frame=True)
+        if not by:
+            only = None  # one segment: the next round runs it again
+        else:
+            only = keep(queries["keys"])
+    row = run(queries["keys"])[0] if by else {}
+    segment = ", ".join(f"{b}={row[b]!r}" for b in by) or _("the table")
+    error = no_convergence(metric, None, segments=True)
+    error.where = _("attributing `{metric}`, segment {segment}").format(
+        metric=metric, segment=segment
+    )
+    raise error
+
+
+def _panels(moving: tuple[str, ...], panels: int) -> Mixes:
+    """Gauss–Legendre on `2 * panels` equal panels, and on `panels` as the coarse check."""
+    nodes, weights = gauss_legendre(PANEL_POINTS)
+    n = len(moving)
+    fractions: list[tuple[float, ...]] = []
+    fine: list[tuple[float, ...]] = []
+    coarse: list[float] = []
+    for count, is_fine in ((2 * panels, True), (panels, False)):
+        width = 1.0 / count
+        for p in range(count):
+            for t, w in zip(nodes, weights, strict=True):
+                fractions.append((float(p * width + width * t),) * n)
+                fine.append((float(width * w) if is_fine else 0.0,) * n)
+                coarse.append(0.0 if is_fine else float(width * w))
+    mixes = _ends(moving, fractions, fine, slopes=True)
+    extra = len(mixes.fractions) - len(fractions)
+    return attrs.evolve(mixes, coarse=(*coarse, *([0.0] * extra)))
+
+
+def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any, Any]:
+    """Run SQL on `data` in `engine`: the runner, the columns, the table's name, a keeper
+    (a query's rows in a temporary table, whose name it returns) and a closer."""
     if engine == "duckdb":
         require("duckdb", extra="sql", feature="attribution in DuckDB")
         import duckdb
@@ -137,7 +261,12 @@ def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any]:
             names = [d[0] for d in result.description]
             return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
-        return run_duckdb, [str(c) for c in data.columns], table, con.close
+        def keep_duckdb(sql: str) -> str:
+            name = f"_kpitree_round_{uuid.uuid4().hex[:12]}"
+            con.execute(f'CREATE TEMP TABLE "{name}" AS {sql}')
+            return name
+
+        return run_duckdb, [str(c) for c in data.columns], table, keep_duckdb, con.close
     require("pyspark", extra="spark", feature="attribution in Spark")
     from kpitree.backends.spark import check_frame, temporary_view
 
@@ -149,7 +278,22 @@ def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any]:
         result = session.sql(sql)
         return result if frame else [row.asDict() for row in result.collect()]
 
-    return run_spark, list(data.columns), view, lambda: session.catalog.dropTempView(view)
+    kept: list[str] = []
+
+    def keep_spark(sql: str) -> str:
+        name = f"_kpitree_round_{uuid.uuid4().hex[:12]}"
+        session.sql(sql).createOrReplaceTempView(name)
+        session.catalog.cacheTable(name)
+        kept.append(name)
+        return name
+
+    def close_spark() -> None:
+        for name in kept:
+            session.catalog.uncacheTable(name)
+            session.catalog.dropTempView(name)
+        session.catalog.dropTempView(view)
+
+    return run_spark, list(data.columns), view, keep_spark, close_spark
 
 
 def _check_rows(
@@ -181,8 +325,12 @@ def _mixes(
     method: str,
     order: Sequence[str] | None,
     limit: int,
-) -> Mixes:
-    """The mixes of before and after values `method` needs, with their weights."""
+) -> Mixes | None:
+    """The mixes of before and after values `method` needs, with their weights.
+
+    None for the integral of a metric that is no polynomial along the path, which runs
+    by rounds of panels (`_refined`).
+    """
     n = len(moving)
     if method == "sequential":
         assert order is not None  # checked by `check_order`
@@ -205,15 +353,7 @@ def _mixes(
         weights = [tuple([float(w)] * n) for w in quadrature]
         return _ends(moving, fractions, weights, slopes=True)
     if method == "integral":
-        raise ArgumentError(
-            _(
-                "`{metric}` is not a polynomial along the path between the periods (a ratio "
-                "of moving leaves, a log, a kink): its integral needs the adaptive quadrature, "
-                "which does not run in SQL"
-            ).format(metric=metric),
-            hint=_('leave engine= out to run it in numpy, or use method="shapley" here'),
-            names=[metric],
-        )
+        return None  # panels, refined where they do not settle: `_refined`
     if n > limit:
         raise too_many(metric, n, limit, formula=False)
     masks = range(1 << n)
