@@ -1119,6 +1119,7 @@ def attribution_sql(
     owners: Mapping[str, str],
     dialect: str,
     terms: Terms | None = None,
+    hierarchy: Hierarchy | None = None,
     only: str | None = None,
     flag: str | None = None,
 ) -> str:
@@ -1134,7 +1135,8 @@ def attribution_sql(
     columns are those of `attribute_frame`, ordered by the segment columns.
 
     With `terms`, the mixes are the two ends only and each leaf's part comes from the
-    terms' before and after values by the method's formula (`_term_layers`). With
+    terms' before and after values by the method's formula (`_term_layers`); with
+    `hierarchy` likewise, from every node's two values (`_hierarchy_layers`). With
     `mixes.coarse`, one more column comes last: 1 where the row's two quadratures agree to
     `_SETTLE` of its size and its parts sum to its change to `_SUM_TOLERANCE` of its size,
     else 0, named `flag`. `only` names a table of `by` columns: only those segments are attributed.
@@ -1211,7 +1213,7 @@ def attribution_sql(
     )
     inner = _query(
         tree,
-        [metric],
+        [metric] if hierarchy is None else [m.name for m in tree.metrics],
         table=f"{prefix}path",
         dialect=dialect,
         gradient_of=metric if mixes.slopes else None,
@@ -1234,7 +1236,7 @@ def attribution_sql(
     ends = [(f"{prefix}before", at_end(f"{prefix}wb")), (f"{prefix}after", at_end(f"{prefix}wa"))]
     sums: list[tuple[str, exp.Expr]] = []
     coarse: list[tuple[str, exp.Expr]] = []
-    if terms is None:
+    if terms is None and hierarchy is None:
         for i in moving:
             weight = _quoted_column(f"{prefix}w{i}")
             if mixes.slopes:
@@ -1253,16 +1255,29 @@ def attribution_sql(
                     rough = exp.Mul(
                         this=exp.Paren(this=change.copy()),
                         expression=exp.Sum(
-                            this=exp.Mul(
-                                this=_quoted_column(f"{prefix}c"), expression=slope.copy()
-                            )
+                            this=exp.Mul(this=_quoted_column(f"{prefix}c"), expression=slope.copy())
                         ),
                     )
                     coarse.append((f"{prefix}alt{i}", rough))
             else:
                 part = exp.Sum(this=exp.Mul(this=weight, expression=metric_value))
             sums.append((f"{prefix}raw{i}", part))
+    elif hierarchy is not None:
+        # Every node's values at both ends; the formulas are split from them below.
+        position = {name: k for k, name in enumerate(tree.names)}
+        for name in hierarchy.nodes():
+            at_node = position[name]
+            for end, kind, mark in (("0", "b", f"{prefix}wb"), ("1", "a", f"{prefix}wa")):
+                if isinstance(tree[name], Metric):
+                    marked = exp.NEQ(this=_quoted_column(mark), expression=_number(0.0))
+                    value = exp.Max(this=_when(marked, _quoted_column(name)))
+                elif index[name] in moving:
+                    value = exp.Max(this=side(kind, index[name]))
+                else:
+                    value = exp.Max(this=_double(_quoted_column(name)))
+                sums.append((f"{prefix}y{end}_{at_node}", value))
     else:
+        assert terms is not None
         # The leaves' values at both ends; the terms are split from them below.
         for leaf in dict.fromkeys(name for key, _coef in terms.monomials for name, _e in key):
             i = index[leaf]
@@ -1280,8 +1295,13 @@ def attribution_sql(
         summed = summed.group_by(*keys, copy=False)
     last = f"{prefix}sums"
     layered: list[tuple[str, exp.Select]] = []
-    if terms is not None:
-        for j, layer in enumerate(_term_layers(terms, index, moving, prefix)):
+    if terms is not None or hierarchy is not None:
+        split = (
+            _term_layers(terms, index, moving, prefix)
+            if terms is not None
+            else _hierarchy_layers(tree, metric, hierarchy, index, moving, prefix)  # type: ignore[arg-type]
+        )
+        for j, layer in enumerate(split):
             name = f"{prefix}t{j}"
             layered.append(
                 (
@@ -1321,7 +1341,9 @@ def attribution_sql(
     if mixes.coarse is not None:
         # Two quadratures that agree, and parts that add up to the change: else refined.
         alt = [_quoted_column(f"{prefix}alt{i}") for i in moving]
-        level = _greatest([exp.Abs(this=_quoted_column(f"{prefix}{e}")) for e in ("before", "after")])
+        level = _greatest(
+            [exp.Abs(this=_quoted_column(f"{prefix}{e}")) for e in ("before", "after")]
+        )
         scale_of = _greatest([_sum_of([exp.Abs(this=r) for r in raw]), exp.Abs(this=total), level])
         tests = [
             exp.LTE(
@@ -1339,7 +1361,10 @@ def attribution_sql(
             ),
         ]
         undefined = exp.or_(
-            *(exp.Is(this=_quoted_column(f"{prefix}{e}"), expression=exp.Null()) for e in ("before", "after"))
+            *(
+                exp.Is(this=_quoted_column(f"{prefix}{e}"), expression=exp.Null())
+                for e in ("before", "after")
+            )
         )
         settled.append(
             _alias(
@@ -1508,6 +1533,236 @@ _SUM_TOLERANCE = 1e-9  # the integral's parts must sum to the change to this, re
 _SETTLE = 1e-12  # a quadrature and its coarser half agree to this, of the row's size
 
 
+@attrs.frozen
+class LocalTerm:
+    """One additive term of a metric's formula, for the hierarchical split.
+
+    Attributes:
+        names: the children it uses.
+        expr: the whole term (None for a bare child: its part is `sign` × its change).
+        sign: a bare child's sign; a product's constant coefficient.
+        players: the children in `names` that move: the game's players.
+        factors: for a product of one-child factors (the closed form), one expression per
+            name, whose product times `sign` is the term; else empty.
+        nodes: with `factors`, the Gauss–Legendre (node, weight) pairs on [0, 1] that
+            integrate the closed form exactly.
+    """
+
+    names: tuple[str, ...]
+    expr: Expr | None
+    sign: float
+    players: tuple[str, ...]
+    factors: tuple[Expr, ...] = ()
+    nodes: tuple[tuple[float, float], ...] = ()
+
+
+@attrs.frozen
+class Hierarchy:
+    """Hierarchical attribution: each moving metric's split over its children.
+
+    Attributes:
+        metrics: per metric with a moving child, parents before children: its name, its
+            children and its terms.
+    """
+
+    metrics: tuple[tuple[str, tuple[str, ...], tuple[LocalTerm, ...]], ...]
+
+    def nodes(self) -> list[str]:
+        """Every node whose two values the split reads."""
+        return list(dict.fromkeys(n for m, kids, _t in self.metrics for n in (m, *kids)))
+
+
+def _hierarchy_layers(
+    tree: Graph,
+    metric: str,
+    hierarchy: Hierarchy,
+    index: Mapping[str, int],
+    moving: Sequence[int],
+    prefix: str,
+) -> list[list[tuple[str, exp.Expr]]]:
+    """The columns, layer by layer, of `kpitree.analyses.attribution.hierarchical`.
+
+    Each metric's change split over its children by Shapley, term by term (a game over the
+    term's moving children, or the closed form for a product of one-child factors), the
+    documented exact step per metric, then the metric's share passed down by
+    `share / change` (1 at the target when its change is 0, else 0).
+    """
+    from sqlglot import exp
+
+    position = {name: k for k, name in enumerate(tree.names)}
+
+    def col(name: str) -> exp.Column:
+        return _quoted_column(f"{prefix}{name}")
+
+    def value(end: str, name: str) -> exp.Column:
+        return col(f"y{end}_{position[name]}")
+
+    def at(formula: Expr, high: Sequence[str]) -> exp.Expr:
+        """`formula` with the nodes in `high` at their after values, the others before."""
+        compiled = _Compiler(tree, None).guarded(formula)
+        chosen = {n: value("1" if n in high else "0", n) for n in tree.names}
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Column) and not node.table and node.name in chosen:
+                return chosen[node.name].copy()
+            return node
+
+        return compiled.transform(swap, copy=True)
+
+    def diff(a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        return exp.Paren(this=exp.Sub(this=a, expression=exp.Paren(this=b)))
+
+    games: list[tuple[str, exp.Expr]] = []
+    parts: list[tuple[str, exp.Expr]] = []
+    for m, (_name, children, terms) in enumerate(hierarchy.metrics):
+        contributions: dict[str, list[exp.Expr]] = {child: [] for child in children}
+        for j, term in enumerate(terms):
+            if term.expr is None:
+                (child,) = term.names
+                change = diff(value("1", child), value("0", child))
+                contributions[child].append(
+                    change
+                    if term.sign == 1
+                    else exp.Mul(this=_number(term.sign), expression=change)
+                )
+                continue
+            if not term.players:
+                continue
+            if term.factors:
+                # phi_i = k (h_i(after) - h_i(before)) Σ_q w_q Π_{j≠i} h_j((1 - t_q) ...).
+                lows, highs = [], []
+                for i, (child, factor) in enumerate(zip(term.names, term.factors, strict=True)):
+                    games.append((f"h0_{m}_{j}_{i}", at(factor, ())))
+                    games.append((f"h1_{m}_{j}_{i}", at(factor, (child,))))
+                    lows.append(col(f"h0_{m}_{j}_{i}"))
+                    highs.append(col(f"h1_{m}_{j}_{i}"))
+                for i, child in enumerate(term.names):
+                    integral = []
+                    for t, w in term.nodes:
+                        mixed = [
+                            exp.Paren(
+                                this=exp.Add(
+                                    this=exp.Mul(this=lows[k].copy(), expression=_number(1 - t)),
+                                    expression=exp.Mul(this=highs[k].copy(), expression=_number(t)),
+                                )
+                            )
+                            for k in range(len(term.names))
+                            if k != i
+                        ]
+                        running: exp.Expr = _number(w)
+                        for mix in mixed:
+                            running = exp.Mul(this=running, expression=mix)
+                        integral.append(running)
+                    contributions[child].append(
+                        exp.Mul(
+                            this=exp.Mul(
+                                this=_number(term.sign),
+                                expression=diff(highs[i].copy(), lows[i].copy()),
+                            ),
+                            expression=_sum_of(integral),
+                        )
+                    )
+                continue
+            players = term.players
+            n = len(players)
+            for mask in range(1 << n):
+                high = [p for b, p in enumerate(players) if (mask >> b) & 1]
+                games.append((f"g{m}_{j}_{mask}", at(term.expr, high)))
+            weight = [1.0 / (n * math.comb(n - 1, size)) for size in range(n)]
+            for b, player in enumerate(players):
+                sums = []
+                for mask in range(1 << n):
+                    if not (mask >> b) & 1:
+                        continue
+                    members = bin(mask).count("1")
+                    step = diff(col(f"g{m}_{j}_{mask}"), col(f"g{m}_{j}_{mask ^ (1 << b)}"))
+                    sums.append(exp.Mul(this=_number(weight[members - 1]), expression=step))
+                contributions[player].append(_sum_of(sums))
+        for c, child in enumerate(children):
+            terms_of = contributions[child]
+            parts.append((f"p{m}_{c}", _sum_of(terms_of) if terms_of else _number(0.0)))
+    # The exact step of each metric's split.
+    kept: list[tuple[str, exp.Expr]] = []
+    local: list[tuple[str, exp.Expr]] = []
+    for m, (name, children, _terms) in enumerate(hierarchy.metrics):
+        change = diff(value("1", name), value("0", name))
+        raw = [col(f"p{m}_{c}") for c in range(len(children))]
+        bound = _greatest([_sum_of([exp.Abs(this=r.copy()) for r in raw]), exp.Abs(this=change)])
+        for c, r in enumerate(raw):
+            small = exp.LTE(
+                this=exp.Abs(this=r.copy()),
+                expression=exp.Mul(this=_number(1e-12), expression=bound.copy()),
+            )
+            kept.append(
+                (f"q{m}_{c}", exp.Case(ifs=[exp.If(this=small, true=_number(0.0))], default=r))
+            )
+        ks = [col(f"q{m}_{c}") for c in range(len(children))]
+        scale = _sum_of([exp.Abs(this=q.copy()) for q in ks])
+        residual = exp.Sub(this=change.copy(), expression=_sum_of(ks))
+        adjust = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GT(this=scale, expression=_number(0.0)),
+                    true=exp.Div(this=exp.Paren(this=residual), expression=scale.copy()),
+                )
+            ],
+            default=_number(0.0),
+        )
+        for c, q in enumerate(ks):
+            local.append(
+                (
+                    f"l{m}_{c}",
+                    exp.Add(
+                        this=q.copy(),
+                        expression=exp.Mul(
+                            this=exp.Abs(this=q.copy()), expression=exp.Paren(this=adjust.copy())
+                        ),
+                    ),
+                )
+            )
+    layers = [games, parts, kept, local]
+    # Shares passed down, one metric at a time (its parents are done before it).
+    given: dict[str, list[exp.Expr]] = {}
+    for m, (name, children, _terms) in enumerate(hierarchy.metrics):
+        change = diff(value("1", name), value("0", name))
+        if name == metric:
+            ratio: exp.Expr = exp.Case(
+                ifs=[exp.If(this=exp.NEQ(this=change, expression=_number(0.0)), true=_number(1.0))],
+                default=_number(1.0),
+            )
+        else:
+            share = _sum_of(given.get(name, []))
+            ratio = exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.NEQ(this=change.copy(), expression=_number(0.0)),
+                        true=exp.Div(this=share, expression=change.copy()),
+                    )
+                ],
+                default=_number(0.0),
+            )
+        layers.append([(f"ratio{m}", ratio)])
+        for c, child in enumerate(children):
+            given.setdefault(child, []).append(
+                exp.Mul(this=col(f"ratio{m}"), expression=col(f"l{m}_{c}"))
+            )
+    undefined = exp.or_(*(exp.Is(this=col(e), expression=exp.Null()) for e in ("before", "after")))
+    leaves = {i: leaf for leaf, i in index.items()}
+    layers.append(
+        [
+            (
+                f"raw{i}",
+                exp.Case(
+                    ifs=[exp.If(this=undefined.copy(), true=exp.Null())],
+                    default=_sum_of(given.get(leaves[i], [])),
+                ),
+            )
+            for i in moving
+        ]
+    )
+    return [[(f"{prefix}{name}", e) for name, e in layer] for layer in layers if layer]
+
+
 def _restricted(pairs: exp.Select, only: str, by: Sequence[str], prefix: str) -> exp.Select:
     """The pairs of the segments listed in the table `only` (its `by` columns)."""
     from sqlglot import exp
@@ -1589,7 +1844,9 @@ def _term_layers(
         for j, key, coef in terms_of:
             for end in "01":
                 factors = [power(end, leaf, e) for leaf, e in key]
-                first.append((f"v{end}_{j}", exp.Mul(this=_number(coef), expression=product(factors))))
+                first.append(
+                    (f"v{end}_{j}", exp.Mul(this=_number(coef), expression=product(factors)))
+                )
         for j, key, _coef in terms_of:
             v0, v1 = col(f"v0_{j}"), col(f"v1_{j}")
             # The logarithmic mean L(v1, v0) = v0 * t / log1p(t), t = (v1 - v0) / v0, with
@@ -1673,7 +1930,7 @@ def _term_layers(
             def start(leaf: str, j: int = j) -> exp.Column:
                 return col(f"s{j}_{index[leaf]}")
 
-            def end(leaf: str, j: int = j) -> exp.Column:
+            def finish(leaf: str, j: int = j) -> exp.Column:
                 return col(f"e{j}_{index[leaf]}")
 
             rest = exp.Mul(
@@ -1685,7 +1942,9 @@ def _term_layers(
                 own = exp.Mul(
                     this=exp.Mul(
                         this=col(f"r{j}"),
-                        expression=exp.Paren(this=exp.Sub(this=end(leaf), expression=start(leaf))),
+                        expression=exp.Paren(
+                            this=exp.Sub(this=finish(leaf), expression=start(leaf))
+                        ),
                     ),
                     expression=product([start(other) for other in names if other != leaf]),
                 )
@@ -1694,7 +1953,7 @@ def _term_layers(
                 this=col(f"r{j}"),
                 expression=exp.Paren(
                     this=exp.Sub(
-                        this=product([end(n) for n in names]),
+                        this=product([finish(n) for n in names]),
                         expression=product([start(n) for n in names]),
                     )
                 ),
@@ -1703,7 +1962,7 @@ def _term_layers(
             third.append((f"jt{j}", exp.Sub(this=change, expression=_sum_of(owns))))
             third.append((f"sz{j}", _sum_of([exp.Abs(this=o.copy()) for o in owns])))
             moved = [
-                case(exp.NEQ(this=end(n), expression=start(n)), _number(1.0), _number(0.0))
+                case(exp.NEQ(this=finish(n), expression=start(n)), _number(1.0), _number(0.0))
                 for n in names
             ]
             third.append((f"n{j}", _greatest([_sum_of(moved), _number(1.0)])))
@@ -1715,7 +1974,7 @@ def _term_layers(
                     div(exp.Abs(this=own_col.copy()), size.copy()),
                     div(
                         case(
-                            exp.NEQ(this=end(leaf), expression=start(leaf)),
+                            exp.NEQ(this=finish(leaf), expression=start(leaf)),
                             _number(1.0),
                             _number(0.0),
                         ),

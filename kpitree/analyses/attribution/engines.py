@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kpitree.analyses.attribution.hierarchical import additive_terms, one_child_factors
 from kpitree.analyses.attribution.integral import (
     PANEL_POINTS,
     gauss_legendre,
@@ -44,6 +45,8 @@ from kpitree.analyses.attribution.sequential import chain
 from kpitree.analyses.attribution.shapley import too_many
 from kpitree.backends.frames import check_leaf_columns, table_kind
 from kpitree.backends.sql import (
+    Hierarchy,
+    LocalTerm,
     Mixes,
     Terms,
     attribution_sql,
@@ -53,6 +56,8 @@ from kpitree.backends.sql import (
 )
 from kpitree.errors import ArgumentError, MissingValueError, ValueTypeError, did_you_mean, require
 from kpitree.i18n import _
+from kpitree.language.expr import Neg, Ref, refs
+from kpitree.model.nodes import Metric
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -62,11 +67,9 @@ __all__ = ["ENGINES", "check_engine", "engine_frame"]
 ENGINES = ("duckdb", "spark")
 """The engines `attribute_frame(engine=...)` runs in."""
 
-_IN_ENGINE = ("shapley", "sequential", "integral", "lmdi", "proportional")
 
-
-def check_engine(engine: Any, method: str) -> str | None:
-    """Return `engine` (None: numpy) if it is one of `ENGINES` and runs `method`."""
+def check_engine(engine: Any) -> str | None:
+    """Return `engine` (None: numpy) if it is one of `ENGINES`; every method runs in each."""
     if engine is None:
         return None
     if engine not in ENGINES:
@@ -75,15 +78,6 @@ def check_engine(engine: Any, method: str) -> str | None:
                 engine=repr(engine), engines=", ".join(ENGINES)
             ),
             hint=did_you_mean(str(engine), ENGINES) or _("leave engine= out to attribute in numpy"),
-        )
-    if method not in _IN_ENGINE:
-        raise ArgumentError(
-            _('method="{method}" does not run in {engine}; {methods} do').format(
-                method=method,
-                engine=engine,
-                methods=", ".join(f'"{m}"' for m in _IN_ENGINE),
-            ),
-            hint=_("leave engine= out to run it in numpy over the same rows"),
         )
     return str(engine)
 
@@ -130,6 +124,13 @@ def engine_frame(
                 tree, metric, ends, owners=owners, dialect=engine, terms=terms, **where
             )
             return run(sql, frame=True)
+        if method == "hierarchical":
+            hierarchy = _hierarchy(tree, metric, moving, limit)
+            ends = _ends(moving, [], [], slopes=False)
+            sql = attribution_sql(
+                tree, metric, ends, owners=owners, dialect=engine, hierarchy=hierarchy, **where
+            )
+            return run(sql, frame=True)
         mixes = _mixes(tree, metric, moving, method, order, limit)
         if mixes is None:
             return _refined(tree, metric, moving, run, keep, owners, where, engine)
@@ -138,6 +139,55 @@ def engine_frame(
         return run(sql, frame=True)
     finally:
         close()
+
+
+def _hierarchy(tree: Graph, metric: str, moving: tuple[str, ...], limit: int) -> Hierarchy:
+    """Each metric with a moving child, parents first, with its formula's terms.
+
+    The terms of `kpitree.analyses.attribution.hierarchical`: a bare child, a product of
+    one-child factors of more than two children (the closed form), or a game over the
+    term's moving children (refused beyond `limit`, as numpy refuses it).
+    """
+    changed = set(moving)
+    for name in tree._topo:  # children first
+        if isinstance(tree[name], Metric) and not changed.isdisjoint(tree._children[name]):
+            changed.add(name)
+    metrics = []
+    for name in reversed(tree._topo):
+        node = tree[name]
+        if not isinstance(node, Metric) or changed.isdisjoint(tree._children[name]):
+            continue
+        terms = []
+        for term in additive_terms(node.formula):
+            names = tuple(r.name for r in refs(term))
+            if not names:
+                continue
+            players = tuple(n for n in names if n in changed)
+            if isinstance(term, Ref) or (isinstance(term, Neg) and isinstance(term.operand, Ref)):
+                sign = -1.0 if isinstance(term, Neg) else 1.0
+                terms.append(LocalTerm(names, None, sign, players))
+                continue
+            product = one_child_factors(term) if len(names) > 2 else None
+            if product is not None:
+                coefficient, factors = product
+                nodes, weights = gauss_legendre(points_for(len(names)))
+                pairs = tuple(zip(map(float, nodes), map(float, weights), strict=True))
+                terms.append(
+                    LocalTerm(
+                        names,
+                        term,
+                        coefficient,
+                        players,
+                        tuple(factors[n] for n in names),
+                        pairs,
+                    )
+                )
+                continue
+            if len(players) > limit:
+                raise too_many(name, len(players), limit, formula=True)
+            terms.append(LocalTerm(names, term, 1.0, players))
+        metrics.append((name, tuple(tree._children[name]), tuple(terms)))
+    return Hierarchy(tuple(metrics))
 
 
 def _check_signs(
@@ -189,16 +239,18 @@ def _refined(
     flag = f"_kpitree_settled_{uuid.uuid4().hex[:12]}"
     tables: list[str] = []
     only: str | None = None
-    columns: list[str] = []
+    columns = [
+        *by,
+        *(f"{metric}_{end}" for end in ("before", "after", "change")),
+        *(leaf.name for leaf in tree.leaves),
+        *(f"owner_{owner}" for owner in dict.fromkeys(owners.values())),
+    ]
     for panels in _ROUNDS:
         mixes = _panels(moving, panels)
         sql = attribution_sql(
             tree, metric, mixes, owners=owners, dialect=engine, only=only, flag=flag, **where
         )
         tables.append(keep(sql))
-        if not columns:
-            columns = [c for c in run(f"SELECT * FROM {tables[-1]} LIMIT 1", frame=True).columns]
-            columns = [c for c in columns if c != flag]
         queries = settled_sql(tables, columns, by, flag, engine)
         if not run(queries["count"])[0]["n"]:
             return run(queries["result"], frame=True)
@@ -247,8 +299,11 @@ def _panels(moving: tuple[str, ...], panels: int) -> Mixes:
 
 
 def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any, Any]:
-    """Run SQL on `data` in `engine`: the runner, the columns, the table's name, a keeper
-    (a query's rows in a temporary table, whose name it returns) and a closer."""
+    """Run SQL on `data` in `engine`: the runner, the columns, the table's name and more.
+
+    The two more: a keeper (a query's rows in a temporary table, whose name it returns)
+    and a closer.
+    """
     if engine == "duckdb":
         require("duckdb", extra="sql", feature="attribution in DuckDB")
         import duckdb
