@@ -3,14 +3,27 @@
 The data stays in the engine: kpitree checks the periods' rows there (one query), decides
 the mixes of before and after values the method needs, and sends one SELECT that pairs
 each segment's rows, evaluates the tree (and its gradient) at every mix and takes the
-weighted sums (`kpitree.backends.sql.attribution_sql`). The methods that run this way:
+weighted sums (`kpitree.backends.sql.attribution_sql`). Every method runs this way:
 
 - ``"shapley"``: on a metric multilinear in the moving leaves, the path integral of the
   gradient at `ceil(d / 2)` Gauss–Legendre points (a closed form per row, exact); on
   another metric, the 2^n coalitions of the moving leaves and the Shapley weights.
 - ``"sequential"``: the n + 1 steps of the chain, each leaf's step the difference of two.
 - ``"integral"``: the same quadrature as Shapley's, on any metric that is a polynomial
-  along the path (exact); the adaptive quadrature of other metrics does not run in SQL.
+  along the path (exact). On another metric, Gauss–Legendre on equal panels of a variable
+  that crowds the points near both periods, beside half as many panels: a row settles when
+  the two agree and its parts sum to its change to 1e-9 of its size. The rows that do not
+  are attributed again with four times the panels, over only those rows, in up to four
+  rounds (kept in temporary tables); a row that never settles is refused with numpy's
+  error, naming the segment. No row that failed the check is returned.
+- ``"lmdi"`` and ``"proportional"``: the metric expanded into a sum of products of leaf
+  powers (`kpitree.analyses.attribution.lmdi.monomials`), each term split by the method's
+  formula from the segment's two rows, with numpy's conventions for zeros; LMDI refuses a
+  leaf that changes sign first, with numpy's error (one query counts those segments).
+- ``"hierarchical"``: every node's two values per segment, each moving metric's formula
+  split over its children by Shapley term by term (a game over the term's moving
+  children, or the closed form of a product), the exact step per metric, and the shares
+  passed down from the target.
 
 The numbers are those of `attribute_frame` on the same rows, to rounding (the engine's sums
 run in another order); the result is a pandas DataFrame for DuckDB and a Spark DataFrame
