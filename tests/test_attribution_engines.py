@@ -156,6 +156,18 @@ def test_zeros_and_still_leaves_split_as_in_numpy(method: str) -> None:
     assert engine.loc[engine.segment == 5, "managers"].isna().all()
 
 
+def test_hierarchical_passes_shares_down_as_in_numpy() -> None:
+    """A product of four one-child factors (the closed form) beside a game of two children."""
+    k = [kt.KPI(f"k{i}", owner=f"o{i % 3}", horizon="1 day") for i in range(6)]
+    funnel = kt.Metric("funnel", k[0] * k[1] / k[2] * k[3])
+    spread = kt.Metric("spread", k[4] * (k[5] - k[0]))
+    tree = kt.Tree(kt.Metric("total", funnel + spread))
+    data = _periods(tree, 30, 2)
+    data.loc[data.segment == 4, ["k4", "k5"]] = 1.0  # `spread` still there: a share of 0
+    numpy, engine = _both(tree, data, "total", "hierarchical")
+    _same(numpy, engine)
+
+
 def test_a_quotient_splits_term_by_term_as_in_numpy() -> None:
     """LMDI and proportional on `a * b / c - d`: negative powers and a second term."""
     a, b, c, d = (kt.KPI(n, owner="o", horizon="1 day") for n in "abcd")
