@@ -51,7 +51,7 @@ def _same(numpy: pd.DataFrame, engine: pd.DataFrame) -> None:
         expected = numpy[column].to_numpy(float)
         got = engine[column].to_numpy(float)
         assert np.array_equal(np.isnan(expected), np.isnan(got)), column
-        scale = np.maximum(np.abs(numpy[numpy.columns[1]].to_numpy(float)), 1.0)
+        scale = np.fmax(np.abs(numpy[numpy.columns[1]].to_numpy(float)), 1.0)  # NaN: 1
         ok = ~np.isnan(expected)
         assert np.all(np.abs(got[ok] - expected[ok]) <= 1e-9 * scale[ok]), column
 

@@ -1252,13 +1252,18 @@ def attribution_sql(
                     expression=exp.Sum(this=exp.Mul(this=weight, expression=slope)),
                 )
                 if mixes.coarse is not None:
-                    rough = exp.Mul(
-                        this=exp.Paren(this=change.copy()),
-                        expression=exp.Sum(
-                            this=exp.Mul(this=_quoted_column(f"{prefix}c"), expression=slope.copy())
-                        ),
+                    # Both quadratures again, NULL only where a slope is: what is checked.
+                    slope_known = exp.EQ(
+                        this=exp.Count(this=slope.copy()), expression=exp.Count(this=exp.Star())
                     )
-                    coarse.append((f"{prefix}alt{i}", rough))
+                    for name, column in (("chk", f"{prefix}w{i}"), ("alt", f"{prefix}c")):
+                        estimate = exp.Mul(
+                            this=exp.Paren(this=change.copy()),
+                            expression=exp.Sum(
+                                this=exp.Mul(this=_quoted_column(column), expression=slope.copy())
+                            ),
+                        )
+                        coarse.append((f"{prefix}{name}{i}", _when(slope_known.copy(), estimate)))
             else:
                 part = exp.Sum(this=exp.Mul(this=weight, expression=metric_value))
             sums.append((f"{prefix}raw{i}", part))
@@ -1288,7 +1293,8 @@ def attribution_sql(
     summed = exp.select(
         *keys,
         *(_alias(e, name) for name, e in ends),
-        *(_alias(_when(ok, e), name) for name, e in [*sums, *coarse]),
+        *(_alias(_when(ok, e), name) for name, e in sums),
+        *(_alias(e, name) for name, e in coarse),
         copy=False,
     ).from_(_identifier_table(f"{prefix}grad"), copy=False)
     if keys:
@@ -1340,46 +1346,53 @@ def attribution_sql(
     settled: list[exp.Expr] = []
     if mixes.coarse is not None:
         # Two quadratures that agree, and parts that add up to the change: else refined.
+        # numpy's rule: a row with an undefined slope at a point is done (NaN); one with
+        # an end undefined has no size to be within, so its estimates must agree exactly.
+        chk = [_quoted_column(f"{prefix}chk{i}") for i in moving]
         alt = [_quoted_column(f"{prefix}alt{i}") for i in moving]
-        level = _greatest(
-            [exp.Abs(this=_quoted_column(f"{prefix}{e}")) for e in ("before", "after")]
+        ends_of = [_quoted_column(f"{prefix}{e}") for e in ("before", "after")]
+        scale_of = _greatest(
+            [
+                _sum_of([exp.Abs(this=c.copy()) for c in chk]),
+                exp.Abs(this=total.copy()),
+                *(exp.Abs(this=e.copy()) for e in ends_of),
+            ]
         )
-        scale_of = _greatest([_sum_of([exp.Abs(this=r) for r in raw]), exp.Abs(this=total), level])
-        tests = [
+        within = [
             exp.LTE(
                 this=exp.Abs(
-                    this=exp.Sub(this=_sum_of(raw), expression=exp.Paren(this=total.copy()))
+                    this=exp.Sub(this=_sum_of(chk), expression=exp.Paren(this=total.copy()))
                 ),
                 expression=exp.Mul(this=_number(_SUM_TOLERANCE), expression=scale_of.copy()),
             ),
             *(
                 exp.LTE(
-                    this=exp.Abs(this=exp.Sub(this=r.copy(), expression=a)),
+                    this=exp.Abs(this=exp.Sub(this=c.copy(), expression=a.copy())),
                     expression=exp.Mul(this=_number(_SETTLE), expression=scale_of.copy()),
                 )
-                for r, a in zip(raw, alt, strict=True)
+                for c, a in zip(chk, alt, strict=True)
             ),
         ]
-        undefined = exp.or_(
-            *(
-                exp.Is(this=_quoted_column(f"{prefix}{e}"), expression=exp.Null())
-                for e in ("before", "after")
-            )
+        known = exp.and_(
+            *(exp.Not(this=exp.Is(this=e.copy(), expression=exp.Null())) for e in ends_of)
+        )
+        unknown_slope = exp.or_(
+            *(exp.Is(this=e.copy(), expression=exp.Null()) for e in [*chk, *alt]), copy=False
+        )
+        exact = exp.and_(
+            *(exp.EQ(this=c.copy(), expression=a.copy()) for c, a in zip(chk, alt, strict=True)),
+            copy=False,
+        )
+        test = exp.or_(
+            unknown_slope,
+            exp.and_(known, *within, copy=False),
+            exp.and_(exp.Not(this=exp.Paren(this=known.copy())), exact, copy=False),
+            copy=False,
         )
         settled.append(
             _alias(
                 exp.Case(
-                    ifs=[
-                        exp.If(
-                            this=exp.or_(
-                                exp.and_(*tests, copy=False),
-                                exp.Is(this=_sum_of(raw), expression=exp.Null()),
-                                undefined,
-                                copy=False,
-                            ),
-                            true=exp.Literal.number(1),
-                        )
-                    ],
+                    ifs=[exp.If(this=test, true=exp.Literal.number(1))],
                     default=exp.Literal.number(0),
                 ),
                 f"{prefix}settled",
