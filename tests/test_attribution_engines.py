@@ -114,11 +114,12 @@ def test_the_integral_of_a_ratio_is_refined_where_it_does_not_settle() -> None:
     _same(numpy, engine)
 
 
-def test_an_integral_through_a_pole_is_refused_naming_the_segment() -> None:
-    """Revenue crossing zero: numpy's refusal, and the segment it happened in."""
+@pytest.mark.parametrize("revenue", [-1.3, 0.0])
+def test_an_integral_through_a_pole_is_refused_naming_the_segment(revenue: float) -> None:
+    """Revenue crossing zero, or reaching it: numpy's refusal, and the segment it names."""
     tree = _ratio_tree()
     data = _periods(tree, 6, 2)
-    data.loc[(data.month == "feb") & (data.segment == 4), "revenue"] = -1.3
+    data.loc[(data.month == "feb") & (data.segment == 4), "revenue"] = revenue
     where = {"period": "month", "before": "jan", "after": "feb", "by": ["segment"]}
     with pytest.raises(kt.LimitError) as refusal:
         tree.attribute_frame(data, "margin", method="integral", **where)

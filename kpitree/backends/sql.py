@@ -1252,11 +1252,14 @@ def attribution_sql(
                     expression=exp.Sum(this=exp.Mul(this=weight, expression=slope)),
                 )
                 if mixes.coarse is not None:
-                    # Both quadratures again, NULL only where a slope is: what is checked.
-                    slope_known = exp.EQ(
-                        this=exp.Count(this=slope.copy()), expression=exp.Count(this=exp.Star())
-                    )
+                    # Both quadratures again, NULL only where a slope is at one of their
+                    # points (not at the two ends, which they do not use): what is checked.
                     for name, column in (("chk", f"{prefix}w{i}"), ("alt", f"{prefix}c")):
+                        used = exp.NEQ(this=_quoted_column(column), expression=_number(0.0))
+                        slope_known = exp.EQ(
+                            this=exp.Count(this=_when(used.copy(), slope.copy())),
+                            expression=exp.Count(this=_when(used.copy(), exp.Literal.number(1))),
+                        )
                         estimate = exp.Mul(
                             this=exp.Paren(this=change.copy()),
                             expression=exp.Sum(
