@@ -961,6 +961,9 @@ class Mixes:
         after: per mix: the same for the value after.
         slopes: the weights multiply `∂metric/∂leaf` at the mix times the leaf's change
             (a quadrature of the path integral), not the metric's value (a game's values).
+        coarse: slopes only: per mix, the weight of a second, coarser quadrature (the same
+            for every leaf); the query then says per row whether the two estimates agree
+            and the contributions sum to the change (see `attribution_sql`).
     """
 
     leaves: tuple[str, ...]
@@ -969,6 +972,21 @@ class Mixes:
     before: tuple[float, ...]
     after: tuple[float, ...]
     slopes: bool
+    coarse: tuple[float, ...] | None = None
+
+
+@attrs.frozen
+class Terms:
+    """A metric as a sum of products of leaf powers, split term by term (LMDI, proportional).
+
+    Attributes:
+        method: ``"lmdi"`` or ``"proportional"``.
+        monomials: per term, its (leaf, exponent) pairs and its coefficient, as
+            `kpitree.analyses.attribution.lmdi.monomials` expands the metric.
+    """
+
+    method: str
+    monomials: tuple[tuple[tuple[tuple[str, float], ...], float], ...]
 
 
 def checks_sql(
@@ -1100,6 +1118,10 @@ def attribution_sql(
     by: Sequence[str],
     owners: Mapping[str, str],
     dialect: str,
+    terms: Terms | None = None,
+    hierarchy: Hierarchy | None = None,
+    only: str | None = None,
+    flag: str | None = None,
 ) -> str:
     """A SELECT that attributes `metric`'s change per segment by the weighted `mixes`.
 
@@ -1111,6 +1133,13 @@ def attribution_sql(
     documented exact step of `kpitree.analyses.attribution`, in SQL: parts within 1e-12 of
     the change's size are 0, and the rounding residual is spread by absolute size. The
     columns are those of `attribute_frame`, ordered by the segment columns.
+
+    With `terms`, the mixes are the two ends only and each leaf's part comes from the
+    terms' before and after values by the method's formula (`_term_layers`); with
+    `hierarchy` likewise, from every node's two values (`_hierarchy_layers`). With
+    `mixes.coarse`, one more column comes last: 1 where the row's two quadratures agree to
+    `_SETTLE` of its size and its parts sum to its change to `_SUM_TOLERANCE` of its size,
+    else 0, named `flag`. `only` names a table of `by` columns: only those segments are attributed.
     """
     from sqlglot import exp
 
@@ -1119,6 +1148,8 @@ def attribution_sql(
     pairs = _pairs(
         leaves, table=table, period=period, before=before, after=after, by=by, prefix=prefix
     )
+    if only is not None:
+        pairs = _restricted(pairs, only, by, prefix)
     index = {leaf: i for i, leaf in enumerate(leaves)}
     moving = [index[leaf] for leaf in mixes.leaves]
     names = [
@@ -1126,11 +1157,15 @@ def attribution_sql(
         *(f"{prefix}w{i}" for i in moving),
         f"{prefix}wb",
         f"{prefix}wa",
+        *([f"{prefix}c"] if mixes.coarse is not None else []),
     ]
+    coarse_weights = mixes.coarse if mixes.coarse is not None else [None] * len(mixes.before)
     rows = [
-        exp.Tuple(expressions=[_number(float(v)) for v in (*f, *w, b, a)])
-        for f, w, b, a in zip(
-            mixes.fractions, mixes.weights, mixes.before, mixes.after, strict=True
+        exp.Tuple(
+            expressions=[_number(float(v)) for v in (*f, *w, b, a, *([c] if c is not None else []))]
+        )
+        for f, w, b, a, c in zip(
+            mixes.fractions, mixes.weights, mixes.before, mixes.after, coarse_weights, strict=True
         )
     ]
     table_of_mixes = exp.select(*(_quoted_column(c) for c in names), copy=False).from_(
@@ -1178,7 +1213,7 @@ def attribution_sql(
     )
     inner = _query(
         tree,
-        [metric],
+        [metric] if hierarchy is None else [m.name for m in tree.metrics],
         table=f"{prefix}path",
         dialect=dialect,
         gradient_of=metric if mixes.slopes else None,
@@ -1200,30 +1235,92 @@ def attribution_sql(
 
     ends = [(f"{prefix}before", at_end(f"{prefix}wb")), (f"{prefix}after", at_end(f"{prefix}wa"))]
     sums: list[tuple[str, exp.Expr]] = []
-    for i in moving:
-        weight = _quoted_column(f"{prefix}w{i}")
-        if mixes.slopes:
-            slope = _quoted_column(f"d_{metric}_d_{leaves[i]}")
-            defined.append(
-                exp.EQ(this=exp.Count(this=slope), expression=exp.Count(this=exp.Star()))
-            )
-            change = exp.Sub(this=exp.Max(this=side("a", i)), expression=exp.Max(this=side("b", i)))
-            part: exp.Expr = exp.Mul(
-                this=exp.Paren(this=change),
-                expression=exp.Sum(this=exp.Mul(this=weight, expression=slope)),
-            )
-        else:
-            part = exp.Sum(this=exp.Mul(this=weight, expression=metric_value))
-        sums.append((f"{prefix}raw{i}", part))
+    coarse: list[tuple[str, exp.Expr]] = []
+    if terms is None and hierarchy is None:
+        for i in moving:
+            weight = _quoted_column(f"{prefix}w{i}")
+            if mixes.slopes:
+                slope = _quoted_column(f"d_{metric}_d_{leaves[i]}")
+                defined.append(
+                    exp.EQ(this=exp.Count(this=slope), expression=exp.Count(this=exp.Star()))
+                )
+                change = exp.Sub(
+                    this=exp.Max(this=side("a", i)), expression=exp.Max(this=side("b", i))
+                )
+                part: exp.Expr = exp.Mul(
+                    this=exp.Paren(this=change),
+                    expression=exp.Sum(this=exp.Mul(this=weight, expression=slope)),
+                )
+                if mixes.coarse is not None:
+                    # Both quadratures again, NULL only where a slope is at one of their
+                    # points (not at the two ends, which they do not use): what is checked.
+                    for name, column in (("chk", f"{prefix}w{i}"), ("alt", f"{prefix}c")):
+                        used = exp.NEQ(this=_quoted_column(column), expression=_number(0.0))
+                        slope_known = exp.EQ(
+                            this=exp.Count(this=_when(used.copy(), slope.copy())),
+                            expression=exp.Count(this=_when(used.copy(), exp.Literal.number(1))),
+                        )
+                        estimate = exp.Mul(
+                            this=exp.Paren(this=change.copy()),
+                            expression=exp.Sum(
+                                this=exp.Mul(this=_quoted_column(column), expression=slope.copy())
+                            ),
+                        )
+                        coarse.append((f"{prefix}{name}{i}", _when(slope_known.copy(), estimate)))
+            else:
+                part = exp.Sum(this=exp.Mul(this=weight, expression=metric_value))
+            sums.append((f"{prefix}raw{i}", part))
+    elif hierarchy is not None:
+        # Every node's values at both ends; the formulas are split from them below.
+        position = {name: k for k, name in enumerate(tree.names)}
+        for name in hierarchy.nodes():
+            at_node = position[name]
+            for end, kind, mark in (("0", "b", f"{prefix}wb"), ("1", "a", f"{prefix}wa")):
+                if isinstance(tree[name], Metric):
+                    marked = exp.NEQ(this=_quoted_column(mark), expression=_number(0.0))
+                    value = exp.Max(this=_when(marked, _quoted_column(name)))
+                elif index[name] in moving:
+                    value = exp.Max(this=side(kind, index[name]))
+                else:
+                    value = exp.Max(this=_double(_quoted_column(name)))
+                sums.append((f"{prefix}y{end}_{at_node}", value))
+    else:
+        assert terms is not None
+        # The leaves' values at both ends; the terms are split from them below.
+        for leaf in dict.fromkeys(name for key, _coef in terms.monomials for name, _e in key):
+            i = index[leaf]
+            for end, kind in (("0", "b"), ("1", "a")):
+                value = side(kind, i) if i in moving else _double(_quoted_column(leaf))
+                sums.append((f"{prefix}x{end}_{i}", exp.Max(this=value)))
     ok = exp.and_(*defined, copy=False)
     summed = exp.select(
         *keys,
         *(_alias(e, name) for name, e in ends),
         *(_alias(_when(ok, e), name) for name, e in sums),
+        *(_alias(e, name) for name, e in coarse),
         copy=False,
     ).from_(_identifier_table(f"{prefix}grad"), copy=False)
     if keys:
         summed = summed.group_by(*keys, copy=False)
+    last = f"{prefix}sums"
+    layered: list[tuple[str, exp.Select]] = []
+    if terms is not None or hierarchy is not None:
+        split = (
+            _term_layers(terms, index, moving, prefix)
+            if terms is not None
+            else _hierarchy_layers(tree, metric, hierarchy, index, moving, prefix)  # type: ignore[arg-type]
+        )
+        for j, layer in enumerate(split):
+            name = f"{prefix}t{j}"
+            layered.append(
+                (
+                    name,
+                    exp.select(exp.Star(), *(_alias(e, n) for n, e in layer), copy=False).from_(
+                        _identifier_table(last), copy=False
+                    ),
+                )
+            )
+            last = name
 
     # The exact step: tiny parts are 0, the residual spread by absolute size.
     total = exp.Sub(
@@ -1249,13 +1346,70 @@ def attribution_sql(
         )
         for r, i in zip(raw, moving, strict=True)
     ]
+    settled: list[exp.Expr] = []
+    if mixes.coarse is not None:
+        # Two quadratures that agree, and parts that add up to the change: else refined.
+        # numpy's rule: a row with an undefined slope at a point is done (NaN); one with
+        # an end undefined has no size to be within, so its estimates must agree exactly.
+        chk = [_quoted_column(f"{prefix}chk{i}") for i in moving]
+        alt = [_quoted_column(f"{prefix}alt{i}") for i in moving]
+        ends_of = [_quoted_column(f"{prefix}{e}") for e in ("before", "after")]
+        scale_of = _greatest(
+            [
+                _sum_of([exp.Abs(this=c.copy()) for c in chk]),
+                exp.Abs(this=total.copy()),
+                *(exp.Abs(this=e.copy()) for e in ends_of),
+            ]
+        )
+        within = [
+            exp.LTE(
+                this=exp.Abs(
+                    this=exp.Sub(this=_sum_of(chk), expression=exp.Paren(this=total.copy()))
+                ),
+                expression=exp.Mul(this=_number(_SUM_TOLERANCE), expression=scale_of.copy()),
+            ),
+            *(
+                exp.LTE(
+                    this=exp.Abs(this=exp.Sub(this=c.copy(), expression=a.copy())),
+                    expression=exp.Mul(this=_number(_SETTLE), expression=scale_of.copy()),
+                )
+                for c, a in zip(chk, alt, strict=True)
+            ),
+        ]
+        known = exp.and_(
+            *(exp.Not(this=exp.Is(this=e.copy(), expression=exp.Null())) for e in ends_of)
+        )
+        unknown_slope = exp.or_(
+            *(exp.Is(this=e.copy(), expression=exp.Null()) for e in [*chk, *alt]), copy=False
+        )
+        exact = exp.and_(
+            *(exp.EQ(this=c.copy(), expression=a.copy()) for c, a in zip(chk, alt, strict=True)),
+            copy=False,
+        )
+        test = exp.or_(
+            unknown_slope,
+            exp.and_(known, *within, copy=False),
+            exp.and_(exp.Not(this=exp.Paren(this=known.copy())), exact, copy=False),
+            copy=False,
+        )
+        settled.append(
+            _alias(
+                exp.Case(
+                    ifs=[exp.If(this=test, true=exp.Literal.number(1))],
+                    default=exp.Literal.number(0),
+                ),
+                f"{prefix}settled",
+            )
+        )
+        assert flag is not None  # the caller names the column it reads
     stepped = exp.select(
         *keys,
         _alias(_quoted_column(f"{prefix}before"), f"{prefix}before"),
         _alias(_quoted_column(f"{prefix}after"), f"{prefix}after"),
         *kept,
+        *settled,
         copy=False,
-    ).from_(_identifier_table(f"{prefix}sums"), copy=False)
+    ).from_(_identifier_table(last), copy=False)
     kept_cols = [_quoted_column(f"{prefix}k{i}") for i in moving]
     scale = _sum_of([exp.Abs(this=k) for k in kept_cols])
     residual = exp.Sub(this=total, expression=_sum_of(kept_cols))
@@ -1292,6 +1446,9 @@ def attribution_sql(
                 _sum_of([parts[leaf] for leaf in leaves if owners[leaf] == owner]), f"owner_{owner}"
             )
         )
+    if settled:
+        assert flag is not None
+        columns.append(_alias(_quoted_column(f"{prefix}settled"), flag))
     final = exp.select(*columns, copy=False).from_(
         _identifier_table(f"{prefix}stepped"), copy=False
     )
@@ -1304,6 +1461,7 @@ def attribution_sql(
         *((str(c.alias), c.this) for c in inner_ctes),
         (f"{prefix}grad", inner),
         (f"{prefix}sums", summed),
+        *layered,
         (f"{prefix}stepped", stepped),
     ]
     final.set(
@@ -1385,3 +1543,590 @@ def _greatest(terms: Sequence[exp.Expr]) -> exp.Expr:
     from sqlglot import exp
 
     return exp.Greatest(this=terms[0], expressions=list(terms[1:]))
+
+
+_SUM_TOLERANCE = 1e-9  # the integral's parts must sum to the change to this, relative
+_SETTLE = 1e-12  # a quadrature and its coarser half agree to this, of the row's size
+
+
+@attrs.frozen
+class LocalTerm:
+    """One additive term of a metric's formula, for the hierarchical split.
+
+    Attributes:
+        names: the children it uses.
+        expr: the whole term (None for a bare child: its part is `sign` × its change).
+        sign: a bare child's sign; a product's constant coefficient.
+        players: the children in `names` that move: the game's players.
+        factors: for a product of one-child factors (the closed form), one expression per
+            name, whose product times `sign` is the term; else empty.
+        nodes: with `factors`, the Gauss–Legendre (node, weight) pairs on [0, 1] that
+            integrate the closed form exactly.
+    """
+
+    names: tuple[str, ...]
+    expr: Expr | None
+    sign: float
+    players: tuple[str, ...]
+    factors: tuple[Expr, ...] = ()
+    nodes: tuple[tuple[float, float], ...] = ()
+
+
+@attrs.frozen
+class Hierarchy:
+    """Hierarchical attribution: each moving metric's split over its children.
+
+    Attributes:
+        metrics: per metric with a moving child, parents before children: its name, its
+            children and its terms.
+    """
+
+    metrics: tuple[tuple[str, tuple[str, ...], tuple[LocalTerm, ...]], ...]
+
+    def nodes(self) -> list[str]:
+        """Every node whose two values the split reads."""
+        return list(dict.fromkeys(n for m, kids, _t in self.metrics for n in (m, *kids)))
+
+
+def _hierarchy_layers(
+    tree: Graph,
+    metric: str,
+    hierarchy: Hierarchy,
+    index: Mapping[str, int],
+    moving: Sequence[int],
+    prefix: str,
+) -> list[list[tuple[str, exp.Expr]]]:
+    """The columns, layer by layer, of `kpitree.analyses.attribution.hierarchical`.
+
+    Each metric's change split over its children by Shapley, term by term (a game over the
+    term's moving children, or the closed form for a product of one-child factors), the
+    documented exact step per metric, then the metric's share passed down by
+    `share / change` (1 at the target when its change is 0, else 0).
+    """
+    from sqlglot import exp
+
+    position = {name: k for k, name in enumerate(tree.names)}
+
+    def col(name: str) -> exp.Column:
+        return _quoted_column(f"{prefix}{name}")
+
+    def value(end: str, name: str) -> exp.Column:
+        return col(f"y{end}_{position[name]}")
+
+    def at(formula: Expr, high: Sequence[str]) -> exp.Expr:
+        """`formula` with the nodes in `high` at their after values, the others before."""
+        compiled = _Compiler(tree, None).guarded(formula)
+        chosen = {n: value("1" if n in high else "0", n) for n in tree.names}
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            if isinstance(node, exp.Column) and not node.table and node.name in chosen:
+                return chosen[node.name].copy()
+            return node
+
+        return compiled.transform(swap, copy=True)
+
+    def diff(a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        return exp.Paren(this=exp.Sub(this=a, expression=exp.Paren(this=b)))
+
+    games: list[tuple[str, exp.Expr]] = []
+    parts: list[tuple[str, exp.Expr]] = []
+    for m, (_name, children, terms) in enumerate(hierarchy.metrics):
+        contributions: dict[str, list[exp.Expr]] = {child: [] for child in children}
+        for j, term in enumerate(terms):
+            if term.expr is None:
+                (child,) = term.names
+                change = diff(value("1", child), value("0", child))
+                contributions[child].append(
+                    change
+                    if term.sign == 1
+                    else exp.Mul(this=_number(term.sign), expression=change)
+                )
+                continue
+            if not term.players:
+                continue
+            if term.factors:
+                # phi_i = k (h_i(after) - h_i(before)) Σ_q w_q Π_{j≠i} h_j((1 - t_q) ...).
+                lows, highs = [], []
+                for i, (child, factor) in enumerate(zip(term.names, term.factors, strict=True)):
+                    games.append((f"h0_{m}_{j}_{i}", at(factor, ())))
+                    games.append((f"h1_{m}_{j}_{i}", at(factor, (child,))))
+                    lows.append(col(f"h0_{m}_{j}_{i}"))
+                    highs.append(col(f"h1_{m}_{j}_{i}"))
+                for i, child in enumerate(term.names):
+                    integral = []
+                    for t, w in term.nodes:
+                        mixed = [
+                            exp.Paren(
+                                this=exp.Add(
+                                    this=exp.Mul(this=lows[k].copy(), expression=_number(1 - t)),
+                                    expression=exp.Mul(this=highs[k].copy(), expression=_number(t)),
+                                )
+                            )
+                            for k in range(len(term.names))
+                            if k != i
+                        ]
+                        running: exp.Expr = _number(w)
+                        for mix in mixed:
+                            running = exp.Mul(this=running, expression=mix)
+                        integral.append(running)
+                    contributions[child].append(
+                        exp.Mul(
+                            this=exp.Mul(
+                                this=_number(term.sign),
+                                expression=diff(highs[i].copy(), lows[i].copy()),
+                            ),
+                            expression=_sum_of(integral),
+                        )
+                    )
+                continue
+            players = term.players
+            n = len(players)
+            for mask in range(1 << n):
+                high = [p for b, p in enumerate(players) if (mask >> b) & 1]
+                games.append((f"g{m}_{j}_{mask}", at(term.expr, high)))
+            weight = [1.0 / (n * math.comb(n - 1, size)) for size in range(n)]
+            for b, player in enumerate(players):
+                sums = []
+                for mask in range(1 << n):
+                    if not (mask >> b) & 1:
+                        continue
+                    members = bin(mask).count("1")
+                    step = diff(col(f"g{m}_{j}_{mask}"), col(f"g{m}_{j}_{mask ^ (1 << b)}"))
+                    sums.append(exp.Mul(this=_number(weight[members - 1]), expression=step))
+                contributions[player].append(_sum_of(sums))
+        for c, child in enumerate(children):
+            terms_of = contributions[child]
+            parts.append((f"p{m}_{c}", _sum_of(terms_of) if terms_of else _number(0.0)))
+    # The exact step of each metric's split.
+    kept: list[tuple[str, exp.Expr]] = []
+    local: list[tuple[str, exp.Expr]] = []
+    for m, (name, children, _terms) in enumerate(hierarchy.metrics):
+        change = diff(value("1", name), value("0", name))
+        raw = [col(f"p{m}_{c}") for c in range(len(children))]
+        bound = _greatest([_sum_of([exp.Abs(this=r.copy()) for r in raw]), exp.Abs(this=change)])
+        for c, r in enumerate(raw):
+            small = exp.LTE(
+                this=exp.Abs(this=r.copy()),
+                expression=exp.Mul(this=_number(1e-12), expression=bound.copy()),
+            )
+            kept.append(
+                (f"q{m}_{c}", exp.Case(ifs=[exp.If(this=small, true=_number(0.0))], default=r))
+            )
+        ks = [col(f"q{m}_{c}") for c in range(len(children))]
+        scale = _sum_of([exp.Abs(this=q.copy()) for q in ks])
+        residual = exp.Sub(this=change.copy(), expression=_sum_of(ks))
+        adjust = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GT(this=scale, expression=_number(0.0)),
+                    true=exp.Div(this=exp.Paren(this=residual), expression=scale.copy()),
+                )
+            ],
+            default=_number(0.0),
+        )
+        for c, q in enumerate(ks):
+            local.append(
+                (
+                    f"l{m}_{c}",
+                    exp.Add(
+                        this=q.copy(),
+                        expression=exp.Mul(
+                            this=exp.Abs(this=q.copy()), expression=exp.Paren(this=adjust.copy())
+                        ),
+                    ),
+                )
+            )
+    layers = [games, parts, kept, local]
+    # Shares passed down, one metric at a time (its parents are done before it).
+    given: dict[str, list[exp.Expr]] = {}
+    for m, (name, children, _terms) in enumerate(hierarchy.metrics):
+        change = diff(value("1", name), value("0", name))
+        if name == metric:
+            ratio: exp.Expr = exp.Case(
+                ifs=[exp.If(this=exp.NEQ(this=change, expression=_number(0.0)), true=_number(1.0))],
+                default=_number(1.0),
+            )
+        else:
+            share = _sum_of(given.get(name, []))
+            ratio = exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.NEQ(this=change.copy(), expression=_number(0.0)),
+                        true=exp.Div(this=share, expression=change.copy()),
+                    )
+                ],
+                default=_number(0.0),
+            )
+        layers.append([(f"ratio{m}", ratio)])
+        for c, child in enumerate(children):
+            given.setdefault(child, []).append(
+                exp.Mul(this=col(f"ratio{m}"), expression=col(f"l{m}_{c}"))
+            )
+    undefined = exp.or_(*(exp.Is(this=col(e), expression=exp.Null()) for e in ("before", "after")))
+    leaves = {i: leaf for leaf, i in index.items()}
+    layers.append(
+        [
+            (
+                f"raw{i}",
+                exp.Case(
+                    ifs=[exp.If(this=undefined.copy(), true=exp.Null())],
+                    default=_sum_of(given.get(leaves[i], [])),
+                ),
+            )
+            for i in moving
+        ]
+    )
+    return [[(f"{prefix}{name}", e) for name, e in layer] for layer in layers if layer]
+
+
+def _restricted(pairs: exp.Select, only: str, by: Sequence[str], prefix: str) -> exp.Select:
+    """The pairs of the segments listed in the table `only` (its `by` columns)."""
+    from sqlglot import exp
+
+    def key(alias: str, name: str) -> exp.Column:
+        return exp.column(
+            exp.to_identifier(name, quoted=True),
+            table=exp.to_identifier(f"{prefix}{alias}", quoted=True),
+        )
+
+    listed = exp.Subquery(
+        this=exp.select(*(_quoted_column(k) for k in by), copy=False).from_(
+            _table(only), copy=False
+        ),
+        alias=_table_alias(f"{prefix}o"),
+    )
+    return (
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(f"{prefix}q", quoted=True)))
+        .from_(exp.Subquery(this=pairs, alias=_table_alias(f"{prefix}q")), copy=False)
+        .join(
+            listed,
+            on=exp.and_(*(exp.EQ(this=key("q", k), expression=key("o", k)) for k in by)),
+            join_type="inner",
+            copy=False,
+        )
+    )
+
+
+def _term_layers(
+    terms: Terms, index: Mapping[str, int], moving: Sequence[int], prefix: str
+) -> list[list[tuple[str, exp.Expr]]]:
+    """The columns, layer by layer, that split `terms` into `<prefix>raw<i>` per moving leaf.
+
+    The formulas of `kpitree.analyses.attribution.lmdi.lmdi` and `.proportional`, on the
+    leaves' values `<prefix>x0_<i>` (before) and `<prefix>x1_<i>` (after) of one row.
+    """
+    from sqlglot import exp
+
+    def col(name: str) -> exp.Column:
+        return _quoted_column(f"{prefix}{name}")
+
+    def value(end: str, leaf: str) -> exp.Expr:
+        return col(f"x{end}_{index[leaf]}")
+
+    def power(end: str, leaf: str, e: float) -> exp.Expr:
+        base = value(end, leaf)
+        return base if e == 1 else exp.Pow(this=base, expression=_number(e))
+
+    def product(factors: Sequence[exp.Expr]) -> exp.Expr:
+        if not factors:
+            return _number(1.0)
+        out = factors[0]
+        for factor in factors[1:]:
+            out = exp.Mul(this=exp.Paren(this=out), expression=exp.Paren(this=factor))
+        return exp.Paren(this=out)
+
+    def case(condition: exp.Expr, then: exp.Expr, otherwise: exp.Expr) -> exp.Expr:
+        return exp.Case(ifs=[exp.If(this=condition, true=then)], default=otherwise)
+
+    def eq0(e: exp.Expr) -> exp.Expr:
+        return exp.EQ(this=e.copy(), expression=_number(0.0))
+
+    def ne0(e: exp.Expr) -> exp.Expr:
+        return exp.NEQ(this=e.copy(), expression=_number(0.0))
+
+    def div(a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        return exp.Div(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+
+    def ln(e: exp.Expr) -> exp.Expr:
+        # NULL, not an engine's error, outside the logarithm's domain (undefined rows).
+        return _when(exp.GT(this=e.copy(), expression=_number(0.0)), exp.Ln(this=e))
+
+    moving_leaves = {leaf for leaf, i in index.items() if i in moving}
+    parts: dict[int, list[exp.Expr]] = {i: [] for i in moving}
+    first: list[tuple[str, exp.Expr]] = []
+    second: list[tuple[str, exp.Expr]] = []
+    terms_of = [(j, key, coef) for j, (key, coef) in enumerate(terms.monomials) if key]
+    if terms.method == "lmdi":
+        for j, key, coef in terms_of:
+            for end in "01":
+                factors = [power(end, leaf, e) for leaf, e in key]
+                first.append(
+                    (f"v{end}_{j}", exp.Mul(this=_number(coef), expression=product(factors)))
+                )
+        for j, key, _coef in terms_of:
+            v0, v1 = col(f"v0_{j}"), col(f"v1_{j}")
+            # The logarithmic mean L(v1, v0) = v0 * t / log1p(t), t = (v1 - v0) / v0, with
+            # log1p(t) = ln(u) * t / (u - 1), u = 1 + t (exact where u rounds to 1).
+            t = div(exp.Sub(this=v1.copy(), expression=v0.copy()), v0.copy())
+            u = exp.Add(this=_number(1.0), expression=exp.Paren(this=t.copy()))
+            mean = case(
+                exp.or_(eq0(t), exp.EQ(this=u.copy(), expression=_number(1.0))),
+                v0.copy(),
+                div(
+                    exp.Mul(
+                        this=v0.copy(),
+                        expression=exp.Paren(this=exp.Sub(this=u.copy(), expression=_number(1.0))),
+                    ),
+                    ln(u.copy()),
+                ),
+            )
+            regular = exp.and_(ne0(v0), ne0(v1))
+            second.append((f"lw_{j}", case(regular, mean, _number(0.0))))
+            zeros = [
+                exp.Mul(
+                    this=case(
+                        eq0(v0),
+                        case(eq0(value("0", leaf)), _number(1.0), _number(0.0)),
+                        case(eq0(value("1", leaf)), _number(1.0), _number(0.0)),
+                    ),
+                    expression=_number(e),
+                )
+                for leaf, e in key
+            ]
+            second.append((f"zw_{j}", _sum_of(zeros)))
+        for j, key, _coef in terms_of:
+            v0, v1 = col(f"v0_{j}"), col(f"v1_{j}")
+            regular = exp.and_(ne0(v0), ne0(v1))
+            zero_weight = col(f"zw_{j}")
+            limit = exp.and_(
+                exp.NEQ(this=exp.Paren(this=eq0(v0)), expression=exp.Paren(this=eq0(v1))),
+                exp.GT(this=zero_weight, expression=_number(0.0)),
+            )
+            for leaf, e in key:
+                if leaf not in moving_leaves:
+                    continue
+                low, high = value("0", leaf), value("1", leaf)
+                logged = case(
+                    exp.and_(regular.copy(), ne0(low)),
+                    exp.Mul(
+                        this=exp.Mul(this=col(f"lw_{j}"), expression=_number(e)),
+                        expression=ln(div(high, low.copy())),
+                    ),
+                    _number(0.0),
+                )
+                zero = case(
+                    eq0(v0),
+                    case(eq0(low), _number(e), _number(0.0)),
+                    case(eq0(high), _number(e), _number(0.0)),
+                )
+                spread = case(
+                    limit.copy(),
+                    div(
+                        exp.Mul(
+                            this=exp.Paren(this=exp.Sub(this=v1.copy(), expression=v0.copy())),
+                            expression=zero,
+                        ),
+                        zero_weight.copy(),
+                    ),
+                    _number(0.0),
+                )
+                parts[index[leaf]].append(exp.Add(this=logged, expression=spread))
+        layers = [first, second]
+    else:
+        third: list[tuple[str, exp.Expr]] = []
+        for j, key, coef in terms_of:
+            names = [leaf for leaf, _e in key if leaf in moving_leaves]
+            if not names:
+                continue
+            powers = dict(key)
+            for leaf, e in key:
+                first.append((f"s{j}_{index[leaf]}", power("0", leaf, e)))
+                first.append((f"e{j}_{index[leaf]}", power("1", leaf, e)))
+
+            def start(leaf: str, j: int = j) -> exp.Column:
+                return col(f"s{j}_{index[leaf]}")
+
+            def finish(leaf: str, j: int = j) -> exp.Column:
+                return col(f"e{j}_{index[leaf]}")
+
+            rest = exp.Mul(
+                this=_number(coef),
+                expression=product([start(leaf) for leaf in powers if leaf not in names]),
+            )
+            second.append((f"r{j}", rest))
+            for leaf in names:
+                own = exp.Mul(
+                    this=exp.Mul(
+                        this=col(f"r{j}"),
+                        expression=exp.Paren(
+                            this=exp.Sub(this=finish(leaf), expression=start(leaf))
+                        ),
+                    ),
+                    expression=product([start(other) for other in names if other != leaf]),
+                )
+                second.append((f"o{j}_{index[leaf]}", own))
+            change = exp.Mul(
+                this=col(f"r{j}"),
+                expression=exp.Paren(
+                    this=exp.Sub(
+                        this=product([finish(n) for n in names]),
+                        expression=product([start(n) for n in names]),
+                    )
+                ),
+            )
+            owns = [col(f"o{j}_{index[leaf]}") for leaf in names]
+            third.append((f"jt{j}", exp.Sub(this=change, expression=_sum_of(owns))))
+            third.append((f"sz{j}", _sum_of([exp.Abs(this=o.copy()) for o in owns])))
+            moved = [
+                case(exp.NEQ(this=finish(n), expression=start(n)), _number(1.0), _number(0.0))
+                for n in names
+            ]
+            third.append((f"n{j}", _greatest([_sum_of(moved), _number(1.0)])))
+            for leaf in names:
+                own_col = col(f"o{j}_{index[leaf]}")
+                size = col(f"sz{j}")
+                weight = case(
+                    exp.GT(this=size, expression=_number(0.0)),
+                    div(exp.Abs(this=own_col.copy()), size.copy()),
+                    div(
+                        case(
+                            exp.NEQ(this=finish(leaf), expression=start(leaf)),
+                            _number(1.0),
+                            _number(0.0),
+                        ),
+                        col(f"n{j}"),
+                    ),
+                )
+                parts[index[leaf]].append(
+                    exp.Add(
+                        this=own_col.copy(),
+                        expression=exp.Mul(this=col(f"jt{j}"), expression=exp.Paren(this=weight)),
+                    )
+                )
+        layers = [first, second, third]
+    ok = exp.or_(*(exp.Is(this=col(e), expression=exp.Null()) for e in ("before", "after")))
+    layers.append(
+        [
+            (f"raw{i}", case(ok, exp.Null(), _sum_of(parts[i]) if parts[i] else _number(0.0)))
+            for i in moving
+        ]
+    )
+    return [[(f"{prefix}{name}", e) for name, e in layer] for layer in layers if layer]
+
+
+def sign_changes_sql(
+    leaves: Sequence[str],
+    checked: Sequence[str],
+    *,
+    table: str,
+    period: str,
+    before: Any,
+    after: Any,
+    by: Sequence[str],
+    dialect: str,
+) -> dict[str, str]:
+    """Queries for LMDI's refusal: the segments where a leaf of `checked` changes sign.
+
+    `"counts"` gives one row, `flips<i>` per leaf of `checked`: how many segments have
+    `before * after < 0`; `"example<i>"` the first of them in the order of the `by`
+    columns (its `by` values, `before` and `after`).
+    """
+    from sqlglot import exp
+
+    prefix = _free_prefix([*leaves, *by, period, *table.split(".")])
+    pairs = _pairs(
+        leaves, table=table, period=period, before=before, after=after, by=by, prefix=prefix
+    )
+    index = {leaf: i for i, leaf in enumerate(leaves)}
+
+    def flips(leaf: str) -> exp.Expr:
+        i = index[leaf]
+        return exp.LT(
+            this=exp.Mul(
+                this=_double(_quoted_column(f"{prefix}b{i}")),
+                expression=_double(_quoted_column(f"{prefix}a{i}")),
+            ),
+            expression=_number(0.0),
+        )
+
+    source = exp.Subquery(this=pairs, alias=_table_alias(f"{prefix}p"))
+    counts = exp.select(
+        *(
+            _alias(
+                exp.Sum(
+                    this=exp.Case(
+                        ifs=[exp.If(this=flips(leaf), true=exp.Literal.number(1))],
+                        default=exp.Literal.number(0),
+                    )
+                ),
+                f"flips{j}",
+            )
+            for j, leaf in enumerate(checked)
+        ),
+        copy=False,
+    ).from_(source.copy(), copy=False)
+    out = {"counts": _render(counts, dialect, pretty=False)}
+    for j, leaf in enumerate(checked):
+        i = index[leaf]
+        example = (
+            exp.select(
+                *(_quoted_column(k) for k in by),
+                _alias(_double(_quoted_column(f"{prefix}b{i}")), "before"),
+                _alias(_double(_quoted_column(f"{prefix}a{i}")), "after"),
+                copy=False,
+            )
+            .from_(source.copy(), copy=False)
+            .where(flips(leaf), copy=False)
+        )
+        if by:
+            example = example.order_by(
+                *(exp.Ordered(this=_quoted_column(k), nulls_first=False) for k in by), copy=False
+            )
+        out[f"example{j}"] = _render(example.limit(1, copy=False), dialect, pretty=False)
+    return out
+
+
+def settled_sql(
+    tables: Sequence[str], columns: Sequence[str], by: Sequence[str], flag: str, dialect: str
+) -> dict[str, str]:
+    """Queries over the rounds of a refined quadrature (tables from `attribution_sql`).
+
+    `"count"`: the rows of the last table that did not settle; `"keys"`: their `by`
+    columns; `"result"`: every round's settled rows, with `columns`, ordered by `by`.
+    """
+    from sqlglot import exp
+
+    unsettled = exp.EQ(this=_quoted_column(flag), expression=exp.Literal.number(0))
+    settled = exp.EQ(this=_quoted_column(flag), expression=exp.Literal.number(1))
+    count = (
+        exp.select(_alias(exp.Count(this=exp.Star()), "n"), copy=False)
+        .from_(_table(tables[-1]), copy=False)
+        .where(unsettled.copy(), copy=False)
+    )
+    keys = (
+        exp.select(*(_quoted_column(k) for k in by), copy=False)
+        .from_(_table(tables[-1]), copy=False)
+        .where(unsettled.copy(), copy=False)
+    )
+    rounds: exp.Expr = exp.select(exp.Star(), copy=False).from_(_table(tables[0]), copy=False)
+    rounds = rounds.where(settled.copy(), copy=False)  # type: ignore[attr-defined]
+    for name in tables[1:]:
+        rounds = exp.union(
+            rounds,
+            exp.select(exp.Star(), copy=False)
+            .from_(_table(name), copy=False)
+            .where(settled.copy(), copy=False),
+            distinct=False,
+        )
+    result = exp.select(*(_quoted_column(c) for c in columns), copy=False).from_(
+        exp.Subquery(this=rounds, alias=_table_alias("r")), copy=False
+    )
+    if by:
+        result = result.order_by(
+            *(exp.Ordered(this=_quoted_column(k), nulls_first=False) for k in by), copy=False
+        )
+    return {
+        "count": _render(count, dialect, pretty=False),
+        "keys": _render(keys, dialect, pretty=False),
+        "result": _render(result, dialect, pretty=False),
+    }

@@ -3,14 +3,27 @@
 The data stays in the engine: kpitree checks the periods' rows there (one query), decides
 the mixes of before and after values the method needs, and sends one SELECT that pairs
 each segment's rows, evaluates the tree (and its gradient) at every mix and takes the
-weighted sums (`kpitree.backends.sql.attribution_sql`). The methods that run this way:
+weighted sums (`kpitree.backends.sql.attribution_sql`). Every method runs this way:
 
 - ``"shapley"``: on a metric multilinear in the moving leaves, the path integral of the
   gradient at `ceil(d / 2)` Gauss–Legendre points (a closed form per row, exact); on
   another metric, the 2^n coalitions of the moving leaves and the Shapley weights.
 - ``"sequential"``: the n + 1 steps of the chain, each leaf's step the difference of two.
 - ``"integral"``: the same quadrature as Shapley's, on any metric that is a polynomial
-  along the path (exact); the adaptive quadrature of other metrics does not run in SQL.
+  along the path (exact). On another metric, Gauss–Legendre on equal panels of a variable
+  that crowds the points near both periods, beside half as many panels: a row settles when
+  the two agree and its parts sum to its change to 1e-9 of its size. The rows that do not
+  are attributed again with four times the panels, over only those rows, in up to four
+  rounds (kept in temporary tables); a row that never settles is refused with numpy's
+  error, naming the segment. No row that failed the check is returned.
+- ``"lmdi"`` and ``"proportional"``: the metric expanded into a sum of products of leaf
+  powers (`kpitree.analyses.attribution.lmdi.monomials`), each term split by the method's
+  formula from the segment's two rows, with numpy's conventions for zeros; LMDI refuses a
+  leaf that changes sign first, with numpy's error (one query counts those segments).
+- ``"hierarchical"``: every node's two values per segment, each moving metric's formula
+  split over its children by Shapley term by term (a game over the term's moving
+  children, or the closed form of a product), the exact step per metric, and the shares
+  passed down from the target.
 
 The numbers are those of `attribute_frame` on the same rows, to rounding (the engine's sums
 run in another order); the result is a pandas DataFrame for DuckDB and a Spark DataFrame
@@ -21,10 +34,20 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.analyses.attribution.integral import gauss_legendre, path_shape, points_for
+import attrs
+
+from kpitree.analyses.attribution.hierarchical import additive_terms, one_child_factors
+from kpitree.analyses.attribution.integral import (
+    PANEL_POINTS,
+    gauss_legendre,
+    no_convergence,
+    path_shape,
+    points_for,
+)
+from kpitree.analyses.attribution.lmdi import monomials, sign_change
 from kpitree.analyses.attribution.methods import (
     absent_segment,
     no_rows,
@@ -34,9 +57,20 @@ from kpitree.analyses.attribution.methods import (
 from kpitree.analyses.attribution.sequential import chain
 from kpitree.analyses.attribution.shapley import too_many
 from kpitree.backends.frames import check_leaf_columns, table_kind
-from kpitree.backends.sql import Mixes, attribution_sql, checks_sql
+from kpitree.backends.sql import (
+    Hierarchy,
+    LocalTerm,
+    Mixes,
+    Terms,
+    attribution_sql,
+    checks_sql,
+    settled_sql,
+    sign_changes_sql,
+)
 from kpitree.errors import ArgumentError, MissingValueError, ValueTypeError, did_you_mean, require
 from kpitree.i18n import _
+from kpitree.language.expr import Neg, Ref, refs
+from kpitree.model.nodes import Metric
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -46,11 +80,9 @@ __all__ = ["ENGINES", "check_engine", "engine_frame"]
 ENGINES = ("duckdb", "spark")
 """The engines `attribute_frame(engine=...)` runs in."""
 
-_IN_ENGINE = ("shapley", "sequential", "integral")
 
-
-def check_engine(engine: Any, method: str) -> str | None:
-    """Return `engine` (None: numpy) if it is one of `ENGINES` and runs `method`."""
+def check_engine(engine: Any) -> str | None:
+    """Return `engine` (None: numpy) if it is one of `ENGINES`; every method runs in each."""
     if engine is None:
         return None
     if engine not in ENGINES:
@@ -59,15 +91,6 @@ def check_engine(engine: Any, method: str) -> str | None:
                 engine=repr(engine), engines=", ".join(ENGINES)
             ),
             hint=did_you_mean(str(engine), ENGINES) or _("leave engine= out to attribute in numpy"),
-        )
-    if method not in _IN_ENGINE:
-        raise ArgumentError(
-            _('method="{method}" does not run in {engine}; {methods} do').format(
-                method=method,
-                engine=engine,
-                methods=", ".join(f'"{m}"' for m in _IN_ENGINE),
-            ),
-            hint=_("leave engine= out to run it in numpy over the same rows"),
         )
     return str(engine)
 
@@ -87,7 +110,7 @@ def engine_frame(
     engine: str,
 ) -> Any:
     """Attribute `metric` per segment in `engine`; `tree` is the metric's subtree."""
-    run, columns, table, close = _connect(data, engine)
+    run, columns, table, keep, close = _connect(data, engine)
     try:
         leaves = [leaf.name for leaf in tree.leaves]
         check_leaf_columns(tree, leaves, columns)
@@ -103,16 +126,197 @@ def engine_frame(
         counts = run(checks["counts"])[0]
         _check_rows(counts, run, checks, period, before, after, by)
         moving = tuple(leaf for i, leaf in enumerate(leaves) if counts[f"moves{i}"])
+        owners = owners_of(tree)
+        if method in ("lmdi", "proportional"):
+            poly = monomials(tree, metric, method)  # FormulaError, LimitError: as in numpy
+            if method == "lmdi":
+                _check_signs(tree, metric, poly, moving, run, where, engine)
+            terms = Terms(method, tuple(poly.items()))
+            ends = _ends(moving, [], [], slopes=False)
+            sql = attribution_sql(
+                tree, metric, ends, owners=owners, dialect=engine, terms=terms, **where
+            )
+            return run(sql, frame=True)
+        if method == "hierarchical":
+            hierarchy = _hierarchy(tree, metric, moving, limit)
+            ends = _ends(moving, [], [], slopes=False)
+            sql = attribution_sql(
+                tree, metric, ends, owners=owners, dialect=engine, hierarchy=hierarchy, **where
+            )
+            return run(sql, frame=True)
         mixes = _mixes(tree, metric, moving, method, order, limit)
-        sql = attribution_sql(tree, metric, mixes, owners=owners_of(tree), dialect=engine, **where)
+        if mixes is None:
+            return _refined(tree, metric, moving, run, keep, owners, where, engine)
+        sql = attribution_sql(tree, metric, mixes, owners=owners, dialect=engine, **where)
         # Spark analyses the query here: the view may go once `run` returns the DataFrame.
         return run(sql, frame=True)
     finally:
         close()
 
 
-def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any]:
-    """Run SQL on `data` in `engine`: the runner, the columns, the table's name, a closer."""
+def _hierarchy(tree: Graph, metric: str, moving: tuple[str, ...], limit: int) -> Hierarchy:
+    """Each metric with a moving child, parents first, with its formula's terms.
+
+    The terms of `kpitree.analyses.attribution.hierarchical`: a bare child, a product of
+    one-child factors of more than two children (the closed form), or a game over the
+    term's moving children (refused beyond `limit`, as numpy refuses it).
+    """
+    changed = set(moving)
+    for name in tree._topo:  # children first
+        if isinstance(tree[name], Metric) and not changed.isdisjoint(tree._children[name]):
+            changed.add(name)
+    metrics = []
+    for name in reversed(tree._topo):
+        node = tree[name]
+        if not isinstance(node, Metric) or changed.isdisjoint(tree._children[name]):
+            continue
+        terms = []
+        for term in additive_terms(node.formula):
+            names = tuple(r.name for r in refs(term))
+            if not names:
+                continue
+            players = tuple(n for n in names if n in changed)
+            if isinstance(term, Ref) or (isinstance(term, Neg) and isinstance(term.operand, Ref)):
+                sign = -1.0 if isinstance(term, Neg) else 1.0
+                terms.append(LocalTerm(names, None, sign, players))
+                continue
+            product = one_child_factors(term) if len(names) > 2 else None
+            if product is not None:
+                coefficient, factors = product
+                nodes, weights = gauss_legendre(points_for(len(names)))
+                pairs = tuple(zip(map(float, nodes), map(float, weights), strict=True))
+                terms.append(
+                    LocalTerm(
+                        names,
+                        term,
+                        coefficient,
+                        players,
+                        tuple(factors[n] for n in names),
+                        pairs,
+                    )
+                )
+                continue
+            if len(players) > limit:
+                raise too_many(name, len(players), limit, formula=True)
+            terms.append(LocalTerm(names, term, 1.0, players))
+        metrics.append((name, tuple(tree._children[name]), tuple(terms)))
+    return Hierarchy(tuple(metrics))
+
+
+def _check_signs(
+    tree: Graph,
+    metric: str,
+    poly: Mapping[Any, float],
+    moving: tuple[str, ...],
+    run: Any,
+    where: dict[str, Any],
+    engine: str,
+) -> None:
+    """LMDI's refusal of a leaf that changes sign, for the same rows and words as numpy."""
+    used = list(dict.fromkeys(name for key in poly for name, _power in key))
+    checked = [leaf for leaf in used if leaf in moving]  # a still leaf keeps its sign
+    if not checked:
+        return
+    leaves = [leaf.name for leaf in tree.leaves]
+    queries = sign_changes_sql(leaves, checked, dialect=engine, **where)
+    counts = run(queries["counts"])[0]
+    for j, leaf in enumerate(checked):
+        if counts[f"flips{j}"]:
+            row = run(queries[f"example{j}"])[0]
+            raise sign_change(
+                metric, leaf, row["before"], row["after"], int(counts[f"flips{j}"]), scalar=False
+            )
+
+
+_ROUNDS = (2, 8, 32, 128)  # panels of the coarse quadrature per round (the fine one: twice)
+
+
+def _refined(
+    tree: Graph,
+    metric: str,
+    moving: tuple[str, ...],
+    run: Any,
+    keep: Any,
+    owners: Mapping[str, str],
+    where: dict[str, Any],
+    engine: str,
+) -> Any:
+    """The integral of a metric that is no polynomial along the path, by rounds of panels.
+
+    Each round evaluates Gauss–Legendre on `2p` panels beside `p` panels, over the rows
+    the round before did not settle (the first round: every row); a row settles when the
+    two agree and its parts sum to its change (see `attribution_sql`). A row that does not
+    settle in the last round is refused, as numpy refuses it.
+    """
+    by = where["by"]
+    flag = f"_kpitree_settled_{uuid.uuid4().hex[:12]}"
+    tables: list[str] = []
+    only: str | None = None
+    columns = [
+        *by,
+        *(f"{metric}_{end}" for end in ("before", "after", "change")),
+        *(leaf.name for leaf in tree.leaves),
+        *(f"owner_{owner}" for owner in dict.fromkeys(owners.values())),
+    ]
+    for panels in _ROUNDS:
+        mixes = _panels(moving, panels)
+        sql = attribution_sql(
+            tree, metric, mixes, owners=owners, dialect=engine, only=only, flag=flag, **where
+        )
+        tables.append(keep(sql))
+        queries = settled_sql(tables, columns, by, flag, engine)
+        if not run(queries["count"])[0]["n"]:
+            return run(queries["result"], frame=True)
+        if not by:
+            only = None  # one segment: the next round runs it again
+        else:
+            only = keep(queries["keys"])
+    row = run(queries["keys"])[0] if by else {}
+    segment = ", ".join(f"{b}={row[b]!r}" for b in by) or _("the table")
+    error = no_convergence(metric, None, segments=True)
+    error.where = _("attributing `{metric}`, segment {segment}").format(
+        metric=metric, segment=segment
+    )
+    raise error
+
+
+def _graded(s: float) -> tuple[float, float]:
+    """The path's `t` at `s` and `dt/ds`, for `t = 6s⁵ - 15s⁴ + 10s³` (points crowd both ends).
+
+    A metric bends hardest where a leaf it divides by is smallest, most often at one of
+    the periods; near an end `t ≈ 10s³`, so a bend of width `ε` in `t` is about `ε^(1/3)`
+    wide in `s`, where the panels are equal.
+    """
+    return 6 * s**5 - 15 * s**4 + 10 * s**3, 30 * s**2 * (1 - s) ** 2
+
+
+def _panels(moving: tuple[str, ...], panels: int) -> Mixes:
+    """Gauss–Legendre on `2 * panels` equal panels, and on `panels` as the coarse check."""
+    nodes, weights = gauss_legendre(PANEL_POINTS)
+    n = len(moving)
+    fractions: list[tuple[float, ...]] = []
+    fine: list[tuple[float, ...]] = []
+    coarse: list[float] = []
+    for count, is_fine in ((2 * panels, True), (panels, False)):
+        width = 1.0 / count
+        for p in range(count):
+            for node, w in zip(nodes, weights, strict=True):
+                t, slope = _graded(float(p * width + width * node))
+                weight = float(width * w) * slope
+                fractions.append((t,) * n)
+                fine.append((weight if is_fine else 0.0,) * n)
+                coarse.append(0.0 if is_fine else weight)
+    mixes = _ends(moving, fractions, fine, slopes=True)
+    extra = len(mixes.fractions) - len(fractions)
+    return attrs.evolve(mixes, coarse=(*coarse, *([0.0] * extra)))
+
+
+def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any, Any]:
+    """Run SQL on `data` in `engine`: the runner, the columns, the table's name and more.
+
+    The two more: a keeper (a query's rows in a temporary table, whose name it returns)
+    and a closer.
+    """
     if engine == "duckdb":
         require("duckdb", extra="sql", feature="attribution in DuckDB")
         import duckdb
@@ -137,7 +341,12 @@ def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any]:
             names = [d[0] for d in result.description]
             return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
-        return run_duckdb, [str(c) for c in data.columns], table, con.close
+        def keep_duckdb(sql: str) -> str:
+            name = f"_kpitree_round_{uuid.uuid4().hex[:12]}"
+            con.execute(f'CREATE TEMP TABLE "{name}" AS {sql}')
+            return name
+
+        return run_duckdb, [str(c) for c in data.columns], table, keep_duckdb, con.close
     require("pyspark", extra="spark", feature="attribution in Spark")
     from kpitree.backends.spark import check_frame, temporary_view
 
@@ -149,7 +358,22 @@ def _connect(data: Any, engine: str) -> tuple[Any, list[str], str, Any]:
         result = session.sql(sql)
         return result if frame else [row.asDict() for row in result.collect()]
 
-    return run_spark, list(data.columns), view, lambda: session.catalog.dropTempView(view)
+    kept: list[str] = []
+
+    def keep_spark(sql: str) -> str:
+        name = f"_kpitree_round_{uuid.uuid4().hex[:12]}"
+        session.sql(sql).createOrReplaceTempView(name)
+        session.catalog.cacheTable(name)
+        kept.append(name)
+        return name
+
+    def close_spark() -> None:
+        for name in kept:
+            session.catalog.uncacheTable(name)
+            session.catalog.dropTempView(name)
+        session.catalog.dropTempView(view)
+
+    return run_spark, list(data.columns), view, keep_spark, close_spark
 
 
 def _check_rows(
@@ -181,8 +405,12 @@ def _mixes(
     method: str,
     order: Sequence[str] | None,
     limit: int,
-) -> Mixes:
-    """The mixes of before and after values `method` needs, with their weights."""
+) -> Mixes | None:
+    """The mixes of before and after values `method` needs, with their weights.
+
+    None for the integral of a metric that is no polynomial along the path, which runs
+    by rounds of panels (`_refined`).
+    """
     n = len(moving)
     if method == "sequential":
         assert order is not None  # checked by `check_order`
@@ -205,15 +433,7 @@ def _mixes(
         weights = [tuple([float(w)] * n) for w in quadrature]
         return _ends(moving, fractions, weights, slopes=True)
     if method == "integral":
-        raise ArgumentError(
-            _(
-                "`{metric}` is not a polynomial along the path between the periods (a ratio "
-                "of moving leaves, a log, a kink): its integral needs the adaptive quadrature, "
-                "which does not run in SQL"
-            ).format(metric=metric),
-            hint=_('leave engine= out to run it in numpy, or use method="shapley" here'),
-            names=[metric],
-        )
+        return None  # panels, refined where they do not settle: `_refined`
     if n > limit:
         raise too_many(metric, n, limit, formula=False)
     masks = range(1 << n)

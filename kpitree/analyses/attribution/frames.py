@@ -79,9 +79,8 @@ def attribute_frame(
             (with a `DefaultsWarning`); otherwise a missing leaf column is an error.
         engine: `"duckdb"` or `"spark"` to attribute inside that engine (see
             `kpitree.analyses.attribution.engines`): `data` is then a pandas or polars
-            frame (DuckDB) or a Spark DataFrame, the methods `"shapley"`,
-            `"sequential"` and `"integral"`, and the result a pandas or Spark frame
-            with the same columns, ordered by the `by` columns.
+            frame (DuckDB) or a Spark DataFrame, any method, and the result a pandas
+            or Spark frame with the same columns, ordered by the `by` columns.
 
     Returns:
         A frame of the same library, one row per segment: the `by` columns,
@@ -113,7 +112,7 @@ def attribute_frame(
     sub = subtree(tree, metric)
     chain = check_order(sub, metric, method, order)
     by = [by] if isinstance(by, str) else list(by)
-    if check_engine(engine, method) is not None:
+    if check_engine(engine) is not None:
         assert engine is not None
         return engine_frame(
             sub,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
 
 
-def _additive_terms(expr: Expr) -> list[Expr]:
+def additive_terms(expr: Expr) -> list[Expr]:
     """Split a formula into terms whose sum it is (signs folded into the terms)."""
     out: list[Expr] = []
     stack: list[tuple[Expr, bool]] = [(expr, False)]
@@ -86,7 +86,7 @@ def _term_functions(tree: Graph) -> dict[str, list[_Term]]:
     return tree.cached(_TERMS, lambda: _compile_terms(tree))
 
 
-def _one_child_factors(term: Expr) -> tuple[float, dict[str, Expr]] | None:
+def one_child_factors(term: Expr) -> tuple[float, dict[str, Expr]] | None:
     """Split a product into a constant and one factor per child, or None if it is not one.
 
     `a * 2 * b / c ** 2` is 2 and {a: a, b: b, c: 1 / c ** 2}; `(a + b) * c` is None
@@ -138,7 +138,7 @@ def _compile_terms(tree: Graph) -> dict[str, list[_Term]]:
     index: list[tuple[str, tuple[str, ...], str | None, float, tuple[str, ...]]] = []
     bare: list[tuple[str, tuple[str, ...], str | None, float, tuple[str, ...]]] = []
     for metric in tree.metrics:
-        for term in _additive_terms(metric.formula):
+        for term in additive_terms(metric.formula):
             names = tuple(r.name for r in refs(term))
             if not names:
                 continue  # a constant term moves nothing
@@ -146,7 +146,7 @@ def _compile_terms(tree: Graph) -> dict[str, list[_Term]]:
                 bare.append((metric.name, names, None, -1.0 if isinstance(term, Neg) else 1.0, ()))
                 continue
             whole = function(term, names)
-            product = _one_child_factors(term) if len(names) > 2 else None
+            product = one_child_factors(term) if len(names) > 2 else None
             if product is None:
                 index.append((metric.name, names, whole, 1.0, ()))
                 continue

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     Array = NDArray[np.float64]
 
 
-_PANEL_POINTS = 8  # Gauss–Legendre points per panel of the adaptive quadrature
+PANEL_POINTS = 8  # Gauss–Legendre points per panel of the adaptive quadrature
 _PANEL_TOLERANCE = 1e-13  # a panel is done when its halves agree to this, of the metric's size
 _SUM_TOLERANCE = 1e-9  # the contributions must sum to the change to this, relative
 _MAX_DEPTH = 60  # halvings of one panel: 2^-60 of the path is below float resolution
@@ -190,7 +190,7 @@ def integral(
         details: dict[str, Any] = {"computation": "quadrature", "points": points}
     else:
         phi, panels = _adaptive(periods, metric, moving, total)
-        details = {"computation": "adaptive quadrature", "points": panels * _PANEL_POINTS}
+        details = {"computation": "adaptive quadrature", "points": panels * PANEL_POINTS}
     return finish(periods, moving, phi, total, metric), details
 
 
@@ -203,7 +203,7 @@ def path_integral(periods: Periods, metric: str, moving: list[str], points: int)
 
 def _adaptive(periods: Periods, metric: str, moving: list[str], total: Array) -> tuple[Array, int]:
     """Panels halved where their two estimates disagree; return the integral and panels."""
-    nodes, weights = gauss_legendre(_PANEL_POINTS)
+    nodes, weights = gauss_legendre(PANEL_POINTS)
     low, high = periods.low[metric], periods.high[metric]
     size = np.maximum(np.maximum(np.abs(low), np.abs(high)), np.abs(total))
     tolerance = _PANEL_TOLERANCE * np.where(np.isfinite(size), size, 0.0)
@@ -222,7 +222,7 @@ def _adaptive(periods: Periods, metric: str, moving: list[str], total: Array) ->
         points = (starts[:, None] + widths[:, None] * nodes).ravel()
         scaled = (widths[:, None] * weights).ravel()
         values = _pointwise(periods, metric, moving, points, scaled)
-        values = values.reshape(len(moving), len(halves) * 2, _PANEL_POINTS, -1).sum(axis=2)
+        values = values.reshape(len(moving), len(halves) * 2, PANEL_POINTS, -1).sum(axis=2)
         refined = []
         for p, ((a, m, b), (_a, _b, estimate)) in enumerate(zip(halves, pending, strict=True)):
             left, right = values[:, 2 * p], values[:, 2 * p + 1]
@@ -234,7 +234,7 @@ def _adaptive(periods: Periods, metric: str, moving: list[str], total: Array) ->
                 refined += [(a, m, left), (m, b, right)]
         pending = refined
     worst = max(pending, key=lambda panel: float(np.nanmax(np.abs(panel[2]), initial=0.0)))
-    raise _no_convergence(metric, (worst[0] + worst[1]) / 2, not periods.scalar)
+    raise no_convergence(metric, (worst[0] + worst[1]) / 2, not periods.scalar)
 
 
 def _pointwise(
@@ -280,7 +280,7 @@ def finish(
         size = np.maximum(np.maximum(np.abs(phi).sum(axis=0), np.abs(total)), levels)
         off = np.abs(phi.sum(axis=0) - total) > _SUM_TOLERANCE * size
     if off.any():
-        raise _no_convergence(metric, None, not periods.scalar)
+        raise no_convergence(metric, None, not periods.scalar)
     rows = total.shape[0]
     out = {leaf: np.zeros(rows) for leaf in compile_tree(periods.tree).leaves}
     out.update(zip(moving, exact_step(phi, total), strict=True))
@@ -302,7 +302,7 @@ def _undefined_on_path(metric: str, t: float) -> EvaluationError:
     )
 
 
-def _no_convergence(metric: str, near: float | None, segments: bool) -> KPITreeError:
+def no_convergence(metric: str, near: float | None, segments: bool) -> KPITreeError:
     """The integral did not settle: a pole between quadrature points, or (segments) kinks."""
     if segments:
         return LimitError(

@@ -159,6 +159,35 @@ def _log_mean(a: Array, b: Array) -> Array:
     return np.where(t == 0, b, b * safe / np.log1p(safe))
 
 
+def sign_change(
+    metric: str, leaf: str, before: float, after: float, segments: int, *, scalar: bool
+) -> EvaluationError:
+    """LMDI's refusal of a leaf that changes sign (in `segments` rows of a frame)."""
+    numbers = {
+        "leaf": leaf,
+        "before": format_number(before),
+        "after": format_number(after),
+        "segments": format_number(segments),
+    }
+    message = (
+        _(
+            "`{leaf}` changes sign (from {before} to {after}): LMDI takes logarithms "
+            "of after/before ratios, which need the same sign"
+        )
+        if scalar
+        else _(
+            "`{leaf}` changes sign in {segments} segment(s) (from {before} to {after}): "
+            "LMDI takes logarithms of after/before ratios, which need the same sign"
+        )
+    )
+    return EvaluationError(
+        message.format(**numbers),
+        where=_("attributing `{metric}`").format(metric=metric),
+        hint=_('use method="shapley" or method="hierarchical"'),
+        names=[metric, leaf],
+    )
+
+
 def lmdi(periods: Periods, metric: str, total: Array) -> tuple[dict[str, Array], dict[str, Array]]:
     """LMDI-I contributions and factors (see the module doc for the zero-value limit)."""
     tree, low, high = periods.tree, periods.low, periods.high
@@ -168,28 +197,13 @@ def lmdi(periods: Periods, metric: str, total: Array) -> tuple[dict[str, Array],
     for leaf in dict.fromkeys(name for key in poly for name, _power in key):
         flips = (low[leaf] * high[leaf]) < 0
         if flips.any():
-            numbers = {
-                "leaf": leaf,
-                "before": format_number(low[leaf][flips][0]),
-                "after": format_number(high[leaf][flips][0]),
-                "segments": format_number(int(flips.sum())),
-            }
-            message = (
-                _(
-                    "`{leaf}` changes sign (from {before} to {after}): LMDI takes logarithms "
-                    "of after/before ratios, which need the same sign"
-                )
-                if periods.scalar
-                else _(
-                    "`{leaf}` changes sign in {segments} segment(s) (from {before} to {after}): "
-                    "LMDI takes logarithms of after/before ratios, which need the same sign"
-                )
-            )
-            raise EvaluationError(
-                message.format(**numbers),
-                where=_("attributing `{metric}`").format(metric=metric),
-                hint=_('use method="shapley" or method="hierarchical"'),
-                names=[metric, leaf],
+            raise sign_change(
+                metric,
+                leaf,
+                low[leaf][flips][0],
+                high[leaf][flips][0],
+                int(flips.sum()),
+                scalar=periods.scalar,
             )
     parts = {leaf: np.zeros(rows) for leaf in leaves}
     for key, coef in poly.items():
