@@ -118,7 +118,7 @@ def _sql_in_duckdb(rows_list: list[int]) -> bool:
     ours = to_sql(funnel_tree(), pretty=False)
     queries = {"kpitree": ours, "hand": HAND_SQL, "same rule": HAND_SQL_SAME_RULE}
     con = duckdb.connect()
-    totals = "SELECT " + ", ".join(f"count({m}), sum({m})" for m in METRICS) + " FROM out"
+    totals = "SELECT " + ", ".join(f"count({m}), sum({m})" for m in METRICS) + " FROM out"  # noqa: S608 - fixed names
 
     def run(query: str) -> Callable[[], None]:
         def ctas() -> None:
