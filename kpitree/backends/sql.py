@@ -445,7 +445,7 @@ def _query(
     if group_by is not None:
         keys = check_keys(tree, group_by, order_by, known)
         present = [n for n in leaves if known is None or n in known]
-        ctes.append(_aggregate(tree, present, keys, order_by, source, known, dialect))
+        ctes.append(_aggregate(tree, present, keys, order_by, source, known, dialect, f"{prefix}r"))
         keep: list[str] | None = [*keys, *present]
         source = _identifier_table(f"{prefix}0")
         first: list[exp.Expr] = [exp.Star()]
@@ -662,8 +662,12 @@ def _aggregate(
     source: exp.Table,
     known: Sequence[str] | None,
     dialect: str,
+    alias: str = f"{_PREFIX}r",
 ) -> exp.Select:
-    """The rollup's first step: one row per group, each leaf aggregated its own way."""
+    """The rollup's first step: one row per group, each leaf aggregated its own way.
+
+    `alias` names the subquery that reads the leaves (each once, finite or NULL).
+    """
     from sqlglot import exp
 
     ways = aggregations(tree, leaves)
@@ -692,11 +696,22 @@ def _aggregate(
                 dialects=", ".join(sorted(_ARG_MAX))
             ),
         )
+    # Each value is made a finite number or NULL once, in a subquery the aggregates read.
+    read = dict.fromkeys([*ways, *(w.weight for w in ways.values() if w.weight is not None)])
+    passed = dict.fromkeys([*keys, *([] if order_by is None else [order_by])])
+    finite = exp.select(
+        *(_quoted_column(k) for k in passed),
+        *(_alias(_finite_value(n), n) for n in read),
+        copy=False,
+    ).from_(source, copy=False)
+    inner = exp.Subquery(
+        this=finite, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+    )
     columns = [_aggregate_leaf(name, way, order_by) for name, way in ways.items()]
     select = exp.select(
         *(_quoted_column(k) for k in keys),
         *(_alias(c, n) for n, c in zip(ways, columns, strict=True)),
-    ).from_(source)
+    ).from_(inner)
     if keys:
         select = select.group_by(*(_quoted_column(k) for k in keys))
     return select
@@ -711,12 +726,13 @@ def _finite_value(name: str) -> exp.Expr:
 
 
 def _aggregate_leaf(name: str, way: Aggregation, order_by: str | None) -> exp.Expr:
+    """A leaf's aggregate over columns already finite or NULL (see `_aggregate`)."""
     from sqlglot import exp
 
-    x = _finite_value(name)
+    x = _quoted_column(name)
     if way.how == "weighted":
         assert way.weight is not None
-        w = _finite_value(way.weight)
+        w = _quoted_column(way.weight)
         numerator = exp.Sum(this=exp.Mul(this=x, expression=w))
         weight = exp.Sum(
             this=exp.Case(
