@@ -137,7 +137,7 @@ def _sql_in_duckdb(rows_list: list[int]) -> bool:
         for name in ("hand", "same rule"):  # NULL on the same rows, the same values
             assert got[name][::2] == got["kpitree"][::2], (name, got)
             assert np.allclose(got[name][1::2], got["kpitree"][1::2], rtol=1e-9), (name, got)
-        repeat = max(7, min(101, 10_000_000 // rows))
+        repeat = max(11, min(101, 20_000_000 // rows))
         measured[rows] = _alternately({n: run(q) for n, q in queries.items()}, repeat)
         gc.collect()
         print(
