@@ -2,8 +2,13 @@
 
 The query is built as sqlglot expressions, never by pasting text: every identifier is
 quoted (Cyrillic names and names that are SQL keywords work), constants are literals,
-and each metric is computed once — a chain of CTEs, one per level of the tree, each
-adding the metrics whose inputs the levels below have computed.
+and each metric is computed once — a chain of CTEs, each adding the columns whose inputs
+the CTEs below have computed. No expression is written twice: a metric's raw value is a
+column of one CTE (`_kpitree_v1`, ...) and its guard reads that column in the next, and
+so are the parts a domain test reads twice (a divisor checked for infinity, the argument
+of `LN`). The internal columns are left out of the result with `* EXCLUDE`/`* EXCEPT`, or
+by listing the columns; an engine with neither (PostgreSQL, without `columns=`) gets the
+guards written out in place.
 
 The rule for undefined values is the one of `kpitree.engine.evaluate`, written out in
 SQL so that every engine gives NULL on the same rows:
@@ -153,15 +158,18 @@ def to_sql(
         WITH "_kpitree_1" AS (
           SELECT
             *,
-            CASE
-              WHEN ABS(CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE)) <= 1.797...e+308
-              THEN CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE)
-            END AS "qualified_leads"
+            CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE) AS "_kpitree_v1"
           FROM "kpis"
+        ), "_kpitree_2" AS (
+          SELECT
+            *,
+            CASE WHEN ABS("_kpitree_v1") <= 1.797...e+308 THEN "_kpitree_v1" END AS ...
+          FROM "_kpitree_1"
         )
         SELECT
           *
-        FROM "_kpitree_1"
+          EXCLUDE ("_kpitree_v1")
+        FROM "_kpitree_2"
     """
     require("sqlglot", extra="sql", feature="SQL generation")
     query = _query(
@@ -188,17 +196,22 @@ def metric_sql(
 ) -> list[list[tuple[str, str]]]:
     """Return the SQL expression of each metric, layer by layer, for an engine's own API.
 
-    Each expression uses leaf columns and metrics of earlier layers by name, so adding
+    Each expression uses leaf columns and columns of earlier layers by name, so adding
     the layers in order as columns (Spark's `withColumns(F.expr(...))`) computes every
-    metric once. `columns` and `defaults` are checked as in `to_sql`. Metrics whose names
-    differ only in case from each other or from a column are refused (`DuplicateNameError`):
-    Spark matches column names without regard to case.
+    metric once. A metric's raw value is a column of its own (`_kpitree_v1`, ...: a
+    prefix no column or node starts with), guarded in the next layer, so no expression
+    is written twice; the caller drops those columns at the end. `columns` and
+    `defaults` are checked as in `to_sql`. Metrics whose names differ only in case from
+    each other or from a column are refused (`DuplicateNameError`): Spark matches column
+    names without regard to case.
 
     Examples:
         >>> from kpitree.examples import sales_revenue
         >>> layers = metric_sql(sales_revenue(), ["calls"], dialect="spark")
-        >>> print(layers[0][0][1])
-        CASE WHEN ABS(CAST(`managers` AS DOUBLE) * ...) <= 1.7976931348623157e+308 THEN ... END
+        >>> for layer in layers:
+        ...     print(layer)
+        [('_kpitree_v1', 'CAST(`managers` AS DOUBLE) * CAST(`calls_per_day` AS DOUBLE) * ...')]
+        [('calls', 'CASE WHEN ABS(`_kpitree_v1`) <= 1.797...e+308 THEN `_kpitree_v1` END')]
     """
     require("sqlglot", extra="sql", feature="SQL generation")
     _check_dialect(dialect)
@@ -212,10 +225,14 @@ def metric_sql(
     computed = [name for layer in steps.layers for name in layer]
     present = steps.leaves if known is None else [c for c in known if c not in set(computed)]
     _check_case([*present, *computed])
-    compiler = _Compiler(tree, known)
+    # Shared parts are columns of their own, under names no column or node starts with.
+    prefix = _free_prefix([*tree.names, *(known or [])])
+    compiler = _Compiler(tree, known, prefix=prefix)
+    for name in computed:
+        compiler.add(name, compiler.metric(name))
     return [
-        [(name, _render(compiler.metric(name), dialect, pretty=False)) for name in layer]
-        for layer in steps.layers
+        [(name, _render(e, dialect, pretty=False)) for name, e in layer]
+        for layer in compiler.columns_at()
     ]
 
 
@@ -411,19 +428,24 @@ def _query(
     # and a column `rev` for one column. Only the names the result shows must differ.
     sql_names = {name: name for name in added}
     sql_names.update((name, f"{prefix}m{i}") for i, name in enumerate(hidden, start=1))
-    compiler = _Compiler(tree, known, sql_names)
-    layers = [
-        [(sql_names[name], compiler.metric(name)) for name in layer] for layer in steps.layers
-    ]
-    if derivatives:
-        layers.append([(n, compiler.guarded(d)) for n, d in derivatives.items()])
+    # Raw values in one CTE, their guards in the next, so no expression is written twice;
+    # that needs the shared parts left out of the result, by name or with `* EXCEPT`.
+    staged = group_by is not None or known is not None or dialect in _STAR_EXCEPT
+    compiler = _Compiler(tree, known, sql_names, prefix=prefix if staged else None)
+    for level in steps.layers:
+        for name in level:
+            compiler.add(sql_names[name], compiler.metric(name))
+    for name, derivative in derivatives.items():
+        compiler.add(name, compiler.guarded(derivative))
+    layers = compiler.columns_at()
+    internal = compiler.internal
 
     keys: list[str] = []
     ctes: list[exp.Select] = []
     if group_by is not None:
         keys = check_keys(tree, group_by, order_by, known)
         present = [n for n in leaves if known is None or n in known]
-        ctes.append(_aggregate(tree, present, keys, order_by, source, known, dialect))
+        ctes.append(_aggregate(tree, present, keys, order_by, source, known, dialect, f"{prefix}r"))
         keep: list[str] | None = [*keys, *present]
         source = _identifier_table(f"{prefix}0")
         first: list[exp.Expr] = [exp.Star()]
@@ -445,7 +467,7 @@ def _query(
     last = _identifier_table(f"{prefix}{len(ctes) - 1}")
     if keep is not None:
         picked = [*_star_or(keep), *(_quoted_column(n) for n in added)]
-    elif hidden:
+    elif hidden or internal:
         if dialect not in _STAR_EXCEPT:
             raise ArgumentError(
                 _(
@@ -458,7 +480,8 @@ def _query(
                 ),
                 names=hidden,
             )
-        picked = [exp.Star(except_=[_quoted_column(sql_names[n]) for n in hidden])]
+        left_out = [*(sql_names[n] for n in hidden), *internal]
+        picked = [exp.Star(except_=[_quoted_column(n) for n in left_out])]
     else:
         picked = [exp.Star()]
     final = exp.select(*picked, copy=False).from_(last, copy=False)
@@ -639,8 +662,12 @@ def _aggregate(
     source: exp.Table,
     known: Sequence[str] | None,
     dialect: str,
+    alias: str = f"{_PREFIX}r",
 ) -> exp.Select:
-    """The rollup's first step: one row per group, each leaf aggregated its own way."""
+    """The rollup's first step: one row per group, each leaf aggregated its own way.
+
+    `alias` names the subquery that reads the leaves (each once, finite or NULL).
+    """
     from sqlglot import exp
 
     ways = aggregations(tree, leaves)
@@ -669,11 +696,22 @@ def _aggregate(
                 dialects=", ".join(sorted(_ARG_MAX))
             ),
         )
+    # Each value is made a finite number or NULL once, in a subquery the aggregates read.
+    read = dict.fromkeys([*ways, *(w.weight for w in ways.values() if w.weight is not None)])
+    passed = dict.fromkeys([*keys, *([] if order_by is None else [order_by])])
+    finite = exp.select(
+        *(_quoted_column(k) for k in passed),
+        *(_alias(_finite_value(n), n) for n in read),
+        copy=False,
+    ).from_(source, copy=False)
+    inner = exp.Subquery(
+        this=finite, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+    )
     columns = [_aggregate_leaf(name, way, order_by) for name, way in ways.items()]
     select = exp.select(
         *(_quoted_column(k) for k in keys),
         *(_alias(c, n) for n, c in zip(ways, columns, strict=True)),
-    ).from_(source)
+    ).from_(inner)
     if keys:
         select = select.group_by(*(_quoted_column(k) for k in keys))
     return select
@@ -688,12 +726,13 @@ def _finite_value(name: str) -> exp.Expr:
 
 
 def _aggregate_leaf(name: str, way: Aggregation, order_by: str | None) -> exp.Expr:
+    """A leaf's aggregate over columns already finite or NULL (see `_aggregate`)."""
     from sqlglot import exp
 
-    x = _finite_value(name)
+    x = _quoted_column(name)
     if way.how == "weighted":
         assert way.weight is not None
-        w = _finite_value(way.weight)
+        w = _quoted_column(way.weight)
         numerator = exp.Sum(this=exp.Mul(this=x, expression=w))
         weight = exp.Sum(
             this=exp.Case(
@@ -785,14 +824,35 @@ def _when(condition: exp.Expr | exp.Condition, value: exp.Expr) -> exp.Case:
 
 
 class _Compiler:
-    """Turns formulas into sqlglot expressions; leaves are columns or default constants."""
+    """Turns formulas into sqlglot expressions; leaves are columns or default constants.
+
+    With a `prefix`, no expression is written twice: a value that a guard or a domain
+    test needs more than once (a metric's raw value, the divisor a `CASE` checks, the
+    argument of `LN`) becomes a column of its own, `<prefix>v<i>`, computed one step
+    earlier, and the guard reads that column. `columns_at` gives those columns and the
+    metrics step by step (a metric is one step after its raw value), so the query is a
+    chain of CTEs: raw values in one, their guards in the next. Columns, constants and a
+    column's cast to DOUBLE are written as often as they are used. Without a prefix the
+    guards repeat their expressions inline (for engines that cannot leave internal
+    columns out of `SELECT *`).
+    """
 
     def __init__(
-        self, tree: Graph, columns: Sequence[str] | None, names: Mapping[str, str] | None = None
+        self,
+        tree: Graph,
+        columns: Sequence[str] | None,
+        names: Mapping[str, str] | None = None,
+        *,
+        prefix: str | None = None,
     ) -> None:
         self.tree = tree
         self.columns = None if columns is None else set(columns)
         self.names = {} if names is None else names  # a metric's column, when not its name
+        self.prefix = prefix
+        self.steps: dict[str, int] = {}  # a computed column: its step (leaf columns are 0)
+        self.added: list[tuple[str, exp.Expr]] = []  # every computed column, in order
+        self.internal: list[str] = []  # the columns that hold shared parts
+        self._finite: dict[str, exp.Expr] = {}  # a leaf's checked column, made once
 
     def metric(self, name: str) -> exp.Expr:
         metric = self.tree[name]
@@ -804,6 +864,7 @@ class _Compiler:
         value = self.expr(formula)
         if constant_value(formula) is not None:
             return _double(value)  # checked finite when the metric was made
+        value = self.shared(value)
         return _when(_is_finite(value), value.copy())
 
     def checked(self, e: Expr) -> exp.Expr:
@@ -813,12 +874,49 @@ class _Compiler:
         computed) and constants need no test, and NULL then carries on by itself. A leaf's
         column does: a table may hold an infinity, and `1 / inf` must not become 0.
         """
-        value = self.expr(e)
         if (isinstance(e, Ref) and isinstance(self.tree[e.name], Metric)) or (
             constant_value(e) is not None
         ):
-            return value
-        return _when(_is_finite(value), value.copy())
+            return self.expr(e)
+        leaf = e.name if isinstance(e, Ref) and self.prefix is not None else None
+        if leaf is not None and leaf in self._finite:
+            return self._finite[leaf].copy()
+        value = self.shared(self.expr(e))
+        test = _when(_is_finite(value), value.copy())
+        if leaf is None:
+            return test
+        self._finite[leaf] = self.shared(test, always=True)
+        return self._finite[leaf].copy()
+
+    def shared(self, e: exp.Expr, *, always: bool = False) -> exp.Expr:
+        """`e` as something to write more than once: a column of its own, unless it is small.
+
+        Without a prefix, `e` itself (the caller copies it for each further use).
+        """
+        if self.prefix is None or (not always and _atomic(e)):
+            return e
+        name = f"{self.prefix}v{len(self.internal) + 1}"
+        self.internal.append(name)
+        self.add(name, e)
+        return _quoted_column(name)
+
+    def add(self, name: str, e: exp.Expr) -> None:
+        """Make `e` the column `name`, one step after the latest column it reads."""
+        from sqlglot import exp
+
+        before = (self.steps.get(c.name, 0) for c in e.find_all(exp.Column))
+        self.steps[name] = max(before, default=0) + 1
+        self.added.append((name, e))
+
+    def columns_at(self) -> list[list[tuple[str, exp.Expr]]]:
+        """The added columns step by step: each step reads only columns of earlier ones."""
+        out: list[list[tuple[str, exp.Expr]]] = []
+        for name, e in self.added:
+            step = self.steps[name]
+            while len(out) < step:
+                out.append([])
+            out[step - 1].append((name, e))
+        return out
 
     def ref(self, name: str) -> exp.Expr:
         node = self.tree[name]
@@ -871,13 +969,14 @@ class _Compiler:
             if exponent < 0:  # 0 ** -n divides by zero
                 base = exp.Nullif(this=base, expression=_number(0))
             return exp.Pow(this=base, expression=_number(exponent))
+        base = self.shared(base)
         if exponent is not None:  # a fractional power: no negative base (nor 0 ** -x)
             test = exp.GTE if exponent > 0 else exp.GT
             return _when(
                 test(this=base.copy(), expression=_number(0)),
                 exp.Pow(this=base, expression=_number(exponent)),
             )
-        power = self.checked(e.exponent)  # 1 ** nan is 1
+        power = self.shared(self.checked(e.exponent))  # 1 ** nan is 1
         zero = _number(0)
         defined = exp.or_(
             exp.GT(this=base.copy(), expression=zero.copy()),
@@ -902,6 +1001,10 @@ class _Compiler:
         args = [part(a) for a in e.args]
         kind: type[exp.Func] = getattr(exp, function.sql)
         if function.variadic:
+            args = [
+                self.shared(a) if constant_value(raw) is None else a
+                for a, raw in zip(args, e.args, strict=True)
+            ]
             tests = [
                 _is_finite(a)
                 for a, raw in zip(args, e.args, strict=True)
@@ -913,9 +1016,19 @@ class _Compiler:
         domain = function.domain
         if domain is None:
             return kind(this=arg)
+        arg = self.shared(arg)
         compare = {">": exp.GT, ">=": exp.GTE, "<=": exp.LTE}[domain.op]
         test = compare(this=arg.copy(), expression=_number(domain.bound))
         return _when(test, kind(this=arg))
+
+
+def _atomic(e: exp.Expr) -> bool:
+    """A column, a constant, or a column's cast: small enough to write at each use."""
+    from sqlglot import exp
+
+    if isinstance(e, exp.Cast):
+        e = e.this
+    return isinstance(e, exp.Column | exp.Literal)
 
 
 def _nonzero_constant(e: Expr) -> bool:

@@ -2,69 +2,44 @@ WITH "_kpitree_1" AS (
   SELECT
     *,
     CASE
-      WHEN ABS(
-        CAST("net_income" AS DOUBLE) / NULLIF(
-          CASE
-            WHEN ABS(CAST("revenue" AS DOUBLE)) <= 1.7976931348623157e+308
-            THEN CAST("revenue" AS DOUBLE)
-          END,
-          0.0
-        )
-      ) <= 1.7976931348623157e+308
-      THEN CAST("net_income" AS DOUBLE) / NULLIF(
-        CASE
-          WHEN ABS(CAST("revenue" AS DOUBLE)) <= 1.7976931348623157e+308
-          THEN CAST("revenue" AS DOUBLE)
-        END,
-        0.0
-      )
-    END AS "net_margin",
+      WHEN ABS(CAST("revenue" AS DOUBLE)) <= 1.7976931348623157e+308
+      THEN CAST("revenue" AS DOUBLE)
+    END AS "_kpitree_v1",
     CASE
-      WHEN ABS(
-        CAST("revenue" AS DOUBLE) / NULLIF(
-          CASE
-            WHEN ABS(CAST("assets" AS DOUBLE)) <= 1.7976931348623157e+308
-            THEN CAST("assets" AS DOUBLE)
-          END,
-          0.0
-        )
-      ) <= 1.7976931348623157e+308
-      THEN CAST("revenue" AS DOUBLE) / NULLIF(
-        CASE
-          WHEN ABS(CAST("assets" AS DOUBLE)) <= 1.7976931348623157e+308
-          THEN CAST("assets" AS DOUBLE)
-        END,
-        0.0
-      )
-    END AS "asset_turnover",
+      WHEN ABS(CAST("assets" AS DOUBLE)) <= 1.7976931348623157e+308
+      THEN CAST("assets" AS DOUBLE)
+    END AS "_kpitree_v3",
     CASE
-      WHEN ABS(
-        CAST("assets" AS DOUBLE) / NULLIF(
-          CASE
-            WHEN ABS(CAST("equity" AS DOUBLE)) <= 1.7976931348623157e+308
-            THEN CAST("equity" AS DOUBLE)
-          END,
-          0.0
-        )
-      ) <= 1.7976931348623157e+308
-      THEN CAST("assets" AS DOUBLE) / NULLIF(
-        CASE
-          WHEN ABS(CAST("equity" AS DOUBLE)) <= 1.7976931348623157e+308
-          THEN CAST("equity" AS DOUBLE)
-        END,
-        0.0
-      )
-    END AS "equity_multiplier"
+      WHEN ABS(CAST("equity" AS DOUBLE)) <= 1.7976931348623157e+308
+      THEN CAST("equity" AS DOUBLE)
+    END AS "_kpitree_v5"
   FROM "kpis"
 ), "_kpitree_2" AS (
   SELECT
     *,
-    CASE
-      WHEN ABS("net_margin" * "asset_turnover" * "equity_multiplier") <= 1.7976931348623157e+308
-      THEN "net_margin" * "asset_turnover" * "equity_multiplier"
-    END AS "roe"
+    CAST("net_income" AS DOUBLE) / NULLIF("_kpitree_v1", 0.0) AS "_kpitree_v2",
+    CAST("revenue" AS DOUBLE) / NULLIF("_kpitree_v3", 0.0) AS "_kpitree_v4",
+    CAST("assets" AS DOUBLE) / NULLIF("_kpitree_v5", 0.0) AS "_kpitree_v6"
   FROM "_kpitree_1"
+), "_kpitree_3" AS (
+  SELECT
+    *,
+    CASE WHEN ABS("_kpitree_v2") <= 1.7976931348623157e+308 THEN "_kpitree_v2" END AS "net_margin",
+    CASE WHEN ABS("_kpitree_v4") <= 1.7976931348623157e+308 THEN "_kpitree_v4" END AS "asset_turnover",
+    CASE WHEN ABS("_kpitree_v6") <= 1.7976931348623157e+308 THEN "_kpitree_v6" END AS "equity_multiplier"
+  FROM "_kpitree_2"
+), "_kpitree_4" AS (
+  SELECT
+    *,
+    "net_margin" * "asset_turnover" * "equity_multiplier" AS "_kpitree_v7"
+  FROM "_kpitree_3"
+), "_kpitree_5" AS (
+  SELECT
+    *,
+    CASE WHEN ABS("_kpitree_v7") <= 1.7976931348623157e+308 THEN "_kpitree_v7" END AS "roe"
+  FROM "_kpitree_4"
 )
 SELECT
   *
-FROM "_kpitree_2"
+  EXCLUDE ("_kpitree_v1", "_kpitree_v2", "_kpitree_v3", "_kpitree_v4", "_kpitree_v5", "_kpitree_v6", "_kpitree_v7")
+FROM "_kpitree_5"

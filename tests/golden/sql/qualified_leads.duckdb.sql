@@ -1,12 +1,15 @@
 WITH "_kpitree_1" AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE)
-    END AS "qualified_leads"
+    CAST("leads" AS DOUBLE) * CAST("lead_to_ql" AS DOUBLE) AS "_kpitree_v1"
   FROM "kpis"
+), "_kpitree_2" AS (
+  SELECT
+    *,
+    CASE WHEN ABS("_kpitree_v1") <= 1.7976931348623157e+308 THEN "_kpitree_v1" END AS "qualified_leads"
+  FROM "_kpitree_1"
 )
 SELECT
   *
-FROM "_kpitree_1"
+  EXCLUDE ("_kpitree_v1")
+FROM "_kpitree_2"

@@ -1,12 +1,15 @@
 WITH `_kpitree_1` AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(CAST(`лиды` AS DOUBLE) * CAST(`конверсия_в_квал` AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN CAST(`лиды` AS DOUBLE) * CAST(`конверсия_в_квал` AS DOUBLE)
-    END AS `квал_лиды`
+    CAST(`лиды` AS DOUBLE) * CAST(`конверсия_в_квал` AS DOUBLE) AS `_kpitree_v1`
   FROM `kpis`
+), `_kpitree_2` AS (
+  SELECT
+    *,
+    CASE WHEN ABS(`_kpitree_v1`) <= 1.7976931348623157e+308 THEN `_kpitree_v1` END AS `квал_лиды`
+  FROM `_kpitree_1`
 )
 SELECT
   *
-FROM `_kpitree_1`
+  EXCEPT (`_kpitree_v1`)
+FROM `_kpitree_2`

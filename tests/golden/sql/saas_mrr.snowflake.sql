@@ -1,38 +1,39 @@
 WITH "_kpitree_1" AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(CAST("customers" AS DOUBLE) * (
-        1.0 - CAST("churn_rate" AS DOUBLE)
-      )) <= 1.7976931348623157e+308
-      THEN CAST("customers" AS DOUBLE) * (
-        1.0 - CAST("churn_rate" AS DOUBLE)
-      )
-    END AS "retained_customers"
+    CAST("customers" AS DOUBLE) * (
+      1.0 - CAST("churn_rate" AS DOUBLE)
+    ) AS "_kpitree_v1"
   FROM "kpis"
 ), "_kpitree_2" AS (
   SELECT
     *,
-    CASE
-      WHEN ABS("retained_customers" + CAST("new_customers" AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN "retained_customers" + CAST("new_customers" AS DOUBLE)
-    END AS "customers_next"
+    CASE WHEN ABS("_kpitree_v1") <= 1.7976931348623157e+308 THEN "_kpitree_v1" END AS "retained_customers"
   FROM "_kpitree_1"
 ), "_kpitree_3" AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(
-        "customers_next" * CAST("arpa" AS DOUBLE) * (
-          1.0 + CAST("expansion_rate" AS DOUBLE)
-        )
-      ) <= 1.7976931348623157e+308
-      THEN "customers_next" * CAST("arpa" AS DOUBLE) * (
-        1.0 + CAST("expansion_rate" AS DOUBLE)
-      )
-    END AS "mrr"
+    "retained_customers" + CAST("new_customers" AS DOUBLE) AS "_kpitree_v2"
   FROM "_kpitree_2"
+), "_kpitree_4" AS (
+  SELECT
+    *,
+    CASE WHEN ABS("_kpitree_v2") <= 1.7976931348623157e+308 THEN "_kpitree_v2" END AS "customers_next"
+  FROM "_kpitree_3"
+), "_kpitree_5" AS (
+  SELECT
+    *,
+    "customers_next" * CAST("arpa" AS DOUBLE) * (
+      1.0 + CAST("expansion_rate" AS DOUBLE)
+    ) AS "_kpitree_v3"
+  FROM "_kpitree_4"
+), "_kpitree_6" AS (
+  SELECT
+    *,
+    CASE WHEN ABS("_kpitree_v3") <= 1.7976931348623157e+308 THEN "_kpitree_v3" END AS "mrr"
+  FROM "_kpitree_5"
 )
 SELECT
   *
-FROM "_kpitree_3"
+  EXCLUDE ("_kpitree_v1", "_kpitree_v2", "_kpitree_v3")
+FROM "_kpitree_6"

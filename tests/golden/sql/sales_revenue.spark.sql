@@ -1,30 +1,35 @@
 WITH `_kpitree_1` AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(
-        CAST(`managers` AS DOUBLE) * CAST(`calls_per_day` AS DOUBLE) * CAST(`working_days` AS DOUBLE)
-      ) <= 1.7976931348623157e+308
-      THEN CAST(`managers` AS DOUBLE) * CAST(`calls_per_day` AS DOUBLE) * CAST(`working_days` AS DOUBLE)
-    END AS `calls`
+    CAST(`managers` AS DOUBLE) * CAST(`calls_per_day` AS DOUBLE) * CAST(`working_days` AS DOUBLE) AS `_kpitree_v1`
   FROM `kpis`
 ), `_kpitree_2` AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(`calls` * CAST(`call_to_purchase` AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN `calls` * CAST(`call_to_purchase` AS DOUBLE)
-    END AS `purchases`
+    CASE WHEN ABS(`_kpitree_v1`) <= 1.7976931348623157e+308 THEN `_kpitree_v1` END AS `calls`
   FROM `_kpitree_1`
 ), `_kpitree_3` AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(`purchases` * CAST(`avg_order_value` AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN `purchases` * CAST(`avg_order_value` AS DOUBLE)
-    END AS `revenue`
+    `calls` * CAST(`call_to_purchase` AS DOUBLE) AS `_kpitree_v2`
   FROM `_kpitree_2`
+), `_kpitree_4` AS (
+  SELECT
+    *,
+    CASE WHEN ABS(`_kpitree_v2`) <= 1.7976931348623157e+308 THEN `_kpitree_v2` END AS `purchases`
+  FROM `_kpitree_3`
+), `_kpitree_5` AS (
+  SELECT
+    *,
+    `purchases` * CAST(`avg_order_value` AS DOUBLE) AS `_kpitree_v3`
+  FROM `_kpitree_4`
+), `_kpitree_6` AS (
+  SELECT
+    *,
+    CASE WHEN ABS(`_kpitree_v3`) <= 1.7976931348623157e+308 THEN `_kpitree_v3` END AS `revenue`
+  FROM `_kpitree_5`
 )
 SELECT
   *
-FROM `_kpitree_3`
+  EXCEPT (`_kpitree_v1`, `_kpitree_v2`, `_kpitree_v3`)
+FROM `_kpitree_6`
