@@ -142,7 +142,17 @@ def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
         fast = codegen.define(source, runtime, f"compiled tree, {backend}")["_tree"]
         careful_source = _source(leaves, metrics, formulas, fix=lambda f: True)
         careful = codegen.define(careful_source, runtime, f"compiled tree, {backend}")["_tree"]
-        function = runtime["_guarded"](fast, careful)
+        # For long columns: the same formulas written in place, block by block.
+        rows = [
+            codegen.numpy_rows(leaves, metrics, formulas, fix)
+            for fix in (_can_make_inf, lambda f: True)
+        ]
+        fast_rows, careful_rows = (
+            codegen.define(code, runtime, f"compiled tree, {backend}, in place")["_rows"]
+            for code, _temps in rows
+        )
+        blocks = codegen.Rows(fast_rows, careful_rows, len(metrics), max(t for _c, t in rows))
+        function = runtime["_guarded"](fast, careful, blocks)
     return Compiled(leaves, metrics, function, source, backend)
 
 
