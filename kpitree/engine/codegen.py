@@ -152,8 +152,9 @@ def numpy_rows(
     r"""Return source writing each metric in place into its buffer, and the scratch buffers used.
 
     The same operations in the same order as `python_code`'s expression, as numpy
-    ufuncs writing into their last argument: a metric is built in its own output buffer, a second operand in a
-    scratch buffer (`t0`, `t1`, ...), so a long evaluation allocates nothing per step.
+    ufuncs writing into their last argument: a metric is built in its own output buffer,
+    a second operand in a scratch buffer (`t0`, `t1`, ...), so a long evaluation
+    allocates nothing per step.
     A power or a function call is computed as `python_code` writes it and copied in.
     `fix(formula)` says which metrics get the ±inf → NaN check. Slots are named as in
     the compiled tree's source: `x0`, ... for `leaves`, `m0`, ... for `metrics`.
@@ -243,7 +244,11 @@ def _long_columns(np: Any, x: Sequence[Any]) -> int | None:
             return None
         if value.ndim == 0:
             continue
-        if value.ndim != 1 or value.dtype != np.float64 or (rows is not None and len(value) != rows):
+        if (
+            value.ndim != 1
+            or value.dtype != np.float64
+            or (rows is not None and len(value) != rows)
+        ):
             return None
         rows = len(value)
     return rows if rows is not None and rows >= BLOCKED_FROM else None
@@ -282,7 +287,9 @@ def _pool() -> Any:
 _QUIET = {"over": "raise", "divide": "ignore", "invalid": "ignore", "under": "ignore"}
 
 
-def _blocked(np: Any, rows: Rows, x: Sequence[Any], length: int, *, finite: bool) -> tuple[Any, ...]:
+def _blocked(
+    np: Any, rows: Rows, x: Sequence[Any], length: int, *, finite: bool
+) -> tuple[Any, ...]:
     """Evaluate long columns block by block, in place: the numbers of the whole evaluation.
 
     Rows are independent, so each block gives its rows exactly as the whole evaluation
@@ -294,7 +301,9 @@ def _blocked(np: Any, rows: Rows, x: Sequence[Any], length: int, *, finite: bool
     out = [np.empty(length) for _ in range(rows.metrics)]
     starts = list(range(0, length, BLOCK_ROWS))
 
-    def fill(function: Callable[..., None], blocks: Sequence[int], errors: Mapping[str, str]) -> bool:
+    def fill(
+        function: Callable[..., None], blocks: Sequence[int], errors: Mapping[str, str]
+    ) -> bool:
         scratch = [np.empty(BLOCK_ROWS) for _ in range(rows.temporaries)]
         with np.errstate(**errors):
             for start in blocks:
@@ -303,7 +312,9 @@ def _blocked(np: Any, rows: Rows, x: Sequence[Any], length: int, *, finite: bool
                 if not finite:
                     with np.errstate(all="ignore"):
                         leaves = [_finite_leaf(np, v) for v in leaves]
-                temps = scratch if stop - start == BLOCK_ROWS else [t[: stop - start] for t in scratch]
+                temps = (
+                    scratch if stop - start == BLOCK_ROWS else [t[: stop - start] for t in scratch]
+                )
                 try:
                     function(leaves, [o[start:stop] for o in out], temps)
                 except FloatingPointError:

@@ -569,9 +569,7 @@ def sobol(
     compiled = compile_tree(subtree, "numpy")
     at = compiled.metrics.index(name)
     factor_index = {leaf.name: j for j, leaf in enumerate(factors)}
-    fixed_vector = {
-        leaf: np.asarray(value, dtype=np.float64) for leaf, value in constants.items()
-    }
+    fixed_vector = {leaf: np.asarray(value, dtype=np.float64) for leaf, value in constants.items()}
 
     def evaluate(columns: Sequence[Array]) -> Array:
         vector = [
@@ -584,9 +582,9 @@ def sobol(
 
     f_a, f_b = evaluate(a_columns), evaluate(b_columns)
     pairs = []
-    for cols in sets:
-        ab = [b_columns[j] if j in cols else a_columns[j] for j in range(len(factors))]
-        ba = [a_columns[j] if j in cols else b_columns[j] for j in range(len(factors))]
+    for chosen in sets:
+        ab = [b_columns[j] if j in chosen else a_columns[j] for j in range(len(factors))]
+        ba = [a_columns[j] if j in chosen else b_columns[j] for j in range(len(factors))]
         pairs.append((evaluate(ab) - f_a, evaluate(ba) - f_b))
     (bootstrap_seed,) = sequence.spawn(1)
     estimate = _estimate(f_a, f_b, pairs, bootstrap, level, bootstrap_seed)
