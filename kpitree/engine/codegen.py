@@ -80,14 +80,21 @@ def numpy_runtime() -> dict[str, Any]:
             np.copyto(values, np.nan, where=np.isinf(values))
 
     def guarded(
-        fast: Callable[..., Any], careful: Callable[..., Any], rows: Rows | None = None
+        fast: Callable[..., Any],
+        careful: Callable[..., Any],
+        rows: Callable[[], Rows] | None = None,
     ) -> Callable[..., Any]:
+        # `rows` makes the in-place functions for long columns, on the first long call.
+        made: list[Rows] = []
+
         def run(x: Any, finite: bool = True) -> Any:
             # finite=False: the leaf arrays may hold ±inf, undefined like NaN (frames).
             length = None if rows is None else _long_columns(np, x)
             if length is not None:
                 assert rows is not None
-                return _blocked(np, rows, x, length, finite=finite)
+                if not made:
+                    made.append(rows())
+                return _blocked(np, made[0], x, length, finite=finite)
             if not finite:
                 x = [_finite_leaf(np, v) for v in x]
             try:

@@ -142,18 +142,25 @@ def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
         fast = codegen.define(source, runtime, f"compiled tree, {backend}")["_tree"]
         careful_source = _source(leaves, metrics, formulas, fix=lambda f: True)
         careful = codegen.define(careful_source, runtime, f"compiled tree, {backend}")["_tree"]
-        # For long columns: the same formulas written in place, block by block.
-        rows = [
-            codegen.numpy_rows(leaves, metrics, formulas, fix)
-            for fix in (_can_make_inf, lambda f: True)
-        ]
-        fast_rows, careful_rows = (
-            codegen.define(code, runtime, f"compiled tree, {backend}, in place")["_rows"]
-            for code, _temps in rows
+        function = runtime["_guarded"](
+            fast, careful, lambda: _in_place(leaves, metrics, formulas, runtime)
         )
-        blocks = codegen.Rows(fast_rows, careful_rows, len(metrics), max(t for _c, t in rows))
-        function = runtime["_guarded"](fast, careful, blocks)
     return Compiled(leaves, metrics, function, source, backend)
+
+
+def _in_place(
+    leaves: Sequence[str], metrics: Sequence[str], formulas: Sequence[Expr], runtime: Any
+) -> codegen.Rows:
+    """The tree for long columns: the same formulas written in place, block by block."""
+    rows = [
+        codegen.numpy_rows(leaves, metrics, formulas, fix)
+        for fix in (_can_make_inf, lambda f: True)
+    ]
+    fast, careful = (
+        codegen.define(code, runtime, "compiled tree, numpy, in place")["_rows"]
+        for code, _temps in rows
+    )
+    return codegen.Rows(fast, careful, len(metrics), max(t for _code, t in rows))
 
 
 def _source(
