@@ -82,19 +82,19 @@ def numpy_runtime() -> dict[str, Any]:
     def guarded(
         fast: Callable[..., Any],
         careful: Callable[..., Any],
-        rows: Callable[[], Rows] | None = None,
+        rows: Callable[[bool], Rows] | None = None,
     ) -> Callable[..., Any]:
-        # `rows` makes the in-place functions for long columns, on the first long call.
-        made: list[Rows] = []
+        # `rows(finite)` makes the in-place functions for long columns, on the first call.
+        made: dict[bool, Rows] = {}
 
         def run(x: Any, finite: bool = True) -> Any:
             # finite=False: the leaf arrays may hold ±inf, undefined like NaN (frames).
             length = None if rows is None else _long_columns(np, x)
             if length is not None:
                 assert rows is not None
-                if not made:
-                    made.append(rows())
-                return _blocked(np, made[0], x, length, finite=finite)
+                if finite not in made:
+                    made[finite] = rows(finite)
+                return _blocked(np, made[finite], x, length)
             if not finite:
                 x = [_finite_leaf(np, v) for v in x]
             try:
@@ -142,12 +142,15 @@ class Rows:
             whose formulas can make it, `careful` every metric (after an overflow).
         metrics: how many metrics (buffers) the functions fill.
         temporaries: how many scratch buffers of a block's length the functions use.
+        guarded: for leaves that may hold ±inf, the leaves (indices) whose columns
+            must be checked, block by block (see `numpy_rows`); else empty.
     """
 
     fast: Callable[..., None]
     careful: Callable[..., None]
     metrics: int
     temporaries: int
+    guarded: tuple[int, ...] = ()
 
 
 def numpy_rows(
@@ -155,7 +158,9 @@ def numpy_rows(
     metrics: Sequence[str],
     formulas: Sequence[Expr],
     fix: Callable[[Expr], bool],
-) -> tuple[str, int]:
+    *,
+    finite: bool = True,
+) -> tuple[str, int, tuple[int, ...]]:
     r"""Return source writing each metric in place into its buffer, and the scratch buffers used.
 
     The same operations in the same order as `python_code`'s expression, as numpy
@@ -166,11 +171,19 @@ def numpy_rows(
     `fix(formula)` says which metrics get the ±inf → NaN check. Slots are named as in
     the compiled tree's source: `x0`, ... for `leaves`, `m0`, ... for `metrics`.
 
+    `finite=False` is for leaves that may hold ±inf, undefined like NaN, without a pass
+    over every leaf column to find out: ±inf carries on through `+ - *`, a numerator,
+    a positive power, `abs`, `log`, `sqrt` as ±inf or NaN, so a metric that uses a leaf
+    there gets the metric's check, which makes the row NaN as a NaN leaf would. Only
+    where a leaf itself could vanish (a divisor, `min`, `max`, `exp`: `_checked`'s
+    places) must its column be checked: the third value returned lists those leaves
+    (indices into `leaves`); with `finite=True` it is empty.
+
     Examples:
         >>> from kpitree.language.expr import Div, Ref, Sub
         >>> x, y = Ref("x"), Ref("y")
         >>> f = Div(Sub(x, y), Sub(y, x))
-        >>> source, temporaries = numpy_rows(["x", "y"], ["r"], [f], lambda f: True)
+        >>> source, temporaries, _ = numpy_rows(["x", "y"], ["r"], [f], lambda f: True)
         >>> print(source)
         def _rows(x, m, t):
             x0, x1, = x
@@ -234,13 +247,72 @@ def numpy_rows(
         else:  # a constant, a slot, a power, a call: as an expression, copied in
             body.append(f"    _copyto({target}, {python_code(expr, slots)})")
 
+    index = {name: i for i, name in enumerate(leaves)}
+    guarded: set[int] = set()
     for i, formula in enumerate(formulas):
         emit(formula, f"m{i}", 0)
-        if fix(formula):
+        carried = False
+        if not finite:
+            plain, vanishing = _leaf_places(formula, index)
+            guarded |= vanishing
+            carried = bool(plain)
+        if fix(formula) or carried:
             body.append(f"    _fixin(m{i})")
     if used[0]:
         lines.append(f"    {', '.join(f't{i}' for i in range(used[0]))}, = t")
-    return "\n".join([*lines, *body]) + "\n", used[0]
+    return "\n".join([*lines, *body]) + "\n", used[0], tuple(sorted(guarded))
+
+
+def _leaf_places(expr: Expr, leaves: Mapping[str, int]) -> tuple[set[int], set[int]]:
+    """The leaves `expr` uses where ±inf reaches its value, and where it could vanish.
+
+    A part `python_code` checks (`_checked`) that is computed gets its own check, so
+    ±inf from the leaves inside it reaches no further (it may still vanish deeper in);
+    a checked part that is a leaf is a place where ±inf could vanish (`1 / inf` is 0).
+    `_pow` makes any undefined part NaN itself.
+    """
+    plain: set[int] = set()
+    vanishing: set[int] = set()
+
+    def visit(part: Expr, checked: bool, covered: bool) -> None:
+        if isinstance(part, Ref):
+            if part.name in leaves and checked:
+                vanishing.add(leaves[part.name])
+            elif part.name in leaves and not covered:
+                plain.add(leaves[part.name])
+            return
+        if isinstance(part, Const):
+            return
+        inner = covered or checked  # a computed checked part: its check covers it
+        if isinstance(part, Add | Mul):
+            for term in part.terms if isinstance(part, Add) else part.factors:
+                visit(term, False, inner)
+        elif isinstance(part, Sub):
+            visit(part.left, False, inner)
+            visit(part.right, False, inner)
+        elif isinstance(part, Div):
+            visit(part.left, False, inner)
+            visit(part.right, True, inner)
+        elif isinstance(part, Neg):
+            visit(part.operand, False, inner)
+        elif isinstance(part, Pow):
+            exponent = part.exponent
+            if (
+                isinstance(exponent, Const)
+                and float(exponent.value).is_integer()
+                and exponent.value
+            ):
+                visit(part.base, exponent.value < 0, inner)
+            else:  # `_pow`: NaN unless both parts are finite
+                visit(part.base, False, True)
+                visit(exponent, False, True)
+        elif isinstance(part, Call):
+            absorbs = FUNCTIONS[part.func].absorbs
+            for arg in part.args:
+                visit(arg, absorbs, inner)
+
+    visit(expr, False, False)
+    return plain, vanishing
 
 
 def _long_columns(np: Any, x: Sequence[Any]) -> int | None:
@@ -294,9 +366,7 @@ def _pool() -> Any:
 _QUIET = {"over": "raise", "divide": "ignore", "invalid": "ignore", "under": "ignore"}
 
 
-def _blocked(
-    np: Any, rows: Rows, x: Sequence[Any], length: int, *, finite: bool
-) -> tuple[Any, ...]:
+def _blocked(np: Any, rows: Rows, x: Sequence[Any], length: int) -> tuple[Any, ...]:
     """Evaluate long columns block by block, in place: the numbers of the whole evaluation.
 
     Rows are independent, so each block gives its rows exactly as the whole evaluation
@@ -316,9 +386,10 @@ def _blocked(
             for start in blocks:
                 stop = min(start + BLOCK_ROWS, length)
                 leaves = [v[start:stop] if v.ndim else v for v in x]
-                if not finite:
+                if rows.guarded:
                     with np.errstate(all="ignore"):
-                        leaves = [_finite_leaf(np, v) for v in leaves]
+                        for i in rows.guarded:
+                            leaves[i] = _finite_leaf(np, leaves[i])
                 temps = (
                     scratch if stop - start == BLOCK_ROWS else [t[: stop - start] for t in scratch]
                 )

@@ -143,24 +143,29 @@ def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
         careful_source = _source(leaves, metrics, formulas, fix=lambda f: True)
         careful = codegen.define(careful_source, runtime, f"compiled tree, {backend}")["_tree"]
         function = runtime["_guarded"](
-            fast, careful, lambda: _in_place(leaves, metrics, formulas, runtime)
+            fast, careful, lambda finite: _in_place(leaves, metrics, formulas, runtime, finite)
         )
     return Compiled(leaves, metrics, function, source, backend)
 
 
 def _in_place(
-    leaves: Sequence[str], metrics: Sequence[str], formulas: Sequence[Expr], runtime: Any
+    leaves: Sequence[str],
+    metrics: Sequence[str],
+    formulas: Sequence[Expr],
+    runtime: Any,
+    finite: bool,
 ) -> codegen.Rows:
     """The tree for long columns: the same formulas written in place, block by block."""
     rows = [
-        codegen.numpy_rows(leaves, metrics, formulas, fix)
+        codegen.numpy_rows(leaves, metrics, formulas, fix, finite=finite)
         for fix in (_can_make_inf, lambda f: True)
     ]
     fast, careful = (
         codegen.define(code, runtime, "compiled tree, numpy, in place")["_rows"]
-        for code, _temps in rows
+        for code, _temps, _guarded in rows
     )
-    return codegen.Rows(fast, careful, len(metrics), max(t for _code, t in rows))
+    temporaries = max(t for _code, t, _guarded in rows)
+    return codegen.Rows(fast, careful, len(metrics), temporaries, rows[0][2])
 
 
 def _source(
