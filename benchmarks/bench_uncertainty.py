@@ -137,7 +137,7 @@ def sobol_rows() -> list[tuple[str, float, float, float]]:
     if salib is None:
         print("SALib is not installed: its row is skipped (pip install 'kpitree[bench]')")
     else:
-        (theirs,) = paired(salib)
+        (theirs,) = paired(salib, repeat=3)  # seconds a run: a few runs suffice
         rows.append(("   sobol vs SALib (sample, eval, analyze)", full, theirs, 0))
     return rows
 
