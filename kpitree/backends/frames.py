@@ -617,7 +617,7 @@ def _evaluate_arrays(
             # A leaf no requested metric needs is NaN: its metrics are not returned.
             vector.append(np.float64(filled.get(name, math.nan)))
     with np.errstate(all="ignore"):
-        results = compiled.function(vector, False)  # type: ignore[call-arg]
+        results = compiled.function(vector, False, True)  # type: ignore[call-arg]
     shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
     out: dict[str, Any] = {}
     for name, value in zip(compiled.metrics, results, strict=True):

@@ -87,9 +87,10 @@ def numpy_runtime() -> dict[str, Any]:
         # `rows(finite)` makes the in-place functions for long columns, on the first call.
         made: dict[bool, Rows] = {}
 
-        def run(x: Any, finite: bool = True) -> Any:
-            # finite=False: the leaf arrays may hold ±inf, undefined like NaN (frames).
-            length = None if rows is None else _long_columns(np, x)
+        def run(x: Any, finite: bool = True, blocks: bool = False) -> Any:
+            # finite=False: the leaf arrays may hold ±inf, undefined like NaN (frames);
+            # blocks=True: columns may be long, to go through block by block (see below).
+            length = None if rows is None or not blocks else _long_columns(np, x)
             if length is not None:
                 assert rows is not None
                 if finite not in made:
@@ -326,11 +327,12 @@ def _long_columns(np: Any, x: Sequence[Any]) -> int | None:
         if (
             value.ndim != 1
             or value.dtype != np.float64
+            or len(value) < BLOCKED_FROM
             or (rows is not None and len(value) != rows)
         ):
-            return None
+            return None  # short columns (the first one tells) go in one piece
         rows = len(value)
-    return rows if rows is not None and rows >= BLOCKED_FROM else None
+    return rows
 
 
 def _finite_leaf(np: Any, values: Any) -> Any:

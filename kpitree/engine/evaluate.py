@@ -227,7 +227,8 @@ def evaluate_arrays(tree: Graph, columns: Mapping[str, Any]) -> dict[str, Any]:
         for n in compiled.leaves
     ]
     with np.errstate(all="ignore"):
-        results = compiled(vector)
+        # Long columns go block by block, in place (`kpitree.engine.codegen`).
+        results = compiled.function(vector, True, True)  # type: ignore[call-arg]
     shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
     return {
         name: np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
