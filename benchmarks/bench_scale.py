@@ -11,7 +11,8 @@ Goals (benchmarks.md, G6): evaluate_frame ≤ 1.3× NP; kpitree's SQL ≤ 1.1× 
 From 2^18 rows the numpy path goes block by block, in place (on two threads with two
 cores); a row beside the mapping's shows the same columns evaluated whole, as before.
 Memory stays near 3 GB at 10^7 rows: each backend's copy of the data is built, timed
-and freed in turn. Run: `.venv/bin/python benchmarks/bench_scale.py [--rows 1e6,1e7]`.
+and freed in turn. Run: `.venv/bin/python benchmarks/bench_scale.py [--rows 1e6,1e7]
+[--repeat 7]` (more rounds on a busy machine).
 """
 
 from __future__ import annotations
@@ -94,8 +95,11 @@ def check(ours: dict[str, np.ndarray], hand: dict[str, np.ndarray]) -> None:
         assert np.allclose(got[finite], want[finite], rtol=1e-12, atol=0), name
 
 
+REPEAT = [7]  # rounds of `paired`; --repeat sets more for a busy machine
+
+
 def paired(
-    ours: Callable[[], object], base: Callable[[], object], repeat: int = 7
+    ours: Callable[[], object], base: Callable[[], object], repeat: int | None = None
 ) -> tuple[float, float]:
     """Return the median seconds of `ours` and `base`, run alternately.
 
@@ -103,7 +107,7 @@ def paired(
     """
     ours(), base()  # warm up
     a, b = [], []
-    for _ in range(repeat):
+    for _ in range(REPEAT[0] if repeat is None else repeat):
         for func, samples in ((ours, a), (base, b)):
             start = time.perf_counter()
             func()
@@ -175,7 +179,9 @@ def sql(rows: int) -> list[tuple[str, float, float, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1e6,1e7", help="comma-separated row counts")
+    parser.add_argument("--repeat", type=int, default=7, help="rounds per frame comparison")
     args = parser.parse_args()
+    REPEAT[0] = args.repeat
     ok = True
     for rows in (int(float(r)) for r in args.rows.split(",")):
         ok &= report(
