@@ -11,8 +11,8 @@ absolute goals, shown as a ratio to the time allowed. Beside them, for scale:
   script from the generator's own names `k0`, `m3`, never user text);
 - the drawing inside `simulate` against calling numpy's generators directly;
 - `sobol` against hand-written numpy evaluating the same Saltelli design (the n × (2 + 2k)
-  rows Sobol evaluates), without bounds, bootstrap or owner groups; the three are run in
-  turn, round after round, and each figure is the median of its rounds;
+  rows Sobol evaluates), without bounds, bootstrap or owner groups; the baseline is timed
+  apart, and kpitree with and without bootstrap in turn, round after round (medians);
 - `sobol` against SALib (`pip install 'kpitree[bench]'`; skipped, saying so, without it):
   its sampler, the same hand-written numpy and its `analyze` with as many bootstrap
   resamples, on the same tree and number of base samples.
@@ -123,7 +123,10 @@ def sobol_rows() -> list[tuple[str, float, float, float]]:
     def ours(bootstrap: int = 200) -> Callable[[], object]:
         return lambda: tree.sobol(root, n=N_SOBOL, seed=1, distributions=dists, bootstrap=bootstrap)
 
-    full, no_boot, hand = paired(ours(), ours(0), design_by_hand)
+    # Each timed apart: right after a matrix product, BLAS's threads still spin for a
+    # while and would slow whatever runs next on a 2-core machine.
+    (hand,) = paired(design_by_hand)
+    full, no_boot = paired(ours(), ours(0))
     print(
         f"\n{k} leaves, {len(tree.metrics)} metrics, {N_SOBOL:,} base samples, "
         f"{N_SOBOL * (2 + 2 * k):,} evaluations and more for owner groups"
