@@ -1,6 +1,8 @@
 """Uncertainty: Monte Carlo through a 100-leaf tree, and Sobol indices on 10 leaves.
 
-Run: .venv/bin/python benchmarks/bench_uncertainty.py
+Run: .venv/bin/python benchmarks/bench_uncertainty.py [--cpu]
+(`--cpu`: the Sobol rows only, timed by the process's CPU time, every thread's, which a
+busy machine's waiting does not add to.)
 
 Goals (the uncertainty issue): `tree.simulate` with 100,000 samples of a 100-leaf tree in
 under 0.5 s; `tree.sobol` with 2^14 base samples on 10 leaves in under 2 s. Both are
@@ -11,13 +13,23 @@ absolute goals, shown as a ratio to the time allowed. Beside them, for scale:
   script from the generator's own names `k0`, `m3`, never user text);
 - the drawing inside `simulate` against calling numpy's generators directly;
 - `sobol` against hand-written numpy evaluating the same Saltelli design (the n × (2 + 2k)
-  rows Sobol evaluates), without bounds, bootstrap or owner groups.
+  rows Sobol evaluates), without bounds, bootstrap or owner groups; the baseline is timed
+  apart, and kpitree with and without bootstrap in turn, round after round (medians);
+- `sobol` against SALib (`pip install 'kpitree[bench]'`; skipped, saying so, without it):
+  its sampler, the same hand-written numpy and its `analyze` with as many bootstrap
+  resamples, on the same tree and number of base samples.
 """
 
 from __future__ import annotations
 
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from _timing import median_time, once, report
+from _timing import median_time, report
 from bench_foundations import plain_python as hand_numpy  # + * / work on arrays as written
 
 import kpitree as kt
@@ -76,14 +88,31 @@ def simulate_rows() -> list[tuple[str, float, float, float]]:
     ]
 
 
+CLOCK = [time.perf_counter]  # --cpu: the process's CPU time (every thread's) instead
+
+
+def paired(*funcs: Callable[[], object], repeat: int = 9) -> list[float]:
+    """Return the median seconds of each of `funcs`, run in turn, round after round.
+
+    Running them in turn makes drift on a shared machine hit each alike.
+    """
+    for func in funcs:
+        func()  # warm up
+    samples: list[list[float]] = [[] for _ in funcs]
+    for _ in range(repeat):
+        for func, times in zip(funcs, samples, strict=True):
+            clock = CLOCK[0]
+            start = clock()
+            func()
+            times.append(clock() - start)
+    return [statistics.median(times) for times in samples]
+
+
 def sobol_rows() -> list[tuple[str, float, float, float]]:
     tree = random_tree(10, seed=10)
     dists = distributions(tree)
     root = tree.roots[0].name
     k = len(tree.leaves)
-    tree.sobol(root, n=N_SOBOL, seed=1, distributions=dists)  # compiles, warms up
-    full = once(lambda: tree.sobol(root, n=N_SOBOL, seed=1, distributions=dists))
-    no_boot = once(lambda: tree.sobol(root, n=N_SOBOL, seed=1, distributions=dists, bootstrap=0))
     func = hand_numpy(tree)
     metrics = [n for n in tree._topo if isinstance(tree[n], kt.Metric)]
     at = metrics.index(root)
@@ -98,19 +127,66 @@ def sobol_rows() -> list[tuple[str, float, float, float]]:
             ab[:, j], ba[:, j] = b[:, j], a[:, j]
             outputs += [func(*ab.T)[at], func(*ba.T)[at]]
 
-    hand = once(design_by_hand)
+    def ours(bootstrap: int = 200) -> Callable[[], object]:
+        return lambda: tree.sobol(root, n=N_SOBOL, seed=1, distributions=dists, bootstrap=bootstrap)
+
+    # Each timed apart: right after a matrix product, BLAS's threads still spin for a
+    # while and would slow whatever runs next on a 2-core machine.
+    (hand,) = paired(design_by_hand)
+    full, no_boot = paired(ours(), ours(0))
     print(
         f"\n{k} leaves, {len(tree.metrics)} metrics, {N_SOBOL:,} base samples, "
         f"{N_SOBOL * (2 + 2 * k):,} evaluations and more for owner groups"
     )
-    return [
+    rows = [
         ("sobol, 10 leaves, 2^14 base samples (vs 2 s)", full, 2.0, 1.0),
         ("   sobol vs hand numpy on the same design", full, hand, 0),
         ("   sobol without bootstrap vs the same", no_boot, hand, 0),
     ]
+    salib = salib_run(tree, func, at)
+    if salib is None:
+        print("SALib is not installed: its row is skipped (pip install 'kpitree[bench]')")
+    else:
+        (theirs,) = paired(salib, repeat=3)  # seconds a run: a few runs suffice
+        rows.append(("   sobol vs SALib (sample, eval, analyze)", full, theirs, 0))
+    return rows
+
+
+def salib_run(tree: kt.Tree, func: Callable[..., Any], at: int) -> Callable[[], object] | None:
+    """SALib's Sobol on the same tree and base samples, as a user would run it; None without it.
+
+    SALib's sampler (Saltelli's scheme on a scrambled Sobol sequence, first and total
+    orders: n × (k + 2) rows) over uniform ranges of ±20% around each leaf's value, the
+    tree evaluated by the same hand-written numpy, and `analyze` with 200 bootstrap
+    resamples, as many as kpitree's default.
+    """
+    try:
+        from SALib.analyze import sobol as analyze
+        from SALib.sample import sobol as sample
+    except ImportError:
+        return None
+    values = [float(leaf.value) for leaf in tree.leaves]  # type: ignore[arg-type]
+    problem = {
+        "num_vars": len(values),
+        "names": [leaf.name for leaf in tree.leaves],
+        "bounds": [[0.8 * v, 1.2 * v] if v > 0 else [1.2 * v, 0.8 * v] for v in values],
+    }
+
+    def run() -> object:
+        x = sample.sample(problem, N_SOBOL, calc_second_order=False, seed=1)
+        y = func(*x.T)[at]
+        return analyze.analyze(problem, y, calc_second_order=False, num_resamples=200, seed=1)
+
+    result: Any = run()
+    assert np.all(np.isfinite(result["ST"])), result  # correctness before timing
+    return run
 
 
 def main() -> int:
+    if "--cpu" in sys.argv[1:]:  # on a busy machine: CPU time, which waiting does not add to
+        CLOCK[0] = time.process_time
+        ok = report("Sobol, CPU time of the process", sobol_rows())
+        return 0 if ok else 1
     ok = report("uncertainty", simulate_rows() + sobol_rows())
     return 0 if ok else 1
 

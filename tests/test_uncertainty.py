@@ -689,3 +689,45 @@ def test_bootstrap_resamples_in_bounded_chunks(monkeypatch: pytest.MonkeyPatch) 
     # All at once: 200 × 20,000 indices held three times, 96 MB; in chunks about 2 MB.
     assert peak < 5_000_000
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("rows", "resamples"), [(5, 7), (777, 40), (70_001, 9)])
+def test_bootstrap_means_are_the_resamples_means(rows: int, resamples: int) -> None:
+    """Counted weights @ data are the means of the rows each resample draws, whatever chunks."""
+    from kpitree.analyses.uncertainty import variance
+
+    data = np.random.default_rng(rows).normal(size=(rows, 3))
+    seed = np.random.SeedSequence(11)
+    means = variance._bootstrap_means(data, resamples, seed)
+    picks = np.random.default_rng(seed).integers(0, rows, size=(resamples, rows))
+    assert np.allclose(means, data[picks].mean(axis=1), rtol=1e-12, atol=1e-15)
+    with pytest.MonkeyPatch.context() as patch:  # counted in other chunks: the same bits
+        patch.setattr(variance, "_COUNT_CHUNK", 2 * rows)
+        assert np.array_equal(variance._bootstrap_means(data, resamples, seed), means)
+
+
+def test_sobol_is_its_estimator_on_its_draws() -> None:
+    """`sobol` on column lists gives what `sobol_indices` gives on the same matrices."""
+    from kpitree.analyses.uncertainty import sampling
+    from kpitree.engine.evaluate import evaluate_arrays
+
+    tree = qualified_leads()
+    dists = {"leads": Uniform(900, 1100), "lead_to_ql": Normal(0.8, 0.05)}
+    s = tree.sobol("qualified_leads", n=3000, seed=5, distributions=dists, bootstrap=30)
+    sequence = sampling.seed_sequence(5)
+    streams = sampling.leaf_streams(tree, sequence)
+    factors = list(tree.leaves)
+    drawn = np.column_stack(
+        [sampling.draw(dists[x.name], x, streams[x.name], 6000) for x in factors]
+    )
+    (boot,) = sequence.spawn(1)
+
+    def func(matrix: Any) -> Any:
+        columns = {x.name: matrix[:, j] for j, x in enumerate(factors)}
+        return evaluate_arrays(tree, columns)["qualified_leads"]
+
+    est = sobol_indices(func, drawn[:3000], drawn[3000:], bootstrap=30, seed=boot)
+    for j, leaf in enumerate(factors):
+        row = next(r for r in s.leaves_ if r.name == leaf.name)
+        assert (row.first_order, row.total) == (est.first_order[j], est.total[j])
+        assert row.first_order_ci == (est.first_order_low[j], est.first_order_high[j])

@@ -222,7 +222,8 @@ def _evaluate_checked(
     if kind in ("polars", "lazy"):
         return _evaluate_polars(tree, data, steps, lazy=kind == "lazy")
     present = [name for name in steps.leaves if name not in filled]
-    arrays = {name: _leaf_array(data, name, kind) for name in present}
+    # ±inf is made NaN (undefined) inside the evaluation, where the rows pass anyway.
+    arrays = {name: _leaf_array(data, name, kind, finite=False) for name in present}
     rows = check_rows({name: arrays[name] for name in present}) if kind == "mapping" else None
     results = _evaluate_arrays(tree, arrays, filled)
     added = {name: results[name] for name in steps.metrics}
@@ -449,8 +450,12 @@ def not_numbers(name: str, dtype: object) -> ValueTypeError:
     )
 
 
-def _leaf_array(data: Any, name: str, kind: str) -> Any:
-    """Return a leaf column as float64 numpy values (NaN where missing), without copying."""
+def _leaf_array(data: Any, name: str, kind: str, *, finite: bool = True) -> Any:
+    """Return a leaf column as float64 numpy values (NaN where missing), without copying.
+
+    With `finite=False` an infinite value is left as it is, for the evaluation to make it
+    NaN (`_evaluate_arrays`); a single value given for every row is checked either way.
+    """
     import numpy as np
 
     values = data[name]
@@ -458,7 +463,7 @@ def _leaf_array(data: Any, name: str, kind: str) -> Any:
         from kpitree.model.numbers import to_number
 
         return np.float64(to_number(values, what=_("value of `{name}`").format(name=name)))
-    return leaf_values(values, name)
+    return leaf_values(values, name, finite=finite)
 
 
 def _is_scalar(values: Any) -> bool:
@@ -471,7 +476,7 @@ def _is_scalar(values: Any) -> bool:
         return False
 
 
-def leaf_values(values: Any, name: str) -> Any:
+def leaf_values(values: Any, name: str, *, finite: bool = True) -> Any:
     """Return one leaf's column as a 1-D float64 numpy array, NaN where there is no number.
 
     A missing value (NaN, None, pandas NA) and an infinite one are both NaN: an infinite
@@ -482,6 +487,7 @@ def leaf_values(values: Any, name: str) -> Any:
     Args:
         values: a pandas Series, a numpy array or a sequence.
         name: the leaf, for messages.
+        finite: make ±inf NaN; False leaves that to the caller (one pass fewer).
 
     Raises:
         ValueTypeError: values that are not numbers (text, booleans, dates, objects) or
@@ -517,6 +523,8 @@ def leaf_values(values: Any, name: str) -> Any:
         elif array.dtype.kind not in "iuf":
             raise not_numbers(name, array.dtype)
         array = array.astype(np.float64, copy=False)
+    if not finite:
+        return array
     with np.errstate(all="ignore"):
         if math.isfinite(array.sum()):  # one pass, no allocation: the common case
             return array
@@ -594,7 +602,10 @@ def check_rows(columns: Mapping[str, Any]) -> int | None:
 def _evaluate_arrays(
     tree: Graph, arrays: Mapping[str, Any], filled: Mapping[str, float]
 ) -> dict[str, Any]:
-    """Run the compiled numpy tree on the leaf columns and the `filled` model values."""
+    """Run the compiled numpy tree on the leaf columns and the `filled` model values.
+
+    The columns may hold ±inf (see `_leaf_array`): the compiled function makes it NaN.
+    """
     import numpy as np
 
     compiled = compile_tree(tree, "numpy")
@@ -606,7 +617,7 @@ def _evaluate_arrays(
             # A leaf no requested metric needs is NaN: its metrics are not returned.
             vector.append(np.float64(filled.get(name, math.nan)))
     with np.errstate(all="ignore"):
-        results = compiled(vector)
+        results = compiled.function(vector, False, True)  # type: ignore[call-arg]
     shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
     out: dict[str, Any] = {}
     for name, value in zip(compiled.metrics, results, strict=True):

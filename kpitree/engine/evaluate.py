@@ -142,8 +142,30 @@ def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
         fast = codegen.define(source, runtime, f"compiled tree, {backend}")["_tree"]
         careful_source = _source(leaves, metrics, formulas, fix=lambda f: True)
         careful = codegen.define(careful_source, runtime, f"compiled tree, {backend}")["_tree"]
-        function = runtime["_guarded"](fast, careful)
+        function = runtime["_guarded"](
+            fast, careful, lambda finite: _in_place(leaves, metrics, formulas, runtime, finite)
+        )
     return Compiled(leaves, metrics, function, source, backend)
+
+
+def _in_place(
+    leaves: Sequence[str],
+    metrics: Sequence[str],
+    formulas: Sequence[Expr],
+    runtime: Any,
+    finite: bool,
+) -> codegen.Rows:
+    """The tree for long columns: the same formulas written in place, block by block."""
+    rows = [
+        codegen.numpy_rows(leaves, metrics, formulas, fix, finite=finite)
+        for fix in (_can_make_inf, lambda f: True)
+    ]
+    fast, careful = (
+        codegen.define(code, runtime, "compiled tree, numpy, in place")["_rows"]
+        for code, _temps, _guarded in rows
+    )
+    temporaries = max(t for _code, t, _guarded in rows)
+    return codegen.Rows(fast, careful, len(metrics), temporaries, rows[0][2])
 
 
 def _source(
@@ -205,7 +227,8 @@ def evaluate_arrays(tree: Graph, columns: Mapping[str, Any]) -> dict[str, Any]:
         for n in compiled.leaves
     ]
     with np.errstate(all="ignore"):
-        results = compiled(vector)
+        # Long columns go block by block, in place (`kpitree.engine.codegen`).
+        results = compiled.function(vector, True, True)  # type: ignore[call-arg]
     shape = np.broadcast_shapes(*(np.shape(v) for v in vector)) if vector else ()
     return {
         name: np.broadcast_to(np.asarray(value, dtype=np.float64), shape)

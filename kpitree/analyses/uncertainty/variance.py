@@ -16,7 +16,7 @@ import attrs
 
 from kpitree.analyses.attribution.methods import owner_label
 from kpitree.analyses.uncertainty import sampling
-from kpitree.engine.evaluate import evaluate_arrays, missing_values_error
+from kpitree.engine.evaluate import compile_tree, missing_values_error
 from kpitree.errors import ArgumentError, EvaluationError, MissingValueError
 from kpitree.i18n import _, ngettext
 from kpitree.language.limits import DEFAULT_LIMITS, Limits
@@ -34,6 +34,9 @@ __all__ = ["Sobol", "SobolEstimate", "SobolRow", "sobol", "sobol_indices"]
 
 _BOOTSTRAP_CHUNK = 1 << 22
 """Most resampled row indices drawn at once: a bootstrap holds about 100 MB, whatever n."""
+
+_COUNT_CHUNK = 1 << 18
+"""Row indices counted at once: the counts (2 MB) stay in the CPU's cache."""
 
 
 def _check_memory(
@@ -64,23 +67,31 @@ def _check_memory(
 def _bootstrap_means(data: Array, bootstrap: int, seed: np.random.SeedSequence) -> Array:
     """Means of `data`'s columns over `bootstrap` resamples of its rows, in bounded chunks.
 
-    A resample is drawn as row indices and counted into weights per row; drawing all
+    A resample is drawn as row indices and counted into weights per row, so the means of
+    all resamples are one matrix product: weights (resamples × rows) @ data. Drawing all
     resamples at once would hold `bootstrap × rows` integers three times (5 GB at the
-    default 200 resamples of 2^20 rows), so they are drawn a few resamples at a time.
+    default 200 resamples of 2^20 rows), so the weights are made for a chunk of resamples
+    at a time (about 32 MB), and within it counted a few resamples at a time, where the
+    counts stay in the CPU's cache. The draws are the same numbers whatever the chunks.
     """
     import numpy as np
 
     used = data.shape[0]
     rng = np.random.default_rng(seed)
     step = max(1, _BOOTSTRAP_CHUNK // used)
+    small = max(1, _COUNT_CHUNK // used)
+    offsets = (np.arange(min(small, bootstrap)) * used)[:, None]
     means = np.empty((bootstrap, data.shape[1]))
+    weights = np.empty((min(step, bootstrap), used))
     for start in range(0, bootstrap, step):
         count = min(step, bootstrap - start)
-        picks = rng.integers(0, used, size=(count, used))
-        picks += (np.arange(count) * used)[:, None]
-        weights = np.bincount(picks.ravel(), minlength=count * used)
-        del picks
-        means[start : start + count] = weights.reshape(count, used).astype(np.float64) @ data
+        for first in range(0, count, small):
+            some = min(small, count - first)
+            picks = rng.integers(0, used, size=(some, used))
+            picks += offsets[:some]
+            counted = np.bincount(picks.ravel(), minlength=some * used)
+            weights[first : first + some] = counted.reshape(some, used)
+        np.matmul(weights[:count], data, out=means[start : start + count])
     means /= used
     return means
 
@@ -211,6 +222,21 @@ def sobol_indices(
         ba = b.copy()
         ba[:, cols] = a[:, cols]
         pairs.append((run(ab) - f_a, run(ba) - f_b))
+    return _estimate(f_a, f_b, pairs, bootstrap, level, seed)
+
+
+def _estimate(
+    f_a: Array,
+    f_b: Array,
+    pairs: Sequence[tuple[Array, Array]],
+    bootstrap: int,
+    level: float,
+    seed: Any,
+) -> SobolEstimate:
+    """The indices from f(A), f(B) and, per set, f(A_B) − f(A) and f(B_A) − f(B)."""
+    import numpy as np
+
+    n = len(f_a)
     ok = np.isfinite(f_a) & np.isfinite(f_b)
     for d1, d2 in pairs:
         ok &= np.isfinite(d1) & np.isfinite(d2)
@@ -229,13 +255,15 @@ def sobol_indices(
     columns = [f_a, f_b, f_a * f_a, f_b * f_b]
     for d1, d2 in pairs:
         columns += [f_b * d1, d1, f_a * d2, d2, d1 * d1, d2 * d2]
-    data = np.column_stack(columns)[ok]
-    first, total, f0, variance = _indices(data.mean(axis=0), len(column_sets))
-    nan = np.full(len(column_sets), math.nan)
+    data = np.column_stack(columns)
+    if used < n:  # rows of every column: a copy only when some are left out
+        data = data[ok]
+    first, total, f0, variance = _indices(data.mean(axis=0), len(pairs))
+    nan = np.full(len(pairs), math.nan)
     lows_highs = [nan, nan, nan, nan]
     if bootstrap:
         means = _bootstrap_means(data, bootstrap, sampling.seed_sequence(seed))
-        boot_first, boot_total, _low, _high = _indices(means, len(column_sets))
+        boot_first, boot_total, _low, _high = _indices(means, len(pairs))
         tail = (1 - level) / 2 * 100
         lows_highs = [
             *np.percentile(boot_first, [tail, 100 - tail], axis=0),
@@ -526,29 +554,40 @@ def sobol(
         sampling.check_limits(limits),
         drawn=True,
     )
+    level = to_number(confidence, what="confidence")
+    if not 0 < level < 1:
+        raise ArgumentError(
+            _("confidence must be between 0 and 1, got {value}").format(value=format_number(level))
+        )
     sequence = sampling.seed_sequence(seed)
     streams = sampling.leaf_streams(tree, sequence)
-    samples = np.column_stack(
-        [sampling.draw(dists[leaf.name], leaf, streams[leaf.name], 2 * n) for leaf in factors]
-    )
+    drawn = [sampling.draw(dists[leaf.name], leaf, streams[leaf.name], 2 * n) for leaf in factors]
+    # The design's matrices A and B column by column: the first n draws of each leaf, the
+    # last n. A mixed matrix is a list of these columns, nothing copied.
+    a_columns = [column[:n] for column in drawn]
+    b_columns = [column[n:] for column in drawn]
+    compiled = compile_tree(subtree, "numpy")
+    at = compiled.metrics.index(name)
+    factor_index = {leaf.name: j for j, leaf in enumerate(factors)}
+    fixed_vector = {leaf: np.asarray(value, dtype=np.float64) for leaf, value in constants.items()}
 
-    def func(matrix: Array) -> Array:
-        columns: dict[str, Any] = dict(constants)
-        columns.update({leaf.name: matrix[:, j] for j, leaf in enumerate(factors)})
-        out: Array = evaluate_arrays(subtree, columns)[name]
-        return out
+    def evaluate(columns: Sequence[Array]) -> Array:
+        vector = [
+            columns[factor_index[leaf]] if leaf in factor_index else fixed_vector[leaf]
+            for leaf in compiled.leaves
+        ]
+        with np.errstate(all="ignore"):
+            out = compiled(vector)[at]
+        return np.broadcast_to(np.asarray(out, dtype=np.float64), (n,))
 
+    f_a, f_b = evaluate(a_columns), evaluate(b_columns)
+    pairs = []
+    for chosen in sets:
+        ab = [b_columns[j] if j in chosen else a_columns[j] for j in range(len(factors))]
+        ba = [a_columns[j] if j in chosen else b_columns[j] for j in range(len(factors))]
+        pairs.append((evaluate(ab) - f_a, evaluate(ba) - f_b))
     (bootstrap_seed,) = sequence.spawn(1)
-    estimate = sobol_indices(
-        func,
-        samples[:n],
-        samples[n:],
-        sets=sets,
-        bootstrap=bootstrap,
-        confidence=confidence,
-        seed=bootstrap_seed,
-        limits=limits,
-    )
+    estimate = _estimate(f_a, f_b, pairs, bootstrap, level, bootstrap_seed)
 
     def row(index: int, label: str, owner: str, cols: Sequence[int]) -> SobolRow:
         return SobolRow(
