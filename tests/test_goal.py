@@ -166,6 +166,43 @@ def test_solve_on_a_big_tree_uses_the_path():
         assert _hits(tree.evaluate({leaf.name: x})[root], current * 1.01, current)
 
 
+@pytest.mark.parametrize(
+    ("text", "target", "vary", "expected"),
+    [
+        ("a / b", 2, "a", 6.0),
+        ("a - b", 10, "a", 13.0),
+        ("-a + 10", 4, "a", 6.0),
+        ("a + b + 1", 10, "a", 6.0),
+        ("a * b * 2", 24, "a", 4.0),
+        ("(a + b) * (b - 1)", 20, "a", 7.0),
+    ],
+)
+def test_solve_undoes_each_operation_with_the_other_operands_at_their_values(
+    text, target, vary, expected
+):
+    """Quotients, differences, negations, sums and products of several terms are undone."""
+    tree = kt.Tree(kt.Metric("m", text), _kpi("a", 2.0), _kpi("b", 3.0))
+    assert solve(tree, "m", target, vary=vary) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_repeated_solve_still_checks_its_target_and_starts_from_its_values():
+    """Once a metric and leaf are solved, a bad target or bound is refused all the same."""
+    tree = qualified_leads()
+    assert solve(tree, "qualified_leads", 900, vary="leads") == pytest.approx(1125.0)
+    assert solve(
+        tree, "qualified_leads", 900, vary="leads", values={"lead_to_ql": 0.5}
+    ) == pytest.approx(1800.0)
+    with pytest.raises(kt.ValueTypeError, match="not finite"):
+        solve(tree, "qualified_leads", math.nan, vary="leads")
+    with pytest.raises(kt.ArgumentError, match="cannot read"):
+        solve(tree, "qualified_leads", "lots", vary="leads")
+    with pytest.raises(kt.InfeasibleGoalError, match="below its lower bound"):
+        solve(tree, "qualified_leads", -5.0, vary="leads")
+    with pytest.raises(kt.InfeasibleGoalError, match="above its upper bound"):
+        solve(tree, "qualified_leads", 1000, vary="lead_to_ql", values={"leads": 900})
+    assert solve(tree, "qualified_leads", 900, vary="leads") == pytest.approx(1125.0)
+
+
 # -- cascade -------------------------------------------------------------------------------------
 
 

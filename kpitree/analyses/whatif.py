@@ -488,6 +488,9 @@ _LEAVES: CacheKey[dict[str, tuple[bool | None, float, float]]] = CacheKey(
 )
 
 
+_SPANS: CacheKey[dict[str, tuple[float, float]]] = CacheKey("per node: its bounds as numbers")
+
+
 def _leaf_facts(tree: Graph, name: object) -> tuple[bool | None, float, float]:
     """Return whether leaf `name` is a `%` quantity and its bounds; raise if not a leaf."""
     facts = tree.cached(_LEAVES, dict)
@@ -530,6 +533,12 @@ def check_bounds(tree: Graph, name: str, value: float) -> None:
     Raises:
         ValueTypeError: naming the leaf, the value and the bounds.
     """
+    spans = tree.cached(_SPANS, dict)
+    span = spans.get(name) if isinstance(name, str) else None
+    if span is None:
+        span = spans.setdefault(name, Bounds.of(tree[name]).span)
+    if span[0] <= value <= span[1]:
+        return
     bounds = Bounds.of(tree[name])
     if not bounds.contains(value):
         raise BoundsError(

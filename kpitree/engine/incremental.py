@@ -111,6 +111,11 @@ class Baseline:
         self._start = [values[n] for n in self.engine.names]  # never written
         self._local = threading.local()
 
+    @property
+    def slots(self) -> list[float]:
+        """Every node's starting value, in the order of `engine.names` (do not modify)."""
+        return self._start
+
     def _work(self) -> list[float]:
         """Return this thread's copy of the starting values, to change and put back."""
         try:
