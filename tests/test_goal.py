@@ -203,6 +203,31 @@ def test_a_repeated_solve_still_checks_its_target_and_starts_from_its_values():
     assert solve(tree, "qualified_leads", 900, vary="leads") == pytest.approx(1125.0)
 
 
+@pytest.mark.parametrize(
+    ("text", "b"),
+    [
+        ("a / b + b", 3.0),
+        ("b / a - 1", 3.0),
+        ("-(a * b * 2) + b + 1", 3.0),
+        ("(a - b) * b", 0.0),  # any a gives 0: the current value is kept
+        ("b - a / b", 4.0),
+    ],
+)
+def test_the_path_in_one_function_agrees_with_the_step_by_step_walk(text, b):
+    """Sums, differences and quotients undone in one generated function, as step by step."""
+    from kpitree.analyses.goal.inversion import inversion_plan
+    from kpitree.engine.incremental import baseline
+
+    tree = kt.Tree(kt.Metric("m", text), _kpi("a", 2.0), _kpi("b", b))
+    base = baseline(tree)
+    plan = inversion_plan(tree, "m", "a", base)
+    assert plan is not None and plan.fused is not None
+    for target in (0.0, 1.5, -7.0, 1e300, base.values["m"]):
+        fused = plan.candidates(target, base.slots)
+        steps = type(plan)(plan.steps).candidates(target, base.slots)
+        assert fused == pytest.approx(steps, rel=1e-15)
+
+
 # -- cascade -------------------------------------------------------------------------------------
 
 

@@ -30,15 +30,19 @@ __all__ = ["Inversion", "inversion_plan"]
 # of the hole that make the operation equal `t`.
 _Parts = Callable[[Sequence[float]], tuple[float, ...]]
 _Undo = Callable[[float, tuple[float, ...]], list[float]]
+# The whole path in one function, where each operation has one answer: `(sum of the
+# operands, the leaf's value)`, the value NaN where no value reaches the target.
+_Fused = Callable[[Sequence[float], float], tuple[float, float]]
 
 
 class Inversion:
     """The operations from a metric down to one leaf, ready to be undone for any target."""
 
-    __slots__ = ("steps",)
+    __slots__ = ("fused", "steps")
 
-    def __init__(self, steps: list[tuple[_Parts, _Undo]]) -> None:
+    def __init__(self, steps: list[tuple[_Parts, _Undo]], fused: _Fused | None = None) -> None:
         self.steps = steps
+        self.fused = fused
 
     def candidates(self, target: float, slots: Sequence[float]) -> list[float]:
         """Walk down from `target`: every value of the leaf that reaches it.
@@ -46,6 +50,13 @@ class Inversion:
         `slots` are the starting values in the order of the baseline's engine. An
         operand that is undefined there (not finite, or raising) leaves no candidate.
         """
+        if self.fused is not None:
+            try:
+                total, x = self.fused(slots, target)
+            except (ArithmeticError, ValueError):
+                return []
+            if total - total == 0.0:  # every operand finite: the one answer, or none
+                return [x] if x - x == 0.0 else []
         targets = [target]
         for parts, undo in self.steps:
             try:
@@ -92,13 +103,13 @@ def inversion_plan(tree: Graph, metric: str, vary: str, base: Baseline) -> Inver
         else:
             path.append((current, positions))
             current = on_path[0]
-    plan = None if path is None else Inversion(_steps(tree, path, base))
+    plan = None if path is None else Inversion(*_steps(tree, path, base))
     return cache.setdefault(key, plan)
 
 
 def _steps(
     tree: Graph, path: list[tuple[str, tuple[int, ...]]], base: Baseline
-) -> list[tuple[_Parts, _Undo]]:
+) -> tuple[list[tuple[_Parts, _Undo]], _Fused | None]:
     """Generate, for each operation on the path, the code of its operands' values."""
     slots = {name: f"v[{i}]" for i, name in enumerate(base.engine.names)}
     found: list[tuple[type[Expr], int, list[Expr], Callable[[float], list[float]] | None]] = []
@@ -117,11 +128,61 @@ def _steps(
         parts = "".join(f"{codegen.python_code(k, slots)}, " for k in operands)
         lines.append(f"    lambda v: ({parts}),")
     lines.append(")")
-    made = codegen.define("\n".join(lines) + "\n", RUNTIME, "goal-seek operands")["_P"]
-    return [
+    if all(kind in _ONE_ANSWER for kind, _hole, _operands, _inverse in found):
+        lines += _fused_source(found, slots)
+    runtime = {**RUNTIME, "_undiv": _undiv, "_fsum": math.fsum}
+    made = codegen.define("\n".join(lines) + "\n", runtime, "goal-seek operands")
+    steps = [
         (parts, _undoing(kind, hole, len(operands) - 1, inverse))
-        for (kind, hole, operands, inverse), parts in zip(found, made, strict=True)
+        for (kind, hole, operands, inverse), parts in zip(found, made["_P"], strict=True)
     ]
+    return steps, made.get("_inv")
+
+
+_ONE_ANSWER = (Add, Sub, Neg, Mul, Div)
+
+
+def _fused_source(
+    found: list[tuple[type[Expr], int, list[Expr], Callable[[float], list[float]] | None]],
+    slots: dict[str, str],
+) -> list[str]:
+    """Source of `_inv(v, t)` (see `_Fused`): the operations undone as `_undoing` does."""
+    lines = ["def _inv(v, t):"]
+    names: list[list[str]] = []  # per operation, its operands' locals: p0, p1, ...
+    for _kind, _hole, operands, _inverse in found:
+        names.append([])
+        for operand in operands:
+            names[-1].append(f"p{sum(map(len, names))}")
+            lines.append(f"    {names[-1][-1]} = {codegen.python_code(operand, slots)}")
+    for (kind, hole, _operands, _inverse), locals_ in zip(found, names, strict=True):
+        *others, current = locals_
+        if kind is Add:
+            undone = (
+                f"t - {others[0]}" if len(others) == 1 else f"t - _fsum(({', '.join(others)},))"
+            )
+        elif kind is Sub:
+            undone = f"t + {others[0]}" if hole == 0 else f"{others[0]} - t"
+        elif kind is Neg:
+            undone = "-t"
+        elif kind is Mul:
+            undone = f"_undiv(t, {' * '.join(others)}, {current})"
+        else:  # Div
+            undone = (
+                f"_undiv(t, 1 / {others[0]}, {current})"
+                if hole == 0
+                else f"_undiv({others[0]}, t, {current})"
+            )
+        lines.append(f"    t = {undone}")
+    every = [name for locals_ in names for name in locals_]
+    lines.append(f"    return ({' + '.join(every) or '0.0'}), t")
+    return lines
+
+
+def _undiv(t: float, by: float, current: float) -> float:
+    """`_divide` for one answer: x with `x * by = t`, NaN where none exists."""
+    if by == 0:
+        return current if t == 0 else math.nan
+    return t / by
 
 
 def _undoing(

@@ -147,7 +147,7 @@ def solve(
         >>> round(solve(dupont(), "roe", vary="net_income"), 6)
         1600000.0
     """
-    checked = tree.cached(_CHECKED, dict)
+    checked = tree._cache.get(_CHECKED) or tree.cached(_CHECKED, dict)
     leaf = checked.get((metric, vary)) if type(metric) is str and type(vary) is str else None
     if leaf is None:
         # The checks of the metric and the leaf; their answer for a pair is kept.
@@ -165,7 +165,7 @@ def solve(
     base = baseline(tree, values)
     f0, x0 = base.values[metric], base.values[vary]  # type: ignore[index]
     t = target_value(tree, metric, goal, f0)
-    scale = tolerance_scale(t, f0)
+    scale = max(abs(t), abs(f0)) or 1.0  # tolerance_scale(t, f0), inline
     aim = TOLERANCE * 1e-3 * scale
     accept = TOLERANCE * scale
     if abs(f0 - t) <= aim:
