@@ -225,3 +225,70 @@ def test_overflow_in_a_product_is_undefined_in_arrays() -> None:
     assert np.isnan(out["inverse"][[0, 2]]).all()
     assert out["big"][1] == pytest.approx(1e10)
     assert out["inverse"][1] == pytest.approx(1e-10)
+
+
+def test_checked_values_mixed_with_plain_floats_report_every_problem() -> None:
+    """Finite floats go in at once; every other value is still checked, all problems at once."""
+    tree = qualified_leads()
+    with pytest.raises(kt.KPITreeError) as info:
+        tree.evaluate({"leads": 1200.0, "leadz": 1.0, "lead_to_ql": float("nan")})
+    text = str(info.value)
+    assert "did you mean `leads`" in text and "value of `lead_to_ql`" in text
+    got = tree.evaluate({"leads": 1200.0, "lead_to_ql": "50%"})
+    assert got["qualified_leads"] == 600.0 and got["lead_to_ql"] == 0.5
+
+
+def test_values_in_any_mapping_and_defaults_left_unchanged() -> None:
+    """A mapping that is not a dict is read the same; the tree's defaults never change."""
+    from types import MappingProxyType
+
+    tree = qualified_leads()
+    assert tree.evaluate(MappingProxyType({"leads": 1500}))["qualified_leads"] == 1200.0
+    with pytest.raises(kt.KindError):
+        tree.evaluate(MappingProxyType({"qualified_leads": 1.0}))
+    assert tree.evaluate({"leads": 10.0})["leads"] == 10.0
+    assert tree.evaluate()["leads"] == 1000.0 and tree.evaluate({})["leads"] == 1000.0
+
+
+def test_a_leaf_without_default_can_be_given_or_is_named() -> None:
+    """A leaf without a default takes the value given; left out, the error names it."""
+    a = kt.KPI("a", owner="m", horizon="1 day")
+    tree = kt.Tree(kt.Metric("m", a * 2))
+    assert tree.evaluate({"a": 3.0})["m"] == 6.0
+    with pytest.raises(kt.MissingValueError, match="`a`"):
+        tree.evaluate({})
+
+
+@pytest.mark.parametrize("leaves", [6, 300])
+def test_compiled_tree_equals_direct_computation_small_and_large(leaves: int) -> None:
+    """Small trees unpack the leaf vector, large ones take it as parameters: same values."""
+    from kpitree.testing import random_tree
+
+    tree = random_tree(leaves, seed=3)
+    expected = reference(tree)
+    assert expected is not None
+    compiled = compile_tree(tree)
+    assert ("_body(*x)" in compiled.source) == (leaves >= 128)
+    got = tree.evaluate()
+    assert dict(got) == pytest.approx(expected, rel=1e-12)
+    vector = [expected[n] for n in compiled.leaves]
+    assert compiled(vector) == tuple(got[n] for n in compiled.metrics)
+
+
+def test_division_by_zero_found_in_a_large_tree() -> None:
+    """In a tree compiled with its leaves as parameters, an undefined metric is still named."""
+    from kpitree.testing import random_tree
+
+    tree = random_tree(300, seed=3)
+    leaves = {leaf.name for leaf in tree.leaves}
+    divisor = next(
+        m
+        for m in tree.metrics
+        if isinstance(m.formula, Div)
+        and isinstance(m.formula.right, Ref)
+        and m.formula.right.name in leaves
+    )
+    leaf = divisor.formula.right.name  # type: ignore[attr-defined]
+    with pytest.raises(kt.EvaluationError, match=f"`{divisor.name}` is undefined"):
+        tree.evaluate({leaf: 0.0})
+    assert math.isnan(tree.evaluate({leaf: 0.0}, undefined="nan")[divisor.name])

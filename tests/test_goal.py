@@ -166,6 +166,68 @@ def test_solve_on_a_big_tree_uses_the_path():
         assert _hits(tree.evaluate({leaf.name: x})[root], current * 1.01, current)
 
 
+@pytest.mark.parametrize(
+    ("text", "target", "vary", "expected"),
+    [
+        ("a / b", 2, "a", 6.0),
+        ("a - b", 10, "a", 13.0),
+        ("-a + 10", 4, "a", 6.0),
+        ("a + b + 1", 10, "a", 6.0),
+        ("a * b * 2", 24, "a", 4.0),
+        ("(a + b) * (b - 1)", 20, "a", 7.0),
+    ],
+)
+def test_solve_undoes_each_operation_with_the_other_operands_at_their_values(
+    text, target, vary, expected
+):
+    """Quotients, differences, negations, sums and products of several terms are undone."""
+    tree = kt.Tree(kt.Metric("m", text), _kpi("a", 2.0), _kpi("b", 3.0))
+    assert solve(tree, "m", target, vary=vary) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_repeated_solve_still_checks_its_target_and_starts_from_its_values():
+    """Once a metric and leaf are solved, a bad target or bound is refused all the same."""
+    tree = qualified_leads()
+    assert solve(tree, "qualified_leads", 900, vary="leads") == pytest.approx(1125.0)
+    assert solve(
+        tree, "qualified_leads", 900, vary="leads", values={"lead_to_ql": 0.5}
+    ) == pytest.approx(1800.0)
+    with pytest.raises(kt.ValueTypeError, match="not finite"):
+        solve(tree, "qualified_leads", math.nan, vary="leads")
+    with pytest.raises(kt.ArgumentError, match="cannot read"):
+        solve(tree, "qualified_leads", "lots", vary="leads")
+    with pytest.raises(kt.InfeasibleGoalError, match="below its lower bound"):
+        solve(tree, "qualified_leads", -5.0, vary="leads")
+    with pytest.raises(kt.InfeasibleGoalError, match="above its upper bound"):
+        solve(tree, "qualified_leads", 1000, vary="lead_to_ql", values={"leads": 900})
+    assert solve(tree, "qualified_leads", 900, vary="leads") == pytest.approx(1125.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "b"),
+    [
+        ("a / b + b", 3.0),
+        ("b / a - 1", 3.0),
+        ("-(a * b * 2) + b + 1", 3.0),
+        ("(a - b) * b", 0.0),  # any a gives 0: the current value is kept
+        ("b - a / b", 4.0),
+    ],
+)
+def test_the_path_in_one_function_agrees_with_the_step_by_step_walk(text, b):
+    """Sums, differences and quotients undone in one generated function, as step by step."""
+    from kpitree.analyses.goal.inversion import inversion_plan
+    from kpitree.engine.incremental import baseline
+
+    tree = kt.Tree(kt.Metric("m", text), _kpi("a", 2.0), _kpi("b", b))
+    base = baseline(tree)
+    plan = inversion_plan(tree, "m", "a", base)
+    assert plan is not None and plan.fused is not None
+    for target in (0.0, 1.5, -7.0, 1e300, base.values["m"]):
+        fused = plan.candidates(target, base.slots)
+        steps = type(plan)(plan.steps).candidates(target, base.slots)
+        assert fused == pytest.approx(steps, rel=1e-15)
+
+
 # -- cascade -------------------------------------------------------------------------------------
 
 

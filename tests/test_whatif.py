@@ -305,3 +305,71 @@ def test_nan_free_numbers_for_a_tree_with_zero_before():
     lines = str(s).splitlines()
     assert lines[2].split()[0] == "a" and lines[2].split()[-1] == "new"
     assert not any(isinstance(v, float) and math.isnan(v) for v in s.pct.values())
+
+
+def test_a_change_read_once_still_follows_the_locale_and_the_quantity():
+    """Text read before is read again where the decimal sign or the kind of quantity differs."""
+    from kpitree import i18n
+
+    with i18n.locale("ru"):
+        assert apply_change("+0,5", 1.0, what="`leads`") == 1.5
+    with pytest.raises(kt.ArgumentError, match="cannot read"):
+        apply_change("+0,5", 1.0, what="`leads`")
+    with i18n.locale("ru"):
+        assert apply_change("+0,5", 1.0, what="`leads`") == 1.5
+    assert apply_change("+2pp", 0.8, what="`rate`", percent=True) == pytest.approx(0.82)
+    with pytest.raises(kt.ArgumentError, match="`%` quantity only"):
+        apply_change("+2pp", 0.8, what="`leads`", percent=False)
+
+
+def test_unreadable_text_is_refused_every_time():
+    """A change that cannot be read raises on every call, naming the quantity each time."""
+    for what in ("`leads`", "`rate`"):
+        with pytest.raises(kt.ArgumentError, match=what):
+            apply_change("+ten%", 1.0, what=what)
+
+
+def test_new_values_are_checked_on_every_whatif():
+    """Bounds, NaN and metrics are refused on each call, also once the leaf is known."""
+    tree = qualified_leads()
+    assert tree.whatif({"lead_to_ql": 0.9}).after["qualified_leads"] == pytest.approx(900.0)
+    with pytest.raises(kt.BoundsError, match="`lead_to_ql`"):
+        tree.whatif({"lead_to_ql": 1.5})
+    with pytest.raises(kt.BoundsError, match="`lead_to_ql`"):
+        tree.whatif({"lead_to_ql": "x2"})
+    with pytest.raises(kt.ValueTypeError, match="`leads`"):
+        tree.whatif({"leads": float("nan")})
+    with pytest.raises(kt.KindError, match=r"tree\.solve"):
+        tree.whatif({"qualified_leads": 1.0})
+    assert tree.whatif({"lead_to_ql": 1.0}).after["lead_to_ql"] == 1.0  # the bound itself
+
+
+def test_a_scenario_is_the_one_its_class_makes():
+    """What `whatif` makes equals `Scenario(...)` with the same fields, and stays frozen."""
+    import attrs
+
+    from kpitree.analyses.whatif import Scenario
+
+    s = qualified_leads().whatif({"leads": "+10%"}, name="more")
+    same = Scenario(s.tree, s.changes, s.requested, s.base, s.changed, s.name)
+    assert s == same and s.name == "more" and s.requested == {"leads": "+10%"}
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        s.name = "other"  # type: ignore[misc]
+
+
+def test_default_start_is_shared_and_given_values_are_not_mixed_in():
+    """Without values every scenario starts from the defaults; with values, from those."""
+    tree = qualified_leads()
+    assert tree.whatif({"leads": 1.0}).base is tree.whatif({"leads": 2.0}, {}).base
+    moved = tree.whatif({"lead_to_ql": 0.5}, {"leads": 2000})
+    assert moved.after["qualified_leads"] == 1000.0
+    assert tree.whatif({"lead_to_ql": 0.5}).after["qualified_leads"] == 500.0
+
+
+def test_an_overflow_above_the_changed_leaf_names_the_metric():
+    """A new value that sends a metric past the float range is an error naming it."""
+    a = kt.KPI("a", owner="x", horizon="1 day", value=2.0)
+    tree = kt.Tree(kt.Metric("top", "big + 1"), kt.Metric("big", a * 1e300))
+    with pytest.raises(kt.EvaluationError, match="`big`"):
+        tree.whatif({"a": 1e10})
+    assert tree.whatif({"a": 3.0}).after["top"] == pytest.approx(3e300)

@@ -46,8 +46,9 @@ from kpitree.errors import (
 )
 from kpitree.i18n import _, ngettext
 from kpitree.model.bounds import Bounds
+from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import Leaf, raise_all
-from kpitree.model.numbers import format_number, to_number
+from kpitree.model.numbers import decimal_sign, format_number, to_number
 from kpitree.model.render import render
 from kpitree.model.results import Result, format_delta, format_value, table
 
@@ -106,6 +107,48 @@ def apply_change(
     """
     if not isinstance(change, str):
         return to_number(change, what=what)
+    # Text typed once and applied in a loop ("+10%" per scenario) is read once; the key
+    # holds what the reading depends on: the kind of quantity and the decimal sign.
+    key = (change, percent, decimal_sign() if "," in change else ".")
+    read = _READ.get(key)
+    if read is None:
+        read = _read_change(change, what=what, percent=percent)
+        if len(_READ) < _MAX_READ:
+            _READ[key] = read
+    op, number = read
+    if op == "=":
+        return number
+    if current is None:
+        raise MissingValueError(
+            _("{what} has no value to apply the change {change} to").format(
+                what=what, change=repr(change)
+            ),
+            hint=_("give its value in values=..., or set a new value (=1200)"),
+        )
+    if op == "*":
+        result = current * number
+    elif op == "%":
+        result = current * (1 + number)
+    else:
+        result = current + number
+    if not math.isfinite(result):
+        raise ArgumentError(
+            _("{what}: the change {change} leaves the float range").format(
+                what=what, change=repr(change)
+            )
+        )
+    return result
+
+
+_READ: dict[tuple[str, bool | None, str], tuple[str, float]] = {}
+"""Changes read before: `(op, number)`, op `=` (set), `*`, `%` (relative) or `+` (add, the
+number signed). Bounded; only successful reads."""
+
+_MAX_READ = 4096
+
+
+def _read_change(change: str, *, what: str, percent: bool | None) -> tuple[str, float]:
+    """Read a change given as text into `(op, number)` (see `_READ`), or raise."""
     match = _CHANGE.fullmatch(change.strip())
     assert match is not None  # the pattern matches any text
     op, rest = match["op"], match["rest"].strip()
@@ -137,27 +180,12 @@ def apply_change(
     except ValueTypeError:
         raise _bad_change(change, what) from None
     if op in ("", "="):
-        return number
-    if current is None:
-        raise MissingValueError(
-            _("{what} has no value to apply the change {change} to").format(
-                what=what, change=repr(change)
-            ),
-            hint=_("give its value in values=..., or set a new value (=1200)"),
-        )
+        return "=", number
     if op in ("x", "×", "*"):
-        result = current * number
-    else:
-        sign = 1.0 if op == "+" else -1.0
-        relative = rest.endswith("%") and not points
-        result = current * (1 + sign * number) if relative else current + sign * number
-    if not math.isfinite(result):
-        raise ArgumentError(
-            _("{what}: the change {change} leaves the float range").format(
-                what=what, change=repr(change)
-            )
-        )
-    return result
+        return "*", number
+    sign = 1.0 if op == "+" else -1.0
+    relative = rest.endswith("%") and not points
+    return ("%" if relative else "+"), sign * number
 
 
 def _bad_change(change: str, what: str) -> ArgumentError:
@@ -190,7 +218,7 @@ class NodeMap(Mapping[str, Any], Result):
 
     def __getitem__(self, name: str) -> Any:
         # An unhashable key names no node; UnknownNameError is the KeyError `in` expects.
-        if not isinstance(name, str) or name not in self._tree:
+        if not isinstance(name, str) or name not in self._tree._nodes:
             raise self._tree._unknown(name)
         return self._get(name)
 
@@ -357,6 +385,39 @@ class Scenario(Result):
         return f"{title}\n{text}\n{unchanged.format(n=rest)}"
 
 
+def _fields_setter() -> Callable[..., Scenario]:
+    """Return a maker of `Scenario`s that sets its slots directly.
+
+    The same object `Scenario(...)` makes, without the frozen class's checked `__init__`:
+    a scenario is made on every what-if, and its fields are already checked here.
+    """
+    slots = [Scenario.__dict__[field.name].__set__ for field in attrs.fields(Scenario)]
+    tree_, changes_, requested_, base_, changed_, name_ = slots
+    new = object.__new__
+
+    def make(
+        tree: Graph,
+        changes: Mapping[str, float],
+        requested: Mapping[str, Any],
+        base: Baseline,
+        changed: Mapping[str, float],
+        name: str | None,
+    ) -> Scenario:
+        made: Scenario = new(Scenario)
+        tree_(made, tree)
+        changes_(made, changes)
+        requested_(made, requested)
+        base_(made, base)
+        changed_(made, changed)
+        name_(made, name)
+        return made
+
+    return make
+
+
+_scenario = _fields_setter()
+
+
 def _shown(change: Any) -> str:
     if isinstance(change, str):
         return change.strip()
@@ -401,7 +462,7 @@ def whatif(
         qualified_leads    800 lead  →    880 lead   +80 lead  +10%
         1 other node unchanged
     """
-    if not isinstance(changes, Mapping):
+    if type(changes) is not dict and not isinstance(changes, Mapping):
         raise ValueTypeError(
             _("changes must be a mapping of leaf names to changes, got {type}").format(
                 type=type(changes).__name__
@@ -416,30 +477,53 @@ def whatif(
             new[leaf] = _new_value(tree, leaf, change, base)
         except KPITreeError as exc:
             problems.append(exc)
-    raise_all(problems)
+    if problems:
+        raise_all(problems)
     changed = base.recompute(new) if new else {}
-    return Scenario(tree, new, dict(changes), base, changed, name)
+    return _scenario(tree, new, dict(changes), base, changed, name)
+
+
+_LEAVES: CacheKey[dict[str, tuple[bool | None, float, float]]] = CacheKey(
+    "per leaf: whether it is a % quantity, and its bounds as numbers"
+)
+
+
+_SPANS: CacheKey[dict[str, tuple[float, float]]] = CacheKey("per node: its bounds as numbers")
+
+
+def _leaf_facts(tree: Graph, name: object) -> tuple[bool | None, float, float]:
+    """Return whether leaf `name` is a `%` quantity and its bounds; raise if not a leaf."""
+    facts = tree.cached(_LEAVES, dict)
+    found = facts.get(name) if isinstance(name, str) else None
+    if found is None:
+        node = tree._nodes.get(name) if isinstance(name, str) else None
+        if node is None:
+            raise tree._unknown(name, "leaf")
+        if not isinstance(node, Leaf):
+            raise KindError(
+                _(
+                    "`{name}` is a metric, computed from its formula; a what-if changes leaves"
+                ).format(name=name),
+                hint=_("to find the leaf value that gives {name} a value, use {call}").format(
+                    name=name, call=f"tree.solve({name!r}, target, vary=...)"
+                ),
+                names=[str(name)],
+            )
+        unit = tree.unit(node.name)
+        found = facts.setdefault(
+            node.name, (None if unit is None else unit.percent, *Bounds.of(node).span)
+        )
+    return found
 
 
 def _new_value(tree: Graph, name: str, change: Any, base: Baseline) -> float:
-    node = tree._nodes.get(name) if isinstance(name, str) else None
-    if node is None:
-        raise tree._unknown(name, "leaf")
-    if not isinstance(node, Leaf):
-        raise KindError(
-            _("`{name}` is a metric, computed from its formula; a what-if changes leaves").format(
-                name=name
-            ),
-            hint=_("to find the leaf value that gives {name} a value, use {call}").format(
-                name=name, call=f"tree.solve({name!r}, target, vary=...)"
-            ),
-            names=[name],
-        )
-    # Only text can be percentage points: numbers, the fast path, skip the unit lookup.
-    unit = tree.unit(name) if isinstance(change, str) else None
-    percent = None if unit is None else unit.percent
-    value = apply_change(change, base.values[name], what=f"`{name}`", percent=percent)
-    check_bounds(tree, name, value)
+    percent, low, high = _leaf_facts(tree, name)
+    if type(change) is float and change - change == 0.0:
+        value = change  # a finite float, the common case: nothing to read
+    else:
+        value = apply_change(change, base.values[name], what=f"`{name}`", percent=percent)
+    if not low <= value <= high:
+        check_bounds(tree, name, value)
     return value
 
 
@@ -449,6 +533,12 @@ def check_bounds(tree: Graph, name: str, value: float) -> None:
     Raises:
         ValueTypeError: naming the leaf, the value and the bounds.
     """
+    spans = tree.cached(_SPANS, dict)
+    span = spans.get(name) if isinstance(name, str) else None
+    if span is None:
+        span = spans.setdefault(name, Bounds.of(tree[name]).span)
+    if span[0] <= value <= span[1]:
+        return
     bounds = Bounds.of(tree[name])
     if not bounds.contains(value):
         raise BoundsError(

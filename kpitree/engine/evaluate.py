@@ -77,6 +77,10 @@ _UNSET: CacheKey[list[str]] = CacheKey("leaves without a default value")
 
 Undefined = Literal["raise", "nan"]
 
+_STAR_LEAVES = 128
+"""From this many leaves on, the compiled Python function takes them as parameters
+(unpacking into locals past the first 256 costs an extra instruction per store)."""
+
 
 Backend = Literal["python", "numpy"]
 
@@ -134,7 +138,8 @@ def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
     metrics = tuple(n for n in tree._topo if isinstance(tree[n], Metric))
     formulas = [tree[n].formula for n in metrics]  # type: ignore[attr-defined]
     if backend == "python":
-        source = _source(leaves, metrics, formulas, fix=lambda formula: False)
+        star = len(leaves) >= _STAR_LEAVES
+        source = _source(leaves, metrics, formulas, fix=lambda formula: False, star=star)
         function = codegen.define(source, RUNTIME, f"compiled tree, {backend}")["_tree"]
     else:
         runtime = codegen.numpy_runtime()
@@ -173,12 +178,20 @@ def _source(
     metrics: Sequence[str],
     formulas: Sequence[Expr],
     fix: Callable[[Expr], bool],
+    *,
+    star: bool = False,
 ) -> str:
     slots = {name: f"x{i}" for i, name in enumerate(leaves)}
     slots.update({name: f"m{i}" for i, name in enumerate(metrics)})
-    lines = ["def _tree(x):"]
-    if leaves:
-        lines.append(f"    {', '.join(slots[n] for n in leaves)}, = x")
+    if star:
+        # The leaves as parameters: the call copies them into the frame in C, where
+        # unpacking the vector would store each one by one (1,000 stores at 1,000 leaves).
+        lines = ["def _tree(x):", "    return _body(*x)", ""]
+        lines.append(f"def _body({', '.join(slots[n] for n in leaves)}):")
+    else:
+        lines = ["def _tree(x):"]
+        if leaves:
+            lines.append(f"    {', '.join(slots[n] for n in leaves)}, = x")
     for name, formula in zip(metrics, formulas, strict=True):
         body = codegen.python_code(formula, slots)
         lines.append(f"    {slots[name]} = {f'_fix({body})' if fix(formula) else body}")
@@ -236,6 +249,78 @@ def evaluate_arrays(tree: Graph, columns: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class _Evaluator:
+    """What every evaluation of one tree shares, worked out once (cached per tree).
+
+    The default leaf vector (shared: copied before any change), the leaves left without
+    a value, and the positions of every node in the slot list of `Values`.
+    """
+
+    __slots__ = ("compiled", "defaults", "function", "index", "order", "positions", "unset")
+
+    def __init__(self, tree: Graph) -> None:
+        compiled = self.compiled = compile_tree(tree)
+        self.function = compiled.function
+        self.index = compiled.index
+        self.defaults = _defaults(tree, compiled)
+        self.unset = tree.cached(
+            _UNSET,
+            lambda: [n for n, v in zip(compiled.leaves, self.defaults, strict=True) if v is None],
+        )
+        # The leaf vector and the results in one list, read through positions shared by
+        # every evaluation of the tree: no mapping is built per call.
+        self.positions = tree.cached(
+            _POSITIONS,
+            lambda: {n: i for i, n in enumerate((*compiled.leaves, *compiled.metrics))},
+        )
+        self.order = tree.names
+
+    def vector(self, tree: Graph, values: Mapping[str, Any] | None) -> list[Any]:
+        """The leaf vector with `values` in place of the defaults, each value checked.
+
+        Only the given values are checked: a finite float for a leaf is put in place at
+        once; anything else (text, an int, a wrong name, NaN) goes through
+        `tree.check_values`, which converts it or raises naming every problem.
+        """
+        if not values:
+            vector = self.defaults
+            unset = self.unset
+        else:
+            vector = list(self.defaults)
+            index = self.index
+            rest: dict[Any, Any] | None = None
+            if type(values) is dict:
+                for name, value in values.items():
+                    i = index.get(name) if type(name) is str else None
+                    if i is not None and type(value) is float and value - value == 0.0:
+                        vector[i] = value
+                    else:
+                        if rest is None:
+                            rest = {}
+                        rest[name] = value
+            else:
+                rest = values  # type: ignore[assignment]
+            if rest is not None:
+                for name, value in tree.check_values(rest).items():
+                    vector[index[name]] = value
+            unset = self.unset
+            if unset:
+                unset = [n for n in unset if vector[index[n]] is None]
+        if unset:
+            raise missing_values_error(unset)
+        return vector
+
+
+_EVALUATOR: CacheKey[_Evaluator] = CacheKey("evaluation plan: compiled function, defaults")
+
+
+def _evaluator(tree: Graph) -> _Evaluator:
+    try:
+        return tree._cache[_EVALUATOR]  # type: ignore[no-any-return]
+    except KeyError:
+        return tree.cached(_EVALUATOR, lambda: _Evaluator(tree))
+
+
 def evaluate(
     tree: Graph, values: Mapping[str, Any] | None = None, *, undefined: Undefined = "raise"
 ) -> Values:
@@ -252,16 +337,25 @@ def evaluate(
         >>> evaluate(tree, {"leads": 1200})["qualified_leads"]
         960.0
     """
-    _check_mode(undefined)
-    compiled = compile_tree(tree)
-    vector = leaf_vector(tree, values)
-    results = _run(tree, compiled, vector, undefined)
-    # The leaf vector and the results in one list, read through positions shared by every
-    # evaluation of the tree: no mapping is built per call.
-    positions = tree.cached(
-        _POSITIONS, lambda: {n: i for i, n in enumerate((*compiled.leaves, *compiled.metrics))}
-    )
-    return Values.of_slots(positions, [*vector, *results], tree, order=tree.names)
+    if undefined != "raise":
+        _check_mode(undefined)
+    plan = tree._cache.get(_EVALUATOR) or _evaluator(tree)
+    if values:
+        vector = plan.vector(tree, values)
+    elif plan.unset:
+        raise missing_values_error(plan.unset)
+    else:
+        vector = plan.defaults
+    try:
+        results = plan.function(vector)
+        # One C-level sum finds any inf or NaN (a false alarm on overflow of the sum
+        # itself only sends the values through the careful path, which agrees).
+        defined = math.isfinite(sum(results))
+    except (ArithmeticError, ValueError):
+        defined = False
+    if not defined:
+        results = _diagnose(tree, plan.compiled, vector, undefined)
+    return Values.of_slots(plan.positions, [*vector, *results], tree, order=plan.order)
 
 
 def leaf_vector(tree: Graph, values: Mapping[str, Any] | None = None) -> Sequence[float]:
@@ -273,21 +367,7 @@ def leaf_vector(tree: Graph, values: Mapping[str, Any] | None = None) -> Sequenc
         MissingValueError: naming every leaf left without a value.
         UnknownNameError, ValueTypeError, ...: a value `check_values` refuses.
     """
-    compiled = compile_tree(tree)
-    vector = _defaults(tree, compiled)  # shared: copied before any change
-    unset = tree.cached(
-        _UNSET, lambda: [n for n, v in zip(compiled.leaves, vector, strict=True) if v is None]
-    )
-    if values:
-        vector = list(vector)
-        index = compiled.index
-        checked = tree.check_values(values)
-        for name, value in checked.items():
-            vector[index[name]] = value
-        unset = [n for n in unset if n not in checked]
-    if unset:
-        raise missing_values_error(unset)
-    return vector
+    return _evaluator(tree).vector(tree, values)
 
 
 def _check_mode(undefined: object) -> None:

@@ -44,7 +44,7 @@ class _Engine:
         self.lines: tuple[Callable[[list[float]], float], ...] = namespace["_F"]
         self.tree = tree
         self.above: dict[str, tuple[int, ...]] = {}
-        self.singles: dict[str, tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]] = {}
+        self.singles: dict[str, Callable[[list[float], float], tuple[float, dict[str, float]]]] = {}
 
     def ancestors(self, leaf: str) -> tuple[int, ...]:
         """Return the positions of the metrics above `leaf`, children before parents."""
@@ -55,12 +55,15 @@ class _Engine:
             found = self.above.setdefault(leaf, tuple(sorted(self.index[n] for n in above)))
         return found
 
-    def single(self, leaf: str) -> tuple[tuple[str, ...], Callable[..., tuple[float, ...]]]:
-        """Return the names above `leaf` and a function `f(values, x)` giving their values.
+    def single(self, leaf: str) -> Callable[[list[float], float], tuple[float, dict[str, float]]]:
+        """Return `f(values, x)`: the sum and the new values of `leaf` and the metrics above.
 
         The one-leaf what-if, the most common question, as straight-line code made once
         per leaf: the new value is an argument, the other nodes are read from the
         starting values, nothing is written, so threads can share it without a lock.
+        The sum of the metrics' new values finds one that is not finite (its own
+        overflow, a false alarm, only sends the change down the careful path, which
+        agrees); the code raises where Python's float arithmetic does (`x / 0`).
         """
         found = self.singles.get(leaf)
         if found is None:
@@ -72,10 +75,15 @@ class _Engine:
                 name = self.names[i]
                 lines.append(f"    a{i} = {codegen.python_code(self.tree[name].formula, slots)}")  # type: ignore[attr-defined]
                 slots[name] = f"a{i}"
-            lines.append(f"    return ({''.join(f'a{i}, ' for i in order)})")
-            namespace = codegen.define("\n".join(lines) + "\n", RUNTIME, "one-leaf what-if")
-            made = (tuple(self.names[i] for i in order), namespace["_f"])
-            found = self.singles.setdefault(leaf, made)
+            total = " + ".join(f"a{i}" for i in order) or "0.0"
+            # The names are the dictionary's keys, held by the namespace as `_k0`, `_k1`,
+            # ...: no name is part of the source.
+            keys = ", ".join(f"_k{j + 1}: a{i}" for j, i in enumerate(order))
+            lines.append(f"    return ({total}), {{_k0: x, {keys}}}")
+            runtime = {**RUNTIME, "_k0": leaf}
+            runtime.update({f"_k{j + 1}": self.names[i] for j, i in enumerate(order)})
+            namespace = codegen.define("\n".join(lines) + "\n", runtime, "one-leaf what-if")
+            found = self.singles.setdefault(leaf, namespace["_f"])
         return found
 
 
@@ -103,6 +111,11 @@ class Baseline:
         self._start = [values[n] for n in self.engine.names]  # never written
         self._local = threading.local()
 
+    @property
+    def slots(self) -> list[float]:
+        """Every node's starting value, in the order of `engine.names` (do not modify)."""
+        return self._start
+
     def _work(self) -> list[float]:
         """Return this thread's copy of the starting values, to change and put back."""
         try:
@@ -120,12 +133,10 @@ class Baseline:
         engine = self.engine
         if len(changes) == 1:
             ((leaf, x),) = changes.items()
-            names, above = engine.single(leaf)
+            above = engine.singles.get(leaf) or engine.single(leaf)
             try:
-                results = above(self._start, x)
-                if math.isfinite(sum(results)):
-                    moved = {leaf: x}
-                    moved.update(zip(names, results, strict=True))
+                total, moved = above(self._start, x)
+                if total - total == 0.0:
                     return moved
             except (ArithmeticError, ValueError):
                 pass
@@ -159,6 +170,7 @@ class Baseline:
         return {n: self.values[n] for n in self.engine.names[: self.engine.first_metric]}
 
 
+_DEFAULT_BASELINE: CacheKey[Baseline] = CacheKey("baseline at the leaves' default values")
 _LAST_BASELINE: CacheKey[dict[frozenset[tuple[str, float]], Baseline]] = CacheKey("last baseline")
 
 
@@ -168,6 +180,12 @@ def baseline(tree: Graph, values: Mapping[str, Any] | None = None) -> Baseline:
     Raises:
         MissingValueError, EvaluationError, UnknownNameError, ValueTypeError: as `evaluate`.
     """
+    if values is None or (type(values) is dict and not values):
+        # The tree's own defaults, the common start: kept apart from the last `values`.
+        found = tree._cache.get(_DEFAULT_BASELINE)
+        if found is None:
+            found = tree.cached(_DEFAULT_BASELINE, lambda: Baseline(tree, dict(evaluate(tree))))
+        return found
     checked = tree.check_values(values)
     key = frozenset(checked.items())
     kept = tree.cached(_LAST_BASELINE, dict)

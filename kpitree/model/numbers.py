@@ -16,7 +16,7 @@ import re
 from kpitree import i18n
 from kpitree.errors import ValueTypeError, quoted
 
-__all__ = ["EXACT", "MAX_NUMBER_TEXT", "SIGNIFICANT", "format_number", "to_number"]
+__all__ = ["EXACT", "MAX_NUMBER_TEXT", "SIGNIFICANT", "decimal_sign", "format_number", "to_number"]
 
 MAX_NUMBER_TEXT = 100
 """Longest text `to_number` reads; anything longer is refused before parsing."""
@@ -124,7 +124,7 @@ _MAX_PARSED = 4096
 
 
 def _parse_text(text: str, *, what: str) -> float:
-    key = (text, _decimal_sign() if "," in text else ".")
+    key = (text, decimal_sign() if "," in text else ".")
     found = _PARSED.get(key)
     if found is not None:
         return found
@@ -140,7 +140,7 @@ def _read_text(text: str, *, what: str) -> float:
     cleaned = text.strip()
     for typographic, ascii_minus in _MINUS_SIGNS.items():
         cleaned = cleaned.replace(typographic, ascii_minus)  # −5 and 1e−5, as printed
-    if "," in cleaned and "." not in cleaned and _decimal_sign() == ",":
+    if "," in cleaned and "." not in cleaned and decimal_sign() == ",":
         cleaned = cleaned.replace(",", ".")  # 0,8 and 1 000,5 as the locale writes them
     match = _NUMBER.fullmatch(cleaned)
     if match is None:
@@ -170,8 +170,9 @@ def _read_text(text: str, *, what: str) -> float:
     return number
 
 
-def _decimal_sign() -> str:
-    # The active locale's (CLDR): "," under "ru"; English, the default, needs no lookup.
+def decimal_sign() -> str:
+    """Return the decimal sign of the active locale (CLDR): `.` in English, `,` in Russian."""
+    # English, the default, needs no lookup.
     active = i18n.current()
     return "." if active == "en" else i18n.babel_locale(active).number_symbols["latn"]["decimal"]
 

@@ -436,6 +436,9 @@ class RowTable(Result):
         return _("row named")
 
 
+_new = object.__new__
+
+
 class Values(Mapping[str, float], Result):
     """The value of every node, read-only, in tree order.
 
@@ -478,13 +481,11 @@ class Values(Mapping[str, float], Result):
         order: Sequence[str] | None = None,
     ) -> Values:
         """Values read from `slots` at `positions` (shared, never changed): no copy made."""
-        values = cls.__new__(cls)
-        values._positions, values._slots, values._tree, values._order = (
-            positions,
-            slots,
-            tree,
-            order,
-        )
+        values = _new(cls)
+        values._positions = positions
+        values._slots = slots
+        values._tree = tree
+        values._order = order
         return values
 
     def __getitem__(self, name: str) -> float:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kpitree.analyses.goal.inversion import inversion_plan, invert_plan
+from kpitree.analyses.goal.inversion import inversion_plan
 from kpitree.analyses.goal.roots import Residual, find_root
 from kpitree.analyses.whatif import Baseline, apply_change, baseline, check_bounds
 from kpitree.engine.derivatives import below_set, metric_node
@@ -20,6 +20,7 @@ from kpitree.errors import (
 )
 from kpitree.i18n import _
 from kpitree.model.bounds import Bounds
+from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import Leaf
 from kpitree.model.numbers import format_number
 from kpitree.model.results import format_value
@@ -42,6 +43,8 @@ def tolerance_scale(target: float, current: float) -> float:
 
 def target_value(tree: Graph, metric: str, target: object, current: float) -> float:
     """Return the target of `metric`: a number, or a change (`"+10%"`) applied to `current`."""
+    if type(target) is float and target - target == 0.0:
+        return target  # a finite float, the common case: nothing to read
     try:
         return apply_change(target, current, what=_("target of `{metric}`").format(metric=metric))
     except KPITreeError as exc:
@@ -144,37 +147,50 @@ def solve(
         >>> round(solve(dupont(), "roe", vary="net_income"), 6)
         1600000.0
     """
-    metric_node(tree, metric)
-    if vary is None:
-        raise ArgumentError(
-            _("solve needs the leaf to vary"),
-            hint=_("vary one of {leaves}").format(leaves=_leaves_below(tree, metric)),
-            names=[metric],
-        )
-    goal = goal_of(tree, metric, target)
-    leaf = _leaf(tree, metric, vary)
+    checked = tree._cache.get(_CHECKED) or tree.cached(_CHECKED, dict)
+    leaf = checked.get((metric, vary)) if type(metric) is str and type(vary) is str else None
+    if leaf is None:
+        # The checks of the metric and the leaf; their answer for a pair is kept.
+        metric_node(tree, metric)
+        if vary is None:
+            raise ArgumentError(
+                _("solve needs the leaf to vary"),
+                hint=_("vary one of {leaves}").format(leaves=_leaves_below(tree, metric)),
+                names=[metric],
+            )
+        goal = goal_of(tree, metric, target)
+        leaf = checked.setdefault((metric, vary), _leaf(tree, metric, vary))
+    else:
+        goal = target if target is not None else goal_of(tree, metric, target)
     base = baseline(tree, values)
-    f0, x0 = base.values[metric], base.values[vary]
+    f0, x0 = base.values[metric], base.values[vary]  # type: ignore[index]
     t = target_value(tree, metric, goal, f0)
-    aim = TOLERANCE * 1e-3 * tolerance_scale(t, f0)
-    accept = TOLERANCE * tolerance_scale(t, f0)
+    scale = max(abs(t), abs(f0)) or 1.0  # tolerance_scale(t, f0), inline
+    aim = TOLERANCE * 1e-3 * scale
+    accept = TOLERANCE * scale
+    if abs(f0 - t) <= aim:
+        return x0
+    changed = leaf.name
 
     def residual(x: float) -> float | None:
         try:
-            return base.recompute({vary: x})[metric] - t
+            return base.recompute({changed: x})[metric] - t
         except EvaluationError:
             return None
 
-    if abs(f0 - t) <= aim:
-        return x0
-    plan = inversion_plan(tree, metric, vary)
+    plan = inversion_plan(tree, metric, changed, base)
     if plan is not None:
-        found = _polish(invert_plan(tree, plan, t, base.values), residual, aim, accept)
+        found = _polish(plan.candidates(t, base.slots), residual, aim, accept)
         if not found:
-            raise _unreachable(tree, metric, t, vary, base, exact=True)
+            raise _unreachable(tree, metric, t, changed, base, exact=True)
     else:
-        found = _numeric(tree, metric, t, vary, base, residual, aim)
+        found = _numeric(tree, metric, t, changed, base, residual, aim)
     return _pick(tree, metric, t, leaf, found, x0, f0)
+
+
+_CHECKED: CacheKey[dict[tuple[str, str], Leaf]] = CacheKey(
+    "goal seek: (metric, leaf) pairs already checked, with the leaf"
+)
 
 
 def _polish(candidates: list[float], residual: Residual, aim: float, accept: float) -> list[float]:
@@ -259,7 +275,8 @@ def _unreachable(
 def _pick(
     tree: Graph, metric: str, t: float, leaf: Leaf, found: list[float], x0: float, f0: float
 ) -> float:
-    found = sorted(found, key=lambda x: abs(x - x0))
+    if len(found) > 1:
+        found = sorted(found, key=lambda x: abs(x - x0))
     inside = []
     for x in found:
         try:
