@@ -438,3 +438,13 @@ def test_missing_weight_column_is_named() -> None:
     )
     with pytest.raises(kt.MissingValueError, match="weight `w`"):
         tree.rollup(pd.DataFrame({"g": [1], "r": [0.5]}), by="g", metrics=["m"])
+
+
+def test_a_power_of_a_constant_metric_is_undefined_not_a_crash() -> None:
+    """`z ** -1` with `z = 0` is undefined over columns, as it is for one row."""
+    x = kt.Input("x", value=2)
+    zero = kt.Metric("z", kt.parse_formula("0"))
+    tree = kt.Tree(zero, kt.Metric("m", kt.parse_formula("z ** -1 + x")), x)
+    assert math.isnan(tree.evaluate(undefined="nan")["m"])
+    out = tree.evaluate_frame({"x": np.array([1.0, 2.0])})
+    assert np.isnan(out["m"]).all() and (out["z"] == 0).all()

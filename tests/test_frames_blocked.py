@@ -70,10 +70,6 @@ def test_blocks_give_the_bits_of_one_piece(
     data = {name: columns[LEAVES.index(name)].copy() for name in (x.name for x in tree.leaves)}
     before = {name: values.copy() for name, values in data.items()}
     with pytest.MonkeyPatch.context() as patch:
-        try:
-            tree.evaluate_frame(data)
-        except ZeroDivisionError:  # a metric of constants raised to a negative power:
-            assume(False)  # the one-piece path raises (a known defect), nothing to compare
         whole, blocked = _both(
             patch, lambda: tree.evaluate_frame(data), threads=threads, block=block
         )

@@ -43,6 +43,7 @@ from kpitree.language.expr import (
     Ref,
     Sub,
     children,
+    constant_value,
     format_expr,
     walk,
 )
@@ -143,7 +144,7 @@ def _compile_tree(tree: Graph, backend: Backend) -> Compiled:
         function = codegen.define(source, RUNTIME, f"compiled tree, {backend}")["_tree"]
     else:
         runtime = codegen.numpy_runtime()
-        source = _source(leaves, metrics, formulas, fix=_can_make_inf)
+        source = _source(leaves, metrics, formulas, fix=_numpy_fix)
         fast = codegen.define(source, runtime, f"compiled tree, {backend}")["_tree"]
         careful_source = _source(leaves, metrics, formulas, fix=lambda f: True)
         careful = codegen.define(careful_source, runtime, f"compiled tree, {backend}")["_tree"]
@@ -197,6 +198,15 @@ def _source(
         lines.append(f"    {slots[name]} = {f'_fix({body})' if fix(formula) else body}")
     lines.append(f"    return ({''.join(slots[n] + ', ' for n in metrics)})")
     return "\n".join(lines) + "\n"
+
+
+def _numpy_fix(formula: Expr) -> bool:
+    """Whether the numpy source makes the metric a numpy value it checks for infinity.
+
+    Besides what can make an infinity, a constant metric: as a Python float, a power of it
+    such as `0.0 ** -1` would raise, where over numpy it is inf and then undefined.
+    """
+    return _can_make_inf(formula) or constant_value(formula) is not None
 
 
 def _can_make_inf(formula: Expr) -> bool:
