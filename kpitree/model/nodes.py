@@ -412,7 +412,7 @@ def _plain_number(value: Any) -> float | None:
     """The fast cases of `to_number` (a finite float, an int a float holds), else None."""
     kind = type(value)
     if kind is float:
-        return value if value - value == 0.0 else None  # type: ignore[no-any-return]
+        return value if value - value == 0.0 else None
     if kind is int and -(2**53) <= value <= 2**53:
         return float(value)
     return None
@@ -462,11 +462,9 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         "description": description
         if type(description) is str
         else _collect(problems, where, lambda v: _text(v, N_("description")), description),
-        "aggregate": None if aggregate is None else _collect(problems, where, _aggregate, aggregate),
-        "uncertainty": None
-        if uncertainty is None
-        else _collect(problems, where, as_distribution, uncertainty),
-        "direction": None if direction is None else _collect(problems, where, _direction, direction),
+        "aggregate": _collect(problems, where, _aggregate, aggregate, optional=True),
+        "uncertainty": _collect(problems, where, as_distribution, uncertainty, optional=True),
+        "direction": _collect(problems, where, _direction, direction, optional=True),
     }
     value, bounds = out["value"], out["bounds"]
     if value is not None and bounds is not None and not bounds.contains(value):
