@@ -423,12 +423,82 @@ def _empty(value: Any) -> bool:
     return type(value) in (tuple, list) and not value
 
 
+class _Unsure(Exception):
+    """A leaf's fields need the careful check, which reports every problem at once."""
+
+
 def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Check and convert the fields every leaf has; report all problems at once.
 
-    Fields left at their defaults, and plain numbers, skip their checks: a large model
-    file makes tens of thousands of leaves, most with a few fields set.
+    Sound fields are converted in one quick pass (a large model file makes tens of
+    thousands of leaves); at the first doubt the careful pass checks them all again and
+    collects every problem.
     """
+    try:
+        return _sound_leaf_fields(kind, name, fields)
+    except (KPITreeError, _Unsure):
+        return _checked_leaf_fields(kind, name, fields)
+
+
+def _sound_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """`_checked_leaf_fields` for fields without a problem; raises at the first one."""
+    name = check_name(name)
+    value = fields["value"]
+    if value is not None:
+        value = _plain_number(value)
+        if value is None:
+            raise _Unsure
+    bounds = fields["bounds"]
+    if bounds is not None:
+        bounds = _sound_bounds(bounds) if type(bounds) is tuple else _bounds(bounds, f"`{name}`")
+        if value is not None and bounds is not None and not bounds.contains(value):
+            raise _Unsure
+    description = fields["description"]
+    if type(description) is not str:
+        raise _Unsure
+    unit, aggregate, uncertainty = fields["unit"], fields["aggregate"], fields["uncertainty"]
+    direction = fields["direction"]
+    out = {
+        "name": name,
+        "value": value,
+        "unit": None if unit is None else _unit(unit),
+        "bounds": bounds,
+        "description": description,
+        "aggregate": None if aggregate is None else _aggregate(aggregate),
+        "uncertainty": None if uncertainty is None else as_distribution(uncertainty),
+        "direction": None if direction is None else _direction(direction),
+    }
+    if kind == "KPI":
+        owner, horizon, norm = fields["owner"], fields["horizon"], fields["norm"]
+        roles, standards = fields["influenced_by"], fields["standards"]
+        if owner is None or horizon is None:
+            raise _Unsure
+        out["owner"] = _role(owner)
+        out["horizon"] = _horizon(horizon)
+        out["norm"] = None if norm is None else _norm(norm)
+        out["influenced_by"] = () if _empty(roles) else _roles(roles)
+        out["standards"] = () if _empty(standards) else _standards(standards)
+        if _agreeing(out["direction"], out["norm"], (kind, name)) is not None:
+            raise _Unsure
+    return out
+
+
+def _sound_bounds(pair: tuple[Any, ...]) -> Bounds:
+    """`_bounds` of a pair of plain numbers or None; raises `_Unsure` for anything else."""
+    if len(pair) != 2:
+        raise _Unsure
+    low, high = pair
+    if low is not None and (low := _plain_number(low)) is None:
+        raise _Unsure
+    if high is not None and (high := _plain_number(high)) is None:
+        raise _Unsure
+    if low is not None and high is not None and low > high:
+        raise _Unsure
+    return Bounds(low, high)
+
+
+def _checked_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Check and convert the fields every leaf has, collecting every problem."""
     problems: list[KPITreeError] = []
     where = (kind, name)
     name = _collect(problems, (kind, None), check_name, name)
