@@ -176,8 +176,11 @@ class Graph(Shown):
         for name, kids in children.items():
             for kid in kids:
                 parents[kid].append(name)
-        roots = [n for n in dict.fromkeys(first) if not parents[n]]
-        roots += [n for n in by_name if not parents[n] and n not in roots]
+        # Given roots first, in the order given, then the others (a dict keeps both orders
+        # without a search of the list for each name).
+        ordered = dict.fromkeys(n for n in first if not parents[n])
+        ordered.update(dict.fromkeys(n for n in by_name if not parents[n]))
+        roots = list(ordered)
         order, topo = _orders(roots, children)
         self._nodes = {name: by_name[name] for name in order}
         self._order = tuple(order)
