@@ -44,10 +44,10 @@ from kpitree.language.expr import (
     Pow,
     Ref,
     Sub,
+    children,
     constant_value,
     format_expr,
     refs,
-    walk,
 )
 from kpitree.model import units as _units
 from kpitree.model.nodes import (
@@ -535,12 +535,25 @@ def _collect(
         # differ from the first copy's.
         if isinstance(node, Metric) and id(node) not in walked:
             walked.add(id(node))
-            found = [r for r in walk(node.formula) if isinstance(r, Ref)]
+            found = _refs_in_order(node.formula)
             if known is node:
                 uses[name] = tuple(dict.fromkeys([r.name for r in found]))
             kids = [r.node for r in found if isinstance(r.node, Node)]
             stack.extend((kid, name) for kid in reversed(kids))
     return by_name, {name: uses.get(name, ()) for name in by_name}
+
+
+def _refs_in_order(formula: Expr) -> list[Ref]:
+    """Every `Ref` of a formula, left to right: `walk` without a generator, for speed."""
+    found: list[Ref] = []
+    stack = [formula]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, Ref):
+            found.append(expr)
+        elif not isinstance(expr, Const):
+            stack.extend(reversed(children(expr)))
+    return found
 
 
 def _origin(metric: str | None) -> str:
