@@ -9,10 +9,13 @@ Reading is careful because these files come from other people. YAML is composed 
 loader into a node graph that this module walks itself: only plain scalars, mappings and
 sequences are accepted (no `!!python/...` or other tags), every key's line is known,
 duplicate keys are errors, and aliases may not expand the document (a "billion laughs"
-file is refused). JSON is read by `read_json`, which refuses duplicate keys, `NaN`,
-`Infinity` and numbers beyond the float range; the explorer's server reads request bodies
-with it too. TOML is read by the standard library. Files beyond `Limits.max_file_bytes`
-are refused before parsing.
+file is refused). With the `fast` extra, YAML that YAML 1.1 and 1.2 cannot read
+differently is read by yaml-rs instead, to the same data (`_compiled_yaml`), and composed
+the careful way only when a problem must be located. JSON is read by `read_json`, which
+refuses duplicate keys, `NaN`, `Infinity` and numbers beyond the float range; the
+explorer's server reads request bodies with it too. TOML is read by rtoml where installed,
+else by the standard library, which also explains every error. Files beyond
+`Limits.max_file_bytes` are refused before parsing.
 """
 
 from __future__ import annotations
