@@ -9,10 +9,13 @@ Reading is careful because these files come from other people. YAML is composed 
 loader into a node graph that this module walks itself: only plain scalars, mappings and
 sequences are accepted (no `!!python/...` or other tags), every key's line is known,
 duplicate keys are errors, and aliases may not expand the document (a "billion laughs"
-file is refused). JSON is read by `read_json`, which refuses duplicate keys, `NaN`,
-`Infinity` and numbers beyond the float range; the explorer's server reads request bodies
-with it too. TOML is read by the standard library. Files beyond `Limits.max_file_bytes`
-are refused before parsing.
+file is refused). With the `fast` extra, YAML that YAML 1.1 and 1.2 cannot read
+differently is read by yaml-rs instead, to the same data (`_compiled_yaml`), and composed
+the careful way only when a problem must be located. JSON is read by `read_json`, which
+refuses duplicate keys, `NaN`, `Infinity` and numbers beyond the float range; the
+explorer's server reads request bodies with it too. TOML is read by rtoml where installed,
+else by the standard library, which also explains every error. Files beyond
+`Limits.max_file_bytes` are refused before parsing.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ FORMATS = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 
 _FORMAT_NAMES = ("yaml", "toml", "json")
 _MAX_NESTING = 50  # the schema nests 5 levels; anything far deeper is not a model file
+_UNREAD = object()  # what a compiled reader gives for text it leaves to the careful one
 
 PathKey = tuple[str | int, ...]
 """Where a value is in a document: its keys and list indices from the top."""
@@ -125,10 +129,11 @@ class Document:
 
     def add(self, problem: KPITreeError, path: PathKey) -> None:
         """Note a problem at `path`; a hint noted for the path replaces the problem's own."""
+        where = self.where(path)  # finds the lines first, and with them the hints
         hint = self.hints.get(path)
         if hint:  # the file's own reading explains the problem better than a generic hint
             problem = rebuilt(problem, hint=hint)
-        self.problems.append(problem.located(self.where(path)))
+        self.problems.append(problem.located(where))
 
 
 def path_text(path: PathKey) -> str:
@@ -349,6 +354,125 @@ def _yaml_loader() -> Any:
 
 
 def _read_yaml(text: str, doc: Document) -> None:
+    fast = _compiled_yaml(text)
+    if fast is not _UNREAD:
+        doc.data = fast
+        doc.scan_lines = lambda: _scan_yaml(text, doc)
+        return
+    _compose_yaml(text, doc)
+
+
+def _scan_yaml(text: str, doc: Document) -> None:
+    """Find the line of every key, and the hints, by composing the text the careful way."""
+    careful = Document(source=doc.source)
+    _compose_yaml(text, careful)
+    for path, line in careful.found_lines.items():
+        doc.found_lines.setdefault(path, line)
+    for path, hint in careful.hints.items():
+        doc.hints.setdefault(path, hint)
+
+
+# What the compiled reader may not be trusted with, anywhere in the text: a character
+# outside YAML's printable set, a tab, a carriage return or another line break of YAML
+# 1.1 (NEL, U+2028/9), a byte-order mark; a backslash escape, a merge key; a document
+# marker or directive, a JSON-style `"key":value`; and indicators where a node may start
+# (anchors, tags, block scalars, complex keys, reserved characters). Any of them, and the
+# careful reader reads the file instead. Aliases need no rule: without an anchor there is
+# nothing for one to name, and yaml-rs refuses it.
+_YAML_UNSURE_CHAR = re.compile(
+    r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+_YAML_UNSURE_TEXT = ("\\", "<<")
+_YAML_UNSURE_FORM = re.compile(r"^(?:---|\.\.\.|%)|[\"'\]}]:[^\s]", re.MULTILINE)
+_YAML_INDICATORS = "&!|>%@`?"
+_YAML_UNSURE_START = re.compile(r"(?:^|[\s\[{,])[&!|>%@`?]", re.MULTILINE)
+
+
+def _unsure_yaml(text: str) -> bool:
+    """Whether the text has anything `_compiled_yaml` leaves to the careful reader."""
+    return bool(
+        any(piece in text for piece in _YAML_UNSURE_TEXT)
+        or _YAML_UNSURE_CHAR.search(text)
+        or _YAML_UNSURE_FORM.search(text)
+        or (
+            any(indicator in text for indicator in _YAML_INDICATORS)
+            and _YAML_UNSURE_START.search(text)
+        )
+        or _YAML_ODD_NUMBER.search(text)
+    )
+
+
+# A token that may be a number must be one that YAML 1.1 and 1.2 read alike: an integer
+# without leading zeros, or a decimal with digits on both sides of the point (no `010`,
+# `0x1F`, `1_000`, `1e3`, `.5`, `1:30`, dates or versions).
+_YAML_ODD_NUMBER = re.compile(
+    r"(?<![\w.+\-:])"
+    r"(?![-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?![\w.+\-:]))"
+    r"[-+]?\.?[0-9]"
+)
+# Plain words YAML 1.1 reads as bools (and `=`, its value tag), which YAML 1.2 keeps as text.
+_YAML_11_WORDS = frozenset(
+    ("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "=")
+)
+_YAML_PLAIN = (str, int, float, bool, type(None))
+
+
+def _compiled_yaml(text: str) -> Any:
+    """The document read by yaml-rs (compiled, about 20× faster than composing), or `_UNREAD`.
+
+    yaml-rs reads YAML 1.2, where `no` is text and `010` is ten; a model file is read as
+    YAML 1.1, as PyYAML reads it. So its result is taken only for text in which the two
+    cannot differ: nothing `_unsure_yaml` finds, every number in a form both read alike, no
+    value one of YAML 1.1's bool words, keys all text, no value that is not finite, no
+    digits beyond Python's limit, nesting within bounds. Anything else — and anything
+    yaml-rs refuses (a duplicate key, bad syntax) — gives `_UNREAD`, and the careful
+    reader (`_compose_yaml`) reads the text and says what is wrong and where.
+    """
+    try:
+        import yaml_rs
+    except ImportError:
+        return _UNREAD
+    if not text.strip() or _unsure_yaml(text):
+        return _UNREAD
+    limit = sys.get_int_max_str_digits() or 4300
+    if re.search(rf"[0-9]{{{min(limit, 1000)},}}", text):
+        return _UNREAD
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # any refusal is the careful reader's to explain
+        return _UNREAD
+    return data if _plain_yaml(data) else _UNREAD
+
+
+def _plain_yaml(data: Any) -> bool:
+    """Whether data read by yaml-rs is what the careful reader gives for the same text."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if type(value) is dict:
+            if depth >= _MAX_NESTING:
+                return False
+            for key, item in value.items():
+                # Keys longer than libyaml's 1024-character simple keys are its to refuse.
+                if type(key) is not str or len(key) > 512:
+                    return False
+                stack.append((item, depth + 1))
+        elif type(value) is list:
+            if depth >= _MAX_NESTING:
+                return False
+            stack.extend((item, depth + 1) for item in value)
+        elif type(value) is str:
+            if value in _YAML_11_WORDS:
+                return False
+        elif type(value) is float:
+            if value - value != 0.0:  # `.iNf` is infinity to yaml-rs, text to YAML 1.1
+                return False
+        elif type(value) not in _YAML_PLAIN:
+            return False
+    return True
+
+
+def _compose_yaml(text: str, doc: Document) -> None:
     import yaml
 
     loader = _yaml_loader()(text)
@@ -753,9 +877,6 @@ def _compiled_toml(text: str) -> Any:
         return rtoml.loads(text)
     except Exception:  # any refusal is tomllib's to explain
         return _UNREAD
-
-
-_UNREAD = object()
 
 
 def _read_toml(text: str, doc: Document) -> None:

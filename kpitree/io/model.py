@@ -23,7 +23,10 @@ problem says where it is (`model.yaml:4 @ $.kpis.leads.owner`), what is wrong, a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import gc
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +100,8 @@ def loads(
           - <text>:2 @ $.kpis.leads.horizon: cannot read horizon "1 dya": ...
             hint: did you mean `day`?
     """
-    return build(read_document(text, format, source=source, limits=limits))
+    with _gc_paused():
+        return build(read_document(text, format, source=source, limits=limits))
 
 
 def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
@@ -132,4 +136,36 @@ def from_dict(data: Mapping[str, Any]) -> Graph:
         >>> tree.evaluate()["double"]
         20.0
     """
-    return build(Document(data=data))
+    with _gc_paused():
+        return build(Document(data=data))
+
+
+_gc_lock = threading.Lock()
+_gc_readers = 0  # readers running now; the first pauses the collector, the last resumes it
+_gc_resume = False
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a model is read, and resume it after.
+
+    Reading a large model makes hundreds of thousands of small objects, none of them
+    garbage, and each full collection walks every object of the process again: with a
+    big tree already in memory that is half the time of reading another. Reference
+    counting still frees everything as usual; the collector runs again, as it was set, as
+    soon as the last reader is done, also when reading raises. A collector paused by the
+    program itself stays paused.
+    """
+    global _gc_readers, _gc_resume
+    with _gc_lock:
+        if _gc_readers == 0:
+            _gc_resume = gc.isenabled()
+            gc.disable()
+        _gc_readers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_readers -= 1
+            if _gc_readers == 0 and _gc_resume:
+                gc.enable()

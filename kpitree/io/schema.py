@@ -9,6 +9,7 @@ kpitree's own parser (`kpitree.language.parser`), never evaluated.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -198,6 +199,8 @@ def _unknown_keys(
     hints: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Note each key of `spec` not in `allowed`; `message` (an `N_` text) says `{key}`."""
+    if len(spec) <= len(allowed) and _known_keys(allowed).issuperset(spec):
+        return []  # the common case, in one step
     unknown = [k for k in spec if k not in allowed]
     for key in unknown:
         own = (hints or {}).get(key)
@@ -209,6 +212,11 @@ def _unknown_keys(
         problem = UnknownNameError(_(message).format(key=key), hint=hint, names=[str(key)])
         doc.add(problem, (*path, key))
     return unknown
+
+
+@functools.lru_cache(maxsize=16)
+def _known_keys(allowed: Sequence[str]) -> frozenset[str]:
+    return frozenset(allowed)
 
 
 def _roots(doc: Document, given: Any, builder: _Builder) -> list[str]:
@@ -341,15 +349,17 @@ class _Builder:
         allowed = (*(_KPI_FIELDS if make is KPI else _INPUT_FIELDS), *LEAF_FIELDS)
         what = N_("unknown KPI field `{key}`") if make is KPI else N_("unknown input field `{key}`")
         bad = _unknown_keys(doc, spec, allowed, path, what, _INPUT_HINTS if make is Input else None)
-        kwargs: dict[str, Any] = {}
-        for key, value in spec.items():
-            if key in bad:
-                continue
+        # Only a few fields have a file form of their own; the rest go as they are.
+        kwargs: dict[str, Any] = (
+            {k: v for k, v in spec.items() if k not in bad} if bad else dict(spec)
+        )
+        for key in [k for k in kwargs if k in _FILE_FORMS or k in LEAF_FIELDS]:
             try:
-                kwargs[key] = _read_field(key, value)
+                kwargs[key] = _read_field(key, kwargs[key])
             except KPITreeError as exc:
                 for problem in iter_problems(exc):
                     doc.add(problem, (*path, key))
+                del kwargs[key]
                 bad.append(key)
         return kwargs, not bad
 
@@ -401,6 +411,9 @@ class _Builder:
         if isinstance(node, Metric) and (*path, "formula") in self.doc.lines:
             path = (*path, "formula")
         self.doc.add(problem, path)
+
+
+_FILE_FORMS = ("bounds", "standards")  # fields whose file form `_read_field` turns into another
 
 
 def _read_field(key: str, value: Any) -> Any:

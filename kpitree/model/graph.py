@@ -44,10 +44,10 @@ from kpitree.language.expr import (
     Pow,
     Ref,
     Sub,
+    children,
     constant_value,
     format_expr,
     refs,
-    walk,
 )
 from kpitree.model import units as _units
 from kpitree.model.nodes import (
@@ -139,8 +139,7 @@ class Graph(Shown):
         if not given:
             raise ArgumentError(_("a Tree needs at least one node"), hint="kt.Tree(top_metric)")
         problems: list[KPITreeError] = []
-        by_name = _collect(given, problems)
-        children = {name: _child_names(node) for name, node in by_name.items()}
+        by_name, children = _collect(given, problems)
         problems += _undefined(by_name, children)
         if not problems:
             problems += _cycles(children)
@@ -177,8 +176,11 @@ class Graph(Shown):
         for name, kids in children.items():
             for kid in kids:
                 parents[kid].append(name)
-        roots = [n for n in dict.fromkeys(first) if not parents[n]]
-        roots += [n for n in by_name if not parents[n] and n not in roots]
+        # Given roots first, in the order given, then the others (a dict keeps both orders
+        # without a search of the list for each name).
+        ordered = dict.fromkeys(n for n in first if not parents[n])
+        ordered.update(dict.fromkeys(n for n in by_name if not parents[n]))
+        roots = list(ordered)
         order, topo = _orders(roots, children)
         self._nodes = {name: by_name[name] for name in order}
         self._order = tuple(order)
@@ -500,44 +502,64 @@ def reach(start: str, edges: Mapping[str, Iterable[str]]) -> set[str]:
     return seen
 
 
-def _child_names(node: Node) -> tuple[str, ...]:
-    if isinstance(node, Metric):
-        return tuple(r.name for r in refs(node.formula))
-    return ()
-
-
-def _collect(given: list[Node], problems: list[KPITreeError]) -> dict[str, Node]:
+def _collect(
+    given: list[Node], problems: list[KPITreeError]
+) -> tuple[dict[str, Node], dict[str, tuple[str, ...]]]:
     """Gather every node reachable from `given` by name, noting names bound twice.
 
     Every reference of every formula is followed, not only the first one of each name:
     `KPI("a", owner="x") * KPI("a", owner="y")` holds two different nodes named `a`. One
-    node object reached twice (a diamond), or two equal copies, is one node.
+    node object reached twice (a diamond), or two equal copies, is one node. Returns the
+    nodes by name, and the names each one's formula uses (first use of each, in formula
+    order), found in the same walk.
     """
     by_name: dict[str, Node] = {}
-    origin: dict[str, str] = {}
+    uses: dict[str, tuple[str, ...]] = {}
+    origin: dict[str, str | None] = {}  # the metric whose formula held a node; None: given
     walked: set[int] = set()  # ids of node objects whose formulas were followed
     clashes: set[str] = set()
-    given_here = _("given to the Tree")
-    stack = [(node, given_here) for node in reversed(given)]
+    stack: list[tuple[Node, str | None]] = [(node, None) for node in reversed(given)]
     while stack:
         node, where = stack.pop()
-        known = by_name.get(node.name)
+        name = node.name
+        known = by_name.get(name)
         if known is None:
-            by_name[node.name] = node
-            origin[node.name] = where
+            by_name[name] = known = node
+            origin[name] = where
         elif known is not node and known != node:
-            if node.name not in clashes:
-                clashes.add(node.name)
-                problems.append(_clash(known, origin[node.name], node, where))
+            if name not in clashes:
+                clashes.add(name)
+                problems.append(_clash(known, _origin(origin[name]), node, _origin(where)))
             continue
         # An equal copy is walked too: metrics compare formulas by name, so its nodes may
         # differ from the first copy's.
         if isinstance(node, Metric) and id(node) not in walked:
             walked.add(id(node))
-            inside = _("in the formula of metric `{name}`").format(name=node.name)
-            kids = [r.node for r in walk(node.formula) if isinstance(r, Ref)]
-            stack.extend((kid, inside) for kid in reversed(kids) if isinstance(kid, Node))
-    return by_name
+            found = _refs_in_order(node.formula)
+            if known is node:
+                uses[name] = tuple(dict.fromkeys([r.name for r in found]))
+            kids = [r.node for r in found if isinstance(r.node, Node)]
+            stack.extend((kid, name) for kid in reversed(kids))
+    return by_name, {name: uses.get(name, ()) for name in by_name}
+
+
+def _refs_in_order(formula: Expr) -> list[Ref]:
+    """Every `Ref` of a formula, left to right: `walk` without a generator, for speed."""
+    found: list[Ref] = []
+    stack = [formula]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, Ref):
+            found.append(expr)
+        elif not isinstance(expr, Const):
+            stack.extend(reversed(children(expr)))
+    return found
+
+
+def _origin(metric: str | None) -> str:
+    if metric is None:
+        return _("given to the Tree")
+    return _("in the formula of metric `{name}`").format(name=metric)
 
 
 _CLASH_FIELDS = ("kind", "formula", "owner", "horizon", "value", "unit", "norm", "bounds")
@@ -688,13 +710,10 @@ def _check_units(tree: Graph) -> list[KPITreeError]:
         if not isinstance(node, Metric):
             found[name] = node.unit
             continue
-        where = _("metric `{name}` = {formula}").format(
-            name=name, formula=format_expr(node.formula)
-        )
         try:
             derived = _derive(node.formula, found)
         except UnitError as exc:
-            problems.append(exc.located(where))
+            problems.append(exc.located(_unit_where(node)))
             found[name] = node.unit
             continue
         declared = node.unit
@@ -708,7 +727,7 @@ def _check_units(tree: Graph) -> list[KPITreeError]:
                         "metric `{name}` is declared in `{declared}` "
                         "but its formula gives `{derived}`"
                     ).format(name=name, declared=declared, derived=derived),
-                    where=where,
+                    where=_unit_where(node),
                     hint=hint,
                     names=[name],
                 )
@@ -716,6 +735,14 @@ def _check_units(tree: Graph) -> list[KPITreeError]:
         found[name] = node.unit or (derived if isinstance(derived, Unit) else None)
     tree._units = found
     return problems
+
+
+def _unit_where(metric: Metric) -> str:
+    # Worded only for a problem: formatting every formula of a large tree costs more
+    # than deriving its units.
+    return _("metric `{name}` = {formula}").format(
+        name=metric.name, formula=format_expr(metric.formula)
+    )
 
 
 def _derive(expr: Expr, found: Mapping[str, Unit | None]) -> Unit | str | None:

@@ -225,7 +225,9 @@ _unit = _memo(Unit.parse)
 def _bounds(value: Any, what: str) -> Bounds | None:
     if value is None:
         return None
-    if isinstance(value, str) or not isinstance(value, Iterable):
+    if type(value) not in (tuple, list) and (
+        isinstance(value, str) or not isinstance(value, Iterable)
+    ):
         raise ValueTypeError(
             _("bounds must be a pair (low, high), got {value}").format(value=quoted(value)),
             hint=_("use None for an open side: {example}").format(example="bounds=(0, None)"),
@@ -235,8 +237,7 @@ def _bounds(value: Any, what: str) -> Bounds | None:
         raise ValueTypeError(
             _("bounds must be a pair (low, high), got {count} item(s)").format(count=len(pair))
         )
-    bound = _("a bound of {name}").format(name=what)
-    low, high = (None if v is None else to_number(v, what=bound) for v in pair)
+    low, high = (_bound(v, what) for v in pair)
     if low is not None and high is not None and low > high:
         raise ArgumentError(
             _("bounds ({low}, {high}) have low above high").format(
@@ -244,6 +245,15 @@ def _bounds(value: Any, what: str) -> Bounds | None:
             )
         )
     return Bounds(low, high)
+
+
+def _bound(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    quick = _plain_number(value)
+    if quick is not None:
+        return quick
+    return to_number(value, what=_("a bound of {name}").format(name=what))
 
 
 def _standards(value: Any) -> tuple[Standard, ...]:
@@ -398,31 +408,133 @@ def _agreeing(direction: Direction | None, norm: Norm | None, where: Where) -> K
     )
 
 
+def _plain_number(value: Any) -> float | None:
+    """The fast cases of `to_number` (a finite float, an int a float holds), else None."""
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else None
+    if kind is int and -(2**53) <= value <= 2**53:
+        return float(value)
+    return None
+
+
+def _empty(value: Any) -> bool:
+    """Whether a field is an empty tuple or list, which its check turns into `()`."""
+    return type(value) in (tuple, list) and not value
+
+
+class _Unsure(Exception):
+    """A leaf's fields need the careful check, which reports every problem at once."""
+
+
 def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Check and convert the fields every leaf has; report all problems at once."""
+    """Check and convert the fields every leaf has; report all problems at once.
+
+    Sound fields are converted in one quick pass (a large model file makes tens of
+    thousands of leaves); at the first doubt the careful pass checks them all again and
+    collects every problem.
+    """
+    try:
+        return _sound_leaf_fields(kind, name, fields)
+    except (KPITreeError, _Unsure):
+        return _checked_leaf_fields(kind, name, fields)
+
+
+def _sound_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """`_checked_leaf_fields` for fields without a problem; raises at the first one."""
+    name = check_name(name)
+    value = fields["value"]
+    if value is not None:
+        value = _plain_number(value)
+        if value is None:
+            raise _Unsure
+    bounds = fields["bounds"]
+    if bounds is not None:
+        bounds = _sound_bounds(bounds) if type(bounds) is tuple else _bounds(bounds, f"`{name}`")
+        if value is not None and bounds is not None and not bounds.contains(value):
+            raise _Unsure
+    description = fields["description"]
+    if type(description) is not str:
+        raise _Unsure
+    unit, aggregate, uncertainty = fields["unit"], fields["aggregate"], fields["uncertainty"]
+    direction = fields["direction"]
+    out = {
+        "name": name,
+        "value": value,
+        "unit": None if unit is None else _unit(unit),
+        "bounds": bounds,
+        "description": description,
+        "aggregate": None if aggregate is None else _aggregate(aggregate),
+        "uncertainty": None if uncertainty is None else as_distribution(uncertainty),
+        "direction": None if direction is None else _direction(direction),
+    }
+    if kind == "KPI":
+        owner, horizon, norm = fields["owner"], fields["horizon"], fields["norm"]
+        roles, standards = fields["influenced_by"], fields["standards"]
+        if owner is None or horizon is None:
+            raise _Unsure
+        out["owner"] = _role(owner)
+        out["horizon"] = _horizon(horizon)
+        out["norm"] = None if norm is None else _norm(norm)
+        out["influenced_by"] = () if _empty(roles) else _roles(roles)
+        out["standards"] = () if _empty(standards) else _standards(standards)
+        if _agreeing(out["direction"], out["norm"], (kind, name)) is not None:
+            raise _Unsure
+    return out
+
+
+def _sound_bounds(pair: tuple[Any, ...]) -> Bounds:
+    """`_bounds` of a pair of plain numbers or None; raises `_Unsure` for anything else."""
+    if len(pair) != 2:
+        raise _Unsure
+    low, high = pair
+    if low is not None and (low := _plain_number(low)) is None:
+        raise _Unsure
+    if high is not None and (high := _plain_number(high)) is None:
+        raise _Unsure
+    if low is not None and high is not None and low > high:
+        raise _Unsure
+    return Bounds(low, high)
+
+
+def _checked_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Check and convert the fields every leaf has, collecting every problem."""
     problems: list[KPITreeError] = []
     where = (kind, name)
     name = _collect(problems, (kind, None), check_name, name)
     what = f"`{name}`"
+    value = fields["value"]
+    if value is not None:
+        quick = _plain_number(value)
+        value = (
+            quick
+            if quick is not None
+            else _collect(
+                problems,
+                where,
+                lambda v: to_number(v, what=_("value of {name}").format(name=what)),
+                value,
+            )
+        )
+    unit = fields["unit"]
+    bounds = fields["bounds"]
+    description = fields["description"]
+    aggregate = fields["aggregate"]
+    uncertainty = fields["uncertainty"]
+    direction = fields["direction"]
     out = {
         "name": name,
-        "value": _collect(
-            problems,
-            where,
-            lambda v: to_number(v, what=_("value of {name}").format(name=what)),
-            fields["value"],
-            optional=True,
-        ),
-        "unit": _collect(problems, where, _unit, fields["unit"], optional=True),
-        "bounds": _collect(problems, where, lambda v: _bounds(v, what), fields["bounds"]),
-        "description": _collect(
-            problems, where, lambda v: _text(v, N_("description")), fields["description"]
-        ),
-        "aggregate": _collect(problems, where, _aggregate, fields["aggregate"]),
-        "uncertainty": _collect(
-            problems, where, as_distribution, fields["uncertainty"], optional=True
-        ),
-        "direction": _collect(problems, where, _direction, fields["direction"], optional=True),
+        "value": value,
+        "unit": None if unit is None else _collect(problems, where, _unit, unit),
+        "bounds": None
+        if bounds is None
+        else _collect(problems, where, lambda v: _bounds(v, what), bounds),
+        "description": description
+        if type(description) is str
+        else _collect(problems, where, lambda v: _text(v, N_("description")), description),
+        "aggregate": _collect(problems, where, _aggregate, aggregate, optional=True),
+        "uncertainty": _collect(problems, where, as_distribution, uncertainty, optional=True),
+        "direction": _collect(problems, where, _direction, direction, optional=True),
     }
     value, bounds = out["value"], out["bounds"]
     if value is not None and bounds is not None and not bounds.contains(value):
@@ -443,8 +555,11 @@ def _leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]
         out["owner"] = _collect(problems, where, _role, fields["owner"], optional=True)
         out["horizon"] = _collect(problems, where, _horizon, fields["horizon"], optional=True)
         out["norm"] = _collect(problems, where, _norm, fields["norm"], optional=True)
-        out["influenced_by"] = _collect(problems, where, _roles, fields["influenced_by"])
-        out["standards"] = _collect(problems, where, _standards, fields["standards"])
+        roles, standards = fields["influenced_by"], fields["standards"]
+        out["influenced_by"] = () if _empty(roles) else _collect(problems, where, _roles, roles)
+        out["standards"] = (
+            () if _empty(standards) else _collect(problems, where, _standards, standards)
+        )
         contradiction = _agreeing(out["direction"], out["norm"], where)
         if contradiction is not None:
             problems.append(contradiction)
