@@ -10,6 +10,8 @@ import gc
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import kpitree as kt
 from kpitree.io import documents
@@ -200,3 +202,122 @@ def test_reading_pauses_the_collector_and_restores_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# Scalars where YAML 1.1 and 1.2 (or PyYAML and yaml-rs) may part: bools of either
+# version, numbers in every base and form, dates, times, special floats, indicators.
+_TRICKY = [
+    "yes",
+    "No",
+    "ON",
+    "off",
+    "y",
+    "n",
+    "true",
+    "False",
+    "TRUE",
+    "null",
+    "Null",
+    "~",
+    "=",
+    "010",
+    "0o10",
+    "0x1F",
+    "0b11",
+    "1_000",
+    "1e3",
+    "1E+3",
+    "1.5e-3",
+    ".5",
+    "5.",
+    "+1",
+    "-0",
+    "-0.0",
+    "1:30",
+    "1:30:00",
+    "2026-01-01",
+    "2026-01-01 10:00",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "NaN",
+    "inf",
+    "12345678901234567890",
+    "0.1",
+    "1,000",
+    "x ** 2",
+    "a b",
+    "a#b",
+    "a #b",
+    "'q'",
+    '"d"',
+    '"a\\tb"',
+    "'it''s'",
+    "&a x",
+    "*a",
+    "!!str 1",
+    "!x y",
+    "|",
+    ">",
+    "[1, 2]",
+    "{a: 1}",
+    "[]",
+    "{}",
+    "-",
+    "- x",
+    "? x",
+    "@x",
+    "`x`",
+    "%x",
+    "a: b",
+    "лиды",
+    "80%",
+    "1 day",
+    "<<",
+    "",
+    "'' ",
+]
+_SCALARS = st.one_of(
+    st.sampled_from(_TRICKY),
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8),
+    # and, as often, what model files hold: names, formulas, words, plain numbers
+    st.from_regex(r"[a-z_][a-z0-9_]{0,8}( [*/+-] [a-z_][a-z0-9_]{0,4}){0,2}", fullmatch=True),
+    st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,3})?( (lead|day|%))?", fullmatch=True),
+    st.from_regex(r"[a-zA-Zа-я]{1,8}", fullmatch=True),
+)
+_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True)
+_KEYS = st.one_of(st.sampled_from(_TRICKY), _NAMES, _NAMES, _NAMES)
+
+
+@st.composite
+def _yaml_texts(draw: st.DrawFn, depth: int = 0) -> str:
+    """Block mappings and lists of tricky plain scalars, as a person might type them."""
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        key = draw(_KEYS)
+        if depth < 2 and draw(st.booleans()):
+            nested = draw(_yaml_texts(depth + 1))
+            if draw(st.booleans()):
+                items = "\n".join(f"  - {draw(_SCALARS)}" for _ in range(draw(st.integers(1, 3))))
+                lines.append(f"{key}:\n{items}")
+            else:
+                lines.append(f"{key}:\n" + "\n".join("  " + line for line in nested.splitlines()))
+        else:
+            lines.append(f"{key}: {draw(_SCALARS)}")
+    return "\n".join(lines)
+
+
+@pytest.mark.usefixtures("compiled")
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_yaml_texts())
+def test_the_compiled_reader_never_reads_what_the_careful_one_would_not(text: str) -> None:
+    """Over random texts of tricky scalars: the fast reader declines, or reads the same."""
+    fast = documents._compiled_yaml(text)
+    if fast is documents._UNREAD:
+        return
+    slow = careful(text)
+    assert not slow.problems, text
+    assert fast == slow.data, text
+    assert repr(fast) == repr(slow.data), text
