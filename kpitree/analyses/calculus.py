@@ -37,6 +37,7 @@ from kpitree.language.expr import (
     children,
     walk,
 )
+from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import KPI, Input, Leaf, Metric
 from kpitree.model.numbers import format_number
 from kpitree.model.render import render
@@ -77,6 +78,17 @@ class LeafNumbers(Values):
         width = max((len(n) for n in self), default=0)
         return "\n".join(f"{name.ljust(width)}  {format_number(v)}" for name, v in self.items())
 
+    @classmethod
+    def of_leaves(cls, tree: Graph, numbers: Any) -> LeafNumbers:
+        """One number per leaf in compiled order, read through the tree's shared positions."""
+        positions = tree.cached(
+            _LEAF_POSITIONS, lambda: {name: i for i, name in enumerate(compile_tree(tree).leaves)}
+        )
+        return cls.of_slots(positions, list(numbers), tree)
+
+
+_LEAF_POSITIONS: CacheKey[dict[str, int]] = CacheKey("leaf positions in compiled order")
+
 
 def gradient(tree: Graph, metric: str, values: Mapping[str, Any] | None = None) -> LeafNumbers:
     """Return ∂metric/∂leaf for every leaf at the given values, in one reverse pass.
@@ -95,7 +107,7 @@ def gradient(tree: Graph, metric: str, values: Mapping[str, Any] | None = None) 
     metric_node(tree, metric)
     vector, forward = forward_pass(tree, values)
     result = gradient_at(tree, metric, vector, forward)
-    return LeafNumbers(dict(zip(compile_tree(tree).leaves, result, strict=True)), tree)
+    return LeafNumbers.of_leaves(tree, result)
 
 
 def _value_of(tree: Graph, name: str, vector: list[float], forward: tuple[float, ...]) -> float:
@@ -130,10 +142,7 @@ def elasticities(tree: Graph, metric: str, values: Mapping[str, Any] | None = No
             hint=_("use tree.gradient for absolute changes"),
             names=[metric],
         )
-    leaves = compile_tree(tree).leaves
-    return LeafNumbers(
-        {n: d * x / level for n, d, x in zip(leaves, result, vector, strict=True)}, tree
-    )
+    return LeafNumbers.of_leaves(tree, [d * x / level for d, x in zip(result, vector, strict=True)])
 
 
 # -- partial derivatives in sympy ----------------------------------------------------------------

@@ -366,7 +366,7 @@ def forward_pass(
     tree: Graph, values: Mapping[str, Any] | None
 ) -> tuple[list[float], tuple[float, ...]]:
     """Return the leaf vector and metric values; raise the evaluation's errors."""
-    vector = [float(v) for v in leaf_vector(tree, values)]
+    vector = list(leaf_vector(tree, values))  # floats, checked; a copy of the shared one
     return vector, evaluate_vector(tree, vector)
 
 

@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from kpitree.errors import ArgumentError, UnknownNameError, did_you_mean, quoted, quoted_name
 from kpitree.i18n import _
@@ -479,7 +479,7 @@ class Values(Mapping[str, float], Result):
         tree: Graph | None = None,
         *,
         order: Sequence[str] | None = None,
-    ) -> Values:
+    ) -> Self:
         """Values read from `slots` at `positions` (shared, never changed): no copy made."""
         values = _new(cls)
         values._positions = positions
