@@ -262,3 +262,33 @@ def test_text_and_json_say_how_it_was_computed() -> None:
         assert "интегральный" in str(
             _pairs(1).attribute("qualified_leads", {}, {"leads_0": 2.0}, "integral")
         )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_one_row_point_by_point_equals_the_array_passes(data: Any) -> None:
+    """One row's slopes by scalar passes equal the array passes', or the array passes decide."""
+    from kpitree.analyses.attribution import integral
+
+    tree = data.draw(trees(functions=("min", "max", "abs", "log", "exp", "sqrt")))
+    metric = tree.roots[0].name
+    after = data.draw(_changes(tree))
+    _defined(tree, after)
+
+    def run() -> Any:
+        try:
+            return dict(tree.attribute(metric, {}, after, "integral").contributions)
+        except kt.KPITreeError as exc:
+            return type(exc), str(exc)
+
+    scalar = run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(integral, "_POINT_BY_POINT", 0)  # every point through the arrays
+        arrays = run()
+    if isinstance(arrays, tuple):
+        assert scalar == arrays
+        return
+    assert isinstance(scalar, dict), scalar
+    scale = max(1.0, *(abs(v) for v in arrays.values()))
+    for leaf, value in arrays.items():
+        assert scalar[leaf] == pytest.approx(value, rel=1e-9, abs=1e-12 * scale), leaf

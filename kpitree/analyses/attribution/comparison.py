@@ -254,9 +254,10 @@ def _node_values(tree: Graph, given: Mapping[str, float], label: str) -> dict[st
         results = evaluate_vector(tree, vector, undefined="raise")  # type: ignore[arg-type]  # no None left
     except KPITreeError as exc:
         raise exc.located(_("the `{label}` values").format(label=label)) from None
-    out = {name: np.array([value]) for name, value in zip(compiled.leaves, vector, strict=True)}
-    out.update((name, np.array([v])) for name, v in zip(compiled.metrics, results, strict=True))
-    return out
+    # One array for every node, each node's value a one-row view of it (read-only: shared).
+    rows = np.array([*vector, *results], dtype=np.float64)[:, None]
+    rows.flags.writeable = False
+    return dict(zip((*compiled.leaves, *compiled.metrics), rows, strict=True))
 
 
 def _roll_up(contributions: Mapping[str, float], owners: Mapping[str, str]) -> dict[str, float]:

@@ -40,7 +40,7 @@ import attrs
 import numpy as np
 
 from kpitree.analyses.attribution.methods import Periods, exact_step
-from kpitree.engine.derivatives import gradient_arrays
+from kpitree.engine.derivatives import gradient_arrays, gradient_points
 from kpitree.engine.evaluate import compile_tree
 from kpitree.errors import EvaluationError, KPITreeError, LimitError
 from kpitree.i18n import _
@@ -251,19 +251,51 @@ def _pointwise(
     # One array operation for every moving leaf at once; the others keep their values.
     starts = np.array([low[leaf] for leaf in moving])[:, None, :]
     ends = np.array([high[leaf] for leaf in moving])[:, None, :]
-    along = dict(zip(moving, starts * (1.0 - at) + ends * at, strict=True))
+    moved = starts * (1.0 - at) + ends * at
+    if periods.scalar and len(points) <= _POINT_BY_POINT:
+        few = _point_by_point(periods, metric, moving, moved, weights, ends - starts)
+        if few is not None:
+            return few
+    along = dict(zip(moving, moved, strict=True))
     vector = [along.get(leaf, low[leaf]) for leaf in compiled.leaves]
     forward, slopes = gradient_arrays(tree, metric, vector)
     index = compiled.index
-    chosen = np.broadcast_arrays(
-        *(slopes[index[leaf]] for leaf in moving), np.empty((len(points), rows))
-    )
-    out: Array = np.stack(chosen[:-1]) * weights[None, :, None] * (ends - starts)
+    picked = [slopes[index[leaf]] for leaf in moving]
+    shape = (len(moving), len(points), rows)
+    try:  # the usual case: every slope an array of (points, rows), stacked in one call
+        stacked = np.array(picked, dtype=np.float64)
+    except ValueError:  # shapes differ: some slopes constant (scalars) or of fewer rows
+        stacked = None
+    if stacked is None or stacked.shape != shape:
+        stacked = np.stack(np.broadcast_arrays(*picked, np.empty(shape[1:]))[:-1])
+    out: Array = stacked * weights[None, :, None] * (ends - starts)
     if periods.scalar:
         value = np.broadcast_to(forward[compiled.metrics.index(metric)], (len(points), 1))[:, 0]
         bad = ~np.isfinite(value) | ~np.isfinite(out[:, :, 0]).all(axis=0)
         if bad.any():
             raise _undefined_on_path(metric, float(points[int(np.flatnonzero(bad)[0])]))
+    return out
+
+
+_POINT_BY_POINT = 16
+"""Points up to which one row's slopes are taken a scalar pass at a time (`gradient_points`)."""
+
+
+def _point_by_point(
+    periods: Periods, metric: str, moving: list[str], moved: Array, weights: Array, steps: Array
+) -> Array | None:
+    """`_pointwise` for one row at a few points, by scalar passes; None where undefined."""
+    compiled = compile_tree(periods.tree)
+    index = compiled.index
+    leaves = np.array([periods.low[leaf][0] for leaf in compiled.leaves])
+    places = [index[leaf] for leaf in moving]
+    grid = np.repeat(leaves[None, :], moved.shape[1], axis=0)  # (points, leaves)
+    grid[:, places] = moved[:, :, 0].T
+    found = gradient_points(periods.tree, metric, grid.tolist())
+    if found is None:
+        return None
+    slopes = np.array(found[1])[:, places].T  # (moving, points)
+    out: Array = (slopes * weights[None, :])[:, :, None] * steps
     return out
 
 
@@ -281,8 +313,9 @@ def finish(
         off = np.abs(phi.sum(axis=0) - total) > _SUM_TOLERANCE * size
     if off.any():
         raise no_convergence(metric, None, not periods.scalar)
-    rows = total.shape[0]
-    out = {leaf: np.zeros(rows) for leaf in compile_tree(periods.tree).leaves}
+    still = np.zeros(total.shape[0])
+    still.flags.writeable = False  # shared by every leaf that does not move
+    out = dict.fromkeys(compile_tree(periods.tree).leaves, still)
     out.update(zip(moving, exact_step(phi, total), strict=True))
     return out
 
