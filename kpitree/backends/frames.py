@@ -63,6 +63,7 @@ from kpitree.language.expr import (
     constant_value,
 )
 from kpitree.language.table import FUNCTIONS
+from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import Leaf, Metric, raise_all
 
 if TYPE_CHECKING:
@@ -96,8 +97,12 @@ class Plan:
         return tuple(n for layer in self.layers for n in layer if n not in wanted)
 
 
+_PLANS: CacheKey[dict[tuple[str, ...] | None, Plan]] = CacheKey("frame plans by metrics asked")
+_MAX_PLANS = 64  # distinct sets of metrics kept per tree; beyond, the cache starts afresh
+
+
 def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
-    """Check the requested metric names and find what computing them takes.
+    """Check the requested metric names and find what computing them takes (kept per tree).
 
     Args:
         tree: the tree.
@@ -114,10 +119,23 @@ def plan(tree: Graph, metrics: Iterable[str] | str | None = None) -> Plan:
         >>> p.layers, p.intermediate
         ((('calls',), ('purchases',), ('revenue',)), ('calls', 'purchases'))
     """
-    if metrics is None:
+    key = None if metrics is None else (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    if key is not None and not all(isinstance(name, str) for name in key):
+        return _plan(tree, key)  # refused there, naming what is not a metric's name
+    plans = tree.cached(_PLANS, dict)
+    found = plans.get(key)
+    if found is None:
+        found = _plan(tree, key)  # raises for unknown names: nothing is kept for them
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plans[key] = found
+    return found
+
+
+def _plan(tree: Graph, names: tuple[Any, ...] | None) -> Plan:
+    if names is None:
         wanted = tuple(m.name for m in tree.metrics)
     else:
-        names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         problems: list[KPITreeError] = []
         for name in names:
             if not isinstance(name, str) or name not in tree:
