@@ -38,12 +38,11 @@ from collections.abc import Callable
 import duckdb
 import numpy as np
 from _timing import fmt_seconds, report
+from bench_scale import HAND_SQL, LEAVES, funnel_tree  # the same funnel and hand SQL
 
-import kpitree as kt
 from kpitree.backends.sql import to_sql
 from kpitree.testing import random_tree
 
-LEAVES = ("leads", "lead_to_ql", "ql_to_deal", "avg_check", "refunds", "spend", "visits", "cost")
 METRICS = ("ql", "cost_per_visit", "deals", "revenue", "margin")
 
 
@@ -64,25 +63,6 @@ def _median(tree: object, repeat: int) -> tuple[float, int]:
         times.append(time.perf_counter() - start)
     return statistics.median(times), chars
 
-
-def funnel_tree() -> kt.Tree:
-    """8 leaves, 5 metrics: ql, deals, revenue, cost per visit, margin."""
-    k = {n: kt.KPI(n, owner="team", horizon="1 day") for n in LEAVES}
-    ql = kt.Metric("ql", k["leads"] * k["lead_to_ql"])
-    deals = kt.Metric("deals", ql * k["ql_to_deal"])
-    revenue = kt.Metric("revenue", deals * k["avg_check"] - k["refunds"])
-    cpv = kt.Metric("cost_per_visit", k["spend"] / k["visits"])
-    margin = kt.Metric("margin", (revenue - k["cost"] - k["spend"]) / revenue)
-    return kt.Tree(margin, cpv)
-
-
-HAND_SQL = """
-WITH a AS (
-  SELECT *, leads * lead_to_ql AS ql, spend / NULLIF(visits, 0) AS cost_per_visit FROM kpis
-), b AS (SELECT *, ql * ql_to_deal AS deals FROM a),
-c AS (SELECT *, deals * avg_check - refunds AS revenue FROM b)
-SELECT *, (revenue - cost - spend) / NULLIF(revenue, 0) AS margin FROM c
-"""
 
 HAND_SQL_SAME_RULE = """
 WITH a AS (
