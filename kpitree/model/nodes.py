@@ -450,7 +450,7 @@ def _sound_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str
             raise _Unsure
     bounds = fields["bounds"]
     if bounds is not None:
-        bounds = _sound_bounds(bounds) if type(bounds) is tuple else _bounds(bounds, f"`{name}`")
+        bounds = _bounds(bounds, f"`{name}`")
         if value is not None and bounds is not None and not bounds.contains(value):
             raise _Unsure
     description = fields["description"]
@@ -483,58 +483,31 @@ def _sound_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str
     return out
 
 
-def _sound_bounds(pair: tuple[Any, ...]) -> Bounds:
-    """`_bounds` of a pair of plain numbers or None; raises `_Unsure` for anything else."""
-    if len(pair) != 2:
-        raise _Unsure
-    low, high = pair
-    if low is not None and (low := _plain_number(low)) is None:
-        raise _Unsure
-    if high is not None and (high := _plain_number(high)) is None:
-        raise _Unsure
-    if low is not None and high is not None and low > high:
-        raise _Unsure
-    return Bounds(low, high)
-
-
 def _checked_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Check and convert the fields every leaf has, collecting every problem."""
     problems: list[KPITreeError] = []
     where = (kind, name)
     name = _collect(problems, (kind, None), check_name, name)
     what = f"`{name}`"
-    value = fields["value"]
-    if value is not None:
-        quick = _plain_number(value)
-        value = (
-            quick
-            if quick is not None
-            else _collect(
-                problems,
-                where,
-                lambda v: to_number(v, what=_("value of {name}").format(name=what)),
-                value,
-            )
-        )
-    unit = fields["unit"]
-    bounds = fields["bounds"]
-    description = fields["description"]
-    aggregate = fields["aggregate"]
-    uncertainty = fields["uncertainty"]
-    direction = fields["direction"]
     out = {
         "name": name,
-        "value": value,
-        "unit": None if unit is None else _collect(problems, where, _unit, unit),
-        "bounds": None
-        if bounds is None
-        else _collect(problems, where, lambda v: _bounds(v, what), bounds),
-        "description": description
-        if type(description) is str
-        else _collect(problems, where, lambda v: _text(v, N_("description")), description),
-        "aggregate": _collect(problems, where, _aggregate, aggregate, optional=True),
-        "uncertainty": _collect(problems, where, as_distribution, uncertainty, optional=True),
-        "direction": _collect(problems, where, _direction, direction, optional=True),
+        "value": _collect(
+            problems,
+            where,
+            lambda v: to_number(v, what=_("value of {name}").format(name=what)),
+            fields["value"],
+            optional=True,
+        ),
+        "unit": _collect(problems, where, _unit, fields["unit"], optional=True),
+        "bounds": _collect(problems, where, lambda v: _bounds(v, what), fields["bounds"]),
+        "description": _collect(
+            problems, where, lambda v: _text(v, N_("description")), fields["description"]
+        ),
+        "aggregate": _collect(problems, where, _aggregate, fields["aggregate"]),
+        "uncertainty": _collect(
+            problems, where, as_distribution, fields["uncertainty"], optional=True
+        ),
+        "direction": _collect(problems, where, _direction, fields["direction"], optional=True),
     }
     value, bounds = out["value"], out["bounds"]
     if value is not None and bounds is not None and not bounds.contains(value):
@@ -555,11 +528,8 @@ def _checked_leaf_fields(kind: str, name: str, fields: dict[str, Any]) -> dict[s
         out["owner"] = _collect(problems, where, _role, fields["owner"], optional=True)
         out["horizon"] = _collect(problems, where, _horizon, fields["horizon"], optional=True)
         out["norm"] = _collect(problems, where, _norm, fields["norm"], optional=True)
-        roles, standards = fields["influenced_by"], fields["standards"]
-        out["influenced_by"] = () if _empty(roles) else _collect(problems, where, _roles, roles)
-        out["standards"] = (
-            () if _empty(standards) else _collect(problems, where, _standards, standards)
-        )
+        out["influenced_by"] = _collect(problems, where, _roles, fields["influenced_by"])
+        out["standards"] = _collect(problems, where, _standards, fields["standards"])
         contradiction = _agreeing(out["direction"], out["norm"], where)
         if contradiction is not None:
             problems.append(contradiction)
