@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from kpitree.analyses.status import split_measurements
+from kpitree.backends.frames import one_row, table_kind
 from kpitree.errors import (
     ArgumentError,
     EvaluationError,
@@ -48,7 +49,7 @@ from kpitree.errors import (
     quoted,
     raise_all,
 )
-from kpitree.i18n import N_, _, ngettext
+from kpitree.i18n import N_, _
 from kpitree.model.nodes import KPI, Direction
 from kpitree.model.norm import AtLeast, AtMost, Between
 from kpitree.model.numbers import format_number, to_number
@@ -602,26 +603,14 @@ def _one_row(tree: Graph, given: Any, label: str, *, measured: bool = False) -> 
     """
     if given is None:
         return {}
-    if isinstance(given, Mapping):
+    if table_kind(given) == "mapping":
         return dict(given)
-    library = type(given).__module__.split(".")[0]
-    if library not in ("pandas", "polars") or not hasattr(given, "columns"):
-        raise ValueTypeError(
-            _("`{label}` must be a mapping of values or one row of a DataFrame, got {type}").format(
-                label=label, type=type(given).__name__
-            )
-        )
-    height = len(given)
-    if height != 1:
-        raise ValueTypeError(
-            ngettext(
-                "`{label}` must be one row of values, got a frame of {rows} row",
-                "`{label}` must be one row of values, got a frame of {rows} rows",
-                height,
-            ).format(label=label, rows=format_number(height)),
-            hint=_("pick the row of one period"),
-        )
-    row = given.iloc[0].to_dict() if library == "pandas" else given.row(0, named=True)
+    row = one_row(
+        given,
+        label,
+        hint=_("pick the row of one period"),
+        refusal=_("`{label}` must be a mapping of values or one row of a DataFrame, got {type}"),
+    )
     standards = {s.name for k in tree.kpis for s in k.standards if s.name is not None}
     return {str(k): v for k, v in row.items() if k in tree or (measured and k in standards)}
 

@@ -65,6 +65,7 @@ from kpitree.language.expr import (
 from kpitree.language.table import FUNCTIONS
 from kpitree.model.graph import CacheKey
 from kpitree.model.nodes import Leaf, Metric, raise_all
+from kpitree.model.numbers import format_number
 
 if TYPE_CHECKING:
     from kpitree.model.graph import Graph
@@ -298,6 +299,34 @@ def table_kind(data: Any) -> str | None:
     if isinstance(data, Mapping):
         return "mapping"
     return None
+
+
+def one_row(given: Any, label: str, *, hint: str, refusal: str) -> dict[Any, Any]:
+    """Values from a mapping, a pandas Series, or the one row of a pandas or polars frame.
+
+    Raises:
+        ValueTypeError: a frame of another height (`hint` says what to pass instead), or
+            anything else: `refusal`, the caller's message, given `{label}` (the
+            argument) and `{type}` (what was given).
+    """
+    kind = table_kind(given)
+    if kind == "mapping":
+        return dict(given)
+    if kind == "series":
+        return dict(given.to_dict())
+    height = len(given) if kind == "pandas" else given.height if kind == "polars" else None
+    if height == 1:
+        return dict(given.iloc[0].to_dict() if kind == "pandas" else given.row(0, named=True))
+    if height is not None:
+        raise ValueTypeError(
+            ngettext(
+                "`{label}` must be one row of values, got a frame of {rows} row",
+                "`{label}` must be one row of values, got a frame of {rows} rows",
+                height,
+            ).format(label=label, rows=format_number(height)),
+            hint=hint,
+        )
+    raise ValueTypeError(refusal.format(label=label, type=type(given).__name__))
 
 
 def frame_kind(data: Any) -> str:

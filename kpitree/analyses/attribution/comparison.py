@@ -39,12 +39,11 @@ from kpitree.analyses.attribution.results import (
 from kpitree.analyses.attribution.sequential import check_order, sequential
 from kpitree.analyses.attribution.shapley import shapley
 from kpitree.analyses.status import status
-from kpitree.backends.frames import table_kind
+from kpitree.backends.frames import one_row, table_kind
 from kpitree.engine.evaluate import compile_tree, evaluate, evaluate_vector
-from kpitree.errors import KPITreeError, LimitError, ValueTypeError
-from kpitree.i18n import _, ngettext
+from kpitree.errors import KPITreeError, LimitError
+from kpitree.i18n import _
 from kpitree.model.nodes import KPI
-from kpitree.model.numbers import format_number
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -210,33 +209,17 @@ def _period_values(tree: Graph, given: Any, label: str) -> dict[str, float]:
     """Read one period's leaf values from a mapping, a one-row frame or a Series."""
     if given is None:
         return {}
-    kind = table_kind(given)
-    if kind == "mapping":
-        values = dict(given)
-    else:
-        height = len(given) if kind == "pandas" else given.height if kind == "polars" else None
-        if kind == "series":
-            row = given.to_dict()
-        elif height == 1:
-            row = given.iloc[0].to_dict() if kind == "pandas" else given.row(0, named=True)
-        elif height is not None:
-            raise ValueTypeError(
-                ngettext(
-                    "`{label}` must be one row of values, got a frame of {rows} row",
-                    "`{label}` must be one row of values, got a frame of {rows} rows",
-                    height,
-                ).format(label=label, rows=format_number(height)),
-                hint=_("pick one row, or use tree.attribute_frame(...) for a row per segment"),
-            )
-        else:
-            raise ValueTypeError(
-                _(
-                    "`{label}` must be a mapping of leaf values or one row of a DataFrame, "
-                    "got {type}"
-                ).format(label=label, type=type(given).__name__)
-            )
+    values = one_row(
+        given,
+        label,
+        hint=_("pick one row, or use tree.attribute_frame(...) for a row per segment"),
+        refusal=_(
+            "`{label}` must be a mapping of leaf values or one row of a DataFrame, got {type}"
+        ),
+    )
+    if table_kind(given) != "mapping":  # a row's other columns (a period, a segment)
         leaves = {leaf.name for leaf in tree.leaves}
-        values = {k: v for k, v in row.items() if k in leaves}
+        values = {k: v for k, v in values.items() if k in leaves}
     try:
         return tree.check_values(values)
     except KPITreeError as exc:
