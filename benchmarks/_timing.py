@@ -46,6 +46,29 @@ def once(func: Callable[[], Any], *, repeat: int = 5) -> float:
     return statistics.median(samples)
 
 
+def alternately(
+    *funcs: Callable[[], Any], repeat: int = 7, clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """Return the median seconds of each of `funcs`, run in turn `repeat` times.
+
+    Running them in turn makes drift on a shared machine hit each alike, and the order
+    rotates from round to round: whichever runs first in a round can pay for what the
+    one before it left behind (DuckDB freeing a dropped table, BLAS threads still
+    spinning), so no function is always first.
+    """
+    for func in funcs:
+        func()  # warm up
+    samples: list[list[float]] = [[] for _ in funcs]
+    order = list(range(len(funcs)))
+    for i in range(repeat):
+        shift = i % len(funcs)
+        for j in order[shift:] + order[:shift]:
+            start = clock()
+            funcs[j]()
+            samples[j].append(clock() - start)
+    return [statistics.median(times) for times in samples]
+
+
 def fmt_seconds(seconds: float) -> str:
     """Format a duration with a sensible unit."""
     if seconds < 1e-6:

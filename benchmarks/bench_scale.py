@@ -12,7 +12,7 @@ From 2^18 rows the numpy path goes block by block, in place (on two threads with
 cores); a row beside the mapping's shows the same columns evaluated whole, as before.
 Memory stays near 3 GB at 10^7 rows: each backend's copy of the data is built, timed
 and freed in turn. Run: `.venv/bin/python benchmarks/bench_scale.py [--rows 1e6,1e7]
-[--repeat 7] [--cpu]` (more rounds on a busy machine; `--cpu`: the frames only, timed by
+[--repeat 8] [--cpu]` (more rounds on a busy machine; `--cpu`: the frames only, timed by
 the process's CPU time, every thread's, which a busy machine's waiting does not add to).
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ import pandas as pd
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing lives next to this script
-from _timing import report
+from _timing import alternately, report
 
 import kpitree as kt
 from kpitree.backends.frames import evaluate_frame
@@ -96,26 +95,16 @@ def check(ours: dict[str, np.ndarray], hand: dict[str, np.ndarray]) -> None:
         assert np.allclose(got[finite], want[finite], rtol=1e-12, atol=0), name
 
 
-REPEAT = [7]  # rounds of `paired`; --repeat sets more for a busy machine
+REPEAT = [8]  # rounds of `paired` (even: each first as often); --repeat sets more
 CLOCK = [time.perf_counter]  # --cpu: the process's CPU time (every thread's) instead
 
 
 def paired(
     ours: Callable[[], object], base: Callable[[], object], repeat: int | None = None
 ) -> tuple[float, float]:
-    """Return the median seconds of `ours` and `base`, run alternately.
-
-    Alternating makes drift on a shared machine hit both alike.
-    """
-    ours(), base()  # warm up
-    a, b = [], []
-    for _ in range(REPEAT[0] if repeat is None else repeat):
-        for func, samples in ((ours, a), (base, b)):
-            clock = CLOCK[0]
-            start = clock()
-            func()
-            samples.append(clock() - start)
-    return statistics.median(a), statistics.median(b)
+    """Return the median seconds of `ours` and `base`, run alternately (`_timing.alternately`)."""
+    a, b = alternately(ours, base, repeat=REPEAT[0] if repeat is None else repeat, clock=CLOCK[0])
+    return a, b
 
 
 def frames(rows: int) -> list[tuple[str, float, float, float]]:
@@ -174,7 +163,7 @@ def sql(rows: int) -> list[tuple[str, float, float, float]]:
     b = con.execute(totals).fetchall()[0]
     assert (a[0], a[2]) == (b[0], b[2]), (a, b)  # NULL on the same rows
     assert np.allclose([a[1], a[3]], [b[1], b[3]], rtol=1e-9), (a, b)
-    kpitree_sql, hand = paired(lambda: run(ours), lambda: run(HAND_SQL), repeat=5)
+    kpitree_sql, hand = paired(lambda: run(ours), lambda: run(HAND_SQL), repeat=8)
     con.close()
     return [("DuckDB CTAS, kpitree SQL vs hand SQL", kpitree_sql, hand, 1.1)]
 
@@ -182,7 +171,7 @@ def sql(rows: int) -> list[tuple[str, float, float, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1e6,1e7", help="comma-separated row counts")
-    parser.add_argument("--repeat", type=int, default=7, help="rounds per frame comparison")
+    parser.add_argument("--repeat", type=int, default=8, help="rounds per frame comparison")
     parser.add_argument("--cpu", action="store_true", help="frames only, by CPU time")
     args = parser.parse_args()
     REPEAT[0] = args.repeat

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import duckdb
 import numpy as np
-from _timing import fmt_seconds, report
+from _timing import alternately, fmt_seconds, report
 from bench_scale import HAND_SQL, LEAVES, funnel_tree  # the same funnel and hand SQL
 
 from kpitree.backends.sql import to_sql
@@ -118,7 +118,8 @@ def _sql_in_duckdb(rows_list: list[int]) -> bool:
             assert got[name][::2] == got["kpitree"][::2], (name, got)
             assert np.allclose(got[name][1::2], got["kpitree"][1::2], rtol=1e-9), (name, got)
         repeat = max(11, min(101, 20_000_000 // rows))
-        measured[rows] = _alternately({n: run(q) for n, q in queries.items()}, repeat)
+        times = alternately(*(run(q) for q in queries.values()), repeat=repeat)
+        measured[rows] = dict(zip(queries, times, strict=True))
         gc.collect()
         print(
             f"{rows:>10,} rows: "
@@ -145,23 +146,6 @@ def _sql_in_duckdb(rows_list: list[int]) -> bool:
         [(f"{r:,} rows", measured[r]["kpitree"], measured[r]["hand"], 0) for r in rows_list],
     )
     return ok
-
-
-def _alternately(funcs: dict[str, Callable[[], None]], repeat: int) -> dict[str, float]:
-    """Median seconds of each function, run in turn (the order rotating) `repeat` times.
-
-    Alternating makes drift on a shared machine hit all alike.
-    """
-    for func in funcs.values():
-        func()  # warm up
-    names = list(funcs)
-    samples: dict[str, list[float]] = {n: [] for n in names}
-    for i in range(repeat):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            start = time.perf_counter()
-            funcs[name]()
-            samples[name].append(time.perf_counter() - start)
-    return {n: statistics.median(s) for n, s in samples.items()}
 
 
 def main() -> int:

@@ -22,14 +22,13 @@ absolute goals, shown as a ratio to the time allowed. Beside them, for scale:
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _timing import median_time, report
+from _timing import alternately, median_time, report
 from bench_foundations import plain_python as hand_numpy  # + * / work on arrays as written
 
 import kpitree as kt
@@ -92,20 +91,8 @@ CLOCK = [time.perf_counter]  # --cpu: the process's CPU time (every thread's) in
 
 
 def paired(*funcs: Callable[[], object], repeat: int = 9) -> list[float]:
-    """Return the median seconds of each of `funcs`, run in turn, round after round.
-
-    Running them in turn makes drift on a shared machine hit each alike.
-    """
-    for func in funcs:
-        func()  # warm up
-    samples: list[list[float]] = [[] for _ in funcs]
-    for _ in range(repeat):
-        for func, times in zip(funcs, samples, strict=True):
-            clock = CLOCK[0]
-            start = clock()
-            func()
-            times.append(clock() - start)
-    return [statistics.median(times) for times in samples]
+    """Return the median seconds of each of `funcs`, run in turn (`_timing.alternately`)."""
+    return alternately(*funcs, repeat=repeat, clock=CLOCK[0])
 
 
 def sobol_rows() -> list[tuple[str, float, float, float]]:

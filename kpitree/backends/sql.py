@@ -25,7 +25,8 @@ formula                SQL
                        engines that skip NULLs in LEAST and GREATEST would otherwise
                        hide an undefined argument
 each metric ``m``      ``CASE WHEN ABS(m) <= 1.797...e308 THEN m END``: infinity and NaN
-                       (from an overflow, or a NaN stored in a leaf column) are NULL
+                       (from an overflow, or a NaN stored in a leaf column) are NULL;
+                       DuckDB's own ``ISFINITE(m)`` is the same test, in DuckDB's SQL
 =====================  ================================================================
 
 Leaf columns are cast to DOUBLE where they are used, so integer columns neither divide
@@ -163,7 +164,7 @@ def to_sql(
         ), "_kpitree_2" AS (
           SELECT
             *,
-            CASE WHEN ABS("_kpitree_v1") <= 1.797...e+308 THEN "_kpitree_v1" END AS ...
+            CASE WHEN ISFINITE("_kpitree_v1") THEN "_kpitree_v1" END AS "qualified_leads"
           FROM "_kpitree_1"
         )
         SELECT
@@ -639,6 +640,8 @@ def _check_dialect(dialect: str) -> None:
 def _render(expression: exp.Expr, dialect: str, *, pretty: bool) -> str:
     from sqlglot.errors import ErrorLevel, UnsupportedError
 
+    if dialect == "duckdb":
+        expression = _duckdb_finite_tests(expression)
     try:
         # Every statement is built for one rendering: no copy is needed (and copying
         # the whole statement is the single largest cost of a big tree).
@@ -815,6 +818,22 @@ def _is_finite(e: exp.Expr) -> exp.Expr:
     # NULL, NaN and ±inf all fail this test in every engine (NaN compares as largest,
     # or compares false).
     return exp.LTE(this=exp.Abs(this=e.copy()), expression=_number(_MAX))
+
+
+def _duckdb_finite_tests(expression: exp.Expr) -> exp.Expr:
+    """Write each `_is_finite` test as DuckDB's ISFINITE: the same test, and cheaper.
+
+    DuckDB computes ISFINITE(x) without ABS and a comparison; over a funnel of five
+    metrics the guards cost about 4% less of the query's time at 10^6 and 10^7 rows
+    (`benchmarks/bench_to_sql.py`). NULL stays NULL, so a CASE still yields NULL for it.
+    """
+    from sqlglot import exp
+
+    limit = _number(_MAX)
+    for test in list(expression.find_all(exp.LTE)):
+        if isinstance(test.this, exp.Abs) and test.expression == limit:
+            test.replace(exp.Anonymous(this="ISFINITE", expressions=[test.this.this]))
+    return expression
 
 
 def _when(condition: exp.Expr | exp.Condition, value: exp.Expr) -> exp.Case:

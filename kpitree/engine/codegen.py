@@ -375,17 +375,25 @@ def _blocked(np: Any, rows: Rows, x: Sequence[Any], length: int) -> tuple[Any, .
     does; an overflow in any block makes every block run the careful function, as an
     overflow anywhere makes the whole evaluation do. Every metric gets a column, a
     metric of constants too. numpy releases the GIL inside its loops, so with two cores
-    the second half of the blocks runs on a worker thread.
+    a worker thread takes blocks too: each thread takes the next block left, so a thread
+    that runs slowly (a core just woken from idle can run several times slower for a
+    while) takes fewer blocks instead of holding up the result.
     """
+    import queue
+
     out = [np.empty(length) for _ in range(rows.metrics)]
-    starts = list(range(0, length, BLOCK_ROWS))
+    starts = range(0, length, BLOCK_ROWS)
 
     def fill(
-        function: Callable[..., None], blocks: Sequence[int], errors: Mapping[str, str]
+        function: Callable[..., None], blocks: queue.SimpleQueue[int], errors: Mapping[str, str]
     ) -> bool:
         scratch = [np.empty(BLOCK_ROWS) for _ in range(rows.temporaries)]
         with np.errstate(**errors):
-            for start in blocks:
+            while True:
+                try:
+                    start = blocks.get_nowait()
+                except queue.Empty:
+                    return True
                 stop = min(start + BLOCK_ROWS, length)
                 leaves = [v[start:stop] if v.ndim else v for v in x]
                 if rows.guarded:
@@ -399,14 +407,15 @@ def _blocked(np: Any, rows: Rows, x: Sequence[Any], length: int) -> tuple[Any, .
                     function(leaves, [o[start:stop] for o in out], temps)
                 except FloatingPointError:
                     return False
-        return True
 
     def run(function: Callable[..., None], errors: Mapping[str, str]) -> bool:
+        blocks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for start in starts:
+            blocks.put(start)
         if _threads() < 2 or len(starts) < 2:
-            return fill(function, starts, errors)
-        half = (len(starts) + 1) // 2
-        other = _pool().submit(fill, function, starts[half:], errors)
-        mine = fill(function, starts[:half], errors)
+            return fill(function, blocks, errors)
+        other = _pool().submit(fill, function, blocks, errors)
+        mine = fill(function, blocks, errors)
         return bool(other.result()) and mine
 
     if not run(rows.fast, _QUIET):  # an overflow somewhere: check every metric, everywhere

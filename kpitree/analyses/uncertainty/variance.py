@@ -46,12 +46,12 @@ def _check_memory(
 
     Per base sample: the drawn A and B (`2k`, when `sobol` draws them), one mixed copy
     of each (`2k`), f(A) and f(B), one evaluation (`evaluation` arrays), the two
-    differences per set, and the estimator's `4 + 6 × sets` columns three times (the list,
-    the stacked matrix, its defined rows). The bootstrap adds its chunk of row indices
-    (three copies) and its results, `bootstrap × (4 + 8 × sets)` numbers.
+    differences per set, and the estimator's `2 + 3 × sets` columns twice (the matrix and
+    its defined rows). The bootstrap adds its chunk of row indices (three copies) and its
+    results, `bootstrap × (2 + 5 × sets)` numbers.
     """
-    per_sample = (4 * k if drawn else 2 * k) + 2 + evaluation + 2 * sets + 3 * (4 + 6 * sets)
-    fixed = (3 * _BOOTSTRAP_CHUNK + bootstrap * (4 + 8 * sets)) if bootstrap else 0
+    per_sample = (4 * k if drawn else 2 * k) + 2 + evaluation + 2 * sets + 2 * (2 + 3 * sets)
+    fixed = (3 * _BOOTSTRAP_CHUNK + bootstrap * (2 + 5 * sets)) if bootstrap else 0
     sampling.check_memory(
         _("Sobol indices of {leaves} leaves ({sets} sets, {bootstrap} bootstrap resamples)").format(
             leaves=k, sets=sets, bootstrap=format_number(bootstrap)
@@ -124,23 +124,19 @@ class SobolEstimate:
 def _indices(means: Array, count: int) -> tuple[Array, Array, Array, Array]:
     """Turn means of the estimator's columns into (first order, total, mean, variance).
 
-    `means[..., :4]` are the means of f(A), f(B), f(A)², f(B)²; then, per set of columns,
-    six means: f(B)·d₁, d₁, f(A)·d₂, d₂, d₁², d₂², where d₁ = f(A_B) − f(A) and
-    d₂ = f(B_A) − f(B).
+    Both sides of the design are summed in each column, so that one column's mean serves
+    both estimates: `means[..., :2]` are the means of f(A) + f(B) and f(A)² + f(B)²; then,
+    per set of columns, three means: f(B)·d₁ + f(A)·d₂, d₁ + d₂ and d₁² + d₂², where
+    d₁ = f(A_B) − f(A) and d₂ = f(B_A) − f(B).
     """
-    f0 = (means[..., 0] + means[..., 1]) / 2
-    variance = (means[..., 2] + means[..., 3]) / 2 - f0**2
-    per_set = means[..., 4:].reshape(*means.shape[:-1], count, 6)
+    f0 = means[..., 0] / 2
+    variance = means[..., 1] / 2 - f0**2
+    per_set = means[..., 2:].reshape(*means.shape[:-1], count, 3)
     scale = variance[..., None]
     # Saltelli (2010) from both sides, centred on f0 (which lowers the estimator's variance).
-    first = (
-        per_set[..., 0]
-        - f0[..., None] * per_set[..., 1]
-        + per_set[..., 2]
-        - f0[..., None] * per_set[..., 3]
-    ) / (2 * scale)
+    first = (per_set[..., 0] - f0[..., None] * per_set[..., 1]) / (2 * scale)
     # Jansen (1999) from both sides.
-    total = (per_set[..., 4] + per_set[..., 5]) / (4 * scale)
+    total = per_set[..., 2] / (4 * scale)
     return first, total, f0, variance
 
 
@@ -252,10 +248,16 @@ def _estimate(
     # out first keeps f(B)·d and f(A)² from cancelling digits when the mean dwarfs the sd.
     shift = float((f_a[ok].mean() + f_b[ok].mean()) / 2)
     f_a, f_b = f_a - shift, f_b - shift
-    columns = [f_a, f_b, f_a * f_a, f_b * f_b]
-    for d1, d2 in pairs:
-        columns += [f_b * d1, d1, f_a * d2, d2, d1 * d1, d2 * d2]
-    data = np.column_stack(columns)
+    # Column by column into one matrix (column-major: each column is contiguous, and the
+    # bootstrap's matrix product reads it as it is); `_indices` says what the columns are.
+    data = np.empty((n, 2 + 3 * len(pairs)), order="F")
+    np.add(f_a, f_b, out=data[:, 0])
+    np.add(f_a * f_a, np.square(f_b, out=data[:, 1]), out=data[:, 1])
+    for j, (d1, d2) in enumerate(pairs):
+        at = 2 + 3 * j
+        np.add(f_b * d1, np.multiply(f_a, d2, out=data[:, at]), out=data[:, at])
+        np.add(d1, d2, out=data[:, at + 1])
+        np.add(d1 * d1, np.square(d2, out=data[:, at + 2]), out=data[:, at + 2])
     if used < n:  # rows of every column: a copy only when some are left out
         data = data[ok]
     first, total, f0, variance = _indices(data.mean(axis=0), len(pairs))

@@ -1,18 +1,9 @@
 WITH "_kpitree_1" AS (
   SELECT
     *,
-    CASE
-      WHEN ABS(CAST("revenue" AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN CAST("revenue" AS DOUBLE)
-    END AS "_kpitree_v1",
-    CASE
-      WHEN ABS(CAST("assets" AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN CAST("assets" AS DOUBLE)
-    END AS "_kpitree_v3",
-    CASE
-      WHEN ABS(CAST("equity" AS DOUBLE)) <= 1.7976931348623157e+308
-      THEN CAST("equity" AS DOUBLE)
-    END AS "_kpitree_v5"
+    CASE WHEN ISFINITE(CAST("revenue" AS DOUBLE)) THEN CAST("revenue" AS DOUBLE) END AS "_kpitree_v1",
+    CASE WHEN ISFINITE(CAST("assets" AS DOUBLE)) THEN CAST("assets" AS DOUBLE) END AS "_kpitree_v3",
+    CASE WHEN ISFINITE(CAST("equity" AS DOUBLE)) THEN CAST("equity" AS DOUBLE) END AS "_kpitree_v5"
   FROM "kpis"
 ), "_kpitree_2" AS (
   SELECT
@@ -24,9 +15,9 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_3" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v2") <= 1.7976931348623157e+308 THEN "_kpitree_v2" END AS "net_margin",
-    CASE WHEN ABS("_kpitree_v4") <= 1.7976931348623157e+308 THEN "_kpitree_v4" END AS "asset_turnover",
-    CASE WHEN ABS("_kpitree_v6") <= 1.7976931348623157e+308 THEN "_kpitree_v6" END AS "equity_multiplier"
+    CASE WHEN ISFINITE("_kpitree_v2") THEN "_kpitree_v2" END AS "net_margin",
+    CASE WHEN ISFINITE("_kpitree_v4") THEN "_kpitree_v4" END AS "asset_turnover",
+    CASE WHEN ISFINITE("_kpitree_v6") THEN "_kpitree_v6" END AS "equity_multiplier"
   FROM "_kpitree_2"
 ), "_kpitree_4" AS (
   SELECT
@@ -36,7 +27,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_5" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v7") <= 1.7976931348623157e+308 THEN "_kpitree_v7" END AS "roe"
+    CASE WHEN ISFINITE("_kpitree_v7") THEN "_kpitree_v7" END AS "roe"
   FROM "_kpitree_4"
 )
 SELECT

@@ -6,7 +6,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_2" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v1") <= 1.7976931348623157e+308 THEN "_kpitree_v1" END AS "qualified_leads"
+    CASE WHEN ISFINITE("_kpitree_v1") THEN "_kpitree_v1" END AS "qualified_leads"
   FROM "_kpitree_1"
 )
 SELECT

@@ -8,7 +8,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_2" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v1") <= 1.7976931348623157e+308 THEN "_kpitree_v1" END AS "retained_customers"
+    CASE WHEN ISFINITE("_kpitree_v1") THEN "_kpitree_v1" END AS "retained_customers"
   FROM "_kpitree_1"
 ), "_kpitree_3" AS (
   SELECT
@@ -18,7 +18,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_4" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v2") <= 1.7976931348623157e+308 THEN "_kpitree_v2" END AS "customers_next"
+    CASE WHEN ISFINITE("_kpitree_v2") THEN "_kpitree_v2" END AS "customers_next"
   FROM "_kpitree_3"
 ), "_kpitree_5" AS (
   SELECT
@@ -30,7 +30,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_6" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v3") <= 1.7976931348623157e+308 THEN "_kpitree_v3" END AS "mrr"
+    CASE WHEN ISFINITE("_kpitree_v3") THEN "_kpitree_v3" END AS "mrr"
   FROM "_kpitree_5"
 )
 SELECT

@@ -6,7 +6,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_2" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v1") <= 1.7976931348623157e+308 THEN "_kpitree_v1" END AS "calls"
+    CASE WHEN ISFINITE("_kpitree_v1") THEN "_kpitree_v1" END AS "calls"
   FROM "_kpitree_1"
 ), "_kpitree_3" AS (
   SELECT
@@ -16,7 +16,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_4" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v2") <= 1.7976931348623157e+308 THEN "_kpitree_v2" END AS "purchases"
+    CASE WHEN ISFINITE("_kpitree_v2") THEN "_kpitree_v2" END AS "purchases"
   FROM "_kpitree_3"
 ), "_kpitree_5" AS (
   SELECT
@@ -26,7 +26,7 @@ WITH "_kpitree_1" AS (
 ), "_kpitree_6" AS (
   SELECT
     *,
-    CASE WHEN ABS("_kpitree_v3") <= 1.7976931348623157e+308 THEN "_kpitree_v3" END AS "revenue"
+    CASE WHEN ISFINITE("_kpitree_v3") THEN "_kpitree_v3" END AS "revenue"
   FROM "_kpitree_5"
 )
 SELECT
