@@ -1,10 +1,11 @@
 """A tree over tables: pandas and polars DataFrames, mappings of numpy arrays, and rollups.
 
 `evaluate_frame` adds a column per metric to a table whose columns are leaves, computed
-vectorized: pandas frames and mappings of arrays go through the tree compiled once to
-numpy code (`compile_tree(tree, "numpy")`), polars frames — eager or lazy — through polars
-expressions built from the formulas, one `with_columns` per level of the tree, so a
-`LazyFrame` stays lazy.
+vectorized: pandas frames, mappings of arrays and polars DataFrames whose leaf columns
+are integers or floats go through the tree compiled once to numpy code
+(`compile_tree(tree, "numpy")`); polars LazyFrames, and DataFrames with leaf columns of
+other types, through polars expressions built from the formulas, one `with_columns` per
+level of the tree, so a `LazyFrame` stays lazy.
 
 The rule for undefined values is the one of `kpitree.engine.evaluate`: a division by
 zero, a log or square root out of its domain, an overflow give NaN on that row, and so
@@ -238,9 +239,9 @@ def _evaluate_checked(
     """`evaluate_frame` once the columns are checked: `filled` are the leaves without one."""
     import numpy as np
 
-    if kind in ("polars", "lazy"):
-        return _evaluate_polars(tree, data, steps, lazy=kind == "lazy")
     present = [name for name in steps.leaves if name not in filled]
+    if kind == "lazy" or (kind == "polars" and not _numeric_columns(data, present)):
+        return _evaluate_polars(tree, data, steps, lazy=kind == "lazy")
     # ±inf is made NaN (undefined) inside the evaluation, where the rows pass anyway.
     arrays = {name: _leaf_array(data, name, kind, finite=False) for name in present}
     rows = check_rows({name: arrays[name] for name in present}) if kind == "mapping" else None
@@ -253,9 +254,27 @@ def _evaluate_checked(
             added = {name: np.full(rows, value) for name, value in added.items()}
     if kind == "pandas":
         return _with_columns(data, added)
+    if kind == "polars":
+        import polars
+
+        shape = (data.height,)
+        return data.with_columns(
+            polars.Series(name, np.broadcast_to(values, shape)) for name, values in added.items()
+        )
     out = dict(data)
     out.update(added)
     return out
+
+
+def _numeric_columns(frame: Any, names: Sequence[str]) -> bool:
+    """Whether a polars frame's leaf columns are all integers or floats.
+
+    Those are read as numpy arrays (a float column without nulls without copying, a null as
+    NaN) and evaluated like any other arrays: block by block, on both cores. Any other type
+    goes through polars expressions, which refuse it or read it as polars does.
+    """
+    schema = frame.schema
+    return all(schema[n].is_float() or schema[n].is_integer() for n in names)
 
 
 def _with_columns(frame: Any, added: Mapping[str, Any]) -> Any:
@@ -505,7 +524,7 @@ def _leaf_array(data: Any, name: str, kind: str, *, finite: bool = True) -> Any:
     """
     import numpy as np
 
-    values = data[name]
+    values = data.get_column(name).to_numpy() if kind == "polars" else data[name]
     if kind == "mapping" and _is_scalar(values):
         from kpitree.model.numbers import to_number
 
