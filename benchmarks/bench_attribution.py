@@ -197,11 +197,17 @@ def multilinear_rows() -> list[tuple[str, float, float, float]]:
     return rows
 
 
-def multilinear_frame_rows() -> list[tuple[str, float, float, float]]:
-    segments, length = 100_000, 10
+def two_months(
+    segments: int, length: int, seed: int
+) -> tuple[kt.Tree, list[str], np.ndarray, np.ndarray, pd.DataFrame]:
+    """A product of `length` leaves, and a frame of `segments` rows for "jan" and "feb".
+
+    Returns the tree, its leaf names, the leaves' values in each month (`length × segments`)
+    and the frame (`month`, `segment` and a column per leaf).
+    """
     tree = funnels(1, length)
     names = [leaf.name for leaf in tree.leaves]
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     x0 = rng.uniform(0.5, 1.5, (length, segments))
     x1 = x0 * rng.uniform(0.8, 1.25, (length, segments))
     df = pd.DataFrame(
@@ -211,6 +217,12 @@ def multilinear_frame_rows() -> list[tuple[str, float, float, float]]:
             **{n: np.concatenate([x0[i], x1[i]]) for i, n in enumerate(names)},
         }
     )
+    return tree, names, x0, x1, df
+
+
+def multilinear_frame_rows() -> list[tuple[str, float, float, float]]:
+    segments, length = 100_000, 10
+    tree, names, x0, x1, df = two_months(segments, length, seed=2)
     nodes, weights = np.polynomial.legendre.leggauss(length // 2)
     nodes, weights = (nodes + 1) / 2, weights / 2
 
@@ -248,18 +260,7 @@ def engine_frame_rows() -> list[tuple[str, float, float, float]]:
     import duckdb  # noqa: F401 - the engine must be installed for this row
 
     segments, length = 100_000, 10
-    tree = funnels(1, length)
-    names = [leaf.name for leaf in tree.leaves]
-    rng = np.random.default_rng(3)
-    x0 = rng.uniform(0.5, 1.5, (length, segments))
-    x1 = x0 * rng.uniform(0.8, 1.25, (length, segments))
-    df = pd.DataFrame(
-        {
-            "month": np.repeat(["jan", "feb"], segments),
-            "segment": np.tile(np.arange(segments), 2),
-            **{n: np.concatenate([x0[i], x1[i]]) for i, n in enumerate(names)},
-        }
-    )
+    tree, names, _x0, _x1, df = two_months(segments, length, seed=3)
     where = {"period": "month", "before": "jan", "after": "feb", "by": ["segment"]}
     rows = []
     for method in ("shapley", "lmdi"):
